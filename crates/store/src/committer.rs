@@ -1,0 +1,360 @@
+//! The group committer: the ledger's only writer (see the crate docs).
+
+use crate::backend::Backend;
+use crate::{Clock, Metrics, Result, StoreError};
+use ledger::{AccountResult, BATCH_EVENTS_MAX, Changes, Id, Ledger, NewAccount, NewTransfer, Outcome, TransferResult};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+#[derive(Debug, Clone)]
+pub struct CommitterConfig {
+    /// Requests waiting in the queue before senders wait (back-pressure).
+    pub queue_requests_max: usize,
+    /// Pending transfers expired per batch at most (the rest wait for the next batch).
+    pub expiries_per_batch_max: usize,
+    /// How often an idle committer looks for pending transfers to expire.
+    pub idle_tick_ms: u64,
+    /// Attempts for a batch that conflicts with another instance's (PostgreSQL).
+    pub conflict_retries_max: u32,
+}
+
+impl Default for CommitterConfig {
+    fn default() -> CommitterConfig {
+        CommitterConfig { queue_requests_max: 4096, expiries_per_batch_max: 1024, idle_tick_ms: 100, conflict_retries_max: 16 }
+    }
+}
+
+enum Op {
+    Accounts(Vec<NewAccount>),
+    Transfers(Vec<NewTransfer>),
+}
+
+impl Op {
+    fn len(&self) -> usize {
+        match self {
+            Op::Accounts(a) => a.len(),
+            Op::Transfers(t) => t.len(),
+        }
+    }
+}
+
+enum Reply {
+    Accounts(Vec<AccountResult>),
+    Transfers(Vec<TransferResult>),
+}
+
+struct Request {
+    op: Op,
+    reply: oneshot::Sender<Result<Reply>>,
+}
+
+/// A cloneable handle on the committer thread. The thread stops when the last handle is dropped.
+#[derive(Clone)]
+pub struct Committer {
+    tx: mpsc::Sender<Request>,
+}
+
+/// A submitted request whose answer arrives once its batch is durable.
+pub struct Pending<T> {
+    rx: oneshot::Receiver<Result<Reply>>,
+    unwrap: fn(Reply) -> T,
+}
+
+impl<T> Pending<T> {
+    pub async fn wait(self) -> Result<T> {
+        let reply = self.rx.await.map_err(|_| StoreError::Unavailable)??;
+        Ok((self.unwrap)(reply))
+    }
+
+    pub fn wait_blocking(self) -> Result<T> {
+        let reply = self.rx.blocking_recv().map_err(|_| StoreError::Unavailable)??;
+        Ok((self.unwrap)(reply))
+    }
+}
+
+fn accounts_of(reply: Reply) -> Vec<AccountResult> {
+    match reply {
+        Reply::Accounts(r) => r,
+        Reply::Transfers(_) => unreachable!("an accounts request gets an accounts reply"),
+    }
+}
+
+fn transfers_of(reply: Reply) -> Vec<TransferResult> {
+    match reply {
+        Reply::Transfers(r) => r,
+        Reply::Accounts(_) => unreachable!("a transfers request gets a transfers reply"),
+    }
+}
+
+fn check_size(len: usize) -> Result<()> {
+    if len > BATCH_EVENTS_MAX {
+        return Err(StoreError::TooManyEvents { count: len, max: BATCH_EVENTS_MAX });
+    }
+    Ok(())
+}
+
+impl Committer {
+    pub(crate) fn start(backend: Box<dyn Backend>, config: CommitterConfig, clock: Arc<dyn Clock>, metrics: Arc<Metrics>) -> Result<Committer> {
+        let (tx, rx) = mpsc::channel(config.queue_requests_max.max(1));
+        std::thread::Builder::new()
+            .name("ledger-committer".into())
+            .spawn(move || {
+                let mut worker = Worker { backend, config, clock, metrics, ledger: Ledger::new(), last_ts: 0 };
+                worker.run(rx)
+            })
+            .map_err(|e| StoreError::Database(format!("spawning the committer: {e}")))?;
+        Ok(Committer { tx })
+    }
+
+    fn submit(&self, op: Op) -> Result<oneshot::Receiver<Result<Reply>>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.blocking_send(Request { op, reply }).map_err(|_| StoreError::Unavailable)?;
+        Ok(rx)
+    }
+
+    async fn submit_async(&self, op: Op) -> Result<oneshot::Receiver<Result<Reply>>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Request { op, reply }).await.map_err(|_| StoreError::Unavailable)?;
+        Ok(rx)
+    }
+
+    pub async fn create_accounts(&self, batch: Vec<NewAccount>) -> Result<Vec<AccountResult>> {
+        check_size(batch.len())?;
+        Pending { rx: self.submit_async(Op::Accounts(batch)).await?, unwrap: accounts_of }.wait().await
+    }
+
+    pub async fn create_transfers(&self, batch: Vec<NewTransfer>) -> Result<Vec<TransferResult>> {
+        check_size(batch.len())?;
+        Pending { rx: self.submit_async(Op::Transfers(batch)).await?, unwrap: transfers_of }.wait().await
+    }
+
+    /// From a plain thread (not inside an async runtime): queue accounts, get a handle on the answer.
+    pub fn submit_accounts(&self, batch: Vec<NewAccount>) -> Result<Pending<Vec<AccountResult>>> {
+        check_size(batch.len())?;
+        Ok(Pending { rx: self.submit(Op::Accounts(batch))?, unwrap: accounts_of })
+    }
+
+    /// From a plain thread: queue transfers, get a handle on the answer (lets a caller keep several
+    /// requests in flight).
+    pub fn submit_transfers(&self, batch: Vec<NewTransfer>) -> Result<Pending<Vec<TransferResult>>> {
+        check_size(batch.len())?;
+        Ok(Pending { rx: self.submit(Op::Transfers(batch))?, unwrap: transfers_of })
+    }
+}
+
+struct Worker {
+    backend: Box<dyn Backend>,
+    config: CommitterConfig,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    ledger: Ledger,
+    last_ts: u64,
+}
+
+impl Worker {
+    fn run(&mut self, mut rx: mpsc::Receiver<Request>) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a current-thread runtime");
+        match self.backend.max_timestamp() {
+            Ok(ts) => self.last_ts = ts,
+            Err(e) => tracing::error!(error = %e, "reading the ledger's last timestamp"),
+        }
+        let tick = Duration::from_millis(self.config.idle_tick_ms.max(1));
+        let mut carry: Option<Request> = None;
+        loop {
+            let first = match carry.take() {
+                Some(r) => Some(r),
+                None => match runtime.block_on(async { tokio::time::timeout(tick, rx.recv()).await }) {
+                    Ok(Some(r)) => Some(r),
+                    Ok(None) => return, // every handle dropped
+                    Err(_) => None,     // idle tick: only expiries
+                },
+            };
+            let mut requests: Vec<Request> = Vec::new();
+            let mut events = 0;
+            if let Some(r) = first {
+                events += r.op.len();
+                requests.push(r);
+                while events < BATCH_EVENTS_MAX {
+                    match rx.try_recv() {
+                        Ok(r) if events + r.op.len() > BATCH_EVENTS_MAX => {
+                            carry = Some(r);
+                            break;
+                        }
+                        Ok(r) => {
+                            events += r.op.len();
+                            requests.push(r);
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            self.process(requests);
+        }
+    }
+
+    fn process(&mut self, requests: Vec<Request>) {
+        let started = Instant::now();
+        let now = self.clock.now_ns();
+        let due = match self.backend.due_expiries(now, self.config.expiries_per_batch_max) {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::error!(error = %e, "looking for due pending transfers");
+                Vec::new()
+            }
+        };
+        if requests.is_empty() && due.is_empty() {
+            return;
+        }
+        let mut attempt = 0;
+        let outcome = loop {
+            match self.attempt(&requests, &due, now) {
+                Err(StoreError::Conflict(detail)) if attempt < self.config.conflict_retries_max => {
+                    attempt += 1;
+                    self.metrics.batch_retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%detail, attempt, "batch conflicted with another writer; retrying");
+                }
+                other => break other,
+            }
+        };
+        match outcome {
+            Ok(replies) => {
+                self.metrics.batches.fetch_add(1, Ordering::Relaxed);
+                self.metrics.batch_events.observe(requests.iter().map(|r| r.op.len()).sum::<usize>() as f64);
+                self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+                for (request, reply) in requests.into_iter().zip(replies) {
+                    let _ = request.reply.send(Ok(reply)); // a waiter that gave up is fine
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "ledger batch failed; nothing of it was committed");
+                for request in requests {
+                    let _ = request.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// One database transaction for the whole batch; nothing is answered until it has committed.
+    fn attempt(&mut self, requests: &[Request], due: &[Id], now: u64) -> Result<Vec<Reply>> {
+        self.ledger.clear();
+        let mut transfer_ids: Vec<Id> = due.to_vec();
+        let mut account_ids: Vec<Id> = Vec::new();
+        let mut pending_ids: Vec<Id> = due.to_vec();
+        for request in requests {
+            match &request.op {
+                Op::Accounts(batch) => account_ids.extend(batch.iter().map(|a| a.id)),
+                Op::Transfers(batch) => {
+                    for t in batch {
+                        transfer_ids.push(t.id);
+                        account_ids.push(t.debit_account_id);
+                        account_ids.push(t.credit_account_id);
+                        if t.pending_id != 0 {
+                            transfer_ids.push(t.pending_id);
+                            pending_ids.push(t.pending_id);
+                        }
+                    }
+                }
+            }
+        }
+        let valid = |id: &Id| *id != 0 && *id != u128::MAX;
+        transfer_ids.retain(valid);
+        transfer_ids.sort_unstable();
+        transfer_ids.dedup();
+
+        self.backend.begin()?;
+        let result = self.attempt_in_transaction(requests, due, now, transfer_ids, account_ids, pending_ids);
+        match result {
+            Ok(replies) => {
+                self.backend.commit()?;
+                Ok(replies)
+            }
+            Err(e) => {
+                self.backend.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    fn attempt_in_transaction(
+        &mut self,
+        requests: &[Request],
+        due: &[Id],
+        now: u64,
+        transfer_ids: Vec<Id>,
+        mut account_ids: Vec<Id>,
+        mut pending_ids: Vec<Id>,
+    ) -> Result<Vec<Reply>> {
+        self.backend.read_transfers(&transfer_ids, &mut self.ledger)?;
+        // A post or void touches the pending transfer's accounts, which the request may not name.
+        for id in pending_ids.iter() {
+            if let Some(t) = self.ledger.transfer(*id) {
+                account_ids.push(t.debit_account_id);
+                account_ids.push(t.credit_account_id);
+            }
+        }
+        account_ids.retain(|id| *id != 0 && *id != u128::MAX);
+        account_ids.sort_unstable();
+        account_ids.dedup();
+        let accounts_last_ts = self.backend.lock_accounts(&account_ids, &mut self.ledger)?;
+        pending_ids.retain(|id| self.ledger.transfer(*id).is_some());
+        pending_ids.sort_unstable();
+        pending_ids.dedup();
+        self.backend.refresh_pending(&pending_ids, &mut self.ledger)?;
+
+        // Every event of this batch is later than anything it depends on: the journal replays in
+        // timestamp order even when several instances write to one database.
+        let first_ts = now.max(self.last_ts + 1).max(accounts_last_ts + 1);
+        let mut ts = first_ts;
+        let mut changes = Changes::default();
+        let mut expired = 0;
+        for id in due {
+            if self.ledger.expire(*id, ts, &mut changes) {
+                expired += 1;
+                ts += 1;
+            }
+        }
+        let mut replies = Vec::with_capacity(requests.len());
+        let (mut created_accounts, mut created_transfers) = (0u64, 0u64);
+        let mut failures: Vec<&'static str> = Vec::new();
+        for request in requests {
+            match &request.op {
+                Op::Accounts(batch) => {
+                    let results = self.ledger.create_accounts(batch, ts, &mut changes);
+                    ts += batch.len() as u64;
+                    created_accounts += results.iter().filter(|r| **r == Ok(Outcome::Created)).count() as u64;
+                    replies.push(Reply::Accounts(results));
+                }
+                Op::Transfers(batch) => {
+                    let results = self.ledger.create_transfers(batch, ts, &mut changes);
+                    ts += batch.len() as u64;
+                    for r in &results {
+                        match r {
+                            Ok(Outcome::Created) => created_transfers += 1,
+                            Ok(Outcome::Exists) => {}
+                            Err(e) => failures.push(e.code()),
+                        }
+                    }
+                    replies.push(Reply::Transfers(results));
+                }
+            }
+        }
+        changes.finish();
+        let last_ts = ts.saturating_sub(1).max(first_ts);
+        if !changes.is_empty() {
+            self.backend.write(&self.ledger, &changes, last_ts)?;
+        }
+        self.last_ts = last_ts;
+        self.metrics.accounts_created.fetch_add(created_accounts, Ordering::Relaxed);
+        self.metrics.transfers_created.fetch_add(created_transfers, Ordering::Relaxed);
+        self.metrics.transfers_expired.fetch_add(expired, Ordering::Relaxed);
+        if !failures.is_empty() {
+            let mut by_code = self.metrics.transfers_failed.lock().expect("metrics lock");
+            for code in failures {
+                *by_code.entry(code).or_default() += 1;
+            }
+        }
+        Ok(replies)
+    }
+}
