@@ -15,6 +15,9 @@ pub(crate) trait Backend: Send {
     fn commit(&mut self) -> Result<()>;
     fn rollback(&mut self);
 
+    /// Inside a transaction: the largest id in the journal (committed or failed transfers), 0 when empty.
+    /// Ids are time-ordered, so a batch's new ids are above it and need no lookup.
+    fn max_journal_id(&mut self) -> Result<Id>;
     /// Load the transfers (with their pending records) and failed transfers among `ids`.
     fn read_transfers(&mut self, ids: &[Id], into: &mut Ledger) -> Result<()>;
     /// Load the accounts among `ids` without locking.

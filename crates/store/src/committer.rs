@@ -286,6 +286,12 @@ impl Worker {
         mut account_ids: Vec<Id>,
         mut pending_ids: Vec<Id>,
     ) -> Result<Vec<Reply>> {
+        // Ids above the journal's largest are new (ids are time-ordered): no lookup. Another writer may
+        // have committed a larger one meanwhile; the primary key then refuses our insert and the batch is
+        // retried (as a conflict) after looking again.
+        let max_id = self.backend.max_journal_id()?;
+        let mut transfer_ids = transfer_ids;
+        transfer_ids.retain(|id| *id <= max_id);
         self.backend.read_transfers(&transfer_ids, &mut self.ledger)?;
         // A post or void touches the pending transfer's accounts, which the request may not name.
         for id in pending_ids.iter() {

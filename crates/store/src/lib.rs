@@ -66,7 +66,11 @@ impl std::error::Error for StoreError {}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
-        StoreError::Database(e.to_string())
+        // A primary-key clash means another writer committed the same id first: retry the batch.
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(e.to_string()),
+            _ => StoreError::Database(e.to_string()),
+        }
     }
 }
 
@@ -141,6 +145,14 @@ pub struct Store {
     url: DatabaseUrl,
     reader: std::sync::Mutex<Box<dyn Backend>>,
     pub metrics: Arc<Metrics>,
+    checkpointer_started: std::sync::atomic::AtomicBool,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Store {
@@ -153,7 +165,13 @@ impl Store {
         }
         let mut reader = url.connect()?;
         reader.migrate()?;
-        Ok(Store { url: url.clone(), reader: std::sync::Mutex::new(reader), metrics: Arc::new(Metrics::default()) })
+        Ok(Store {
+            url: url.clone(),
+            reader: std::sync::Mutex::new(reader),
+            metrics: Arc::new(Metrics::default()),
+            checkpointer_started: std::sync::atomic::AtomicBool::new(false),
+            stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        })
     }
 
     pub fn url(&self) -> &DatabaseUrl {
@@ -168,6 +186,11 @@ impl Store {
     /// Start the committer on its own connection and thread.
     pub fn start_committer(&self, config: CommitterConfig, clock: Arc<dyn Clock>) -> Result<Committer> {
         let backend = self.url.connect()?;
+        if let DatabaseUrl::Sqlite(path) = &self.url {
+            if !self.checkpointer_started.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                sqlite_backend::spawn_checkpointer(path, std::time::Duration::from_millis(250), self.stop.clone())?;
+            }
+        }
         Committer::start(backend, config, clock, self.metrics.clone())
     }
 

@@ -164,6 +164,13 @@ impl Backend for Postgres {
         let _ = self.client.batch_execute("ROLLBACK");
     }
 
+    fn max_journal_id(&mut self) -> Result<Id> {
+        let row = self.client.query_one("SELECT (SELECT id FROM transfers ORDER BY id DESC LIMIT 1), (SELECT id FROM failed_transfers ORDER BY id DESC LIMIT 1)", &[])?;
+        let a: Option<&[u8]> = row.try_get(0)?;
+        let b: Option<&[u8]> = row.try_get(1)?;
+        Ok(a.map(id_from).transpose()?.unwrap_or(0).max(b.map(id_from).transpose()?.unwrap_or(0)))
+    }
+
     fn read_transfers(&mut self, ids: &[Id], into: &mut Ledger) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
