@@ -67,7 +67,8 @@ impl Changes {
         self.accounts_updated.sort_unstable();
         self.accounts_updated.dedup();
         if !self.accounts_created.is_empty() {
-            let created: std::collections::HashSet<Id> = self.accounts_created.iter().copied().collect();
+            let created: std::collections::HashSet<Id> =
+                self.accounts_created.iter().copied().collect();
             self.accounts_updated.retain(|id| !created.contains(id));
         }
         // A pending transfer created and resolved in the same batch appears twice: keep the last state.
@@ -183,7 +184,13 @@ impl Ledger {
             .pending
             .iter()
             .filter(|(_, r)| r.state == PendingState::Pending)
-            .filter_map(|(id, _)| self.transfers.get(id).and_then(|t| t.expires_at()).filter(|&at| at <= now).map(|at| (at, *id)))
+            .filter_map(|(id, _)| {
+                self.transfers
+                    .get(id)
+                    .and_then(|t| t.expires_at())
+                    .filter(|&at| at <= now)
+                    .map(|at| (at, *id))
+            })
             .collect();
         due.sort_unstable();
         due.into_iter().map(|(_, id)| id).collect()
@@ -193,51 +200,37 @@ impl Ledger {
 
     /// Create a batch of accounts. Event `i` gets timestamp `timestamp + i`; the caller guarantees
     /// timestamps strictly increase across batches.
-    pub fn create_accounts(&mut self, batch: &[NewAccount], timestamp: u64, changes: &mut Changes) -> Vec<AccountResult> {
-        let linked: Vec<bool> = batch.iter().map(|a| a.flags.contains(AccountFlags::LINKED)).collect();
-        self.run_chains(
-            &linked,
-            changes,
-            AccountError::LinkedEventFailed,
-            AccountError::LinkedEventChainOpen,
-            |ledger, i, changes| ledger.create_account(&batch[i], timestamp + i as u64, changes),
-            |_, _, _, _| {},
-            |_, _| None,
-        )
+    pub fn create_accounts(
+        &mut self,
+        batch: &[NewAccount],
+        timestamp: u64,
+        changes: &mut Changes,
+    ) -> Vec<AccountResult> {
+        self.run_chains(&AccountEvents { batch, timestamp }, changes)
     }
 
     /// Create a batch of transfers. Event `i` gets timestamp `timestamp + i`.
-    pub fn create_transfers(&mut self, batch: &[NewTransfer], timestamp: u64, changes: &mut Changes) -> Vec<TransferResult> {
-        let linked: Vec<bool> = batch.iter().map(|t| t.flags.contains(TransferFlags::LINKED)).collect();
-        self.run_chains(
-            &linked,
-            changes,
-            TransferError::LinkedEventFailed,
-            TransferError::LinkedEventChainOpen,
-            |ledger, i, changes| ledger.create_transfer(&batch[i], timestamp + i as u64, changes),
-            |ledger, i, error, changes| ledger.record_failure(&batch[i], error, timestamp + i as u64, changes),
-            |ledger, i| {
-                let first = ledger.failed.get(&batch[i].id)?;
-                Some(if same_request(&first.transfer, &batch[i]) { first.error } else { TransferError::IdAlreadyFailed })
-            },
-        )
+    pub fn create_transfers(
+        &mut self,
+        batch: &[NewTransfer],
+        timestamp: u64,
+        changes: &mut Changes,
+    ) -> Vec<TransferResult> {
+        self.run_chains(&TransferEvents { batch, timestamp }, changes)
     }
 
     /// Apply events one by one; a failure inside a linked chain rolls the whole chain back.
-    fn run_chains<E: Copy>(
+    fn run_chains<B: ChainEvents>(
         &mut self,
-        linked: &[bool],
+        events: &B,
         changes: &mut Changes,
-        failed: E,
-        open: E,
-        mut apply: impl FnMut(&mut Ledger, usize, &mut Changes) -> Result<Outcome, E>,
-        mut record: impl FnMut(&mut Ledger, usize, E, &mut Changes),
-        recorded: impl Fn(&Ledger, usize) -> Option<E>,
-    ) -> Vec<Result<Outcome, E>> {
-        let mut results: Vec<Result<Outcome, E>> = Vec::with_capacity(linked.len());
+    ) -> Vec<Result<Outcome, B::Error>> {
+        let count = events.len();
+        let mut results: Vec<Result<Outcome, B::Error>> = Vec::with_capacity(count);
         let mut chain: Option<(usize, [usize; 4])> = None; // start index, change-list marks
         let mut chain_failed = false;
-        for (i, &is_linked) in linked.iter().enumerate() {
+        for i in 0..count {
+            let is_linked = events.linked(i);
             if chain.is_none() && is_linked {
                 chain = Some((i, marks(changes)));
                 self.in_chain = true;
@@ -245,20 +238,22 @@ impl Ledger {
             }
             // After a failure, the rest of the chain is not evaluated: it answers its own first result if
             // it has one (a retry of a failed chain answers exactly as the first attempt did).
-            let result = if chain_failed { Err(recorded(self, i).unwrap_or(failed)) } else { apply(self, i, changes) };
-            if result.is_err() && !chain_failed {
-                if let Some((start, mark)) = chain {
-                    chain_failed = true;
-                    self.rollback(changes, mark);
-                    for j in start..i {
-                        results[j] = Err(failed);
-                        record(self, j, failed, changes);
-                    }
+            let result = if chain_failed {
+                Err(events.recorded(self, i).unwrap_or(B::FAILED))
+            } else {
+                events.apply(self, i, changes)
+            };
+            if let (Err(_), false, Some((start, mark))) = (result, chain_failed, chain) {
+                chain_failed = true;
+                self.rollback(changes, mark);
+                for (j, earlier) in results.iter_mut().enumerate().skip(start) {
+                    *earlier = Err(B::FAILED);
+                    events.record(self, j, B::FAILED, changes);
                 }
             }
             // After any rollback: a failure is a result that stands, chain victims included.
             if let Err(error) = result {
-                record(self, i, error, changes);
+                events.record(self, i, error, changes);
             }
             results.push(result);
             if !is_linked {
@@ -274,14 +269,14 @@ impl Ledger {
                 self.rollback(changes, mark);
             }
             let last = results.len() - 1;
-            for j in start..last {
-                if results[j].is_ok() {
-                    results[j] = Err(failed);
-                    record(self, j, failed, changes);
+            for (j, earlier) in results.iter_mut().enumerate().take(last).skip(start) {
+                if earlier.is_ok() {
+                    *earlier = Err(B::FAILED);
+                    events.record(self, j, B::FAILED, changes);
                 }
             }
-            results[last] = Err(open);
-            record(self, last, open, changes);
+            results[last] = Err(B::OPEN);
+            events.record(self, last, B::OPEN, changes);
             self.in_chain = false;
             self.undo.clear();
         }
@@ -333,7 +328,11 @@ impl Ledger {
     fn put_pending(&mut self, id: Id, record: PendingRecord, changes: &mut Changes) {
         let previous = self.pending.insert(id, record);
         if let Some(p) = previous {
-            assert_eq!(p.state, PendingState::Pending, "a pending transfer is resolved at most once");
+            assert_eq!(
+                p.state,
+                PendingState::Pending,
+                "a pending transfer is resolved at most once"
+            );
         }
         if self.in_chain {
             self.undo.push(Undo::Pending(id, previous));
@@ -341,18 +340,38 @@ impl Ledger {
         changes.pending_changed.push((id, record));
     }
 
-    fn record_failure(&mut self, t: &NewTransfer, error: TransferError, timestamp: u64, changes: &mut Changes) {
+    fn record_failure(
+        &mut self,
+        t: &NewTransfer,
+        error: TransferError,
+        timestamp: u64,
+        changes: &mut Changes,
+    ) {
         use TransferError as E;
-        let unrecorded = matches!(error, E::IdMustNotBeZero | E::IdMustNotBeIntMax | E::IdAlreadyFailed)
-            || error.code().starts_with("exists_with_different");
+        let unrecorded = matches!(
+            error,
+            E::IdMustNotBeZero | E::IdMustNotBeIntMax | E::IdAlreadyFailed
+        ) || error.code().starts_with("exists_with_different");
         if unrecorded || self.failed.contains_key(&t.id) || self.transfers.contains_key(&t.id) {
             return;
         }
-        self.failed.insert(t.id, FailedTransfer { transfer: *t, error, timestamp });
+        self.failed.insert(
+            t.id,
+            FailedTransfer {
+                transfer: *t,
+                error,
+                timestamp,
+            },
+        );
         changes.transfers_failed.push(t.id);
     }
 
-    fn create_account(&mut self, new: &NewAccount, timestamp: u64, changes: &mut Changes) -> AccountResult {
+    fn create_account(
+        &mut self,
+        new: &NewAccount,
+        timestamp: u64,
+        changes: &mut Changes,
+    ) -> AccountResult {
         use AccountError as E;
         let flags = new.flags;
         if flags.unknown_bits() != 0 || flags.contains(AccountFlags::CLOSED) {
@@ -364,7 +383,9 @@ impl Ledger {
         if new.id == u128::MAX {
             return Err(E::IdMustNotBeIntMax);
         }
-        if flags.contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS) && flags.contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS) {
+        if flags.contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS)
+            && flags.contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS)
+        {
             return Err(E::FlagsAreMutuallyExclusive);
         }
         if new.code == 0 {
@@ -375,7 +396,10 @@ impl Ledger {
         }
         if let Some(existing) = self.accounts.get(&new.id) {
             // `closed` is state, not part of the request.
-            let existing_flags = existing.flags.without(AccountFlags::CLOSED).without(AccountFlags::LINKED);
+            let existing_flags = existing
+                .flags
+                .without(AccountFlags::CLOSED)
+                .without(AccountFlags::LINKED);
             return if existing_flags != flags.without(AccountFlags::LINKED) {
                 Err(E::ExistsWithDifferentFlags)
             } else if existing.user_data != new.user_data {
@@ -404,7 +428,12 @@ impl Ledger {
         Ok(Outcome::Created)
     }
 
-    fn create_transfer(&mut self, t: &NewTransfer, timestamp: u64, changes: &mut Changes) -> TransferResult {
+    fn create_transfer(
+        &mut self,
+        t: &NewTransfer,
+        timestamp: u64,
+        changes: &mut Changes,
+    ) -> TransferResult {
         use TransferError as E;
         let flags = t.flags;
         if flags.unknown_bits() != 0 {
@@ -417,12 +446,17 @@ impl Ledger {
             return Err(E::IdMustNotBeIntMax);
         }
         if let Some(first) = self.failed.get(&t.id) {
-            return Err(if same_request(&first.transfer, t) { first.error } else { E::IdAlreadyFailed });
+            return Err(if same_request(&first.transfer, t) {
+                first.error
+            } else {
+                E::IdAlreadyFailed
+            });
         }
         let pending = flags.contains(TransferFlags::PENDING);
         let post = flags.contains(TransferFlags::POST_PENDING);
         let void = flags.contains(TransferFlags::VOID_PENDING);
-        let closing = flags.contains(TransferFlags::CLOSING_DEBIT) || flags.contains(TransferFlags::CLOSING_CREDIT);
+        let closing = flags.contains(TransferFlags::CLOSING_DEBIT)
+            || flags.contains(TransferFlags::CLOSING_CREDIT);
         if u8::from(pending) + u8::from(post) + u8::from(void) > 1 || (closing && !pending) {
             return Err(E::FlagsAreMutuallyExclusive);
         }
@@ -481,8 +515,14 @@ impl Ledger {
         if let Some(existing) = self.transfers.get(&t.id) {
             return exists_simple(t, currency, existing);
         }
-        let mut dr = *self.accounts.get(&t.debit_account_id).ok_or(E::DebitAccountNotFound)?;
-        let mut cr = *self.accounts.get(&t.credit_account_id).ok_or(E::CreditAccountNotFound)?;
+        let mut dr = *self
+            .accounts
+            .get(&t.debit_account_id)
+            .ok_or(E::DebitAccountNotFound)?;
+        let mut cr = *self
+            .accounts
+            .get(&t.credit_account_id)
+            .ok_or(E::CreditAccountNotFound)?;
         if dr.currency != cr.currency {
             return Err(E::AccountsMustHaveTheSameCurrency);
         }
@@ -497,21 +537,53 @@ impl Ledger {
         }
         let amount = t.amount;
         if pending {
-            dr.debits_pending = dr.debits_pending.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsDebitsPending)?;
-            cr.credits_pending = cr.credits_pending.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsCreditsPending)?;
+            dr.debits_pending = dr
+                .debits_pending
+                .checked_add(amount)
+                .filter(|&v| v <= AMOUNT_MAX)
+                .ok_or(E::OverflowsDebitsPending)?;
+            cr.credits_pending = cr
+                .credits_pending
+                .checked_add(amount)
+                .filter(|&v| v <= AMOUNT_MAX)
+                .ok_or(E::OverflowsCreditsPending)?;
         } else {
-            dr.debits_posted = dr.debits_posted.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsDebitsPosted)?;
-            cr.credits_posted = cr.credits_posted.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsCreditsPosted)?;
+            dr.debits_posted = dr
+                .debits_posted
+                .checked_add(amount)
+                .filter(|&v| v <= AMOUNT_MAX)
+                .ok_or(E::OverflowsDebitsPosted)?;
+            cr.credits_posted = cr
+                .credits_posted
+                .checked_add(amount)
+                .filter(|&v| v <= AMOUNT_MAX)
+                .ok_or(E::OverflowsCreditsPosted)?;
         }
-        dr.debits_pending.checked_add(dr.debits_posted).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsDebits)?;
-        cr.credits_pending.checked_add(cr.credits_posted).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsCredits)?;
+        dr.debits_pending
+            .checked_add(dr.debits_posted)
+            .filter(|&v| v <= AMOUNT_MAX)
+            .ok_or(E::OverflowsDebits)?;
+        cr.credits_pending
+            .checked_add(cr.credits_posted)
+            .filter(|&v| v <= AMOUNT_MAX)
+            .ok_or(E::OverflowsCredits)?;
         if pending && t.timeout_s > 0 {
-            timestamp.checked_add(u64::from(t.timeout_s) * 1_000_000_000).ok_or(E::OverflowsTimeout)?;
+            timestamp
+                .checked_add(u64::from(t.timeout_s) * 1_000_000_000)
+                .ok_or(E::OverflowsTimeout)?;
         }
-        if dr.flags.contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS) && dr.debits_pending + dr.debits_posted > dr.credits_posted {
+        if dr
+            .flags
+            .contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS)
+            && dr.debits_pending + dr.debits_posted > dr.credits_posted
+        {
             return Err(E::ExceedsCredits);
         }
-        if cr.flags.contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS) && cr.credits_pending + cr.credits_posted > cr.debits_posted {
+        if cr
+            .flags
+            .contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS)
+            && cr.credits_pending + cr.credits_posted > cr.debits_posted
+        {
             return Err(E::ExceedsDebits);
         }
         if flags.contains(TransferFlags::CLOSING_DEBIT) {
@@ -539,14 +611,29 @@ impl Ledger {
         });
         changes.transfers_created.push(t.id);
         if pending {
-            self.put_pending(t.id, PendingRecord { state: PendingState::Pending, timestamp }, changes);
+            self.put_pending(
+                t.id,
+                PendingRecord {
+                    state: PendingState::Pending,
+                    timestamp,
+                },
+                changes,
+            );
         }
         Ok(Outcome::Created)
     }
 
-    fn resolve_pending(&mut self, t: &NewTransfer, timestamp: u64, changes: &mut Changes) -> TransferResult {
+    fn resolve_pending(
+        &mut self,
+        t: &NewTransfer,
+        timestamp: u64,
+        changes: &mut Changes,
+    ) -> TransferResult {
         use TransferError as E;
-        let p = *self.transfers.get(&t.pending_id).ok_or(E::PendingTransferNotFound)?;
+        let p = *self
+            .transfers
+            .get(&t.pending_id)
+            .ok_or(E::PendingTransferNotFound)?;
         if !p.flags.contains(TransferFlags::PENDING) {
             return Err(E::PendingTransferNotPending);
         }
@@ -577,7 +664,11 @@ impl Ledger {
             }
             p.amount
         };
-        let record = self.pending.get(&p.id).copied().expect("every pending transfer has a pending record");
+        let record = self
+            .pending
+            .get(&p.id)
+            .copied()
+            .expect("every pending transfer has a pending record");
         match record.state {
             PendingState::Pending => {}
             PendingState::Posted => return Err(E::PendingTransferAlreadyPosted),
@@ -587,8 +678,14 @@ impl Ledger {
         if p.expires_at().is_some_and(|at| at <= timestamp) {
             return Err(E::PendingTransferExpired);
         }
-        let mut dr = *self.accounts.get(&p.debit_account_id).ok_or(E::DebitAccountNotFound)?;
-        let mut cr = *self.accounts.get(&p.credit_account_id).ok_or(E::CreditAccountNotFound)?;
+        let mut dr = *self
+            .accounts
+            .get(&p.debit_account_id)
+            .ok_or(E::DebitAccountNotFound)?;
+        let mut cr = *self
+            .accounts
+            .get(&p.credit_account_id)
+            .ok_or(E::CreditAccountNotFound)?;
         let closing_debit = p.flags.contains(TransferFlags::CLOSING_DEBIT);
         let closing_credit = p.flags.contains(TransferFlags::CLOSING_CREDIT);
         if post {
@@ -599,8 +696,16 @@ impl Ledger {
             if cr.flags.contains(AccountFlags::CLOSED) && !closing_credit {
                 return Err(E::CreditAccountAlreadyClosed);
             }
-            dr.debits_posted = dr.debits_posted.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsDebitsPosted)?;
-            cr.credits_posted = cr.credits_posted.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsCreditsPosted)?;
+            dr.debits_posted = dr
+                .debits_posted
+                .checked_add(amount)
+                .filter(|&v| v <= AMOUNT_MAX)
+                .ok_or(E::OverflowsDebitsPosted)?;
+            cr.credits_posted = cr
+                .credits_posted
+                .checked_add(amount)
+                .filter(|&v| v <= AMOUNT_MAX)
+                .ok_or(E::OverflowsCreditsPosted)?;
         } else {
             // Voiding a closing transfer re-opens what it closed.
             if closing_debit {
@@ -610,11 +715,18 @@ impl Ledger {
                 cr.flags = cr.flags.without(AccountFlags::CLOSED);
             }
         }
-        assert!(dr.debits_pending >= p.amount && cr.credits_pending >= p.amount, "pending balances cover every pending transfer");
+        assert!(
+            dr.debits_pending >= p.amount && cr.credits_pending >= p.amount,
+            "pending balances cover every pending transfer"
+        );
         dr.debits_pending -= p.amount;
         cr.credits_pending -= p.amount;
         // Releasing a reservation and posting at most the reserved amount can never break a limit.
-        debug_assert!(!dr.flags.contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS) || dr.debits_pending + dr.debits_posted <= dr.credits_posted);
+        debug_assert!(
+            !dr.flags
+                .contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS)
+                || dr.debits_pending + dr.debits_posted <= dr.credits_posted
+        );
         self.put_account(dr);
         self.put_account(cr);
         changes.accounts_updated.push(dr.id);
@@ -633,7 +745,11 @@ impl Ledger {
             timestamp,
         });
         changes.transfers_created.push(t.id);
-        let state = if post { PendingState::Posted } else { PendingState::Voided };
+        let state = if post {
+            PendingState::Posted
+        } else {
+            PendingState::Voided
+        };
         self.put_pending(p.id, PendingRecord { state, timestamp }, changes);
         Ok(Outcome::Created)
     }
@@ -641,18 +757,35 @@ impl Ledger {
     /// Expire a pending transfer whose timeout has passed at `timestamp`: its reservation is released as
     /// by a void. Returns false (and changes nothing) if it is not pending or not yet due.
     pub fn expire(&mut self, pending_id: Id, timestamp: u64, changes: &mut Changes) -> bool {
-        let Some(p) = self.transfers.get(&pending_id).copied() else { return false };
+        let Some(p) = self.transfers.get(&pending_id).copied() else {
+            return false;
+        };
         let due = p.expires_at().is_some_and(|at| at <= timestamp);
-        let pending = self.pending.get(&pending_id).is_some_and(|r| r.state == PendingState::Pending);
+        let pending = self
+            .pending
+            .get(&pending_id)
+            .is_some_and(|r| r.state == PendingState::Pending);
         if !due || !pending {
             return false;
         }
-        for (id, closing) in [(p.debit_account_id, TransferFlags::CLOSING_DEBIT), (p.credit_account_id, TransferFlags::CLOSING_CREDIT)] {
-            let mut account = *self.accounts.get(&id).expect("a pending transfer's accounts are loaded with it");
+        for (id, closing) in [
+            (p.debit_account_id, TransferFlags::CLOSING_DEBIT),
+            (p.credit_account_id, TransferFlags::CLOSING_CREDIT),
+        ] {
+            let mut account = *self
+                .accounts
+                .get(&id)
+                .expect("a pending transfer's accounts are loaded with it");
             if id == p.debit_account_id {
-                account.debits_pending = account.debits_pending.checked_sub(p.amount).expect("pending debits cover the pending transfer");
+                account.debits_pending = account
+                    .debits_pending
+                    .checked_sub(p.amount)
+                    .expect("pending debits cover the pending transfer");
             } else {
-                account.credits_pending = account.credits_pending.checked_sub(p.amount).expect("pending credits cover the pending transfer");
+                account.credits_pending = account
+                    .credits_pending
+                    .checked_sub(p.amount)
+                    .expect("pending credits cover the pending transfer");
             }
             if p.flags.contains(closing) {
                 account.flags = account.flags.without(AccountFlags::CLOSED);
@@ -660,7 +793,14 @@ impl Ledger {
             self.put_account(account);
             changes.accounts_updated.push(id);
         }
-        self.put_pending(pending_id, PendingRecord { state: PendingState::Expired, timestamp }, changes);
+        self.put_pending(
+            pending_id,
+            PendingRecord {
+                state: PendingState::Expired,
+                timestamp,
+            },
+            changes,
+        );
         true
     }
 
@@ -684,7 +824,11 @@ impl Ledger {
         if result == Outcome::Exists {
             return Err(TransferError::ExistsWithDifferentFlags);
         }
-        assert_eq!(self.transfers.get(&t.id), Some(t), "replay reproduces the committed transfer");
+        assert_eq!(
+            self.transfers.get(&t.id),
+            Some(t),
+            "replay reproduces the committed transfer"
+        );
         Ok(result)
     }
 
@@ -705,26 +849,47 @@ impl Ledger {
             s.debits_posted += u128::from(a.debits_posted);
             s.credits_pending += u128::from(a.credits_pending);
             s.credits_posted += u128::from(a.credits_posted);
-            if a.flags.contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS) && a.debits_pending + a.debits_posted > a.credits_posted {
-                return Err(format!("account {} violates debits_must_not_exceed_credits", a.id));
+            if a.flags
+                .contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS)
+                && a.debits_pending + a.debits_posted > a.credits_posted
+            {
+                return Err(format!(
+                    "account {} violates debits_must_not_exceed_credits",
+                    a.id
+                ));
             }
-            if a.flags.contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS) && a.credits_pending + a.credits_posted > a.debits_posted {
-                return Err(format!("account {} violates credits_must_not_exceed_debits", a.id));
+            if a.flags
+                .contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS)
+                && a.credits_pending + a.credits_posted > a.debits_posted
+            {
+                return Err(format!(
+                    "account {} violates credits_must_not_exceed_debits",
+                    a.id
+                ));
             }
         }
         for (currency, s) in &per_currency {
             if s.debits_pending != s.credits_pending {
-                return Err(format!("{currency}: pending debits {} != pending credits {}", s.debits_pending, s.credits_pending));
+                return Err(format!(
+                    "{currency}: pending debits {} != pending credits {}",
+                    s.debits_pending, s.credits_pending
+                ));
             }
             if s.debits_posted != s.credits_posted {
-                return Err(format!("{currency}: posted debits {} != posted credits {}", s.debits_posted, s.credits_posted));
+                return Err(format!(
+                    "{currency}: posted debits {} != posted credits {}",
+                    s.debits_posted, s.credits_posted
+                ));
             }
         }
         // Pending balances are exactly the sum of the transfers still pending.
         let mut reserved: HashMap<Id, (u64, u64)> = HashMap::new();
         for (id, record) in &self.pending {
             if record.state == PendingState::Pending {
-                let t = self.transfers.get(id).ok_or_else(|| format!("pending record {id} without its transfer"))?;
+                let t = self
+                    .transfers
+                    .get(id)
+                    .ok_or_else(|| format!("pending record {id} without its transfer"))?;
                 reserved.entry(t.debit_account_id).or_default().0 += t.amount;
                 reserved.entry(t.credit_account_id).or_default().1 += t.amount;
             }
@@ -732,7 +897,10 @@ impl Ledger {
         for a in self.accounts.values() {
             let (dp, cp) = reserved.get(&a.id).copied().unwrap_or_default();
             if (dp, cp) != (a.debits_pending, a.credits_pending) {
-                return Err(format!("account {}: pending balances ({}, {}) != open pending transfers ({dp}, {cp})", a.id, a.debits_pending, a.credits_pending));
+                return Err(format!(
+                    "account {}: pending balances ({}, {}) != open pending transfers ({dp}, {cp})",
+                    a.id, a.debits_pending, a.credits_pending
+                ));
             }
         }
         // Each pending transfer was resolved at most once.
@@ -750,11 +918,109 @@ impl Ledger {
 /// Two requests are the same retry if every field matches (the linked flag aside: a chain's shape is the
 /// batch's business).
 fn same_request(a: &NewTransfer, b: &NewTransfer) -> bool {
-    NewTransfer { flags: a.flags.without(TransferFlags::LINKED), ..*a } == NewTransfer { flags: b.flags.without(TransferFlags::LINKED), ..*b }
+    NewTransfer {
+        flags: a.flags.without(TransferFlags::LINKED),
+        ..*a
+    } == NewTransfer {
+        flags: b.flags.without(TransferFlags::LINKED),
+        ..*b
+    }
+}
+
+/// A batch of events of one kind, as `run_chains` walks it.
+trait ChainEvents {
+    type Error: Copy;
+    /// What an event answers when another event of its chain failed.
+    const FAILED: Self::Error;
+    /// What the last event answers when the batch ends inside a chain.
+    const OPEN: Self::Error;
+    fn len(&self) -> usize;
+    fn linked(&self, i: usize) -> bool;
+    fn apply(
+        &self,
+        ledger: &mut Ledger,
+        i: usize,
+        changes: &mut Changes,
+    ) -> Result<Outcome, Self::Error>;
+    /// Keep a failure as the event's first result (transfers only).
+    fn record(&self, ledger: &mut Ledger, i: usize, error: Self::Error, changes: &mut Changes);
+    /// The first result recorded for event `i`'s id, if any.
+    fn recorded(&self, ledger: &Ledger, i: usize) -> Option<Self::Error>;
+}
+
+struct AccountEvents<'a> {
+    batch: &'a [NewAccount],
+    timestamp: u64,
+}
+
+impl ChainEvents for AccountEvents<'_> {
+    type Error = AccountError;
+    const FAILED: AccountError = AccountError::LinkedEventFailed;
+    const OPEN: AccountError = AccountError::LinkedEventChainOpen;
+
+    fn len(&self) -> usize {
+        self.batch.len()
+    }
+
+    fn linked(&self, i: usize) -> bool {
+        self.batch[i].flags.contains(AccountFlags::LINKED)
+    }
+
+    fn apply(&self, ledger: &mut Ledger, i: usize, changes: &mut Changes) -> AccountResult {
+        ledger.create_account(&self.batch[i], self.timestamp + i as u64, changes)
+    }
+
+    /// Account creation fails only on its own fields, deterministically: nothing to record.
+    fn record(&self, _: &mut Ledger, _: usize, _: AccountError, _: &mut Changes) {}
+
+    fn recorded(&self, _: &Ledger, _: usize) -> Option<AccountError> {
+        None
+    }
+}
+
+struct TransferEvents<'a> {
+    batch: &'a [NewTransfer],
+    timestamp: u64,
+}
+
+impl ChainEvents for TransferEvents<'_> {
+    type Error = TransferError;
+    const FAILED: TransferError = TransferError::LinkedEventFailed;
+    const OPEN: TransferError = TransferError::LinkedEventChainOpen;
+
+    fn len(&self) -> usize {
+        self.batch.len()
+    }
+
+    fn linked(&self, i: usize) -> bool {
+        self.batch[i].flags.contains(TransferFlags::LINKED)
+    }
+
+    fn apply(&self, ledger: &mut Ledger, i: usize, changes: &mut Changes) -> TransferResult {
+        ledger.create_transfer(&self.batch[i], self.timestamp + i as u64, changes)
+    }
+
+    fn record(&self, ledger: &mut Ledger, i: usize, error: TransferError, changes: &mut Changes) {
+        ledger.record_failure(&self.batch[i], error, self.timestamp + i as u64, changes)
+    }
+
+    fn recorded(&self, ledger: &Ledger, i: usize) -> Option<TransferError> {
+        let first = ledger.failed.get(&self.batch[i].id)?;
+        Some(if same_request(&first.transfer, &self.batch[i]) {
+            first.error
+        } else {
+            TransferError::IdAlreadyFailed
+        })
+    }
 }
 
 fn marks(changes: &Changes) -> [usize; 4] {
-    [changes.accounts_created.len(), changes.accounts_updated.len(), changes.transfers_created.len(), changes.pending_changed.len()]
+    [
+        changes.accounts_created.len(),
+        changes.accounts_updated.len(),
+        changes.transfers_created.len(),
+        changes.pending_changed.len(),
+    ]
 }
 
 /// Idempotency for a plain or pending transfer: same fields → `Exists`, else the first differing field.

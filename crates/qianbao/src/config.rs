@@ -21,16 +21,25 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Config {
-        Config { listen: "127.0.0.1:8080".into(), data_dir: PathBuf::from("./qianbao-data"), database_url: None, admin_token: None, log_format: "text".into() }
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./qianbao-data"),
+            database_url: None,
+            admin_token: None,
+            log_format: "text".into(),
+        }
     }
 }
 
 impl Config {
     pub fn load(file: Option<&Path>) -> Result<Config, String> {
-        let file = file.map(Path::to_path_buf).or_else(|| std::env::var_os("QIANBAO_CONFIG").map(PathBuf::from));
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("QIANBAO_CONFIG").map(PathBuf::from));
         let mut config = match &file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| format!("reading config {}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("reading config {}: {e}", path.display()))?;
                 toml::from_str(&text).map_err(|e| format!("config {}: {e}", path.display()))?
             }
             None => Config::default(),
@@ -52,7 +61,10 @@ impl Config {
             config.log_format = v;
         }
         if !matches!(config.log_format.as_str(), "text" | "json") {
-            return Err(format!("log_format must be text or json, got {:?}", config.log_format));
+            return Err(format!(
+                "log_format must be text or json, got {:?}",
+                config.log_format
+            ));
         }
         Ok(config)
     }
@@ -76,7 +88,8 @@ impl Config {
         if let Ok(token) = std::fs::read_to_string(&path) {
             return Ok(token.trim().to_string());
         }
-        std::fs::create_dir_all(&self.data_dir).map_err(|e| format!("creating {}: {e}", self.data_dir.display()))?;
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| format!("creating {}: {e}", self.data_dir.display()))?;
         let token = random_hex(32)?;
         write_private(&path, &token)?;
         Ok(token)
@@ -87,7 +100,9 @@ impl Config {
 pub fn random_hex(bytes: usize) -> Result<String, String> {
     use std::io::Read;
     let mut buf = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf)).map_err(|e| format!("reading /dev/urandom: {e}"))?;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .map_err(|e| format!("reading /dev/urandom: {e}"))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -95,6 +110,12 @@ pub fn random_hex(bytes: usize) -> Result<String, String> {
 fn write_private(path: &Path, text: &str) -> Result<(), String> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| format!("creating {}: {e}", path.display()))?;
-    file.write_all(text.as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("creating {}: {e}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| format!("writing {}: {e}", path.display()))
 }

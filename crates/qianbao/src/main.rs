@@ -13,7 +13,11 @@ use std::sync::Arc;
 use store::{CommitterConfig, Store, SystemClock};
 
 #[derive(Parser)]
-#[command(name = "qianbao", version, about = "Qianbao: a self-hostable payment platform")]
+#[command(
+    name = "qianbao",
+    version,
+    about = "Qianbao: a self-hostable payment platform"
+)]
 struct Cli {
     /// Configuration file (TOML). Also QIANBAO_CONFIG; QIANBAO_* variables override it.
     #[arg(long, global = true)]
@@ -72,8 +76,11 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("QIANBAO_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QIANBAO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.log_format == "json" {
         builder.json().init();
     } else {
@@ -95,16 +102,25 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Migrate => {
             let store = open_store(&config)?;
-            println!("{}: schema version {}", store.url().redacted(), store.schema_version().map_err(|e| e.to_string())?);
+            println!(
+                "{}: schema version {}",
+                store.url().redacted(),
+                store.schema_version().map_err(|e| e.to_string())?
+            );
         }
         Command::Ledger { command } => {
             let store = open_store(&config)?;
             match command {
                 LedgerCommand::Verify => {
                     let report = store.verify().map_err(|e| e.to_string())?;
-                    println!("accounts: {}  transfers: {}  pending open: {}", report.accounts, report.transfers, report.pending_open);
+                    println!(
+                        "accounts: {}  transfers: {}  pending open: {}",
+                        report.accounts, report.transfers, report.pending_open
+                    );
                     for (currency, posted) in &report.posted_by_currency {
-                        println!("{currency}: posted debits = posted credits = {posted} minor units");
+                        println!(
+                            "{currency}: posted debits = posted credits = {posted} minor units"
+                        );
                     }
                     if !report.ok() {
                         for problem in &report.problems {
@@ -113,19 +129,37 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         println!("the books do NOT verify");
                         return Ok(ExitCode::FAILURE);
                     }
-                    println!("the books verify: every balance recomputed from the journal, every invariant holds");
+                    println!(
+                        "the books verify: every balance recomputed from the journal, every invariant holds"
+                    );
                 }
                 LedgerCommand::Account { id } => {
-                    let account = store.account(id).map_err(|e| e.to_string())?.ok_or(format!("no account {id}"))?;
-                    println!("{}", serde_json::to_string_pretty(&server::AccountOut::from(account)).expect("serialisable"));
+                    let account = store
+                        .account(id)
+                        .map_err(|e| e.to_string())?
+                        .ok_or(format!("no account {id}"))?;
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&server::AccountOut::from(account))
+                            .expect("serialisable")
+                    );
                 }
                 LedgerCommand::Transfer { id } => {
-                    let (t, p) = store.transfer(id).map_err(|e| e.to_string())?.ok_or(format!("no transfer {id}"))?;
-                    println!("{}", serde_json::to_string_pretty(&server::TransferOut::new(t, p)).expect("serialisable"));
+                    let (t, p) = store
+                        .transfer(id)
+                        .map_err(|e| e.to_string())?
+                        .ok_or(format!("no transfer {id}"))?;
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&server::TransferOut::new(t, p))
+                            .expect("serialisable")
+                    );
                 }
             }
         }
-        Command::Bench { command: BenchCommand::Ledger(args) } => bench::run(&args)?,
+        Command::Bench {
+            command: BenchCommand::Ledger(args),
+        } => bench::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -133,26 +167,41 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 fn serve(config: Config, demo: bool) -> Result<(), String> {
     let store = Arc::new(open_store(&config)?);
     let admin_token = config.admin_token()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let committer = store.start_committer(CommitterConfig::default(), Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let committer = store
+        .start_committer(CommitterConfig::default(), Arc::new(SystemClock))
+        .map_err(|e| e.to_string())?;
     tracing::info!(database = %store.url().redacted(), schema = store.schema_version().unwrap_or(0), "store ready");
     runtime.block_on(async move {
         if demo {
             seed_demo(&committer).await?;
         }
-        let state = Arc::new(server::AppState { store: store.clone(), committer, admin_token: admin_token.clone() });
-        let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
+        let state = Arc::new(server::AppState {
+            store: store.clone(),
+            committer,
+            admin_token: admin_token.clone(),
+        });
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(%address, "qianbao listening");
         if demo {
             print_demo(address, &config, &admin_token);
         }
-        axum::serve(listener, server::router(state)).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())
+        axum::serve(listener, server::router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| e.to_string())
     })
 }
 
 async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {},
         _ = term.recv() => {},
@@ -167,14 +216,47 @@ const DEMO_BOB: u128 = 3;
 
 async fn seed_demo(committer: &store::Committer) -> Result<(), String> {
     let cny = Currency::from_code("CNY").expect("CNY");
-    let wallet = |id| NewAccount { id, currency: cny, code: 1, flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS, user_data: 0 };
-    let accounts = vec![NewAccount { id: DEMO_RAIL, currency: cny, code: 2, flags: AccountFlags::empty(), user_data: 0 }, wallet(DEMO_ALICE), wallet(DEMO_BOB)];
-    let results = committer.create_accounts(accounts).await.map_err(|e| e.to_string())?;
+    let wallet = |id| NewAccount {
+        id,
+        currency: cny,
+        code: 1,
+        flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS,
+        user_data: 0,
+    };
+    let accounts = vec![
+        NewAccount {
+            id: DEMO_RAIL,
+            currency: cny,
+            code: 2,
+            flags: AccountFlags::empty(),
+            user_data: 0,
+        },
+        wallet(DEMO_ALICE),
+        wallet(DEMO_BOB),
+    ];
+    let results = committer
+        .create_accounts(accounts)
+        .await
+        .map_err(|e| e.to_string())?;
     if let Some(e) = results.iter().find_map(|r| r.err()) {
         return Err(format!("demo accounts: {}", e.code()));
     }
-    let top_up = |id, to| NewTransfer { id, debit_account_id: DEMO_RAIL, credit_account_id: to, amount: 100_000, pending_id: 0, currency: Some(cny), code: 1, flags: TransferFlags::empty(), timeout_s: 0, user_data: 0 };
-    let results = committer.create_transfers(vec![top_up(1, DEMO_ALICE), top_up(2, DEMO_BOB)]).await.map_err(|e| e.to_string())?;
+    let top_up = |id, to| NewTransfer {
+        id,
+        debit_account_id: DEMO_RAIL,
+        credit_account_id: to,
+        amount: 100_000,
+        pending_id: 0,
+        currency: Some(cny),
+        code: 1,
+        flags: TransferFlags::empty(),
+        timeout_s: 0,
+        user_data: 0,
+    };
+    let results = committer
+        .create_transfers(vec![top_up(1, DEMO_ALICE), top_up(2, DEMO_BOB)])
+        .await
+        .map_err(|e| e.to_string())?;
     if let Some(e) = results.iter().find_map(|r| r.err()) {
         return Err(format!("demo top-ups: {}", e.code()));
     }

@@ -60,7 +60,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     fn bad_request(message: impl Into<String>) -> ApiError {
@@ -70,7 +74,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({"code": self.code, "message": self.message}))).into_response()
+        (
+            self.status,
+            Json(serde_json::json!({"code": self.code, "message": self.message})),
+        )
+            .into_response()
     }
 }
 
@@ -78,10 +86,18 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::TooManyEvents { .. } => ApiError::bad_request(e.to_string()),
-            StoreError::Unavailable => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", e.to_string()),
+            StoreError::Unavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                e.to_string(),
+            ),
             _ => {
                 tracing::error!(error = %e, "store error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "internal error; see the server log")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "SYSTEM_ERROR",
+                    "internal error; see the server log",
+                )
             }
         }
     }
@@ -92,21 +108,41 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn require_operator(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-    if presented.is_empty() || !constant_time_eq(presented.as_bytes(), state.admin_token.as_bytes()) {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "operator token missing or wrong (Authorization: Bearer <token>)"));
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if presented.is_empty() || !constant_time_eq(presented.as_bytes(), state.admin_token.as_bytes())
+    {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "operator token missing or wrong (Authorization: Bearer <token>)",
+        ));
     }
     Ok(())
 }
 
 /// Parse a JSON body ourselves so a malformed one gets our error format, naming what is wrong.
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!(" at {path}")
+        };
+        ApiError::bad_request(format!("invalid JSON body{at}: {}", e.inner()))
+    })
 }
 
 fn check_count(n: usize) -> Result<(), ApiError> {
     if n == 0 || n > BATCH_EVENTS_MAX {
-        return Err(ApiError::bad_request(format!("a request carries 1 to {BATCH_EVENTS_MAX} events, got {n}")));
+        return Err(ApiError::bad_request(format!(
+            "a request carries 1 to {BATCH_EVENTS_MAX} events, got {n}"
+        )));
     }
     Ok(())
 }
@@ -125,42 +161,95 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
-async fn create_accounts(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Json<Vec<EventResult>>, ApiError> {
+async fn create_accounts(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Vec<EventResult>>, ApiError> {
     require_operator(&state, &headers)?;
     let accounts: Vec<AccountIn> = parse_json(&body)?;
     check_count(accounts.len())?;
     let batch = accounts.into_iter().map(AccountIn::into_ledger).collect();
     let results = state.committer.create_accounts(batch).await?;
-    Ok(Json(results.into_iter().enumerate().map(EventResult::from_account).collect()))
+    Ok(Json(
+        results
+            .into_iter()
+            .enumerate()
+            .map(EventResult::from_account)
+            .collect(),
+    ))
 }
 
-async fn create_transfers(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Json<Vec<EventResult>>, ApiError> {
+async fn create_transfers(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Vec<EventResult>>, ApiError> {
     require_operator(&state, &headers)?;
     let transfers: Vec<TransferIn> = parse_json(&body)?;
     check_count(transfers.len())?;
     let batch = transfers.into_iter().map(TransferIn::into_ledger).collect();
     let results = state.committer.create_transfers(batch).await?;
-    Ok(Json(results.into_iter().enumerate().map(EventResult::from_transfer).collect()))
+    Ok(Json(
+        results
+            .into_iter()
+            .enumerate()
+            .map(EventResult::from_transfer)
+            .collect(),
+    ))
 }
 
 fn parse_id(text: &str) -> Result<u128, ApiError> {
-    text.parse::<u128>().ok().filter(|id| *id != 0 && *id != u128::MAX).ok_or_else(|| ApiError::bad_request(format!("id {text:?} is not a decimal u128 between 1 and 2^128-2")))
+    text.parse::<u128>()
+        .ok()
+        .filter(|id| *id != 0 && *id != u128::MAX)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "id {text:?} is not a decimal u128 between 1 and 2^128-2"
+            ))
+        })
 }
 
-async fn get_account(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<AccountOut>, ApiError> {
+async fn get_account(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<AccountOut>, ApiError> {
     require_operator(&state, &headers)?;
     let id = parse_id(&id)?;
     let store = state.store.clone();
-    let account = tokio::task::spawn_blocking(move || store.account(id)).await.map_err(|_| StoreError::Unavailable)??;
-    account.map(|a| Json(AccountOut::from(a))).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", format!("no account {id}")))
+    let account = tokio::task::spawn_blocking(move || store.account(id))
+        .await
+        .map_err(|_| StoreError::Unavailable)??;
+    account.map(|a| Json(AccountOut::from(a))).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "RESOURCE_NOT_EXISTS",
+            format!("no account {id}"),
+        )
+    })
 }
 
-async fn get_transfer(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<TransferOut>, ApiError> {
+async fn get_transfer(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<TransferOut>, ApiError> {
     require_operator(&state, &headers)?;
     let id = parse_id(&id)?;
     let store = state.store.clone();
-    let found = tokio::task::spawn_blocking(move || store.transfer(id)).await.map_err(|_| StoreError::Unavailable)??;
-    found.map(|(t, p)| Json(TransferOut::new(t, p))).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", format!("no transfer {id}")))
+    let found = tokio::task::spawn_blocking(move || store.transfer(id))
+        .await
+        .map_err(|_| StoreError::Unavailable)??;
+    found
+        .map(|(t, p)| Json(TransferOut::new(t, p)))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "RESOURCE_NOT_EXISTS",
+                format!("no transfer {id}"),
+            )
+        })
 }
 
 #[cfg(test)]

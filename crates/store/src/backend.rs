@@ -51,7 +51,13 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
     include_str!("../migrations/postgres/0001_ledger.sql"),
 )];
 
-pub(crate) const TABLES: &[&str] = &["failed_transfers", "pending_transfers", "transfers", "accounts", "schema_migrations"];
+pub(crate) const TABLES: &[&str] = &[
+    "failed_transfers",
+    "pending_transfers",
+    "transfers",
+    "accounts",
+    "schema_migrations",
+];
 
 pub(crate) fn latest_version() -> i64 {
     MIGRATIONS.last().map(|m| m.0).unwrap_or(0)

@@ -2,7 +2,10 @@
 
 use crate::backend::Backend;
 use crate::{Clock, Metrics, Result, StoreError};
-use ledger::{AccountResult, BATCH_EVENTS_MAX, Changes, Id, Ledger, NewAccount, NewTransfer, Outcome, TransferResult};
+use ledger::{
+    AccountResult, BATCH_EVENTS_MAX, Changes, Id, Ledger, NewAccount, NewTransfer, Outcome,
+    TransferResult,
+};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -22,7 +25,12 @@ pub struct CommitterConfig {
 
 impl Default for CommitterConfig {
     fn default() -> CommitterConfig {
-        CommitterConfig { queue_requests_max: 4096, expiries_per_batch_max: 1024, idle_tick_ms: 100, conflict_retries_max: 16 }
+        CommitterConfig {
+            queue_requests_max: 4096,
+            expiries_per_batch_max: 1024,
+            idle_tick_ms: 100,
+            conflict_retries_max: 16,
+        }
     }
 }
 
@@ -69,7 +77,10 @@ impl<T> Pending<T> {
     }
 
     pub fn wait_blocking(self) -> Result<T> {
-        let reply = self.rx.blocking_recv().map_err(|_| StoreError::Unavailable)??;
+        let reply = self
+            .rx
+            .blocking_recv()
+            .map_err(|_| StoreError::Unavailable)??;
         Ok((self.unwrap)(reply))
     }
 }
@@ -90,18 +101,33 @@ fn transfers_of(reply: Reply) -> Vec<TransferResult> {
 
 fn check_size(len: usize) -> Result<()> {
     if len > BATCH_EVENTS_MAX {
-        return Err(StoreError::TooManyEvents { count: len, max: BATCH_EVENTS_MAX });
+        return Err(StoreError::TooManyEvents {
+            count: len,
+            max: BATCH_EVENTS_MAX,
+        });
     }
     Ok(())
 }
 
 impl Committer {
-    pub(crate) fn start(backend: Box<dyn Backend>, config: CommitterConfig, clock: Arc<dyn Clock>, metrics: Arc<Metrics>) -> Result<Committer> {
+    pub(crate) fn start(
+        backend: Box<dyn Backend>,
+        config: CommitterConfig,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Committer> {
         let (tx, rx) = mpsc::channel(config.queue_requests_max.max(1));
         std::thread::Builder::new()
             .name("ledger-committer".into())
             .spawn(move || {
-                let mut worker = Worker { backend, config, clock, metrics, ledger: Ledger::new(), last_ts: 0 };
+                let mut worker = Worker {
+                    backend,
+                    config,
+                    clock,
+                    metrics,
+                    ledger: Ledger::new(),
+                    last_ts: 0,
+                };
                 worker.run(rx)
             })
             .map_err(|e| StoreError::Database(format!("spawning the committer: {e}")))?;
@@ -110,37 +136,61 @@ impl Committer {
 
     fn submit(&self, op: Op) -> Result<oneshot::Receiver<Result<Reply>>> {
         let (reply, rx) = oneshot::channel();
-        self.tx.blocking_send(Request { op, reply }).map_err(|_| StoreError::Unavailable)?;
+        self.tx
+            .blocking_send(Request { op, reply })
+            .map_err(|_| StoreError::Unavailable)?;
         Ok(rx)
     }
 
     async fn submit_async(&self, op: Op) -> Result<oneshot::Receiver<Result<Reply>>> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Request { op, reply }).await.map_err(|_| StoreError::Unavailable)?;
+        self.tx
+            .send(Request { op, reply })
+            .await
+            .map_err(|_| StoreError::Unavailable)?;
         Ok(rx)
     }
 
     pub async fn create_accounts(&self, batch: Vec<NewAccount>) -> Result<Vec<AccountResult>> {
         check_size(batch.len())?;
-        Pending { rx: self.submit_async(Op::Accounts(batch)).await?, unwrap: accounts_of }.wait().await
+        Pending {
+            rx: self.submit_async(Op::Accounts(batch)).await?,
+            unwrap: accounts_of,
+        }
+        .wait()
+        .await
     }
 
     pub async fn create_transfers(&self, batch: Vec<NewTransfer>) -> Result<Vec<TransferResult>> {
         check_size(batch.len())?;
-        Pending { rx: self.submit_async(Op::Transfers(batch)).await?, unwrap: transfers_of }.wait().await
+        Pending {
+            rx: self.submit_async(Op::Transfers(batch)).await?,
+            unwrap: transfers_of,
+        }
+        .wait()
+        .await
     }
 
     /// From a plain thread (not inside an async runtime): queue accounts, get a handle on the answer.
     pub fn submit_accounts(&self, batch: Vec<NewAccount>) -> Result<Pending<Vec<AccountResult>>> {
         check_size(batch.len())?;
-        Ok(Pending { rx: self.submit(Op::Accounts(batch))?, unwrap: accounts_of })
+        Ok(Pending {
+            rx: self.submit(Op::Accounts(batch))?,
+            unwrap: accounts_of,
+        })
     }
 
     /// From a plain thread: queue transfers, get a handle on the answer (lets a caller keep several
     /// requests in flight).
-    pub fn submit_transfers(&self, batch: Vec<NewTransfer>) -> Result<Pending<Vec<TransferResult>>> {
+    pub fn submit_transfers(
+        &self,
+        batch: Vec<NewTransfer>,
+    ) -> Result<Pending<Vec<TransferResult>>> {
         check_size(batch.len())?;
-        Ok(Pending { rx: self.submit(Op::Transfers(batch))?, unwrap: transfers_of })
+        Ok(Pending {
+            rx: self.submit(Op::Transfers(batch))?,
+            unwrap: transfers_of,
+        })
     }
 }
 
@@ -155,7 +205,10 @@ struct Worker {
 
 impl Worker {
     fn run(&mut self, mut rx: mpsc::Receiver<Request>) {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a current-thread runtime");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a current-thread runtime");
         match self.backend.max_timestamp() {
             Ok(ts) => self.last_ts = ts,
             Err(e) => tracing::error!(error = %e, "reading the ledger's last timestamp"),
@@ -165,11 +218,13 @@ impl Worker {
         loop {
             let first = match carry.take() {
                 Some(r) => Some(r),
-                None => match runtime.block_on(async { tokio::time::timeout(tick, rx.recv()).await }) {
-                    Ok(Some(r)) => Some(r),
-                    Ok(None) => return, // every handle dropped
-                    Err(_) => None,     // idle tick: only expiries
-                },
+                None => {
+                    match runtime.block_on(async { tokio::time::timeout(tick, rx.recv()).await }) {
+                        Ok(Some(r)) => Some(r),
+                        Ok(None) => return, // every handle dropped
+                        Err(_) => None,     // idle tick: only expiries
+                    }
+                }
             };
             let mut requests: Vec<Request> = Vec::new();
             let mut events = 0;
@@ -197,7 +252,10 @@ impl Worker {
     fn process(&mut self, requests: Vec<Request>) {
         let started = Instant::now();
         let now = self.clock.now_ns();
-        let due = match self.backend.due_expiries(now, self.config.expiries_per_batch_max) {
+        let due = match self
+            .backend
+            .due_expiries(now, self.config.expiries_per_batch_max)
+        {
             Ok(due) => due,
             Err(e) => {
                 tracing::error!(error = %e, "looking for due pending transfers");
@@ -221,8 +279,12 @@ impl Worker {
         match outcome {
             Ok(replies) => {
                 self.metrics.batches.fetch_add(1, Ordering::Relaxed);
-                self.metrics.batch_events.observe(requests.iter().map(|r| r.op.len()).sum::<usize>() as f64);
-                self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+                self.metrics
+                    .batch_events
+                    .observe(requests.iter().map(|r| r.op.len()).sum::<usize>() as f64);
+                self.metrics
+                    .commit_seconds
+                    .observe(started.elapsed().as_secs_f64());
                 for (request, reply) in requests.into_iter().zip(replies) {
                     let _ = request.reply.send(Ok(reply)); // a waiter that gave up is fine
                 }
@@ -264,7 +326,8 @@ impl Worker {
         transfer_ids.dedup();
 
         self.backend.begin()?;
-        let result = self.attempt_in_transaction(requests, due, now, transfer_ids, account_ids, pending_ids);
+        let result =
+            self.attempt_in_transaction(requests, due, now, transfer_ids, account_ids, pending_ids);
         match result {
             Ok(replies) => {
                 self.backend.commit()?;
@@ -292,7 +355,8 @@ impl Worker {
         let max_id = self.backend.max_journal_id()?;
         let mut transfer_ids = transfer_ids;
         transfer_ids.retain(|id| *id <= max_id);
-        self.backend.read_transfers(&transfer_ids, &mut self.ledger)?;
+        self.backend
+            .read_transfers(&transfer_ids, &mut self.ledger)?;
         // A post or void touches the pending transfer's accounts, which the request may not name.
         for id in pending_ids.iter() {
             if let Some(t) = self.ledger.transfer(*id) {
@@ -307,7 +371,8 @@ impl Worker {
         pending_ids.retain(|id| self.ledger.transfer(*id).is_some());
         pending_ids.sort_unstable();
         pending_ids.dedup();
-        self.backend.refresh_pending(&pending_ids, &mut self.ledger)?;
+        self.backend
+            .refresh_pending(&pending_ids, &mut self.ledger)?;
 
         // Every event of this batch is later than anything it depends on: the journal replays in
         // timestamp order even when several instances write to one database.
@@ -329,7 +394,10 @@ impl Worker {
                 Op::Accounts(batch) => {
                     let results = self.ledger.create_accounts(batch, ts, &mut changes);
                     ts += batch.len() as u64;
-                    created_accounts += results.iter().filter(|r| **r == Ok(Outcome::Created)).count() as u64;
+                    created_accounts += results
+                        .iter()
+                        .filter(|r| **r == Ok(Outcome::Created))
+                        .count() as u64;
                     replies.push(Reply::Accounts(results));
                 }
                 Op::Transfers(batch) => {
@@ -352,9 +420,15 @@ impl Worker {
             self.backend.write(&self.ledger, &changes, last_ts)?;
         }
         self.last_ts = last_ts;
-        self.metrics.accounts_created.fetch_add(created_accounts, Ordering::Relaxed);
-        self.metrics.transfers_created.fetch_add(created_transfers, Ordering::Relaxed);
-        self.metrics.transfers_expired.fetch_add(expired, Ordering::Relaxed);
+        self.metrics
+            .accounts_created
+            .fetch_add(created_accounts, Ordering::Relaxed);
+        self.metrics
+            .transfers_created
+            .fetch_add(created_transfers, Ordering::Relaxed);
+        self.metrics
+            .transfers_expired
+            .fetch_add(expired, Ordering::Relaxed);
         if !failures.is_empty() {
             let mut by_code = self.metrics.transfers_failed.lock().expect("metrics lock");
             for code in failures {

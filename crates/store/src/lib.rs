@@ -42,21 +42,35 @@ pub enum StoreError {
     /// The committer has stopped (shutdown, or a fatal database error).
     Unavailable,
     /// The request carries more events than one batch may hold.
-    TooManyEvents { count: usize, max: usize },
+    TooManyEvents {
+        count: usize,
+        max: usize,
+    },
     /// The schema is newer than this binary knows.
-    SchemaTooNew { found: i64, known: i64 },
+    SchemaTooNew {
+        found: i64,
+        known: i64,
+    },
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::BadUrl(u) => write!(f, "unsupported database URL {u:?}: use a path, sqlite://PATH or postgres://USER@HOST/DB"),
+            StoreError::BadUrl(u) => write!(
+                f,
+                "unsupported database URL {u:?}: use a path, sqlite://PATH or postgres://USER@HOST/DB"
+            ),
             StoreError::Database(e) => write!(f, "database error: {e}"),
             StoreError::Conflict(e) => write!(f, "conflict with a concurrent writer: {e}"),
             StoreError::Unavailable => write!(f, "the ledger committer is not running"),
-            StoreError::TooManyEvents { count, max } => write!(f, "{count} events in one request; at most {max}"),
+            StoreError::TooManyEvents { count, max } => {
+                write!(f, "{count} events in one request; at most {max}")
+            }
             StoreError::SchemaTooNew { found, known } => {
-                write!(f, "database schema version {found} is newer than this binary ({known}): upgrade qianbao")
+                write!(
+                    f,
+                    "database schema version {found} is newer than this binary ({known}): upgrade qianbao"
+                )
             }
         }
     }
@@ -81,7 +95,11 @@ impl From<postgres::Error> for StoreError {
             Some(d) => {
                 let detail = format!("{}: {}", d.code().code(), d.message());
                 // unique_violation, serialization_failure, deadlock_detected
-                if matches!(d.code().code(), "23505" | "40001" | "40P01") { StoreError::Conflict(detail) } else { StoreError::Database(detail) }
+                if matches!(d.code().code(), "23505" | "40001" | "40P01") {
+                    StoreError::Conflict(detail)
+                } else {
+                    StoreError::Database(detail)
+                }
             }
             None => StoreError::Database(e.to_string()),
         }
@@ -158,10 +176,11 @@ impl Drop for Store {
 impl Store {
     /// Open (creating the SQLite file and its directory if needed) and bring the schema up to date.
     pub fn open(url: &DatabaseUrl) -> Result<Store> {
-        if let DatabaseUrl::Sqlite(path) = url {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(format!("creating {}: {e}", dir.display())))?;
-            }
+        if let DatabaseUrl::Sqlite(path) = url
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Database(format!("creating {}: {e}", dir.display())))?;
         }
         let mut reader = url.connect()?;
         reader.migrate()?;
@@ -184,12 +203,22 @@ impl Store {
     }
 
     /// Start the committer on its own connection and thread.
-    pub fn start_committer(&self, config: CommitterConfig, clock: Arc<dyn Clock>) -> Result<Committer> {
+    pub fn start_committer(
+        &self,
+        config: CommitterConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Committer> {
         let backend = self.url.connect()?;
-        if let DatabaseUrl::Sqlite(path) = &self.url {
-            if !self.checkpointer_started.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                sqlite_backend::spawn_checkpointer(path, std::time::Duration::from_millis(250), self.stop.clone())?;
-            }
+        if let DatabaseUrl::Sqlite(path) = &self.url
+            && !self
+                .checkpointer_started
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            sqlite_backend::spawn_checkpointer(
+                path,
+                std::time::Duration::from_millis(250),
+                self.stop.clone(),
+            )?;
         }
         Committer::start(backend, config, clock, self.metrics.clone())
     }
@@ -235,7 +264,9 @@ pub(crate) fn id_bytes(id: u128) -> [u8; 16] {
 }
 
 pub(crate) fn id_from(bytes: &[u8]) -> Result<u128> {
-    let array: [u8; 16] = bytes.try_into().map_err(|_| StoreError::Database(format!("id column holds {} bytes, not 16", bytes.len())))?;
+    let array: [u8; 16] = bytes.try_into().map_err(|_| {
+        StoreError::Database(format!("id column holds {} bytes, not 16", bytes.len()))
+    })?;
     Ok(u128::from_be_bytes(array))
 }
 
@@ -245,8 +276,14 @@ mod tests {
 
     #[test]
     fn urls_parse_and_redact() {
-        assert_eq!(DatabaseUrl::parse("data/q.db").unwrap(), DatabaseUrl::Sqlite("data/q.db".into()));
-        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/q.db").unwrap(), DatabaseUrl::Sqlite("/tmp/q.db".into()));
+        assert_eq!(
+            DatabaseUrl::parse("data/q.db").unwrap(),
+            DatabaseUrl::Sqlite("data/q.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/q.db").unwrap(),
+            DatabaseUrl::Sqlite("/tmp/q.db".into())
+        );
         let pg = DatabaseUrl::parse("postgres://alice:secret@db:5432/q").unwrap();
         assert_eq!(pg.redacted(), "postgres://alice:***@db:5432/q");
         assert!(DatabaseUrl::parse("mysql://x").is_err());
