@@ -23,7 +23,12 @@ pub use errors::{AccountError, TransferError};
 pub use types::*;
 
 use money::Currency;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+/// Maps keyed by ids. foldhash is several times faster than SipHash on u128 keys and seeded per process,
+/// so client-chosen ids cannot be crafted to collide.
+pub type IdMap<V> = std::collections::HashMap<Id, V, foldhash::fast::RandomState>;
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A successful event: newly created, or a retry of an identical event already committed (no change).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -72,7 +77,8 @@ impl Changes {
             self.accounts_updated.retain(|id| !created.contains(id));
         }
         // A pending transfer created and resolved in the same batch appears twice: keep the last state.
-        let mut last: HashMap<Id, usize> = HashMap::with_capacity(self.pending_changed.len());
+        let mut last: HashMap<Id, usize> =
+            HashMap::with_capacity_and_hasher(self.pending_changed.len(), Default::default());
         for (i, (id, _)) in self.pending_changed.iter().enumerate() {
             last.insert(*id, i);
         }
@@ -114,10 +120,10 @@ enum Undo {
 /// The ledger's working set and its state machine.
 #[derive(Default)]
 pub struct Ledger {
-    accounts: HashMap<Id, Account>,
-    transfers: HashMap<Id, Transfer>,
-    pending: HashMap<Id, PendingRecord>,
-    failed: HashMap<Id, FailedTransfer>,
+    accounts: IdMap<Account>,
+    transfers: IdMap<Transfer>,
+    pending: IdMap<PendingRecord>,
+    failed: IdMap<FailedTransfer>,
     undo: Vec<Undo>,
     in_chain: bool,
 }
@@ -883,7 +889,7 @@ impl Ledger {
             }
         }
         // Pending balances are exactly the sum of the transfers still pending.
-        let mut reserved: HashMap<Id, (u64, u64)> = HashMap::new();
+        let mut reserved: HashMap<Id, (u64, u64)> = HashMap::default();
         for (id, record) in &self.pending {
             if record.state == PendingState::Pending {
                 let t = self
@@ -904,7 +910,7 @@ impl Ledger {
             }
         }
         // Each pending transfer was resolved at most once.
-        let mut resolutions: HashMap<Id, u32> = HashMap::new();
+        let mut resolutions: HashMap<Id, u32> = HashMap::default();
         for t in self.transfers.values().filter(|t| t.pending_id != 0) {
             *resolutions.entry(t.pending_id).or_default() += 1;
         }

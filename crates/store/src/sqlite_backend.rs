@@ -15,7 +15,7 @@ pub(crate) struct Sqlite {
     conn: Connection,
     /// Accounts as last committed by this connection (value, last_ts). Valid while no other connection
     /// has committed (`PRAGMA data_version` unchanged): then reading an account costs no B-tree search.
-    cache: std::collections::HashMap<Id, (Account, u64)>,
+    cache: ledger::IdMap<(Account, u64)>,
     /// What this transaction wrote, moved into `cache` only once it commits.
     staged: Vec<(Account, u64)>,
     data_version: i64,
@@ -144,7 +144,7 @@ impl Sqlite {
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Sqlite {
             conn,
-            cache: std::collections::HashMap::new(),
+            cache: ledger::IdMap::default(),
             staged: Vec::new(),
             data_version: -1,
         })
