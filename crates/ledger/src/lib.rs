@@ -463,7 +463,11 @@ impl Ledger {
         let void = flags.contains(TransferFlags::VOID_PENDING);
         let closing = flags.contains(TransferFlags::CLOSING_DEBIT)
             || flags.contains(TransferFlags::CLOSING_CREDIT);
-        if u8::from(pending) + u8::from(post) + u8::from(void) > 1 || (closing && !pending) {
+        let balancing = flags.contains(TransferFlags::BALANCING_DEBIT);
+        if u8::from(pending) + u8::from(post) + u8::from(void) > 1
+            || (closing && !pending)
+            || (balancing && (post || void))
+        {
             return Err(E::FlagsAreMutuallyExclusive);
         }
         if post || void {
@@ -541,7 +545,18 @@ impl Ledger {
         if cr.flags.contains(AccountFlags::CLOSED) {
             return Err(E::CreditAccountAlreadyClosed);
         }
-        let amount = t.amount;
+        let amount = if balancing {
+            let available = i128::from(dr.credits_posted)
+                - i128::from(dr.debits_posted)
+                - i128::from(dr.debits_pending);
+            let clamped = u64::try_from(available.max(0)).unwrap_or(0).min(t.amount);
+            if clamped == 0 {
+                return Err(E::ExceedsCredits);
+            }
+            clamped
+        } else {
+            t.amount
+        };
         if pending {
             dr.debits_pending = dr
                 .debits_pending
@@ -1040,7 +1055,9 @@ fn exists_simple(t: &NewTransfer, currency: Currency, e: &Transfer) -> TransferR
         Err(E::ExistsWithDifferentDebitAccountId)
     } else if e.credit_account_id != t.credit_account_id {
         Err(E::ExistsWithDifferentCreditAccountId)
-    } else if e.amount != t.amount {
+    } else if e.amount != t.amount
+        && !(t.flags.contains(TransferFlags::BALANCING_DEBIT) && e.amount <= t.amount)
+    {
         Err(E::ExistsWithDifferentAmount)
     } else if e.currency != currency {
         Err(E::ExistsWithDifferentCurrency)

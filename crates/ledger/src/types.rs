@@ -96,6 +96,9 @@ flags! {
         CLOSING_DEBIT = 1 << 4, "closing_debit";
         /// (pending only) close the credit account while this transfer is pending.
         CLOSING_CREDIT = 1 << 5, "closing_credit";
+        /// Move at most what the debit account holds (posted credits − posted debits − pending debits):
+        /// `amount` is an upper bound, the committed transfer records what actually moved.
+        BALANCING_DEBIT = 1 << 6, "balancing_debit";
     }
 }
 

@@ -598,6 +598,38 @@ fn a_closed_credit_account_takes_no_money() {
 }
 
 #[test]
+fn a_balancing_debit_moves_what_is_left_and_nothing_when_empty() {
+    let mut w = World::new();
+    let sweep = with(transfer(1, 2, 3, 1_000_000), TransferFlags::BALANCING_DEBIT);
+    assert_eq!(w.one(sweep), Ok(Outcome::Created));
+    assert_eq!(
+        w.ledger.transfer(1).unwrap().amount,
+        10_000,
+        "clamped to what account 2 held"
+    );
+    assert_eq!(w.balance(2), (0, 10_000, 0, 10_000));
+    assert_eq!(
+        w.one(sweep),
+        Ok(Outcome::Exists),
+        "a retry with the same upper bound is the same transfer"
+    );
+    assert_eq!(
+        w.one(with(transfer(2, 2, 3, 5), TransferFlags::BALANCING_DEBIT)),
+        Err(TransferError::ExceedsCredits)
+    );
+    let bad = NewTransfer {
+        pending_id: 1,
+        ..resolve(
+            3,
+            1,
+            1,
+            TransferFlags::POST_PENDING.union(TransferFlags::BALANCING_DEBIT),
+        )
+    };
+    assert_eq!(w.one(bad), Err(TransferError::FlagsAreMutuallyExclusive));
+}
+
+#[test]
 fn balances_never_overflow() {
     let mut w = World::new();
     w.accounts(&[
@@ -662,6 +694,13 @@ mod properties {
             pending: u8,
             linked: bool,
         },
+        Sweep {
+            id: u8,
+            debit: u8,
+            credit: u8,
+            amount: u64,
+            linked: bool,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -672,6 +711,8 @@ mod properties {
                 .prop_map(|(id, debit, credit, amount, timeout_s, linked)| Op::Pending { id, debit, credit, amount, timeout_s, linked }),
             2 => (any::<u8>(), any::<u8>(), 1..6_000u64, any::<bool>()).prop_map(|(id, pending, amount, linked)| Op::Post { id, pending, amount, linked }),
             1 => (any::<u8>(), any::<u8>(), any::<bool>()).prop_map(|(id, pending, linked)| Op::Void { id, pending, linked }),
+            1 => (any::<u8>(), 1..=ACCOUNTS as u8, 1..=ACCOUNTS as u8, 1..20_000u64, any::<bool>())
+                .prop_map(|(id, debit, credit, amount, linked)| Op::Sweep { id, debit, credit, amount, linked }),
         ]
     }
 
@@ -729,6 +770,16 @@ mod properties {
                 0,
                 flag(linked).union(TransferFlags::VOID_PENDING),
             ),
+            Op::Sweep {
+                id,
+                debit,
+                credit,
+                amount,
+                linked,
+            } => NewTransfer {
+                flags: flag(linked).union(TransferFlags::BALANCING_DEBIT),
+                ..transfer(tid(id), debit.into(), credit.into(), amount)
+            },
         }
     }
 

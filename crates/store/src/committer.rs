@@ -268,7 +268,11 @@ impl Worker {
         let mut attempt = 0;
         let outcome = loop {
             match self.attempt(&requests, &due, now) {
-                Err(StoreError::Conflict(detail)) if attempt < self.config.conflict_retries_max => {
+                // Another writer committed one of our ids first (Duplicate) or we collided (Conflict):
+                // the retry looks everything up again.
+                Err(StoreError::Conflict(detail) | StoreError::Duplicate(detail))
+                    if attempt < self.config.conflict_retries_max =>
+                {
                     attempt += 1;
                     self.metrics.batch_retries.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(%detail, attempt, "batch conflicted with another writer; retrying");

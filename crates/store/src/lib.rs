@@ -15,6 +15,7 @@
 mod backend;
 mod clock;
 mod committer;
+pub mod db;
 mod metrics;
 mod postgres_backend;
 mod sqlite_backend;
@@ -22,6 +23,7 @@ mod verify;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use committer::{Committer, CommitterConfig, Pending};
+pub use db::{Conn, Db, Dialect, Row, Value};
 pub use metrics::{Histogram, Metrics};
 pub use verify::VerifyReport;
 
@@ -37,8 +39,10 @@ pub enum StoreError {
     /// The database URL is not `sqlite://PATH`, a plain path, or `postgres://...`.
     BadUrl(String),
     Database(String),
-    /// A transient conflict with another writer (unique violation, deadlock, serialization): retry.
+    /// A transient collision with another writer (busy, deadlock, serialization failure): retry.
     Conflict(String),
+    /// A unique key already exists (for the committer: another writer committed the same id first).
+    Duplicate(String),
     /// The committer has stopped (shutdown, or a fatal database error).
     Unavailable,
     /// The request carries more events than one batch may hold.
@@ -62,6 +66,7 @@ impl fmt::Display for StoreError {
             ),
             StoreError::Database(e) => write!(f, "database error: {e}"),
             StoreError::Conflict(e) => write!(f, "conflict with a concurrent writer: {e}"),
+            StoreError::Duplicate(e) => write!(f, "duplicate key: {e}"),
             StoreError::Unavailable => write!(f, "the ledger committer is not running"),
             StoreError::TooManyEvents { count, max } => {
                 write!(f, "{count} events in one request; at most {max}")
@@ -80,9 +85,15 @@ impl std::error::Error for StoreError {}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
-        // A primary-key clash means another writer committed the same id first: retry the batch.
         match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(e.to_string()),
+            Some(rusqlite::ErrorCode::ConstraintViolation)
+                if e.to_string().contains("UNIQUE") || e.to_string().contains("PRIMARY") =>
+            {
+                StoreError::Duplicate(e.to_string())
+            }
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Conflict(e.to_string())
+            }
             _ => StoreError::Database(e.to_string()),
         }
     }

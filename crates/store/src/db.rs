@@ -1,0 +1,445 @@
+//! A small portable SQL layer for the platform's tables (people, wallets, friends, red packets ...): one SQL
+//! text with `$1`-style placeholders runs on SQLite and PostgreSQL, values are a closed set of types
+//! (integer, text, bytes, null), and every call runs on a pooled connection of the caller's thread.
+//!
+//! The ledger does not use this: its committer owns a connection and batches (see `committer`).
+
+use crate::{DatabaseUrl, Result, StoreError};
+use std::sync::{Condvar, Mutex};
+
+/// A value bound to, or read from, a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Value {
+        Value::Int(v)
+    }
+}
+impl From<u32> for Value {
+    fn from(v: u32) -> Value {
+        Value::Int(i64::from(v))
+    }
+}
+impl From<u16> for Value {
+    fn from(v: u16) -> Value {
+        Value::Int(i64::from(v))
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Value {
+        Value::Int(i64::from(v))
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Value {
+        Value::Text(v.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Value {
+        Value::Text(v)
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Value {
+        Value::Text(v.clone())
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Value {
+        Value::Bytes(v)
+    }
+}
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Value {
+        Value::Bytes(v.to_vec())
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Value {
+        v.map(Into::into).unwrap_or(Value::Null)
+    }
+}
+
+/// Bind a list of heterogeneous values: `params![a, b, c]`.
+#[macro_export]
+macro_rules! params {
+    ($($v:expr),* $(,)?) => { &[$($crate::db::Value::from($v)),*][..] };
+}
+
+/// One result row.
+#[derive(Debug, Clone)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    fn at(&self, i: usize) -> Result<&Value> {
+        self.0
+            .get(i)
+            .ok_or_else(|| StoreError::Database(format!("column {i} out of range")))
+    }
+
+    pub fn int(&self, i: usize) -> Result<i64> {
+        match self.at(i)? {
+            Value::Int(v) => Ok(*v),
+            other => Err(StoreError::Database(format!(
+                "column {i}: expected an integer, got {other:?}"
+            ))),
+        }
+    }
+
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        match self.at(i)? {
+            Value::Null => Ok(None),
+            _ => self.int(i).map(Some),
+        }
+    }
+
+    pub fn text(&self, i: usize) -> Result<String> {
+        match self.at(i)? {
+            Value::Text(v) => Ok(v.clone()),
+            other => Err(StoreError::Database(format!(
+                "column {i}: expected text, got {other:?}"
+            ))),
+        }
+    }
+
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        match self.at(i)? {
+            Value::Null => Ok(None),
+            _ => self.text(i).map(Some),
+        }
+    }
+
+    pub fn bytes(&self, i: usize) -> Result<Vec<u8>> {
+        match self.at(i)? {
+            Value::Bytes(v) => Ok(v.clone()),
+            other => Err(StoreError::Database(format!(
+                "column {i}: expected bytes, got {other:?}"
+            ))),
+        }
+    }
+
+    pub fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>> {
+        match self.at(i)? {
+            Value::Null => Ok(None),
+            _ => self.bytes(i).map(Some),
+        }
+    }
+}
+
+/// Which SQL dialect a connection speaks, for the rare statement that must differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection that runs portable statements.
+pub trait Conn: Send {
+    fn dialect(&self) -> Dialect;
+    /// Rows changed.
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64>;
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;
+    fn batch(&mut self, sql: &str) -> Result<()>;
+
+    fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+
+/// `$12` → `?12`: SQLite numbers `?NNN` parameters exactly as PostgreSQL numbers `$NNN`.
+fn sqlite_sql(sql: &str) -> std::borrow::Cow<'_, str> {
+    if !sql.contains('$') {
+        return sql.into();
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
+struct SqliteConn(rusqlite::Connection);
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Int(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
+            Value::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            Value::Bytes(v) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
+        })
+    }
+}
+
+impl Conn for SqliteConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        let mut stmt = self.0.prepare_cached(&sqlite_sql(sql))?;
+        Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        use rusqlite::types::ValueRef;
+        let mut stmt = self.0.prepare_cached(&sqlite_sql(sql))?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut values = Vec::with_capacity(columns);
+            for i in 0..columns {
+                values.push(match row.get_ref(i)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(v) => Value::Int(v),
+                    ValueRef::Real(v) => {
+                        return Err(StoreError::Database(format!(
+                            "column {i}: floating point value {v} (money is never a float)"
+                        )));
+                    }
+                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+                });
+            }
+            out.push(Row(values));
+        }
+        Ok(out)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        Ok(self.0.execute_batch(sql)?)
+    }
+}
+
+struct PgConn(postgres::Client);
+
+impl postgres::types::ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
+    {
+        use postgres::types::{IsNull, Type};
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(v) => match *ty {
+                Type::INT8 => v.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*v)?.to_sql(ty, out),
+                Type::BOOL => (*v != 0).to_sql(ty, out),
+                _ => Err(format!("cannot bind an integer to a {ty} parameter").into()),
+            },
+            Value::Text(v) => v.to_sql(ty, out),
+            Value::Bytes(v) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true // checked per value in to_sql
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+impl Conn for PgConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p as _).collect();
+        Ok(self.0.execute(sql, &refs)?)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        use postgres::types::Type;
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p as _).collect();
+        let rows = self.0.query(sql, &refs)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut values = Vec::with_capacity(row.len());
+            for (i, column) in row.columns().iter().enumerate() {
+                let value = match *column.type_() {
+                    Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
+                    Type::INT4 => row
+                        .try_get::<_, Option<i32>>(i)?
+                        .map(|v| Value::Int(i64::from(v))),
+                    Type::INT2 => row
+                        .try_get::<_, Option<i16>>(i)?
+                        .map(|v| Value::Int(i64::from(v))),
+                    Type::BOOL => row
+                        .try_get::<_, Option<bool>>(i)?
+                        .map(|v| Value::Int(i64::from(v))),
+                    Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
+                        row.try_get::<_, Option<String>>(i)?.map(Value::Text)
+                    }
+                    Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Bytes),
+                    ref other => {
+                        return Err(StoreError::Database(format!(
+                            "column {}: unsupported type {other}",
+                            column.name()
+                        )));
+                    }
+                };
+                values.push(value.unwrap_or(Value::Null));
+            }
+            out.push(Row(values));
+        }
+        Ok(out)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        Ok(self.0.batch_execute(sql)?)
+    }
+}
+
+/// A pool of connections. Calls block the calling thread: from async code, call through
+/// `tokio::task::spawn_blocking`.
+pub struct Db {
+    url: DatabaseUrl,
+    idle: Mutex<Vec<Box<dyn Conn>>>,
+    returned: Condvar,
+    open: Mutex<usize>,
+    connections_max: usize,
+}
+
+/// A write transaction that collides with another writer is retried this many times.
+const TRANSACTION_ATTEMPTS_MAX: u32 = 20;
+
+impl Db {
+    pub fn open(url: &DatabaseUrl, connections_max: usize) -> Result<Db> {
+        let db = Db {
+            url: url.clone(),
+            idle: Mutex::new(Vec::new()),
+            returned: Condvar::new(),
+            open: Mutex::new(0),
+            connections_max: connections_max.max(1),
+        };
+        let conn = db.connect()?;
+        db.give_back(conn);
+        Ok(db)
+    }
+
+    fn connect(&self) -> Result<Box<dyn Conn>> {
+        let conn: Box<dyn Conn> = match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let c = rusqlite::Connection::open(path)?;
+                c.pragma_update(None, "journal_mode", "WAL")?;
+                c.pragma_update(None, "synchronous", "FULL")?;
+                c.pragma_update(None, "foreign_keys", "ON")?;
+                c.busy_timeout(std::time::Duration::from_secs(30))?;
+                c.set_prepared_statement_cache_capacity(128);
+                Box::new(SqliteConn(c))
+            }
+            DatabaseUrl::Postgres(url) => {
+                Box::new(PgConn(postgres::Client::connect(url, postgres::NoTls)?))
+            }
+        };
+        *self.open.lock().expect("pool lock") += 1;
+        Ok(conn)
+    }
+
+    fn take(&self) -> Result<Box<dyn Conn>> {
+        let mut idle = self.idle.lock().expect("pool lock");
+        loop {
+            if let Some(conn) = idle.pop() {
+                return Ok(conn);
+            }
+            if *self.open.lock().expect("pool lock") < self.connections_max {
+                drop(idle);
+                return self.connect();
+            }
+            idle = self.returned.wait(idle).expect("pool lock");
+        }
+    }
+
+    fn give_back(&self, conn: Box<dyn Conn>) {
+        self.idle.lock().expect("pool lock").push(conn);
+        self.returned.notify_one();
+    }
+
+    fn discard(&self) {
+        *self.open.lock().expect("pool lock") -= 1;
+        self.returned.notify_one();
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.url {
+            DatabaseUrl::Sqlite(_) => Dialect::Sqlite,
+            DatabaseUrl::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Run `f` on a connection outside any explicit transaction (each statement commits on its own).
+    pub fn with<T>(&self, f: impl FnOnce(&mut dyn Conn) -> Result<T>) -> Result<T> {
+        let mut conn = self.take()?;
+        let result = f(conn.as_mut());
+        match &result {
+            Err(StoreError::Database(_)) if self.dialect() == Dialect::Postgres => self.discard(), // the connection may be broken
+            _ => self.give_back(conn),
+        }
+        result
+    }
+
+    /// Run `f` in one write transaction; retried whole when it collides with a concurrent writer, so `f`
+    /// must not have effects outside the database.
+    pub fn transaction<T>(&self, mut f: impl FnMut(&mut dyn Conn) -> Result<T>) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            let result = self.with(|conn| {
+                conn.batch(match conn.dialect() {
+                    Dialect::Sqlite => "BEGIN IMMEDIATE",
+                    Dialect::Postgres => "BEGIN",
+                })?;
+                match f(conn) {
+                    Ok(value) => {
+                        conn.batch("COMMIT")?;
+                        Ok(value)
+                    }
+                    Err(e) => {
+                        let _ = conn.batch("ROLLBACK");
+                        Err(e)
+                    }
+                }
+            });
+            match result {
+                Err(StoreError::Conflict(_)) if attempt < TRANSACTION_ATTEMPTS_MAX => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(u64::from(attempt)));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_sql;
+
+    #[test]
+    fn placeholders_become_sqlite_numbered_parameters() {
+        assert_eq!(
+            sqlite_sql("SELECT a FROM t WHERE b = $2 AND c = $1 AND d = $10"),
+            "SELECT a FROM t WHERE b = ?2 AND c = ?1 AND d = ?10"
+        );
+        assert_eq!(sqlite_sql("SELECT 1"), "SELECT 1");
+    }
+}
