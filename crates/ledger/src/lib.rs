@@ -72,13 +72,11 @@ impl Changes {
         self.accounts_updated.sort_unstable();
         self.accounts_updated.dedup();
         if !self.accounts_created.is_empty() {
-            let created: std::collections::HashSet<Id> =
-                self.accounts_created.iter().copied().collect();
+            let created: std::collections::HashSet<Id> = self.accounts_created.iter().copied().collect();
             self.accounts_updated.retain(|id| !created.contains(id));
         }
         // A pending transfer created and resolved in the same batch appears twice: keep the last state.
-        let mut last: HashMap<Id, usize> =
-            HashMap::with_capacity_and_hasher(self.pending_changed.len(), Default::default());
+        let mut last: HashMap<Id, usize> = HashMap::with_capacity_and_hasher(self.pending_changed.len(), Default::default());
         for (i, (id, _)) in self.pending_changed.iter().enumerate() {
             last.insert(*id, i);
         }
@@ -190,13 +188,7 @@ impl Ledger {
             .pending
             .iter()
             .filter(|(_, r)| r.state == PendingState::Pending)
-            .filter_map(|(id, _)| {
-                self.transfers
-                    .get(id)
-                    .and_then(|t| t.expires_at())
-                    .filter(|&at| at <= now)
-                    .map(|at| (at, *id))
-            })
+            .filter_map(|(id, _)| self.transfers.get(id).and_then(|t| t.expires_at()).filter(|&at| at <= now).map(|at| (at, *id)))
             .collect();
         due.sort_unstable();
         due.into_iter().map(|(_, id)| id).collect()
@@ -206,31 +198,17 @@ impl Ledger {
 
     /// Create a batch of accounts. Event `i` gets timestamp `timestamp + i`; the caller guarantees
     /// timestamps strictly increase across batches.
-    pub fn create_accounts(
-        &mut self,
-        batch: &[NewAccount],
-        timestamp: u64,
-        changes: &mut Changes,
-    ) -> Vec<AccountResult> {
+    pub fn create_accounts(&mut self, batch: &[NewAccount], timestamp: u64, changes: &mut Changes) -> Vec<AccountResult> {
         self.run_chains(&AccountEvents { batch, timestamp }, changes)
     }
 
     /// Create a batch of transfers. Event `i` gets timestamp `timestamp + i`.
-    pub fn create_transfers(
-        &mut self,
-        batch: &[NewTransfer],
-        timestamp: u64,
-        changes: &mut Changes,
-    ) -> Vec<TransferResult> {
+    pub fn create_transfers(&mut self, batch: &[NewTransfer], timestamp: u64, changes: &mut Changes) -> Vec<TransferResult> {
         self.run_chains(&TransferEvents { batch, timestamp }, changes)
     }
 
     /// Apply events one by one; a failure inside a linked chain rolls the whole chain back.
-    fn run_chains<B: ChainEvents>(
-        &mut self,
-        events: &B,
-        changes: &mut Changes,
-    ) -> Vec<Result<Outcome, B::Error>> {
+    fn run_chains<B: ChainEvents>(&mut self, events: &B, changes: &mut Changes) -> Vec<Result<Outcome, B::Error>> {
         let count = events.len();
         let mut results: Vec<Result<Outcome, B::Error>> = Vec::with_capacity(count);
         let mut chain: Option<(usize, [usize; 4])> = None; // start index, change-list marks
@@ -244,11 +222,7 @@ impl Ledger {
             }
             // After a failure, the rest of the chain is not evaluated: it answers its own first result if
             // it has one (a retry of a failed chain answers exactly as the first attempt did).
-            let result = if chain_failed {
-                Err(events.recorded(self, i).unwrap_or(B::FAILED))
-            } else {
-                events.apply(self, i, changes)
-            };
+            let result = if chain_failed { Err(events.recorded(self, i).unwrap_or(B::FAILED)) } else { events.apply(self, i, changes) };
             if let (Err(_), false, Some((start, mark))) = (result, chain_failed, chain) {
                 chain_failed = true;
                 self.rollback(changes, mark);
@@ -334,11 +308,7 @@ impl Ledger {
     fn put_pending(&mut self, id: Id, record: PendingRecord, changes: &mut Changes) {
         let previous = self.pending.insert(id, record);
         if let Some(p) = previous {
-            assert_eq!(
-                p.state,
-                PendingState::Pending,
-                "a pending transfer is resolved at most once"
-            );
+            assert_eq!(p.state, PendingState::Pending, "a pending transfer is resolved at most once");
         }
         if self.in_chain {
             self.undo.push(Undo::Pending(id, previous));
@@ -346,38 +316,18 @@ impl Ledger {
         changes.pending_changed.push((id, record));
     }
 
-    fn record_failure(
-        &mut self,
-        t: &NewTransfer,
-        error: TransferError,
-        timestamp: u64,
-        changes: &mut Changes,
-    ) {
+    fn record_failure(&mut self, t: &NewTransfer, error: TransferError, timestamp: u64, changes: &mut Changes) {
         use TransferError as E;
-        let unrecorded = matches!(
-            error,
-            E::IdMustNotBeZero | E::IdMustNotBeIntMax | E::IdAlreadyFailed
-        ) || error.code().starts_with("exists_with_different");
+        let unrecorded = matches!(error, E::IdMustNotBeZero | E::IdMustNotBeIntMax | E::IdAlreadyFailed)
+            || error.code().starts_with("exists_with_different");
         if unrecorded || self.failed.contains_key(&t.id) || self.transfers.contains_key(&t.id) {
             return;
         }
-        self.failed.insert(
-            t.id,
-            FailedTransfer {
-                transfer: *t,
-                error,
-                timestamp,
-            },
-        );
+        self.failed.insert(t.id, FailedTransfer { transfer: *t, error, timestamp });
         changes.transfers_failed.push(t.id);
     }
 
-    fn create_account(
-        &mut self,
-        new: &NewAccount,
-        timestamp: u64,
-        changes: &mut Changes,
-    ) -> AccountResult {
+    fn create_account(&mut self, new: &NewAccount, timestamp: u64, changes: &mut Changes) -> AccountResult {
         use AccountError as E;
         let flags = new.flags;
         if flags.unknown_bits() != 0 || flags.contains(AccountFlags::CLOSED) {
@@ -389,9 +339,7 @@ impl Ledger {
         if new.id == u128::MAX {
             return Err(E::IdMustNotBeIntMax);
         }
-        if flags.contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS)
-            && flags.contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS)
-        {
+        if flags.contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS) && flags.contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS) {
             return Err(E::FlagsAreMutuallyExclusive);
         }
         if new.code == 0 {
@@ -402,10 +350,7 @@ impl Ledger {
         }
         if let Some(existing) = self.accounts.get(&new.id) {
             // `closed` is state, not part of the request.
-            let existing_flags = existing
-                .flags
-                .without(AccountFlags::CLOSED)
-                .without(AccountFlags::LINKED);
+            let existing_flags = existing.flags.without(AccountFlags::CLOSED).without(AccountFlags::LINKED);
             return if existing_flags != flags.without(AccountFlags::LINKED) {
                 Err(E::ExistsWithDifferentFlags)
             } else if existing.user_data != new.user_data {
@@ -434,12 +379,7 @@ impl Ledger {
         Ok(Outcome::Created)
     }
 
-    fn create_transfer(
-        &mut self,
-        t: &NewTransfer,
-        timestamp: u64,
-        changes: &mut Changes,
-    ) -> TransferResult {
+    fn create_transfer(&mut self, t: &NewTransfer, timestamp: u64, changes: &mut Changes) -> TransferResult {
         use TransferError as E;
         let flags = t.flags;
         if flags.unknown_bits() != 0 {
@@ -452,22 +392,14 @@ impl Ledger {
             return Err(E::IdMustNotBeIntMax);
         }
         if let Some(first) = self.failed.get(&t.id) {
-            return Err(if same_request(&first.transfer, t) {
-                first.error
-            } else {
-                E::IdAlreadyFailed
-            });
+            return Err(if same_request(&first.transfer, t) { first.error } else { E::IdAlreadyFailed });
         }
         let pending = flags.contains(TransferFlags::PENDING);
         let post = flags.contains(TransferFlags::POST_PENDING);
         let void = flags.contains(TransferFlags::VOID_PENDING);
-        let closing = flags.contains(TransferFlags::CLOSING_DEBIT)
-            || flags.contains(TransferFlags::CLOSING_CREDIT);
+        let closing = flags.contains(TransferFlags::CLOSING_DEBIT) || flags.contains(TransferFlags::CLOSING_CREDIT);
         let balancing = flags.contains(TransferFlags::BALANCING_DEBIT);
-        if u8::from(pending) + u8::from(post) + u8::from(void) > 1
-            || (closing && !pending)
-            || (balancing && (post || void))
-        {
+        if u8::from(pending) + u8::from(post) + u8::from(void) > 1 || (closing && !pending) || (balancing && (post || void)) {
             return Err(E::FlagsAreMutuallyExclusive);
         }
         if post || void {
@@ -525,14 +457,8 @@ impl Ledger {
         if let Some(existing) = self.transfers.get(&t.id) {
             return exists_simple(t, currency, existing);
         }
-        let mut dr = *self
-            .accounts
-            .get(&t.debit_account_id)
-            .ok_or(E::DebitAccountNotFound)?;
-        let mut cr = *self
-            .accounts
-            .get(&t.credit_account_id)
-            .ok_or(E::CreditAccountNotFound)?;
+        let mut dr = *self.accounts.get(&t.debit_account_id).ok_or(E::DebitAccountNotFound)?;
+        let mut cr = *self.accounts.get(&t.credit_account_id).ok_or(E::CreditAccountNotFound)?;
         if dr.currency != cr.currency {
             return Err(E::AccountsMustHaveTheSameCurrency);
         }
@@ -546,9 +472,7 @@ impl Ledger {
             return Err(E::CreditAccountAlreadyClosed);
         }
         let amount = if balancing {
-            let available = i128::from(dr.credits_posted)
-                - i128::from(dr.debits_posted)
-                - i128::from(dr.debits_pending);
+            let available = i128::from(dr.credits_posted) - i128::from(dr.debits_posted) - i128::from(dr.debits_pending);
             let clamped = u64::try_from(available.max(0)).unwrap_or(0).min(t.amount);
             if clamped == 0 {
                 return Err(E::ExceedsCredits);
@@ -558,53 +482,21 @@ impl Ledger {
             t.amount
         };
         if pending {
-            dr.debits_pending = dr
-                .debits_pending
-                .checked_add(amount)
-                .filter(|&v| v <= AMOUNT_MAX)
-                .ok_or(E::OverflowsDebitsPending)?;
-            cr.credits_pending = cr
-                .credits_pending
-                .checked_add(amount)
-                .filter(|&v| v <= AMOUNT_MAX)
-                .ok_or(E::OverflowsCreditsPending)?;
+            dr.debits_pending = dr.debits_pending.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsDebitsPending)?;
+            cr.credits_pending = cr.credits_pending.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsCreditsPending)?;
         } else {
-            dr.debits_posted = dr
-                .debits_posted
-                .checked_add(amount)
-                .filter(|&v| v <= AMOUNT_MAX)
-                .ok_or(E::OverflowsDebitsPosted)?;
-            cr.credits_posted = cr
-                .credits_posted
-                .checked_add(amount)
-                .filter(|&v| v <= AMOUNT_MAX)
-                .ok_or(E::OverflowsCreditsPosted)?;
+            dr.debits_posted = dr.debits_posted.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsDebitsPosted)?;
+            cr.credits_posted = cr.credits_posted.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsCreditsPosted)?;
         }
-        dr.debits_pending
-            .checked_add(dr.debits_posted)
-            .filter(|&v| v <= AMOUNT_MAX)
-            .ok_or(E::OverflowsDebits)?;
-        cr.credits_pending
-            .checked_add(cr.credits_posted)
-            .filter(|&v| v <= AMOUNT_MAX)
-            .ok_or(E::OverflowsCredits)?;
+        dr.debits_pending.checked_add(dr.debits_posted).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsDebits)?;
+        cr.credits_pending.checked_add(cr.credits_posted).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsCredits)?;
         if pending && t.timeout_s > 0 {
-            timestamp
-                .checked_add(u64::from(t.timeout_s) * 1_000_000_000)
-                .ok_or(E::OverflowsTimeout)?;
+            timestamp.checked_add(u64::from(t.timeout_s) * 1_000_000_000).ok_or(E::OverflowsTimeout)?;
         }
-        if dr
-            .flags
-            .contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS)
-            && dr.debits_pending + dr.debits_posted > dr.credits_posted
-        {
+        if dr.flags.contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS) && dr.debits_pending + dr.debits_posted > dr.credits_posted {
             return Err(E::ExceedsCredits);
         }
-        if cr
-            .flags
-            .contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS)
-            && cr.credits_pending + cr.credits_posted > cr.debits_posted
-        {
+        if cr.flags.contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS) && cr.credits_pending + cr.credits_posted > cr.debits_posted {
             return Err(E::ExceedsDebits);
         }
         if flags.contains(TransferFlags::CLOSING_DEBIT) {
@@ -632,29 +524,14 @@ impl Ledger {
         });
         changes.transfers_created.push(t.id);
         if pending {
-            self.put_pending(
-                t.id,
-                PendingRecord {
-                    state: PendingState::Pending,
-                    timestamp,
-                },
-                changes,
-            );
+            self.put_pending(t.id, PendingRecord { state: PendingState::Pending, timestamp }, changes);
         }
         Ok(Outcome::Created)
     }
 
-    fn resolve_pending(
-        &mut self,
-        t: &NewTransfer,
-        timestamp: u64,
-        changes: &mut Changes,
-    ) -> TransferResult {
+    fn resolve_pending(&mut self, t: &NewTransfer, timestamp: u64, changes: &mut Changes) -> TransferResult {
         use TransferError as E;
-        let p = *self
-            .transfers
-            .get(&t.pending_id)
-            .ok_or(E::PendingTransferNotFound)?;
+        let p = *self.transfers.get(&t.pending_id).ok_or(E::PendingTransferNotFound)?;
         if !p.flags.contains(TransferFlags::PENDING) {
             return Err(E::PendingTransferNotPending);
         }
@@ -685,11 +562,7 @@ impl Ledger {
             }
             p.amount
         };
-        let record = self
-            .pending
-            .get(&p.id)
-            .copied()
-            .expect("every pending transfer has a pending record");
+        let record = self.pending.get(&p.id).copied().expect("every pending transfer has a pending record");
         match record.state {
             PendingState::Pending => {}
             PendingState::Posted => return Err(E::PendingTransferAlreadyPosted),
@@ -699,14 +572,8 @@ impl Ledger {
         if p.expires_at().is_some_and(|at| at <= timestamp) {
             return Err(E::PendingTransferExpired);
         }
-        let mut dr = *self
-            .accounts
-            .get(&p.debit_account_id)
-            .ok_or(E::DebitAccountNotFound)?;
-        let mut cr = *self
-            .accounts
-            .get(&p.credit_account_id)
-            .ok_or(E::CreditAccountNotFound)?;
+        let mut dr = *self.accounts.get(&p.debit_account_id).ok_or(E::DebitAccountNotFound)?;
+        let mut cr = *self.accounts.get(&p.credit_account_id).ok_or(E::CreditAccountNotFound)?;
         let closing_debit = p.flags.contains(TransferFlags::CLOSING_DEBIT);
         let closing_credit = p.flags.contains(TransferFlags::CLOSING_CREDIT);
         if post {
@@ -717,16 +584,8 @@ impl Ledger {
             if cr.flags.contains(AccountFlags::CLOSED) && !closing_credit {
                 return Err(E::CreditAccountAlreadyClosed);
             }
-            dr.debits_posted = dr
-                .debits_posted
-                .checked_add(amount)
-                .filter(|&v| v <= AMOUNT_MAX)
-                .ok_or(E::OverflowsDebitsPosted)?;
-            cr.credits_posted = cr
-                .credits_posted
-                .checked_add(amount)
-                .filter(|&v| v <= AMOUNT_MAX)
-                .ok_or(E::OverflowsCreditsPosted)?;
+            dr.debits_posted = dr.debits_posted.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsDebitsPosted)?;
+            cr.credits_posted = cr.credits_posted.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsCreditsPosted)?;
         } else {
             // Voiding a closing transfer re-opens what it closed.
             if closing_debit {
@@ -736,17 +595,12 @@ impl Ledger {
                 cr.flags = cr.flags.without(AccountFlags::CLOSED);
             }
         }
-        assert!(
-            dr.debits_pending >= p.amount && cr.credits_pending >= p.amount,
-            "pending balances cover every pending transfer"
-        );
+        assert!(dr.debits_pending >= p.amount && cr.credits_pending >= p.amount, "pending balances cover every pending transfer");
         dr.debits_pending -= p.amount;
         cr.credits_pending -= p.amount;
         // Releasing a reservation and posting at most the reserved amount can never break a limit.
         debug_assert!(
-            !dr.flags
-                .contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS)
-                || dr.debits_pending + dr.debits_posted <= dr.credits_posted
+            !dr.flags.contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS) || dr.debits_pending + dr.debits_posted <= dr.credits_posted
         );
         self.put_account(dr);
         self.put_account(cr);
@@ -766,11 +620,7 @@ impl Ledger {
             timestamp,
         });
         changes.transfers_created.push(t.id);
-        let state = if post {
-            PendingState::Posted
-        } else {
-            PendingState::Voided
-        };
+        let state = if post { PendingState::Posted } else { PendingState::Voided };
         self.put_pending(p.id, PendingRecord { state, timestamp }, changes);
         Ok(Outcome::Created)
     }
@@ -782,31 +632,17 @@ impl Ledger {
             return false;
         };
         let due = p.expires_at().is_some_and(|at| at <= timestamp);
-        let pending = self
-            .pending
-            .get(&pending_id)
-            .is_some_and(|r| r.state == PendingState::Pending);
+        let pending = self.pending.get(&pending_id).is_some_and(|r| r.state == PendingState::Pending);
         if !due || !pending {
             return false;
         }
-        for (id, closing) in [
-            (p.debit_account_id, TransferFlags::CLOSING_DEBIT),
-            (p.credit_account_id, TransferFlags::CLOSING_CREDIT),
-        ] {
-            let mut account = *self
-                .accounts
-                .get(&id)
-                .expect("a pending transfer's accounts are loaded with it");
+        for (id, closing) in [(p.debit_account_id, TransferFlags::CLOSING_DEBIT), (p.credit_account_id, TransferFlags::CLOSING_CREDIT)] {
+            let mut account = *self.accounts.get(&id).expect("a pending transfer's accounts are loaded with it");
             if id == p.debit_account_id {
-                account.debits_pending = account
-                    .debits_pending
-                    .checked_sub(p.amount)
-                    .expect("pending debits cover the pending transfer");
+                account.debits_pending = account.debits_pending.checked_sub(p.amount).expect("pending debits cover the pending transfer");
             } else {
-                account.credits_pending = account
-                    .credits_pending
-                    .checked_sub(p.amount)
-                    .expect("pending credits cover the pending transfer");
+                account.credits_pending =
+                    account.credits_pending.checked_sub(p.amount).expect("pending credits cover the pending transfer");
             }
             if p.flags.contains(closing) {
                 account.flags = account.flags.without(AccountFlags::CLOSED);
@@ -814,14 +650,7 @@ impl Ledger {
             self.put_account(account);
             changes.accounts_updated.push(id);
         }
-        self.put_pending(
-            pending_id,
-            PendingRecord {
-                state: PendingState::Expired,
-                timestamp,
-            },
-            changes,
-        );
+        self.put_pending(pending_id, PendingRecord { state: PendingState::Expired, timestamp }, changes);
         true
     }
 
@@ -845,11 +674,7 @@ impl Ledger {
         if result == Outcome::Exists {
             return Err(TransferError::ExistsWithDifferentFlags);
         }
-        assert_eq!(
-            self.transfers.get(&t.id),
-            Some(t),
-            "replay reproduces the committed transfer"
-        );
+        assert_eq!(self.transfers.get(&t.id), Some(t), "replay reproduces the committed transfer");
         Ok(result)
     }
 
@@ -870,47 +695,26 @@ impl Ledger {
             s.debits_posted += u128::from(a.debits_posted);
             s.credits_pending += u128::from(a.credits_pending);
             s.credits_posted += u128::from(a.credits_posted);
-            if a.flags
-                .contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS)
-                && a.debits_pending + a.debits_posted > a.credits_posted
-            {
-                return Err(format!(
-                    "account {} violates debits_must_not_exceed_credits",
-                    a.id
-                ));
+            if a.flags.contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS) && a.debits_pending + a.debits_posted > a.credits_posted {
+                return Err(format!("account {} violates debits_must_not_exceed_credits", a.id));
             }
-            if a.flags
-                .contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS)
-                && a.credits_pending + a.credits_posted > a.debits_posted
-            {
-                return Err(format!(
-                    "account {} violates credits_must_not_exceed_debits",
-                    a.id
-                ));
+            if a.flags.contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS) && a.credits_pending + a.credits_posted > a.debits_posted {
+                return Err(format!("account {} violates credits_must_not_exceed_debits", a.id));
             }
         }
         for (currency, s) in &per_currency {
             if s.debits_pending != s.credits_pending {
-                return Err(format!(
-                    "{currency}: pending debits {} != pending credits {}",
-                    s.debits_pending, s.credits_pending
-                ));
+                return Err(format!("{currency}: pending debits {} != pending credits {}", s.debits_pending, s.credits_pending));
             }
             if s.debits_posted != s.credits_posted {
-                return Err(format!(
-                    "{currency}: posted debits {} != posted credits {}",
-                    s.debits_posted, s.credits_posted
-                ));
+                return Err(format!("{currency}: posted debits {} != posted credits {}", s.debits_posted, s.credits_posted));
             }
         }
         // Pending balances are exactly the sum of the transfers still pending.
         let mut reserved: HashMap<Id, (u64, u64)> = HashMap::default();
         for (id, record) in &self.pending {
             if record.state == PendingState::Pending {
-                let t = self
-                    .transfers
-                    .get(id)
-                    .ok_or_else(|| format!("pending record {id} without its transfer"))?;
+                let t = self.transfers.get(id).ok_or_else(|| format!("pending record {id} without its transfer"))?;
                 reserved.entry(t.debit_account_id).or_default().0 += t.amount;
                 reserved.entry(t.credit_account_id).or_default().1 += t.amount;
             }
@@ -939,13 +743,8 @@ impl Ledger {
 /// Two requests are the same retry if every field matches (the linked flag aside: a chain's shape is the
 /// batch's business).
 fn same_request(a: &NewTransfer, b: &NewTransfer) -> bool {
-    NewTransfer {
-        flags: a.flags.without(TransferFlags::LINKED),
-        ..*a
-    } == NewTransfer {
-        flags: b.flags.without(TransferFlags::LINKED),
-        ..*b
-    }
+    NewTransfer { flags: a.flags.without(TransferFlags::LINKED), ..*a }
+        == NewTransfer { flags: b.flags.without(TransferFlags::LINKED), ..*b }
 }
 
 /// A batch of events of one kind, as `run_chains` walks it.
@@ -957,12 +756,7 @@ trait ChainEvents {
     const OPEN: Self::Error;
     fn len(&self) -> usize;
     fn linked(&self, i: usize) -> bool;
-    fn apply(
-        &self,
-        ledger: &mut Ledger,
-        i: usize,
-        changes: &mut Changes,
-    ) -> Result<Outcome, Self::Error>;
+    fn apply(&self, ledger: &mut Ledger, i: usize, changes: &mut Changes) -> Result<Outcome, Self::Error>;
     /// Keep a failure as the event's first result (transfers only).
     fn record(&self, ledger: &mut Ledger, i: usize, error: Self::Error, changes: &mut Changes);
     /// The first result recorded for event `i`'s id, if any.
@@ -1027,21 +821,12 @@ impl ChainEvents for TransferEvents<'_> {
 
     fn recorded(&self, ledger: &Ledger, i: usize) -> Option<TransferError> {
         let first = ledger.failed.get(&self.batch[i].id)?;
-        Some(if same_request(&first.transfer, &self.batch[i]) {
-            first.error
-        } else {
-            TransferError::IdAlreadyFailed
-        })
+        Some(if same_request(&first.transfer, &self.batch[i]) { first.error } else { TransferError::IdAlreadyFailed })
     }
 }
 
 fn marks(changes: &Changes) -> [usize; 4] {
-    [
-        changes.accounts_created.len(),
-        changes.accounts_updated.len(),
-        changes.transfers_created.len(),
-        changes.pending_changed.len(),
-    ]
+    [changes.accounts_created.len(), changes.accounts_updated.len(), changes.transfers_created.len(), changes.pending_changed.len()]
 }
 
 /// Idempotency for a plain or pending transfer: same fields → `Exists`, else the first differing field.
@@ -1055,9 +840,7 @@ fn exists_simple(t: &NewTransfer, currency: Currency, e: &Transfer) -> TransferR
         Err(E::ExistsWithDifferentDebitAccountId)
     } else if e.credit_account_id != t.credit_account_id {
         Err(E::ExistsWithDifferentCreditAccountId)
-    } else if e.amount != t.amount
-        && !(t.flags.contains(TransferFlags::BALANCING_DEBIT) && e.amount <= t.amount)
-    {
+    } else if e.amount != t.amount && !(t.flags.contains(TransferFlags::BALANCING_DEBIT) && e.amount <= t.amount) {
         Err(E::ExistsWithDifferentAmount)
     } else if e.currency != currency {
         Err(E::ExistsWithDifferentCurrency)

@@ -138,9 +138,7 @@ impl Account {
 
     /// What may still be debited under `debits_must_not_exceed_credits`.
     pub fn available(&self) -> i128 {
-        i128::from(self.credits_posted)
-            - i128::from(self.debits_posted)
-            - i128::from(self.debits_pending)
+        i128::from(self.credits_posted) - i128::from(self.debits_posted) - i128::from(self.debits_pending)
     }
 }
 
@@ -187,10 +185,8 @@ pub struct Transfer {
 impl Transfer {
     /// When a pending transfer with a timeout expires (nanoseconds), if it does.
     pub fn expires_at(&self) -> Option<u64> {
-        (self.flags.contains(TransferFlags::PENDING) && self.timeout_s > 0).then(|| {
-            self.timestamp
-                .saturating_add(u64::from(self.timeout_s) * 1_000_000_000)
-        })
+        (self.flags.contains(TransferFlags::PENDING) && self.timeout_s > 0)
+            .then(|| self.timestamp.saturating_add(u64::from(self.timeout_s) * 1_000_000_000))
     }
 }
 

@@ -15,13 +15,7 @@ const RAIL: u16 = 2;
 const PAY: u16 = 10;
 
 fn account(id: Id, currency: Currency, flags: AccountFlags) -> NewAccount {
-    NewAccount {
-        id,
-        currency,
-        code: WALLET,
-        flags,
-        user_data: 0,
-    }
+    NewAccount { id, currency, code: WALLET, flags, user_data: 0 }
 }
 
 fn transfer(id: Id, debit: Id, credit: Id, amount: u64) -> NewTransfer {
@@ -68,14 +62,8 @@ const SECOND: u64 = 1_000_000_000;
 impl World {
     /// Accounts 1 (rail, may go "negative"), 2 and 3 (wallets that may not), 4 (HKD wallet); 2 holds 100.00.
     fn new() -> World {
-        let mut w = World {
-            ledger: Ledger::new(),
-            clock: 1_000 * SECOND,
-        };
-        let rail = NewAccount {
-            code: RAIL,
-            ..account(1, cny(), AccountFlags::empty())
-        };
+        let mut w = World { ledger: Ledger::new(), clock: 1_000 * SECOND };
+        let rail = NewAccount { code: RAIL, ..account(1, cny(), AccountFlags::empty()) };
         let results = w.accounts(&[
             rail,
             account(2, cny(), AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS),
@@ -95,15 +83,12 @@ impl World {
 
     fn accounts(&mut self, batch: &[NewAccount]) -> Vec<AccountResult> {
         let t = self.tick(batch.len() as u64);
-        self.ledger
-            .create_accounts(batch, t, &mut Changes::default())
+        self.ledger.create_accounts(batch, t, &mut Changes::default())
     }
 
     fn transfers(&mut self, batch: &[NewTransfer]) -> Vec<TransferResult> {
         let t = self.tick(batch.len() as u64);
-        let results = self
-            .ledger
-            .create_transfers(batch, t, &mut Changes::default());
+        let results = self.ledger.create_transfers(batch, t, &mut Changes::default());
         self.ledger.check_invariants().unwrap();
         results
     }
@@ -114,12 +99,7 @@ impl World {
 
     fn balance(&self, id: Id) -> (u64, u64, u64, u64) {
         let a = self.ledger.account(id).unwrap();
-        (
-            a.debits_pending,
-            a.debits_posted,
-            a.credits_pending,
-            a.credits_posted,
-        )
+        (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted)
     }
 }
 
@@ -135,10 +115,7 @@ fn a_transfer_moves_money_and_balances_the_books() {
 #[test]
 fn insufficient_funds_is_exceeds_credits_and_changes_nothing() {
     let mut w = World::new();
-    assert_eq!(
-        w.one(transfer(1, 2, 3, 10_001)),
-        Err(TransferError::ExceedsCredits)
-    );
+    assert_eq!(w.one(transfer(1, 2, 3, 10_001)), Err(TransferError::ExceedsCredits));
     assert_eq!(w.balance(2), (0, 0, 0, 10_000));
     assert!(w.ledger.transfer(1).is_none());
 }
@@ -146,16 +123,9 @@ fn insufficient_funds_is_exceeds_credits_and_changes_nothing() {
 #[test]
 fn credits_must_not_exceed_debits_is_enforced() {
     let mut w = World::new();
-    let mut ledger_results = w.accounts(&[account(
-        9,
-        cny(),
-        AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS,
-    )]);
+    let mut ledger_results = w.accounts(&[account(9, cny(), AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS)]);
     assert_eq!(ledger_results.pop().unwrap(), Ok(Outcome::Created));
-    assert_eq!(
-        w.one(transfer(1, 2, 9, 1)),
-        Err(TransferError::ExceedsDebits)
-    );
+    assert_eq!(w.one(transfer(1, 2, 9, 1)), Err(TransferError::ExceedsDebits));
 }
 
 #[test]
@@ -167,107 +137,27 @@ fn bad_transfer_fields_each_have_their_own_code() {
         (NewTransfer { id: 0, ..t }, E::IdMustNotBeZero),
         (NewTransfer { id: u128::MAX, ..t }, E::IdMustNotBeIntMax),
         (NewTransfer { amount: 0, ..t }, E::AmountMustNotBeZero),
-        (
-            NewTransfer {
-                amount: AMOUNT_MAX + 1,
-                ..t
-            },
-            E::AmountExceedsMaximum,
-        ),
-        (
-            NewTransfer {
-                credit_account_id: 2,
-                ..t
-            },
-            E::AccountsMustBeDifferent,
-        ),
-        (
-            NewTransfer {
-                debit_account_id: 0,
-                ..t
-            },
-            E::DebitAccountIdMustNotBeZero,
-        ),
-        (
-            NewTransfer {
-                credit_account_id: u128::MAX,
-                ..t
-            },
-            E::CreditAccountIdMustNotBeIntMax,
-        ),
-        (
-            NewTransfer {
-                debit_account_id: 77,
-                ..t
-            },
-            E::DebitAccountNotFound,
-        ),
-        (
-            NewTransfer {
-                credit_account_id: 77,
-                ..t
-            },
-            E::CreditAccountNotFound,
-        ),
-        (
-            NewTransfer {
-                credit_account_id: 4,
-                ..t
-            },
-            E::AccountsMustHaveTheSameCurrency,
-        ),
-        (
-            NewTransfer {
-                currency: Some(hkd()),
-                ..t
-            },
-            E::TransferMustHaveTheSameCurrencyAsAccounts,
-        ),
-        (
-            NewTransfer {
-                currency: None,
-                ..t
-            },
-            E::CurrencyMustNotBeNone,
-        ),
+        (NewTransfer { amount: AMOUNT_MAX + 1, ..t }, E::AmountExceedsMaximum),
+        (NewTransfer { credit_account_id: 2, ..t }, E::AccountsMustBeDifferent),
+        (NewTransfer { debit_account_id: 0, ..t }, E::DebitAccountIdMustNotBeZero),
+        (NewTransfer { credit_account_id: u128::MAX, ..t }, E::CreditAccountIdMustNotBeIntMax),
+        (NewTransfer { debit_account_id: 77, ..t }, E::DebitAccountNotFound),
+        (NewTransfer { credit_account_id: 77, ..t }, E::CreditAccountNotFound),
+        (NewTransfer { credit_account_id: 4, ..t }, E::AccountsMustHaveTheSameCurrency),
+        (NewTransfer { currency: Some(hkd()), ..t }, E::TransferMustHaveTheSameCurrencyAsAccounts),
+        (NewTransfer { currency: None, ..t }, E::CurrencyMustNotBeNone),
         (NewTransfer { code: 0, ..t }, E::CodeMustNotBeZero),
         (NewTransfer { pending_id: 5, ..t }, E::PendingIdMustBeZero),
-        (
-            NewTransfer { timeout_s: 5, ..t },
-            E::TimeoutReservedForPendingTransfer,
-        ),
-        (
-            NewTransfer {
-                flags: TransferFlags(1 << 12),
-                ..t
-            },
-            E::FlagsReserved,
-        ),
-        (
-            with(t, TransferFlags::PENDING.union(TransferFlags::POST_PENDING)),
-            E::FlagsAreMutuallyExclusive,
-        ),
-        (
-            with(t, TransferFlags::CLOSING_DEBIT),
-            E::FlagsAreMutuallyExclusive,
-        ),
+        (NewTransfer { timeout_s: 5, ..t }, E::TimeoutReservedForPendingTransfer),
+        (NewTransfer { flags: TransferFlags(1 << 12), ..t }, E::FlagsReserved),
+        (with(t, TransferFlags::PENDING.union(TransferFlags::POST_PENDING)), E::FlagsAreMutuallyExclusive),
+        (with(t, TransferFlags::CLOSING_DEBIT), E::FlagsAreMutuallyExclusive),
     ];
     for (i, (bad, want)) in cases.into_iter().enumerate() {
-        let bad = if bad.id == 0 || bad.id == u128::MAX {
-            bad
-        } else {
-            NewTransfer {
-                id: 100 + i as u128,
-                ..bad
-            }
-        };
+        let bad = if bad.id == 0 || bad.id == u128::MAX { bad } else { NewTransfer { id: 100 + i as u128, ..bad } };
         assert_eq!(w.one(bad), Err(want), "{want:?}");
     }
-    assert_eq!(
-        w.balance(2),
-        (0, 0, 0, 10_000),
-        "no failure changed a balance"
-    );
+    assert_eq!(w.balance(2), (0, 0, 0, 10_000), "no failure changed a balance");
     assert_eq!(w.balance(3), (0, 0, 0, 0));
 }
 
@@ -277,34 +167,16 @@ fn bad_account_fields_each_have_their_own_code() {
     let mut w = World::new();
     let a = account(50, cny(), AccountFlags::empty());
     let xau = Currency::from_code("XAU").unwrap();
-    let both = AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS
-        .union(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS);
+    let both = AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS.union(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS);
     for (bad, want) in [
         (NewAccount { id: 0, ..a }, E::IdMustNotBeZero),
         (NewAccount { id: u128::MAX, ..a }, E::IdMustNotBeIntMax),
         (NewAccount { code: 0, ..a }, E::CodeMustNotBeZero),
-        (
-            NewAccount { flags: both, ..a },
-            E::FlagsAreMutuallyExclusive,
-        ),
-        (
-            NewAccount {
-                flags: AccountFlags::CLOSED,
-                ..a
-            },
-            E::FlagsReserved,
-        ),
+        (NewAccount { flags: both, ..a }, E::FlagsAreMutuallyExclusive),
+        (NewAccount { flags: AccountFlags::CLOSED, ..a }, E::FlagsReserved),
         (NewAccount { currency: xau, ..a }, E::CurrencyMustBeMoney),
         (NewAccount { id: 2, ..a }, E::ExistsWithDifferentFlags),
-        (
-            NewAccount {
-                id: 2,
-                currency: hkd(),
-                flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS,
-                ..a
-            },
-            E::ExistsWithDifferentCurrency,
-        ),
+        (NewAccount { id: 2, currency: hkd(), flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS, ..a }, E::ExistsWithDifferentCurrency),
     ] {
         assert_eq!(w.accounts(&[bad]), vec![Err(want)]);
     }
@@ -319,95 +191,44 @@ fn a_retry_with_the_same_id_and_fields_returns_exists_and_changes_nothing() {
     assert_eq!(w.one(transfer(1, 2, 3, 100)), Ok(Outcome::Created));
     assert_eq!(w.one(transfer(1, 2, 3, 100)), Ok(Outcome::Exists));
     assert_eq!(w.balance(3), (0, 0, 0, 100));
-    assert_eq!(
-        w.one(transfer(1, 2, 3, 101)),
-        Err(TransferError::ExistsWithDifferentAmount)
-    );
-    assert_eq!(
-        w.one(NewTransfer {
-            user_data: 9,
-            ..transfer(1, 2, 3, 100)
-        }),
-        Err(TransferError::ExistsWithDifferentUserData)
-    );
+    assert_eq!(w.one(transfer(1, 2, 3, 101)), Err(TransferError::ExistsWithDifferentAmount));
+    assert_eq!(w.one(NewTransfer { user_data: 9, ..transfer(1, 2, 3, 100) }), Err(TransferError::ExistsWithDifferentUserData));
 }
 
 #[test]
 fn a_failed_id_keeps_its_first_result_even_when_it_could_now_succeed() {
     let mut w = World::new();
-    assert_eq!(
-        w.one(transfer(1, 3, 2, 100)),
-        Err(TransferError::ExceedsCredits)
-    );
+    assert_eq!(w.one(transfer(1, 3, 2, 100)), Err(TransferError::ExceedsCredits));
     assert_eq!(w.one(transfer(2, 2, 3, 500)), Ok(Outcome::Created)); // now 3 could pay 100
-    assert_eq!(
-        w.one(transfer(1, 3, 2, 100)),
-        Err(TransferError::ExceedsCredits)
-    );
-    assert_eq!(
-        w.one(transfer(1, 3, 2, 99)),
-        Err(TransferError::IdAlreadyFailed)
-    );
+    assert_eq!(w.one(transfer(1, 3, 2, 100)), Err(TransferError::ExceedsCredits));
+    assert_eq!(w.one(transfer(1, 3, 2, 99)), Err(TransferError::IdAlreadyFailed));
     assert_eq!(w.balance(3), (0, 0, 0, 500));
 }
 
 #[test]
 fn pending_reserves_then_partial_post_releases_the_rest() {
     let mut w = World::new();
-    assert_eq!(
-        w.one(with(transfer(1, 2, 3, 6_000), TransferFlags::PENDING)),
-        Ok(Outcome::Created)
-    );
+    assert_eq!(w.one(with(transfer(1, 2, 3, 6_000), TransferFlags::PENDING)), Ok(Outcome::Created));
     assert_eq!(w.balance(2), (6_000, 0, 0, 10_000));
-    assert_eq!(
-        w.one(transfer(2, 2, 3, 4_001)),
-        Err(TransferError::ExceedsCredits),
-        "reserved money is not spendable"
-    );
-    assert_eq!(
-        w.one(resolve(3, 1, 4_000, TransferFlags::POST_PENDING)),
-        Ok(Outcome::Created)
-    );
+    assert_eq!(w.one(transfer(2, 2, 3, 4_001)), Err(TransferError::ExceedsCredits), "reserved money is not spendable");
+    assert_eq!(w.one(resolve(3, 1, 4_000, TransferFlags::POST_PENDING)), Ok(Outcome::Created));
     assert_eq!(w.balance(2), (0, 4_000, 0, 10_000));
     assert_eq!(w.balance(3), (0, 0, 0, 4_000));
     assert_eq!(w.ledger.transfer(3).unwrap().amount, 4_000);
-    assert_eq!(
-        w.ledger.pending_record(1).unwrap().state,
-        PendingState::Posted
-    );
+    assert_eq!(w.ledger.pending_record(1).unwrap().state, PendingState::Posted);
 }
 
 #[test]
 fn a_pending_transfer_resolves_at_most_once() {
     let mut w = World::new();
-    w.one(with(transfer(1, 2, 3, 500), TransferFlags::PENDING))
-        .unwrap();
-    assert_eq!(
-        w.one(resolve(2, 1, 500, TransferFlags::POST_PENDING)),
-        Ok(Outcome::Created)
-    );
-    assert_eq!(
-        w.one(resolve(3, 1, 500, TransferFlags::POST_PENDING)),
-        Err(TransferError::PendingTransferAlreadyPosted)
-    );
-    assert_eq!(
-        w.one(resolve(4, 1, 0, TransferFlags::VOID_PENDING)),
-        Err(TransferError::PendingTransferAlreadyPosted)
-    );
-    w.one(with(transfer(5, 2, 3, 500), TransferFlags::PENDING))
-        .unwrap();
-    assert_eq!(
-        w.one(resolve(6, 5, 0, TransferFlags::VOID_PENDING)),
-        Ok(Outcome::Created)
-    );
-    assert_eq!(
-        w.one(resolve(7, 5, 0, TransferFlags::VOID_PENDING)),
-        Err(TransferError::PendingTransferAlreadyVoided)
-    );
-    assert_eq!(
-        w.one(resolve(8, 5, 1, TransferFlags::POST_PENDING)),
-        Err(TransferError::PendingTransferAlreadyVoided)
-    );
+    w.one(with(transfer(1, 2, 3, 500), TransferFlags::PENDING)).unwrap();
+    assert_eq!(w.one(resolve(2, 1, 500, TransferFlags::POST_PENDING)), Ok(Outcome::Created));
+    assert_eq!(w.one(resolve(3, 1, 500, TransferFlags::POST_PENDING)), Err(TransferError::PendingTransferAlreadyPosted));
+    assert_eq!(w.one(resolve(4, 1, 0, TransferFlags::VOID_PENDING)), Err(TransferError::PendingTransferAlreadyPosted));
+    w.one(with(transfer(5, 2, 3, 500), TransferFlags::PENDING)).unwrap();
+    assert_eq!(w.one(resolve(6, 5, 0, TransferFlags::VOID_PENDING)), Ok(Outcome::Created));
+    assert_eq!(w.one(resolve(7, 5, 0, TransferFlags::VOID_PENDING)), Err(TransferError::PendingTransferAlreadyVoided));
+    assert_eq!(w.one(resolve(8, 5, 1, TransferFlags::POST_PENDING)), Err(TransferError::PendingTransferAlreadyVoided));
     assert_eq!(w.balance(2), (0, 500, 0, 10_000));
 }
 
@@ -415,50 +236,22 @@ fn a_pending_transfer_resolves_at_most_once() {
 fn bad_posts_and_voids_are_refused() {
     use TransferError as E;
     let mut w = World::new();
-    w.one(with(transfer(1, 2, 3, 500), TransferFlags::PENDING))
-        .unwrap();
+    w.one(with(transfer(1, 2, 3, 500), TransferFlags::PENDING)).unwrap();
     w.one(transfer(2, 2, 3, 10)).unwrap();
     let post = TransferFlags::POST_PENDING;
     let void = TransferFlags::VOID_PENDING;
     for (i, (bad, want)) in [
         (resolve(0, 1, 501, post), E::ExceedsPendingTransferAmount),
         (resolve(0, 1, 0, post), E::AmountMustNotBeZero),
-        (
-            resolve(0, 1, 10, void),
-            E::PendingTransferHasDifferentAmount,
-        ),
+        (resolve(0, 1, 10, void), E::PendingTransferHasDifferentAmount),
         (resolve(0, 0, 10, post), E::PendingIdMustNotBeZero),
         (resolve(0, u128::MAX, 10, post), E::PendingIdMustNotBeIntMax),
         (resolve(0, 99, 10, post), E::PendingTransferNotFound),
         (resolve(0, 2, 10, post), E::PendingTransferNotPending),
-        (
-            NewTransfer {
-                debit_account_id: 3,
-                ..resolve(0, 1, 10, post)
-            },
-            E::PendingTransferHasDifferentDebitAccountId,
-        ),
-        (
-            NewTransfer {
-                code: 77,
-                ..resolve(0, 1, 10, post)
-            },
-            E::PendingTransferHasDifferentCode,
-        ),
-        (
-            NewTransfer {
-                currency: Some(hkd()),
-                ..resolve(0, 1, 10, post)
-            },
-            E::PendingTransferHasDifferentCurrency,
-        ),
-        (
-            NewTransfer {
-                timeout_s: 1,
-                ..resolve(0, 1, 10, post)
-            },
-            E::TimeoutReservedForPendingTransfer,
-        ),
+        (NewTransfer { debit_account_id: 3, ..resolve(0, 1, 10, post) }, E::PendingTransferHasDifferentDebitAccountId),
+        (NewTransfer { code: 77, ..resolve(0, 1, 10, post) }, E::PendingTransferHasDifferentCode),
+        (NewTransfer { currency: Some(hkd()), ..resolve(0, 1, 10, post) }, E::PendingTransferHasDifferentCurrency),
+        (NewTransfer { timeout_s: 1, ..resolve(0, 1, 10, post) }, E::TimeoutReservedForPendingTransfer),
     ]
     .into_iter()
     .enumerate()
@@ -466,10 +259,7 @@ fn bad_posts_and_voids_are_refused() {
         let id = 100 + i as u128;
         assert_eq!(w.one(NewTransfer { id, ..bad }), Err(want), "{want:?}");
     }
-    assert_eq!(
-        w.one(resolve(1, 1, 10, post)),
-        Err(E::PendingIdMustBeDifferent)
-    );
+    assert_eq!(w.one(resolve(1, 1, 10, post)), Err(E::PendingIdMustBeDifferent));
     assert_eq!(w.balance(2), (500, 10, 0, 10_000));
 }
 
@@ -477,58 +267,33 @@ fn bad_posts_and_voids_are_refused() {
 fn a_timed_out_pending_transfer_expires_once_and_cannot_be_posted() {
     let mut w = World::new();
     let t0 = w.clock;
-    w.one(NewTransfer {
-        timeout_s: 60,
-        ..with(transfer(1, 2, 3, 700), TransferFlags::PENDING)
-    })
-    .unwrap();
+    w.one(NewTransfer { timeout_s: 60, ..with(transfer(1, 2, 3, 700), TransferFlags::PENDING) }).unwrap();
     assert!(w.ledger.due_expiries(t0 + 59 * SECOND).is_empty());
     w.clock = t0 + 61 * SECOND;
-    assert_eq!(
-        w.one(resolve(2, 1, 700, TransferFlags::POST_PENDING)),
-        Err(TransferError::PendingTransferExpired)
-    );
+    assert_eq!(w.one(resolve(2, 1, 700, TransferFlags::POST_PENDING)), Err(TransferError::PendingTransferExpired));
     let due = w.ledger.due_expiries(w.clock);
     assert_eq!(due, vec![1]);
     let mut changes = Changes::default();
     assert!(w.ledger.expire(1, w.clock, &mut changes));
-    assert!(
-        !w.ledger.expire(1, w.clock + 1, &mut changes),
-        "expires once"
-    );
+    assert!(!w.ledger.expire(1, w.clock + 1, &mut changes), "expires once");
     w.ledger.check_invariants().unwrap();
     assert_eq!(w.balance(2), (0, 0, 0, 10_000));
-    assert_eq!(
-        w.ledger.pending_record(1).unwrap().state,
-        PendingState::Expired
-    );
+    assert_eq!(w.ledger.pending_record(1).unwrap().state, PendingState::Expired);
 }
 
 #[test]
 fn a_linked_chain_succeeds_or_fails_as_one() {
     let mut w = World::new();
     let linked = TransferFlags::LINKED;
-    let results = w.transfers(&[
-        with(transfer(1, 2, 3, 100), linked),
-        with(transfer(2, 3, 2, 50), linked),
-        transfer(3, 2, 3, 99_999),
-    ]);
+    let results = w.transfers(&[with(transfer(1, 2, 3, 100), linked), with(transfer(2, 3, 2, 50), linked), transfer(3, 2, 3, 99_999)]);
     assert_eq!(
         results,
-        vec![
-            Err(TransferError::LinkedEventFailed),
-            Err(TransferError::LinkedEventFailed),
-            Err(TransferError::ExceedsCredits)
-        ]
+        vec![Err(TransferError::LinkedEventFailed), Err(TransferError::LinkedEventFailed), Err(TransferError::ExceedsCredits)]
     );
     assert_eq!(w.balance(2), (0, 0, 0, 10_000));
     assert!(w.ledger.transfer(1).is_none() && w.ledger.transfer(2).is_none());
 
-    let results = w.transfers(&[
-        with(transfer(4, 2, 3, 100), linked),
-        transfer(5, 3, 2, 50),
-        transfer(6, 2, 3, 1),
-    ]);
+    let results = w.transfers(&[with(transfer(4, 2, 3, 100), linked), transfer(5, 3, 2, 50), transfer(6, 2, 3, 1)]);
     assert_eq!(results, vec![Ok(Outcome::Created); 3]);
     assert_eq!(w.balance(3), (0, 50, 0, 101));
 }
@@ -537,19 +302,8 @@ fn a_linked_chain_succeeds_or_fails_as_one() {
 fn a_chain_left_open_at_the_end_of_a_batch_fails_whole() {
     let mut w = World::new();
     let linked = TransferFlags::LINKED;
-    let results = w.transfers(&[
-        transfer(1, 2, 3, 1),
-        with(transfer(2, 2, 3, 1), linked),
-        with(transfer(3, 2, 3, 1), linked),
-    ]);
-    assert_eq!(
-        results,
-        vec![
-            Ok(Outcome::Created),
-            Err(TransferError::LinkedEventFailed),
-            Err(TransferError::LinkedEventChainOpen)
-        ]
-    );
+    let results = w.transfers(&[transfer(1, 2, 3, 1), with(transfer(2, 2, 3, 1), linked), with(transfer(3, 2, 3, 1), linked)]);
+    assert_eq!(results, vec![Ok(Outcome::Created), Err(TransferError::LinkedEventFailed), Err(TransferError::LinkedEventChainOpen)]);
     assert_eq!(w.balance(3), (0, 0, 0, 1));
 }
 
@@ -557,33 +311,12 @@ fn a_chain_left_open_at_the_end_of_a_batch_fails_whole() {
 fn a_closing_transfer_closes_the_account_until_voided() {
     let mut w = World::new();
     let closing = TransferFlags::PENDING.union(TransferFlags::CLOSING_DEBIT);
-    assert_eq!(
-        w.one(with(transfer(1, 3, 1, 0), closing)),
-        Ok(Outcome::Created)
-    );
-    assert!(
-        w.ledger
-            .account(3)
-            .unwrap()
-            .flags
-            .contains(AccountFlags::CLOSED)
-    );
-    assert_eq!(
-        w.one(transfer(2, 3, 2, 1)),
-        Err(TransferError::DebitAccountAlreadyClosed)
-    );
+    assert_eq!(w.one(with(transfer(1, 3, 1, 0), closing)), Ok(Outcome::Created));
+    assert!(w.ledger.account(3).unwrap().flags.contains(AccountFlags::CLOSED));
+    assert_eq!(w.one(transfer(2, 3, 2, 1)), Err(TransferError::DebitAccountAlreadyClosed));
     assert_eq!(w.one(transfer(3, 2, 1, 1)), Ok(Outcome::Created));
-    assert_eq!(
-        w.one(resolve(4, 1, 0, TransferFlags::VOID_PENDING)),
-        Ok(Outcome::Created)
-    );
-    assert!(
-        !w.ledger
-            .account(3)
-            .unwrap()
-            .flags
-            .contains(AccountFlags::CLOSED)
-    );
+    assert_eq!(w.one(resolve(4, 1, 0, TransferFlags::VOID_PENDING)), Ok(Outcome::Created));
+    assert!(!w.ledger.account(3).unwrap().flags.contains(AccountFlags::CLOSED));
 }
 
 #[test]
@@ -591,10 +324,7 @@ fn a_closed_credit_account_takes_no_money() {
     let mut w = World::new();
     let closing = TransferFlags::PENDING.union(TransferFlags::CLOSING_CREDIT);
     w.one(with(transfer(1, 2, 3, 0), closing)).unwrap();
-    assert_eq!(
-        w.one(transfer(2, 2, 3, 5)),
-        Err(TransferError::CreditAccountAlreadyClosed)
-    );
+    assert_eq!(w.one(transfer(2, 2, 3, 5)), Err(TransferError::CreditAccountAlreadyClosed));
 }
 
 #[test]
@@ -602,49 +332,21 @@ fn a_balancing_debit_moves_what_is_left_and_nothing_when_empty() {
     let mut w = World::new();
     let sweep = with(transfer(1, 2, 3, 1_000_000), TransferFlags::BALANCING_DEBIT);
     assert_eq!(w.one(sweep), Ok(Outcome::Created));
-    assert_eq!(
-        w.ledger.transfer(1).unwrap().amount,
-        10_000,
-        "clamped to what account 2 held"
-    );
+    assert_eq!(w.ledger.transfer(1).unwrap().amount, 10_000, "clamped to what account 2 held");
     assert_eq!(w.balance(2), (0, 10_000, 0, 10_000));
-    assert_eq!(
-        w.one(sweep),
-        Ok(Outcome::Exists),
-        "a retry with the same upper bound is the same transfer"
-    );
-    assert_eq!(
-        w.one(with(transfer(2, 2, 3, 5), TransferFlags::BALANCING_DEBIT)),
-        Err(TransferError::ExceedsCredits)
-    );
-    let bad = NewTransfer {
-        pending_id: 1,
-        ..resolve(
-            3,
-            1,
-            1,
-            TransferFlags::POST_PENDING.union(TransferFlags::BALANCING_DEBIT),
-        )
-    };
+    assert_eq!(w.one(sweep), Ok(Outcome::Exists), "a retry with the same upper bound is the same transfer");
+    assert_eq!(w.one(with(transfer(2, 2, 3, 5), TransferFlags::BALANCING_DEBIT)), Err(TransferError::ExceedsCredits));
+    let bad = NewTransfer { pending_id: 1, ..resolve(3, 1, 1, TransferFlags::POST_PENDING.union(TransferFlags::BALANCING_DEBIT)) };
     assert_eq!(w.one(bad), Err(TransferError::FlagsAreMutuallyExclusive));
 }
 
 #[test]
 fn balances_never_overflow() {
     let mut w = World::new();
-    w.accounts(&[
-        account(7, cny(), AccountFlags::empty()),
-        account(8, cny(), AccountFlags::empty()),
-    ]);
+    w.accounts(&[account(7, cny(), AccountFlags::empty()), account(8, cny(), AccountFlags::empty())]);
     assert_eq!(w.one(transfer(1, 7, 8, AMOUNT_MAX)), Ok(Outcome::Created));
-    assert_eq!(
-        w.one(transfer(2, 7, 8, 1)),
-        Err(TransferError::OverflowsDebitsPosted)
-    );
-    assert_eq!(
-        w.one(with(transfer(3, 7, 8, 1), TransferFlags::PENDING)),
-        Err(TransferError::OverflowsDebits)
-    );
+    assert_eq!(w.one(transfer(2, 7, 8, 1)), Err(TransferError::OverflowsDebitsPosted));
+    assert_eq!(w.one(with(transfer(3, 7, 8, 1), TransferFlags::PENDING)), Err(TransferError::OverflowsDebits));
     assert_eq!(w.balance(7), (0, AMOUNT_MAX, 0, 0));
 }
 
@@ -668,39 +370,11 @@ mod properties {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Single {
-            id: u8,
-            debit: u8,
-            credit: u8,
-            amount: u64,
-            linked: bool,
-        },
-        Pending {
-            id: u8,
-            debit: u8,
-            credit: u8,
-            amount: u64,
-            timeout_s: u32,
-            linked: bool,
-        },
-        Post {
-            id: u8,
-            pending: u8,
-            amount: u64,
-            linked: bool,
-        },
-        Void {
-            id: u8,
-            pending: u8,
-            linked: bool,
-        },
-        Sweep {
-            id: u8,
-            debit: u8,
-            credit: u8,
-            amount: u64,
-            linked: bool,
-        },
+        Single { id: u8, debit: u8, credit: u8, amount: u64, linked: bool },
+        Pending { id: u8, debit: u8, credit: u8, amount: u64, timeout_s: u32, linked: bool },
+        Post { id: u8, pending: u8, amount: u64, linked: bool },
+        Void { id: u8, pending: u8, linked: bool },
+        Sweep { id: u8, debit: u8, credit: u8, amount: u64, linked: bool },
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -718,65 +392,24 @@ mod properties {
 
     fn to_transfer(op: &Op) -> NewTransfer {
         let flag = |linked: bool| {
-            if linked {
-                TransferFlags::LINKED
-            } else {
-                TransferFlags::empty()
-            }
+            if linked { TransferFlags::LINKED } else { TransferFlags::empty() }
         };
         // ids from a small space so retries, duplicates and references collide often.
         let tid = |id: u8| 1_000 + u128::from(id % 64);
         match *op {
-            Op::Single {
-                id,
-                debit,
-                credit,
-                amount,
-                linked,
-            } => NewTransfer {
-                flags: flag(linked),
-                ..transfer(tid(id), debit.into(), credit.into(), amount)
-            },
-            Op::Pending {
-                id,
-                debit,
-                credit,
-                amount,
-                timeout_s,
-                linked,
-            } => NewTransfer {
+            Op::Single { id, debit, credit, amount, linked } => {
+                NewTransfer { flags: flag(linked), ..transfer(tid(id), debit.into(), credit.into(), amount) }
+            }
+            Op::Pending { id, debit, credit, amount, timeout_s, linked } => NewTransfer {
                 flags: flag(linked).union(TransferFlags::PENDING),
                 timeout_s,
                 ..transfer(tid(id), debit.into(), credit.into(), amount)
             },
-            Op::Post {
-                id,
-                pending,
-                amount,
-                linked,
-            } => resolve(
-                tid(id),
-                tid(pending),
-                amount,
-                flag(linked).union(TransferFlags::POST_PENDING),
-            ),
-            Op::Void {
-                id,
-                pending,
-                linked,
-            } => resolve(
-                tid(id),
-                tid(pending),
-                0,
-                flag(linked).union(TransferFlags::VOID_PENDING),
-            ),
-            Op::Sweep {
-                id,
-                debit,
-                credit,
-                amount,
-                linked,
-            } => NewTransfer {
+            Op::Post { id, pending, amount, linked } => {
+                resolve(tid(id), tid(pending), amount, flag(linked).union(TransferFlags::POST_PENDING))
+            }
+            Op::Void { id, pending, linked } => resolve(tid(id), tid(pending), 0, flag(linked).union(TransferFlags::VOID_PENDING)),
+            Op::Sweep { id, debit, credit, amount, linked } => NewTransfer {
                 flags: flag(linked).union(TransferFlags::BALANCING_DEBIT),
                 ..transfer(tid(id), debit.into(), credit.into(), amount)
             },
@@ -784,10 +417,7 @@ mod properties {
     }
 
     fn world() -> World {
-        let mut w = World {
-            ledger: Ledger::new(),
-            clock: 1_000 * SECOND,
-        };
+        let mut w = World { ledger: Ledger::new(), clock: 1_000 * SECOND };
         let accounts: Vec<NewAccount> = (1..=ACCOUNTS)
             .map(|id| {
                 let flags = match id % 3 {

@@ -24,49 +24,27 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| parse_table(include_str!("../da
 
 fn parse_table(text: &'static str) -> Table {
     let mut by_code = Vec::new();
-    for line in text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-    {
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
         let fields: Vec<&'static str> = line.split('\t').collect();
         assert_eq!(fields.len(), 4, "iso4217.tsv: bad line {line:?}");
         let code = fields[0];
-        assert!(
-            code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()),
-            "iso4217.tsv: bad code {code:?}"
-        );
+        assert!(code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()), "iso4217.tsv: bad code {code:?}");
         let numeric: u16 = fields[1].parse().expect("iso4217.tsv: numeric code");
         assert!(numeric <= 999);
         let minor_units = match fields[2] {
             "-" => None,
             digits => Some(digits.parse::<u8>().expect("iso4217.tsv: minor units")),
         };
-        by_code.push(CurrencyInfo {
-            code,
-            numeric,
-            minor_units,
-            name: fields[3],
-        });
+        by_code.push(CurrencyInfo { code, numeric, minor_units, name: fields[3] });
     }
     by_code.sort_by_key(|c| c.code);
     let mut by_numeric = vec![u16::MAX; 1000];
     for (index, info) in by_code.iter().enumerate() {
-        assert_eq!(
-            by_numeric[usize::from(info.numeric)],
-            u16::MAX,
-            "iso4217.tsv: duplicate numeric {}",
-            info.numeric
-        );
+        assert_eq!(by_numeric[usize::from(info.numeric)], u16::MAX, "iso4217.tsv: duplicate numeric {}", info.numeric);
         by_numeric[usize::from(info.numeric)] = index as u16;
     }
-    assert!(
-        by_code.windows(2).all(|w| w[0].code < w[1].code),
-        "iso4217.tsv: duplicate code"
-    );
-    Table {
-        by_code,
-        by_numeric,
-    }
+    assert!(by_code.windows(2).all(|w| w[0].code < w[1].code), "iso4217.tsv: duplicate code");
+    Table { by_code, by_numeric }
 }
 
 /// A handle on an active ISO 4217 currency: two bytes (its numeric code), `Copy`, and always valid,
@@ -172,23 +150,14 @@ mod tests {
         assert!(Currency::all().count() >= 175);
         let wechat_settlement = "GBP HKD USD JPY CAD AUD EUR NZD KRW THB SGD RUB CHF SEK DKK NOK AED TRY MOP TWD CZK MYR PHP IDR MNT QAR HUF KHR ISK PLN RON VND KZT AZN KGS FJD AMD";
         for code in wechat_settlement.split(' ') {
-            assert!(
-                Currency::from_code(code).unwrap().minor_units().is_some(),
-                "{code}"
-            );
+            assert!(Currency::from_code(code).unwrap().minor_units().is_some(), "{code}");
         }
     }
 
     #[test]
     fn unknown_and_withdrawn_codes_are_rejected() {
         for code in ["", "cny", "CNYY", "ABC", "HRK", "ZWL", "元"] {
-            assert!(
-                matches!(
-                    Currency::from_code(code),
-                    Err(MoneyError::UnknownCurrency(_))
-                ),
-                "{code}"
-            );
+            assert!(matches!(Currency::from_code(code), Err(MoneyError::UnknownCurrency(_))), "{code}");
         }
         assert!(Currency::from_numeric(0).is_err());
         assert!(Currency::from_numeric(1000).is_err());

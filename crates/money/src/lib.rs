@@ -46,30 +46,18 @@ pub enum MoneyError {
 impl fmt::Display for MoneyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MoneyError::UnknownCurrency(c) => write!(
-                f,
-                "unknown currency code {c:?} (expected an active ISO 4217 code such as CNY)"
-            ),
+            MoneyError::UnknownCurrency(c) => write!(f, "unknown currency code {c:?} (expected an active ISO 4217 code such as CNY)"),
             MoneyError::NotAMoneyCurrency(c) => {
                 write!(f, "{c} has no minor unit and cannot hold money")
             }
             MoneyError::CurrencyMismatch { left, right } => {
                 write!(f, "currency mismatch: {left} and {right}")
             }
-            MoneyError::Overflow => write!(
-                f,
-                "amount out of range (at most {} minor units)",
-                Money::MINOR_MAX
-            ),
-            MoneyError::Malformed(s) => write!(
-                f,
-                "malformed amount {s:?} (expected digits with an optional decimal point, e.g. 12.34)"
-            ),
-            MoneyError::TooManyDecimals { currency, digits } => write!(
-                f,
-                "{currency} allows {} decimal places, got {digits}",
-                currency.minor_units().unwrap_or(0)
-            ),
+            MoneyError::Overflow => write!(f, "amount out of range (at most {} minor units)", Money::MINOR_MAX),
+            MoneyError::Malformed(s) => write!(f, "malformed amount {s:?} (expected digits with an optional decimal point, e.g. 12.34)"),
+            MoneyError::TooManyDecimals { currency, digits } => {
+                write!(f, "{currency} allows {} decimal places, got {digits}", currency.minor_units().unwrap_or(0))
+            }
             MoneyError::NotPositive => write!(f, "amount must be greater than zero"),
             MoneyError::InvalidRate(s) => write!(f, "invalid rate {s:?}"),
             MoneyError::DivisionByZero => write!(f, "division by zero"),
@@ -123,45 +111,28 @@ impl Money {
         if self.currency == other.currency {
             Ok(())
         } else {
-            Err(MoneyError::CurrencyMismatch {
-                left: self.currency,
-                right: other.currency,
-            })
+            Err(MoneyError::CurrencyMismatch { left: self.currency, right: other.currency })
         }
     }
 
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let minor = self
-            .minor
-            .checked_add(other.minor)
-            .ok_or(MoneyError::Overflow)?;
+        let minor = self.minor.checked_add(other.minor).ok_or(MoneyError::Overflow)?;
         Money::from_minor(minor, self.currency)
     }
 
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let minor = self
-            .minor
-            .checked_sub(other.minor)
-            .ok_or(MoneyError::Overflow)?;
+        let minor = self.minor.checked_sub(other.minor).ok_or(MoneyError::Overflow)?;
         Money::from_minor(minor, self.currency)
     }
 
     pub fn checked_neg(self) -> Result<Money, MoneyError> {
-        Money::from_minor(
-            self.minor.checked_neg().ok_or(MoneyError::Overflow)?,
-            self.currency,
-        )
+        Money::from_minor(self.minor.checked_neg().ok_or(MoneyError::Overflow)?, self.currency)
     }
 
     /// Multiply by `numerator / denominator` (a fee rate in basis points is `bps / 10_000`), rounding as named.
-    pub fn mul_ratio(
-        self,
-        numerator: u64,
-        denominator: u64,
-        rounding: Rounding,
-    ) -> Result<Money, MoneyError> {
+    pub fn mul_ratio(self, numerator: u64, denominator: u64, rounding: Rounding) -> Result<Money, MoneyError> {
         if denominator == 0 {
             return Err(MoneyError::DivisionByZero);
         }
@@ -180,29 +151,16 @@ impl Money {
         let n = i64::from(parts);
         let (base, remainder) = (self.minor / n, self.minor % n);
         let out: Vec<Money> = (0..n)
-            .map(|i| Money {
-                minor: base
-                    + if i < remainder.abs() {
-                        remainder.signum()
-                    } else {
-                        0
-                    },
-                currency: self.currency,
-            })
+            .map(|i| Money { minor: base + if i < remainder.abs() { remainder.signum() } else { 0 }, currency: self.currency })
             .collect();
-        debug_assert_eq!(
-            out.iter().map(|m| i128::from(m.minor)).sum::<i128>(),
-            i128::from(self.minor)
-        );
+        debug_assert_eq!(out.iter().map(|m| i128::from(m.minor)).sum::<i128>(), i128::from(self.minor));
         Ok(out)
     }
 
     /// Parse a decimal string in major units ("12.34", "-0.5", "100") for `currency`. At most as many
     /// fraction digits as the currency has minor units; no exponent, no thousands separators, no spaces.
     pub fn parse(text: &str, currency: Currency) -> Result<Money, MoneyError> {
-        let units = currency
-            .minor_units()
-            .ok_or(MoneyError::NotAMoneyCurrency(currency))?;
+        let units = currency.minor_units().ok_or(MoneyError::NotAMoneyCurrency(currency))?;
         let malformed = || MoneyError::Malformed(text.chars().take(40).collect());
         let (negative, body) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
@@ -222,21 +180,12 @@ impl Money {
             None => "",
         };
         if fraction.len() > usize::from(units) {
-            return Err(MoneyError::TooManyDecimals {
-                currency,
-                digits: fraction.len(),
-            });
+            return Err(MoneyError::TooManyDecimals { currency, digits: fraction.len() });
         }
         let mut minor: i64 = 0;
-        let padded = fraction.bytes().chain(std::iter::repeat_n(
-            b'0',
-            usize::from(units) - fraction.len(),
-        ));
+        let padded = fraction.bytes().chain(std::iter::repeat_n(b'0', usize::from(units) - fraction.len()));
         for digit in whole.bytes().chain(padded) {
-            minor = minor
-                .checked_mul(10)
-                .and_then(|m| m.checked_add(i64::from(digit - b'0')))
-                .ok_or(MoneyError::Overflow)?;
+            minor = minor.checked_mul(10).and_then(|m| m.checked_add(i64::from(digit - b'0'))).ok_or(MoneyError::Overflow)?;
         }
         Money::from_minor(if negative { -minor } else { minor }, currency)
     }
@@ -259,12 +208,7 @@ impl Money {
             return format!("{sign}{magnitude}");
         }
         let scale = 10u64.pow(units);
-        format!(
-            "{sign}{}.{:0width$}",
-            magnitude / scale,
-            magnitude % scale,
-            width = units as usize
-        )
+        format!("{sign}{}.{:0width$}", magnitude / scale, magnitude % scale, width = units as usize)
     }
 }
 
@@ -293,18 +237,9 @@ mod tests {
 
     #[test]
     fn parse_rejects_more_decimals_than_the_currency_has() {
-        assert_eq!(
-            Money::parse("12.345", cny()),
-            Err(MoneyError::TooManyDecimals {
-                currency: cny(),
-                digits: 3
-            })
-        );
+        assert_eq!(Money::parse("12.345", cny()), Err(MoneyError::TooManyDecimals { currency: cny(), digits: 3 }));
         let jpy = Currency::from_code("JPY").unwrap();
-        assert!(matches!(
-            Money::parse("1.5", jpy),
-            Err(MoneyError::TooManyDecimals { .. })
-        ));
+        assert!(matches!(Money::parse("1.5", jpy), Err(MoneyError::TooManyDecimals { .. })));
         let kwd = Currency::from_code("KWD").unwrap();
         assert_eq!(Money::parse("12.345", kwd).unwrap().minor(), 12345);
         let clf = Currency::from_code("CLF").unwrap();
@@ -313,77 +248,39 @@ mod tests {
 
     #[test]
     fn parse_rejects_malformed_strings() {
-        for bad in [
-            "", ".", "1.", ".5", "1.2.3", "1e3", " 1", "1 ", "1,000", "--1", "0x10", "１", "+-1",
-        ] {
-            assert!(
-                matches!(Money::parse(bad, cny()), Err(MoneyError::Malformed(_))),
-                "{bad:?}"
-            );
+        for bad in ["", ".", "1.", ".5", "1.2.3", "1e3", " 1", "1 ", "1,000", "--1", "0x10", "１", "+-1"] {
+            assert!(matches!(Money::parse(bad, cny()), Err(MoneyError::Malformed(_))), "{bad:?}");
         }
     }
 
     #[test]
     fn parse_rejects_overflow() {
-        assert_eq!(
-            Money::parse("92233720368547758.08", cny()),
-            Err(MoneyError::Overflow)
-        );
-        assert_eq!(
-            Money::parse("92233720368547758.07", cny()).unwrap().minor(),
-            i64::MAX
-        );
-        assert_eq!(
-            Money::parse("99999999999999999999999", cny()),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(Money::parse("92233720368547758.08", cny()), Err(MoneyError::Overflow));
+        assert_eq!(Money::parse("92233720368547758.07", cny()).unwrap().minor(), i64::MAX);
+        assert_eq!(Money::parse("99999999999999999999999", cny()), Err(MoneyError::Overflow));
     }
 
     #[test]
     fn parse_positive_rejects_zero_and_negative() {
-        assert_eq!(
-            Money::parse_positive("0.00", cny()),
-            Err(MoneyError::NotPositive)
-        );
-        assert_eq!(
-            Money::parse_positive("-1", cny()),
-            Err(MoneyError::NotPositive)
-        );
+        assert_eq!(Money::parse_positive("0.00", cny()), Err(MoneyError::NotPositive));
+        assert_eq!(Money::parse_positive("-1", cny()), Err(MoneyError::NotPositive));
     }
 
     #[test]
     fn currencies_without_minor_units_cannot_hold_money() {
         let xau = Currency::from_code("XAU").unwrap();
-        assert_eq!(
-            Money::parse("1", xau),
-            Err(MoneyError::NotAMoneyCurrency(xau))
-        );
-        assert_eq!(
-            Money::from_minor(1, xau),
-            Err(MoneyError::NotAMoneyCurrency(xau))
-        );
+        assert_eq!(Money::parse("1", xau), Err(MoneyError::NotAMoneyCurrency(xau)));
+        assert_eq!(Money::from_minor(1, xau), Err(MoneyError::NotAMoneyCurrency(xau)));
     }
 
     #[test]
     fn formatting_pads_to_the_minor_units() {
-        assert_eq!(
-            Money::from_minor(1230, cny()).unwrap().to_string(),
-            "CNY 12.30"
-        );
-        assert_eq!(
-            Money::from_minor(-5, cny()).unwrap().to_decimal_string(),
-            "-0.05"
-        );
+        assert_eq!(Money::from_minor(1230, cny()).unwrap().to_string(), "CNY 12.30");
+        assert_eq!(Money::from_minor(-5, cny()).unwrap().to_decimal_string(), "-0.05");
         let jpy = Currency::from_code("JPY").unwrap();
-        assert_eq!(
-            Money::from_minor(500, jpy).unwrap().to_decimal_string(),
-            "500"
-        );
+        assert_eq!(Money::from_minor(500, jpy).unwrap().to_decimal_string(), "500");
         let bhd = Currency::from_code("BHD").unwrap();
-        assert_eq!(
-            Money::from_minor(1, bhd).unwrap().to_decimal_string(),
-            "0.001"
-        );
+        assert_eq!(Money::from_minor(1, bhd).unwrap().to_decimal_string(), "0.001");
     }
 
     #[test]
@@ -393,41 +290,17 @@ mod tests {
         assert_eq!(max.checked_add(one), Err(MoneyError::Overflow));
         let min = Money::from_minor(-i64::MAX, cny()).unwrap();
         assert_eq!(min.checked_sub(one), Err(MoneyError::Overflow));
-        assert_eq!(
-            Money::from_minor(i64::MIN, cny()),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(Money::from_minor(i64::MIN, cny()), Err(MoneyError::Overflow));
         let usd = Money::from_minor(1, Currency::from_code("USD").unwrap()).unwrap();
-        assert!(matches!(
-            one.checked_add(usd),
-            Err(MoneyError::CurrencyMismatch { .. })
-        ));
+        assert!(matches!(one.checked_add(usd), Err(MoneyError::CurrencyMismatch { .. })));
     }
 
     #[test]
     fn fee_in_basis_points_rounds_as_named() {
         let amount = Money::from_minor(1001, cny()).unwrap(); // 10.01 at 60 bps = 6.006 fen
-        assert_eq!(
-            amount
-                .mul_ratio(60, 10_000, Rounding::HalfUp)
-                .unwrap()
-                .minor(),
-            6
-        );
-        assert_eq!(
-            amount
-                .mul_ratio(60, 10_000, Rounding::Ceiling)
-                .unwrap()
-                .minor(),
-            7
-        );
-        assert_eq!(
-            amount
-                .mul_ratio(60, 10_000, Rounding::Floor)
-                .unwrap()
-                .minor(),
-            6
-        );
+        assert_eq!(amount.mul_ratio(60, 10_000, Rounding::HalfUp).unwrap().minor(), 6);
+        assert_eq!(amount.mul_ratio(60, 10_000, Rounding::Ceiling).unwrap().minor(), 7);
+        assert_eq!(amount.mul_ratio(60, 10_000, Rounding::Floor).unwrap().minor(), 6);
     }
 
     proptest::proptest! {

@@ -22,11 +22,7 @@ pub enum Rounding {
 }
 
 /// `numerator / denominator` rounded as named. `denominator` must be positive.
-pub fn div_round(
-    numerator: i128,
-    denominator: i128,
-    rounding: Rounding,
-) -> Result<i128, MoneyError> {
+pub fn div_round(numerator: i128, denominator: i128, rounding: Rounding) -> Result<i128, MoneyError> {
     if denominator <= 0 {
         return Err(MoneyError::DivisionByZero);
     }
@@ -35,11 +31,7 @@ pub fn div_round(
     if remainder == 0 {
         return Ok(quotient);
     }
-    let away = if numerator < 0 {
-        quotient - 1
-    } else {
-        quotient + 1
-    };
+    let away = if numerator < 0 { quotient - 1 } else { quotient + 1 };
     let twice = remainder.unsigned_abs() * 2;
     let den = denominator.unsigned_abs();
     let result = match rounding {
@@ -92,24 +84,14 @@ impl Rate {
     /// At most this many fraction digits in a rate.
     pub const SCALE_MAX: u8 = 12;
 
-    pub fn new(
-        base: Currency,
-        quote: Currency,
-        mantissa: u64,
-        scale: u8,
-    ) -> Result<Rate, MoneyError> {
+    pub fn new(base: Currency, quote: Currency, mantissa: u64, scale: u8) -> Result<Rate, MoneyError> {
         for c in [base, quote] {
             c.minor_units().ok_or(MoneyError::NotAMoneyCurrency(c))?;
         }
         if mantissa == 0 || scale > Rate::SCALE_MAX {
             return Err(MoneyError::InvalidRate(format!("{mantissa}e-{scale}")));
         }
-        Ok(Rate {
-            base,
-            quote,
-            mantissa,
-            scale,
-        })
+        Ok(Rate { base, quote, mantissa, scale })
     }
 
     /// Parse a positive decimal such as "0.9154" as `quote` per one `base`.
@@ -117,20 +99,14 @@ impl Rate {
         let invalid = || MoneyError::InvalidRate(text.chars().take(40).collect());
         let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
         let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty()
-            || !digits_only(whole)
-            || !digits_only(fraction)
-            || (text.contains('.') && fraction.is_empty())
-        {
+        if whole.is_empty() || !digits_only(whole) || !digits_only(fraction) || (text.contains('.') && fraction.is_empty()) {
             return Err(invalid());
         }
         let scale = u8::try_from(fraction.len()).map_err(|_| invalid())?;
         if scale > Rate::SCALE_MAX {
             return Err(invalid());
         }
-        let mantissa: u64 = format!("{whole}{fraction}")
-            .parse()
-            .map_err(|_| invalid())?;
+        let mantissa: u64 = format!("{whole}{fraction}").parse().map_err(|_| invalid())?;
         Rate::new(base, quote, mantissa, scale).map_err(|_| invalid())
     }
 
@@ -146,9 +122,7 @@ impl Rate {
     fn factors(&self) -> Result<(i128, i128), MoneyError> {
         let e_base = u32::from(self.base.minor_units().unwrap_or(0));
         let e_quote = u32::from(self.quote.minor_units().unwrap_or(0));
-        let num = i128::from(self.mantissa)
-            .checked_mul(10i128.pow(e_quote))
-            .ok_or(MoneyError::Overflow)?;
+        let num = i128::from(self.mantissa).checked_mul(10i128.pow(e_quote)).ok_or(MoneyError::Overflow)?;
         let den = 10i128.pow(u32::from(self.scale) + e_base);
         Ok((num, den))
     }
@@ -156,39 +130,23 @@ impl Rate {
     /// Convert an amount of `base` into `quote` at this rate, rounding as named.
     pub fn convert(&self, amount: Money, rounding: Rounding) -> Result<Money, MoneyError> {
         if amount.currency() != self.base {
-            return Err(MoneyError::CurrencyMismatch {
-                left: amount.currency(),
-                right: self.base,
-            });
+            return Err(MoneyError::CurrencyMismatch { left: amount.currency(), right: self.base });
         }
         let (num, den) = self.factors()?;
-        let product = i128::from(amount.minor())
-            .checked_mul(num)
-            .ok_or(MoneyError::Overflow)?;
-        let minor =
-            i64::try_from(div_round(product, den, rounding)?).map_err(|_| MoneyError::Overflow)?;
+        let product = i128::from(amount.minor()).checked_mul(num).ok_or(MoneyError::Overflow)?;
+        let minor = i64::try_from(div_round(product, den, rounding)?).map_err(|_| MoneyError::Overflow)?;
         Money::from_minor(minor, self.quote)
     }
 
     /// How much `base` buys exactly `target` of `quote` at this rate, rounding as named
     /// (`Rounding::Ceiling` never leaves the payee short).
-    pub fn source_for_target(
-        &self,
-        target: Money,
-        rounding: Rounding,
-    ) -> Result<Money, MoneyError> {
+    pub fn source_for_target(&self, target: Money, rounding: Rounding) -> Result<Money, MoneyError> {
         if target.currency() != self.quote {
-            return Err(MoneyError::CurrencyMismatch {
-                left: target.currency(),
-                right: self.quote,
-            });
+            return Err(MoneyError::CurrencyMismatch { left: target.currency(), right: self.quote });
         }
         let (num, den) = self.factors()?;
-        let product = i128::from(target.minor())
-            .checked_mul(den)
-            .ok_or(MoneyError::Overflow)?;
-        let minor =
-            i64::try_from(div_round(product, num, rounding)?).map_err(|_| MoneyError::Overflow)?;
+        let product = i128::from(target.minor()).checked_mul(den).ok_or(MoneyError::Overflow)?;
+        let minor = i64::try_from(div_round(product, num, rounding)?).map_err(|_| MoneyError::Overflow)?;
         Money::from_minor(minor, self.base)
     }
 }
@@ -200,13 +158,7 @@ impl fmt::Display for Rate {
             write!(f, "1 {} = {} {}", self.base, self.mantissa, self.quote)
         } else {
             let (whole, frac) = (self.mantissa / scale, self.mantissa % scale);
-            write!(
-                f,
-                "1 {} = {whole}.{frac:0w$} {}",
-                self.base,
-                self.quote,
-                w = usize::from(self.scale)
-            )
+            write!(f, "1 {} = {whole}.{frac:0w$} {}", self.base, self.quote, w = usize::from(self.scale))
         }
     }
 }
@@ -257,18 +209,8 @@ mod tests {
         // shared/reference/payments-standards.md 4.3: 1 HKD = 0.9154 CNY, merchant gets 100.00 CNY.
         let rate = Rate::parse("0.9154", c("HKD"), c("CNY")).unwrap();
         let target = Money::parse("100.00", c("CNY")).unwrap();
-        assert_eq!(
-            rate.source_for_target(target, Rounding::HalfUp)
-                .unwrap()
-                .minor(),
-            10924
-        );
-        assert_eq!(
-            rate.source_for_target(target, Rounding::Ceiling)
-                .unwrap()
-                .minor(),
-            10925
-        );
+        assert_eq!(rate.source_for_target(target, Rounding::HalfUp).unwrap().minor(), 10924);
+        assert_eq!(rate.source_for_target(target, Rounding::Ceiling).unwrap().minor(), 10925);
     }
 
     #[test]
@@ -287,25 +229,12 @@ mod tests {
 
     #[test]
     fn bad_rates_and_mismatched_currencies_are_refused() {
-        for bad in [
-            "",
-            "0",
-            "0.0",
-            "-1",
-            "1.",
-            ".5",
-            "1e3",
-            "1.0000000000001",
-            "abc",
-        ] {
+        for bad in ["", "0", "0.0", "-1", "1.", ".5", "1e3", "1.0000000000001", "abc"] {
             assert!(Rate::parse(bad, c("HKD"), c("CNY")).is_err(), "{bad:?}");
         }
         let rate = Rate::parse("0.92", c("HKD"), c("CNY")).unwrap();
         let cny = Money::parse("1", c("CNY")).unwrap();
-        assert!(matches!(
-            rate.convert(cny, Rounding::HalfUp),
-            Err(MoneyError::CurrencyMismatch { .. })
-        ));
+        assert!(matches!(rate.convert(cny, Rounding::HalfUp), Err(MoneyError::CurrencyMismatch { .. })));
         assert!(Rate::parse("1", c("XAU"), c("CNY")).is_err());
     }
 
@@ -313,9 +242,6 @@ mod tests {
     fn huge_conversions_report_overflow() {
         let rate = Rate::parse("99999999.99", c("USD"), c("JPY")).unwrap();
         let usd = Money::from_minor(i64::MAX, c("USD")).unwrap();
-        assert_eq!(
-            rate.convert(usd, Rounding::HalfUp),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(rate.convert(usd, Rounding::HalfUp), Err(MoneyError::Overflow));
     }
 }

@@ -85,20 +85,14 @@ impl Picker {
         } else {
             Vec::new()
         };
-        Picker {
-            distribution,
-            accounts,
-            zipf_cdf,
-        }
+        Picker { distribution, accounts, zipf_cdf }
     }
 
     /// Account ids are 1..=accounts; account 1 is the hot merchant.
     fn pick(&self, rng: &mut Rng) -> (u128, u128) {
         loop {
             let (debit, credit) = match self.distribution {
-                Distribution::Uniform => {
-                    (1 + rng.below(self.accounts), 1 + rng.below(self.accounts))
-                }
+                Distribution::Uniform => (1 + rng.below(self.accounts), 1 + rng.below(self.accounts)),
                 Distribution::Zipfian => (self.zipf(rng), self.zipf(rng)),
                 Distribution::Hot => (2 + rng.below(self.accounts - 1), 1),
             };
@@ -148,10 +142,7 @@ struct Progress {
 impl Progress {
     fn update(&mut self, done: u64) {
         let now = Instant::now();
-        if self.tty
-            && now.duration_since(self.last) < Duration::from_millis(200)
-            && done < self.total
-        {
+        if self.tty && now.duration_since(self.last) < Duration::from_millis(200) && done < self.total {
             return;
         }
         let fraction = done as f64 / self.total.max(1) as f64;
@@ -171,12 +162,7 @@ impl Progress {
                 eprintln!();
             }
         } else if fraction * 10.0 >= self.next_decile as f64 {
-            eprintln!(
-                "  {:>3.0}% {done}/{} {:.0} transfers/s",
-                fraction * 100.0,
-                self.total,
-                rate
-            );
+            eprintln!("  {:>3.0}% {done}/{} {:.0} transfers/s", fraction * 100.0, self.total, rate);
             self.next_decile += 1;
         }
         self.last = now;
@@ -201,9 +187,7 @@ pub fn run(args: &LedgerBench) -> Result<(), String> {
         None => DatabaseUrl::Sqlite("./qianbao-bench/bench.db".into()),
     };
     let store = fresh_database(&url)?;
-    let committer = store
-        .start_committer(CommitterConfig::default(), Arc::new(SystemClock))
-        .map_err(|e| e.to_string())?;
+    let committer = store.start_committer(CommitterConfig::default(), Arc::new(SystemClock)).map_err(|e| e.to_string())?;
     let cny = Currency::from_code("CNY").expect("CNY");
     println!(
         "qianbao bench ledger: {} accounts={} transfers={} distribution={:?} batch-size={} two-phase={}% in-flight={}",
@@ -219,62 +203,33 @@ pub fn run(args: &LedgerBench) -> Result<(), String> {
     let started = Instant::now();
     let ids: Vec<u128> = (1..=u128::from(args.accounts)).collect();
     for chunk in ids.chunks(BATCH_EVENTS_MAX) {
-        let accounts = chunk
-            .iter()
-            .map(|id| NewAccount {
-                id: *id,
-                currency: cny,
-                code: 1,
-                flags: AccountFlags::empty(),
-                user_data: 0,
-            })
-            .collect();
-        let results = committer
-            .submit_accounts(accounts)
-            .and_then(|p| p.wait_blocking())
-            .map_err(|e| e.to_string())?;
+        let accounts =
+            chunk.iter().map(|id| NewAccount { id: *id, currency: cny, code: 1, flags: AccountFlags::empty(), user_data: 0 }).collect();
+        let results = committer.submit_accounts(accounts).and_then(|p| p.wait_blocking()).map_err(|e| e.to_string())?;
         if let Some(e) = results.iter().find_map(|r| r.err()) {
             return Err(format!("creating accounts: {}", e.code()));
         }
     }
-    println!(
-        "accounts: {} created in {:.2} s",
-        args.accounts,
-        started.elapsed().as_secs_f64()
-    );
+    println!("accounts: {} created in {:.2} s", args.accounts, started.elapsed().as_secs_f64());
 
     let picker = Picker::new(args.distribution, args.accounts);
     let mut rng = Rng(0x5EED);
     let mut next_id: u128 = 1u128 << 64;
     let mut to_post: Vec<u128> = Vec::new();
-    let mut in_flight: VecDeque<(Instant, usize, store::Pending<Vec<ledger::TransferResult>>)> =
-        VecDeque::new();
+    let mut in_flight: VecDeque<(Instant, usize, store::Pending<Vec<ledger::TransferResult>>)> = VecDeque::new();
     let mut latencies: Vec<Duration> = Vec::new();
     let (mut submitted, mut done, mut failed) = (0u64, 0u64, 0u64);
     let tty = std::io::stderr().is_terminal();
-    let mut progress = Progress {
-        total: args.transfers,
-        started: Instant::now(),
-        last: Instant::now(),
-        tty,
-        next_decile: 1,
-    };
+    let mut progress = Progress { total: args.transfers, started: Instant::now(), last: Instant::now(), tty, next_decile: 1 };
     let started = Instant::now();
-    let mut wait_one = |in_flight: &mut VecDeque<(
-        Instant,
-        usize,
-        store::Pending<Vec<ledger::TransferResult>>,
-    )>,
+    let mut wait_one = |in_flight: &mut VecDeque<(Instant, usize, store::Pending<Vec<ledger::TransferResult>>)>,
                         done: &mut u64,
                         failed: &mut u64|
      -> Result<(), String> {
         let (sent, n, pending) = in_flight.pop_front().expect("something in flight");
         let results = pending.wait_blocking().map_err(|e| e.to_string())?;
         latencies.push(sent.elapsed());
-        *failed += results
-            .iter()
-            .filter(|r| !matches!(r, Ok(Outcome::Created)))
-            .count() as u64;
+        *failed += results.iter().filter(|r| !matches!(r, Ok(Outcome::Created))).count() as u64;
         *done += n as u64;
         Ok(())
     };
@@ -299,13 +254,8 @@ pub fn run(args: &LedgerBench) -> Result<(), String> {
         while batch.len() < n {
             next_id += 1;
             let (debit, credit) = picker.pick(&mut rng);
-            let two_phase =
-                rng.below(100) < u64::from(args.two_phase_percent) && batch.len() + 1 < n;
-            let flags = if two_phase {
-                TransferFlags::PENDING
-            } else {
-                TransferFlags::empty()
-            };
+            let two_phase = rng.below(100) < u64::from(args.two_phase_percent) && batch.len() + 1 < n;
+            let flags = if two_phase { TransferFlags::PENDING } else { TransferFlags::empty() };
             batch.push(NewTransfer {
                 id: next_id,
                 debit_account_id: debit,
@@ -327,9 +277,7 @@ pub fn run(args: &LedgerBench) -> Result<(), String> {
             wait_one(&mut in_flight, &mut done, &mut failed)?;
             progress.update(done);
         }
-        let pending = committer
-            .submit_transfers(batch)
-            .map_err(|e| e.to_string())?;
+        let pending = committer.submit_transfers(batch).map_err(|e| e.to_string())?;
         in_flight.push_back((Instant::now(), n, pending));
     }
     while !in_flight.is_empty() {
@@ -338,10 +286,7 @@ pub fn run(args: &LedgerBench) -> Result<(), String> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    println!(
-        "transfers: {done} in {elapsed:.2} s = {:.0} transfers/s ({failed} not created)",
-        done as f64 / elapsed
-    );
+    println!("transfers: {done} in {elapsed:.2} s = {:.0} transfers/s ({failed} not created)", done as f64 / elapsed);
     println!(
         "request latency (ms): p50 {:.1}  p99 {:.1}  p100 {:.1}  ({} requests of up to {})",
         percentile(&latencies, 0.50),
@@ -359,12 +304,7 @@ pub fn run(args: &LedgerBench) -> Result<(), String> {
     if args.verify {
         drop(committer);
         let report = store.verify().map_err(|e| e.to_string())?;
-        println!(
-            "verify: {} accounts, {} transfers, {}",
-            report.accounts,
-            report.transfers,
-            if report.ok() { "ok" } else { "PROBLEMS" }
-        );
+        println!("verify: {} accounts, {} transfers, {}", report.accounts, report.transfers, if report.ok() { "ok" } else { "PROBLEMS" });
         if !report.ok() {
             return Err(report.problems.join("\n"));
         }

@@ -17,6 +17,15 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// `text` or `json`.
     pub log_format: String,
+    /// Keys the payment PIN HMAC (hex, at least 32 bytes); unset means generated once into
+    /// `<data_dir>/secret`. Keep it out of the database and its backups.
+    pub secret: Option<String>,
+    /// `system`, or `manual` (sandbox and tests: the operator moves time with /admin/api/sandbox/clock).
+    pub clock: String,
+    /// argon2id memory cost for login passwords, KiB (OWASP's minimum 19,456; lower only for tests).
+    pub password_memory_kib: u32,
+    /// How long the sandbox card rail takes to answer a pending charge.
+    pub sandbox_confirm_after_ms: u64,
 }
 
 impl Default for Config {
@@ -27,19 +36,20 @@ impl Default for Config {
             database_url: None,
             admin_token: None,
             log_format: "text".into(),
+            secret: None,
+            clock: "system".into(),
+            password_memory_kib: 19_456,
+            sandbox_confirm_after_ms: 2_000,
         }
     }
 }
 
 impl Config {
     pub fn load(file: Option<&Path>) -> Result<Config, String> {
-        let file = file
-            .map(Path::to_path_buf)
-            .or_else(|| std::env::var_os("QIANBAO_CONFIG").map(PathBuf::from));
+        let file = file.map(Path::to_path_buf).or_else(|| std::env::var_os("QIANBAO_CONFIG").map(PathBuf::from));
         let mut config = match &file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("reading config {}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(path).map_err(|e| format!("reading config {}: {e}", path.display()))?;
                 toml::from_str(&text).map_err(|e| format!("config {}: {e}", path.display()))?
             }
             None => Config::default(),
@@ -60,11 +70,26 @@ impl Config {
         if let Some(v) = var("QIANBAO_LOG_FORMAT") {
             config.log_format = v;
         }
+        if let Some(v) = var("QIANBAO_SECRET") {
+            config.secret = Some(v);
+        }
+        if let Some(v) = var("QIANBAO_CLOCK") {
+            config.clock = v;
+        }
+        if let Some(v) = var("QIANBAO_PASSWORD_MEMORY_KIB") {
+            config.password_memory_kib = v.parse().map_err(|_| "QIANBAO_PASSWORD_MEMORY_KIB must be a number".to_string())?;
+        }
+        if let Some(v) = var("QIANBAO_SANDBOX_CONFIRM_AFTER_MS") {
+            config.sandbox_confirm_after_ms = v.parse().map_err(|_| "QIANBAO_SANDBOX_CONFIRM_AFTER_MS must be a number".to_string())?;
+        }
+        if !matches!(config.clock.as_str(), "system" | "manual") {
+            return Err(format!("clock must be system or manual, got {:?}", config.clock));
+        }
+        if !(8..=4_194_304).contains(&config.password_memory_kib) {
+            return Err("password_memory_kib must be between 8 and 4194304".into());
+        }
         if !matches!(config.log_format.as_str(), "text" | "json") {
-            return Err(format!(
-                "log_format must be text or json, got {:?}",
-                config.log_format
-            ));
+            return Err(format!("log_format must be text or json, got {:?}", config.log_format));
         }
         Ok(config)
     }
@@ -88,11 +113,36 @@ impl Config {
         if let Ok(token) = std::fs::read_to_string(&path) {
             return Ok(token.trim().to_string());
         }
-        std::fs::create_dir_all(&self.data_dir)
-            .map_err(|e| format!("creating {}: {e}", self.data_dir.display()))?;
+        std::fs::create_dir_all(&self.data_dir).map_err(|e| format!("creating {}: {e}", self.data_dir.display()))?;
         let token = random_hex(32)?;
         write_private(&path, &token)?;
         Ok(token)
+    }
+}
+
+impl Config {
+    /// The platform secret, or the one generated on first start and kept in the data directory.
+    pub fn secret(&self) -> Result<Vec<u8>, String> {
+        let text = match &self.secret {
+            Some(s) => s.clone(),
+            None => {
+                let path = self.data_dir.join("secret");
+                match std::fs::read_to_string(&path) {
+                    Ok(s) => s.trim().to_string(),
+                    Err(_) => {
+                        std::fs::create_dir_all(&self.data_dir).map_err(|e| format!("creating {}: {e}", self.data_dir.display()))?;
+                        let s = random_hex(32)?;
+                        write_private(&path, &s)?;
+                        s
+                    }
+                }
+            }
+        };
+        let bytes: Option<Vec<u8>> =
+            (0..text.len()).step_by(2).map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect();
+        bytes
+            .filter(|b| b.len() >= 32 && text.len() % 2 == 0)
+            .ok_or_else(|| "secret must be at least 64 hex characters (32 bytes)".to_string())
     }
 }
 
@@ -100,9 +150,7 @@ impl Config {
 pub fn random_hex(bytes: usize) -> Result<String, String> {
     use std::io::Read;
     let mut buf = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .map_err(|e| format!("reading /dev/urandom: {e}"))?;
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf)).map_err(|e| format!("reading /dev/urandom: {e}"))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -116,6 +164,5 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
         .mode(0o600)
         .open(path)
         .map_err(|e| format!("creating {}: {e}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .map_err(|e| format!("writing {}: {e}", path.display()))
+    file.write_all(text.as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))
 }

@@ -13,11 +13,7 @@ use std::sync::Arc;
 use store::{CommitterConfig, Store, SystemClock};
 
 #[derive(Parser)]
-#[command(
-    name = "qianbao",
-    version,
-    about = "Qianbao: a self-hostable payment platform"
-)]
+#[command(name = "qianbao", version, about = "Qianbao: a self-hostable payment platform")]
 struct Cli {
     /// Configuration file (TOML). Also QIANBAO_CONFIG; QIANBAO_* variables override it.
     #[arg(long, global = true)]
@@ -76,11 +72,8 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("QIANBAO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QIANBAO_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if config.log_format == "json" {
         builder.json().init();
     } else {
@@ -102,25 +95,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Migrate => {
             let store = open_store(&config)?;
-            println!(
-                "{}: schema version {}",
-                store.url().redacted(),
-                store.schema_version().map_err(|e| e.to_string())?
-            );
+            println!("{}: schema version {}", store.url().redacted(), store.schema_version().map_err(|e| e.to_string())?);
         }
         Command::Ledger { command } => {
             let store = open_store(&config)?;
             match command {
                 LedgerCommand::Verify => {
                     let report = store.verify().map_err(|e| e.to_string())?;
-                    println!(
-                        "accounts: {}  transfers: {}  pending open: {}",
-                        report.accounts, report.transfers, report.pending_open
-                    );
+                    println!("accounts: {}  transfers: {}  pending open: {}", report.accounts, report.transfers, report.pending_open);
                     for (currency, posted) in &report.posted_by_currency {
-                        println!(
-                            "{currency}: posted debits = posted credits = {posted} minor units"
-                        );
+                        println!("{currency}: posted debits = posted credits = {posted} minor units");
                     }
                     if !report.ok() {
                         for problem in &report.problems {
@@ -129,79 +113,78 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         println!("the books do NOT verify");
                         return Ok(ExitCode::FAILURE);
                     }
-                    println!(
-                        "the books verify: every balance recomputed from the journal, every invariant holds"
-                    );
+                    println!("the books verify: every balance recomputed from the journal, every invariant holds");
                 }
                 LedgerCommand::Account { id } => {
-                    let account = store
-                        .account(id)
-                        .map_err(|e| e.to_string())?
-                        .ok_or(format!("no account {id}"))?;
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&server::AccountOut::from(account))
-                            .expect("serialisable")
-                    );
+                    let account = store.account(id).map_err(|e| e.to_string())?.ok_or(format!("no account {id}"))?;
+                    println!("{}", serde_json::to_string_pretty(&server::AccountOut::from(account)).expect("serialisable"));
                 }
                 LedgerCommand::Transfer { id } => {
-                    let (t, p) = store
-                        .transfer(id)
-                        .map_err(|e| e.to_string())?
-                        .ok_or(format!("no transfer {id}"))?;
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&server::TransferOut::new(t, p))
-                            .expect("serialisable")
-                    );
+                    let (t, p) = store.transfer(id).map_err(|e| e.to_string())?.ok_or(format!("no transfer {id}"))?;
+                    println!("{}", serde_json::to_string_pretty(&server::TransferOut::new(t, p)).expect("serialisable"));
                 }
             }
         }
-        Command::Bench {
-            command: BenchCommand::Ledger(args),
-        } => bench::run(&args)?,
+        Command::Bench { command: BenchCommand::Ledger(args) } => bench::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Connections the platform's pool opens at most.
+const DB_CONNECTIONS_MAX: usize = 16;
+/// How often each instance resolves what fell due (red packet refunds, pending top-ups ...).
+const DEADLINES_PERIOD_MS: u64 = 1_000;
+
 fn serve(config: Config, demo: bool) -> Result<(), String> {
     let store = Arc::new(open_store(&config)?);
     let admin_token = config.admin_token()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let committer = store
-        .start_committer(CommitterConfig::default(), Arc::new(SystemClock))
-        .map_err(|e| e.to_string())?;
-    tracing::info!(database = %store.url().redacted(), schema = store.schema_version().unwrap_or(0), "store ready");
+    let secret = config.secret()?;
+    let (clock, manual_clock): (Arc<dyn store::Clock>, Option<Arc<store::ManualClock>>) = if config.clock == "manual" {
+        let manual = Arc::new(store::ManualClock::new(store::Clock::now_ns(&SystemClock)));
+        (manual.clone(), Some(manual))
+    } else {
+        (Arc::new(SystemClock), None)
+    };
+    let db = Arc::new(store::Db::open(store.url(), DB_CONNECTIONS_MAX).map_err(|e| e.to_string())?);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let committer = store.start_committer(CommitterConfig::default(), clock.clone()).map_err(|e| e.to_string())?;
+    tracing::info!(database = %store.url().redacted(), schema = store.schema_version().unwrap_or(0), clock = %config.clock, "store ready");
     runtime.block_on(async move {
         if demo {
             seed_demo(&committer).await?;
         }
-        let state = Arc::new(server::AppState {
-            store: store.clone(),
-            committer,
-            admin_token: admin_token.clone(),
+        let rail = Arc::new(platform::SandboxRail::new(clock.clone(), config.sandbox_confirm_after_ms));
+        let platform_config =
+            platform::PlatformConfig { password_memory_kib: config.password_memory_kib, ..platform::PlatformConfig::default() };
+        let platform = Arc::new(
+            platform::Platform::start(store.clone(), db, committer.clone(), clock, platform_config, rail, secret)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+        let worker = platform.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(DEADLINES_PERIOD_MS));
+            loop {
+                tick.tick().await;
+                if let Err(e) = worker.run_deadlines().await {
+                    tracing::error!(error = %e, "resolving deadlines");
+                }
+            }
         });
-        let listener = tokio::net::TcpListener::bind(&config.listen)
-            .await
-            .map_err(|e| format!("listening on {}: {e}", config.listen))?;
+        let state =
+            Arc::new(server::AppState { store: store.clone(), committer, platform, admin_token: admin_token.clone(), manual_clock });
+        let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(%address, "qianbao listening");
         if demo {
             print_demo(address, &config, &admin_token);
         }
-        axum::serve(listener, server::router(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| e.to_string())
+        axum::serve(listener, server::router(state)).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())
     })
 }
 
 async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {},
         _ = term.recv() => {},
@@ -216,28 +199,13 @@ const DEMO_BOB: u128 = 3;
 
 async fn seed_demo(committer: &store::Committer) -> Result<(), String> {
     let cny = Currency::from_code("CNY").expect("CNY");
-    let wallet = |id| NewAccount {
-        id,
-        currency: cny,
-        code: 1,
-        flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS,
-        user_data: 0,
-    };
+    let wallet = |id| NewAccount { id, currency: cny, code: 1, flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS, user_data: 0 };
     let accounts = vec![
-        NewAccount {
-            id: DEMO_RAIL,
-            currency: cny,
-            code: 2,
-            flags: AccountFlags::empty(),
-            user_data: 0,
-        },
+        NewAccount { id: DEMO_RAIL, currency: cny, code: 2, flags: AccountFlags::empty(), user_data: 0 },
         wallet(DEMO_ALICE),
         wallet(DEMO_BOB),
     ];
-    let results = committer
-        .create_accounts(accounts)
-        .await
-        .map_err(|e| e.to_string())?;
+    let results = committer.create_accounts(accounts).await.map_err(|e| e.to_string())?;
     if let Some(e) = results.iter().find_map(|r| r.err()) {
         return Err(format!("demo accounts: {}", e.code()));
     }
@@ -253,10 +221,7 @@ async fn seed_demo(committer: &store::Committer) -> Result<(), String> {
         timeout_s: 0,
         user_data: 0,
     };
-    let results = committer
-        .create_transfers(vec![top_up(1, DEMO_ALICE), top_up(2, DEMO_BOB)])
-        .await
-        .map_err(|e| e.to_string())?;
+    let results = committer.create_transfers(vec![top_up(1, DEMO_ALICE), top_up(2, DEMO_BOB)]).await.map_err(|e| e.to_string())?;
     if let Some(e) = results.iter().find_map(|r| r.err()) {
         return Err(format!("demo top-ups: {}", e.code()));
     }

@@ -19,32 +19,15 @@ fn started() -> (Env, Server) {
 #[test]
 fn health_and_readiness_answer_without_a_token() {
     let (_env, server) = started();
-    assert_eq!(
-        request(server.port, "GET", "/healthz", None, None)
-            .unwrap()
-            .status,
-        200
-    );
-    assert_eq!(
-        request(server.port, "GET", "/readyz", None, None)
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(request(server.port, "GET", "/healthz", None, None).unwrap().status, 200);
+    assert_eq!(request(server.port, "GET", "/readyz", None, None).unwrap().status, 200);
 }
 
 #[test]
 fn the_operator_api_refuses_a_missing_or_wrong_token() {
     let (_env, server) = started();
     for token in [None, Some("wrong-token-wrong-token")] {
-        let r = request(
-            server.port,
-            "GET",
-            "/admin/api/ledger/accounts/2",
-            token,
-            None,
-        )
-        .unwrap();
+        let r = request(server.port, "GET", "/admin/api/ledger/accounts/2", token, None).unwrap();
         assert_eq!(r.status, 401);
         assert_eq!(r.json()["code"], "UNAUTHORIZED");
     }
@@ -58,18 +41,12 @@ fn a_transfer_moves_money_between_accounts() {
         "/admin/api/ledger/transfers",
         r#"[{"id":"10","debit_account_id":"1","credit_account_id":"2","amount":5000,"currency":"CNY","code":1},{"id":"11","debit_account_id":"2","credit_account_id":"3","amount":1234,"currency":"CNY","code":10}]"#,
     );
-    assert_eq!(
-        r.json(),
-        serde_json::json!([{"index":0,"result":"created"},{"index":1,"result":"created"}])
-    );
+    assert_eq!(r.json(), serde_json::json!([{"index":0,"result":"created"},{"index":1,"result":"created"}]));
     let bob = get(server.port, "/admin/api/ledger/accounts/3").json();
     assert_eq!(bob["credits_posted"], 1234);
     assert_eq!(bob["currency"], "CNY");
     let t = get(server.port, "/admin/api/ledger/transfers/11").json();
-    assert_eq!(
-        (t["debit_account_id"].as_str(), t["amount"].as_u64()),
-        (Some("2"), Some(1234))
-    );
+    assert_eq!((t["debit_account_id"].as_str(), t["amount"].as_u64()), (Some("2"), Some(1234)));
 }
 
 #[test]
@@ -84,13 +61,7 @@ fn each_failed_transfer_reports_its_own_code() {
             {"id":"23","debit_account_id":"2","credit_account_id":"99","amount":1,"currency":"CNY","code":10},
             {"id":"24","debit_account_id":"2","credit_account_id":"3","amount":1,"currency":"HKD","code":10}]"#,
     );
-    let codes: Vec<String> = r
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["result"].as_str().unwrap().to_string())
-        .collect();
+    let codes: Vec<String> = r.json().as_array().unwrap().iter().map(|e| e["result"].as_str().unwrap().to_string()).collect();
     assert_eq!(
         codes,
         [
@@ -101,28 +72,16 @@ fn each_failed_transfer_reports_its_own_code() {
             "transfer_must_have_the_same_currency_as_accounts"
         ]
     );
-    assert_eq!(
-        get(server.port, "/admin/api/ledger/accounts/2").json()["debits_posted"],
-        0
-    );
+    assert_eq!(get(server.port, "/admin/api/ledger/accounts/2").json()["debits_posted"], 0);
 }
 
 #[test]
 fn a_retried_request_answers_exists_and_moves_no_more_money() {
     let (_env, server) = started();
     let body = r#"[{"id":"30","debit_account_id":"1","credit_account_id":"2","amount":700,"currency":"CNY","code":1}]"#;
-    assert_eq!(
-        post(server.port, "/admin/api/ledger/transfers", body).json()[0]["result"],
-        "created"
-    );
-    assert_eq!(
-        post(server.port, "/admin/api/ledger/transfers", body).json()[0]["result"],
-        "exists"
-    );
-    assert_eq!(
-        get(server.port, "/admin/api/ledger/accounts/2").json()["credits_posted"],
-        700
-    );
+    assert_eq!(post(server.port, "/admin/api/ledger/transfers", body).json()[0]["result"], "created");
+    assert_eq!(post(server.port, "/admin/api/ledger/transfers", body).json()[0]["result"], "exists");
+    assert_eq!(get(server.port, "/admin/api/ledger/accounts/2").json()["credits_posted"], 700);
 }
 
 #[test]
@@ -130,18 +89,9 @@ fn malformed_requests_get_param_error_naming_the_problem() {
     let (_env, server) = started();
     for (body, needle) in [
         ("not json", "invalid JSON"),
-        (
-            r#"[{"id":"x1","debit_account_id":"1","credit_account_id":"2","amount":1,"currency":"CNY","code":1}]"#,
-            "decimal u128",
-        ),
-        (
-            r#"[{"id":"1","debit_account_id":"1","credit_account_id":"2","amount":-5,"currency":"CNY","code":1}]"#,
-            "[0].amount",
-        ),
-        (
-            r#"[{"id":"1","debit_account_id":"1","credit_account_id":"2","amount":1,"currency":"XYZ","code":1}]"#,
-            "unknown currency",
-        ),
+        (r#"[{"id":"x1","debit_account_id":"1","credit_account_id":"2","amount":1,"currency":"CNY","code":1}]"#, "decimal u128"),
+        (r#"[{"id":"1","debit_account_id":"1","credit_account_id":"2","amount":-5,"currency":"CNY","code":1}]"#, "[0].amount"),
+        (r#"[{"id":"1","debit_account_id":"1","credit_account_id":"2","amount":1,"currency":"XYZ","code":1}]"#, "unknown currency"),
         (
             r#"[{"id":"1","debit_account_id":"1","credit_account_id":"2","amount":1,"currency":"CNY","code":1,"flags":["sideways"]}]"#,
             "unknown flag",
@@ -155,11 +105,7 @@ fn malformed_requests_get_param_error_naming_the_problem() {
         let r = post(server.port, "/admin/api/ledger/transfers", body);
         assert_eq!(r.status, 400, "{body}");
         assert_eq!(r.json()["code"], "PARAM_ERROR");
-        assert!(
-            r.json()["message"].as_str().unwrap().contains(needle),
-            "{body}: {}",
-            r.body
-        );
+        assert!(r.json()["message"].as_str().unwrap().contains(needle), "{body}: {}", r.body);
     }
 }
 
@@ -176,10 +122,7 @@ fn more_events_than_a_batch_holds_are_refused() {
 #[test]
 fn unknown_accounts_and_transfers_are_not_found() {
     let (_env, server) = started();
-    for path in [
-        "/admin/api/ledger/accounts/404",
-        "/admin/api/ledger/transfers/404",
-    ] {
+    for path in ["/admin/api/ledger/accounts/404", "/admin/api/ledger/transfers/404"] {
         let r = get(server.port, path);
         assert_eq!(r.status, 404);
         assert_eq!(r.json()["code"], "RESOURCE_NOT_EXISTS");
@@ -195,17 +138,9 @@ fn metrics_count_transfers_and_batches() {
         "/admin/api/ledger/transfers",
         r#"[{"id":"40","debit_account_id":"2","credit_account_id":"3","amount":1,"currency":"CNY","code":10}]"#,
     );
-    let text = request(server.port, "GET", "/metrics", None, None)
-        .unwrap()
-        .body;
-    assert!(
-        text.contains("qianbao_ledger_accounts_created_total 3"),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"qianbao_ledger_transfers_failed_total{code="exceeds_credits"} 1"#),
-        "{text}"
-    );
+    let text = request(server.port, "GET", "/metrics", None, None).unwrap().body;
+    assert!(text.contains("qianbao_ledger_accounts_created_total 3"), "{text}");
+    assert!(text.contains(r#"qianbao_ledger_transfers_failed_total{code="exceeds_credits"} 1"#), "{text}");
     assert!(text.contains("qianbao_ledger_commit_seconds_bucket"));
     assert!(text.contains("qianbao_ledger_batch_events_count"));
 }
@@ -214,8 +149,7 @@ fn metrics_count_transfers_and_batches() {
 fn the_token_never_appears_in_the_log() {
     let (env, server) = started();
     get(server.port, "/admin/api/ledger/accounts/2");
-    let log =
-        std::fs::read_to_string(env.data_dir.join(format!("server-{}.log", server.port))).unwrap();
+    let log = std::fs::read_to_string(env.data_dir.join(format!("server-{}.log", server.port))).unwrap();
     assert!(log.contains("request"), "requests are logged");
     assert!(!log.contains(TOKEN));
 }
@@ -224,30 +158,15 @@ fn the_token_never_appears_in_the_log() {
 fn demo_mode_seeds_funded_wallets_and_says_how_to_use_them() {
     let env = Env::sqlite("demo");
     let mut server = env.serve(&["--demo"]);
-    assert_eq!(
-        get(server.port, "/admin/api/ledger/accounts/2").json()["credits_posted"],
-        100_000
-    );
+    assert_eq!(get(server.port, "/admin/api/ledger/accounts/2").json()["credits_posted"], 100_000);
     server.kill();
     let mut out = String::new();
     use std::io::Read;
-    server
-        .child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    assert!(
-        out.contains("Operator token") && out.contains("curl"),
-        "{out}"
-    );
+    server.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(out.contains("Operator token") && out.contains("curl"), "{out}");
     // A second start with --demo is idempotent.
     let again = env.serve(&["--demo"]);
-    assert_eq!(
-        get(again.port, "/admin/api/ledger/accounts/2").json()["credits_posted"],
-        100_000
-    );
+    assert_eq!(get(again.port, "/admin/api/ledger/accounts/2").json()["credits_posted"], 100_000);
 }
 
 #[test]
@@ -259,21 +178,13 @@ fn ledger_verify_exits_non_zero_on_a_tampered_database() {
         r#"[{"id":"50","debit_account_id":"1","credit_account_id":"2","amount":10,"currency":"CNY","code":1}]"#,
     );
     drop(server);
-    assert!(
-        env.command(&["ledger", "verify"])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    assert!(env.command(&["ledger", "verify"]).output().unwrap().status.success());
     let db = env.data_dir.join("qianbao.db");
     let status = std::process::Command::new("python3")
         .args(["-c", &format!("import sqlite3; c=sqlite3.connect('{}'); c.execute('UPDATE accounts SET credits_posted = credits_posted + 1 WHERE code = 1'); c.commit()", db.display())])
         .status();
     if !status.map(|s| s.success()).unwrap_or(false) {
-        eprintln!(
-            "python3 with sqlite3 not available: tamper check skipped (the store suite covers it)"
-        );
+        eprintln!("python3 with sqlite3 not available: tamper check skipped (the store suite covers it)");
         return;
     }
     let out = env.command(&["ledger", "verify"]).output().unwrap();

@@ -5,6 +5,7 @@
 //! integers in minor units, currencies are ISO 4217 codes, flags are lists of names. Every error is
 //! `{"code": "...", "message": "..."}` with a stable code.
 
+pub mod wallet_api;
 mod wire;
 
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -23,8 +24,11 @@ pub const BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
 pub struct AppState {
     pub store: Arc<Store>,
     pub committer: Committer,
+    pub platform: Arc<platform::Platform>,
     /// The operator token; compared in constant time, never logged.
     pub admin_token: String,
+    /// Set when the server runs on a manual clock (sandbox and tests): the operator may move it.
+    pub manual_clock: Option<Arc<store::ManualClock>>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -36,6 +40,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/api/ledger/transfers", post(create_transfers))
         .route("/admin/api/ledger/accounts/{id}", get(get_account))
         .route("/admin/api/ledger/transfers/{id}", get(get_transfer))
+        .route("/admin/api/sandbox/clock", post(advance_clock))
+        .merge(wallet_api::routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), wallet_api::idempotency))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
@@ -60,11 +67,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
+        ApiError { status, code, message: message.into() }
     }
 
     fn bad_request(message: impl Into<String>) -> ApiError {
@@ -74,11 +77,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(serde_json::json!({"code": self.code, "message": self.message})),
-        )
-            .into_response()
+        (self.status, Json(serde_json::json!({"code": self.code, "message": self.message}))).into_response()
     }
 }
 
@@ -86,18 +85,10 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::TooManyEvents { .. } => ApiError::bad_request(e.to_string()),
-            StoreError::Unavailable => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "UNAVAILABLE",
-                e.to_string(),
-            ),
+            StoreError::Unavailable => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", e.to_string()),
             _ => {
                 tracing::error!(error = %e, "store error");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "SYSTEM_ERROR",
-                    "internal error; see the server log",
-                )
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "internal error; see the server log")
             }
         }
     }
@@ -108,13 +99,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn require_operator(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if presented.is_empty() || !constant_time_eq(presented.as_bytes(), state.admin_token.as_bytes())
-    {
+    let presented = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    if presented.is_empty() || !constant_time_eq(presented.as_bytes(), state.admin_token.as_bytes()) {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "UNAUTHORIZED",
@@ -129,22 +115,46 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
-        let at = if path == "." {
-            String::new()
-        } else {
-            format!(" at {path}")
-        };
+        let at = if path == "." { String::new() } else { format!(" at {path}") };
         ApiError::bad_request(format!("invalid JSON body{at}: {}", e.inner()))
     })
 }
 
 fn check_count(n: usize) -> Result<(), ApiError> {
     if n == 0 || n > BATCH_EVENTS_MAX {
-        return Err(ApiError::bad_request(format!(
-            "a request carries 1 to {BATCH_EVENTS_MAX} events, got {n}"
-        )));
+        return Err(ApiError::bad_request(format!("a request carries 1 to {BATCH_EVENTS_MAX} events, got {n}")));
     }
     Ok(())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockIn {
+    advance_s: u64,
+}
+
+/// Move the manual clock forward (only when the server runs on one), then resolve what fell due.
+async fn advance_clock(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_operator(&state, &headers)?;
+    let clock = state
+        .manual_clock
+        .as_ref()
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", "the server runs on the system clock"))?;
+    let r: ClockIn = parse_json(&body)?;
+    if r.advance_s > 10 * 365 * 86_400 {
+        return Err(ApiError::bad_request("advance_s: at most ten years"));
+    }
+    clock.advance_s(r.advance_s);
+    let report = state
+        .platform
+        .run_deadlines()
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", e.to_string()))?;
+    Ok(Json(serde_json::json!({"now_ms": state.platform.now_ms(), "deadlines": report})))
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
@@ -171,13 +181,7 @@ async fn create_accounts(
     check_count(accounts.len())?;
     let batch = accounts.into_iter().map(AccountIn::into_ledger).collect();
     let results = state.committer.create_accounts(batch).await?;
-    Ok(Json(
-        results
-            .into_iter()
-            .enumerate()
-            .map(EventResult::from_account)
-            .collect(),
-    ))
+    Ok(Json(results.into_iter().enumerate().map(EventResult::from_account).collect()))
 }
 
 async fn create_transfers(
@@ -190,44 +194,24 @@ async fn create_transfers(
     check_count(transfers.len())?;
     let batch = transfers.into_iter().map(TransferIn::into_ledger).collect();
     let results = state.committer.create_transfers(batch).await?;
-    Ok(Json(
-        results
-            .into_iter()
-            .enumerate()
-            .map(EventResult::from_transfer)
-            .collect(),
-    ))
+    Ok(Json(results.into_iter().enumerate().map(EventResult::from_transfer).collect()))
 }
 
 fn parse_id(text: &str) -> Result<u128, ApiError> {
     text.parse::<u128>()
         .ok()
         .filter(|id| *id != 0 && *id != u128::MAX)
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "id {text:?} is not a decimal u128 between 1 and 2^128-2"
-            ))
-        })
+        .ok_or_else(|| ApiError::bad_request(format!("id {text:?} is not a decimal u128 between 1 and 2^128-2")))
 }
 
-async fn get_account(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Json<AccountOut>, ApiError> {
+async fn get_account(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<AccountOut>, ApiError> {
     require_operator(&state, &headers)?;
     let id = parse_id(&id)?;
     let store = state.store.clone();
-    let account = tokio::task::spawn_blocking(move || store.account(id))
-        .await
-        .map_err(|_| StoreError::Unavailable)??;
-    account.map(|a| Json(AccountOut::from(a))).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "RESOURCE_NOT_EXISTS",
-            format!("no account {id}"),
-        )
-    })
+    let account = tokio::task::spawn_blocking(move || store.account(id)).await.map_err(|_| StoreError::Unavailable)??;
+    account
+        .map(|a| Json(AccountOut::from(a)))
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", format!("no account {id}")))
 }
 
 async fn get_transfer(
@@ -238,18 +222,10 @@ async fn get_transfer(
     require_operator(&state, &headers)?;
     let id = parse_id(&id)?;
     let store = state.store.clone();
-    let found = tokio::task::spawn_blocking(move || store.transfer(id))
-        .await
-        .map_err(|_| StoreError::Unavailable)??;
+    let found = tokio::task::spawn_blocking(move || store.transfer(id)).await.map_err(|_| StoreError::Unavailable)??;
     found
         .map(|(t, p)| Json(TransferOut::new(t, p)))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "RESOURCE_NOT_EXISTS",
-                format!("no transfer {id}"),
-            )
-        })
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", format!("no transfer {id}")))
 }
 
 #[cfg(test)]

@@ -1,8 +1,7 @@
 //! JSON shapes of the operator ledger API, parsed at the boundary into ledger types.
 
 use ledger::{
-    Account, AccountFlags, AccountResult, NewAccount, NewTransfer, Outcome, PendingRecord,
-    Transfer, TransferFlags, TransferResult,
+    Account, AccountFlags, AccountResult, NewAccount, NewTransfer, Outcome, PendingRecord, Transfer, TransferFlags, TransferResult,
 };
 use money::Currency;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -21,9 +20,7 @@ impl<'de> Deserialize<'de> for Id128 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Id128, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         if text.is_empty() || text.len() > 39 || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(serde::de::Error::custom(format!(
-                "expected a decimal u128 string, got {text:?}"
-            )));
+            return Err(serde::de::Error::custom(format!("expected a decimal u128 string, got {text:?}")));
         }
         text.parse().map(Id128).map_err(serde::de::Error::custom)
     }
@@ -43,13 +40,7 @@ pub struct AccountIn {
 
 impl AccountIn {
     pub fn into_ledger(self) -> NewAccount {
-        NewAccount {
-            id: self.id.0,
-            currency: self.currency,
-            code: self.code,
-            flags: self.flags,
-            user_data: self.user_data.0,
-        }
+        NewAccount { id: self.id.0, currency: self.currency, code: self.code, flags: self.flags, user_data: self.user_data.0 }
     }
 }
 
@@ -109,17 +100,11 @@ fn outcome(o: Outcome) -> String {
 
 impl EventResult {
     pub fn from_account((index, r): (usize, AccountResult)) -> EventResult {
-        EventResult {
-            index,
-            result: r.map(outcome).unwrap_or_else(|e| e.code().to_string()),
-        }
+        EventResult { index, result: r.map(outcome).unwrap_or_else(|e| e.code().to_string()) }
     }
 
     pub fn from_transfer((index, r): (usize, TransferResult)) -> EventResult {
-        EventResult {
-            index,
-            result: r.map(outcome).unwrap_or_else(|e| e.code().to_string()),
-        }
+        EventResult { index, result: r.map(outcome).unwrap_or_else(|e| e.code().to_string()) }
     }
 }
 

@@ -44,20 +44,12 @@ pub(crate) trait Backend: Send {
 }
 
 /// Migrations, in order: (version, name, SQLite script, PostgreSQL script).
-pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "ledger",
-    include_str!("../migrations/sqlite/0001_ledger.sql"),
-    include_str!("../migrations/postgres/0001_ledger.sql"),
-)];
-
-pub(crate) const TABLES: &[&str] = &[
-    "failed_transfers",
-    "pending_transfers",
-    "transfers",
-    "accounts",
-    "schema_migrations",
+pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (1, "ledger", include_str!("../migrations/sqlite/0001_ledger.sql"), include_str!("../migrations/postgres/0001_ledger.sql")),
+    (2, "wallets", include_str!("../migrations/sqlite/0002_wallets.sql"), include_str!("../migrations/postgres/0002_wallets.sql")),
 ];
+
+pub(crate) const TABLES: &[&str] = &["failed_transfers", "pending_transfers", "transfers", "accounts", "schema_migrations"];
 
 pub(crate) fn latest_version() -> i64 {
     MIGRATIONS.last().map(|m| m.0).unwrap_or(0)

@@ -2,10 +2,7 @@
 
 use crate::backend::Backend;
 use crate::{Clock, Metrics, Result, StoreError};
-use ledger::{
-    AccountResult, BATCH_EVENTS_MAX, Changes, Id, Ledger, NewAccount, NewTransfer, Outcome,
-    TransferResult,
-};
+use ledger::{AccountResult, BATCH_EVENTS_MAX, Changes, Id, Ledger, NewAccount, NewTransfer, Outcome, TransferResult};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -25,12 +22,7 @@ pub struct CommitterConfig {
 
 impl Default for CommitterConfig {
     fn default() -> CommitterConfig {
-        CommitterConfig {
-            queue_requests_max: 4096,
-            expiries_per_batch_max: 1024,
-            idle_tick_ms: 100,
-            conflict_retries_max: 16,
-        }
+        CommitterConfig { queue_requests_max: 4096, expiries_per_batch_max: 1024, idle_tick_ms: 100, conflict_retries_max: 16 }
     }
 }
 
@@ -77,10 +69,7 @@ impl<T> Pending<T> {
     }
 
     pub fn wait_blocking(self) -> Result<T> {
-        let reply = self
-            .rx
-            .blocking_recv()
-            .map_err(|_| StoreError::Unavailable)??;
+        let reply = self.rx.blocking_recv().map_err(|_| StoreError::Unavailable)??;
         Ok((self.unwrap)(reply))
     }
 }
@@ -101,10 +90,7 @@ fn transfers_of(reply: Reply) -> Vec<TransferResult> {
 
 fn check_size(len: usize) -> Result<()> {
     if len > BATCH_EVENTS_MAX {
-        return Err(StoreError::TooManyEvents {
-            count: len,
-            max: BATCH_EVENTS_MAX,
-        });
+        return Err(StoreError::TooManyEvents { count: len, max: BATCH_EVENTS_MAX });
     }
     Ok(())
 }
@@ -120,14 +106,7 @@ impl Committer {
         std::thread::Builder::new()
             .name("ledger-committer".into())
             .spawn(move || {
-                let mut worker = Worker {
-                    backend,
-                    config,
-                    clock,
-                    metrics,
-                    ledger: Ledger::new(),
-                    last_ts: 0,
-                };
+                let mut worker = Worker { backend, config, clock, metrics, ledger: Ledger::new(), last_ts: 0 };
                 worker.run(rx)
             })
             .map_err(|e| StoreError::Database(format!("spawning the committer: {e}")))?;
@@ -136,61 +115,37 @@ impl Committer {
 
     fn submit(&self, op: Op) -> Result<oneshot::Receiver<Result<Reply>>> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .blocking_send(Request { op, reply })
-            .map_err(|_| StoreError::Unavailable)?;
+        self.tx.blocking_send(Request { op, reply }).map_err(|_| StoreError::Unavailable)?;
         Ok(rx)
     }
 
     async fn submit_async(&self, op: Op) -> Result<oneshot::Receiver<Result<Reply>>> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Request { op, reply })
-            .await
-            .map_err(|_| StoreError::Unavailable)?;
+        self.tx.send(Request { op, reply }).await.map_err(|_| StoreError::Unavailable)?;
         Ok(rx)
     }
 
     pub async fn create_accounts(&self, batch: Vec<NewAccount>) -> Result<Vec<AccountResult>> {
         check_size(batch.len())?;
-        Pending {
-            rx: self.submit_async(Op::Accounts(batch)).await?,
-            unwrap: accounts_of,
-        }
-        .wait()
-        .await
+        Pending { rx: self.submit_async(Op::Accounts(batch)).await?, unwrap: accounts_of }.wait().await
     }
 
     pub async fn create_transfers(&self, batch: Vec<NewTransfer>) -> Result<Vec<TransferResult>> {
         check_size(batch.len())?;
-        Pending {
-            rx: self.submit_async(Op::Transfers(batch)).await?,
-            unwrap: transfers_of,
-        }
-        .wait()
-        .await
+        Pending { rx: self.submit_async(Op::Transfers(batch)).await?, unwrap: transfers_of }.wait().await
     }
 
     /// From a plain thread (not inside an async runtime): queue accounts, get a handle on the answer.
     pub fn submit_accounts(&self, batch: Vec<NewAccount>) -> Result<Pending<Vec<AccountResult>>> {
         check_size(batch.len())?;
-        Ok(Pending {
-            rx: self.submit(Op::Accounts(batch))?,
-            unwrap: accounts_of,
-        })
+        Ok(Pending { rx: self.submit(Op::Accounts(batch))?, unwrap: accounts_of })
     }
 
     /// From a plain thread: queue transfers, get a handle on the answer (lets a caller keep several
     /// requests in flight).
-    pub fn submit_transfers(
-        &self,
-        batch: Vec<NewTransfer>,
-    ) -> Result<Pending<Vec<TransferResult>>> {
+    pub fn submit_transfers(&self, batch: Vec<NewTransfer>) -> Result<Pending<Vec<TransferResult>>> {
         check_size(batch.len())?;
-        Ok(Pending {
-            rx: self.submit(Op::Transfers(batch))?,
-            unwrap: transfers_of,
-        })
+        Ok(Pending { rx: self.submit(Op::Transfers(batch))?, unwrap: transfers_of })
     }
 }
 
@@ -205,10 +160,7 @@ struct Worker {
 
 impl Worker {
     fn run(&mut self, mut rx: mpsc::Receiver<Request>) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .expect("a current-thread runtime");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a current-thread runtime");
         match self.backend.max_timestamp() {
             Ok(ts) => self.last_ts = ts,
             Err(e) => tracing::error!(error = %e, "reading the ledger's last timestamp"),
@@ -252,10 +204,7 @@ impl Worker {
     fn process(&mut self, requests: Vec<Request>) {
         let started = Instant::now();
         let now = self.clock.now_ns();
-        let due = match self
-            .backend
-            .due_expiries(now, self.config.expiries_per_batch_max)
-        {
+        let due = match self.backend.due_expiries(now, self.config.expiries_per_batch_max) {
             Ok(due) => due,
             Err(e) => {
                 tracing::error!(error = %e, "looking for due pending transfers");
@@ -270,9 +219,7 @@ impl Worker {
             match self.attempt(&requests, &due, now) {
                 // Another writer committed one of our ids first (Duplicate) or we collided (Conflict):
                 // the retry looks everything up again.
-                Err(StoreError::Conflict(detail) | StoreError::Duplicate(detail))
-                    if attempt < self.config.conflict_retries_max =>
-                {
+                Err(StoreError::Conflict(detail) | StoreError::Duplicate(detail)) if attempt < self.config.conflict_retries_max => {
                     attempt += 1;
                     self.metrics.batch_retries.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(%detail, attempt, "batch conflicted with another writer; retrying");
@@ -283,12 +230,8 @@ impl Worker {
         match outcome {
             Ok(replies) => {
                 self.metrics.batches.fetch_add(1, Ordering::Relaxed);
-                self.metrics
-                    .batch_events
-                    .observe(requests.iter().map(|r| r.op.len()).sum::<usize>() as f64);
-                self.metrics
-                    .commit_seconds
-                    .observe(started.elapsed().as_secs_f64());
+                self.metrics.batch_events.observe(requests.iter().map(|r| r.op.len()).sum::<usize>() as f64);
+                self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
                 for (request, reply) in requests.into_iter().zip(replies) {
                     let _ = request.reply.send(Ok(reply)); // a waiter that gave up is fine
                 }
@@ -330,8 +273,7 @@ impl Worker {
         transfer_ids.dedup();
 
         self.backend.begin()?;
-        let result =
-            self.attempt_in_transaction(requests, due, now, transfer_ids, account_ids, pending_ids);
+        let result = self.attempt_in_transaction(requests, due, now, transfer_ids, account_ids, pending_ids);
         match result {
             Ok(replies) => {
                 self.backend.commit()?;
@@ -359,8 +301,7 @@ impl Worker {
         let max_id = self.backend.max_journal_id()?;
         let mut transfer_ids = transfer_ids;
         transfer_ids.retain(|id| *id <= max_id);
-        self.backend
-            .read_transfers(&transfer_ids, &mut self.ledger)?;
+        self.backend.read_transfers(&transfer_ids, &mut self.ledger)?;
         // A post or void touches the pending transfer's accounts, which the request may not name.
         for id in pending_ids.iter() {
             if let Some(t) = self.ledger.transfer(*id) {
@@ -375,8 +316,7 @@ impl Worker {
         pending_ids.retain(|id| self.ledger.transfer(*id).is_some());
         pending_ids.sort_unstable();
         pending_ids.dedup();
-        self.backend
-            .refresh_pending(&pending_ids, &mut self.ledger)?;
+        self.backend.refresh_pending(&pending_ids, &mut self.ledger)?;
 
         // Every event of this batch is later than anything it depends on: the journal replays in
         // timestamp order even when several instances write to one database.
@@ -398,10 +338,7 @@ impl Worker {
                 Op::Accounts(batch) => {
                     let results = self.ledger.create_accounts(batch, ts, &mut changes);
                     ts += batch.len() as u64;
-                    created_accounts += results
-                        .iter()
-                        .filter(|r| **r == Ok(Outcome::Created))
-                        .count() as u64;
+                    created_accounts += results.iter().filter(|r| **r == Ok(Outcome::Created)).count() as u64;
                     replies.push(Reply::Accounts(results));
                 }
                 Op::Transfers(batch) => {
@@ -424,15 +361,9 @@ impl Worker {
             self.backend.write(&self.ledger, &changes, last_ts)?;
         }
         self.last_ts = last_ts;
-        self.metrics
-            .accounts_created
-            .fetch_add(created_accounts, Ordering::Relaxed);
-        self.metrics
-            .transfers_created
-            .fetch_add(created_transfers, Ordering::Relaxed);
-        self.metrics
-            .transfers_expired
-            .fetch_add(expired, Ordering::Relaxed);
+        self.metrics.accounts_created.fetch_add(created_accounts, Ordering::Relaxed);
+        self.metrics.transfers_created.fetch_add(created_transfers, Ordering::Relaxed);
+        self.metrics.transfers_expired.fetch_add(expired, Ordering::Relaxed);
         if !failures.is_empty() {
             let mut by_code = self.metrics.transfers_failed.lock().expect("metrics lock");
             for code in failures {

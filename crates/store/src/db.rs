@@ -79,17 +79,13 @@ pub struct Row(pub Vec<Value>);
 
 impl Row {
     fn at(&self, i: usize) -> Result<&Value> {
-        self.0
-            .get(i)
-            .ok_or_else(|| StoreError::Database(format!("column {i} out of range")))
+        self.0.get(i).ok_or_else(|| StoreError::Database(format!("column {i} out of range")))
     }
 
     pub fn int(&self, i: usize) -> Result<i64> {
         match self.at(i)? {
             Value::Int(v) => Ok(*v),
-            other => Err(StoreError::Database(format!(
-                "column {i}: expected an integer, got {other:?}"
-            ))),
+            other => Err(StoreError::Database(format!("column {i}: expected an integer, got {other:?}"))),
         }
     }
 
@@ -103,9 +99,7 @@ impl Row {
     pub fn text(&self, i: usize) -> Result<String> {
         match self.at(i)? {
             Value::Text(v) => Ok(v.clone()),
-            other => Err(StoreError::Database(format!(
-                "column {i}: expected text, got {other:?}"
-            ))),
+            other => Err(StoreError::Database(format!("column {i}: expected text, got {other:?}"))),
         }
     }
 
@@ -119,9 +113,7 @@ impl Row {
     pub fn bytes(&self, i: usize) -> Result<Vec<u8>> {
         match self.at(i)? {
             Value::Bytes(v) => Ok(v.clone()),
-            other => Err(StoreError::Database(format!(
-                "column {i}: expected bytes, got {other:?}"
-            ))),
+            other => Err(StoreError::Database(format!("column {i}: expected bytes, got {other:?}"))),
         }
     }
 
@@ -207,9 +199,7 @@ impl Conn for SqliteConn {
                     ValueRef::Null => Value::Null,
                     ValueRef::Integer(v) => Value::Int(v),
                     ValueRef::Real(v) => {
-                        return Err(StoreError::Database(format!(
-                            "column {i}: floating point value {v} (money is never a float)"
-                        )));
+                        return Err(StoreError::Database(format!("column {i}: floating point value {v} (money is never a float)")));
                     }
                     ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
                     ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
@@ -232,8 +222,7 @@ impl postgres::types::ToSql for Value {
         &self,
         ty: &postgres::types::Type,
         out: &mut bytes::BytesMut,
-    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
-    {
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
         use postgres::types::{IsNull, Type};
         match self {
             Value::Null => Ok(IsNull::Yes),
@@ -262,15 +251,13 @@ impl Conn for PgConn {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-            params.iter().map(|p| p as _).collect();
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
         Ok(self.0.execute(sql, &refs)?)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
         use postgres::types::Type;
-        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-            params.iter().map(|p| p as _).collect();
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
         let rows = self.0.query(sql, &refs)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -278,24 +265,13 @@ impl Conn for PgConn {
             for (i, column) in row.columns().iter().enumerate() {
                 let value = match *column.type_() {
                     Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
-                    Type::INT4 => row
-                        .try_get::<_, Option<i32>>(i)?
-                        .map(|v| Value::Int(i64::from(v))),
-                    Type::INT2 => row
-                        .try_get::<_, Option<i16>>(i)?
-                        .map(|v| Value::Int(i64::from(v))),
-                    Type::BOOL => row
-                        .try_get::<_, Option<bool>>(i)?
-                        .map(|v| Value::Int(i64::from(v))),
-                    Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
-                        row.try_get::<_, Option<String>>(i)?.map(Value::Text)
-                    }
+                    Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map(|v| Value::Int(i64::from(v))),
+                    Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map(|v| Value::Int(i64::from(v))),
+                    Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map(|v| Value::Int(i64::from(v))),
+                    Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => row.try_get::<_, Option<String>>(i)?.map(Value::Text),
                     Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Bytes),
                     ref other => {
-                        return Err(StoreError::Database(format!(
-                            "column {}: unsupported type {other}",
-                            column.name()
-                        )));
+                        return Err(StoreError::Database(format!("column {}: unsupported type {other}", column.name())));
                     }
                 };
                 values.push(value.unwrap_or(Value::Null));
@@ -348,9 +324,7 @@ impl Db {
                 c.set_prepared_statement_cache_capacity(128);
                 Box::new(SqliteConn(c))
             }
-            DatabaseUrl::Postgres(url) => {
-                Box::new(PgConn(postgres::Client::connect(url, postgres::NoTls)?))
-            }
+            DatabaseUrl::Postgres(url) => Box::new(PgConn(postgres::Client::connect(url, postgres::NoTls)?)),
         };
         *self.open.lock().expect("pool lock") += 1;
         Ok(conn)

@@ -60,10 +60,7 @@ pub enum StoreError {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::BadUrl(u) => write!(
-                f,
-                "unsupported database URL {u:?}: use a path, sqlite://PATH or postgres://USER@HOST/DB"
-            ),
+            StoreError::BadUrl(u) => write!(f, "unsupported database URL {u:?}: use a path, sqlite://PATH or postgres://USER@HOST/DB"),
             StoreError::Database(e) => write!(f, "database error: {e}"),
             StoreError::Conflict(e) => write!(f, "conflict with a concurrent writer: {e}"),
             StoreError::Duplicate(e) => write!(f, "duplicate key: {e}"),
@@ -72,10 +69,7 @@ impl fmt::Display for StoreError {
                 write!(f, "{count} events in one request; at most {max}")
             }
             StoreError::SchemaTooNew { found, known } => {
-                write!(
-                    f,
-                    "database schema version {found} is newer than this binary ({known}): upgrade qianbao"
-                )
+                write!(f, "database schema version {found} is newer than this binary ({known}): upgrade qianbao")
             }
         }
     }
@@ -86,14 +80,10 @@ impl std::error::Error for StoreError {}
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
         match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::ConstraintViolation)
-                if e.to_string().contains("UNIQUE") || e.to_string().contains("PRIMARY") =>
-            {
+            Some(rusqlite::ErrorCode::ConstraintViolation) if e.to_string().contains("UNIQUE") || e.to_string().contains("PRIMARY") => {
                 StoreError::Duplicate(e.to_string())
             }
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                StoreError::Conflict(e.to_string())
-            }
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => StoreError::Conflict(e.to_string()),
             _ => StoreError::Database(e.to_string()),
         }
     }
@@ -190,8 +180,7 @@ impl Store {
         if let DatabaseUrl::Sqlite(path) = url
             && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Database(format!("creating {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(format!("creating {}: {e}", dir.display())))?;
         }
         let mut reader = url.connect()?;
         reader.migrate()?;
@@ -214,22 +203,12 @@ impl Store {
     }
 
     /// Start the committer on its own connection and thread.
-    pub fn start_committer(
-        &self,
-        config: CommitterConfig,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Committer> {
+    pub fn start_committer(&self, config: CommitterConfig, clock: Arc<dyn Clock>) -> Result<Committer> {
         let backend = self.url.connect()?;
         if let DatabaseUrl::Sqlite(path) = &self.url
-            && !self
-                .checkpointer_started
-                .swap(true, std::sync::atomic::Ordering::SeqCst)
+            && !self.checkpointer_started.swap(true, std::sync::atomic::Ordering::SeqCst)
         {
-            sqlite_backend::spawn_checkpointer(
-                path,
-                std::time::Duration::from_millis(250),
-                self.stop.clone(),
-            )?;
+            sqlite_backend::spawn_checkpointer(path, std::time::Duration::from_millis(250), self.stop.clone())?;
         }
         Committer::start(backend, config, clock, self.metrics.clone())
     }
@@ -275,9 +254,7 @@ pub(crate) fn id_bytes(id: u128) -> [u8; 16] {
 }
 
 pub(crate) fn id_from(bytes: &[u8]) -> Result<u128> {
-    let array: [u8; 16] = bytes.try_into().map_err(|_| {
-        StoreError::Database(format!("id column holds {} bytes, not 16", bytes.len()))
-    })?;
+    let array: [u8; 16] = bytes.try_into().map_err(|_| StoreError::Database(format!("id column holds {} bytes, not 16", bytes.len())))?;
     Ok(u128::from_be_bytes(array))
 }
 
@@ -287,14 +264,8 @@ mod tests {
 
     #[test]
     fn urls_parse_and_redact() {
-        assert_eq!(
-            DatabaseUrl::parse("data/q.db").unwrap(),
-            DatabaseUrl::Sqlite("data/q.db".into())
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite:///tmp/q.db").unwrap(),
-            DatabaseUrl::Sqlite("/tmp/q.db".into())
-        );
+        assert_eq!(DatabaseUrl::parse("data/q.db").unwrap(), DatabaseUrl::Sqlite("data/q.db".into()));
+        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/q.db").unwrap(), DatabaseUrl::Sqlite("/tmp/q.db".into()));
         let pg = DatabaseUrl::parse("postgres://alice:secret@db:5432/q").unwrap();
         assert_eq!(pg.redacted(), "postgres://alice:***@db:5432/q");
         assert!(DatabaseUrl::parse("mysql://x").is_err());

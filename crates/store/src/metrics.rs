@@ -27,8 +27,7 @@ impl Histogram {
             self.counts[i].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros
-            .fetch_add((value * 1e6) as u64, Ordering::Relaxed);
+        self.sum_micros.fetch_add((value * 1e6) as u64, Ordering::Relaxed);
     }
 
     fn render(&self, name: &str, help: &str, out: &mut String) {
@@ -40,19 +39,13 @@ impl Histogram {
         }
         let total = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
-        let _ = writeln!(
-            out,
-            "{name}_sum {}",
-            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
-        );
+        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
         let _ = writeln!(out, "{name}_count {total}");
     }
 }
 
 const BATCH_SIZE_BOUNDS: &[f64] = &[1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 8190.0];
-const LATENCY_BOUNDS_S: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-];
+const LATENCY_BOUNDS_S: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
 /// What the committer counts.
 pub struct Metrics {
@@ -85,58 +78,23 @@ impl Default for Metrics {
 impl Metrics {
     pub fn render(&self, out: &mut String) {
         let counters = [
-            (
-                "qianbao_ledger_batches_total",
-                "Batches committed.",
-                &self.batches,
-            ),
-            (
-                "qianbao_ledger_accounts_created_total",
-                "Accounts created.",
-                &self.accounts_created,
-            ),
-            (
-                "qianbao_ledger_transfers_created_total",
-                "Transfers committed.",
-                &self.transfers_created,
-            ),
-            (
-                "qianbao_ledger_transfers_expired_total",
-                "Pending transfers expired by timeout.",
-                &self.transfers_expired,
-            ),
-            (
-                "qianbao_ledger_batch_retries_total",
-                "Batches retried after a transient database conflict.",
-                &self.batch_retries,
-            ),
+            ("qianbao_ledger_batches_total", "Batches committed.", &self.batches),
+            ("qianbao_ledger_accounts_created_total", "Accounts created.", &self.accounts_created),
+            ("qianbao_ledger_transfers_created_total", "Transfers committed.", &self.transfers_created),
+            ("qianbao_ledger_transfers_expired_total", "Pending transfers expired by timeout.", &self.transfers_expired),
+            ("qianbao_ledger_batch_retries_total", "Batches retried after a transient database conflict.", &self.batch_retries),
         ];
         for (name, help, value) in counters {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                value.load(Ordering::Relaxed)
-            );
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
         }
         let _ = writeln!(
             out,
             "# HELP qianbao_ledger_transfers_failed_total Transfers refused, by result code.\n# TYPE qianbao_ledger_transfers_failed_total counter"
         );
         for (code, n) in self.transfers_failed.lock().expect("metrics lock").iter() {
-            let _ = writeln!(
-                out,
-                "qianbao_ledger_transfers_failed_total{{code=\"{code}\"}} {n}"
-            );
+            let _ = writeln!(out, "qianbao_ledger_transfers_failed_total{{code=\"{code}\"}} {n}");
         }
-        self.batch_events.render(
-            "qianbao_ledger_batch_events",
-            "Events per committed batch.",
-            out,
-        );
-        self.commit_seconds.render(
-            "qianbao_ledger_commit_seconds",
-            "Time from batch start to durable commit.",
-            out,
-        );
+        self.batch_events.render("qianbao_ledger_batch_events", "Events per committed batch.", out);
+        self.commit_seconds.render("qianbao_ledger_commit_seconds", "Time from batch start to durable commit.", out);
     }
 }

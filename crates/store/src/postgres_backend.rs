@@ -5,8 +5,8 @@
 use crate::backend::{Backend, MIGRATIONS, TABLES, latest_version};
 use crate::{Result, StoreError, id_bytes, id_from};
 use ledger::{
-    Account, AccountFlags, Changes, FailedTransfer, Id, Ledger, NewTransfer, PendingRecord,
-    PendingState, Transfer, TransferError, TransferFlags,
+    Account, AccountFlags, Changes, FailedTransfer, Id, Ledger, NewTransfer, PendingRecord, PendingState, Transfer, TransferError,
+    TransferFlags,
 };
 use money::Currency;
 use postgres::{Client, NoTls, Row};
@@ -15,7 +15,8 @@ pub(crate) struct Postgres {
     client: Client,
 }
 
-const ACCOUNT_COLUMNS: &str = "id, currency, code, flags, user_data, debits_pending, debits_posted, credits_pending, credits_posted, timestamp, last_ts";
+const ACCOUNT_COLUMNS: &str =
+    "id, currency, code, flags, user_data, debits_pending, debits_posted, credits_pending, credits_posted, timestamp, last_ts";
 const TRANSFER_COLUMNS: &str = "t.id, t.debit_account_id, t.credit_account_id, t.amount, t.pending_id, t.currency, t.code, t.flags, t.timeout_s, t.user_data, t.timestamp, p.state, p.timestamp";
 
 fn bad(what: &str) -> StoreError {
@@ -31,10 +32,7 @@ fn small<T: TryFrom<i64>>(v: i64, what: &str) -> Result<T> {
 }
 
 fn currency(v: i64) -> Result<Currency> {
-    u16::try_from(v)
-        .ok()
-        .and_then(|n| Currency::from_numeric(n).ok())
-        .ok_or_else(|| bad("currency"))
+    u16::try_from(v).ok().and_then(|n| Currency::from_numeric(n).ok()).ok_or_else(|| bad("currency"))
 }
 
 fn id_col(row: &Row, i: usize) -> Result<u128> {
@@ -77,10 +75,7 @@ fn transfer_from(row: &Row) -> Result<(Transfer, Option<PendingRecord>)> {
     let state: Option<i64> = row.try_get(11)?;
     let record = match state {
         Some(s) => Some(PendingRecord {
-            state: small::<u8>(s, "state")
-                .ok()
-                .and_then(PendingState::from_u8)
-                .ok_or_else(|| bad("state"))?,
+            state: small::<u8>(s, "state").ok().and_then(PendingState::from_u8).ok_or_else(|| bad("state"))?,
             timestamp: u64_of(row.try_get(12)?, "timestamp")?,
         }),
         None => None,
@@ -130,51 +125,38 @@ impl Postgres {
 
 impl Backend for Postgres {
     fn migrate(&mut self) -> Result<()> {
-        self.client.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")?;
+        self.client.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )?;
         // One migrator at a time when several instances start together.
         let mut tx = self.client.transaction()?;
         tx.batch_execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")?;
-        let current: i64 = tx
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                &[],
-            )?
-            .get(0);
+        let current: i64 = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?.get(0);
         if current > latest_version() {
-            return Err(StoreError::SchemaTooNew {
-                found: current,
-                known: latest_version(),
-            });
+            return Err(StoreError::SchemaTooNew { found: current, known: latest_version() });
         }
         for (version, name, _, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
             tx.batch_execute(sql)?;
-            tx.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, EXTRACT(EPOCH FROM now())::BIGINT)", &[version, name])?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, EXTRACT(EPOCH FROM now())::BIGINT)",
+                &[version, name],
+            )?;
         }
         tx.commit()?;
         Ok(())
     }
 
     fn schema_version(&mut self) -> Result<i64> {
-        let exists: bool = self
-            .client
-            .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])?
-            .get(0);
+        let exists: bool = self.client.query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])?.get(0);
         if !exists {
             return Ok(0);
         }
-        Ok(self
-            .client
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                &[],
-            )?
-            .get(0))
+        Ok(self.client.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?.get(0))
     }
 
     fn reset(&mut self) -> Result<()> {
         for table in TABLES {
-            self.client
-                .batch_execute(&format!("DROP TABLE IF EXISTS {table} CASCADE"))?;
+            self.client.batch_execute(&format!("DROP TABLE IF EXISTS {table} CASCADE"))?;
         }
         Ok(())
     }
@@ -192,13 +174,13 @@ impl Backend for Postgres {
     }
 
     fn max_journal_id(&mut self) -> Result<Id> {
-        let row = self.client.query_one("SELECT (SELECT id FROM transfers ORDER BY id DESC LIMIT 1), (SELECT id FROM failed_transfers ORDER BY id DESC LIMIT 1)", &[])?;
+        let row = self.client.query_one(
+            "SELECT (SELECT id FROM transfers ORDER BY id DESC LIMIT 1), (SELECT id FROM failed_transfers ORDER BY id DESC LIMIT 1)",
+            &[],
+        )?;
         let a: Option<&[u8]> = row.try_get(0)?;
         let b: Option<&[u8]> = row.try_get(1)?;
-        Ok(a.map(id_from)
-            .transpose()?
-            .unwrap_or(0)
-            .max(b.map(id_from).transpose()?.unwrap_or(0)))
+        Ok(a.map(id_from).transpose()?.unwrap_or(0).max(b.map(id_from).transpose()?.unwrap_or(0)))
     }
 
     fn read_transfers(&mut self, ids: &[Id], into: &mut Ledger) -> Result<()> {
@@ -207,9 +189,7 @@ impl Backend for Postgres {
         }
         let keys = keys(ids);
         let keys = slices(&keys);
-        let sql = format!(
-            "SELECT {TRANSFER_COLUMNS} FROM transfers t LEFT JOIN pending_transfers p ON p.id = t.id WHERE t.id = ANY($1)"
-        );
+        let sql = format!("SELECT {TRANSFER_COLUMNS} FROM transfers t LEFT JOIN pending_transfers p ON p.id = t.id WHERE t.id = ANY($1)");
         for row in self.client.query(&sql, &[&keys])? {
             let (t, record) = transfer_from(&row)?;
             into.load_transfer(t, record);
@@ -238,9 +218,7 @@ impl Backend for Postgres {
         let keys = keys(ids);
         // LockRows sits above the Sort in the plan: rows are locked in id order, so two batches that share
         // accounts wait for each other instead of deadlocking.
-        let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE"
-        );
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE");
         let mut last_ts = 0;
         for row in self.client.query(&sql, &[&slices(&keys)])? {
             let (account, ts) = account_from(&row)?;
@@ -255,9 +233,7 @@ impl Backend for Postgres {
             return Ok(());
         }
         let keys = keys(ids);
-        let sql = format!(
-            "SELECT {TRANSFER_COLUMNS} FROM transfers t JOIN pending_transfers p ON p.id = t.id WHERE t.id = ANY($1)"
-        );
+        let sql = format!("SELECT {TRANSFER_COLUMNS} FROM transfers t JOIN pending_transfers p ON p.id = t.id WHERE t.id = ANY($1)");
         for row in self.client.query(&sql, &[&slices(&keys)])? {
             let (t, record) = transfer_from(&row)?;
             into.load_transfer(t, record);
@@ -276,19 +252,11 @@ impl Backend for Postgres {
     fn write(&mut self, ledger: &Ledger, changes: &Changes, batch_ts: u64) -> Result<()> {
         let c = &mut self.client;
         if !changes.accounts_created.is_empty() {
-            let accounts: Vec<&Account> = changes
-                .accounts_created
-                .iter()
-                .map(|id| {
-                    ledger
-                        .account(*id)
-                        .expect("created accounts are in the working set")
-                })
-                .collect();
+            let accounts: Vec<&Account> =
+                changes.accounts_created.iter().map(|id| ledger.account(*id).expect("created accounts are in the working set")).collect();
             let ids: Vec<[u8; 16]> = accounts.iter().map(|a| id_bytes(a.id)).collect();
             let user_data: Vec<[u8; 16]> = accounts.iter().map(|a| id_bytes(a.user_data)).collect();
-            let col =
-                |f: &dyn Fn(&Account) -> i64| accounts.iter().map(|a| f(a)).collect::<Vec<i64>>();
+            let col = |f: &dyn Fn(&Account) -> i64| accounts.iter().map(|a| f(a)).collect::<Vec<i64>>();
             c.execute(
                 &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])"),
                 &[
@@ -307,18 +275,10 @@ impl Backend for Postgres {
             )?;
         }
         if !changes.accounts_updated.is_empty() {
-            let accounts: Vec<&Account> = changes
-                .accounts_updated
-                .iter()
-                .map(|id| {
-                    ledger
-                        .account(*id)
-                        .expect("updated accounts are in the working set")
-                })
-                .collect();
+            let accounts: Vec<&Account> =
+                changes.accounts_updated.iter().map(|id| ledger.account(*id).expect("updated accounts are in the working set")).collect();
             let ids: Vec<[u8; 16]> = accounts.iter().map(|a| id_bytes(a.id)).collect();
-            let col =
-                |f: &dyn Fn(&Account) -> i64| accounts.iter().map(|a| f(a)).collect::<Vec<i64>>();
+            let col = |f: &dyn Fn(&Account) -> i64| accounts.iter().map(|a| f(a)).collect::<Vec<i64>>();
             let n = c.execute(
                 "UPDATE accounts AS a SET flags = v.flags, debits_pending = v.dp, debits_posted = v.dpo, credits_pending = v.cp, credits_posted = v.cpo, last_ts = $7 \
                  FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) AS v(id, flags, dp, dpo, cp, cpo) WHERE a.id = v.id",
@@ -332,37 +292,19 @@ impl Backend for Postgres {
                     &i(batch_ts),
                 ],
             )?;
-            assert_eq!(
-                n as usize,
-                accounts.len(),
-                "every updated account exists and is locked"
-            );
+            assert_eq!(n as usize, accounts.len(), "every updated account exists and is locked");
         }
         if !changes.transfers_created.is_empty() {
             let ts: Vec<&Transfer> = changes
                 .transfers_created
                 .iter()
-                .map(|id| {
-                    ledger
-                        .transfer(*id)
-                        .expect("created transfers are in the working set")
-                })
+                .map(|id| ledger.transfer(*id).expect("created transfers are in the working set"))
                 .collect();
-            let id_col = |f: &dyn Fn(&Transfer) -> u128| {
-                ts.iter().map(|t| id_bytes(f(t))).collect::<Vec<[u8; 16]>>()
-            };
-            let (ids, debits, credits, user_data) = (
-                id_col(&|t| t.id),
-                id_col(&|t| t.debit_account_id),
-                id_col(&|t| t.credit_account_id),
-                id_col(&|t| t.user_data),
-            );
-            let pending: Vec<Option<[u8; 16]>> = ts
-                .iter()
-                .map(|t| (t.pending_id != 0).then(|| id_bytes(t.pending_id)))
-                .collect();
-            let pending: Vec<Option<&[u8]>> =
-                pending.iter().map(|p| p.as_ref().map(|b| &b[..])).collect();
+            let id_col = |f: &dyn Fn(&Transfer) -> u128| ts.iter().map(|t| id_bytes(f(t))).collect::<Vec<[u8; 16]>>();
+            let (ids, debits, credits, user_data) =
+                (id_col(&|t| t.id), id_col(&|t| t.debit_account_id), id_col(&|t| t.credit_account_id), id_col(&|t| t.user_data));
+            let pending: Vec<Option<[u8; 16]>> = ts.iter().map(|t| (t.pending_id != 0).then(|| id_bytes(t.pending_id))).collect();
+            let pending: Vec<Option<&[u8]>> = pending.iter().map(|p| p.as_ref().map(|b| &b[..])).collect();
             let col = |f: &dyn Fn(&Transfer) -> i64| ts.iter().map(|t| f(t)).collect::<Vec<i64>>();
             c.execute(
                 "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, pending_id, currency, code, flags, timeout_s, user_data, timestamp) \
@@ -386,9 +328,7 @@ impl Backend for Postgres {
             let sql = "INSERT INTO failed_transfers (id, error, debit_account_id, credit_account_id, amount, pending_id, currency, code, flags, timeout_s, user_data, timestamp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
             let stmt = c.prepare(sql)?;
             for id in &changes.transfers_failed {
-                let f = ledger
-                    .failed(*id)
-                    .expect("failed transfers are in the working set");
+                let f = ledger.failed(*id).expect("failed transfers are in the working set");
                 let t = &f.transfer;
                 c.execute(
                     &stmt,
@@ -410,26 +350,11 @@ impl Backend for Postgres {
             }
         }
         if !changes.pending_changed.is_empty() {
-            let ids: Vec<[u8; 16]> = changes
-                .pending_changed
-                .iter()
-                .map(|(id, _)| id_bytes(*id))
-                .collect();
-            let states: Vec<i64> = changes
-                .pending_changed
-                .iter()
-                .map(|(_, r)| i64::from(r.state.as_u8()))
-                .collect();
-            let expires: Vec<Option<i64>> = changes
-                .pending_changed
-                .iter()
-                .map(|(id, _)| ledger.transfer(*id).and_then(|t| t.expires_at()).map(i))
-                .collect();
-            let stamps: Vec<i64> = changes
-                .pending_changed
-                .iter()
-                .map(|(_, r)| i(r.timestamp))
-                .collect();
+            let ids: Vec<[u8; 16]> = changes.pending_changed.iter().map(|(id, _)| id_bytes(*id)).collect();
+            let states: Vec<i64> = changes.pending_changed.iter().map(|(_, r)| i64::from(r.state.as_u8())).collect();
+            let expires: Vec<Option<i64>> =
+                changes.pending_changed.iter().map(|(id, _)| ledger.transfer(*id).and_then(|t| t.expires_at()).map(i)).collect();
+            let stamps: Vec<i64> = changes.pending_changed.iter().map(|(_, r)| i(r.timestamp)).collect();
             c.execute(
                 "INSERT INTO pending_transfers (id, state, expires_at, timestamp) SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[]) \
                  ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, timestamp = EXCLUDED.timestamp",
@@ -452,38 +377,26 @@ impl Backend for Postgres {
     }
 
     fn scan_accounts(&mut self, f: &mut dyn FnMut(Account)) -> Result<()> {
-        for row in self
-            .client
-            .query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts"), &[])?
-        {
+        for row in self.client.query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts"), &[])? {
             f(account_from(&row)?.0);
         }
         Ok(())
     }
 
     fn scan_transfers(&mut self, f: &mut dyn FnMut(Transfer)) -> Result<()> {
-        for row in self.client.query(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers t LEFT JOIN pending_transfers p ON p.id = t.id ORDER BY t.timestamp"), &[])? {
+        for row in self.client.query(
+            &format!("SELECT {TRANSFER_COLUMNS} FROM transfers t LEFT JOIN pending_transfers p ON p.id = t.id ORDER BY t.timestamp"),
+            &[],
+        )? {
             f(transfer_from(&row)?.0);
         }
         Ok(())
     }
 
     fn scan_pending(&mut self, f: &mut dyn FnMut(Id, PendingRecord)) -> Result<()> {
-        for row in self
-            .client
-            .query("SELECT id, state, timestamp FROM pending_transfers", &[])?
-        {
-            let state = small::<u8>(row.try_get(1)?, "state")
-                .ok()
-                .and_then(PendingState::from_u8)
-                .ok_or_else(|| bad("state"))?;
-            f(
-                id_col(&row, 0)?,
-                PendingRecord {
-                    state,
-                    timestamp: u64_of(row.try_get(2)?, "timestamp")?,
-                },
-            );
+        for row in self.client.query("SELECT id, state, timestamp FROM pending_transfers", &[])? {
+            let state = small::<u8>(row.try_get(1)?, "state").ok().and_then(PendingState::from_u8).ok_or_else(|| bad("state"))?;
+            f(id_col(&row, 0)?, PendingRecord { state, timestamp: u64_of(row.try_get(2)?, "timestamp")? });
         }
         Ok(())
     }

@@ -4,8 +4,8 @@
 use crate::backend::{Backend, MIGRATIONS, TABLES, latest_version};
 use crate::{Result, StoreError, id_bytes, id_from};
 use ledger::{
-    Account, AccountFlags, Changes, FailedTransfer, Id, Ledger, NewTransfer, PendingRecord,
-    PendingState, Transfer, TransferError, TransferFlags,
+    Account, AccountFlags, Changes, FailedTransfer, Id, Ledger, NewTransfer, PendingRecord, PendingState, Transfer, TransferError,
+    TransferFlags,
 };
 use money::Currency;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -24,7 +24,8 @@ pub(crate) struct Sqlite {
 /// Accounts kept in the cache at most (about 100 bytes each); past it the cache starts over.
 const CACHE_ACCOUNTS_MAX: usize = 1 << 20;
 
-const ACCOUNT_COLUMNS: &str = "id, currency, code, flags, user_data, debits_pending, debits_posted, credits_pending, credits_posted, timestamp, last_ts";
+const ACCOUNT_COLUMNS: &str =
+    "id, currency, code, flags, user_data, debits_pending, debits_posted, credits_pending, credits_posted, timestamp, last_ts";
 const TRANSFER_COLUMNS: &str = "t.id, t.debit_account_id, t.credit_account_id, t.amount, t.pending_id, t.currency, t.code, t.flags, t.timeout_s, t.user_data, t.timestamp, p.state, p.timestamp";
 
 fn u64_of(v: i64) -> rusqlite::Result<u64> {
@@ -41,10 +42,7 @@ fn blob_id(row: &Row, i: usize) -> rusqlite::Result<u128> {
 }
 
 fn currency(v: i64) -> rusqlite::Result<Currency> {
-    u16::try_from(v)
-        .ok()
-        .and_then(|n| Currency::from_numeric(n).ok())
-        .ok_or_else(|| bad_data("currency"))
+    u16::try_from(v).ok().and_then(|n| Currency::from_numeric(n).ok()).ok_or_else(|| bad_data("currency"))
 }
 
 fn account_from(row: &Row) -> rusqlite::Result<(Account, u64)> {
@@ -53,9 +51,7 @@ fn account_from(row: &Row) -> rusqlite::Result<(Account, u64)> {
             id: blob_id(row, 0)?,
             currency: currency(row.get(1)?)?,
             code: u16::try_from(row.get::<_, i64>(2)?).map_err(|_| bad_data("code"))?,
-            flags: AccountFlags(
-                u16::try_from(row.get::<_, i64>(3)?).map_err(|_| bad_data("flags"))?,
-            ),
+            flags: AccountFlags(u16::try_from(row.get::<_, i64>(3)?).map_err(|_| bad_data("flags"))?),
             user_data: blob_id(row, 4)?,
             debits_pending: u64_of(row.get(5)?)?,
             debits_posted: u64_of(row.get(6)?)?,
@@ -74,10 +70,7 @@ fn transfer_from(row: &Row) -> rusqlite::Result<(Transfer, Option<PendingRecord>
         debit_account_id: blob_id(row, 1)?,
         credit_account_id: blob_id(row, 2)?,
         amount: u64_of(row.get(3)?)?,
-        pending_id: pending_id
-            .map(|b| id_from(&b).map_err(|_| bad_data("pending_id")))
-            .transpose()?
-            .unwrap_or(0),
+        pending_id: pending_id.map(|b| id_from(&b).map_err(|_| bad_data("pending_id"))).transpose()?.unwrap_or(0),
         currency: currency(row.get(5)?)?,
         code: u16::try_from(row.get::<_, i64>(6)?).map_err(|_| bad_data("code"))?,
         flags: TransferFlags(u16::try_from(row.get::<_, i64>(7)?).map_err(|_| bad_data("flags"))?),
@@ -88,10 +81,7 @@ fn transfer_from(row: &Row) -> rusqlite::Result<(Transfer, Option<PendingRecord>
     let state: Option<i64> = row.get(11)?;
     let record = match state {
         Some(s) => Some(PendingRecord {
-            state: u8::try_from(s)
-                .ok()
-                .and_then(PendingState::from_u8)
-                .ok_or_else(|| bad_data("state"))?,
+            state: u8::try_from(s).ok().and_then(PendingState::from_u8).ok_or_else(|| bad_data("state"))?,
             timestamp: u64_of(row.get(12)?)?,
         }),
         None => None,
@@ -112,9 +102,7 @@ fn failed_from(row: &Row) -> rusqlite::Result<FailedTransfer> {
             pending_id: blob_id(row, 5)?,
             currency: currency_code.map(currency).transpose()?,
             code: u16::try_from(row.get::<_, i64>(7)?).map_err(|_| bad_data("code"))?,
-            flags: TransferFlags(
-                u16::try_from(row.get::<_, i64>(8)?).map_err(|_| bad_data("flags"))?,
-            ),
+            flags: TransferFlags(u16::try_from(row.get::<_, i64>(8)?).map_err(|_| bad_data("flags"))?),
             timeout_s: u32::try_from(row.get::<_, i64>(9)?).map_err(|_| bad_data("timeout_s"))?,
             user_data: blob_id(row, 10)?,
         },
@@ -142,12 +130,7 @@ impl Sqlite {
         conn.pragma_update(None, "wal_autocheckpoint", 262_144)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.set_prepared_statement_cache_capacity(64);
-        Ok(Sqlite {
-            conn,
-            cache: ledger::IdMap::default(),
-            staged: Vec::new(),
-            data_version: -1,
-        })
+        Ok(Sqlite { conn, cache: ledger::IdMap::default(), staged: Vec::new(), data_version: -1 })
     }
 }
 
@@ -176,28 +159,19 @@ pub(crate) fn spawn_checkpointer(
 
 impl Backend for Sqlite {
     fn migrate(&mut self) -> Result<()> {
-        self.conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")?;
+        self.conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+        )?;
         let current = self.schema_version()?;
         if current > latest_version() {
-            return Err(StoreError::SchemaTooNew {
-                found: current,
-                known: latest_version(),
-            });
+            return Err(StoreError::SchemaTooNew { found: current, known: latest_version() });
         }
         for (version, name, sql, _) in MIGRATIONS.iter().filter(|m| m.0 > current) {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
-            let now = i64::try_from(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_secs(),
-            )
-            .unwrap_or(0);
-            tx.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-                params![version, name, now],
-            )?;
+            let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs())
+                .unwrap_or(0);
+            tx.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)", params![version, name, now])?;
             tx.commit()?;
         }
         Ok(())
@@ -206,26 +180,17 @@ impl Backend for Sqlite {
     fn schema_version(&mut self) -> Result<i64> {
         let exists: Option<i64> = self
             .conn
-            .query_row(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", [], |r| r.get(0))
             .optional()?;
         if exists.is_none() {
             return Ok(0);
         }
-        Ok(self.conn.query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-            [],
-            |r| r.get(0),
-        )?)
+        Ok(self.conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?)
     }
 
     fn reset(&mut self) -> Result<()> {
         for table in TABLES {
-            self.conn
-                .execute_batch(&format!("DROP TABLE IF EXISTS {table}"))?;
+            self.conn.execute_batch(&format!("DROP TABLE IF EXISTS {table}"))?;
         }
         Ok(())
     }
@@ -234,9 +199,7 @@ impl Backend for Sqlite {
         // IMMEDIATE: take the write lock now, not at the first write.
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         self.staged.clear();
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
         if version != self.data_version || self.cache.len() > CACHE_ACCOUNTS_MAX {
             self.cache.clear(); // someone else wrote: trust nothing cached
             self.data_version = version;
@@ -263,18 +226,17 @@ impl Backend for Sqlite {
 
     fn max_journal_id(&mut self) -> Result<Id> {
         // MAX of a WITHOUT ROWID primary key reads the rightmost leaf: O(log n).
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT (SELECT MAX(id) FROM transfers), (SELECT MAX(id) FROM failed_transfers)",
-        )?;
-        let (a, b): (Option<Vec<u8>>, Option<Vec<u8>>) =
-            stmt.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut stmt = self.conn.prepare_cached("SELECT (SELECT MAX(id) FROM transfers), (SELECT MAX(id) FROM failed_transfers)")?;
+        let (a, b): (Option<Vec<u8>>, Option<Vec<u8>>) = stmt.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let a = a.map(|b| id_from(&b)).transpose()?.unwrap_or(0);
         let b = b.map(|b| id_from(&b)).transpose()?.unwrap_or(0);
         Ok(a.max(b))
     }
 
     fn read_transfers(&mut self, ids: &[Id], into: &mut Ledger) -> Result<()> {
-        let mut transfers = self.conn.prepare_cached(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers t LEFT JOIN pending_transfers p ON p.id = t.id WHERE t.id = ?1"))?;
+        let mut transfers = self.conn.prepare_cached(&format!(
+            "SELECT {TRANSFER_COLUMNS} FROM transfers t LEFT JOIN pending_transfers p ON p.id = t.id WHERE t.id = ?1"
+        ))?;
         let mut failed = self.conn.prepare_cached(
             "SELECT id, error, debit_account_id, credit_account_id, amount, pending_id, currency, code, flags, timeout_s, user_data, timestamp FROM failed_transfers WHERE id = ?1",
         )?;
@@ -290,14 +252,9 @@ impl Backend for Sqlite {
     }
 
     fn read_accounts(&mut self, ids: &[Id], into: &mut Ledger) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"
-        ))?;
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"))?;
         for id in ids {
-            if let Some((account, _)) = stmt
-                .query_row([&id_bytes(*id)[..]], account_from)
-                .optional()?
-            {
+            if let Some((account, _)) = stmt.query_row([&id_bytes(*id)[..]], account_from).optional()? {
                 into.load_account(account);
             }
         }
@@ -306,16 +263,12 @@ impl Backend for Sqlite {
 
     fn lock_accounts(&mut self, ids: &[Id], into: &mut Ledger) -> Result<u64> {
         // SQLite has one writer at a time (BEGIN IMMEDIATE holds it): reading is locking.
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"
-        ))?;
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"))?;
         let mut last_ts = 0;
         for id in ids {
             let found = match self.cache.get(id) {
                 Some(hit) => Some(*hit),
-                None => stmt
-                    .query_row([&id_bytes(*id)[..]], account_from)
-                    .optional()?,
+                None => stmt.query_row([&id_bytes(*id)[..]], account_from).optional()?,
             };
             if let Some((account, ts)) = found {
                 into.load_account(account);
@@ -330,29 +283,25 @@ impl Backend for Sqlite {
     }
 
     fn due_expiries(&mut self, now: u64, limit: usize) -> Result<Vec<Id>> {
-        let mut stmt = self.conn.prepare_cached("SELECT id FROM pending_transfers WHERE state = 0 AND expires_at IS NOT NULL AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM pending_transfers WHERE state = 0 AND expires_at IS NOT NULL AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2",
+        )?;
         let rows = stmt.query_map(params![i(now), limit as i64], |r| blob_id(r, 0))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     fn write(&mut self, ledger: &Ledger, changes: &Changes, batch_ts: u64) -> Result<()> {
-        for id in changes
-            .accounts_created
-            .iter()
-            .chain(&changes.accounts_updated)
-        {
-            let account = *ledger
-                .account(*id)
-                .expect("written accounts are in the working set");
+        for id in changes.accounts_created.iter().chain(&changes.accounts_updated) {
+            let account = *ledger.account(*id).expect("written accounts are in the working set");
             self.staged.push((account, batch_ts));
         }
         let conn = &self.conn;
         if !changes.accounts_created.is_empty() {
-            let mut stmt = conn.prepare_cached(&format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"))?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            ))?;
             for id in &changes.accounts_created {
-                let a = ledger
-                    .account(*id)
-                    .expect("created accounts are in the working set");
+                let a = ledger.account(*id).expect("created accounts are in the working set");
                 stmt.execute(params![
                     &id_bytes(a.id)[..],
                     a.currency.numeric(),
@@ -373,9 +322,7 @@ impl Backend for Sqlite {
                 "UPDATE accounts SET flags = ?2, debits_pending = ?3, debits_posted = ?4, credits_pending = ?5, credits_posted = ?6, last_ts = ?7 WHERE id = ?1",
             )?;
             for id in &changes.accounts_updated {
-                let a = ledger
-                    .account(*id)
-                    .expect("updated accounts are in the working set");
+                let a = ledger.account(*id).expect("updated accounts are in the working set");
                 let n = stmt.execute(params![
                     &id_bytes(a.id)[..],
                     a.flags.0,
@@ -393,9 +340,7 @@ impl Backend for Sqlite {
                 "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, pending_id, currency, code, flags, timeout_s, user_data, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             for id in &changes.transfers_created {
-                let t = ledger
-                    .transfer(*id)
-                    .expect("created transfers are in the working set");
+                let t = ledger.transfer(*id).expect("created transfers are in the working set");
                 let pending_id = (t.pending_id != 0).then(|| id_bytes(t.pending_id));
                 stmt.execute(params![
                     &id_bytes(t.id)[..],
@@ -417,9 +362,7 @@ impl Backend for Sqlite {
                 "INSERT INTO failed_transfers (id, error, debit_account_id, credit_account_id, amount, pending_id, currency, code, flags, timeout_s, user_data, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             for id in &changes.transfers_failed {
-                let f = ledger
-                    .failed(*id)
-                    .expect("failed transfers are in the working set");
+                let f = ledger.failed(*id).expect("failed transfers are in the working set");
                 let t = &f.transfer;
                 stmt.execute(params![
                     &id_bytes(t.id)[..],
@@ -443,12 +386,7 @@ impl Backend for Sqlite {
             )?;
             for (id, record) in &changes.pending_changed {
                 let expires_at = ledger.transfer(*id).and_then(|t| t.expires_at());
-                stmt.execute(params![
-                    &id_bytes(*id)[..],
-                    record.state.as_u8(),
-                    expires_at.map(i),
-                    i(record.timestamp)
-                ])?;
+                stmt.execute(params![&id_bytes(*id)[..], record.state.as_u8(), expires_at.map(i), i(record.timestamp)])?;
             }
         }
         Ok(())
@@ -464,9 +402,7 @@ impl Backend for Sqlite {
     }
 
     fn scan_accounts(&mut self, f: &mut dyn FnMut(Account)) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts"))?;
+        let mut stmt = self.conn.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts"))?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             f(account_from(row)?.0);
@@ -475,7 +411,9 @@ impl Backend for Sqlite {
     }
 
     fn scan_transfers(&mut self, f: &mut dyn FnMut(Transfer)) -> Result<()> {
-        let mut stmt = self.conn.prepare(&format!("SELECT {TRANSFER_COLUMNS} FROM transfers t LEFT JOIN pending_transfers p ON p.id = t.id ORDER BY t.timestamp"))?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {TRANSFER_COLUMNS} FROM transfers t LEFT JOIN pending_transfers p ON p.id = t.id ORDER BY t.timestamp"
+        ))?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             f(transfer_from(row)?.0);
@@ -484,22 +422,11 @@ impl Backend for Sqlite {
     }
 
     fn scan_pending(&mut self, f: &mut dyn FnMut(Id, PendingRecord)) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, state, timestamp FROM pending_transfers")?;
+        let mut stmt = self.conn.prepare("SELECT id, state, timestamp FROM pending_transfers")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let state = u8::try_from(row.get::<_, i64>(1)?)
-                .ok()
-                .and_then(PendingState::from_u8)
-                .ok_or_else(|| bad_data("state"))?;
-            f(
-                blob_id(row, 0)?,
-                PendingRecord {
-                    state,
-                    timestamp: u64_of(row.get(2)?)?,
-                },
-            );
+            let state = u8::try_from(row.get::<_, i64>(1)?).ok().and_then(PendingState::from_u8).ok_or_else(|| bad_data("state"))?;
+            f(blob_id(row, 0)?, PendingRecord { state, timestamp: u64_of(row.get(2)?)? });
         }
         Ok(())
     }

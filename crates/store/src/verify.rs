@@ -55,11 +55,8 @@ pub(crate) fn verify(backend: &mut dyn Backend) -> Result<VerifyReport> {
     backend.scan_pending(&mut |id, r| {
         records.insert(id, r);
     })?;
-    let mut expiries: Vec<(u64, Id)> = records
-        .iter()
-        .filter(|(_, r)| r.state == PendingState::Expired)
-        .map(|(id, r)| (r.timestamp, *id))
-        .collect();
+    let mut expiries: Vec<(u64, Id)> =
+        records.iter().filter(|(_, r)| r.state == PendingState::Expired).map(|(id, r)| (r.timestamp, *id)).collect();
     expiries.sort_unstable();
     let mut next_expiry = 0;
     let mut transfers = 0usize;
@@ -68,9 +65,7 @@ pub(crate) fn verify(backend: &mut dyn Backend) -> Result<VerifyReport> {
         while next_expiry < expiries.len() && expiries[next_expiry].0 < t.timestamp {
             let (ts, id) = expiries[next_expiry];
             if !replay.expire(id, ts, &mut Changes::default()) {
-                problems.push(format!(
-                    "pending transfer {id} is recorded as expired at {ts} but could not expire then"
-                ));
+                problems.push(format!("pending transfer {id} is recorded as expired at {ts} but could not expire then"));
             }
             next_expiry += 1;
         }
@@ -80,9 +75,7 @@ pub(crate) fn verify(backend: &mut dyn Backend) -> Result<VerifyReport> {
     })?;
     for &(ts, id) in &expiries[next_expiry..] {
         if !replay.expire(id, ts, &mut Changes::default()) {
-            problems.push(format!(
-                "pending transfer {id} is recorded as expired at {ts} but could not expire then"
-            ));
+            problems.push(format!("pending transfer {id} is recorded as expired at {ts} but could not expire then"));
         }
     }
     for (id, account) in &stored {
@@ -103,10 +96,7 @@ pub(crate) fn verify(backend: &mut dyn Backend) -> Result<VerifyReport> {
             )),
             None => problems.push(format!("account {id} vanished in replay")),
         }
-        *report
-            .posted_by_currency
-            .entry(account.currency)
-            .or_default() += u128::from(account.debits_posted);
+        *report.posted_by_currency.entry(account.currency).or_default() += u128::from(account.debits_posted);
     }
     for (id, record) in &records {
         if replay.pending_record(*id).map(|r| r.state) != Some(record.state) {
@@ -122,10 +112,7 @@ pub(crate) fn verify(backend: &mut dyn Backend) -> Result<VerifyReport> {
     }
     report.accounts = stored.len();
     report.transfers = transfers;
-    report.pending_open = records
-        .values()
-        .filter(|r| r.state == PendingState::Pending)
-        .count();
+    report.pending_open = records.values().filter(|r| r.state == PendingState::Pending).count();
     if problems.len() > PROBLEMS_LISTED_MAX {
         let more = problems.len() - PROBLEMS_LISTED_MAX;
         problems.truncate(PROBLEMS_LISTED_MAX);

@@ -22,39 +22,22 @@ impl Drop for TempDir {
 fn unique(name: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{name}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
+    format!("{name}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
 }
 
 fn sqlite(name: &str) -> TestDb {
     let dir = std::env::temp_dir().join(unique(&format!("qianbao_{name}")));
     std::fs::create_dir_all(&dir).unwrap();
-    TestDb {
-        url: DatabaseUrl::Sqlite(dir.join("ledger.db")),
-        _dir: Some(TempDir(dir)),
-    }
+    TestDb { url: DatabaseUrl::Sqlite(dir.join("ledger.db")), _dir: Some(TempDir(dir)) }
 }
 
 fn postgres(name: &str) -> Option<TestDb> {
-    let base = std::env::var("QIANBAO_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())?;
+    let base = std::env::var("QIANBAO_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
     let schema = unique(&format!("t_{name}")).to_lowercase();
-    let mut client = postgres::Client::connect(&base, postgres::NoTls)
-        .expect("QIANBAO_TEST_DATABASE_URL is reachable");
-    client
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .unwrap();
+    let mut client = postgres::Client::connect(&base, postgres::NoTls).expect("QIANBAO_TEST_DATABASE_URL is reachable");
+    client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).unwrap();
     let sep = if base.contains('?') { '&' } else { '?' };
-    Some(TestDb {
-        url: DatabaseUrl::Postgres(format!("{base}{sep}options=-csearch_path%3D{schema}")),
-        _dir: None,
-    })
+    Some(TestDb { url: DatabaseUrl::Postgres(format!("{base}{sep}options=-csearch_path%3D{schema}")), _dir: None })
 }
 
 macro_rules! both_backends {
@@ -91,23 +74,11 @@ fn cny() -> Currency {
 const SOURCE: Id = 1;
 
 fn wallet(id: Id) -> NewAccount {
-    NewAccount {
-        id,
-        currency: cny(),
-        code: 1,
-        flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS,
-        user_data: 0,
-    }
+    NewAccount { id, currency: cny(), code: 1, flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS, user_data: 0 }
 }
 
 fn source() -> NewAccount {
-    NewAccount {
-        id: SOURCE,
-        currency: cny(),
-        code: 2,
-        flags: AccountFlags::empty(),
-        user_data: 0,
-    }
+    NewAccount { id: SOURCE, currency: cny(), code: 2, flags: AccountFlags::empty(), user_data: 0 }
 }
 
 fn transfer(id: Id, debit: Id, credit: Id, amount: u64) -> NewTransfer {
@@ -130,33 +101,18 @@ fn open(db: &TestDb) -> Store {
 }
 
 fn fast() -> CommitterConfig {
-    CommitterConfig {
-        idle_tick_ms: 10,
-        ..CommitterConfig::default()
-    }
+    CommitterConfig { idle_tick_ms: 10, ..CommitterConfig::default() }
 }
 
 /// Accounts SOURCE and 2..=n+1, each wallet funded with `funds`.
 fn setup(store: &Store, wallets: u128, funds: u64) {
-    let committer = store
-        .start_committer(fast(), Arc::new(SystemClock))
-        .unwrap();
+    let committer = store.start_committer(fast(), Arc::new(SystemClock)).unwrap();
     let mut accounts = vec![source()];
     accounts.extend((2..2 + wallets).map(wallet));
-    let results = committer
-        .submit_accounts(accounts)
-        .unwrap()
-        .wait_blocking()
-        .unwrap();
+    let results = committer.submit_accounts(accounts).unwrap().wait_blocking().unwrap();
     assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
-    let funding: Vec<NewTransfer> = (2..2 + wallets)
-        .map(|w| transfer(1_000_000 + w, SOURCE, w, funds))
-        .collect();
-    let results = committer
-        .submit_transfers(funding)
-        .unwrap()
-        .wait_blocking()
-        .unwrap();
+    let funding: Vec<NewTransfer> = (2..2 + wallets).map(|w| transfer(1_000_000 + w, SOURCE, w, funds)).collect();
+    let results = committer.submit_transfers(funding).unwrap().wait_blocking().unwrap();
     assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
 }
 
@@ -169,24 +125,15 @@ fn committed_transfers_survive_a_reopen(db: TestDb) {
     {
         let store = open(&db);
         setup(&store, 2, 10_000);
-        let committer = store
-            .start_committer(fast(), Arc::new(SystemClock))
-            .unwrap();
-        let results = committer
-            .submit_transfers(vec![transfer(10, 2, 3, 2_500)])
-            .unwrap()
-            .wait_blocking()
-            .unwrap();
+        let committer = store.start_committer(fast(), Arc::new(SystemClock)).unwrap();
+        let results = committer.submit_transfers(vec![transfer(10, 2, 3, 2_500)]).unwrap().wait_blocking().unwrap();
         assert_eq!(results, vec![Ok(Outcome::Created)]);
     }
     let store = open(&db);
     let a = store.account(2).unwrap().unwrap();
     assert_eq!((a.debits_posted, a.credits_posted), (2_500, 10_000));
     let (t, pending) = store.transfer(10).unwrap().unwrap();
-    assert_eq!(
-        (t.debit_account_id, t.credit_account_id, t.amount),
-        (2, 3, 2_500)
-    );
+    assert_eq!((t.debit_account_id, t.credit_account_id, t.amount), (2, 3, 2_500));
     assert!(pending.is_none());
     assert_books_balance(&store);
 }
@@ -195,84 +142,40 @@ fn a_retry_after_restart_answers_the_first_result(db: TestDb) {
     {
         let store = open(&db);
         setup(&store, 2, 100);
-        let committer = store
-            .start_committer(fast(), Arc::new(SystemClock))
-            .unwrap();
-        let results = committer
-            .submit_transfers(vec![transfer(10, 2, 3, 60), transfer(11, 2, 3, 60)])
-            .unwrap()
-            .wait_blocking()
-            .unwrap();
-        assert_eq!(
-            results,
-            vec![Ok(Outcome::Created), Err(TransferError::ExceedsCredits)]
-        );
+        let committer = store.start_committer(fast(), Arc::new(SystemClock)).unwrap();
+        let results = committer.submit_transfers(vec![transfer(10, 2, 3, 60), transfer(11, 2, 3, 60)]).unwrap().wait_blocking().unwrap();
+        assert_eq!(results, vec![Ok(Outcome::Created), Err(TransferError::ExceedsCredits)]);
     }
     let store = open(&db);
-    let committer = store
-        .start_committer(fast(), Arc::new(SystemClock))
-        .unwrap();
-    committer
-        .submit_transfers(vec![transfer(12, 3, 2, 60)])
-        .unwrap()
-        .wait_blocking()
-        .unwrap(); // 2 could now pay
+    let committer = store.start_committer(fast(), Arc::new(SystemClock)).unwrap();
+    committer.submit_transfers(vec![transfer(12, 3, 2, 60)]).unwrap().wait_blocking().unwrap(); // 2 could now pay
     let again = committer
-        .submit_transfers(vec![
-            transfer(10, 2, 3, 60),
-            transfer(11, 2, 3, 60),
-            transfer(10, 2, 3, 61),
-        ])
+        .submit_transfers(vec![transfer(10, 2, 3, 60), transfer(11, 2, 3, 60), transfer(10, 2, 3, 61)])
         .unwrap()
         .wait_blocking()
         .unwrap();
-    assert_eq!(
-        again,
-        vec![
-            Ok(Outcome::Exists),
-            Err(TransferError::ExceedsCredits),
-            Err(TransferError::ExistsWithDifferentAmount)
-        ]
-    );
-    assert_eq!(
-        store.failed_transfer(11).unwrap().unwrap().error,
-        TransferError::ExceedsCredits
-    );
+    assert_eq!(again, vec![Ok(Outcome::Exists), Err(TransferError::ExceedsCredits), Err(TransferError::ExistsWithDifferentAmount)]);
+    assert_eq!(store.failed_transfer(11).unwrap().unwrap().error, TransferError::ExceedsCredits);
     assert_books_balance(&store);
 }
 
 fn errors_change_nothing_in_the_database(db: TestDb) {
     let store = open(&db);
     setup(&store, 2, 100);
-    let committer = store
-        .start_committer(fast(), Arc::new(SystemClock))
-        .unwrap();
+    let committer = store.start_committer(fast(), Arc::new(SystemClock)).unwrap();
     let before = (store.account(2).unwrap(), store.account(3).unwrap());
     let bad = vec![
         transfer(0, 2, 3, 1),
         transfer(20, 2, 3, 0),
         transfer(21, 2, 2, 1),
         transfer(22, 2, 99, 1),
-        NewTransfer {
-            flags: TransferFlags::LINKED,
-            ..transfer(23, 2, 3, 50)
-        },
+        NewTransfer { flags: TransferFlags::LINKED, ..transfer(23, 2, 3, 50) },
         transfer(24, 2, 3, 1_000),
     ];
-    let results = committer
-        .submit_transfers(bad)
-        .unwrap()
-        .wait_blocking()
-        .unwrap();
+    let results = committer.submit_transfers(bad).unwrap().wait_blocking().unwrap();
     assert!(results.iter().all(|r| r.is_err()), "{results:?}");
-    assert_eq!(
-        (store.account(2).unwrap(), store.account(3).unwrap()),
-        before
-    );
-    assert!(
-        store.transfer(23).unwrap().is_none(),
-        "a failed chain leaves no transfer"
-    );
+    assert_eq!((store.account(2).unwrap(), store.account(3).unwrap()), before);
+    assert!(store.transfer(23).unwrap().is_none(), "a failed chain leaves no transfer");
     assert_books_balance(&store);
 }
 
@@ -281,27 +184,13 @@ fn pending_transfers_expire_when_the_clock_passes_their_timeout(db: TestDb) {
     setup(&store, 2, 10_000);
     let clock = Arc::new(ManualClock::new(SystemClock.now_ns() + 1_000_000_000_000));
     let committer = store.start_committer(fast(), clock.clone()).unwrap();
-    let hold = NewTransfer {
-        flags: TransferFlags::PENDING,
-        timeout_s: 86_400,
-        ..transfer(30, 2, 3, 4_000)
-    };
-    assert_eq!(
-        committer
-            .submit_transfers(vec![hold])
-            .unwrap()
-            .wait_blocking()
-            .unwrap(),
-        vec![Ok(Outcome::Created)]
-    );
+    let hold = NewTransfer { flags: TransferFlags::PENDING, timeout_s: 86_400, ..transfer(30, 2, 3, 4_000) };
+    assert_eq!(committer.submit_transfers(vec![hold]).unwrap().wait_blocking().unwrap(), vec![Ok(Outcome::Created)]);
     assert_eq!(store.account(2).unwrap().unwrap().debits_pending, 4_000);
     clock.advance_s(86_401);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while store.transfer(30).unwrap().unwrap().1.unwrap().state != PendingState::Expired {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the committer expired the transfer within 10 s"
-        );
+        assert!(std::time::Instant::now() < deadline, "the committer expired the transfer within 10 s");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert_eq!(store.account(2).unwrap().unwrap().debits_pending, 0);
@@ -314,51 +203,25 @@ fn pending_transfers_expire_when_the_clock_passes_their_timeout(db: TestDb) {
         code: 0,
         ..transfer(31, 0, 0, 4_000)
     };
-    assert_eq!(
-        committer
-            .submit_transfers(vec![post])
-            .unwrap()
-            .wait_blocking()
-            .unwrap(),
-        vec![Err(TransferError::PendingTransferExpired)]
-    );
+    assert_eq!(committer.submit_transfers(vec![post]).unwrap().wait_blocking().unwrap(), vec![Err(TransferError::PendingTransferExpired)]);
     assert_books_balance(&store);
 }
 
 fn a_hot_account_credited_by_a_whole_batch_is_exact(db: TestDb) {
     let store = open(&db);
     setup(&store, 100, 1_000);
-    let committer = store
-        .start_committer(fast(), Arc::new(SystemClock))
-        .unwrap();
+    let committer = store.start_committer(fast(), Arc::new(SystemClock)).unwrap();
     let merchant = 500;
-    committer
-        .submit_accounts(vec![NewAccount {
-            code: 3,
-            ..wallet(merchant)
-        }])
-        .unwrap()
-        .wait_blocking()
-        .unwrap();
+    committer.submit_accounts(vec![NewAccount { code: 3, ..wallet(merchant) }]).unwrap().wait_blocking().unwrap();
     let mut pending = Vec::new();
     for round in 0..10u128 {
-        let batch: Vec<NewTransfer> = (2..102u128)
-            .map(|w| transfer(10_000 + round * 1_000 + w, w, merchant, 7))
-            .collect();
+        let batch: Vec<NewTransfer> = (2..102u128).map(|w| transfer(10_000 + round * 1_000 + w, w, merchant, 7)).collect();
         pending.push(committer.submit_transfers(batch).unwrap());
     }
     for p in pending {
-        assert!(
-            p.wait_blocking()
-                .unwrap()
-                .iter()
-                .all(|r| *r == Ok(Outcome::Created))
-        );
+        assert!(p.wait_blocking().unwrap().iter().all(|r| *r == Ok(Outcome::Created)));
     }
-    assert_eq!(
-        store.account(merchant).unwrap().unwrap().credits_posted,
-        100 * 10 * 7
-    );
+    assert_eq!(store.account(merchant).unwrap().unwrap().credits_posted, 100 * 10 * 7);
     assert_eq!(store.account(2).unwrap().unwrap().debits_posted, 70);
     assert_books_balance(&store);
 }
@@ -371,38 +234,20 @@ fn two_committers_on_one_database_never_double_spend(db: TestDb) {
     // Two independent committers (as two qianbao processes would have), each with its own connection,
     // both trying to spend every wallet's whole balance several times over, concurrently.
     let other = Store::open(&db.url).unwrap();
-    let a = store
-        .start_committer(fast(), Arc::new(SystemClock))
-        .unwrap();
-    let b = other
-        .start_committer(fast(), Arc::new(SystemClock))
-        .unwrap();
+    let a = store.start_committer(fast(), Arc::new(SystemClock)).unwrap();
+    let b = other.start_committer(fast(), Arc::new(SystemClock)).unwrap();
     let spend = |committer: store::Committer, base: u128| {
         std::thread::spawn(move || {
             let mut created = 0u64;
             for round in 0..20u128 {
                 let batch: Vec<NewTransfer> = (2..2 + wallets)
-                    .map(|w| {
-                        transfer(
-                            base + round * 1_000 + w,
-                            w,
-                            2 + (w + 1 + round) % wallets,
-                            300,
-                        )
-                    })
+                    .map(|w| transfer(base + round * 1_000 + w, w, 2 + (w + 1 + round) % wallets, 300))
                     .filter(|t| t.debit_account_id != t.credit_account_id)
                     .collect();
-                let results = committer
-                    .submit_transfers(batch)
-                    .unwrap()
-                    .wait_blocking()
-                    .unwrap();
+                let results = committer.submit_transfers(batch).unwrap().wait_blocking().unwrap();
                 created += results.iter().filter(|r| r.is_ok()).count() as u64;
                 for r in results {
-                    assert!(
-                        matches!(r, Ok(Outcome::Created) | Err(TransferError::ExceedsCredits)),
-                        "{r:?}"
-                    );
+                    assert!(matches!(r, Ok(Outcome::Created) | Err(TransferError::ExceedsCredits)), "{r:?}");
                 }
             }
             created
@@ -414,26 +259,19 @@ fn two_committers_on_one_database_never_double_spend(db: TestDb) {
     let mut total = 0u64;
     for w in 2..2 + wallets {
         let acc = store.account(w).unwrap().unwrap();
-        assert!(
-            acc.debits_posted + acc.debits_pending <= acc.credits_posted,
-            "wallet {w} overspent: {acc:?}"
-        );
+        assert!(acc.debits_posted + acc.debits_pending <= acc.credits_posted, "wallet {w} overspent: {acc:?}");
         total += acc.credits_posted - acc.debits_posted;
     }
-    assert_eq!(
-        total,
-        wallets as u64 * funds,
-        "money was neither created nor lost"
-    );
+    assert_eq!(total, wallets as u64 * funds, "money was neither created nor lost");
     assert_books_balance(&store);
 }
 
 fn migrations_are_versioned_and_applied_once(db: TestDb) {
     let store = open(&db);
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
     drop(store);
     let store = open(&db);
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
 }
 
 fn verify_finds_a_tampered_balance(db: TestDb) {
@@ -443,23 +281,13 @@ fn verify_finds_a_tampered_balance(db: TestDb) {
     let sql = "UPDATE accounts SET credits_posted = credits_posted + 1 WHERE code = 1";
     match &db.url {
         DatabaseUrl::Sqlite(path) => {
-            rusqlite::Connection::open(path)
-                .unwrap()
-                .execute(sql, [])
-                .unwrap();
+            rusqlite::Connection::open(path).unwrap().execute(sql, []).unwrap();
         }
         DatabaseUrl::Postgres(url) => {
-            postgres::Client::connect(url, postgres::NoTls)
-                .unwrap()
-                .execute(sql, &[])
-                .unwrap();
+            postgres::Client::connect(url, postgres::NoTls).unwrap().execute(sql, &[]).unwrap();
         }
     }
     let report = store.verify().unwrap();
     assert!(!report.ok());
-    assert!(
-        report.problems.iter().any(|p| p.contains("stored")),
-        "{:?}",
-        report.problems
-    );
+    assert!(report.problems.iter().any(|p| p.contains("stored")), "{:?}", report.problems);
 }

@@ -22,19 +22,11 @@ impl Response {
 }
 
 /// One request on a fresh connection. `Err` when the server cannot be reached or the reply is cut.
-pub fn request(
-    port: u16,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> std::io::Result<Response> {
+pub fn request(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.unwrap_or("");
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -43,28 +35,16 @@ pub fn request(
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no header end"))?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other("no status"))?;
-    let length: Option<usize> = head.lines().find_map(|l| {
-        l.to_ascii_lowercase()
-            .strip_prefix("content-length:")
-            .map(|v| v.trim().parse().unwrap_or(0))
-    });
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| std::io::Error::other("no header end"))?;
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| std::io::Error::other("no status"))?;
+    let length: Option<usize> =
+        head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)));
     if let Some(n) = length
         && body.len() < n
     {
         return Err(std::io::Error::other("body cut short"));
     }
-    Ok(Response {
-        status,
-        body: body.to_string(),
-    })
+    Ok(Response { status, body: body.to_string() })
 }
 
 pub fn get(port: u16, path: &str) -> Response {
@@ -76,21 +56,13 @@ pub fn post(port: u16, path: &str, body: &str) -> Response {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn unique(name: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{name}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
+    format!("{name}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
 }
 
 /// A data directory and database for one test; removed on drop.
@@ -109,25 +81,15 @@ impl Env {
     pub fn sqlite(name: &str) -> Env {
         let data_dir = std::env::temp_dir().join(unique(&format!("qianbao_{name}")));
         std::fs::create_dir_all(&data_dir).unwrap();
-        Env {
-            data_dir,
-            database_url: None,
-        }
+        Env { data_dir, database_url: None }
     }
 
     /// `None` when QIANBAO_TEST_DATABASE_URL is not set.
     pub fn postgres(name: &str) -> Option<Env> {
-        let base = std::env::var("QIANBAO_TEST_DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())?;
+        let base = std::env::var("QIANBAO_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
         let schema = unique(&format!("t_{name}")).to_lowercase();
-        let mut client = postgres::Client::connect(&base, postgres::NoTls)
-            .expect("QIANBAO_TEST_DATABASE_URL is reachable");
-        client
-            .batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-            ))
-            .unwrap();
+        let mut client = postgres::Client::connect(&base, postgres::NoTls).expect("QIANBAO_TEST_DATABASE_URL is reachable");
+        client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).unwrap();
         let sep = if base.contains('?') { '&' } else { '?' };
         let mut env = Env::sqlite(name);
         env.database_url = Some(format!("{base}{sep}options=-csearch_path%3D{schema}"));
@@ -169,10 +131,7 @@ impl Env {
             {
                 return server;
             }
-            assert!(
-                Instant::now() < deadline,
-                "qianbao did not become ready within 30 s"
-            );
+            assert!(Instant::now() < deadline, "qianbao did not become ready within 30 s");
             std::thread::sleep(Duration::from_millis(50));
         }
     }

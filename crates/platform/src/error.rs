@@ -1,0 +1,98 @@
+//! Every way a platform call can be refused, each with a stable code and a message a person can act on.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformError {
+    /// A field is missing, malformed or out of range.
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// No valid session.
+    Unauthorized,
+    /// Not allowed for this person (not a friend, not a group member, someone else's transfer ...).
+    Forbidden(String),
+    NotFound(&'static str),
+    /// The request conflicts with the current state (phone taken, already accepted, already claimed ...).
+    Conflict {
+        code: &'static str,
+        message: String,
+    },
+    /// A payment needs the PIN and none was given.
+    PinRequired,
+    PinWrong {
+        attempts_left: u32,
+    },
+    PinLocked {
+        until_ms: i64,
+    },
+    /// The wallet does not hold enough.
+    InsufficientBalance,
+    /// Past its deadline (a transfer to accept, a packet to claim).
+    Expired(&'static str),
+    /// Nothing left (every share of a red packet is claimed).
+    Exhausted,
+    /// The rail (card acquirer, bank) refused.
+    Declined(String),
+    Internal(String),
+}
+
+impl PlatformError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> PlatformError {
+        PlatformError::Invalid { field, message: message.into() }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> PlatformError {
+        PlatformError::Conflict { code, message: message.into() }
+    }
+
+    /// The stable code on the wire.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PlatformError::Invalid { .. } => "PARAM_ERROR",
+            PlatformError::Unauthorized => "UNAUTHORIZED",
+            PlatformError::Forbidden(_) => "FORBIDDEN",
+            PlatformError::NotFound(_) => "NOT_FOUND",
+            PlatformError::Conflict { code, .. } => code,
+            PlatformError::PinRequired => "PIN_REQUIRED",
+            PlatformError::PinWrong { .. } => "PIN_WRONG",
+            PlatformError::PinLocked { .. } => "PIN_LOCKED",
+            PlatformError::InsufficientBalance => "NOT_ENOUGH",
+            PlatformError::Expired(_) => "EXPIRED",
+            PlatformError::Exhausted => "EXHAUSTED",
+            PlatformError::Declined(_) => "DECLINED",
+            PlatformError::Internal(_) => "SYSTEM_ERROR",
+        }
+    }
+}
+
+impl fmt::Display for PlatformError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlatformError::Invalid { field, message } => write!(f, "{field}: {message}"),
+            PlatformError::Unauthorized => write!(f, "sign in first (Authorization: Bearer <session token>)"),
+            PlatformError::Forbidden(m) => write!(f, "{m}"),
+            PlatformError::NotFound(what) => write!(f, "no such {what}"),
+            PlatformError::Conflict { message, .. } => write!(f, "{message}"),
+            PlatformError::PinRequired => write!(f, "this payment needs your payment PIN"),
+            PlatformError::PinWrong { attempts_left } => write!(f, "wrong PIN; {attempts_left} attempts left before the PIN is locked"),
+            PlatformError::PinLocked { until_ms } => {
+                write!(f, "too many wrong PINs: payments are locked until {until_ms} (ms since epoch)")
+            }
+            PlatformError::InsufficientBalance => write!(f, "insufficient balance"),
+            PlatformError::Expired(what) => write!(f, "this {what} has expired"),
+            PlatformError::Exhausted => write!(f, "every share has been claimed"),
+            PlatformError::Declined(m) => write!(f, "declined by the card issuer: {m}"),
+            PlatformError::Internal(m) => write!(f, "internal error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for PlatformError {}
+
+impl From<store::StoreError> for PlatformError {
+    fn from(e: store::StoreError) -> PlatformError {
+        PlatformError::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,133 @@
+//! Rails: the card acquirers and banks money comes in from and goes out to, behind one trait. The sandbox
+//! behaves like an acquirer's test mode: documented test card numbers approve, decline, or answer later.
+
+use crate::crypto;
+use money::Currency;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use store::Clock;
+
+/// What the rail said about a charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RailOutcome {
+    Approved {
+        reference: String,
+    },
+    Declined {
+        reason: String,
+    },
+    /// Not decided yet: ask again with [`RailConnector::status`].
+    Pending {
+        reference: String,
+    },
+}
+
+pub trait RailConnector: Send + Sync {
+    /// Vault a card number with the rail; the platform keeps only the token.
+    fn tokenize(&self, number: &str) -> String;
+    /// Charge a vaulted card. Idempotent on `idempotency_key`: asking again returns the first answer.
+    fn charge(&self, token: &str, currency: Currency, amount_minor: i64, idempotency_key: &str) -> RailOutcome;
+    /// The current answer for a charge that was pending.
+    fn status(&self, reference: &str) -> RailOutcome;
+}
+
+/// The sandbox's documented test cards (any other Luhn-valid number is approved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestCard {
+    Approve,
+    Decline,
+    InsufficientFunds,
+    /// Pending, approved after the confirmation delay.
+    ApproveLater,
+    /// Pending, then fails after the confirmation delay (a timeout at the issuer).
+    TimeOut,
+}
+
+impl TestCard {
+    pub const NUMBERS: &'static [(&'static str, TestCard)] = &[
+        ("4242424242424242", TestCard::Approve),
+        ("5555555555554444", TestCard::Approve),
+        ("6200000000000005", TestCard::Approve),
+        ("4000000000000002", TestCard::Decline),
+        ("4000000000009995", TestCard::InsufficientFunds),
+        ("4000000000000259", TestCard::ApproveLater),
+        ("4000000000000119", TestCard::TimeOut),
+    ];
+
+    fn of(number: &str) -> TestCard {
+        TestCard::NUMBERS.iter().find(|(n, _)| *n == number).map(|(_, b)| *b).unwrap_or(TestCard::Approve)
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            TestCard::Approve => "ok",
+            TestCard::Decline => "decline",
+            TestCard::InsufficientFunds => "nsf",
+            TestCard::ApproveLater => "later",
+            TestCard::TimeOut => "timeout",
+        }
+    }
+
+    fn from_tag(tag: &str) -> Option<TestCard> {
+        [TestCard::Approve, TestCard::Decline, TestCard::InsufficientFunds, TestCard::ApproveLater, TestCard::TimeOut]
+            .into_iter()
+            .find(|b| b.tag() == tag)
+    }
+}
+
+/// The sandbox acquirer. Its token carries the test behaviour (as a test-mode token may), so it keeps
+/// working across restarts; pending charges are remembered in memory.
+pub struct SandboxRail {
+    clock: Arc<dyn Clock>,
+    confirm_after_ms: u64,
+    charges: Mutex<HashMap<String, (RailOutcome, TestCard, u64)>>,
+}
+
+impl SandboxRail {
+    pub fn new(clock: Arc<dyn Clock>, confirm_after_ms: u64) -> SandboxRail {
+        SandboxRail { clock, confirm_after_ms, charges: Mutex::new(HashMap::new()) }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ns() / 1_000_000
+    }
+}
+
+impl RailConnector for SandboxRail {
+    fn tokenize(&self, number: &str) -> String {
+        format!("tok_sbx_{}_{}", TestCard::of(number).tag(), crypto::hex(&crypto::random_bytes::<12>()))
+    }
+
+    fn charge(&self, token: &str, _currency: Currency, amount_minor: i64, idempotency_key: &str) -> RailOutcome {
+        let mut charges = self.charges.lock().expect("sandbox lock");
+        if let Some((outcome, _, _)) = charges.get(idempotency_key) {
+            return outcome.clone();
+        }
+        let behaviour = token.strip_prefix("tok_sbx_").and_then(|rest| rest.split('_').next()).and_then(TestCard::from_tag);
+        let reference = format!("sbx_{idempotency_key}");
+        let outcome = match behaviour {
+            None => RailOutcome::Declined { reason: "unknown card token".into() },
+            Some(_) if amount_minor <= 0 => RailOutcome::Declined { reason: "invalid amount".into() },
+            Some(TestCard::Approve) => RailOutcome::Approved { reference: reference.clone() },
+            Some(TestCard::Decline) => RailOutcome::Declined { reason: "card_declined".into() },
+            Some(TestCard::InsufficientFunds) => RailOutcome::Declined { reason: "insufficient_funds".into() },
+            Some(TestCard::ApproveLater | TestCard::TimeOut) => RailOutcome::Pending { reference: reference.clone() },
+        };
+        charges.insert(reference.clone(), (outcome.clone(), behaviour.unwrap_or(TestCard::Decline), self.now_ms()));
+        charges.insert(idempotency_key.to_string(), (outcome.clone(), behaviour.unwrap_or(TestCard::Decline), self.now_ms()));
+        outcome
+    }
+
+    fn status(&self, reference: &str) -> RailOutcome {
+        let charges = self.charges.lock().expect("sandbox lock");
+        match charges.get(reference) {
+            Some((RailOutcome::Pending { reference }, behaviour, at)) if self.now_ms() >= at + self.confirm_after_ms => match behaviour {
+                TestCard::TimeOut => RailOutcome::Declined { reason: "issuer_timeout".into() },
+                _ => RailOutcome::Approved { reference: reference.clone() },
+            },
+            Some((outcome, _, _)) => outcome.clone(),
+            // The sandbox forgot (restart): a real acquirer would know; say what a timed-out issuer says.
+            None => RailOutcome::Declined { reason: "unknown_charge".into() },
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! Wallet balances, linked cards, top-ups, and the history of everything a person's money did.
+
+use crate::rail::RailOutcome;
+use crate::{Platform, PlatformError, Result, ids};
+use ledger::{NewTransfer, Outcome, TransferError, TransferFlags};
+use money::{Currency, Money};
+use serde::Serialize;
+use store::params;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Balance {
+    pub currency: Currency,
+    /// What may be spent now (posted credits − posted debits − reserved), as a decimal string.
+    pub available: String,
+    /// Money sent and not yet accepted (held on the way out).
+    pub outgoing_pending: String,
+    /// Money sent to this person that they have not accepted yet.
+    pub incoming_pending: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Card {
+    #[serde(serialize_with = "crate::ids::as_string")]
+    pub id: i64,
+    pub brand: &'static str,
+    pub last4: String,
+    pub exp_month: i64,
+    pub exp_year: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TopUp {
+    #[serde(serialize_with = "crate::ids::as_string")]
+    pub id: i64,
+    pub currency: Currency,
+    pub amount: String,
+    /// pending, succeeded or failed
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// One line of a person's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryItem {
+    /// transfer_out, transfer_in, red_packet_sent, red_packet_received, top_up
+    pub kind: String,
+    #[serde(serialize_with = "crate::ids::as_string")]
+    pub id: i64,
+    pub currency: Currency,
+    /// Signed decimal: what this did to the wallet (money reserved on the way out counts as out).
+    pub amount: String,
+    #[serde(serialize_with = "crate::ids::opt_as_string")]
+    pub counterparty_id: Option<i64>,
+    pub state: String,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    pub kind: Option<String>,
+    pub currency: Option<Currency>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// Items strictly older than this (the previous page's last `created_at_ms`).
+    pub before_ms: Option<i64>,
+    pub limit: usize,
+}
+
+pub const HISTORY_KINDS: &[&str] = &["transfer_out", "transfer_in", "red_packet_sent", "red_packet_received", "top_up"];
+pub const HISTORY_PAGE_MAX: usize = 100;
+
+/// Luhn check over ASCII digits.
+pub fn luhn_valid(number: &str) -> bool {
+    let mut sum = 0u32;
+    for (i, b) in number.bytes().rev().enumerate() {
+        let mut d = u32::from(b - b'0');
+        if i % 2 == 1 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    sum % 10 == 0
+}
+
+/// The card brand from the number's prefix (IIN ranges).
+pub fn card_brand(number: &str) -> Option<&'static str> {
+    let prefix = |n: usize| number.get(..n).and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
+    let len = number.len();
+    match () {
+        _ if number.starts_with('4') && matches!(len, 13 | 16 | 19) => Some("visa"),
+        _ if ((51..=55).contains(&prefix(2)) || (2221..=2720).contains(&prefix(4))) && len == 16 => Some("mastercard"),
+        _ if matches!(prefix(2), 34 | 37) && len == 15 => Some("amex"),
+        _ if (3528..=3589).contains(&prefix(4)) && (16..=19).contains(&len) => Some("jcb"),
+        _ if number.starts_with("62") && (16..=19).contains(&len) => Some("unionpay"),
+        _ => None,
+    }
+}
+
+/// Parse a positive amount of a currency from a decimal string, as a person types it.
+pub fn parse_amount(field: &'static str, text: &str, currency: Currency) -> Result<Money> {
+    Money::parse_positive(text, currency).map_err(|e| PlatformError::invalid(field, e.to_string()))
+}
+
+pub fn parse_currency(text: &str) -> Result<Currency> {
+    let c = Currency::from_code(text).map_err(|e| PlatformError::invalid("currency", e.to_string()))?;
+    c.minor_units().ok_or_else(|| PlatformError::invalid("currency", format!("{c} cannot hold money")))?;
+    Ok(c)
+}
+
+fn decimal(minor: i128, currency: Currency) -> String {
+    let minor = i64::try_from(minor).unwrap_or(i64::MAX);
+    Money::from_minor(minor, currency).map(|m| m.to_decimal_string()).unwrap_or_default()
+}
+
+fn top_up_from(row: &store::Row) -> Result<TopUp> {
+    let currency = Currency::from_numeric(row.int(1)? as u16).map_err(|e| PlatformError::Internal(e.to_string()))?;
+    Ok(TopUp {
+        id: row.int(0)?,
+        currency,
+        amount: decimal(i128::from(row.int(2)?), currency),
+        state: row.text(3)?,
+        failure: row.opt_text(4)?,
+    })
+}
+
+impl Platform {
+    /// The currencies a person's wallet holds (their region's).
+    pub async fn wallet_currencies(&self, person: i64) -> Result<Vec<Currency>> {
+        let p = self.person(person).await?;
+        Ok(self.config.region(&p.region).map(|r| r.currencies.clone()).unwrap_or_default())
+    }
+
+    pub(crate) async fn require_currency(&self, person: i64, currency: Currency) -> Result<()> {
+        if !self.wallet_currencies(person).await?.contains(&currency) {
+            return Err(PlatformError::invalid("currency", format!("{currency} is not enabled for this wallet's region")));
+        }
+        Ok(())
+    }
+
+    pub async fn balances(&self, person: i64) -> Result<Vec<Balance>> {
+        let currencies = self.wallet_currencies(person).await?;
+        let store = self.store.clone();
+        self.blocking(move |_| {
+            let mut out = Vec::new();
+            for c in currencies {
+                let account = store.account(ids::wallet(person, c.numeric()))?;
+                let (dp, dpo, cp, cpo) =
+                    account.map(|a| (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted)).unwrap_or_default();
+                let available = i128::from(cpo) - i128::from(dpo) - i128::from(dp);
+                out.push(Balance {
+                    currency: c,
+                    available: decimal(available, c),
+                    outgoing_pending: decimal(i128::from(dp), c),
+                    incoming_pending: decimal(i128::from(cp), c),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Link a card: Luhn-checked, brand from the number, not expired; only a rail token, the brand and
+    /// the last four digits are kept.
+    pub async fn add_card(&self, person: i64, number: &str, exp_month: i64, exp_year: i64) -> Result<Card> {
+        let number: String = number.chars().filter(|c| *c != ' ' && *c != '-').collect();
+        if !(12..=19).contains(&number.len()) || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(PlatformError::invalid("number", "12 to 19 digits"));
+        }
+        if !luhn_valid(&number) {
+            return Err(PlatformError::invalid("number", "not a valid card number (Luhn check failed)"));
+        }
+        let brand = card_brand(&number)
+            .ok_or_else(|| PlatformError::invalid("number", "card brand not accepted (Visa, Mastercard, UnionPay, AmEx, JCB)"))?;
+        if !(1..=12).contains(&exp_month) {
+            return Err(PlatformError::invalid("exp_month", "1 to 12"));
+        }
+        let (year, month) = civil_year_month(self.now_ms());
+        if !(2000..=2100).contains(&exp_year) || (exp_year, exp_month) < (year, month) {
+            return Err(PlatformError::invalid("exp_year", "the card has expired"));
+        }
+        let token = self.rail.tokenize(&number);
+        let last4 = number[number.len() - 4..].to_string();
+        let now = self.now_ms();
+        let id = ids::object_id(now);
+        let l4 = last4.clone();
+        self.blocking(move |db| {
+            Ok(db.with(|c| {
+                c.execute(
+                    "INSERT INTO cards (id, person_id, token, brand, last4, exp_month, exp_year, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    params![id, person, token.as_str(), brand, l4.as_str(), exp_month, exp_year, now],
+                )
+            })?)
+        })
+        .await?;
+        Ok(Card { id, brand, last4, exp_month, exp_year })
+    }
+
+    pub async fn cards(&self, person: i64) -> Result<Vec<Card>> {
+        let rows = self
+            .blocking(move |db| {
+                Ok(db.with(|c| {
+                    c.query("SELECT id, brand, last4, exp_month, exp_year FROM cards WHERE person_id = $1 ORDER BY id", params![person])
+                })?)
+            })
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let brand = match r.text(1)?.as_str() {
+                    "visa" => "visa",
+                    "mastercard" => "mastercard",
+                    "amex" => "amex",
+                    "jcb" => "jcb",
+                    _ => "unionpay",
+                };
+                Ok(Card { id: r.int(0)?, brand, last4: r.text(2)?, exp_month: r.int(3)?, exp_year: r.int(4)? })
+            })
+            .collect()
+    }
+
+    /// Top up the wallet from a linked card. Approved at once, declined, or pending until the rail
+    /// answers ([`Platform::run_deadlines`] asks again).
+    pub async fn top_up(&self, person: i64, card_id: i64, amount: &str, currency: &str, pin: Option<&str>) -> Result<TopUp> {
+        let currency = parse_currency(currency)?;
+        let amount = parse_amount("amount", amount, currency)?;
+        self.require_currency(person, currency).await?;
+        let card = self
+            .blocking(move |db| {
+                Ok(db.with(|c| c.query_one("SELECT token FROM cards WHERE id = $1 AND person_id = $2", params![card_id, person]))?)
+            })
+            .await?
+            .ok_or(PlatformError::NotFound("card"))?;
+        let token = card.text(0)?;
+        self.authorize_payment(person, amount.minor(), pin).await?;
+        let now = self.now_ms();
+        let id = ids::object_id(now);
+        let (numeric, minor) = (currency.numeric(), amount.minor());
+        self.blocking(move |db| {
+            Ok(db.with(|c| {
+                c.execute(
+                    "INSERT INTO rail_operations (id, person_id, kind, card_id, currency, amount, state, created_at, updated_at) VALUES ($1, $2, 'top_up', $3, $4, $5, 'pending', $6, $6)",
+                    params![id, person, card_id, numeric, minor, now],
+                )
+            })?)
+        })
+        .await?;
+        let outcome = self.rail.charge(&token, currency, amount.minor(), &id.to_string());
+        self.settle_top_up(id, person, currency, amount.minor(), outcome).await?;
+        self.top_up_status(person, id).await
+    }
+
+    /// Apply what the rail said about a top-up (idempotent: the ledger transfer's id is the top-up's).
+    pub(crate) async fn settle_top_up(&self, id: i64, person: i64, currency: Currency, minor: i64, outcome: RailOutcome) -> Result<()> {
+        let (state, failure, reference) = match outcome {
+            RailOutcome::Pending { reference } => {
+                let now = self.now_ms();
+                self.blocking(move |db| {
+                    Ok(db.with(|c| {
+                        c.execute(
+                            "UPDATE rail_operations SET rail_reference = $1, updated_at = $2 WHERE id = $3",
+                            params![reference.as_str(), now, id],
+                        )
+                    })?)
+                })
+                .await?;
+                return Ok(());
+            }
+            RailOutcome::Approved { reference } => {
+                let transfer = NewTransfer {
+                    id: ids::derived(id, ids::transfer::TOP_UP, 0),
+                    debit_account_id: ids::system_account(ids::account::CARD_RAIL, currency.numeric()),
+                    credit_account_id: ids::wallet(person, currency.numeric()),
+                    amount: minor as u64,
+                    pending_id: 0,
+                    currency: Some(currency),
+                    code: ids::transfer::TOP_UP,
+                    flags: TransferFlags::empty(),
+                    timeout_s: 0,
+                    user_data: id as u128,
+                };
+                self.ledger_one(transfer).await?;
+                ("succeeded", None, reference)
+            }
+            RailOutcome::Declined { reason } => ("failed", Some(reason), String::new()),
+        };
+        let now = self.now_ms();
+        self.blocking(move |db| {
+            Ok(db.with(|c| {
+                c.execute(
+                    "UPDATE rail_operations SET state = $1, failure = $2, rail_reference = $3, updated_at = $4 WHERE id = $5 AND state = 'pending'",
+                    params![state, failure, reference.as_str(), now, id],
+                )
+            })?)
+        })
+        .await?;
+        Ok(())
+    }
+
+    pub async fn top_up_status(&self, person: i64, id: i64) -> Result<TopUp> {
+        let row = self
+            .blocking(move |db| {
+                Ok(db.with(|c| c.query_one("SELECT id, currency, amount, state, failure FROM rail_operations WHERE id = $1 AND person_id = $2 AND kind = 'top_up'", params![id, person]))?)
+            })
+            .await?
+            .ok_or(PlatformError::NotFound("top-up"))?;
+        top_up_from(&row)
+    }
+
+    /// Ask the rail again about every pending top-up.
+    pub(crate) async fn settle_pending_top_ups(&self) -> Result<usize> {
+        let rows = self
+            .blocking(move |db| {
+                Ok(db.with(|c| {
+                    c.query("SELECT id, person_id, currency, amount, rail_reference FROM rail_operations WHERE state = 'pending' AND kind = 'top_up' ORDER BY id LIMIT 1000", &[])
+                })?)
+            })
+            .await?;
+        let mut settled = 0;
+        for r in rows {
+            let (id, person, numeric, minor) = (r.int(0)?, r.int(1)?, r.int(2)?, r.int(3)?);
+            let Some(reference) = r.opt_text(4)? else { continue };
+            let currency = Currency::from_numeric(numeric as u16).map_err(|e| PlatformError::Internal(e.to_string()))?;
+            let outcome = self.rail.status(&reference);
+            if !matches!(outcome, RailOutcome::Pending { .. }) {
+                self.settle_top_up(id, person, currency, minor, outcome).await?;
+                settled += 1;
+            }
+        }
+        Ok(settled)
+    }
+
+    /// Submit one transfer; `exists` (a retry) counts as success.
+    pub(crate) async fn ledger_one(&self, transfer: NewTransfer) -> std::result::Result<(), LedgerRefusal> {
+        let result = self.ledger.create_transfers(vec![transfer]).await.map_err(|e| LedgerRefusal::Store(e.into()))?;
+        match result[0] {
+            Ok(Outcome::Created | Outcome::Exists) => Ok(()),
+            Err(e) => Err(LedgerRefusal::Refused(e)),
+        }
+    }
+
+    /// A page of a person's history, newest first.
+    pub async fn history(&self, person: i64, query: HistoryQuery) -> Result<Vec<HistoryItem>> {
+        if let Some(kind) = &query.kind {
+            if !HISTORY_KINDS.contains(&kind.as_str()) {
+                return Err(PlatformError::invalid("type", format!("one of {HISTORY_KINDS:?}")));
+            }
+        }
+        let limit = query.limit.clamp(1, HISTORY_PAGE_MAX) as i64;
+        let (from, to, before) = (query.from_ms.unwrap_or(0), query.to_ms.unwrap_or(i64::MAX), query.before_ms.unwrap_or(i64::MAX));
+        let currency = query.currency.map(|c| i64::from(c.numeric())).unwrap_or(-1);
+        let kind = query.kind.clone().unwrap_or_default();
+        let rows = self
+            .blocking(move |db| {
+                // One UNION over the business tables; each branch filtered by person, time and currency.
+                let sql = "SELECT * FROM (
+                    SELECT 'transfer_out' AS kind, id, currency, -amount AS amount, receiver_id AS counterparty, created_at FROM p2p_transfers WHERE sender_id = $1
+                    UNION ALL SELECT 'transfer_in', id, currency, amount, sender_id, created_at FROM p2p_transfers WHERE receiver_id = $1
+                    UNION ALL SELECT 'red_packet_sent', id, currency, -total, receiver_id, created_at FROM red_packets WHERE sender_id = $1
+                    UNION ALL SELECT 'red_packet_received', s.packet_id, p.currency, s.amount, p.sender_id, s.claimed_at FROM red_packet_shares s JOIN red_packets p ON p.id = s.packet_id WHERE s.claimed_by = $1
+                    UNION ALL SELECT 'top_up', id, currency, amount, NULL, created_at FROM rail_operations WHERE person_id = $1 AND kind = 'top_up'
+                ) h WHERE created_at >= $2 AND created_at <= $3 AND created_at < $4 AND ($5 < 0 OR currency = $5) AND ($6 = '' OR kind = $6)
+                ORDER BY created_at DESC, id DESC LIMIT $7";
+                Ok(db.with(|c| c.query(sql, params![person, from, to, before, currency, kind.as_str(), limit]))?)
+            })
+            .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for r in rows {
+            let kind = r.text(0)?;
+            let id = r.int(1)?;
+            let currency = Currency::from_numeric(r.int(2)? as u16).map_err(|e| PlatformError::Internal(e.to_string()))?;
+            let state = match kind.as_str() {
+                "transfer_out" | "transfer_in" => self.transfer_state(id).await?,
+                "top_up" => self.top_up_status(person, id).await?.state,
+                "red_packet_sent" => self.red_packet_state(id).await?,
+                _ => "received".to_string(),
+            };
+            items.push(HistoryItem {
+                kind,
+                id,
+                currency,
+                amount: decimal(i128::from(r.int(3)?), currency),
+                counterparty_id: r.opt_int(4)?,
+                state,
+                created_at_ms: r.int(5)?,
+            });
+        }
+        Ok(items)
+    }
+}
+
+/// Why the ledger did not take a transfer.
+pub(crate) enum LedgerRefusal {
+    Refused(TransferError),
+    Store(PlatformError),
+}
+
+impl From<LedgerRefusal> for PlatformError {
+    fn from(r: LedgerRefusal) -> PlatformError {
+        match r {
+            LedgerRefusal::Refused(TransferError::ExceedsCredits) => PlatformError::InsufficientBalance,
+            LedgerRefusal::Refused(e) => PlatformError::Internal(format!("ledger refused: {}", e.code())),
+            LedgerRefusal::Store(e) => e,
+        }
+    }
+}
+
+/// (year, month) of a Unix time in ms, UTC (days-from-civil inverse, Howard Hinnant's algorithm).
+fn civil_year_month(ms: i64) -> (i64, i64) {
+    let days = ms.div_euclid(86_400_000) + 719_468;
+    let era = days.div_euclid(146_097);
+    let doe = days - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luhn_accepts_test_cards_and_rejects_typos() {
+        for (n, _) in crate::TestCard::NUMBERS {
+            assert!(luhn_valid(n), "{n}");
+        }
+        assert!(!luhn_valid("4242424242424241"));
+    }
+
+    #[test]
+    fn brands_come_from_the_prefix() {
+        assert_eq!(card_brand("4242424242424242"), Some("visa"));
+        assert_eq!(card_brand("5555555555554444"), Some("mastercard"));
+        assert_eq!(card_brand("2223003122003222"), Some("mastercard"));
+        assert_eq!(card_brand("378282246310005"), Some("amex"));
+        assert_eq!(card_brand("3530111333300000"), Some("jcb"));
+        assert_eq!(card_brand("6200000000000005"), Some("unionpay"));
+        assert_eq!(card_brand("9999999999999995"), None);
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_year_month(0), (1970, 1));
+        assert_eq!(civil_year_month(1_795_000_000_000), (2026, 11)); // 2026-11-18
+        assert_eq!(civil_year_month(951_782_400_000), (2000, 2)); // 2000-02-29
+    }
+}
