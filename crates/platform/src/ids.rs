@@ -4,10 +4,18 @@
 
 /// `(ms since epoch) << 20 | 20 random bits`: ordered by creation, unique in practice (the database's
 /// primary keys catch the one-in-a-million same-millisecond clash).
+/// Within one process ids strictly increase, even when the clock stands still (a manual clock) or
+/// steps back.
 pub fn object_id(now_ms: i64) -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
     let random = crate::crypto::random_u64() & 0xF_FFFF;
     assert!(now_ms > 0 && now_ms < (1 << 43), "clock within 1970..2248");
-    (now_ms << 20) | random as i64
+    let candidate = (now_ms << 20) | random as i64;
+    let previous = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(candidate.max(last + 1)))
+        .expect("fetch_update with Some never fails");
+    candidate.max(previous + 1)
 }
 
 /// Ledger account kinds (also the account `code`).

@@ -119,10 +119,10 @@ impl Platform {
         let amount = parse_amount("amount", amount, currency)?;
         let rules = self.config.red_packets.clone();
         let title = parse_name("title", title.unwrap_or("恭喜发财，大吉大利"), self.config.name_chars_max)?;
-        if let Some(c) = cover {
-            if c.is_empty() || c.len() > 200 || c.chars().any(char::is_control) {
-                return Err(PlatformError::invalid("cover", "a cover reference of 1 to 200 characters"));
-            }
+        if let Some(c) = cover
+            && (c.is_empty() || c.len() > 200 || c.chars().any(char::is_control))
+        {
+            return Err(PlatformError::invalid("cover", "a cover reference of 1 to 200 characters"));
         }
         match (split, receiver, group) {
             (Split::Single, Some(r), None) => {
@@ -225,11 +225,10 @@ impl Platform {
     }
 
     async fn set_packet_state(&self, id: i64, from: &'static str, to: &'static str) -> Result<u64> {
-        Ok(self
-            .blocking(move |db| {
-                Ok(db.with(|c| c.execute("UPDATE red_packets SET state = $1 WHERE id = $2 AND state = $3", params![to, id, from]))?)
-            })
-            .await?)
+        self.blocking(move |db| {
+            Ok(db.with(|c| c.execute("UPDATE red_packets SET state = $1 WHERE id = $2 AND state = $3", params![to, id, from]))?)
+        })
+        .await
     }
 
     /// Claim one share. At most one per person; never more shares than the packet has.
@@ -237,6 +236,16 @@ impl Platform {
         let head = self.packet_head(id).await?;
         self.require_eligible(person, &head).await?;
         let now = self.now_ms();
+        let mine = self
+            .blocking(move |db| {
+                Ok(db.with(|c| {
+                    c.query_one("SELECT 1 FROM red_packet_shares WHERE packet_id = $1 AND claimed_by = $2", params![id, person])
+                })?)
+            })
+            .await?;
+        if mine.is_some() {
+            return Err(PlatformError::conflict("ALREADY_CLAIMED", "you have already claimed this red packet"));
+        }
         if head.state == "funding" || head.state == "failed" {
             return Err(PlatformError::NotFound("red packet"));
         }
@@ -495,7 +504,7 @@ mod tests {
         #[test]
         fn lucky_shares_are_exact_and_bounded(total in 1i64..2_000_000, n in 1i64..=100, seed in any::<u64>()) {
             prop_assume!(total >= n);
-            let cap = 20_000.max(total.div_ceil(n));
+            let cap = 20_000.max((total + n - 1) / n);
             prop_assume!(total <= n * cap);
             let mut state = seed;
             let random = |lo: i64, hi: i64| {

@@ -145,6 +145,14 @@ impl Platform {
         if t.receiver_id != person {
             return Err(PlatformError::Forbidden("only the receiver can accept or decline a transfer".into()));
         }
+        // A resolved transfer says how it was resolved (the ledger would answer a repeat of the same
+        // resolution `exists`, which is right for a retry but not for a second, separate request).
+        match t.state.as_str() {
+            "accepted" => return Err(PlatformError::conflict("ALREADY_ACCEPTED", "this transfer was already accepted")),
+            "declined" => return Err(PlatformError::conflict("ALREADY_DECLINED", "this transfer was already declined")),
+            "refunded" => return Err(PlatformError::Expired("transfer (the money went back to the sender)")),
+            _ => {}
+        }
         let (kind, flags) = if accept {
             (ids::transfer::P2P_ACCEPT, TransferFlags::POST_PENDING)
         } else {

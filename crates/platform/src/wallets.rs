@@ -62,8 +62,8 @@ pub struct HistoryQuery {
     pub currency: Option<Currency>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
-    /// Items strictly older than this (the previous page's last `created_at_ms`).
-    pub before_ms: Option<i64>,
+    /// Items after this one in the newest-first order: the previous page's last `(created_at_ms, id)`.
+    pub before: Option<(i64, i64)>,
     pub limit: usize,
 }
 
@@ -83,7 +83,7 @@ pub fn luhn_valid(number: &str) -> bool {
         }
         sum += d;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// The card brand from the number's prefix (IIN ranges).
@@ -343,13 +343,14 @@ impl Platform {
 
     /// A page of a person's history, newest first.
     pub async fn history(&self, person: i64, query: HistoryQuery) -> Result<Vec<HistoryItem>> {
-        if let Some(kind) = &query.kind {
-            if !HISTORY_KINDS.contains(&kind.as_str()) {
-                return Err(PlatformError::invalid("type", format!("one of {HISTORY_KINDS:?}")));
-            }
+        if let Some(kind) = &query.kind
+            && !HISTORY_KINDS.contains(&kind.as_str())
+        {
+            return Err(PlatformError::invalid("type", format!("one of {HISTORY_KINDS:?}")));
         }
         let limit = query.limit.clamp(1, HISTORY_PAGE_MAX) as i64;
-        let (from, to, before) = (query.from_ms.unwrap_or(0), query.to_ms.unwrap_or(i64::MAX), query.before_ms.unwrap_or(i64::MAX));
+        let (from, to) = (query.from_ms.unwrap_or(0), query.to_ms.unwrap_or(i64::MAX));
+        let (before_ms, before_id) = query.before.unwrap_or((i64::MAX, i64::MAX));
         let currency = query.currency.map(|c| i64::from(c.numeric())).unwrap_or(-1);
         let kind = query.kind.clone().unwrap_or_default();
         let rows = self
@@ -361,9 +362,10 @@ impl Platform {
                     UNION ALL SELECT 'red_packet_sent', id, currency, -total, receiver_id, created_at FROM red_packets WHERE sender_id = $1
                     UNION ALL SELECT 'red_packet_received', s.packet_id, p.currency, s.amount, p.sender_id, s.claimed_at FROM red_packet_shares s JOIN red_packets p ON p.id = s.packet_id WHERE s.claimed_by = $1
                     UNION ALL SELECT 'top_up', id, currency, amount, NULL, created_at FROM rail_operations WHERE person_id = $1 AND kind = 'top_up'
-                ) h WHERE created_at >= $2 AND created_at <= $3 AND created_at < $4 AND ($5 < 0 OR currency = $5) AND ($6 = '' OR kind = $6)
+                ) h WHERE created_at >= $2 AND created_at <= $3 AND (created_at < $4 OR (created_at = $4 AND id < $8))
+                    AND ($5 < 0 OR currency = $5) AND ($6 = '' OR kind = $6)
                 ORDER BY created_at DESC, id DESC LIMIT $7";
-                Ok(db.with(|c| c.query(sql, params![person, from, to, before, currency, kind.as_str(), limit]))?)
+                Ok(db.with(|c| c.query(sql, params![person, from, to, before_ms, currency, kind.as_str(), limit, before_id]))?)
             })
             .await?;
         let mut items = Vec::with_capacity(rows.len());

@@ -130,17 +130,25 @@ fn unknown_accounts_and_transfers_are_not_found() {
     assert_eq!(get(server.port, "/admin/api/ledger/accounts/0").status, 400);
 }
 
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok())).unwrap_or(0)
+}
+
 #[test]
-fn metrics_count_transfers_and_batches() {
+fn metrics_count_accounts_transfers_and_batches() {
     let (_env, server) = started();
+    let before = request(server.port, "GET", "/metrics", None, None).unwrap().body;
+    post(server.port, "/admin/api/ledger/accounts", r#"[{"id":"70","currency":"CNY","code":1},{"id":"71","currency":"CNY","code":1}]"#);
     post(
         server.port,
         "/admin/api/ledger/transfers",
         r#"[{"id":"40","debit_account_id":"2","credit_account_id":"3","amount":1,"currency":"CNY","code":10}]"#,
     );
     let text = request(server.port, "GET", "/metrics", None, None).unwrap().body;
-    assert!(text.contains("qianbao_ledger_accounts_created_total 3"), "{text}");
+    let name = "qianbao_ledger_accounts_created_total ";
+    assert_eq!(metric(&text, name), metric(&before, name) + 2, "{text}");
     assert!(text.contains(r#"qianbao_ledger_transfers_failed_total{code="exceeds_credits"} 1"#), "{text}");
+    assert!(metric(&text, "qianbao_ledger_batches_total ") > metric(&before, "qianbao_ledger_batches_total "));
     assert!(text.contains("qianbao_ledger_commit_seconds_bucket"));
     assert!(text.contains("qianbao_ledger_batch_events_count"));
 }

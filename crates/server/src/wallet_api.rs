@@ -433,7 +433,8 @@ struct HistoryParams {
     currency: Option<String>,
     from_ms: Option<i64>,
     to_ms: Option<i64>,
-    before_ms: Option<i64>,
+    /// `<created_at_ms>:<id>` of the previous page's last item.
+    before: Option<String>,
     limit: Option<usize>,
 }
 
@@ -441,7 +442,13 @@ async fn history(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q
     let id = person(&state, &headers).await?;
     let currency =
         q.currency.as_deref().map(money::Currency::from_code).transpose().map_err(|e| PlatformError::invalid("currency", e.to_string()))?;
-    let query =
-        HistoryQuery { kind: q.kind, currency, from_ms: q.from_ms, to_ms: q.to_ms, before_ms: q.before_ms, limit: q.limit.unwrap_or(20) };
+    let before = match q.before.as_deref() {
+        None => None,
+        Some(cursor) => {
+            let parsed = cursor.split_once(':').and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.parse::<i64>().ok()?)));
+            Some(parsed.ok_or_else(|| PlatformError::invalid("before", "the previous page's last item as <created_at_ms>:<id>"))?)
+        }
+    };
+    let query = HistoryQuery { kind: q.kind, currency, from_ms: q.from_ms, to_ms: q.to_ms, before, limit: q.limit.unwrap_or(20) };
     Ok(json(StatusCode::OK, &platform(&state).history(id, query).await?))
 }

@@ -95,11 +95,10 @@ impl From<postgres::Error> for StoreError {
         match e.as_db_error() {
             Some(d) => {
                 let detail = format!("{}: {}", d.code().code(), d.message());
-                // unique_violation, serialization_failure, deadlock_detected
-                if matches!(d.code().code(), "23505" | "40001" | "40P01") {
-                    StoreError::Conflict(detail)
-                } else {
-                    StoreError::Database(detail)
+                match d.code().code() {
+                    "23505" => StoreError::Duplicate(detail),          // unique_violation
+                    "40001" | "40P01" => StoreError::Conflict(detail), // serialization_failure, deadlock_detected
+                    _ => StoreError::Database(detail),
                 }
             }
             None => StoreError::Database(e.to_string()),

@@ -23,10 +23,24 @@ impl Response {
 
 /// One request on a fresh connection. `Err` when the server cannot be reached or the reply is cut.
 pub fn request(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> std::io::Result<Response> {
+    request_with(port, method, path, token, body, &[])
+}
+
+pub fn request_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.unwrap_or("");
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let mut auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    for (name, value) in headers {
+        auth.push_str(&format!("{name}: {value}\r\n"));
+    }
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -111,6 +125,11 @@ impl Env {
 
     /// Start `qianbao serve` and wait until it is ready.
     pub fn serve(&self, extra: &[&str]) -> Server {
+        self.serve_with(extra, &[])
+    }
+
+    /// Start `qianbao serve` with extra environment and wait until it is ready.
+    pub fn serve_with(&self, extra: &[&str], envs: &[(&str, &str)]) -> Server {
         let port = free_port();
         let mut args = vec!["serve"];
         args.extend_from_slice(extra);
@@ -118,6 +137,7 @@ impl Env {
         let child = self
             .command(&args)
             .env("QIANBAO_LISTEN", format!("127.0.0.1:{port}"))
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -156,3 +176,86 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A person signed in to the wallet API.
+#[derive(Clone)]
+pub struct Wallet {
+    pub port: u16,
+    pub id: String,
+    pub token: String,
+}
+
+static KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl Wallet {
+    /// Register (region CN unless the phone starts with +852) and sign in.
+    pub fn register(port: u16, phone: &str, name: &str) -> Wallet {
+        let region = if phone.starts_with("+852") { "HK" } else { "CN" };
+        let body = format!(r#"{{"phone":"{phone}","password":"correct horse battery","region":"{region}","display_name":"{name}"}}"#);
+        let r = request(port, "POST", "/api/v1/people", None, Some(&body)).unwrap();
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.json()["id"].as_str().unwrap().to_string();
+        let r =
+            request(port, "POST", "/api/v1/sessions", None, Some(&format!(r#"{{"phone":"{phone}","password":"correct horse battery"}}"#)))
+                .unwrap();
+        assert_eq!(r.status, 201, "{}", r.body);
+        Wallet { port, id, token: r.json()["token"].as_str().unwrap().to_string() }
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        request(self.port, "GET", path, Some(&self.token), None).unwrap()
+    }
+
+    /// POST with a fresh Idempotency-Key.
+    pub fn post(&self, path: &str, body: &str) -> Response {
+        let key = format!("k{}", KEY.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+        self.post_keyed(path, body, &key)
+    }
+
+    pub fn post_keyed(&self, path: &str, body: &str, key: &str) -> Response {
+        request_with(self.port, "POST", path, Some(&self.token), Some(body), &[("Idempotency-Key", key)]).unwrap()
+    }
+
+    pub fn put(&self, path: &str, body: &str) -> Response {
+        request(self.port, "PUT", path, Some(&self.token), Some(body)).unwrap()
+    }
+
+    pub fn set_pin(&self, pin: &str) {
+        let r = self.put("/api/v1/me/pin", &format!(r#"{{"pin":"{pin}"}}"#));
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+
+    /// Available balance in a currency, as a decimal string.
+    pub fn available(&self, currency: &str) -> String {
+        let r = self.get("/api/v1/wallet");
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json().as_array().unwrap().iter().find(|b| b["currency"] == currency).unwrap()["available"].as_str().unwrap().to_string()
+    }
+
+    /// Link the sandbox's always-approving Visa and top up.
+    pub fn top_up(&self, amount: &str, pin: &str) {
+        let card = self.post("/api/v1/cards", r#"{"number":"4242 4242 4242 4242","exp_month":12,"exp_year":2099}"#);
+        assert_eq!(card.status, 201, "{}", card.body);
+        let card_id = card.json()["id"].as_str().unwrap().to_string();
+        let r = self.post("/api/v1/top-ups", &format!(r#"{{"card_id":"{card_id}","amount":"{amount}","currency":"CNY","pin":"{pin}"}}"#));
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.json()["state"], "succeeded", "{}", r.body);
+    }
+
+    /// Ask `other` to be friends, and accept on their side.
+    pub fn befriend(&self, other: &Wallet) {
+        let r = self.post("/api/v1/friends", &format!(r#"{{"person_id":"{}"}}"#, other.id));
+        assert_eq!(r.status, 201, "{}", r.body);
+        let r = other.post(&format!("/api/v1/friends/{}/accept", self.id), "{}");
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+}
+
+/// The sandbox operator moves the manual clock.
+pub fn advance_clock(port: u16, seconds: u64) {
+    let r = post(port, "/admin/api/sandbox/clock", &format!(r#"{{"advance_s":{seconds}}}"#));
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// Server settings for wallet tests: manual clock, cheap password hashing.
+pub const WALLET_ENV: &[(&str, &str)] = &[("QIANBAO_CLOCK", "manual"), ("QIANBAO_PASSWORD_MEMORY_KIB", "64")];
