@@ -12,6 +12,7 @@ mod crypto;
 mod error;
 mod idempotency;
 pub mod ids;
+mod kyc;
 mod people;
 mod rail;
 mod redpackets;
@@ -21,6 +22,7 @@ mod wallets;
 
 pub use error::PlatformError;
 pub use idempotency::{IdempotencyStart, check_key};
+pub use kyc::{TierLimits, default_limits, valid_cn_resident_id, valid_hk_id};
 pub use people::{Person, Session};
 pub use rail::{RailConnector, RailOutcome, SandboxRail, TestCard};
 pub use redpackets::{DeadlineReport, RedPacket, RedPacketClaim, Split, draw_lucky_shares};
@@ -67,6 +69,8 @@ pub struct PlatformConfig {
     pub group_members_max: usize,
     /// argon2id memory cost for login passwords (KiB); OWASP's floor is 19,456.
     pub password_memory_kib: u32,
+    /// Payment limits of KYC tiers 0, 1 and 2.
+    pub limits: [TierLimits; 3],
 }
 
 impl Default for PlatformConfig {
@@ -87,6 +91,7 @@ impl Default for PlatformConfig {
             name_chars_max: 50,
             group_members_max: 500,
             password_memory_kib: 19_456,
+            limits: default_limits(),
         }
     }
 }
@@ -114,6 +119,7 @@ pub struct Platform {
     pub(crate) rail: Arc<dyn RailConnector>,
     /// Keys the PIN HMAC; kept outside the database (a stolen database does not give the PINs away).
     pub(crate) secret: Vec<u8>,
+    pub(crate) opened: kyc::OpenedPeriods,
 }
 
 impl Platform {
@@ -128,8 +134,9 @@ impl Platform {
         secret: Vec<u8>,
     ) -> Result<Platform> {
         assert!(secret.len() >= 32, "the platform secret has at least 256 bits");
-        let platform = Platform { db, ledger, store, clock, config, rail, secret };
+        let platform = Platform { db, ledger, store, clock, config, rail, secret, opened: Default::default() };
         platform.create_system_accounts().await?;
+        platform.create_limit_system_accounts().await?;
         Ok(platform)
     }
 

@@ -197,13 +197,13 @@ impl Platform {
         }])
         .await?;
         let fund = self.fund_transfer(id, sender, currency, total);
-        match self.ledger_one(fund).await {
+        match self.pay_within_limits(sender, currency, total, fund).await {
             Ok(()) => {
                 self.set_packet_state(id, "funding", "open").await?;
             }
-            Err(refusal) => {
+            Err(e) => {
                 self.set_packet_state(id, "funding", "failed").await?;
-                return Err(refusal.into());
+                return Err(e);
             }
         }
         self.red_packet(sender, id).await

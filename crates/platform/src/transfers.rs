@@ -81,7 +81,7 @@ impl Platform {
             timeout_s,
             user_data: id as u128,
         };
-        self.ledger_one(hold).await?;
+        self.pay_within_limits(sender, currency, amount.minor(), hold).await?;
         let (note_owned, numeric, minor) = (note.to_string(), currency.numeric(), amount.minor());
         self.blocking(move |db| {
             Ok(db.with(|c| {

@@ -410,7 +410,7 @@ impl From<LedgerRefusal> for PlatformError {
 }
 
 /// (year, month) of a Unix time in ms, UTC (days-from-civil inverse, Howard Hinnant's algorithm).
-fn civil_year_month(ms: i64) -> (i64, i64) {
+pub(crate) fn civil_year_month(ms: i64) -> (i64, i64) {
     let days = ms.div_euclid(86_400_000) + 719_468;
     let era = days.div_euclid(146_097);
     let doe = days - era * 146_097;

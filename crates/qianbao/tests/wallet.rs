@@ -44,6 +44,9 @@ both_backends!(
     unclaimed_red_packet_money_returns_after_24_hours,
     concurrent_claims_never_take_more_shares_than_exist,
     history_lists_what_happened_with_filters,
+    a_tier_zero_wallet_is_held_to_its_single_and_daily_limits,
+    concurrent_payments_cannot_both_slip_under_the_daily_limit,
+    kyc_raises_the_limits_and_refuses_a_bad_document,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_800_000_000);
@@ -62,6 +65,9 @@ fn alice_and_bob(server: &Server) -> (Wallet, Wallet) {
     let bob = Wallet::register(server.port, &phone(), "Bob");
     alice.set_pin("135790");
     bob.set_pin("246801");
+    let kyc = alice
+        .post("/api/v1/me/kyc", r#"{"legal_name":"Alice Wang","document_type":"cn_resident_id","document_number":"11010519491231002X"}"#);
+    assert_eq!(kyc.json()["kyc_tier"], 1, "{}", kyc.body);
     alice.top_up("1000.00", "135790");
     alice.befriend(&bob);
     (alice, bob)
@@ -319,7 +325,7 @@ fn bad_amounts_and_notes_are_refused(env: Env) {
             r.body
         );
     }
-    let too_much = send(&alice, &bob, "1000.01");
+    let too_much = send(&alice, &bob, "1000.01"); // within tier 1's limits, beyond the balance
     assert_eq!((too_much.status, too_much.json()["code"].as_str().unwrap()), (402, "NOT_ENOUGH"));
     assert_eq!(alice.available("CNY"), "1000.00");
 }
@@ -508,4 +514,60 @@ fn history_lists_what_happened_with_filters(env: Env) {
     let next = alice.get(&format!("/api/v1/history?limit=1&before={cursor}")).json();
     assert_eq!(next[0]["kind"], "top_up");
     assert_eq!(alice.get("/api/v1/history?type=bogus").json()["field"], "type");
+}
+
+/// A tier-0 person with `balance` CNY and PIN 135790, and a friend.
+fn tier_zero_with_friend(server: &Server, balance: &str) -> (Wallet, Wallet) {
+    let payer = Wallet::register(server.port, &phone(), "Tier0");
+    let friend = Wallet::register(server.port, &phone(), "Friend");
+    payer.set_pin("135790");
+    payer.top_up(balance, "135790");
+    payer.befriend(&friend);
+    (payer, friend)
+}
+
+fn a_tier_zero_wallet_is_held_to_its_single_and_daily_limits(env: Env) {
+    let server = start(&env);
+    let (payer, friend) = tier_zero_with_friend(&server, "3000.00");
+    let single = send(&payer, &friend, "500.01");
+    assert_eq!((single.status, single.json()["code"].as_str().unwrap()), (409, "LIMIT_SINGLE"), "{}", single.body);
+    assert_eq!(send(&payer, &friend, "400.00").status, 201);
+    assert_eq!(send(&payer, &friend, "400.00").status, 201);
+    let daily = send(&payer, &friend, "300.00");
+    assert_eq!((daily.status, daily.json()["code"].as_str().unwrap()), (409, "LIMIT_DAILY"), "{}", daily.body);
+    assert_eq!(payer.available("CNY"), "2200.00", "a refused payment moves nothing");
+    assert_eq!(send(&payer, &friend, "200.00").status, 201, "exactly up to the limit is fine");
+    advance_clock(server.port, 86_400);
+    assert_eq!(send(&payer, &friend, "300.00").status, 201, "a new day, a new daily limit");
+}
+
+fn concurrent_payments_cannot_both_slip_under_the_daily_limit(env: Env) {
+    let server = start(&env);
+    let (payer, friend) = tier_zero_with_friend(&server, "3000.00");
+    let handles: Vec<_> = (0..10)
+        .map(|_| {
+            let (payer, friend) = (payer.clone(), friend.clone());
+            std::thread::spawn(move || send(&payer, &friend, "150.00").status)
+        })
+        .collect();
+    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let paid = statuses.iter().filter(|s| **s == 201).count();
+    assert_eq!(paid, 6, "6 x 150 = 900 fits the 1000 daily limit, a 7th would not: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+    assert_eq!(payer.available("CNY"), "2100.00");
+}
+
+fn kyc_raises_the_limits_and_refuses_a_bad_document(env: Env) {
+    let server = start(&env);
+    let (payer, friend) = tier_zero_with_friend(&server, "3000.00");
+    let bad =
+        payer.post("/api/v1/me/kyc", r#"{"legal_name":"Li Lei","document_type":"cn_resident_id","document_number":"110105194912310029"}"#);
+    assert_eq!((bad.status, bad.json()["field"].as_str()), (400, Some("document_number")));
+    assert_eq!(send(&payer, &friend, "600.00").json()["code"], "LIMIT_SINGLE");
+    let hk = payer.post("/api/v1/me/kyc", r#"{"legal_name":"Li Lei","document_type":"hk_id","document_number":"A123456(3)"}"#);
+    assert_eq!(hk.json()["kyc_tier"], 1, "{}", hk.body);
+    assert_eq!(send(&payer, &friend, "600.00").status, 201, "tier 1 allows 5000 at once");
+    let r = post(server.port, &format!("/admin/api/people/{}/kyc", payer.id), r#"{"tier":2}"#);
+    assert_eq!(r.json()["kyc_tier"], 2, "{}", r.body);
+    assert_eq!(payer.get("/api/v1/me").json()["person"]["kyc_tier"], 2);
 }

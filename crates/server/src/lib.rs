@@ -41,6 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/api/ledger/accounts/{id}", get(get_account))
         .route("/admin/api/ledger/transfers/{id}", get(get_transfer))
         .route("/admin/api/sandbox/clock", post(advance_clock))
+        .route("/admin/api/people/{id}/kyc", post(set_kyc_tier))
         .merge(wallet_api::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), wallet_api::idempotency))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
@@ -155,6 +156,32 @@ async fn advance_clock(
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", e.to_string()))?;
     Ok(Json(serde_json::json!({"now_ms": state.platform.now_ms(), "deadlines": report})))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TierIn {
+    tier: i64,
+}
+
+/// KYC tier 2 (or a downgrade): the operator has verified the person.
+async fn set_kyc_tier(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_operator(&state, &headers)?;
+    let r: TierIn = parse_json(&body)?;
+    let person = platform::ids::parse("id", &id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    match state.platform.set_kyc_tier(person, r.tier).await {
+        Ok(tier) => Ok(Json(serde_json::json!({"kyc_tier": tier}))),
+        Err(platform::PlatformError::NotFound(what)) => {
+            Err(ApiError::new(StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", format!("no such {what}")))
+        }
+        Err(e @ platform::PlatformError::Invalid { .. }) => Err(ApiError::bad_request(e.to_string())),
+        Err(e) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", e.to_string())),
+    }
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {

@@ -19,6 +19,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/sessions/current", axum::routing::delete(sign_out))
         .route("/api/v1/me", get(me))
         .route("/api/v1/me/pin", put(set_pin))
+        .route("/api/v1/me/kyc", post(submit_kyc))
         .route("/api/v1/wallet", get(wallet))
         .route("/api/v1/friends", get(friends).post(add_friend))
         .route("/api/v1/friends/{id}/accept", post(accept_friend))
@@ -221,6 +222,21 @@ async fn set_pin(State(state): State<Arc<AppState>>, headers: HeaderMap, body: a
     let r: PinIn = parse(&body)?;
     platform(&state).set_pin(id, &r.pin, r.current_pin.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KycIn {
+    legal_name: String,
+    document_type: String,
+    document_number: String,
+}
+
+async fn submit_kyc(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Answer<Response> {
+    let id = person(&state, &headers).await?;
+    let r: KycIn = parse(&body)?;
+    let tier = platform(&state).submit_kyc(id, &r.legal_name, &r.document_type, &r.document_number).await?;
+    Ok(json(StatusCode::OK, &serde_json::json!({"kyc_tier": tier})))
 }
 
 async fn wallet(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Answer<Response> {
