@@ -86,7 +86,7 @@ pub fn valid_hk_id(number: &str) -> bool {
         c if c.is_ascii_digit() => u32::from(c - b'0'),
         _ => return false,
     };
-    (sum + check) % 11 == 0
+    (sum + check).is_multiple_of(11)
 }
 
 /// Remembers which limit periods this process has already opened and funded (saves ledger round trips).
@@ -287,7 +287,7 @@ mod tests {
     #[test]
     fn mainland_resident_ids_check_their_last_character() {
         assert!(valid_cn_resident_id("11010519491231002X"));
-        assert!(valid_cn_resident_id("110105194912310029") == false);
+        assert!(!valid_cn_resident_id("110105194912310029"));
         assert!(valid_cn_resident_id("440524188001010014"));
         assert!(!valid_cn_resident_id("44052418800101001"));
         assert!(!valid_cn_resident_id("4405241880010100AA"));
