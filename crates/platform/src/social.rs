@@ -175,6 +175,20 @@ impl Platform {
         self.group(person, group).await
     }
 
+    /// The groups a person belongs to.
+    pub async fn groups(&self, person: i64) -> Result<Vec<Group>> {
+        let rows = self
+            .blocking(move |db| {
+                Ok(db.with(|c| c.query("SELECT group_id FROM group_members WHERE person_id = $1 ORDER BY group_id", params![person]))?)
+            })
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(self.group(person, r.int(0)?).await?);
+        }
+        Ok(out)
+    }
+
     /// A group, as one of its members sees it.
     pub async fn group(&self, person: i64, group: i64) -> Result<Group> {
         let (head, members) = self

@@ -171,6 +171,9 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
                 }
             }
         });
+        if demo {
+            seed_demo_people(&platform).await.map_err(|e| format!("demo people: {e}"))?;
+        }
         let state =
             Arc::new(server::AppState { store: store.clone(), committer, platform, admin_token: admin_token.clone(), manual_clock });
         let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
@@ -228,6 +231,43 @@ async fn seed_demo(committer: &store::Committer) -> Result<(), String> {
     Ok(())
 }
 
+/// Demo people: phone, name. Password `qianbao-demo`, payment PIN 135790, 1000.00 CNY each.
+const DEMO_PEOPLE: &[(&str, &str)] = &[("+8613800000001", "Alice"), ("+8613800000002", "Bob"), ("+8613800000003", "Carol")];
+const DEMO_PASSWORD: &str = "qianbao-demo";
+const DEMO_PIN: &str = "135790";
+
+async fn seed_demo_people(platform: &platform::Platform) -> Result<(), platform::PlatformError> {
+    let mut ids = Vec::new();
+    for (phone, name) in DEMO_PEOPLE {
+        let person = match platform.register(phone, DEMO_PASSWORD, "CN", name).await {
+            Ok(p) => p,
+            Err(platform::PlatformError::Conflict { code: "PHONE_TAKEN", .. }) => platform.person_by_phone(phone).await?,
+            Err(e) => return Err(e),
+        };
+        if !person.pin_set {
+            platform.set_pin(person.id, DEMO_PIN, None).await?;
+        }
+        if platform.balances(person.id).await?.iter().all(|b| b.available == "0.00") {
+            let card = match platform.cards(person.id).await?.first() {
+                Some(card) => card.id,
+                None => platform.add_card(person.id, "4242424242424242", 12, 2099).await?.id,
+            };
+            platform.top_up(person.id, card, "1000.00", "CNY", Some(DEMO_PIN)).await?;
+        }
+        ids.push(person.id);
+    }
+    for (i, a) in ids.iter().enumerate() {
+        for b in &ids[i + 1..] {
+            platform.request_friend(*a, *b).await?;
+            platform.accept_friend(*b, *a).await?;
+        }
+    }
+    if platform.groups(ids[0]).await?.is_empty() {
+        platform.create_group(ids[0], "Family", &ids[1..]).await?;
+    }
+    Ok(())
+}
+
 fn print_demo(address: std::net::SocketAddr, config: &Config, token: &str) {
     println!(
         "\nQianbao demo is running at http://{address}\n\
@@ -237,7 +277,11 @@ fn print_demo(address: std::net::SocketAddr, config: &Config, token: &str) {
          curl -s -H 'Authorization: Bearer {token}' -d '[{{\"id\":\"1001\",\"debit_account_id\":\"2\",\"credit_account_id\":\"3\",\"amount\":1234,\"currency\":\"CNY\",\"code\":10}}]' http://{address}/admin/api/ledger/transfers\n\
          See Bob's account:\n  \
          curl -s -H 'Authorization: Bearer {token}' http://{address}/admin/api/ledger/accounts/3\n\
-         Metrics: http://{address}/metrics\n",
+         Metrics: http://{address}/metrics\n\n\
+         Wallets: Alice +8613800000001, Bob +8613800000002, Carol +8613800000003 (password qianbao-demo, PIN 135790),\n\
+         1000.00 CNY each, all friends, in the group Family. Sign in as Alice:\n  \
+         curl -s -d '{{\"phone\":\"+8613800000001\",\"password\":\"qianbao-demo\"}}' http://{address}/api/v1/sessions\n\
+         then: curl -s -H 'Authorization: Bearer <token>' http://{address}/api/v1/me\n",
         data = config.data_dir.display()
     );
 }

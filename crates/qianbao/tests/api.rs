@@ -171,10 +171,20 @@ fn demo_mode_seeds_funded_wallets_and_says_how_to_use_them() {
     let mut out = String::new();
     use std::io::Read;
     server.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    assert!(out.contains("Operator token") && out.contains("curl"), "{out}");
+    assert!(out.contains("Operator token") && out.contains("curl") && out.contains("+8613800000001"), "{out}");
     // A second start with --demo is idempotent.
     let again = env.serve(&["--demo"]);
     assert_eq!(get(again.port, "/admin/api/ledger/accounts/2").json()["credits_posted"], 100_000);
+    // The demo people: signed in as Alice, 1000.00 CNY (not topped up twice), two friends, one group.
+    let session =
+        request(again.port, "POST", "/api/v1/sessions", None, Some(r#"{"phone":"+8613800000001","password":"qianbao-demo"}"#)).unwrap();
+    let token = session.json()["token"].as_str().unwrap().to_string();
+    let me = request(again.port, "GET", "/api/v1/me", Some(&token), None).unwrap().json();
+    assert_eq!(me["balances"][0]["available"], "1000.00");
+    let friends = request(again.port, "GET", "/api/v1/friends", Some(&token), None).unwrap().json();
+    assert_eq!(friends.as_array().unwrap().iter().filter(|f| f["state"] == "accepted").count(), 2);
+    let groups = request(again.port, "GET", "/api/v1/groups", Some(&token), None).unwrap().json();
+    assert_eq!(groups[0]["members"].as_array().unwrap().len(), 3);
 }
 
 #[test]

@@ -23,7 +23,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/wallet", get(wallet))
         .route("/api/v1/friends", get(friends).post(add_friend))
         .route("/api/v1/friends/{id}/accept", post(accept_friend))
-        .route("/api/v1/groups", post(create_group))
+        .route("/api/v1/groups", get(groups).post(create_group))
         .route("/api/v1/groups/{id}", get(group))
         .route("/api/v1/groups/{id}/members", post(add_members))
         .route("/api/v1/cards", get(cards).post(add_card))
@@ -290,6 +290,11 @@ async fn create_group(State(state): State<Arc<AppState>>, headers: HeaderMap, bo
     let r: GroupIn = parse(&body)?;
     let members = parse_ids("members", &r.members)?;
     Ok(json(StatusCode::CREATED, &platform(&state).create_group(id, &r.name, &members).await?))
+}
+
+async fn groups(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Answer<Response> {
+    let id = person(&state, &headers).await?;
+    Ok(json(StatusCode::OK, &platform(&state).groups(id).await?))
 }
 
 async fn group(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(group): Path<String>) -> Answer<Response> {
