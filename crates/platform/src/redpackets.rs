@@ -135,9 +135,9 @@ impl Platform {
                 }
             }
             (Split::Lucky | Split::Equal, None, Some(g)) => {
-                self.group(sender, g)
-                    .await
-                    .map_err(|_| PlatformError::Forbidden("you can only send red packets into groups you belong to".into()))?;
+                if !self.is_member(sender, g).await? {
+                    return Err(PlatformError::Forbidden("you can only send red packets into groups you belong to".into()));
+                }
                 if !(1..=i64::from(rules.shares_max)).contains(&shares) {
                     return Err(PlatformError::invalid("shares", format!("1 to {} shares", rules.shares_max)));
                 }
@@ -351,7 +351,7 @@ impl Platform {
     async fn require_eligible(&self, person: i64, head: &PacketHead) -> Result<()> {
         let eligible = match (head.receiver, head.group) {
             (Some(r), _) => r == person,
-            (None, Some(g)) => self.group(person, g).await.is_ok(),
+            (None, Some(g)) => self.is_member(person, g).await?,
             _ => false,
         };
         if eligible || person == head.sender { Ok(()) } else { Err(PlatformError::NotFound("red packet")) }

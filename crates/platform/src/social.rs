@@ -175,6 +175,16 @@ impl Platform {
         self.group(person, group).await
     }
 
+    /// Whether a person belongs to a group (one index lookup, whatever the group's size).
+    pub(crate) async fn is_member(&self, person: i64, group: i64) -> Result<bool> {
+        let row = self
+            .blocking(move |db| {
+                Ok(db.with(|c| c.query_one("SELECT 1 FROM group_members WHERE group_id = $1 AND person_id = $2", params![group, person]))?)
+            })
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// The groups a person belongs to.
     pub async fn groups(&self, person: i64) -> Result<Vec<Group>> {
         let rows = self

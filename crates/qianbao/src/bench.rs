@@ -108,7 +108,7 @@ impl Picker {
     }
 }
 
-fn fresh_database(url: &DatabaseUrl) -> Result<Store, String> {
+pub(crate) fn fresh_database(url: &DatabaseUrl) -> Result<Store, String> {
     if let DatabaseUrl::Sqlite(path) = url {
         for suffix in ["", "-wal", "-shm"] {
             let mut p = path.clone().into_os_string();

@@ -26,6 +26,10 @@ pub struct Config {
     pub password_memory_kib: u32,
     /// How long the sandbox card rail takes to answer a pending charge.
     pub sandbox_confirm_after_ms: u64,
+    /// Most shares one red packet may have (operator rule).
+    pub red_packet_shares_max: u32,
+    /// Most members a group may have.
+    pub group_members_max: usize,
 }
 
 impl Default for Config {
@@ -40,6 +44,8 @@ impl Default for Config {
             clock: "system".into(),
             password_memory_kib: 19_456,
             sandbox_confirm_after_ms: 2_000,
+            red_packet_shares_max: 100,
+            group_members_max: 500,
         }
     }
 }
@@ -81,6 +87,15 @@ impl Config {
         }
         if let Some(v) = var("QIANBAO_SANDBOX_CONFIRM_AFTER_MS") {
             config.sandbox_confirm_after_ms = v.parse().map_err(|_| "QIANBAO_SANDBOX_CONFIRM_AFTER_MS must be a number".to_string())?;
+        }
+        if let Some(v) = var("QIANBAO_RED_PACKET_SHARES_MAX") {
+            config.red_packet_shares_max = v.parse().map_err(|_| "QIANBAO_RED_PACKET_SHARES_MAX must be a number".to_string())?;
+        }
+        if let Some(v) = var("QIANBAO_GROUP_MEMBERS_MAX") {
+            config.group_members_max = v.parse().map_err(|_| "QIANBAO_GROUP_MEMBERS_MAX must be a number".to_string())?;
+        }
+        if !(1..=100_000).contains(&config.red_packet_shares_max) || !(2..=100_000).contains(&config.group_members_max) {
+            return Err("red_packet_shares_max must be 1..=100000 and group_members_max 2..=100000".into());
         }
         if !matches!(config.clock.as_str(), "system" | "manual") {
             return Err(format!("clock must be system or manual, got {:?}", config.clock));

@@ -1,6 +1,7 @@
 //! The `qianbao` binary: `serve`, `migrate`, ledger operator commands, benchmarks.
 
 mod bench;
+mod bench_wallet;
 mod config;
 
 use clap::{Parser, Subcommand};
@@ -58,6 +59,8 @@ enum LedgerCommand {
 enum BenchCommand {
     /// The ledger through the group committer (TigerBeetle's benchmark shape).
     Ledger(bench::LedgerBench),
+    /// The wallet API end to end over HTTP: transfers between friends, or one red packet's claim storm.
+    Wallet(bench_wallet::WalletBench),
 }
 
 fn main() -> ExitCode {
@@ -126,6 +129,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
         }
         Command::Bench { command: BenchCommand::Ledger(args) } => bench::run(&args)?,
+        Command::Bench { command: BenchCommand::Wallet(args) } => bench_wallet::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -154,8 +158,10 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
             seed_demo(&committer).await?;
         }
         let rail = Arc::new(platform::SandboxRail::new(clock.clone(), config.sandbox_confirm_after_ms));
-        let platform_config =
+        let mut platform_config =
             platform::PlatformConfig { password_memory_kib: config.password_memory_kib, ..platform::PlatformConfig::default() };
+        platform_config.red_packets.shares_max = config.red_packet_shares_max;
+        platform_config.group_members_max = config.group_members_max;
         let platform = Arc::new(
             platform::Platform::start(store.clone(), db, committer.clone(), clock, platform_config, rail, secret)
                 .await

@@ -162,7 +162,45 @@ fn sqlite_sql(sql: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
-struct SqliteConn(rusqlite::Connection);
+/// SQLite has one writer at a time per database file. Writers of this process queue here and are woken
+/// the moment the lock is free, instead of sleeping through SQLite's busy handler (1, 2, 5 ... 100 ms
+/// back-offs) while the committer or another request holds the file's write lock. Other processes still
+/// meet SQLite's own locking.
+pub struct WriteLock {
+    held: Mutex<bool>,
+    freed: Condvar,
+}
+
+impl WriteLock {
+    pub fn acquire(&self) {
+        let mut held = self.held.lock().expect("write lock");
+        while *held {
+            held = self.freed.wait(held).expect("write lock");
+        }
+        *held = true;
+    }
+
+    pub fn release(&self) {
+        *self.held.lock().expect("write lock") = false;
+        self.freed.notify_one();
+    }
+}
+
+/// The write lock of a SQLite database file (one per canonical path, for the whole process).
+pub fn sqlite_write_lock(path: &std::path::Path) -> std::sync::Arc<WriteLock> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock};
+    static LOCKS: LazyLock<Mutex<HashMap<std::path::PathBuf, Arc<WriteLock>>>> = LazyLock::new(Default::default);
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    LOCKS
+        .lock()
+        .expect("locks")
+        .entry(key)
+        .or_insert_with(|| Arc::new(WriteLock { held: Mutex::new(false), freed: Condvar::new() }))
+        .clone()
+}
+
+struct SqliteConn(rusqlite::Connection, std::sync::Arc<WriteLock>);
 
 impl rusqlite::ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
@@ -182,8 +220,17 @@ impl Conn for SqliteConn {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
-        let mut stmt = self.0.prepare_cached(&sqlite_sql(sql))?;
-        Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
+        // Outside an explicit transaction a write is its own transaction: take the file's write lock
+        // for it (inside one, `Db::transaction` already holds it).
+        let autocommit = self.0.is_autocommit();
+        if autocommit {
+            self.1.acquire();
+        }
+        let result = self.0.prepare_cached(&sqlite_sql(sql)).and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(params)));
+        if autocommit {
+            self.1.release();
+        }
+        Ok(result? as u64)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
@@ -322,7 +369,7 @@ impl Db {
                 c.pragma_update(None, "foreign_keys", "ON")?;
                 c.busy_timeout(std::time::Duration::from_secs(30))?;
                 c.set_prepared_statement_cache_capacity(128);
-                Box::new(SqliteConn(c))
+                Box::new(SqliteConn(c, sqlite_write_lock(path)))
             }
             DatabaseUrl::Postgres(url) => Box::new(PgConn(postgres::Client::connect(url, postgres::NoTls)?)),
         };
@@ -376,22 +423,40 @@ impl Db {
     /// must not have effects outside the database.
     pub fn transaction<T>(&self, mut f: impl FnMut(&mut dyn Conn) -> Result<T>) -> Result<T> {
         let mut attempt = 0;
+        let lock = match &self.url {
+            DatabaseUrl::Sqlite(path) => Some(sqlite_write_lock(path)),
+            DatabaseUrl::Postgres(_) => None,
+        };
         loop {
+            // Connection first, then the write lock: whoever holds the lock already has a connection,
+            // so a full pool can never wait on the lock holder.
             let result = self.with(|conn| {
-                conn.batch(match conn.dialect() {
-                    Dialect::Sqlite => "BEGIN IMMEDIATE",
-                    Dialect::Postgres => "BEGIN",
-                })?;
-                match f(conn) {
-                    Ok(value) => {
-                        conn.batch("COMMIT")?;
-                        Ok(value)
-                    }
-                    Err(e) => {
-                        let _ = conn.batch("ROLLBACK");
-                        Err(e)
-                    }
+                if let Some(l) = &lock {
+                    l.acquire();
                 }
+                let result = (|| {
+                    conn.batch(match conn.dialect() {
+                        Dialect::Sqlite => "BEGIN IMMEDIATE",
+                        Dialect::Postgres => "BEGIN",
+                    })?;
+                    match f(conn) {
+                        Ok(value) => {
+                            if let Err(e) = conn.batch("COMMIT") {
+                                let _ = conn.batch("ROLLBACK");
+                                return Err(e);
+                            }
+                            Ok(value)
+                        }
+                        Err(e) => {
+                            let _ = conn.batch("ROLLBACK");
+                            Err(e)
+                        }
+                    }
+                })();
+                if let Some(l) = &lock {
+                    l.release();
+                }
+                result
             });
             match result {
                 Err(StoreError::Conflict(_)) if attempt < TRANSACTION_ATTEMPTS_MAX => {

@@ -19,6 +19,8 @@ pub(crate) struct Sqlite {
     /// What this transaction wrote, moved into `cache` only once it commits.
     staged: Vec<(Account, u64)>,
     data_version: i64,
+    /// Shared with the platform's connections to the same file (see `db::WriteLock`).
+    write_lock: std::sync::Arc<crate::db::WriteLock>,
 }
 
 /// Accounts kept in the cache at most (about 100 bytes each); past it the cache starts over.
@@ -130,7 +132,13 @@ impl Sqlite {
         conn.pragma_update(None, "wal_autocheckpoint", 262_144)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.set_prepared_statement_cache_capacity(64);
-        Ok(Sqlite { conn, cache: ledger::IdMap::default(), staged: Vec::new(), data_version: -1 })
+        Ok(Sqlite {
+            conn,
+            cache: ledger::IdMap::default(),
+            staged: Vec::new(),
+            data_version: -1,
+            write_lock: crate::db::sqlite_write_lock(path),
+        })
     }
 }
 
@@ -197,7 +205,11 @@ impl Backend for Sqlite {
 
     fn begin(&mut self) -> Result<()> {
         // IMMEDIATE: take the write lock now, not at the first write.
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.write_lock.acquire();
+        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            self.write_lock.release();
+            return Err(e.into());
+        }
         self.staged.clear();
         let version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
         if version != self.data_version || self.cache.len() > CACHE_ACCOUNTS_MAX {
@@ -208,7 +220,12 @@ impl Backend for Sqlite {
     }
 
     fn commit(&mut self) -> Result<()> {
-        if let Err(e) = self.conn.execute_batch("COMMIT") {
+        let committed = self.conn.execute_batch("COMMIT");
+        if committed.is_err() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        self.write_lock.release();
+        if let Err(e) = committed {
             self.cache.clear();
             self.staged.clear();
             return Err(e.into());
@@ -221,6 +238,7 @@ impl Backend for Sqlite {
 
     fn rollback(&mut self) {
         let _ = self.conn.execute_batch("ROLLBACK");
+        self.write_lock.release();
         self.staged.clear();
     }
 

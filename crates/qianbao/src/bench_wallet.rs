@@ -1,0 +1,412 @@
+//! `qianbao bench wallet`: the wallet API end to end over HTTP. The server runs as a child process (as in
+//! production, and so each side has its own file-descriptor budget); this process sets people up over
+//! the API, then drives the measured scenario from many keep-alive connections:
+//!
+//! - `transfers`: signed-in people pay a friend 0.01 CNY (PIN, limits, idempotency key, ledger hold);
+//! - `red-packet`: one lucky packet of N shares, claimed by N people at once, every one on its own
+//!   connection.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    Transfers,
+    RedPacket,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct WalletBench {
+    #[arg(long, value_enum, default_value_t = Scenario::Transfers)]
+    pub scenario: Scenario,
+    /// People: payers (transfers, in friend pairs) or claimers (red-packet, also the number of shares).
+    #[arg(long, default_value_t = 1_000)]
+    pub people: usize,
+    /// Transfers to make (transfers scenario).
+    #[arg(long, default_value_t = 20_000)]
+    pub requests: usize,
+    /// Concurrent keep-alive connections (transfers scenario; the red packet uses one per person).
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Database for the server (emptied first). Default: a fresh SQLite file under ./qianbao-bench.
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+/// A keep-alive HTTP/1.1 connection.
+struct Http {
+    reader: BufReader<TcpStream>,
+}
+
+impl Http {
+    async fn connect(port: u16) -> std::io::Result<Http> {
+        let stream = TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.set_nodelay(true)?;
+        Ok(Http { reader: BufReader::new(stream) })
+    }
+
+    async fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: &str,
+    ) -> std::io::Result<(u16, String)> {
+        let mut head =
+            format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+        if let Some(t) = token {
+            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        if let Some(k) = key {
+            head.push_str(&format!("Idempotency-Key: {k}\r\n"));
+        }
+        head.push_str("\r\n");
+        head.push_str(body);
+        self.reader.get_mut().write_all(head.as_bytes()).await?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line).await?;
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).await?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut buf = vec![0u8; length];
+        self.reader.read_exact(&mut buf).await?;
+        Ok((status, String::from_utf8_lossy(&buf).into_owned()))
+    }
+}
+
+fn field(body: &str, name: &str) -> Result<String, String> {
+    let v: serde_json::Value = serde_json::from_str(body).map_err(|e| format!("{e}: {body}"))?;
+    v[name].as_str().map(str::to_string).ok_or_else(|| format!("no {name} in {body}"))
+}
+
+struct ServerChild(Child);
+
+impl Drop for ServerChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server(database: &store::DatabaseUrl, data_dir: &std::path::Path, people: usize) -> Result<(ServerChild, u16), String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let url = match database {
+        store::DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
+        store::DatabaseUrl::Postgres(u) => u.clone(),
+    };
+    let child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .arg("serve")
+        .env("QIANBAO_LISTEN", format!("127.0.0.1:{port}"))
+        .env("QIANBAO_DATA_DIR", data_dir)
+        .env("QIANBAO_DATABASE_URL", url)
+        .env("QIANBAO_ADMIN_TOKEN", "bench-operator-token-0123456789")
+        .env("QIANBAO_PASSWORD_MEMORY_KIB", "64")
+        .env("QIANBAO_LOG", "warn")
+        .env("QIANBAO_RED_PACKET_SHARES_MAX", people.max(100).to_string())
+        .env("QIANBAO_GROUP_MEMBERS_MAX", (people + 1).max(500).to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("starting the server: {e}"))?;
+    let child = ServerChild(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err("the server did not start within 60 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok((child, port))
+}
+
+#[derive(Clone)]
+struct Person {
+    id: String,
+    token: String,
+}
+
+static KEYS: AtomicU64 = AtomicU64::new(1);
+
+fn key() -> String {
+    format!("b{}", KEYS.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Register, sign in, set the PIN; `funded` people also get 1000.00 CNY from the sandbox card.
+async fn person(port: u16, n: usize, funded: bool) -> Result<Person, String> {
+    let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
+    let phone = format!("+861{:010}", 3_000_000_000u64 + n as u64);
+    let (s, b) = http
+        .call(
+            "POST",
+            "/api/v1/people",
+            None,
+            None,
+            &format!(r#"{{"phone":"{phone}","password":"bench password","region":"CN","display_name":"p{n}"}}"#),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if s != 201 {
+        return Err(format!("register: {s} {b}"));
+    }
+    let id = field(&b, "id")?;
+    let (_, b) = http
+        .call("POST", "/api/v1/sessions", None, None, &format!(r#"{{"phone":"{phone}","password":"bench password"}}"#))
+        .await
+        .map_err(|e| e.to_string())?;
+    let token = field(&b, "token")?;
+    http.call("PUT", "/api/v1/me/pin", Some(&token), None, r#"{"pin":"135790"}"#).await.map_err(|e| e.to_string())?;
+    if funded {
+        let (_, b) = http
+            .call("POST", "/api/v1/cards", Some(&token), None, r#"{"number":"4242424242424242","exp_month":12,"exp_year":2099}"#)
+            .await
+            .map_err(|e| e.to_string())?;
+        let card = field(&b, "id")?;
+        let (s, b) = http
+            .call(
+                "POST",
+                "/api/v1/top-ups",
+                Some(&token),
+                Some(&key()),
+                &format!(r#"{{"card_id":"{card}","amount":"1000.00","currency":"CNY","pin":"135790"}}"#),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if s != 201 {
+            return Err(format!("top-up: {s} {b}"));
+        }
+    }
+    Ok(Person { id, token })
+}
+
+async fn befriend(port: u16, a: Person, b: Person) -> Result<(), String> {
+    let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
+    let (s, body) = http
+        .call("POST", "/api/v1/friends", Some(&a.token), None, &format!(r#"{{"person_id":"{}"}}"#, b.id))
+        .await
+        .map_err(|e| e.to_string())?;
+    if s != 201 {
+        return Err(format!("friend request: {s} {body}"));
+    }
+    let (s, body) =
+        http.call("POST", &format!("/api/v1/friends/{}/accept", a.id), Some(&b.token), None, "{}").await.map_err(|e| e.to_string())?;
+    if s != 200 {
+        return Err(format!("friend accept: {s} {body}"));
+    }
+    Ok(())
+}
+
+/// Run `f(i)` for i in 0..n with at most `parallel` at a time.
+async fn in_parallel<T: Send + 'static, F>(n: usize, parallel: usize, f: impl Fn(usize) -> F) -> Result<Vec<T>, String>
+where
+    F: std::future::Future<Output = Result<T, String>> + Send + 'static,
+{
+    let limit = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let permit = limit.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+        let fut = f(i);
+        set.spawn(async move {
+            let r = fut.await;
+            drop(permit);
+            (i, r)
+        });
+    }
+    let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    while let Some(joined) = set.join_next().await {
+        let (i, r) = joined.map_err(|e| e.to_string())?;
+        out[i] = Some(r?);
+    }
+    Ok(out.into_iter().map(|o| o.expect("every task reported")).collect())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1].as_secs_f64() * 1e3
+}
+
+pub fn run(args: &WalletBench) -> Result<(), String> {
+    if args.people < 2 || args.connections == 0 || args.requests == 0 {
+        return Err("need people >= 2, connections >= 1, requests >= 1".into());
+    }
+    let url = match &args.database {
+        Some(u) => store::DatabaseUrl::parse(u).map_err(|e| e.to_string())?,
+        None => store::DatabaseUrl::Sqlite("./qianbao-bench/wallet.db".into()),
+    };
+    crate::bench::fresh_database(&url)?;
+    let data_dir = std::path::PathBuf::from("./qianbao-bench/wallet-data");
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let (_server, port) = start_server(&url, &data_dir, args.people)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    println!("qianbao bench wallet: {:?} over HTTP, {} people, {}", args.scenario, args.people, url.redacted());
+    runtime.block_on(async {
+        match args.scenario {
+            Scenario::Transfers => transfers(port, args).await,
+            Scenario::RedPacket => red_packet(port, args).await,
+        }
+    })
+}
+
+async fn transfers(port: u16, args: &WalletBench) -> Result<(), String> {
+    let pairs = args.people / 2;
+    let started = Instant::now();
+    let people = in_parallel(pairs * 2, 32, move |i| person(port, i, i % 2 == 0)).await?;
+    let couples: Vec<(Person, Person)> = people.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect();
+    let c2 = couples.clone();
+    in_parallel(couples.len(), 32, move |i| befriend(port, c2[i].0.clone(), c2[i].1.clone())).await?;
+    println!("setup: {} people, {pairs} friend pairs, in {:.1} s", pairs * 2, started.elapsed().as_secs_f64());
+
+    let couples = Arc::new(couples);
+    let next = Arc::new(AtomicU64::new(0));
+    let total = args.requests as u64;
+    let started = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..args.connections {
+        let (couples, next) = (couples.clone(), next.clone());
+        set.spawn(async move {
+            let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
+            let mut latencies = Vec::new();
+            let mut failed = 0u64;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    break;
+                }
+                let (payer, payee) = &couples[(n as usize) % couples.len()];
+                let body = format!(r#"{{"to_person_id":"{}","amount":"0.01","currency":"CNY","pin":"135790"}}"#, payee.id);
+                let t = Instant::now();
+                let (status, _) =
+                    http.call("POST", "/api/v1/transfers", Some(&payer.token), Some(&key()), &body).await.map_err(|e| e.to_string())?;
+                latencies.push(t.elapsed());
+                if status != 201 {
+                    failed += 1;
+                }
+            }
+            Ok::<_, String>((latencies, failed))
+        });
+    }
+    let mut latencies = Vec::new();
+    let mut failed = 0;
+    while let Some(joined) = set.join_next().await {
+        let (l, f) = joined.map_err(|e| e.to_string())??;
+        latencies.extend(l);
+        failed += f;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    println!(
+        "transfers: {} in {elapsed:.2} s = {:.0}/s over {} connections ({failed} failed); latency ms p50 {:.1} p99 {:.1} p100 {:.1}",
+        latencies.len(),
+        latencies.len() as f64 / elapsed,
+        args.connections,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0)
+    );
+    if failed > 0 { Err(format!("{failed} transfers failed")) } else { Ok(()) }
+}
+
+async fn red_packet(port: u16, args: &WalletBench) -> Result<(), String> {
+    let n = args.people;
+    let started = Instant::now();
+    let sender = person(port, 0, true).await?;
+    let claimers = in_parallel(n, 32, move |i| person(port, i + 1, false)).await?;
+    let s = sender.clone();
+    let c = Arc::new(claimers.clone());
+    in_parallel(n, 32, move |i| befriend(port, s.clone(), c[i].clone())).await?;
+    let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
+    let members: Vec<String> = claimers.iter().map(|p| format!("\"{}\"", p.id)).collect();
+    let (status, body) = http
+        .call("POST", "/api/v1/groups", Some(&sender.token), None, &format!(r#"{{"name":"everyone","members":[{}]}}"#, members.join(",")))
+        .await
+        .map_err(|e| e.to_string())?;
+    if status != 201 {
+        return Err(format!("group: {status} {body}"));
+    }
+    let group = field(&body, "id")?;
+    let amount = format!("{}.{:02}", (n * 2) / 100, (n * 2) % 100); // 0.02 a share on average
+    let (status, body) = http
+        .call(
+            "POST",
+            "/api/v1/red-packets",
+            Some(&sender.token),
+            Some(&key()),
+            &format!(r#"{{"split":"lucky","to_group_id":"{group}","currency":"CNY","amount":"{amount}","shares":{n},"pin":"135790"}}"#),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if status != 201 {
+        return Err(format!("red packet: {status} {body}"));
+    }
+    let packet = field(&body, "id")?;
+    println!(
+        "setup: {n} people in one group with the sender, a lucky packet of {n} shares ({amount} CNY), in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // Every claimer connects first; then all claim at once.
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        conns.push(Http::connect(port).await.map_err(|e| e.to_string())?);
+    }
+    let go = Arc::new(tokio::sync::Barrier::new(n + 1));
+    let mut set = tokio::task::JoinSet::new();
+    for (mut http, p) in conns.into_iter().zip(claimers) {
+        let (go, packet) = (go.clone(), packet.clone());
+        set.spawn(async move {
+            go.wait().await;
+            let t = Instant::now();
+            let (status, body) = http
+                .call("POST", &format!("/api/v1/red-packets/{packet}/claims"), Some(&p.token), Some(&key()), "{}")
+                .await
+                .map_err(|e| e.to_string())?;
+            let amount: i64 = if status == 201 { field(&body, "amount")?.replace('.', "").parse().unwrap_or(0) } else { 0 };
+            Ok::<_, String>((t.elapsed(), status, amount))
+        });
+    }
+    let started = Instant::now();
+    go.wait().await;
+    let (mut latencies, mut claimed, mut sum) = (Vec::new(), 0, 0i64);
+    while let Some(joined) = set.join_next().await {
+        let (l, status, amount) = joined.map_err(|e| e.to_string())??;
+        latencies.push(l);
+        if status == 201 {
+            claimed += 1;
+            sum += amount;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    println!(
+        "claims: {claimed} of {n} shares claimed by {n} concurrent people in {elapsed:.2} s; sum {sum} fen (packet {}); latency ms p50 {:.0} p99 {:.0} p100 {:.0}",
+        amount.replace('.', "").trim_start_matches('0'),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0)
+    );
+    let expected: i64 = amount.replace('.', "").parse().unwrap_or(-1);
+    if claimed != n || sum != expected {
+        Err(format!("claimed {claimed} shares summing to {sum}, expected {n} summing to {expected}"))
+    } else {
+        Ok(())
+    }
+}
