@@ -19,6 +19,7 @@ mod redpackets;
 mod social;
 mod transfers;
 mod wallets;
+mod withdrawals;
 
 pub use error::PlatformError;
 pub use idempotency::{IdempotencyStart, check_key};
@@ -28,7 +29,8 @@ pub use rail::{RailConnector, RailOutcome, SandboxRail, TestCard};
 pub use redpackets::{DeadlineReport, RedPacket, RedPacketClaim, Split, draw_lucky_shares};
 pub use social::{Friend, Group};
 pub use transfers::P2pTransfer;
-pub use wallets::{Balance, Card, HISTORY_KINDS, HistoryItem, HistoryQuery, TopUp};
+pub use wallets::{Balance, Card, HISTORY_KINDS, HistoryItem, HistoryQuery, RailOperation};
+pub use withdrawals::BankAccount;
 
 use money::Currency;
 use std::sync::Arc;

@@ -27,11 +27,17 @@ pub trait RailConnector: Send + Sync {
     fn tokenize(&self, number: &str) -> String;
     /// Charge a vaulted card. Idempotent on `idempotency_key`: asking again returns the first answer.
     fn charge(&self, token: &str, currency: Currency, amount_minor: i64, idempotency_key: &str) -> RailOutcome;
-    /// The current answer for a charge that was pending.
+    /// The current answer for a charge or payout that was pending.
     fn status(&self, reference: &str) -> RailOutcome;
+    /// Vault a bank account number with the rail; the platform keeps only the token.
+    fn tokenize_bank_account(&self, number: &str) -> String;
+    /// Pay out to a vaulted bank account. Banks answer later: the first answer is `Pending`.
+    /// Idempotent on `idempotency_key`.
+    fn payout(&self, token: &str, currency: Currency, amount_minor: i64, idempotency_key: &str) -> RailOutcome;
 }
 
 /// The sandbox's documented test cards (any other Luhn-valid number is approved).
+/// Every behaviour must be in `TestCard::ALL` (the tokens name them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestCard {
     Approve,
@@ -41,6 +47,8 @@ pub enum TestCard {
     ApproveLater,
     /// Pending, then fails after the confirmation delay (a timeout at the issuer).
     TimeOut,
+    /// A bank account the bank refuses to pay (the sandbox: account numbers ending in 0000).
+    BankRejects,
 }
 
 impl TestCard {
@@ -65,13 +73,21 @@ impl TestCard {
             TestCard::InsufficientFunds => "nsf",
             TestCard::ApproveLater => "later",
             TestCard::TimeOut => "timeout",
+            TestCard::BankRejects => "reject",
         }
     }
 
+    const ALL: [TestCard; 6] = [
+        TestCard::Approve,
+        TestCard::Decline,
+        TestCard::InsufficientFunds,
+        TestCard::ApproveLater,
+        TestCard::TimeOut,
+        TestCard::BankRejects,
+    ];
+
     fn from_tag(tag: &str) -> Option<TestCard> {
-        [TestCard::Approve, TestCard::Decline, TestCard::InsufficientFunds, TestCard::ApproveLater, TestCard::TimeOut]
-            .into_iter()
-            .find(|b| b.tag() == tag)
+        TestCard::ALL.into_iter().find(|b| b.tag() == tag)
     }
 }
 
@@ -111,11 +127,23 @@ impl RailConnector for SandboxRail {
             Some(TestCard::Approve) => RailOutcome::Approved { reference: reference.clone() },
             Some(TestCard::Decline) => RailOutcome::Declined { reason: "card_declined".into() },
             Some(TestCard::InsufficientFunds) => RailOutcome::Declined { reason: "insufficient_funds".into() },
-            Some(TestCard::ApproveLater | TestCard::TimeOut) => RailOutcome::Pending { reference: reference.clone() },
+            Some(TestCard::ApproveLater | TestCard::TimeOut | TestCard::BankRejects) => {
+                RailOutcome::Pending { reference: reference.clone() }
+            }
         };
         charges.insert(reference.clone(), (outcome.clone(), behaviour.unwrap_or(TestCard::Decline), self.now_ms()));
         charges.insert(idempotency_key.to_string(), (outcome.clone(), behaviour.unwrap_or(TestCard::Decline), self.now_ms()));
         outcome
+    }
+
+    fn tokenize_bank_account(&self, number: &str) -> String {
+        let behaviour = if number.ends_with("0000") { TestCard::BankRejects } else { TestCard::ApproveLater };
+        format!("tok_sbx_{}_{}", behaviour.tag(), crypto::hex(&crypto::random_bytes::<12>()))
+    }
+
+    fn payout(&self, token: &str, currency: Currency, amount_minor: i64, idempotency_key: &str) -> RailOutcome {
+        // A payout behaves as a charge whose answer comes later (the token says which answer).
+        self.charge(token, currency, amount_minor, idempotency_key)
     }
 
     fn status(&self, reference: &str) -> RailOutcome {
@@ -123,11 +151,24 @@ impl RailConnector for SandboxRail {
         match charges.get(reference) {
             Some((RailOutcome::Pending { reference }, behaviour, at)) if self.now_ms() >= at + self.confirm_after_ms => match behaviour {
                 TestCard::TimeOut => RailOutcome::Declined { reason: "issuer_timeout".into() },
+                TestCard::BankRejects => RailOutcome::Declined { reason: "account_closed".into() },
                 _ => RailOutcome::Approved { reference: reference.clone() },
             },
             Some((outcome, _, _)) => outcome.clone(),
             // The sandbox forgot (restart): a real acquirer would know; say what a timed-out issuer says.
             None => RailOutcome::Declined { reason: "unknown_charge".into() },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_behaviour_survives_its_token() {
+        for b in TestCard::ALL {
+            assert_eq!(TestCard::from_tag(b.tag()), Some(b));
         }
     }
 }

@@ -408,7 +408,11 @@ impl Platform {
     /// top-ups the rail has answered, claims interrupted between their two steps, packets stuck funding,
     /// expired red packets (the rest goes back to the sender). Transfers to friends expire in the ledger.
     pub async fn run_deadlines(&self) -> Result<DeadlineReport> {
-        let mut report = DeadlineReport { top_ups_settled: self.settle_pending_top_ups().await?, ..Default::default() };
+        let mut report = DeadlineReport {
+            top_ups_settled: self.settle_pending_top_ups().await?,
+            withdrawals_settled: self.settle_pending_withdrawals().await?,
+            ..Default::default()
+        };
         let now = self.now_ms();
         let stale = now - 30_000;
         // Claims whose payment never happened (crash between the two steps): pay them now.
@@ -475,6 +479,7 @@ impl Platform {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DeadlineReport {
     pub top_ups_settled: usize,
+    pub withdrawals_settled: usize,
     pub claims_completed: usize,
     pub red_packets_refunded: usize,
 }

@@ -29,7 +29,8 @@ pub struct Card {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct TopUp {
+/// A top-up or a withdrawal: money in from, or out to, a rail.
+pub struct RailOperation {
     #[serde(serialize_with = "crate::ids::as_string")]
     pub id: i64,
     pub currency: Currency,
@@ -43,7 +44,7 @@ pub struct TopUp {
 /// One line of a person's history.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryItem {
-    /// transfer_out, transfer_in, red_packet_sent, red_packet_received, top_up
+    /// transfer_out, transfer_in, red_packet_sent, red_packet_received, top_up, withdrawal
     pub kind: String,
     #[serde(serialize_with = "crate::ids::as_string")]
     pub id: i64,
@@ -67,7 +68,7 @@ pub struct HistoryQuery {
     pub limit: usize,
 }
 
-pub const HISTORY_KINDS: &[&str] = &["transfer_out", "transfer_in", "red_packet_sent", "red_packet_received", "top_up"];
+pub const HISTORY_KINDS: &[&str] = &["transfer_out", "transfer_in", "red_packet_sent", "red_packet_received", "top_up", "withdrawal"];
 pub const HISTORY_PAGE_MAX: usize = 100;
 
 /// Luhn check over ASCII digits.
@@ -116,9 +117,9 @@ fn decimal(minor: i128, currency: Currency) -> String {
     Money::from_minor(minor, currency).map(|m| m.to_decimal_string()).unwrap_or_default()
 }
 
-fn top_up_from(row: &store::Row) -> Result<TopUp> {
+fn rail_operation_from(row: &store::Row) -> Result<RailOperation> {
     let currency = Currency::from_numeric(row.int(1)? as u16).map_err(|e| PlatformError::Internal(e.to_string()))?;
-    Ok(TopUp {
+    Ok(RailOperation {
         id: row.int(0)?,
         currency,
         amount: decimal(i128::from(row.int(2)?), currency),
@@ -223,7 +224,7 @@ impl Platform {
 
     /// Top up the wallet from a linked card. Approved at once, declined, or pending until the rail
     /// answers ([`Platform::run_deadlines`] asks again).
-    pub async fn top_up(&self, person: i64, card_id: i64, amount: &str, currency: &str, pin: Option<&str>) -> Result<TopUp> {
+    pub async fn top_up(&self, person: i64, card_id: i64, amount: &str, currency: &str, pin: Option<&str>) -> Result<RailOperation> {
         let currency = parse_currency(currency)?;
         let amount = parse_amount("amount", amount, currency)?;
         self.require_currency(person, currency).await?;
@@ -299,14 +300,23 @@ impl Platform {
         Ok(())
     }
 
-    pub async fn top_up_status(&self, person: i64, id: i64) -> Result<TopUp> {
+    pub async fn top_up_status(&self, person: i64, id: i64) -> Result<RailOperation> {
+        self.rail_operation(person, id, "top_up").await
+    }
+
+    pub(crate) async fn rail_operation(&self, person: i64, id: i64, kind: &'static str) -> Result<RailOperation> {
         let row = self
             .blocking(move |db| {
-                Ok(db.with(|c| c.query_one("SELECT id, currency, amount, state, failure FROM rail_operations WHERE id = $1 AND person_id = $2 AND kind = 'top_up'", params![id, person]))?)
+                Ok(db.with(|c| {
+                    c.query_one(
+                        "SELECT id, currency, amount, state, failure FROM rail_operations WHERE id = $1 AND person_id = $2 AND kind = $3",
+                        params![id, person, kind],
+                    )
+                })?)
             })
             .await?
-            .ok_or(PlatformError::NotFound("top-up"))?;
-        top_up_from(&row)
+            .ok_or(PlatformError::NotFound(if kind == "top_up" { "top-up" } else { "withdrawal" }))?;
+        rail_operation_from(&row)
     }
 
     /// Ask the rail again about every pending top-up.
@@ -362,6 +372,7 @@ impl Platform {
                     UNION ALL SELECT 'red_packet_sent', id, currency, -total, receiver_id, created_at FROM red_packets WHERE sender_id = $1
                     UNION ALL SELECT 'red_packet_received', s.packet_id, p.currency, s.amount, p.sender_id, s.claimed_at FROM red_packet_shares s JOIN red_packets p ON p.id = s.packet_id WHERE s.claimed_by = $1
                     UNION ALL SELECT 'top_up', id, currency, amount, NULL, created_at FROM rail_operations WHERE person_id = $1 AND kind = 'top_up'
+                    UNION ALL SELECT 'withdrawal', id, currency, -amount, NULL, created_at FROM rail_operations WHERE person_id = $1 AND kind = 'withdrawal'
                 ) h WHERE created_at >= $2 AND created_at <= $3 AND (created_at < $4 OR (created_at = $4 AND id < $8))
                     AND ($5 < 0 OR currency = $5) AND ($6 = '' OR kind = $6)
                 ORDER BY created_at DESC, id DESC LIMIT $7";
@@ -376,6 +387,7 @@ impl Platform {
             let state = match kind.as_str() {
                 "transfer_out" | "transfer_in" => self.transfer_state(id).await?,
                 "top_up" => self.top_up_status(person, id).await?.state,
+                "withdrawal" => self.withdrawal_status(person, id).await?.state,
                 "red_packet_sent" => self.red_packet_state(id).await?,
                 _ => "received".to_string(),
             };
@@ -394,7 +406,7 @@ impl Platform {
 }
 
 /// Why the ledger did not take a transfer.
-pub(crate) enum LedgerRefusal {
+pub enum LedgerRefusal {
     Refused(TransferError),
     Store(PlatformError),
 }

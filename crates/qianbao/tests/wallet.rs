@@ -47,6 +47,8 @@ both_backends!(
     a_tier_zero_wallet_is_held_to_its_single_and_daily_limits,
     concurrent_payments_cannot_both_slip_under_the_daily_limit,
     kyc_raises_the_limits_and_refuses_a_bad_document,
+    a_withdrawal_holds_the_money_until_the_bank_confirms,
+    a_withdrawal_the_bank_refuses_returns_the_money,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_800_000_000);
@@ -570,4 +572,51 @@ fn kyc_raises_the_limits_and_refuses_a_bad_document(env: Env) {
     let r = post(server.port, &format!("/admin/api/people/{}/kyc", payer.id), r#"{"tier":2}"#);
     assert_eq!(r.json()["kyc_tier"], 2, "{}", r.body);
     assert_eq!(payer.get("/api/v1/me").json()["person"]["kyc_tier"], 2);
+}
+
+fn withdraw(w: &Wallet, number: &str, amount: &str) -> Response {
+    let account = w.post("/api/v1/bank-accounts", &format!(r#"{{"bank":"ICBC","holder_name":"Alice Wang","number":"{number}"}}"#));
+    assert_eq!(account.status, 201, "{}", account.body);
+    assert!(!account.body.contains(number), "only the last four digits come back");
+    let id = account.json()["id"].as_str().unwrap().to_string();
+    w.post("/api/v1/withdrawals", &format!(r#"{{"bank_account_id":"{id}","amount":"{amount}","currency":"CNY","pin":"135790"}}"#))
+}
+
+fn a_withdrawal_holds_the_money_until_the_bank_confirms(env: Env) {
+    let server = start(&env);
+    let (alice, _) = alice_and_bob(&server);
+    let r = withdraw(&alice, "6222021234567890123", "250.00");
+    assert_eq!((r.status, r.json()["state"].as_str()), (201, Some("pending")), "{}", r.body);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(alice.available("CNY"), "750.00", "held at once");
+    advance_clock(server.port, 5);
+    assert_eq!(alice.get(&format!("/api/v1/withdrawals/{id}")).json()["state"], "succeeded");
+    assert_eq!(alice.available("CNY"), "750.00");
+    let me = alice.get("/api/v1/me").json();
+    assert_eq!(me["balances"][0]["outgoing_pending"], "0.00", "no longer held: paid out");
+    let too_much = withdraw(&alice, "6222021234567890123", "750.01");
+    assert_eq!((too_much.status, too_much.json()["code"].as_str().unwrap()), (402, "NOT_ENOUGH"));
+    let bad = alice.post("/api/v1/bank-accounts", r#"{"bank":"ICBC","holder_name":"A","number":"12"}"#);
+    assert_eq!(bad.json()["field"], "number");
+}
+
+fn a_withdrawal_the_bank_refuses_returns_the_money(env: Env) {
+    let server = start(&env);
+    let (alice, _) = alice_and_bob(&server);
+    let r = withdraw(&alice, "6222021234560000", "100.00");
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(alice.available("CNY"), "900.00");
+    advance_clock(server.port, 5);
+    let done = alice.get(&format!("/api/v1/withdrawals/{id}")).json();
+    assert_eq!((done["state"].as_str(), done["failure"].as_str()), (Some("failed"), Some("account_closed")));
+    assert_eq!(alice.available("CNY"), "1000.00");
+    let kinds: Vec<String> = alice
+        .get("/api/v1/history?type=withdrawal")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["state"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["failed"]);
 }

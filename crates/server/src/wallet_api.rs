@@ -29,6 +29,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/cards", get(cards).post(add_card))
         .route("/api/v1/top-ups", post(top_up))
         .route("/api/v1/top-ups/{id}", get(top_up_status))
+        .route("/api/v1/bank-accounts", get(bank_accounts).post(add_bank_account))
+        .route("/api/v1/withdrawals", post(withdraw))
+        .route("/api/v1/withdrawals/{id}", get(withdrawal_status))
         .route("/api/v1/transfers", post(send_transfer))
         .route("/api/v1/transfers/{id}", get(transfer))
         .route("/api/v1/transfers/{id}/accept", post(accept_transfer))
@@ -113,6 +116,7 @@ fn key_required(path: &str) -> bool {
     path == "/api/v1/transfers"
         || path == "/api/v1/red-packets"
         || path == "/api/v1/top-ups"
+        || path == "/api/v1/withdrawals"
         || (path.starts_with("/api/v1/transfers/") && (path.ends_with("/accept") || path.ends_with("/decline")))
         || (path.starts_with("/api/v1/red-packets/") && path.ends_with("/claims"))
 }
@@ -358,6 +362,47 @@ async fn top_up(State(state): State<Arc<AppState>>, headers: HeaderMap, body: ax
 async fn top_up_status(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(op): Path<String>) -> Answer<Response> {
     let id = person(&state, &headers).await?;
     Ok(json(StatusCode::OK, &platform(&state).top_up_status(id, ids::parse("id", &op)?).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BankAccountIn {
+    bank: String,
+    holder_name: String,
+    number: String,
+}
+
+async fn add_bank_account(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Answer<Response> {
+    let id = person(&state, &headers).await?;
+    let r: BankAccountIn = parse(&body)?;
+    Ok(json(StatusCode::CREATED, &platform(&state).add_bank_account(id, &r.bank, &r.holder_name, &r.number).await?))
+}
+
+async fn bank_accounts(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Answer<Response> {
+    let id = person(&state, &headers).await?;
+    Ok(json(StatusCode::OK, &platform(&state).bank_accounts(id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WithdrawIn {
+    bank_account_id: String,
+    amount: String,
+    currency: String,
+    pin: Option<String>,
+}
+
+async fn withdraw(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Answer<Response> {
+    let id = person(&state, &headers).await?;
+    let r: WithdrawIn = parse(&body)?;
+    let w =
+        platform(&state).withdraw(id, ids::parse("bank_account_id", &r.bank_account_id)?, &r.amount, &r.currency, r.pin.as_deref()).await?;
+    Ok(json(StatusCode::CREATED, &w))
+}
+
+async fn withdrawal_status(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(op): Path<String>) -> Answer<Response> {
+    let id = person(&state, &headers).await?;
+    Ok(json(StatusCode::OK, &platform(&state).withdrawal_status(id, ids::parse("id", &op)?).await?))
 }
 
 #[derive(Deserialize)]

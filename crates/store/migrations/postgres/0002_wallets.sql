@@ -70,12 +70,24 @@ CREATE TABLE cards (
     created_at BIGINT NOT NULL
 );
 
+-- Linked bank accounts: a token from the rail's vault and the last four digits, never the number.
+CREATE TABLE bank_accounts (
+    id BIGINT PRIMARY KEY,
+    person_id BIGINT NOT NULL REFERENCES people (id),
+    token TEXT NOT NULL,
+    bank TEXT NOT NULL,
+    holder_name TEXT NOT NULL,
+    last4 TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
 -- Money in from, or out to, a rail (top-up, withdrawal); state pending, succeeded, failed.
 CREATE TABLE rail_operations (
     id BIGINT PRIMARY KEY,
     person_id BIGINT NOT NULL REFERENCES people (id),
     kind TEXT NOT NULL,
     card_id BIGINT,
+    bank_account_id BIGINT,
     currency BIGINT NOT NULL,
     amount BIGINT NOT NULL,
     state TEXT NOT NULL,

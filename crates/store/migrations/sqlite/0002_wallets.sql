@@ -70,12 +70,24 @@ CREATE TABLE cards (
     created_at INTEGER NOT NULL
 );
 
+-- Linked bank accounts: a token from the rail's vault and the last four digits, never the number.
+CREATE TABLE bank_accounts (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people (id),
+    token TEXT NOT NULL,
+    bank TEXT NOT NULL,
+    holder_name TEXT NOT NULL,
+    last4 TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
 -- Money in from, or out to, a rail (top-up, withdrawal); state pending, succeeded, failed.
 CREATE TABLE rail_operations (
     id INTEGER PRIMARY KEY,
     person_id INTEGER NOT NULL REFERENCES people (id),
     kind TEXT NOT NULL,
     card_id INTEGER,
+    bank_account_id INTEGER,
     currency INTEGER NOT NULL,
     amount INTEGER NOT NULL,
     state TEXT NOT NULL,
