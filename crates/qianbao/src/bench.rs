@@ -109,18 +109,17 @@ impl Picker {
 }
 
 pub(crate) fn fresh_database(url: &DatabaseUrl) -> Result<Store, String> {
-    if let DatabaseUrl::Sqlite(path) = url {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = path.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
+    match url {
+        DatabaseUrl::Sqlite(path) => {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = path.clone().into_os_string();
+                p.push(suffix);
+                let _ = std::fs::remove_file(p);
+            }
         }
+        DatabaseUrl::Postgres(_) => Store::wipe(url).map_err(|e| e.to_string())?,
     }
-    let store = Store::open(url).map_err(|e| e.to_string())?;
-    if url.is_postgres() {
-        store.reset().map_err(|e| e.to_string())?;
-    }
-    Ok(store)
+    Store::open(url).map_err(|e| e.to_string())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {

@@ -49,8 +49,6 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     (2, "wallets", include_str!("../migrations/sqlite/0002_wallets.sql"), include_str!("../migrations/postgres/0002_wallets.sql")),
 ];
 
-pub(crate) const TABLES: &[&str] = &["failed_transfers", "pending_transfers", "transfers", "accounts", "schema_migrations"];
-
 pub(crate) fn latest_version() -> i64 {
     MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
 }

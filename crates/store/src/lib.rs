@@ -239,7 +239,13 @@ impl Store {
         verify::verify(reader.as_mut())
     }
 
-    /// Drop every table (tests and `qianbao migrate --reset` only).
+    /// Drop every table of the database's current schema without opening it (benchmarks only: whatever
+    /// state it is in, even a half-migrated one).
+    pub fn wipe(url: &DatabaseUrl) -> Result<()> {
+        url.connect()?.reset()
+    }
+
+    /// Drop every table and migrate again (tests and benchmarks only).
     pub fn reset(&self) -> Result<()> {
         let mut reader = self.reader.lock().expect("reader lock");
         reader.reset()?;

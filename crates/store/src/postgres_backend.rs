@@ -2,7 +2,7 @@
 //! (`= ANY($1)`), rows are written with `INSERT ... SELECT FROM UNNEST(...)` and `UPDATE ... FROM UNNEST`.
 //! The SQL stays portable to Postgres-compatible distributed engines (CockroachDB, YugabyteDB).
 
-use crate::backend::{Backend, MIGRATIONS, TABLES, latest_version};
+use crate::backend::{Backend, MIGRATIONS, latest_version};
 use crate::{Result, StoreError, id_bytes, id_from};
 use ledger::{
     Account, AccountFlags, Changes, FailedTransfer, Id, Ledger, NewTransfer, PendingRecord, PendingState, Transfer, TransferError,
@@ -155,8 +155,11 @@ impl Backend for Postgres {
     }
 
     fn reset(&mut self) -> Result<()> {
-        for table in TABLES {
-            self.client.batch_execute(&format!("DROP TABLE IF EXISTS {table} CASCADE"))?;
+        // Every table of the current schema: a list kept by hand would miss a newer binary's tables.
+        let rows = self.client.query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()", &[])?;
+        for row in rows {
+            let table: &str = row.try_get(0)?;
+            self.client.batch_execute(&format!("DROP TABLE IF EXISTS \"{}\" CASCADE", table.replace('"', "\"\"")))?;
         }
         Ok(())
     }

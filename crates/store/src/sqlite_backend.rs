@@ -1,7 +1,7 @@
 //! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so an acknowledged batch is
 //! on disk (fsync of the WAL at every commit) and survives power loss.
 
-use crate::backend::{Backend, MIGRATIONS, TABLES, latest_version};
+use crate::backend::{Backend, MIGRATIONS, latest_version};
 use crate::{Result, StoreError, id_bytes, id_from};
 use ledger::{
     Account, AccountFlags, Changes, FailedTransfer, Id, Ledger, NewTransfer, PendingRecord, PendingState, Transfer, TransferError,
@@ -197,9 +197,16 @@ impl Backend for Sqlite {
     }
 
     fn reset(&mut self) -> Result<()> {
-        for table in TABLES {
-            self.conn.execute_batch(&format!("DROP TABLE IF EXISTS {table}"))?;
+        let tables: Vec<String> = {
+            let mut stmt = self.conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?;
+            stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+        };
+        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
+        for table in tables {
+            self.conn.execute_batch(&format!("DROP TABLE IF EXISTS \"{}\"", table.replace('"', "\"\"")))?;
         }
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        self.cache.clear();
         Ok(())
     }
 
