@@ -405,6 +405,57 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// A month's statement as CSV (UTC), oldest first: one line per history item in `currency`.
+    pub async fn statement_csv(&self, person: i64, year: i64, month: i64, currency: &str) -> Result<String> {
+        if !(2000..=2200).contains(&year) || !(1..=12).contains(&month) {
+            return Err(PlatformError::invalid("month", "YYYY-MM, e.g. 2026-11"));
+        }
+        let currency = parse_currency(currency)?;
+        let from = ms_of_date(year, month, 1);
+        let to = if month == 12 { ms_of_date(year + 1, 1, 1) } else { ms_of_date(year, month + 1, 1) } - 1;
+        let mut items = Vec::new();
+        let mut before = None;
+        loop {
+            let page = self
+                .history(
+                    person,
+                    HistoryQuery {
+                        currency: Some(currency),
+                        from_ms: Some(from),
+                        to_ms: Some(to),
+                        before,
+                        limit: HISTORY_PAGE_MAX,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let done = page.len() < HISTORY_PAGE_MAX;
+            before = page.last().map(|i| (i.created_at_ms, i.id));
+            items.extend(page);
+            if done {
+                break;
+            }
+        }
+        items.reverse();
+        let mut csv = String::from("time_utc,type,id,counterparty_id,currency,amount,state\n");
+        for i in items {
+            let counterparty = i.counterparty_id.map(|c| c.to_string()).unwrap_or_default();
+            csv.push_str(&format!(
+                "{},{},{},{},{},{},{}\n",
+                iso_utc(i.created_at_ms),
+                i.kind,
+                i.id,
+                counterparty,
+                i.currency,
+                i.amount,
+                i.state
+            ));
+        }
+        Ok(csv)
+    }
+}
+
 /// Why the ledger did not take a transfer.
 pub enum LedgerRefusal {
     Refused(TransferError),
@@ -419,6 +470,26 @@ impl From<LedgerRefusal> for PlatformError {
             LedgerRefusal::Store(e) => e,
         }
     }
+}
+
+/// Unix ms of the first instant of a civil date, UTC (Howard Hinnant's days-from-civil).
+pub(crate) fn ms_of_date(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe - 719_468) * 86_400_000
+}
+
+/// `2026-11-21T05:30:00.123Z`
+pub(crate) fn iso_utc(ms: i64) -> String {
+    let (year, month) = civil_year_month(ms);
+    let day = (ms - ms_of_date(year, month, 1)).div_euclid(86_400_000) + 1;
+    let in_day = ms.rem_euclid(86_400_000);
+    let (h, m, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
 }
 
 /// (year, month) of a Unix time in ms, UTC (days-from-civil inverse, Howard Hinnant's algorithm).
@@ -455,6 +526,14 @@ mod tests {
         assert_eq!(card_brand("3530111333300000"), Some("jcb"));
         assert_eq!(card_brand("6200000000000005"), Some("unionpay"));
         assert_eq!(card_brand("9999999999999995"), None);
+    }
+
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(ms_of_date(1970, 1, 1), 0);
+        assert_eq!(ms_of_date(2000, 3, 1), 951_868_800_000);
+        assert_eq!(iso_utc(1_795_000_000_123), "2026-11-18T11:06:40.123Z"); // checked with Python datetime
+        assert_eq!(iso_utc(ms_of_date(2024, 2, 29)), "2024-02-29T00:00:00.000Z");
     }
 
     #[test]

@@ -49,6 +49,7 @@ both_backends!(
     kyc_raises_the_limits_and_refuses_a_bad_document,
     a_withdrawal_holds_the_money_until_the_bank_confirms,
     a_withdrawal_the_bank_refuses_returns_the_money,
+    the_monthly_statement_is_a_csv_of_the_month,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_800_000_000);
@@ -619,4 +620,29 @@ fn a_withdrawal_the_bank_refuses_returns_the_money(env: Env) {
         .map(|i| i["state"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(kinds, ["failed"]);
+}
+
+fn the_monthly_statement_is_a_csv_of_the_month(env: Env) {
+    let server = start(&env);
+    let (alice, bob) = alice_and_bob(&server);
+    send(&alice, &bob, "12.50");
+    let now_ms = alice.get("/api/v1/history?limit=1").json()[0]["created_at_ms"].as_i64().unwrap();
+    let days = now_ms / 86_400_000;
+    // The month of `days` (civil from days, UTC).
+    let z = days + 719_468;
+    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let mp = (5 * (doe - (365 * yoe + yoe / 4 - yoe / 100)) + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let r = alice.get(&format!("/api/v1/statements/{year}-{month:02}?currency=CNY"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let lines: Vec<&str> = r.body.lines().collect();
+    assert_eq!(lines[0], "time_utc,type,id,counterparty_id,currency,amount,state");
+    assert_eq!(lines.len(), 3, "{}", r.body);
+    assert!(lines[1].contains(",top_up,") && lines[1].ends_with(",CNY,1000.00,succeeded"), "{}", lines[1]);
+    assert!(lines[2].contains(",transfer_out,") && lines[2].contains(&bob.id) && lines[2].ends_with(",CNY,-12.50,pending"), "{}", lines[2]);
+    let empty = alice.get(&format!("/api/v1/statements/{}-{month:02}?currency=CNY", year - 1));
+    assert_eq!(empty.body.lines().count(), 1, "only the header for a month with nothing");
+    assert_eq!(alice.get("/api/v1/statements/2026-13").json()["field"], "month");
 }

@@ -40,6 +40,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/red-packets/{id}", get(red_packet))
         .route("/api/v1/red-packets/{id}/claims", post(claim_red_packet))
         .route("/api/v1/history", get(history))
+        .route("/api/v1/statements/{month}", get(statement))
 }
 
 /// A platform error on the wire.
@@ -517,4 +518,32 @@ async fn history(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(q
     };
     let query = HistoryQuery { kind: q.kind, currency, from_ms: q.from_ms, to_ms: q.to_ms, before, limit: q.limit.unwrap_or(20) };
     Ok(json(StatusCode::OK, &platform(&state).history(id, query).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatementParams {
+    currency: Option<String>,
+}
+
+/// `GET /api/v1/statements/2026-11?currency=CNY`: the month's statement as CSV.
+async fn statement(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(month): Path<String>,
+    Query(q): Query<StatementParams>,
+) -> Answer<Response> {
+    let id = person(&state, &headers).await?;
+    let (year, m) = month
+        .split_once('-')
+        .and_then(|(y, m)| Some((y.parse::<i64>().ok()?, m.parse::<i64>().ok()?)))
+        .ok_or_else(|| PlatformError::invalid("month", "YYYY-MM, e.g. 2026-11"))?;
+    let currency = match q.currency {
+        Some(c) => c,
+        None => platform(&state).wallet_currencies(id).await?.first().map(|c| c.code().to_string()).unwrap_or_else(|| "CNY".into()),
+    };
+    let csv = platform(&state).statement_csv(id, year, m, &currency).await?;
+    let disposition = format!("attachment; filename=\"statement-{month}-{currency}.csv\"");
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)], csv)
+        .into_response())
 }
