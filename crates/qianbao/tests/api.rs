@@ -209,3 +209,19 @@ fn ledger_verify_exits_non_zero_on_a_tampered_database() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("do NOT verify"));
 }
+
+#[test]
+fn every_path_in_the_openapi_document_is_served() {
+    let (_env, server) = started();
+    let doc = request(server.port, "GET", "/openapi.json", None, None).unwrap().json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 30, "{}", paths.len());
+    for (path, methods) in paths {
+        let concrete = path.replace("{id}", "1").replace("{month}", "2026-11");
+        for method in methods.as_object().unwrap().keys() {
+            let r = request(server.port, &method.to_uppercase(), &concrete, None, Some("{}")).unwrap();
+            assert!(r.status != 404 && r.status != 405, "{method} {path} is documented but not served: {} {}", r.status, r.body);
+        }
+    }
+}

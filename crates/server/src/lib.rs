@@ -1,10 +1,13 @@
-//! Qianbao's HTTP surface: `/healthz`, `/readyz`, Prometheus `/metrics`, and the operator ledger API
-//! under `/admin/api/ledger/...` (bearer operator token).
+#![recursion_limit = "512"]
+//! Qianbao's HTTP surface: `/healthz`, `/readyz`, Prometheus `/metrics`, `/openapi.json`, the wallet API
+//! under `/api/v1/...` (bearer session tokens, see `wallet_api`), and the operator API under
+//! `/admin/api/...` (bearer operator token). Knows the platform and the store's read side, never SQL.
 //!
 //! On the wire, ids and `user_data` are decimal strings (a u128 does not fit a JSON number), amounts are
 //! integers in minor units, currencies are ISO 4217 codes, flags are lists of names. Every error is
 //! `{"code": "...", "message": "..."}` with a stable code.
 
+pub mod openapi;
 pub mod wallet_api;
 mod wire;
 
@@ -36,6 +39,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/admin/api/ledger/accounts", post(create_accounts))
         .route("/admin/api/ledger/transfers", post(create_transfers))
         .route("/admin/api/ledger/accounts/{id}", get(get_account))

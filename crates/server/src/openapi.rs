@@ -1,0 +1,144 @@
+//! The OpenAPI 3.1 document of the wallet and operator APIs, served at `/openapi.json`. Written by hand
+//! next to the routes; a test asks the server for every path and method listed here.
+
+use serde_json::{Value, json};
+
+fn body(required: &[&str], properties: Value) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": required, "properties": properties, "additionalProperties": false}}}})
+}
+
+fn ok(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {}}})
+}
+
+fn op(summary: &str, secured: bool, request: Option<Value>, idempotent: bool) -> Value {
+    let mut o = json!({
+        "summary": summary,
+        "responses": {
+            "200": ok("OK"), "201": ok("Created"),
+            "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+            "403": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
+            "409": {"$ref": "#/components/responses/Error"}
+        }
+    });
+    if secured {
+        o["security"] = json!([{"bearer": []}]);
+    }
+    if let Some(r) = request {
+        o["requestBody"] = r;
+    }
+    if idempotent {
+        o["parameters"] = json!([{"$ref": "#/components/parameters/IdempotencyKey"}]);
+    }
+    o
+}
+
+fn id_param() -> Value {
+    json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9]+$"}}])
+}
+
+fn with_id(mut o: Value) -> Value {
+    let mut params = id_param();
+    if let Some(existing) = o.get("parameters").and_then(|p| p.as_array()).cloned() {
+        params.as_array_mut().expect("array").extend(existing);
+    }
+    o["parameters"] = params;
+    o
+}
+
+pub fn document() -> Value {
+    let amount =
+        json!({"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$", "description": "decimal in major units of the currency, e.g. 12.34"});
+    let currency = json!({"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 code"});
+    let id = json!({"type": "string", "pattern": "^[0-9]+$"});
+    let pin = json!({"type": "string", "pattern": "^[0-9]{6}$"});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Qianbao wallet and operator API", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Amounts are decimal strings in major units, ids are decimal strings, errors are {code, message, field?}. Every POST that moves money needs an Idempotency-Key."},
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "a session token from POST /api/v1/sessions"},
+                "operator": {"type": "http", "scheme": "bearer", "description": "the operator token"}
+            },
+            "parameters": {"IdempotencyKey": {"name": "Idempotency-Key", "in": "header", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 64}}},
+            "responses": {"Error": {"description": "refused", "content": {"application/json": {"schema": {"type": "object", "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}}}}}
+        },
+        "paths": {
+            "/api/v1/people": {"post": op("Register (phone in E.164, password 8-128 characters, region CN or HK)", false,
+                Some(body(&["phone", "password", "region", "display_name"], json!({"phone": {"type": "string"}, "password": {"type": "string"}, "region": {"type": "string"}, "display_name": {"type": "string"}}))), false)},
+            "/api/v1/sessions": {"post": op("Sign in: a bearer session token", false,
+                Some(body(&["phone", "password"], json!({"phone": {"type": "string"}, "password": {"type": "string"}}))), false)},
+            "/api/v1/sessions/current": {"delete": op("Sign out", true, None, false)},
+            "/api/v1/me": {"get": op("Profile and balances", true, None, false)},
+            "/api/v1/me/pin": {"put": op("Set or change the 6-digit payment PIN", true,
+                Some(body(&["pin"], json!({"pin": pin, "current_pin": pin}))), false)},
+            "/api/v1/me/kyc": {"post": op("KYC tier 1: legal name and identity document", true,
+                Some(body(&["legal_name", "document_type", "document_number"], json!({"legal_name": {"type": "string"}, "document_type": {"enum": ["cn_resident_id", "hk_id", "passport"]}, "document_number": {"type": "string"}}))), false)},
+            "/api/v1/wallet": {"get": op("Balances per currency", true, None, false)},
+            "/api/v1/friends": {
+                "get": op("Friends and requests", true, None, false),
+                "post": op("Ask someone to be friends (by phone or person id)", true, Some(body(&[], json!({"phone": {"type": "string"}, "person_id": id}))), false)
+            },
+            "/api/v1/friends/{id}/accept": {"post": with_id(op("Accept a friend request", true, None, false))},
+            "/api/v1/groups": {
+                "get": op("My groups", true, None, false),
+                "post": op("Create a group of friends", true, Some(body(&["name"], json!({"name": {"type": "string"}, "members": {"type": "array", "items": id}}))), false)
+            },
+            "/api/v1/groups/{id}": {"get": with_id(op("A group", true, None, false))},
+            "/api/v1/groups/{id}/members": {"post": with_id(op("Add friends to a group", true, Some(body(&["members"], json!({"members": {"type": "array", "items": id}}))), false))},
+            "/api/v1/cards": {
+                "get": op("Linked cards (brand and last four only)", true, None, false),
+                "post": op("Link a card (Luhn-checked; Visa, Mastercard, UnionPay, AmEx, JCB)", true,
+                    Some(body(&["number", "exp_month", "exp_year"], json!({"number": {"type": "string"}, "exp_month": {"type": "integer"}, "exp_year": {"type": "integer"}}))), false)
+            },
+            "/api/v1/top-ups": {"post": op("Top up from a linked card", true,
+                Some(body(&["card_id", "amount", "currency"], json!({"card_id": id, "amount": amount, "currency": currency, "pin": pin}))), true)},
+            "/api/v1/top-ups/{id}": {"get": with_id(op("A top-up's state", true, None, false))},
+            "/api/v1/bank-accounts": {
+                "get": op("Linked bank accounts", true, None, false),
+                "post": op("Link a bank account", true, Some(body(&["bank", "holder_name", "number"], json!({"bank": {"type": "string"}, "holder_name": {"type": "string"}, "number": {"type": "string"}}))), false)
+            },
+            "/api/v1/withdrawals": {"post": op("Withdraw to a linked bank account (held until the bank confirms)", true,
+                Some(body(&["bank_account_id", "amount", "currency"], json!({"bank_account_id": id, "amount": amount, "currency": currency, "pin": pin}))), true)},
+            "/api/v1/withdrawals/{id}": {"get": with_id(op("A withdrawal's state", true, None, false))},
+            "/api/v1/transfers": {"post": op("Send money to a friend (returned if not accepted in 24 h)", true,
+                Some(body(&["to_person_id", "amount", "currency"], json!({"to_person_id": id, "amount": amount, "currency": currency, "note": {"type": "string", "maxLength": 100}, "pin": pin}))), true)},
+            "/api/v1/transfers/{id}": {"get": with_id(op("A transfer (sender or receiver)", true, None, false))},
+            "/api/v1/transfers/{id}/accept": {"post": with_id(op("Accept a transfer (receiver)", true, None, true))},
+            "/api/v1/transfers/{id}/decline": {"post": with_id(op("Decline a transfer (receiver): the money returns", true, None, true))},
+            "/api/v1/red-packets": {"post": op("Send a red packet: single (to a friend), lucky or equal (to a group)", true,
+                Some(body(&["split", "currency", "amount"], json!({"split": {"enum": ["single", "lucky", "equal"]}, "to_person_id": id, "to_group_id": id, "currency": currency,
+                    "amount": amount, "shares": {"type": "integer", "minimum": 1}, "title": {"type": "string"}, "cover": {"type": "string"}, "pin": pin}))), true)},
+            "/api/v1/red-packets/{id}": {"get": with_id(op("A red packet and who claimed what", true, None, false))},
+            "/api/v1/red-packets/{id}/claims": {"post": with_id(op("Claim a share", true, None, true))},
+            "/api/v1/history": {"get": {
+                "summary": "History, newest first", "security": [{"bearer": []}],
+                "parameters": [
+                    {"name": "type", "in": "query", "schema": {"enum": ["transfer_out", "transfer_in", "red_packet_sent", "red_packet_received", "top_up", "withdrawal"]}},
+                    {"name": "currency", "in": "query", "schema": currency},
+                    {"name": "from_ms", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "to_ms", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "before", "in": "query", "schema": {"type": "string", "description": "<created_at_ms>:<id> of the previous page's last item"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}
+                ],
+                "responses": {"200": ok("items")}
+            }},
+            "/api/v1/statements/{month}": {"get": {
+                "summary": "A month's statement as CSV", "security": [{"bearer": []}],
+                "parameters": [{"name": "month", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}},
+                               {"name": "currency", "in": "query", "schema": currency}],
+                "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}}
+            }},
+            "/admin/api/ledger/accounts": {"post": {"summary": "Create ledger accounts (up to 8190)", "security": [{"operator": []}], "responses": {"200": ok("one result per event")}}},
+            "/admin/api/ledger/transfers": {"post": {"summary": "Create ledger transfers (up to 8190)", "security": [{"operator": []}], "responses": {"200": ok("one result per event")}}},
+            "/admin/api/ledger/accounts/{id}": {"get": {"summary": "A ledger account", "security": [{"operator": []}], "parameters": id_param(), "responses": {"200": ok("account")}}},
+            "/admin/api/ledger/transfers/{id}": {"get": {"summary": "A ledger transfer", "security": [{"operator": []}], "parameters": id_param(), "responses": {"200": ok("transfer")}}},
+            "/admin/api/people/{id}/kyc": {"post": {"summary": "Set a person's KYC tier (2: verified by an operator)", "security": [{"operator": []}], "parameters": id_param(),
+                "requestBody": body(&["tier"], json!({"tier": {"type": "integer", "minimum": 0, "maximum": 2}})), "responses": {"200": ok("tier")}}},
+            "/admin/api/sandbox/clock": {"post": {"summary": "Move the manual clock (sandbox only)", "security": [{"operator": []}],
+                "requestBody": body(&["advance_s"], json!({"advance_s": {"type": "integer", "minimum": 0}})), "responses": {"200": ok("now")}}}
+        }
+    })
+}
