@@ -200,7 +200,16 @@ impl Platform {
 
     /// The legs that spend `amount` of the payer's daily and yearly limits, to be linked in front of the
     /// payment `payment_id` (same currency). Checks the single-payment limit first.
-    pub(crate) async fn limit_legs(&self, payer: i64, currency: Currency, amount_minor: i64, payment_id: u128) -> Result<Vec<NewTransfer>> {
+    /// For a payment that is itself pending (a transfer to a friend), the legs are pending with the same
+    /// timeout: accepting posts them, declining voids them, and expiry returns the limit with the money.
+    pub(crate) async fn limit_legs(
+        &self,
+        payer: i64,
+        currency: Currency,
+        amount_minor: i64,
+        payment_id: u128,
+        pending_timeout_s: Option<u32>,
+    ) -> Result<Vec<NewTransfer>> {
         let tier = self.person(payer).await?.kyc_tier;
         let limits = self.tier_limits(tier);
         let scale = 10i64.pow(u32::from(currency.minor_units().unwrap_or(0)));
@@ -215,15 +224,15 @@ impl Platform {
         let sink = ids::system_account(LIMIT_SINK, currency.numeric());
         let leg = |account, kind: u16| NewTransfer {
             // Derived from the payment, so a retried payment re-sends the same legs.
-            id: payment_id ^ (u128::from(kind) << 32),
+            id: leg_ids(payment_id)[usize::from(kind == SPEND_YEARLY)],
             debit_account_id: account,
             credit_account_id: sink,
             amount: amount_minor as u64,
             pending_id: 0,
             currency: Some(currency),
             code: kind,
-            flags: TransferFlags::LINKED,
-            timeout_s: 0,
+            flags: TransferFlags::LINKED.union(if pending_timeout_s.is_some() { TransferFlags::PENDING } else { TransferFlags::empty() }),
+            timeout_s: pending_timeout_s.unwrap_or(0),
             user_data: payer as u128,
         };
         Ok(vec![
@@ -234,7 +243,8 @@ impl Platform {
 
     /// Submit a payment behind its limit legs as one linked chain; a failed leg names the limit.
     pub(crate) async fn pay_within_limits(&self, payer: i64, currency: Currency, amount_minor: i64, payment: NewTransfer) -> Result<()> {
-        let mut chain = self.limit_legs(payer, currency, amount_minor, payment.id).await?;
+        let pending = payment.flags.contains(TransferFlags::PENDING).then_some(payment.timeout_s);
+        let mut chain = self.limit_legs(payer, currency, amount_minor, payment.id, pending).await?;
         chain.push(payment);
         let results = self.ledger.create_transfers(chain).await?;
         let leg_failed = |i: usize| matches!(results[i], Err(ledger::TransferError::ExceedsCredits));
@@ -251,24 +261,11 @@ impl Platform {
             Err(e) => Err(PlatformError::Internal(format!("ledger refused: {}", e.code()))),
         }
     }
+}
 
-    pub(crate) async fn create_limit_system_accounts(&self) -> Result<()> {
-        let accounts = self
-            .config
-            .currencies()
-            .into_iter()
-            .flat_map(|c| {
-                [LIMIT_SOURCE, LIMIT_SINK].map(|kind| NewAccount {
-                    id: ids::system_account(kind, c.numeric()),
-                    currency: c,
-                    code: kind,
-                    flags: AccountFlags::empty(),
-                    user_data: 0,
-                })
-            })
-            .collect();
-        self.create_accounts(accounts).await
-    }
+/// The ledger ids of a payment's limit legs (daily, yearly), derived from the payment's id.
+pub(crate) fn leg_ids(payment_id: u128) -> [u128; 2] {
+    [payment_id ^ (u128::from(SPEND_DAILY) << 32), payment_id ^ (u128::from(SPEND_YEARLY) << 32)]
 }
 
 fn limit_error(leg: LimitLeg, tier: i64) -> PlatformError {

@@ -138,7 +138,6 @@ impl Platform {
         assert!(secret.len() >= 32, "the platform secret has at least 256 bits");
         let platform = Platform { db, ledger, store, clock, config, rail, secret, opened: Default::default() };
         platform.create_system_accounts().await?;
-        platform.create_limit_system_accounts().await?;
         Ok(platform)
     }
 

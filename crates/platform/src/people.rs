@@ -97,13 +97,15 @@ impl Platform {
             .currencies()
             .into_iter()
             .flat_map(|c| {
-                [ids::account::CARD_RAIL, ids::account::BANK_RAIL].map(|kind| NewAccount {
-                    id: ids::system_account(kind, c.numeric()),
-                    currency: c,
-                    code: kind,
-                    // A rail's mirror account: its balance is what the outside world is owed or owes.
-                    flags: AccountFlags::empty(),
-                    user_data: 0,
+                // Rails (mirror accounts of the outside world) and the source and sink of limit units.
+                [ids::account::CARD_RAIL, ids::account::BANK_RAIL, crate::kyc::LIMIT_SOURCE, crate::kyc::LIMIT_SINK].map(|kind| {
+                    NewAccount {
+                        id: ids::system_account(kind, c.numeric()),
+                        currency: c,
+                        code: kind,
+                        flags: AccountFlags::empty(),
+                        user_data: 0,
+                    }
                 })
             })
             .collect();

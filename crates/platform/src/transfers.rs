@@ -171,7 +171,27 @@ impl Platform {
             timeout_s: 0,
             user_data: id as u128,
         };
-        match self.ledger_one(resolution).await {
+        // The transfer and its limit legs resolve together, as one linked chain.
+        let hold_id = ids::derived(id, ids::transfer::P2P, 0);
+        let mut chain: Vec<NewTransfer> = crate::kyc::leg_ids(hold_id)
+            .into_iter()
+            .zip(crate::kyc::leg_ids(resolution.id))
+            .map(|(leg, leg_resolution)| NewTransfer {
+                id: leg_resolution,
+                pending_id: leg,
+                flags: flags.union(TransferFlags::LINKED),
+                amount: resolution.amount,
+                ..resolution
+            })
+            .collect();
+        chain.push(resolution);
+        let results = self.ledger.create_transfers(chain).await?;
+        // The chain's real failure (the others answer linked_event_failed).
+        let outcome = match results.iter().filter_map(|r| r.err()).find(|e| *e != TransferError::LinkedEventFailed) {
+            Some(e) => Err(LedgerRefusal::Refused(e)),
+            None => Ok(()),
+        };
+        match outcome {
             Ok(()) => {}
             Err(LedgerRefusal::Refused(TransferError::PendingTransferAlreadyPosted)) => {
                 return Err(PlatformError::conflict("ALREADY_ACCEPTED", "this transfer was already accepted"));

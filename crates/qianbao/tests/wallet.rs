@@ -50,6 +50,7 @@ both_backends!(
     a_withdrawal_holds_the_money_until_the_bank_confirms,
     a_withdrawal_the_bank_refuses_returns_the_money,
     the_monthly_statement_is_a_csv_of_the_month,
+    a_declined_or_returned_transfer_gives_its_limit_back,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_800_000_000);
@@ -645,4 +646,17 @@ fn the_monthly_statement_is_a_csv_of_the_month(env: Env) {
     let empty = alice.get(&format!("/api/v1/statements/{}-{month:02}?currency=CNY", year - 1));
     assert_eq!(empty.body.lines().count(), 1, "only the header for a month with nothing");
     assert_eq!(alice.get("/api/v1/statements/2026-13").json()["field"], "month");
+}
+
+fn a_declined_or_returned_transfer_gives_its_limit_back(env: Env) {
+    let server = start(&env);
+    let (payer, friend) = tier_zero_with_friend(&server, "3000.00");
+    let id = send(&payer, &friend, "450.00").json()["id"].as_str().unwrap().to_string();
+    let second = send(&payer, &friend, "450.00").json()["id"].as_str().unwrap().to_string();
+    assert_eq!(send(&payer, &friend, "450.00").json()["code"], "LIMIT_DAILY", "900 of 1000 used");
+    assert_eq!(friend.post(&format!("/api/v1/transfers/{id}/decline"), "{}").json()["state"], "declined");
+    assert_eq!(send(&payer, &friend, "450.00").status, 201, "the declined 450 no longer counts");
+    assert_eq!(friend.post(&format!("/api/v1/transfers/{second}/accept"), "{}").json()["state"], "accepted");
+    assert_eq!(send(&payer, &friend, "450.00").json()["code"], "LIMIT_DAILY", "an accepted transfer keeps counting");
+    assert_eq!(payer.available("CNY"), "2100.00");
 }
