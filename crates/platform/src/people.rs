@@ -278,6 +278,18 @@ impl Platform {
             (self.config.pin_attempts_max, i64::try_from(self.config.pin_lockout_s * 1000).unwrap_or(i64::MAX / 2));
         let verdict = self
             .blocking(move |db| {
+                // The common case first, without a write: the right PIN, no failures on record, not locked.
+                let quick =
+                    db.with(|c| c.query_one("SELECT pin_hmac, pin_failures, pin_locked_until FROM people WHERE id = $1", params![person]))?;
+                if let Some(row) = &quick
+                    && let Some(stored) = row.opt_bytes(0)?
+                    && row.int(1)? == 0
+                    && row.int(2)? <= now
+                    && crypto::constant_time_eq(&stored, &candidate)
+                {
+                    return Ok(PinVerdict::Right);
+                }
+                // Otherwise count (or clear) failures in a write transaction.
                 Ok(db.transaction(|c| {
                     let row = c.query_one("SELECT pin_hmac, pin_failures, pin_locked_until FROM people WHERE id = $1", params![person])?;
                     let Some(row) = row else { return Ok(PinVerdict::NotSet) };
