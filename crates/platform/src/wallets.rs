@@ -41,6 +41,20 @@ pub struct RailOperation {
     pub failure: Option<String>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RailKind {
+    TopUp,
+    Withdrawal,
+}
+
+/// A rail operation just recorded as pending.
+pub(crate) struct RailStart {
+    pub id: i64,
+    pub token: String,
+    pub currency: Currency,
+    pub minor: i64,
+}
+
 /// One line of a person's history.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryItem {
@@ -225,32 +239,47 @@ impl Platform {
     /// Top up the wallet from a linked card. Approved at once, declined, or pending until the rail
     /// answers ([`Platform::run_deadlines`] asks again).
     pub async fn top_up(&self, person: i64, card_id: i64, amount: &str, currency: &str, pin: Option<&str>) -> Result<RailOperation> {
+        let RailStart { id, token, currency, minor } =
+            self.start_rail_operation(person, RailKind::TopUp, card_id, amount, currency, pin).await?;
+        let outcome = self.rail.charge(&token, currency, minor, &id.to_string());
+        self.settle_top_up(id, person, currency, minor, outcome).await?;
+        self.top_up_status(person, id).await
+    }
+
+    /// The common start of a top-up or a withdrawal: parse the amount, check the currency and the
+    /// instrument (the person's own card or bank account), authorize with the PIN, record the operation
+    /// as pending. Returns its id and the instrument's rail token.
+    pub(crate) async fn start_rail_operation(
+        &self,
+        person: i64,
+        kind: RailKind,
+        instrument: i64,
+        amount: &str,
+        currency: &str,
+        pin: Option<&str>,
+    ) -> Result<RailStart> {
         let currency = parse_currency(currency)?;
         let amount = parse_amount("amount", amount, currency)?;
         self.require_currency(person, currency).await?;
-        let card = self
-            .blocking(move |db| {
-                Ok(db.with(|c| c.query_one("SELECT token FROM cards WHERE id = $1 AND person_id = $2", params![card_id, person]))?)
-            })
+        let (table, column, name, what) = match kind {
+            RailKind::TopUp => ("cards", "card_id", "top_up", "card"),
+            RailKind::Withdrawal => ("bank_accounts", "bank_account_id", "withdrawal", "bank account"),
+        };
+        let lookup = format!("SELECT token FROM {table} WHERE id = $1 AND person_id = $2");
+        let row = self
+            .blocking(move |db| Ok(db.with(|c| c.query_one(&lookup, params![instrument, person]))?))
             .await?
-            .ok_or(PlatformError::NotFound("card"))?;
-        let token = card.text(0)?;
+            .ok_or(PlatformError::NotFound(what))?;
+        let token = row.text(0)?;
         self.authorize_payment(person, amount.minor(), pin).await?;
         let now = self.now_ms();
         let id = ids::object_id(now);
         let (numeric, minor) = (currency.numeric(), amount.minor());
-        self.blocking(move |db| {
-            Ok(db.with(|c| {
-                c.execute(
-                    "INSERT INTO rail_operations (id, person_id, kind, card_id, currency, amount, state, created_at, updated_at) VALUES ($1, $2, 'top_up', $3, $4, $5, 'pending', $6, $6)",
-                    params![id, person, card_id, numeric, minor, now],
-                )
-            })?)
-        })
-        .await?;
-        let outcome = self.rail.charge(&token, currency, amount.minor(), &id.to_string());
-        self.settle_top_up(id, person, currency, amount.minor(), outcome).await?;
-        self.top_up_status(person, id).await
+        let insert = format!(
+            "INSERT INTO rail_operations (id, person_id, kind, {column}, currency, amount, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7)"
+        );
+        self.blocking(move |db| Ok(db.with(|c| c.execute(&insert, params![id, person, name, instrument, numeric, minor, now]))?)).await?;
+        Ok(RailStart { id, token, currency, minor })
     }
 
     /// Apply what the rail said about a top-up (idempotent: the ledger transfer's id is the top-up's).
