@@ -4,7 +4,7 @@
 
 use crate::people::parse_name;
 use crate::rail::RailOutcome;
-use crate::wallets::{RailOperation, parse_amount, parse_currency};
+use crate::wallets::{RailKind, RailOperation, RailStart};
 use crate::{Platform, PlatformError, Result, ids};
 use ledger::{NewTransfer, TransferFlags};
 use serde::Serialize;
@@ -70,31 +70,8 @@ impl Platform {
         currency: &str,
         pin: Option<&str>,
     ) -> Result<RailOperation> {
-        let currency = parse_currency(currency)?;
-        let amount = parse_amount("amount", amount, currency)?;
-        self.require_currency(person, currency).await?;
-        let account = self
-            .blocking(move |db| {
-                Ok(db.with(|c| {
-                    c.query_one("SELECT token FROM bank_accounts WHERE id = $1 AND person_id = $2", params![bank_account_id, person])
-                })?)
-            })
-            .await?
-            .ok_or(PlatformError::NotFound("bank account"))?;
-        let token = account.text(0)?;
-        self.authorize_payment(person, amount.minor(), pin).await?;
-        let now = self.now_ms();
-        let id = ids::object_id(now);
-        let (numeric, minor) = (currency.numeric(), amount.minor());
-        self.blocking(move |db| {
-            Ok(db.with(|c| {
-                c.execute(
-                    "INSERT INTO rail_operations (id, person_id, kind, bank_account_id, currency, amount, state, created_at, updated_at) VALUES ($1, $2, 'withdrawal', $3, $4, $5, 'pending', $6, $6)",
-                    params![id, person, bank_account_id, numeric, minor, now],
-                )
-            })?)
-        })
-        .await?;
+        let start = self.start_rail_operation(person, RailKind::Withdrawal, bank_account_id, amount, currency, pin).await?;
+        let RailStart { id, token, currency, minor } = start;
         let hold = NewTransfer {
             id: Self::withdrawal_hold(id),
             debit_account_id: ids::wallet(person, currency.numeric()),
