@@ -68,3 +68,29 @@ impl Platform {
         Ok(())
     }
 }
+
+/// Rows deleted per table per sweep at most (the sweep runs every second; a backlog drains in steps).
+const PURGE_ROWS_MAX: i64 = 10_000;
+
+impl Platform {
+    /// Delete expired sessions and idempotency keys older than their TTL, a bounded number per call.
+    pub(crate) async fn purge_expired_records(&self) -> Result<u64> {
+        let now = self.now_ms();
+        let keys_before = now - IDEMPOTENCY_KEY_TTL_MS;
+        self.blocking(move |db| {
+            Ok(db.with(|c| {
+                // A bounded DELETE, portable to both dialects: the victims by primary key.
+                let sessions = c.execute(
+                    "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires_at <= $1 LIMIT $2)",
+                    params![now, PURGE_ROWS_MAX],
+                )?;
+                let keys = c.execute(
+                    "DELETE FROM idempotency_keys WHERE (scope, idem_key) IN (SELECT scope, idem_key FROM idempotency_keys WHERE created_at < $1 AND status <> 0 LIMIT $2)",
+                    params![keys_before, PURGE_ROWS_MAX],
+                )?;
+                Ok(sessions + keys)
+            })?)
+        })
+        .await
+    }
+}

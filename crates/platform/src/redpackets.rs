@@ -411,6 +411,7 @@ impl Platform {
         let mut report = DeadlineReport {
             top_ups_settled: self.settle_pending_top_ups().await?,
             withdrawals_settled: self.settle_pending_withdrawals().await?,
+            records_purged: self.purge_expired_records().await?,
             ..Default::default()
         };
         let now = self.now_ms();
@@ -479,6 +480,8 @@ impl Platform {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DeadlineReport {
     pub top_ups_settled: usize,
+    /// Expired sessions and idempotency keys deleted.
+    pub records_purged: u64,
     pub withdrawals_settled: usize,
     pub claims_completed: usize,
     pub red_packets_refunded: usize,

@@ -51,6 +51,7 @@ both_backends!(
     a_withdrawal_the_bank_refuses_returns_the_money,
     the_monthly_statement_is_a_csv_of_the_month,
     a_declined_or_returned_transfer_gives_its_limit_back,
+    expired_sessions_and_idempotency_keys_are_purged,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_800_000_000);
@@ -659,4 +660,19 @@ fn a_declined_or_returned_transfer_gives_its_limit_back(env: Env) {
     assert_eq!(friend.post(&format!("/api/v1/transfers/{second}/accept"), "{}").json()["state"], "accepted");
     assert_eq!(send(&payer, &friend, "450.00").json()["code"], "LIMIT_DAILY", "an accepted transfer keeps counting");
     assert_eq!(payer.available("CNY"), "2100.00");
+}
+
+fn expired_sessions_and_idempotency_keys_are_purged(env: Env) {
+    let server = start(&env);
+    let (alice, bob) = alice_and_bob(&server);
+    let body = format!(r#"{{"to_person_id":"{}","amount":"1.00","currency":"CNY","pin":"135790"}}"#, bob.id);
+    assert_eq!(alice.post_keyed("/api/v1/transfers", &body, "old-key").status, 201);
+    advance_clock(server.port, 2 * 86_400);
+    // A day later the key is free again (its record was purged): the same key is a new payment.
+    assert_eq!(alice.post_keyed("/api/v1/transfers", &body, "old-key").status, 201);
+    assert_eq!(alice.available("CNY"), "999.00", "the first transfer was returned unaccepted, the second holds 1.00");
+    advance_clock(server.port, 31 * 86_400);
+    assert_eq!(alice.get("/api/v1/me").status, 401, "the session expired and was purged");
+    let r = post(server.port, "/admin/api/sandbox/clock", r#"{"advance_s":1}"#);
+    assert_eq!(r.json()["deadlines"]["records_purged"], 0, "nothing left to purge");
 }
