@@ -8,6 +8,7 @@
 //! can (a transfer to a friend is a pending transfer with a 24 h timeout, so the ledger's expiry refunds it
 //! exactly once); the rest is resolved by [`Platform::run_deadlines`].
 
+mod audit;
 mod crypto;
 mod error;
 mod idempotency;
@@ -21,6 +22,7 @@ mod transfers;
 mod wallets;
 mod withdrawals;
 
+pub use audit::{AUDIT_PAGE_MAX, AuditEntry};
 pub use error::PlatformError;
 pub use idempotency::{IdempotencyStart, check_key};
 pub use kyc::{TierLimits, default_limits, valid_cn_resident_id, valid_hk_id};

@@ -225,3 +225,22 @@ fn every_path_in_the_openapi_document_is_served() {
         }
     }
 }
+
+#[test]
+fn every_operator_action_lands_in_the_audit_log() {
+    let (_env, server) = started();
+    post(
+        server.port,
+        "/admin/api/ledger/transfers",
+        r#"[{"id":"60","debit_account_id":"1","credit_account_id":"2","amount":5,"currency":"CNY","code":1}]"#,
+    );
+    let log = get(server.port, "/admin/api/audit").json();
+    let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["ledger.create_transfers", "ledger.create_accounts"], "newest first");
+    assert_eq!(log[0]["actor"], "operator");
+    assert_eq!(log[0]["detail"], "1 transfers requested, 1 created or existing");
+    let page = get(server.port, &format!("/admin/api/audit?limit=1&before={}", log[0]["id"].as_str().unwrap())).json();
+    assert_eq!(page[0]["action"], "ledger.create_accounts");
+    assert_eq!(request(server.port, "GET", "/admin/api/audit", None, None).unwrap().status, 401);
+    assert!(!get(server.port, "/admin/api/audit").body.contains(TOKEN));
+}

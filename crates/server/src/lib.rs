@@ -46,6 +46,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/api/ledger/transfers/{id}", get(get_transfer))
         .route("/admin/api/sandbox/clock", post(advance_clock))
         .route("/admin/api/people/{id}/kyc", post(set_kyc_tier))
+        .route("/admin/api/audit", get(audit_log))
         .merge(wallet_api::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), wallet_api::idempotency))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
@@ -154,6 +155,7 @@ async fn advance_clock(
         return Err(ApiError::bad_request("advance_s: at most ten years"));
     }
     clock.advance_s(r.advance_s);
+    audit(&state, "sandbox.clock_advance", "clock", &format!("{} s", r.advance_s)).await?;
     let report = state
         .platform
         .run_deadlines()
@@ -179,13 +181,48 @@ async fn set_kyc_tier(
     let r: TierIn = parse_json(&body)?;
     let person = platform::ids::parse("id", &id).map_err(|e| ApiError::bad_request(e.to_string()))?;
     match state.platform.set_kyc_tier(person, r.tier).await {
-        Ok(tier) => Ok(Json(serde_json::json!({"kyc_tier": tier}))),
+        Ok(tier) => {
+            audit(&state, "people.set_kyc_tier", &format!("person:{person}"), &format!("tier {tier}")).await?;
+            Ok(Json(serde_json::json!({"kyc_tier": tier})))
+        }
         Err(platform::PlatformError::NotFound(what)) => {
             Err(ApiError::new(StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", format!("no such {what}")))
         }
         Err(e @ platform::PlatformError::Invalid { .. }) => Err(ApiError::bad_request(e.to_string())),
         Err(e) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", e.to_string())),
     }
+}
+
+/// Record an operator action (there is one operator token today; roles will name the actor).
+async fn audit(state: &AppState, action: &str, target: &str, detail: &str) -> Result<(), ApiError> {
+    state
+        .platform
+        .audit("operator", action, target, detail)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", e.to_string()))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditParams {
+    limit: Option<i64>,
+    before: Option<String>,
+}
+
+async fn audit_log(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<AuditParams>,
+) -> Result<Json<Vec<platform::AuditEntry>>, ApiError> {
+    require_operator(&state, &headers)?;
+    let before =
+        q.before.as_deref().map(|b| platform::ids::parse("before", b)).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let entries = state
+        .platform
+        .audit_log(q.limit.unwrap_or(100), before)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", e.to_string()))?;
+    Ok(Json(entries))
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
@@ -212,6 +249,9 @@ async fn create_accounts(
     check_count(accounts.len())?;
     let batch = accounts.into_iter().map(AccountIn::into_ledger).collect();
     let results = state.committer.create_accounts(batch).await?;
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    audit(&state, "ledger.create_accounts", "ledger", &format!("{} accounts requested, {created} created or existing", results.len()))
+        .await?;
     Ok(Json(results.into_iter().enumerate().map(EventResult::from_account).collect()))
 }
 
@@ -225,6 +265,9 @@ async fn create_transfers(
     check_count(transfers.len())?;
     let batch = transfers.into_iter().map(TransferIn::into_ledger).collect();
     let results = state.committer.create_transfers(batch).await?;
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    audit(&state, "ledger.create_transfers", "ledger", &format!("{} transfers requested, {created} created or existing", results.len()))
+        .await?;
     Ok(Json(results.into_iter().enumerate().map(EventResult::from_transfer).collect()))
 }
 

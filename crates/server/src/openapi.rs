@@ -137,6 +137,10 @@ pub fn document() -> Value {
             "/admin/api/ledger/transfers/{id}": {"get": {"summary": "A ledger transfer", "security": [{"operator": []}], "parameters": id_param(), "responses": {"200": ok("transfer")}}},
             "/admin/api/people/{id}/kyc": {"post": {"summary": "Set a person's KYC tier (2: verified by an operator)", "security": [{"operator": []}], "parameters": id_param(),
                 "requestBody": body(&["tier"], json!({"tier": {"type": "integer", "minimum": 0, "maximum": 2}})), "responses": {"200": ok("tier")}}},
+            "/admin/api/audit": {"get": {"summary": "The operator audit log, newest first", "security": [{"operator": []}],
+                "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                               {"name": "before", "in": "query", "schema": {"type": "string", "description": "the previous page's last id"}}],
+                "responses": {"200": ok("entries")}}},
             "/admin/api/sandbox/clock": {"post": {"summary": "Move the manual clock (sandbox only)", "security": [{"operator": []}],
                 "requestBody": body(&["advance_s"], json!({"advance_s": {"type": "integer", "minimum": 0}})), "responses": {"200": ok("now")}}}
         }

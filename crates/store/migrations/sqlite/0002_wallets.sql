@@ -142,3 +142,13 @@ CREATE TABLE red_packet_shares (
 );
 CREATE UNIQUE INDEX red_packet_shares_one_per_person ON red_packet_shares (packet_id, claimed_by);
 CREATE INDEX red_packet_shares_claimer ON red_packet_shares (claimed_by, claimed_at);
+
+-- Every operator action, append-only: who, what, on what, and the details (never secrets).
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
