@@ -32,6 +32,7 @@ pub mod transfer {
     pub const WITHDRAWAL: u16 = 2;
     pub const WITHDRAWAL_POST: u16 = 3;
     pub const WITHDRAWAL_VOID: u16 = 4;
+    pub const CARD_FUND: u16 = 5;
     pub const P2P: u16 = 10;
     pub const P2P_ACCEPT: u16 = 11;
     pub const P2P_DECLINE: u16 = 12;

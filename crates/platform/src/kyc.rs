@@ -243,11 +243,27 @@ impl Platform {
 
     /// Submit a payment behind its limit legs as one linked chain; a failed leg names the limit.
     pub(crate) async fn pay_within_limits(&self, payer: i64, currency: Currency, amount_minor: i64, payment: NewTransfer) -> Result<()> {
+        self.pay_within_limits_funded(payer, currency, amount_minor, None, payment).await
+    }
+
+    /// The same, with a leg in front that brings the money in first (a card paying for the payment):
+    /// funding, limits and payment succeed or fail as one.
+    pub(crate) async fn pay_within_limits_funded(
+        &self,
+        payer: i64,
+        currency: Currency,
+        amount_minor: i64,
+        funding: Option<NewTransfer>,
+        payment: NewTransfer,
+    ) -> Result<()> {
         let pending = payment.flags.contains(TransferFlags::PENDING).then_some(payment.timeout_s);
-        let mut chain = self.limit_legs(payer, currency, amount_minor, payment.id, pending).await?;
+        let mut chain: Vec<NewTransfer> =
+            funding.into_iter().map(|f| NewTransfer { flags: f.flags.union(TransferFlags::LINKED), ..f }).collect();
+        let first_leg = chain.len();
+        chain.extend(self.limit_legs(payer, currency, amount_minor, payment.id, pending).await?);
         chain.push(payment);
         let results = self.ledger.create_transfers(chain).await?;
-        let leg_failed = |i: usize| matches!(results[i], Err(ledger::TransferError::ExceedsCredits));
+        let leg_failed = |i: usize| matches!(results[first_leg + i], Err(ledger::TransferError::ExceedsCredits));
         let tier = self.person(payer).await?.kyc_tier;
         if leg_failed(0) {
             return Err(limit_error(LimitLeg::Daily, tier));
@@ -255,10 +271,10 @@ impl Platform {
         if leg_failed(1) {
             return Err(limit_error(LimitLeg::Yearly, tier));
         }
-        match results[2] {
-            Ok(_) => Ok(()),
-            Err(ledger::TransferError::ExceedsCredits) => Err(PlatformError::InsufficientBalance),
-            Err(e) => Err(PlatformError::Internal(format!("ledger refused: {}", e.code()))),
+        match results.iter().filter_map(|r| r.err()).find(|e| *e != ledger::TransferError::LinkedEventFailed) {
+            None => Ok(()),
+            Some(ledger::TransferError::ExceedsCredits) => Err(PlatformError::InsufficientBalance),
+            Some(e) => Err(PlatformError::Internal(format!("ledger refused: {}", e.code()))),
         }
     }
 }

@@ -29,6 +29,8 @@ pub trait RailConnector: Send + Sync {
     fn charge(&self, token: &str, currency: Currency, amount_minor: i64, idempotency_key: &str) -> RailOutcome;
     /// The current answer for a charge or payout that was pending.
     fn status(&self, reference: &str) -> RailOutcome;
+    /// Give back an approved charge in full (or cancel a pending one). Idempotent on `idempotency_key`.
+    fn refund(&self, reference: &str, idempotency_key: &str) -> RailOutcome;
     /// Vault a bank account number with the rail; the platform keeps only the token.
     fn tokenize_bank_account(&self, number: &str) -> String;
     /// Pay out to a vaulted bank account. Banks answer later: the first answer is `Pending`.
@@ -144,6 +146,26 @@ impl RailConnector for SandboxRail {
     fn payout(&self, token: &str, currency: Currency, amount_minor: i64, idempotency_key: &str) -> RailOutcome {
         // A payout behaves as a charge whose answer comes later (the token says which answer).
         self.charge(token, currency, amount_minor, idempotency_key)
+    }
+
+    fn refund(&self, reference: &str, idempotency_key: &str) -> RailOutcome {
+        let mut charges = self.charges.lock().expect("sandbox lock");
+        if let Some((outcome, _, _)) = charges.get(idempotency_key) {
+            return outcome.clone();
+        }
+        let outcome = match charges.get(reference) {
+            Some((RailOutcome::Approved { .. } | RailOutcome::Pending { .. }, _, _)) => {
+                RailOutcome::Approved { reference: format!("{reference}_refund") }
+            }
+            Some(_) => RailOutcome::Declined { reason: "nothing to refund".into() },
+            None => RailOutcome::Declined { reason: "unknown_charge".into() },
+        };
+        // The charge is now given back: asking about it says so.
+        if matches!(outcome, RailOutcome::Approved { .. }) {
+            charges.insert(reference.to_string(), (RailOutcome::Declined { reason: "refunded".into() }, TestCard::Decline, self.now_ms()));
+        }
+        charges.insert(idempotency_key.to_string(), (outcome.clone(), TestCard::Approve, self.now_ms()));
+        outcome
     }
 
     fn status(&self, reference: &str) -> RailOutcome {

@@ -411,6 +411,7 @@ impl Platform {
         let mut report = DeadlineReport {
             top_ups_settled: self.settle_pending_top_ups().await?,
             withdrawals_settled: self.settle_pending_withdrawals().await?,
+            card_payments_settled: self.settle_interrupted_card_payments().await?,
             records_purged: self.purge_expired_records().await?,
             ..Default::default()
         };
@@ -483,6 +484,7 @@ pub struct DeadlineReport {
     /// Expired sessions and idempotency keys deleted.
     pub records_purged: u64,
     pub withdrawals_settled: usize,
+    pub card_payments_settled: usize,
     pub claims_completed: usize,
     pub red_packets_refunded: usize,
 }

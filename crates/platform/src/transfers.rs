@@ -3,7 +3,8 @@
 //! returns), and if neither happens the ledger's expiry voids it exactly once. The transfer's state is
 //! the ledger's own, so there is nothing to keep in step.
 
-use crate::wallets::{LedgerRefusal, parse_amount, parse_currency};
+use crate::rail::RailOutcome;
+use crate::wallets::{LedgerRefusal, RailKind, parse_amount, parse_currency};
 use crate::{Platform, PlatformError, Result, ids};
 use ledger::{NewTransfer, PendingState, TransferError, TransferFlags};
 use money::{Currency, Money};
@@ -45,6 +46,7 @@ impl Platform {
         currency: &str,
         note: &str,
         pin: Option<&str>,
+        card: Option<i64>,
     ) -> Result<P2pTransfer> {
         let currency = parse_currency(currency)?;
         let amount = parse_amount("amount", amount, currency)?;
@@ -62,7 +64,14 @@ impl Platform {
         if !self.wallet_currencies(receiver).await?.contains(&currency) {
             return Err(PlatformError::invalid("currency", format!("the receiver's wallet does not hold {currency}")));
         }
-        self.authorize_payment(sender, amount.minor(), pin).await?;
+        // Paid from a card: charge it now (its start authorizes with the PIN); otherwise from the balance.
+        let card_payment = match card {
+            None => {
+                self.authorize_payment(sender, amount.minor(), pin).await?;
+                None
+            }
+            Some(card) => Some(self.charge_card_for_payment(sender, card, &amount.to_decimal_string(), currency, pin).await?),
+        };
         let now = self.now_ms();
         let id = ids::object_id(now);
         let timeout_s = self.config.transfer_timeout_s;
@@ -81,7 +90,17 @@ impl Platform {
             timeout_s,
             user_data: id as u128,
         };
-        self.pay_within_limits(sender, currency, amount.minor(), hold).await?;
+        match card_payment {
+            None => self.pay_within_limits(sender, currency, amount.minor(), hold).await?,
+            Some((op, reference)) => {
+                let funding = self.card_funding_leg(op, sender, currency, amount.minor());
+                if let Err(e) = self.pay_within_limits_funded(sender, currency, amount.minor(), Some(funding), hold).await {
+                    self.refund_card_payment(op, &reference).await?;
+                    return Err(e);
+                }
+                self.finish_card_payment(op, "succeeded", None).await?;
+            }
+        }
         let (note_owned, numeric, minor) = (note.to_string(), currency.numeric(), amount.minor());
         self.blocking(move |db| {
             Ok(db.with(|c| {
@@ -93,6 +112,108 @@ impl Platform {
         })
         .await?;
         self.transfer(sender, id).await
+    }
+
+    /// Charge a card for a payment. Only an immediate approval pays: a charge the issuer answers later is
+    /// given back at once (top up with that card instead). Returns the operation's id and the reference.
+    async fn charge_card_for_payment(
+        &self,
+        person: i64,
+        card: i64,
+        amount: &str,
+        currency: Currency,
+        pin: Option<&str>,
+    ) -> Result<(i64, String)> {
+        let start = self.start_rail_operation(person, RailKind::CardPayment, card, amount, currency.code(), pin).await?;
+        match self.rail.charge(&start.token, currency, start.minor, &start.id.to_string()) {
+            RailOutcome::Approved { reference } => Ok((start.id, reference)),
+            RailOutcome::Declined { reason } => {
+                self.finish_card_payment(start.id, "failed", Some(reason.clone())).await?;
+                Err(PlatformError::Declined(reason))
+            }
+            RailOutcome::Pending { reference } => {
+                self.refund_card_payment(start.id, &reference).await?;
+                Err(PlatformError::Declined("this card needs the issuer's later confirmation: top up with it instead".into()))
+            }
+        }
+    }
+
+    /// The leg that brings a card payment's money in: card rail → the payer's wallet.
+    pub(crate) fn card_funding_leg(&self, op: i64, person: i64, currency: Currency, minor: i64) -> NewTransfer {
+        NewTransfer {
+            id: ids::derived(op, ids::transfer::CARD_FUND, 0),
+            debit_account_id: ids::system_account(ids::account::CARD_RAIL, currency.numeric()),
+            credit_account_id: ids::wallet(person, currency.numeric()),
+            amount: minor as u64,
+            pending_id: 0,
+            currency: Some(currency),
+            code: ids::transfer::CARD_FUND,
+            flags: TransferFlags::empty(),
+            timeout_s: 0,
+            user_data: op as u128,
+        }
+    }
+
+    /// Give a card payment's charge back (the ledger refused the payment, or it was interrupted).
+    pub(crate) async fn refund_card_payment(&self, op: i64, reference: &str) -> Result<()> {
+        match self.rail.refund(reference, &format!("{op}-refund")) {
+            RailOutcome::Approved { .. } => self.finish_card_payment(op, "refunded", None).await,
+            RailOutcome::Declined { reason } => self.finish_card_payment(op, "failed", Some(format!("refund refused: {reason}"))).await,
+            RailOutcome::Pending { .. } => Ok(()), // asked again by the deadline sweep
+        }
+    }
+
+    pub(crate) async fn finish_card_payment(&self, op: i64, state: &'static str, failure: Option<String>) -> Result<()> {
+        let now = self.now_ms();
+        self.blocking(move |db| {
+            Ok(db.with(|c| {
+                c.execute(
+                    "UPDATE rail_operations SET state = $1, failure = $2, updated_at = $3 WHERE id = $4 AND state = 'pending'",
+                    params![state, failure, now, op],
+                )
+            })?)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Card payments interrupted between the charge and the ledger: if the ledger has the money, it
+    /// succeeded; otherwise the charge is given back. (Asking the rail with the same key is idempotent.)
+    pub(crate) async fn settle_interrupted_card_payments(&self) -> Result<usize> {
+        let stale = self.now_ms() - 60_000;
+        let rows = self
+            .blocking(move |db| {
+                Ok(db.with(|c| {
+                    c.query(
+                        "SELECT o.id, o.person_id, o.currency, o.amount, k.token FROM rail_operations o JOIN cards k ON k.id = o.card_id WHERE o.state = 'pending' AND o.kind = 'card_payment' AND o.created_at < $1 LIMIT 1000",
+                        params![stale],
+                    )
+                })?)
+            })
+            .await?;
+        let mut settled = 0;
+        for r in rows {
+            let (op, currency, minor, token) = (
+                r.int(0)?,
+                Currency::from_numeric(r.int(2)? as u16).map_err(|e| PlatformError::Internal(e.to_string()))?,
+                r.int(3)?,
+                r.text(4)?,
+            );
+            let store = self.store.clone();
+            let funded = self.blocking(move |_| Ok(store.transfer(ids::derived(op, ids::transfer::CARD_FUND, 0))?.is_some())).await?;
+            if funded {
+                self.finish_card_payment(op, "succeeded", None).await?;
+            } else {
+                match self.rail.charge(&token, currency, minor, &op.to_string()) {
+                    RailOutcome::Approved { reference } | RailOutcome::Pending { reference } => {
+                        self.refund_card_payment(op, &reference).await?
+                    }
+                    RailOutcome::Declined { reason } => self.finish_card_payment(op, "failed", Some(reason)).await?,
+                }
+            }
+            settled += 1;
+        }
+        Ok(settled)
     }
 
     /// The ledger's word on a transfer between friends.

@@ -45,6 +45,8 @@ pub struct RailOperation {
 pub(crate) enum RailKind {
     TopUp,
     Withdrawal,
+    /// A payment funded straight from a card (no balance needed).
+    CardPayment,
 }
 
 /// A rail operation just recorded as pending.
@@ -58,7 +60,8 @@ pub(crate) struct RailStart {
 /// One line of a person's history.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryItem {
-    /// transfer_out, transfer_in, red_packet_sent, red_packet_received, top_up, withdrawal
+    /// transfer_out, transfer_in, red_packet_sent, red_packet_received, top_up, withdrawal, card_funding
+    /// (a payment paid straight from a card: the money came in from the card and went straight out)
     pub kind: String,
     #[serde(serialize_with = "crate::ids::as_string")]
     pub id: i64,
@@ -82,7 +85,8 @@ pub struct HistoryQuery {
     pub limit: usize,
 }
 
-pub const HISTORY_KINDS: &[&str] = &["transfer_out", "transfer_in", "red_packet_sent", "red_packet_received", "top_up", "withdrawal"];
+pub const HISTORY_KINDS: &[&str] =
+    &["transfer_out", "transfer_in", "red_packet_sent", "red_packet_received", "top_up", "withdrawal", "card_funding"];
 pub const HISTORY_PAGE_MAX: usize = 100;
 
 /// Luhn check over ASCII digits.
@@ -264,6 +268,7 @@ impl Platform {
         let (table, column, name, what) = match kind {
             RailKind::TopUp => ("cards", "card_id", "top_up", "card"),
             RailKind::Withdrawal => ("bank_accounts", "bank_account_id", "withdrawal", "bank account"),
+            RailKind::CardPayment => ("cards", "card_id", "card_payment", "card"),
         };
         let lookup = format!("SELECT token FROM {table} WHERE id = $1 AND person_id = $2");
         let row = self
@@ -344,7 +349,11 @@ impl Platform {
                 })?)
             })
             .await?
-            .ok_or(PlatformError::NotFound(if kind == "top_up" { "top-up" } else { "withdrawal" }))?;
+            .ok_or(PlatformError::NotFound(match kind {
+                "top_up" => "top-up",
+                "withdrawal" => "withdrawal",
+                _ => "card payment",
+            }))?;
         rail_operation_from(&row)
     }
 
@@ -402,6 +411,7 @@ impl Platform {
                     UNION ALL SELECT 'red_packet_received', s.packet_id, p.currency, s.amount, p.sender_id, s.claimed_at FROM red_packet_shares s JOIN red_packets p ON p.id = s.packet_id WHERE s.claimed_by = $1
                     UNION ALL SELECT 'top_up', id, currency, amount, NULL, created_at FROM rail_operations WHERE person_id = $1 AND kind = 'top_up'
                     UNION ALL SELECT 'withdrawal', id, currency, -amount, NULL, created_at FROM rail_operations WHERE person_id = $1 AND kind = 'withdrawal'
+                    UNION ALL SELECT 'card_funding', id, currency, amount, NULL, created_at FROM rail_operations WHERE person_id = $1 AND kind = 'card_payment'
                 ) h WHERE created_at >= $2 AND created_at <= $3 AND (created_at < $4 OR (created_at = $4 AND id < $8))
                     AND ($5 < 0 OR currency = $5) AND ($6 = '' OR kind = $6)
                 ORDER BY created_at DESC, id DESC LIMIT $7";
@@ -417,6 +427,7 @@ impl Platform {
                 "transfer_out" | "transfer_in" => self.transfer_state(id).await?,
                 "top_up" => self.top_up_status(person, id).await?.state,
                 "withdrawal" => self.withdrawal_status(person, id).await?.state,
+                "card_funding" => self.rail_operation(person, id, "card_payment").await?.state,
                 "red_packet_sent" => self.red_packet_state(id).await?,
                 _ => "received".to_string(),
             };

@@ -52,6 +52,8 @@ both_backends!(
     the_monthly_statement_is_a_csv_of_the_month,
     a_declined_or_returned_transfer_gives_its_limit_back,
     expired_sessions_and_idempotency_keys_are_purged,
+    a_card_pays_a_friend_without_any_balance,
+    a_card_payment_the_ledger_refuses_is_refunded_to_the_card,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_800_000_000);
@@ -675,4 +677,61 @@ fn expired_sessions_and_idempotency_keys_are_purged(env: Env) {
     assert_eq!(alice.get("/api/v1/me").status, 401, "the session expired and was purged");
     let r = post(server.port, "/admin/api/sandbox/clock", r#"{"advance_s":1}"#);
     assert_eq!(r.json()["deadlines"]["records_purged"], 0, "nothing left to purge");
+}
+
+/// A person with no balance, PIN 135790, a card with `number`, and a friend.
+fn card_payer(server: &Server, number: &str) -> (Wallet, Wallet, String) {
+    let payer = Wallet::register(server.port, &phone(), "CardPayer");
+    let friend = Wallet::register(server.port, &phone(), "Friend");
+    payer.set_pin("135790");
+    payer.befriend(&friend);
+    let card = payer.post("/api/v1/cards", &format!(r#"{{"number":"{number}","exp_month":12,"exp_year":2099}}"#));
+    (payer, friend, card.json()["id"].as_str().unwrap().to_string())
+}
+
+fn pay_by_card(payer: &Wallet, friend: &Wallet, card: &str, amount: &str) -> Response {
+    payer.post(
+        "/api/v1/transfers",
+        &format!(r#"{{"to_person_id":"{}","amount":"{amount}","currency":"CNY","pin":"135790","card_id":"{card}"}}"#, friend.id),
+    )
+}
+
+fn card_funding_states(w: &Wallet) -> Vec<String> {
+    w.get("/api/v1/history?type=card_funding").json().as_array().unwrap().iter().map(|i| i["state"].as_str().unwrap().to_string()).collect()
+}
+
+fn a_card_pays_a_friend_without_any_balance(env: Env) {
+    let server = start(&env);
+    let (payer, friend, card) = card_payer(&server, "4242424242424242");
+    let t = pay_by_card(&payer, &friend, &card, "50.00");
+    assert_eq!(t.status, 201, "{}", t.body);
+    assert_eq!(payer.available("CNY"), "0.00", "the card paid, not the balance");
+    let id = t.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(friend.post(&format!("/api/v1/transfers/{id}/accept"), "{}").json()["state"], "accepted");
+    assert_eq!(friend.available("CNY"), "50.00");
+    assert_eq!(card_funding_states(&payer), ["succeeded"]);
+    let declined_card = payer.post("/api/v1/cards", r#"{"number":"4000000000000002","exp_month":12,"exp_year":2099}"#).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = pay_by_card(&payer, &friend, &declined_card, "5.00");
+    assert_eq!((r.status, r.json()["code"].as_str().unwrap()), (402, "DECLINED"), "{}", r.body);
+    assert_eq!(friend.available("CNY"), "50.00");
+}
+
+fn a_card_payment_the_ledger_refuses_is_refunded_to_the_card(env: Env) {
+    let server = start(&env);
+    let (payer, friend, card) = card_payer(&server, "4242424242424242");
+    let over = pay_by_card(&payer, &friend, &card, "600.00");
+    assert_eq!(over.json()["code"], "LIMIT_SINGLE", "tier 0 pays at most 500 at once: {}", over.body);
+    assert_eq!(card_funding_states(&payer), ["refunded"], "the card was charged, then given back");
+    assert_eq!(payer.available("CNY"), "0.00");
+    let later = payer.post("/api/v1/cards", r#"{"number":"4000000000000259","exp_month":12,"exp_year":2099}"#).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = pay_by_card(&payer, &friend, &later, "5.00");
+    assert_eq!(r.json()["code"], "DECLINED", "a card the issuer answers later cannot pay at once: {}", r.body);
+    assert_eq!(card_funding_states(&payer), ["refunded", "refunded"]);
+    assert_eq!(friend.get("/api/v1/history").json().as_array().unwrap().len(), 0, "nothing reached the friend");
 }

@@ -415,13 +415,16 @@ struct TransferIn {
     #[serde(default)]
     note: String,
     pin: Option<String>,
+    /// Pay straight from this linked card instead of the balance.
+    card_id: Option<String>,
 }
 
 async fn send_transfer(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Answer<Response> {
     let id = person(&state, &headers).await?;
     let r: TransferIn = parse(&body)?;
     let to = ids::parse("to_person_id", &r.to_person_id)?;
-    Ok(json(StatusCode::CREATED, &platform(&state).send_transfer(id, to, &r.amount, &r.currency, &r.note, r.pin.as_deref()).await?))
+    let card = r.card_id.as_deref().map(|c| ids::parse("card_id", c)).transpose()?;
+    Ok(json(StatusCode::CREATED, &platform(&state).send_transfer(id, to, &r.amount, &r.currency, &r.note, r.pin.as_deref(), card).await?))
 }
 
 async fn transfer(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(t): Path<String>) -> Answer<Response> {
