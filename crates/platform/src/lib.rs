@@ -30,7 +30,7 @@ pub use people::{Person, Session};
 pub use rail::{RailConnector, RailOutcome, SandboxRail, TestCard};
 pub use redpackets::{DeadlineReport, RedPacket, RedPacketClaim, Split, draw_lucky_shares};
 pub use social::{Friend, Group};
-pub use transfers::P2pTransfer;
+pub use transfers::{P2pTransfer, SendTransfer};
 pub use wallets::{Balance, Card, HISTORY_KINDS, HistoryItem, HistoryQuery, RailOperation};
 pub use withdrawals::BankAccount;
 

@@ -37,17 +37,22 @@ fn state_name(state: PendingState) -> &'static str {
     }
 }
 
+/// What a person asks for when sending money to a friend.
+#[derive(Debug, Clone, Copy)]
+pub struct SendTransfer<'a> {
+    pub to: i64,
+    /// Decimal in major units of `currency`.
+    pub amount: &'a str,
+    pub currency: &'a str,
+    pub note: &'a str,
+    pub pin: Option<&'a str>,
+    /// Pay straight from this linked card instead of the balance.
+    pub card: Option<i64>,
+}
+
 impl Platform {
-    pub async fn send_transfer(
-        &self,
-        sender: i64,
-        receiver: i64,
-        amount: &str,
-        currency: &str,
-        note: &str,
-        pin: Option<&str>,
-        card: Option<i64>,
-    ) -> Result<P2pTransfer> {
+    pub async fn send_transfer(&self, sender: i64, request: SendTransfer<'_>) -> Result<P2pTransfer> {
+        let SendTransfer { to: receiver, amount, currency, note, pin, card } = request;
         let currency = parse_currency(currency)?;
         let amount = parse_amount("amount", amount, currency)?;
         if note.chars().count() > self.config.note_chars_max || note.chars().any(char::is_control) {

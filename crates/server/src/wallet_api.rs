@@ -424,7 +424,8 @@ async fn send_transfer(State(state): State<Arc<AppState>>, headers: HeaderMap, b
     let r: TransferIn = parse(&body)?;
     let to = ids::parse("to_person_id", &r.to_person_id)?;
     let card = r.card_id.as_deref().map(|c| ids::parse("card_id", c)).transpose()?;
-    Ok(json(StatusCode::CREATED, &platform(&state).send_transfer(id, to, &r.amount, &r.currency, &r.note, r.pin.as_deref(), card).await?))
+    let request = platform::SendTransfer { to, amount: &r.amount, currency: &r.currency, note: &r.note, pin: r.pin.as_deref(), card };
+    Ok(json(StatusCode::CREATED, &platform(&state).send_transfer(id, request).await?))
 }
 
 async fn transfer(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(t): Path<String>) -> Answer<Response> {
