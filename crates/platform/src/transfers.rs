@@ -169,17 +169,7 @@ impl Platform {
     }
 
     pub(crate) async fn finish_card_payment(&self, op: i64, state: &'static str, failure: Option<String>) -> Result<()> {
-        let now = self.now_ms();
-        self.blocking(move |db| {
-            Ok(db.with(|c| {
-                c.execute(
-                    "UPDATE rail_operations SET state = $1, failure = $2, updated_at = $3 WHERE id = $4 AND state = 'pending'",
-                    params![state, failure, now, op],
-                )
-            })?)
-        })
-        .await?;
-        Ok(())
+        self.finish_rail_operation(op, state, failure).await
     }
 
     /// Card payments interrupted between the charge and the ledger: if the ledger has the money, it

@@ -145,7 +145,8 @@ impl Platform {
         }
     }
 
-    async fn finish_rail_operation(&self, id: i64, state: &'static str, failure: Option<String>) -> Result<()> {
+    /// Record how a pending rail operation (top-up, withdrawal, card payment) ended; only once.
+    pub(crate) async fn finish_rail_operation(&self, id: i64, state: &'static str, failure: Option<String>) -> Result<()> {
         let now = self.now_ms();
         self.blocking(move |db| {
             Ok(db.with(|c| {
