@@ -4,7 +4,7 @@
 //! the ledger's own, so there is nothing to keep in step.
 
 use crate::rail::RailOutcome;
-use crate::wallets::{LedgerRefusal, RailKind, parse_amount, parse_currency};
+use crate::wallets::{LedgerRefusal, RailKind, card_in, parse_amount, parse_currency};
 use crate::{Platform, PlatformError, Result, ids};
 use ledger::{NewTransfer, PendingState, TransferError, TransferFlags};
 use money::{Currency, Money};
@@ -98,7 +98,7 @@ impl Platform {
         match card_payment {
             None => self.pay_within_limits(sender, currency, amount.minor(), hold).await?,
             Some((op, reference)) => {
-                let funding = self.card_funding_leg(op, sender, currency, amount.minor());
+                let funding = card_in(op, ids::transfer::CARD_FUND, sender, currency, amount.minor());
                 if let Err(e) = self.pay_within_limits_funded(sender, currency, amount.minor(), Some(funding), hold).await {
                     self.refund_card_payment(op, &reference).await?;
                     return Err(e);
@@ -140,22 +140,6 @@ impl Platform {
                 self.refund_card_payment(start.id, &reference).await?;
                 Err(PlatformError::Declined("this card needs the issuer's later confirmation: top up with it instead".into()))
             }
-        }
-    }
-
-    /// The leg that brings a card payment's money in: card rail → the payer's wallet.
-    pub(crate) fn card_funding_leg(&self, op: i64, person: i64, currency: Currency, minor: i64) -> NewTransfer {
-        NewTransfer {
-            id: ids::derived(op, ids::transfer::CARD_FUND, 0),
-            debit_account_id: ids::system_account(ids::account::CARD_RAIL, currency.numeric()),
-            credit_account_id: ids::wallet(person, currency.numeric()),
-            amount: minor as u64,
-            pending_id: 0,
-            currency: Some(currency),
-            code: ids::transfer::CARD_FUND,
-            flags: TransferFlags::empty(),
-            timeout_s: 0,
-            user_data: op as u128,
         }
     }
 

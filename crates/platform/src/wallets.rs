@@ -287,36 +287,27 @@ impl Platform {
         Ok(RailStart { id, token, currency, minor })
     }
 
+    /// A pending rail operation's reference, to ask the rail about it again later.
+    pub(crate) async fn record_rail_reference(&self, id: i64, reference: String) -> Result<()> {
+        let now = self.now_ms();
+        self.blocking(move |db| {
+            Ok(db.with(|c| {
+                c.execute(
+                    "UPDATE rail_operations SET rail_reference = $1, updated_at = $2 WHERE id = $3",
+                    params![reference.as_str(), now, id],
+                )
+            })?)
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Apply what the rail said about a top-up (idempotent: the ledger transfer's id is the top-up's).
     pub(crate) async fn settle_top_up(&self, id: i64, person: i64, currency: Currency, minor: i64, outcome: RailOutcome) -> Result<()> {
         let (state, failure, reference) = match outcome {
-            RailOutcome::Pending { reference } => {
-                let now = self.now_ms();
-                self.blocking(move |db| {
-                    Ok(db.with(|c| {
-                        c.execute(
-                            "UPDATE rail_operations SET rail_reference = $1, updated_at = $2 WHERE id = $3",
-                            params![reference.as_str(), now, id],
-                        )
-                    })?)
-                })
-                .await?;
-                return Ok(());
-            }
+            RailOutcome::Pending { reference } => return self.record_rail_reference(id, reference).await,
             RailOutcome::Approved { reference } => {
-                let transfer = NewTransfer {
-                    id: ids::derived(id, ids::transfer::TOP_UP, 0),
-                    debit_account_id: ids::system_account(ids::account::CARD_RAIL, currency.numeric()),
-                    credit_account_id: ids::wallet(person, currency.numeric()),
-                    amount: minor as u64,
-                    pending_id: 0,
-                    currency: Some(currency),
-                    code: ids::transfer::TOP_UP,
-                    flags: TransferFlags::empty(),
-                    timeout_s: 0,
-                    user_data: id as u128,
-                };
-                self.ledger_one(transfer).await?;
+                self.ledger_one(card_in(id, ids::transfer::TOP_UP, person, currency, minor)).await?;
                 ("succeeded", None, reference)
             }
             RailOutcome::Declined { reason } => ("failed", Some(reason), String::new()),
@@ -493,6 +484,23 @@ impl Platform {
             ));
         }
         Ok(csv)
+    }
+}
+
+/// Money in from a card: card rail → the person's wallet, `kind` saying why (a top-up, a card payment's
+/// funding), its id derived from the rail operation.
+pub(crate) fn card_in(op: i64, kind: u16, person: i64, currency: Currency, minor: i64) -> NewTransfer {
+    NewTransfer {
+        id: ids::derived(op, kind, 0),
+        debit_account_id: ids::system_account(ids::account::CARD_RAIL, currency.numeric()),
+        credit_account_id: ids::wallet(person, currency.numeric()),
+        amount: minor as u64,
+        pending_id: 0,
+        currency: Some(currency),
+        code: kind,
+        flags: TransferFlags::empty(),
+        timeout_s: 0,
+        user_data: op as u128,
     }
 }
 

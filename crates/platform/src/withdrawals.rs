@@ -96,19 +96,7 @@ impl Platform {
     /// Apply what the bank said: confirmed posts the hold, refused voids it; pending records the reference.
     pub(crate) async fn settle_withdrawal(&self, id: i64, outcome: RailOutcome) -> Result<()> {
         let (flags, kind, state, failure) = match outcome {
-            RailOutcome::Pending { reference } => {
-                let now = self.now_ms();
-                self.blocking(move |db| {
-                    Ok(db.with(|c| {
-                        c.execute(
-                            "UPDATE rail_operations SET rail_reference = $1, updated_at = $2 WHERE id = $3",
-                            params![reference.as_str(), now, id],
-                        )
-                    })?)
-                })
-                .await?;
-                return Ok(());
-            }
+            RailOutcome::Pending { reference } => return self.record_rail_reference(id, reference).await,
             RailOutcome::Approved { .. } => (TransferFlags::POST_PENDING, ids::transfer::WITHDRAWAL_POST, "succeeded", None),
             RailOutcome::Declined { reason } => (TransferFlags::VOID_PENDING, ids::transfer::WITHDRAWAL_VOID, "failed", Some(reason)),
         };
