@@ -1,10 +1,10 @@
-//! Hashing, HMAC, randomness and constant-time comparison (ring), and argon2id for login passwords.
+//! Hashing, HMAC, randomness and constant-time comparison (aws-lc-rs), and argon2id for login passwords.
 
-use ring::rand::SecureRandom;
+use aws_lc_rs::rand::SecureRandom;
 
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
-    ring::rand::SystemRandom::new().fill(&mut out).expect("the OS random source works");
+    aws_lc_rs::rand::SystemRandom::new().fill(&mut out).expect("the OS random source works");
     out
 }
 
@@ -37,11 +37,11 @@ pub fn unhex(text: &str) -> Option<Vec<u8>> {
 }
 
 pub fn sha256(data: &[u8]) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, data).as_ref().to_vec()
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref().to_vec()
 }
 
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key), data).as_ref().to_vec()
+    aws_lc_rs::hmac::sign(&aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key), data).as_ref().to_vec()
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

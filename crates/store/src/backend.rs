@@ -32,6 +32,10 @@ pub(crate) trait Backend: Send {
     fn due_expiries(&mut self, now: u64, limit: usize) -> Result<Vec<Id>>;
     /// Write what a batch changed (netted: one row write per touched account).
     fn write(&mut self, ledger: &Ledger, changes: &Changes, batch_ts: u64) -> Result<()>;
+    /// Inside the batch's transaction: one statement of a request's effects (see `Effect`).
+    fn execute(&mut self, sql: &str, params: &[crate::Value]) -> Result<u64>;
+    /// Inside a transaction: `SAVEPOINT`, `ROLLBACK TO SAVEPOINT` or `RELEASE SAVEPOINT` of one name.
+    fn savepoint(&mut self, statement: &str) -> Result<()>;
     /// The largest timestamp anywhere in the ledger (0 when empty).
     fn max_timestamp(&mut self) -> Result<u64>;
 
@@ -47,6 +51,7 @@ pub(crate) trait Backend: Send {
 pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     (1, "ledger", include_str!("../migrations/sqlite/0001_ledger.sql"), include_str!("../migrations/postgres/0001_ledger.sql")),
     (2, "wallets", include_str!("../migrations/sqlite/0002_wallets.sql"), include_str!("../migrations/postgres/0002_wallets.sql")),
+    (3, "merchants", include_str!("../migrations/sqlite/0003_merchants.sql"), include_str!("../migrations/postgres/0003_merchants.sql")),
 ];
 
 pub(crate) fn latest_version() -> i64 {

@@ -26,16 +26,44 @@ impl Default for CommitterConfig {
     }
 }
 
+/// A statement run in the batch's database transaction, for business rows that must agree with the
+/// ledger whatever crashes: an order marked paid and its notification queued commit with the payment
+/// or not at all. Used two ways (see [`Conditions`]).
+#[derive(Debug, Clone)]
+pub struct Effect {
+    pub sql: &'static str,
+    pub params: Vec<crate::Value>,
+}
+
+/// What commits with a request's transfers.
+/// - `guards` run first, each must change at least one row (`UPDATE orders SET ... WHERE id = $1 AND
+///   trade_state = 'NOTPAY'`), or the request is refused as [`GuardFailed`] with its transfers never
+///   applied: a business state and a movement of money change together, or neither does.
+/// - `effects` run when no transfer failed (each is `created` or `exists`).
+///
+/// If a guarded request's transfers fail, its guards are rolled back too (a savepoint). Effects must be
+/// idempotent (a retry that answers `exists` runs them again) and must not fail: a failing statement
+/// fails the whole batch.
+#[derive(Debug, Clone, Default)]
+pub struct Conditions {
+    pub guards: Vec<Effect>,
+    pub effects: Vec<Effect>,
+}
+
+/// A guard changed no row: the index of the first such guard. Nothing of the request was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuardFailed(pub usize);
+
 enum Op {
     Accounts(Vec<NewAccount>),
-    Transfers(Vec<NewTransfer>),
+    Transfers(Vec<NewTransfer>, Conditions),
 }
 
 impl Op {
     fn len(&self) -> usize {
         match self {
             Op::Accounts(a) => a.len(),
-            Op::Transfers(t) => t.len(),
+            Op::Transfers(t, _) => t.len(),
         }
     }
 }
@@ -43,6 +71,7 @@ impl Op {
 enum Reply {
     Accounts(Vec<AccountResult>),
     Transfers(Vec<TransferResult>),
+    GuardFailed(usize),
 }
 
 struct Request {
@@ -77,13 +106,21 @@ impl<T> Pending<T> {
 fn accounts_of(reply: Reply) -> Vec<AccountResult> {
     match reply {
         Reply::Accounts(r) => r,
-        Reply::Transfers(_) => unreachable!("an accounts request gets an accounts reply"),
+        _ => unreachable!("an accounts request gets an accounts reply"),
     }
 }
 
 fn transfers_of(reply: Reply) -> Vec<TransferResult> {
     match reply {
         Reply::Transfers(r) => r,
+        _ => unreachable!("an unguarded transfers request gets a transfers reply"),
+    }
+}
+
+fn guarded_of(reply: Reply) -> std::result::Result<Vec<TransferResult>, GuardFailed> {
+    match reply {
+        Reply::Transfers(r) => Ok(r),
+        Reply::GuardFailed(i) => Err(GuardFailed(i)),
         Reply::Accounts(_) => unreachable!("a transfers request gets a transfers reply"),
     }
 }
@@ -132,7 +169,24 @@ impl Committer {
 
     pub async fn create_transfers(&self, batch: Vec<NewTransfer>) -> Result<Vec<TransferResult>> {
         check_size(batch.len())?;
-        Pending { rx: self.submit_async(Op::Transfers(batch)).await?, unwrap: transfers_of }.wait().await
+        self.create_transfers_with(batch, Vec::new()).await
+    }
+
+    /// Transfers plus the statements that commit with them when none failed (see [`Conditions`]).
+    pub async fn create_transfers_with(&self, batch: Vec<NewTransfer>, effects: Vec<Effect>) -> Result<Vec<TransferResult>> {
+        check_size(batch.len())?;
+        let conditions = Conditions { guards: Vec::new(), effects };
+        Pending { rx: self.submit_async(Op::Transfers(batch, conditions)).await?, unwrap: transfers_of }.wait().await
+    }
+
+    /// Transfers applied only if every guard changes a row, with effects (see [`Conditions`]).
+    pub async fn create_transfers_guarded(
+        &self,
+        batch: Vec<NewTransfer>,
+        conditions: Conditions,
+    ) -> Result<std::result::Result<Vec<TransferResult>, GuardFailed>> {
+        check_size(batch.len())?;
+        Pending { rx: self.submit_async(Op::Transfers(batch, conditions)).await?, unwrap: guarded_of }.wait().await
     }
 
     /// From a plain thread (not inside an async runtime): queue accounts, get a handle on the answer.
@@ -145,7 +199,7 @@ impl Committer {
     /// requests in flight).
     pub fn submit_transfers(&self, batch: Vec<NewTransfer>) -> Result<Pending<Vec<TransferResult>>> {
         check_size(batch.len())?;
-        Ok(Pending { rx: self.submit(Op::Transfers(batch))?, unwrap: transfers_of })
+        Ok(Pending { rx: self.submit(Op::Transfers(batch, Conditions::default()))?, unwrap: transfers_of })
     }
 }
 
@@ -254,7 +308,7 @@ impl Worker {
         for request in requests {
             match &request.op {
                 Op::Accounts(batch) => account_ids.extend(batch.iter().map(|a| a.id)),
-                Op::Transfers(batch) => {
+                Op::Transfers(batch, _) => {
                     for t in batch {
                         transfer_ids.push(t.id);
                         account_ids.push(t.debit_account_id);
@@ -341,7 +395,24 @@ impl Worker {
                     created_accounts += results.iter().filter(|r| **r == Ok(Outcome::Created)).count() as u64;
                     replies.push(Reply::Accounts(results));
                 }
-                Op::Transfers(batch) => {
+                Op::Transfers(batch, conditions) => {
+                    let guarded = !conditions.guards.is_empty();
+                    if guarded {
+                        self.backend.savepoint("SAVEPOINT guarded")?;
+                        let mut failed = None;
+                        for (i, guard) in conditions.guards.iter().enumerate() {
+                            if self.backend.execute(guard.sql, &guard.params)? == 0 {
+                                failed = Some(i);
+                                break;
+                            }
+                        }
+                        if let Some(i) = failed {
+                            self.backend.savepoint("ROLLBACK TO SAVEPOINT guarded")?;
+                            self.backend.savepoint("RELEASE SAVEPOINT guarded")?;
+                            replies.push(Reply::GuardFailed(i));
+                            continue;
+                        }
+                    }
                     let results = self.ledger.create_transfers(batch, ts, &mut changes);
                     ts += batch.len() as u64;
                     for r in &results {
@@ -350,6 +421,16 @@ impl Worker {
                             Ok(Outcome::Exists) => {}
                             Err(e) => failures.push(e.code()),
                         }
+                    }
+                    if results.iter().all(|r| r.is_ok()) {
+                        for effect in &conditions.effects {
+                            self.backend.execute(effect.sql, &effect.params)?;
+                        }
+                    } else if guarded {
+                        self.backend.savepoint("ROLLBACK TO SAVEPOINT guarded")?;
+                    }
+                    if guarded {
+                        self.backend.savepoint("RELEASE SAVEPOINT guarded")?;
                     }
                     replies.push(Reply::Transfers(results));
                 }

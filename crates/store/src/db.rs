@@ -146,7 +146,7 @@ pub trait Conn: Send {
 }
 
 /// `$12` → `?12`: SQLite numbers `?NNN` parameters exactly as PostgreSQL numbers `$NNN`.
-fn sqlite_sql(sql: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn sqlite_sql(sql: &str) -> std::borrow::Cow<'_, str> {
     if !sql.contains('$') {
         return sql.into();
     }

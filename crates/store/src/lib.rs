@@ -22,7 +22,7 @@ mod sqlite_backend;
 mod verify;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use committer::{Committer, CommitterConfig, Pending};
+pub use committer::{Committer, CommitterConfig, Conditions, Effect, GuardFailed, Pending};
 pub use db::{Conn, Db, Dialect, Row, Value};
 pub use metrics::{Histogram, Metrics};
 pub use verify::VerifyReport;

@@ -164,6 +164,15 @@ impl Backend for Postgres {
         Ok(())
     }
 
+    fn execute(&mut self, sql: &str, params: &[crate::Value]) -> Result<u64> {
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        Ok(self.client.execute(sql, &refs)?)
+    }
+
+    fn savepoint(&mut self, statement: &str) -> Result<()> {
+        Ok(self.client.batch_execute(statement)?)
+    }
+
     fn begin(&mut self) -> Result<()> {
         Ok(self.client.batch_execute("BEGIN")?)
     }

@@ -210,6 +210,15 @@ impl Backend for Sqlite {
         Ok(())
     }
 
+    fn execute(&mut self, sql: &str, params: &[crate::Value]) -> Result<u64> {
+        let mut stmt = self.conn.prepare_cached(&crate::db::sqlite_sql(sql))?;
+        Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
+    }
+
+    fn savepoint(&mut self, statement: &str) -> Result<()> {
+        Ok(self.conn.execute_batch(statement)?)
+    }
+
     fn begin(&mut self) -> Result<()> {
         // IMMEDIATE: take the write lock now, not at the first write.
         self.write_lock.acquire();

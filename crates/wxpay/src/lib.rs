@@ -5,8 +5,10 @@
 //!   timestamp="..",serial_no=".."` header, parsed whatever the order of its parameters (the SDKs
 //!   differ), with every part bounded;
 //! - [`request_message`] / [`response_message`]: the exact lines that get signed;
-//! - [`SigningKey`] / [`VerifyingKey`]: RSASSA-PKCS1-v1_5 with SHA-256 through `ring` (constant-time
-//!   private-key operations, as DESIGN.md requires);
+//! - [`SigningKey`] / [`VerifyingKey`]: RSASSA-PKCS1-v1_5 with SHA-256 through `aws-lc-rs` (constant-time
+//!   private-key operations, as DESIGN.md requires; unlike `ring` it also generates RSA keys);
+//! - [`certificate`]: a self-signed X.509 certificate for a platform key, as `/v3/certificates` serves;
+//! - [`time`]: RFC 3339 times as the API writes them (`2018-06-08T10:34:56+08:00`);
 //! - [`aead_encrypt`] / [`aead_decrypt`]: AEAD_AES_256_GCM as notifications and certificates use it;
 //! - [`base64`]: the standard alphabet with padding.
 //!
@@ -14,6 +16,9 @@
 
 pub mod base64;
 mod der;
+pub mod time;
+
+pub use der::certificate;
 
 use std::fmt;
 
@@ -149,21 +154,65 @@ pub fn pem_body(pem: &str, label: &str) -> Result<Vec<u8>, WireError> {
     base64::decode(&text).ok_or_else(|| WireError::Key("PEM body is not base64".into()))
 }
 
+/// PEM armour: base64 in 64-character lines between BEGIN and END lines of the label.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    let text = base64::encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in text.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
 /// An RSA private key that signs (the platform's, or a merchant's in tests and tools).
-pub struct SigningKey(ring::signature::RsaKeyPair);
+pub struct SigningKey(aws_lc_rs::signature::RsaKeyPair);
 
 impl SigningKey {
+    /// A fresh RSA-2048 key from the OS random source.
+    pub fn generate() -> SigningKey {
+        aws_lc_rs::signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map(SigningKey).expect("RSA-2048 key generation works")
+    }
+
     /// From a `-----BEGIN PRIVATE KEY-----` (PKCS#8) PEM.
     pub fn from_pkcs8_pem(pem: &str) -> Result<SigningKey, WireError> {
-        let der = pem_body(pem, "PRIVATE KEY")?;
-        ring::signature::RsaKeyPair::from_pkcs8(&der).map(SigningKey).map_err(|e| WireError::Key(format!("not an RSA PKCS#8 key: {e}")))
+        SigningKey::from_pkcs8_der(&pem_body(pem, "PRIVATE KEY")?)
+    }
+
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<SigningKey, WireError> {
+        let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der).map_err(|e| WireError::Key(format!("not an RSA PKCS#8 key: {e}")))?;
+        if key.public_modulus_len() < 256 {
+            return Err(WireError::Key("RSA keys have at least 2048 bits".into()));
+        }
+        Ok(SigningKey(key))
+    }
+
+    pub fn to_pkcs8_der(&self) -> Vec<u8> {
+        use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+        AsDer::<Pkcs8V1Der>::as_der(&self.0).expect("an RSA key encodes as PKCS#8").as_ref().to_vec()
+    }
+
+    pub fn to_pkcs8_pem(&self) -> String {
+        pem_encode("PRIVATE KEY", &self.to_pkcs8_der())
+    }
+
+    /// The public half as a SubjectPublicKeyInfo (DER).
+    pub fn public_key_spki_der(&self) -> Vec<u8> {
+        use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+        use aws_lc_rs::signature::KeyPair;
+        AsDer::<PublicKeyX509Der>::as_der(self.0.public_key()).expect("an RSA public key encodes as SPKI").as_ref().to_vec()
+    }
+
+    pub fn public_key_pem(&self) -> String {
+        pem_encode("PUBLIC KEY", &self.public_key_spki_der())
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-256 (deterministic: the same message always gives the same signature).
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
-        let mut signature = vec![0u8; self.0.public().modulus_len()];
+        let mut signature = vec![0u8; self.0.public_modulus_len()];
         self.0
-            .sign(&ring::signature::RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), message, &mut signature)
+            .sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), message, &mut signature)
             .expect("signing with a valid key into a buffer of the modulus length succeeds");
         signature
     }
@@ -176,34 +225,50 @@ pub struct VerifyingKey(Vec<u8>);
 impl VerifyingKey {
     /// From a `-----BEGIN PUBLIC KEY-----` (SubjectPublicKeyInfo) PEM.
     pub fn from_spki_pem(pem: &str) -> Result<VerifyingKey, WireError> {
-        let der = pem_body(pem, "PUBLIC KEY")?;
-        der::rsa_public_key_from_spki(&der).map(VerifyingKey).ok_or_else(|| WireError::Key("not an RSA SubjectPublicKeyInfo".into()))
+        VerifyingKey::from_spki_der(&pem_body(pem, "PUBLIC KEY")?)
+    }
+
+    pub fn from_spki_der(der: &[u8]) -> Result<VerifyingKey, WireError> {
+        let key = der::rsa_public_key_from_spki(der).ok_or_else(|| WireError::Key("not an RSA SubjectPublicKeyInfo".into()))?;
+        Ok(VerifyingKey(key))
+    }
+
+    /// From either a public key PEM or an X.509 certificate PEM (what a merchant's API certificate is);
+    /// with a certificate, also its serial number (upper-case hex).
+    pub fn from_pem(pem: &str) -> Result<(VerifyingKey, Option<String>), WireError> {
+        if pem.contains("-----BEGIN CERTIFICATE-----") {
+            let der = pem_body(pem, "CERTIFICATE")?;
+            let (serial, spki) = der::certificate_serial_and_spki(&der).ok_or_else(|| WireError::Key("not an X.509 certificate".into()))?;
+            Ok((VerifyingKey::from_spki_der(spki)?, Some(serial)))
+        } else {
+            Ok((VerifyingKey::from_spki_pem(pem)?, None))
+        }
     }
 
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), WireError> {
-        ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, &self.0)
+        aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256, &self.0)
             .verify(message, signature)
             .map_err(|_| WireError::BadSignature)
     }
 }
 
-fn aead_key(key: &[u8]) -> Result<ring::aead::LessSafeKey, WireError> {
+fn aead_key(key: &[u8]) -> Result<aws_lc_rs::aead::LessSafeKey, WireError> {
     if key.len() != 32 {
         return Err(WireError::Decrypt("the APIv3 key is 32 bytes".into()));
     }
-    let unbound = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, key).map_err(|_| WireError::Decrypt("bad key".into()))?;
-    Ok(ring::aead::LessSafeKey::new(unbound))
+    let unbound = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, key).map_err(|_| WireError::Decrypt("bad key".into()))?;
+    Ok(aws_lc_rs::aead::LessSafeKey::new(unbound))
 }
 
-fn aead_nonce(nonce: &[u8]) -> Result<ring::aead::Nonce, WireError> {
-    ring::aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| WireError::Decrypt("the nonce is 12 bytes".into()))
+fn aead_nonce(nonce: &[u8]) -> Result<aws_lc_rs::aead::Nonce, WireError> {
+    aws_lc_rs::aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| WireError::Decrypt("the nonce is 12 bytes".into()))
 }
 
 /// AEAD_AES_256_GCM: ciphertext followed by the 16-byte tag. The caller never reuses a nonce with a key.
 pub fn aead_encrypt(key: &[u8], nonce: &[u8], associated_data: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, WireError> {
     let mut data = plaintext.to_vec();
     aead_key(key)?
-        .seal_in_place_append_tag(aead_nonce(nonce)?, ring::aead::Aad::from(associated_data), &mut data)
+        .seal_in_place_append_tag(aead_nonce(nonce)?, aws_lc_rs::aead::Aad::from(associated_data), &mut data)
         .map_err(|_| WireError::Decrypt("encryption failed".into()))?;
     Ok(data)
 }
@@ -212,7 +277,30 @@ pub fn aead_encrypt(key: &[u8], nonce: &[u8], associated_data: &[u8], plaintext:
 pub fn aead_decrypt(key: &[u8], nonce: &[u8], associated_data: &[u8], ciphertext_and_tag: &[u8]) -> Result<Vec<u8>, WireError> {
     let mut data = ciphertext_and_tag.to_vec();
     let plain = aead_key(key)?
-        .open_in_place(aead_nonce(nonce)?, ring::aead::Aad::from(associated_data), &mut data)
+        .open_in_place(aead_nonce(nonce)?, aws_lc_rs::aead::Aad::from(associated_data), &mut data)
         .map_err(|_| WireError::Decrypt("authentication failed".into()))?;
     Ok(plain.to_vec())
+}
+
+/// `n` random characters from `[0-9A-Za-z]` (nonces), from the OS random source, without modulo bias.
+pub fn random_alphanumeric(n: usize) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = String::with_capacity(n);
+    let mut buf = [0u8; 64];
+    while out.len() < n {
+        random_fill(&mut buf);
+        for b in buf {
+            // 62 * 4 = 248: bytes at or above are dropped, the rest map uniformly.
+            if b < 248 && out.len() < n {
+                out.push(char::from(ALPHABET[usize::from(b % 62)]));
+            }
+        }
+    }
+    out
+}
+
+/// Fill with bytes from the OS random source.
+pub fn random_fill(out: &mut [u8]) {
+    use aws_lc_rs::rand::SecureRandom;
+    aws_lc_rs::rand::SystemRandom::new().fill(out).expect("the OS random source works");
 }

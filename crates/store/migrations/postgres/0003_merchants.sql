@@ -1,0 +1,131 @@
+-- Merchants and the WeChat Pay v3-compatible merchant API: merchants (direct, service providers and their
+-- sub-merchants), their API keys and app ids, Qianbao's own signing keys, orders, refunds and the
+-- notification outbox. Amounts are integer minor units; times are ms since the epoch.
+CREATE TABLE merchants (
+    id BIGINT PRIMARY KEY,
+    mchid TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,                 -- direct, service_provider, sub_merchant
+    parent_id BIGINT REFERENCES merchants (id),
+    name TEXT NOT NULL,
+    mcc TEXT NOT NULL,
+    country TEXT NOT NULL,
+    settlement_currency BIGINT NOT NULL,
+    fee_bps BIGINT NOT NULL,
+    settlement_account TEXT NOT NULL,
+    apiv3_key BYTEA NOT NULL,           -- sealed under the server secret
+    created_at BIGINT NOT NULL
+);
+
+-- A merchant's API certificates or public keys, by serial number (upper-case hex).
+CREATE TABLE merchant_keys (
+    merchant_id BIGINT NOT NULL REFERENCES merchants (id),
+    serial_no TEXT NOT NULL,
+    public_key BYTEA NOT NULL,          -- SubjectPublicKeyInfo DER
+    created_at BIGINT NOT NULL,
+    revoked_at BIGINT,
+    PRIMARY KEY (merchant_id, serial_no)
+);
+
+-- App ids (mini-programs, official accounts, mobile apps, web sites) bound to a merchant.
+CREATE TABLE merchant_apps (
+    appid TEXT PRIMARY KEY,
+    merchant_id BIGINT NOT NULL REFERENCES merchants (id),
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+-- Qianbao's own response and notification signing keys: a platform certificate (serial = the
+-- certificate's) or a public key (serial PUB_KEY_ID_...). Two may be valid at once during a rotation.
+CREATE TABLE platform_keys (
+    serial_no TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,                 -- certificate, public_key
+    private_key BYTEA NOT NULL,         -- PKCS#8, sealed under the server secret
+    certificate BYTEA,                  -- DER, for kind certificate
+    effective_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE orders (
+    id BIGINT PRIMARY KEY,
+    transaction_id TEXT NOT NULL UNIQUE,
+    merchant_id BIGINT NOT NULL REFERENCES merchants (id),   -- the merchant paid (a sub-merchant in partner mode)
+    sp_merchant_id BIGINT REFERENCES merchants (id),         -- the service provider that placed it
+    appid TEXT NOT NULL,
+    sub_appid TEXT,
+    out_trade_no TEXT NOT NULL,
+    trade_type TEXT NOT NULL,
+    description TEXT NOT NULL,
+    attach TEXT,
+    notify_url TEXT NOT NULL,
+    goods_tag TEXT,
+    currency BIGINT NOT NULL,
+    total BIGINT NOT NULL,
+    payer_openid TEXT,                  -- JSAPI: who must pay
+    scene_info TEXT,                    -- JSON as given
+    request_hash BYTEA NOT NULL,        -- a repeat of out_trade_no must carry the same order
+    trade_state TEXT NOT NULL,          -- NOTPAY, SUCCESS, REFUND, CLOSED
+    payer_id BIGINT,
+    payer_openid_paid TEXT,
+    funding TEXT,                       -- balance, card
+    card_operation BIGINT,
+    bank_type TEXT,
+    fee BIGINT NOT NULL DEFAULT 0,
+    refunded BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    success_at BIGINT,
+    closed_at BIGINT,
+    UNIQUE (merchant_id, out_trade_no)
+);
+CREATE INDEX orders_due ON orders (expires_at) WHERE trade_state = 'NOTPAY';
+
+CREATE TABLE refunds (
+    id BIGINT PRIMARY KEY,
+    refund_id TEXT NOT NULL UNIQUE,
+    merchant_id BIGINT NOT NULL REFERENCES merchants (id),
+    order_id BIGINT NOT NULL REFERENCES orders (id),
+    out_refund_no TEXT NOT NULL,
+    reason TEXT,
+    notify_url TEXT,
+    amount BIGINT NOT NULL,
+    currency BIGINT NOT NULL,
+    status TEXT NOT NULL,               -- PROCESSING, SUCCESS, ABNORMAL, CLOSED
+    request_hash BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    success_at BIGINT,
+    UNIQUE (merchant_id, out_refund_no)
+);
+CREATE INDEX refunds_processing ON refunds (created_at) WHERE status = 'PROCESSING';
+
+-- The outbox: one row per event, written in the same transaction as the ledger transfer behind it.
+CREATE TABLE notifications (
+    id TEXT PRIMARY KEY,                -- the event id the merchant de-duplicates on
+    merchant_id BIGINT NOT NULL REFERENCES merchants (id),
+    notify_url TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    original_type TEXT NOT NULL,
+    resource TEXT NOT NULL,             -- the plaintext JSON, encrypted at each delivery
+    state TEXT NOT NULL,                -- pending, delivered, abandoned
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    lease_until BIGINT NOT NULL DEFAULT 0,
+    last_status BIGINT,
+    last_error TEXT,
+    created_at BIGINT NOT NULL,
+    delivered_at BIGINT
+);
+CREATE INDEX notifications_due ON notifications (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX notifications_by_merchant ON notifications (merchant_id, created_at);
+
+CREATE TABLE notification_attempts (
+    notification_id TEXT NOT NULL REFERENCES notifications (id),
+    attempt BIGINT NOT NULL,
+    at BIGINT NOT NULL,
+    status BIGINT,                      -- HTTP status, absent when no answer came
+    error TEXT,
+    latency_ms BIGINT NOT NULL,
+    PRIMARY KEY (notification_id, attempt)
+);

@@ -1,0 +1,131 @@
+-- Merchants and the WeChat Pay v3-compatible merchant API: merchants (direct, service providers and their
+-- sub-merchants), their API keys and app ids, Qianbao's own signing keys, orders, refunds and the
+-- notification outbox. Amounts are integer minor units; times are ms since the epoch.
+CREATE TABLE merchants (
+    id INTEGER PRIMARY KEY,
+    mchid TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,                 -- direct, service_provider, sub_merchant
+    parent_id INTEGER REFERENCES merchants (id),
+    name TEXT NOT NULL,
+    mcc TEXT NOT NULL,
+    country TEXT NOT NULL,
+    settlement_currency INTEGER NOT NULL,
+    fee_bps INTEGER NOT NULL,
+    settlement_account TEXT NOT NULL,
+    apiv3_key BLOB NOT NULL,           -- sealed under the server secret
+    created_at INTEGER NOT NULL
+);
+
+-- A merchant's API certificates or public keys, by serial number (upper-case hex).
+CREATE TABLE merchant_keys (
+    merchant_id INTEGER NOT NULL REFERENCES merchants (id),
+    serial_no TEXT NOT NULL,
+    public_key BLOB NOT NULL,          -- SubjectPublicKeyInfo DER
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    PRIMARY KEY (merchant_id, serial_no)
+);
+
+-- App ids (mini-programs, official accounts, mobile apps, web sites) bound to a merchant.
+CREATE TABLE merchant_apps (
+    appid TEXT PRIMARY KEY,
+    merchant_id INTEGER NOT NULL REFERENCES merchants (id),
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+-- Qianbao's own response and notification signing keys: a platform certificate (serial = the
+-- certificate's) or a public key (serial PUB_KEY_ID_...). Two may be valid at once during a rotation.
+CREATE TABLE platform_keys (
+    serial_no TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,                 -- certificate, public_key
+    private_key BLOB NOT NULL,         -- PKCS#8, sealed under the server secret
+    certificate BLOB,                  -- DER, for kind certificate
+    effective_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY,
+    transaction_id TEXT NOT NULL UNIQUE,
+    merchant_id INTEGER NOT NULL REFERENCES merchants (id),   -- the merchant paid (a sub-merchant in partner mode)
+    sp_merchant_id INTEGER REFERENCES merchants (id),         -- the service provider that placed it
+    appid TEXT NOT NULL,
+    sub_appid TEXT,
+    out_trade_no TEXT NOT NULL,
+    trade_type TEXT NOT NULL,
+    description TEXT NOT NULL,
+    attach TEXT,
+    notify_url TEXT NOT NULL,
+    goods_tag TEXT,
+    currency INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    payer_openid TEXT,                  -- JSAPI: who must pay
+    scene_info TEXT,                    -- JSON as given
+    request_hash BLOB NOT NULL,        -- a repeat of out_trade_no must carry the same order
+    trade_state TEXT NOT NULL,          -- NOTPAY, SUCCESS, REFUND, CLOSED
+    payer_id INTEGER,
+    payer_openid_paid TEXT,
+    funding TEXT,                       -- balance, card
+    card_operation INTEGER,
+    bank_type TEXT,
+    fee INTEGER NOT NULL DEFAULT 0,
+    refunded INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    success_at INTEGER,
+    closed_at INTEGER,
+    UNIQUE (merchant_id, out_trade_no)
+);
+CREATE INDEX orders_due ON orders (expires_at) WHERE trade_state = 'NOTPAY';
+
+CREATE TABLE refunds (
+    id INTEGER PRIMARY KEY,
+    refund_id TEXT NOT NULL UNIQUE,
+    merchant_id INTEGER NOT NULL REFERENCES merchants (id),
+    order_id INTEGER NOT NULL REFERENCES orders (id),
+    out_refund_no TEXT NOT NULL,
+    reason TEXT,
+    notify_url TEXT,
+    amount INTEGER NOT NULL,
+    currency INTEGER NOT NULL,
+    status TEXT NOT NULL,               -- PROCESSING, SUCCESS, ABNORMAL, CLOSED
+    request_hash BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    success_at INTEGER,
+    UNIQUE (merchant_id, out_refund_no)
+);
+CREATE INDEX refunds_processing ON refunds (created_at) WHERE status = 'PROCESSING';
+
+-- The outbox: one row per event, written in the same transaction as the ledger transfer behind it.
+CREATE TABLE notifications (
+    id TEXT PRIMARY KEY,                -- the event id the merchant de-duplicates on
+    merchant_id INTEGER NOT NULL REFERENCES merchants (id),
+    notify_url TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    original_type TEXT NOT NULL,
+    resource TEXT NOT NULL,             -- the plaintext JSON, encrypted at each delivery
+    state TEXT NOT NULL,                -- pending, delivered, abandoned
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    lease_until INTEGER NOT NULL DEFAULT 0,
+    last_status INTEGER,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    delivered_at INTEGER
+);
+CREATE INDEX notifications_due ON notifications (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX notifications_by_merchant ON notifications (merchant_id, created_at);
+
+CREATE TABLE notification_attempts (
+    notification_id TEXT NOT NULL REFERENCES notifications (id),
+    attempt INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    status INTEGER,                      -- HTTP status, absent when no answer came
+    error TEXT,
+    latency_ms INTEGER NOT NULL,
+    PRIMARY KEY (notification_id, attempt)
+);
