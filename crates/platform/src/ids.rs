@@ -24,6 +24,8 @@ pub mod account {
     pub const CARD_RAIL: u16 = 2;
     pub const BANK_RAIL: u16 = 3;
     pub const PACKET_ESCROW: u16 = 4;
+    /// What a merchant has been paid and not yet settled (per currency); refunds may take it below zero.
+    pub const MERCHANT_RECEIVABLE: u16 = 5;
 }
 
 /// Ledger transfer kinds (also the transfer `code`).
@@ -39,6 +41,9 @@ pub mod transfer {
     pub const PACKET_FUND: u16 = 20;
     pub const PACKET_CLAIM: u16 = 21;
     pub const PACKET_REFUND: u16 = 22;
+    pub const ORDER_PAY: u16 = 30;
+    pub const ORDER_REFUND: u16 = 31;
+    pub const ORDER_CARD_FUND: u16 = 32;
 }
 
 /// The ledger id of something `kind` about `object`, with a sub-index (a share number, a currency).
@@ -80,4 +85,8 @@ pub fn vec_as_string<S: serde::Serializer>(ids: &[i64], s: S) -> Result<S::Ok, S
 /// Parse an id from the wire: a positive decimal i64.
 pub fn parse(field: &'static str, text: &str) -> crate::Result<i64> {
     text.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| crate::PlatformError::invalid(field, format!("{text:?} is not an id")))
+}
+
+pub fn merchant_receivable(merchant: i64, currency: u16) -> u128 {
+    derived(merchant, account::MERCHANT_RECEIVABLE, u32::from(currency))
 }

@@ -17,7 +17,7 @@ use money::Currency;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::sync::Mutex;
-use store::params;
+use store::{Conditions, GuardFailed, params};
 
 /// Limits of one tier, in major units of the currency they apply to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -256,13 +256,30 @@ impl Platform {
         funding: Option<NewTransfer>,
         payment: NewTransfer,
     ) -> Result<()> {
+        let outcome = self.pay_within_limits_conditions(payer, currency, amount_minor, funding, payment, Conditions::default()).await?;
+        Ok(outcome.expect("no guards, so no guard fails"))
+    }
+
+    /// The same, with guards and effects that commit with the chain (see `store::Conditions`).
+    pub(crate) async fn pay_within_limits_conditions(
+        &self,
+        payer: i64,
+        currency: Currency,
+        amount_minor: i64,
+        funding: Option<NewTransfer>,
+        payment: NewTransfer,
+        conditions: Conditions,
+    ) -> Result<std::result::Result<(), GuardFailed>> {
         let pending = payment.flags.contains(TransferFlags::PENDING).then_some(payment.timeout_s);
         let mut chain: Vec<NewTransfer> =
             funding.into_iter().map(|f| NewTransfer { flags: f.flags.union(TransferFlags::LINKED), ..f }).collect();
         let first_leg = chain.len();
         chain.extend(self.limit_legs(payer, currency, amount_minor, payment.id, pending).await?);
         chain.push(payment);
-        let results = self.ledger.create_transfers(chain).await?;
+        let results = match self.ledger.create_transfers_guarded(chain, conditions).await? {
+            Ok(results) => results,
+            Err(guard) => return Ok(Err(guard)),
+        };
         let leg_failed = |i: usize| matches!(results[first_leg + i], Err(ledger::TransferError::ExceedsCredits));
         let tier = self.person(payer).await?.kyc_tier;
         if leg_failed(0) {
@@ -272,7 +289,7 @@ impl Platform {
             return Err(limit_error(LimitLeg::Yearly, tier));
         }
         match results.iter().filter_map(|r| r.err()).find(|e| *e != ledger::TransferError::LinkedEventFailed) {
-            None => Ok(()),
+            None => Ok(Ok(())),
             Some(ledger::TransferError::ExceedsCredits) => Err(PlatformError::InsufficientBalance),
             Some(e) => Err(PlatformError::Internal(format!("ledger refused: {}", e.code()))),
         }

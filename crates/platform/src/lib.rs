@@ -14,6 +14,9 @@ mod error;
 mod idempotency;
 pub mod ids;
 mod kyc;
+mod merchants;
+mod orders;
+mod outbox;
 mod people;
 mod rail;
 mod redpackets;
@@ -26,6 +29,9 @@ pub use audit::{AUDIT_PAGE_MAX, AuditEntry};
 pub use error::PlatformError;
 pub use idempotency::{IdempotencyStart, check_key};
 pub use kyc::{TierLimits, default_limits, valid_cn_resident_id, valid_hk_id};
+pub use merchants::{MERCHANT_APPS_MAX, MERCHANT_KEYS_MAX, Merchant, MerchantAuth, MerchantSetup, PlatformKey, PlatformKeys};
+pub use orders::{NewOrder, NewRefund, ORDER_TOTAL_MAX, Order, PayOrder, Refund, TradeType, fee_of, valid_notify_url, valid_out_no};
+pub use outbox::{LEASE_MS, Notification, RETRY_SCHEDULE_S};
 pub use people::{Person, Session};
 pub use rail::{RailConnector, RailOutcome, SandboxRail, TestCard};
 pub use redpackets::{DeadlineReport, RedPacket, RedPacketClaim, Split, draw_lucky_shares};
@@ -75,6 +81,8 @@ pub struct PlatformConfig {
     pub password_memory_kib: u32,
     /// Payment limits of KYC tiers 0, 1 and 2.
     pub limits: [TierLimits; 3],
+    /// Where people's browsers reach this server (H5 payment links).
+    pub public_url: String,
 }
 
 impl Default for PlatformConfig {
@@ -96,6 +104,7 @@ impl Default for PlatformConfig {
             group_members_max: 500,
             password_memory_kib: 19_456,
             limits: default_limits(),
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
@@ -124,6 +133,9 @@ pub struct Platform {
     /// Keys the PIN HMAC; kept outside the database (a stolen database does not give the PINs away).
     pub(crate) secret: Vec<u8>,
     pub(crate) opened: kyc::OpenedPeriods,
+    pub(crate) merchants: merchants::MerchantCache,
+    /// Woken when a notification is queued, so the dispatcher sends it at once.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Platform {
@@ -138,8 +150,20 @@ impl Platform {
         secret: Vec<u8>,
     ) -> Result<Platform> {
         assert!(secret.len() >= 32, "the platform secret has at least 256 bits");
-        let platform = Platform { db, ledger, store, clock, config, rail, secret, opened: Default::default() };
+        let platform = Platform {
+            db,
+            ledger,
+            store,
+            clock,
+            config,
+            rail,
+            secret,
+            opened: Default::default(),
+            merchants: Default::default(),
+            outbox_wake: Default::default(),
+        };
         platform.create_system_accounts().await?;
+        platform.platform_keys().await?;
         Ok(platform)
     }
 

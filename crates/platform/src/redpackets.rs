@@ -413,6 +413,7 @@ impl Platform {
             withdrawals_settled: self.settle_pending_withdrawals().await?,
             card_payments_settled: self.settle_interrupted_card_payments().await?,
             records_purged: self.purge_expired_records().await?,
+            orders_closed: self.close_due_orders().await?,
             ..Default::default()
         };
         let now = self.now_ms();
@@ -487,6 +488,7 @@ pub struct DeadlineReport {
     pub card_payments_settled: usize,
     pub claims_completed: usize,
     pub red_packets_refunded: usize,
+    pub orders_closed: usize,
 }
 
 struct PacketHead {

@@ -121,7 +121,7 @@ impl Platform {
 
     /// Charge a card for a payment. Only an immediate approval pays: a charge the issuer answers later is
     /// given back at once (top up with that card instead). Returns the operation's id and the reference.
-    async fn charge_card_for_payment(
+    pub(crate) async fn charge_card_for_payment(
         &self,
         person: i64,
         card: i64,

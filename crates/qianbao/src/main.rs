@@ -180,8 +180,14 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
         if demo {
             seed_demo_people(&platform).await.map_err(|e| format!("demo people: {e}"))?;
         }
-        let state =
-            Arc::new(server::AppState { store: store.clone(), committer, platform, admin_token: admin_token.clone(), manual_clock });
+        let state = Arc::new(server::AppState {
+            store: store.clone(),
+            committer,
+            platform,
+            admin_token: admin_token.clone(),
+            manual_clock,
+            nonces: Default::default(),
+        });
         let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(%address, "qianbao listening");

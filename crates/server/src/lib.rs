@@ -7,6 +7,8 @@
 //! integers in minor units, currencies are ISO 4217 codes, flags are lists of names. Every error is
 //! `{"code": "...", "message": "..."}` with a stable code.
 
+pub mod merchant_api;
+pub mod notify;
 pub mod openapi;
 pub mod wallet_api;
 mod wire;
@@ -32,6 +34,8 @@ pub struct AppState {
     pub admin_token: String,
     /// Set when the server runs on a manual clock (sandbox and tests): the operator may move it.
     pub manual_clock: Option<Arc<store::ManualClock>>,
+    /// Merchant API nonces seen within the signature window (replays are refused).
+    pub nonces: merchant_api::NonceCache,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -50,6 +54,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(wallet_api::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), wallet_api::idempotency))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .merge(merchant_api::routes().layer(DefaultBodyLimit::max(merchant_api::MERCHANT_BODY_BYTES_MAX)))
+        .layer(axum::middleware::from_fn(merchant_api::request_id))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }

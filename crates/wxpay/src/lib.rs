@@ -233,15 +233,16 @@ impl VerifyingKey {
         Ok(VerifyingKey(key))
     }
 
-    /// From either a public key PEM or an X.509 certificate PEM (what a merchant's API certificate is);
-    /// with a certificate, also its serial number (upper-case hex).
-    pub fn from_pem(pem: &str) -> Result<(VerifyingKey, Option<String>), WireError> {
+    /// From either a public key PEM or an X.509 certificate PEM (what a merchant's API certificate is):
+    /// the key, its SubjectPublicKeyInfo (DER) and, from a certificate, its serial number (upper-case hex).
+    pub fn from_pem(pem: &str) -> Result<(VerifyingKey, Vec<u8>, Option<String>), WireError> {
         if pem.contains("-----BEGIN CERTIFICATE-----") {
             let der = pem_body(pem, "CERTIFICATE")?;
             let (serial, spki) = der::certificate_serial_and_spki(&der).ok_or_else(|| WireError::Key("not an X.509 certificate".into()))?;
-            Ok((VerifyingKey::from_spki_der(spki)?, Some(serial)))
+            Ok((VerifyingKey::from_spki_der(spki)?, spki.to_vec(), Some(serial)))
         } else {
-            Ok((VerifyingKey::from_spki_pem(pem)?, None))
+            let spki = pem_body(pem, "PUBLIC KEY")?;
+            Ok((VerifyingKey::from_spki_der(&spki)?, spki, None))
         }
     }
 

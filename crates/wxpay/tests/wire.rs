@@ -126,7 +126,7 @@ fn a_platform_certificate_carries_its_serial_and_key() {
     let key = SigningKey::generate();
     let serial = [0x5E, 0x57, 0xF0, 0x9E, 0xFD, 0xC0, 0x96, 0xDE, 0x15, 0xEB, 0xE8, 0x1A, 0x47, 0x05, 0x7A, 0x72, 0x32, 0xF1, 0xB8, 0xE1];
     let der = certificate(&key, &serial, "Qianbao platform", 1_700_000_000, 1_900_000_000);
-    let (public, parsed_serial) = VerifyingKey::from_pem(&pem_encode("CERTIFICATE", &der)).unwrap();
+    let (public, _, parsed_serial) = VerifyingKey::from_pem(&pem_encode("CERTIFICATE", &der)).unwrap();
     assert_eq!(parsed_serial.as_deref(), Some("5E57F09EFDC096DE15EBE81A47057A7232F1B8E1"));
     public.verify(b"m", &key.sign(b"m")).unwrap();
 }

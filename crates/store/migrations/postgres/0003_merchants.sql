@@ -13,6 +13,7 @@ CREATE TABLE merchants (
     fee_bps BIGINT NOT NULL,
     settlement_account TEXT NOT NULL,
     apiv3_key BYTEA NOT NULL,           -- sealed under the server secret
+    public_key_mode BIGINT NOT NULL DEFAULT 0, -- 1: responses and notifications are signed with the platform public key
     created_at BIGINT NOT NULL
 );
 

@@ -1,0 +1,852 @@
+//! Merchant orders and refunds, as the WeChat Pay v3-compatible merchant API and the wallet see them.
+//!
+//! An order is a row until someone pays it. Paying is one committer request: a *guard* moves the row
+//! from NOTPAY to SUCCESS, the ledger chain (limits, payer wallet → merchant receivable) moves the money,
+//! and an *effect* queues the TRANSACTION.SUCCESS notification, all in one database transaction. So a
+//! close racing a payment, two people paying one code, or a crash at any point can never leave money
+//! moved for a closed order or an order marked paid without the money. Refunds work the same way: the
+//! guard adds to the order's refunded total only while it stays within what was paid.
+
+use crate::wallets::parse_currency;
+use crate::{Platform, PlatformError, Result, crypto, ids};
+use ledger::{NewTransfer, TransferFlags};
+use money::Currency;
+use serde::Serialize;
+use serde_json::json;
+use store::{Conditions, Effect, GuardFailed, Value, params};
+
+/// Default payment deadline of an order without `time_expire` (WeChat's: 2 hours).
+pub const ORDER_EXPIRY_DEFAULT_S: i64 = 2 * 3600;
+/// The latest `time_expire` accepted.
+pub const ORDER_EXPIRY_MAX_S: i64 = 30 * 86_400;
+/// The largest order, in minor units (WeChat's amounts are 32-bit).
+pub const ORDER_TOTAL_MAX: i64 = i32::MAX as i64;
+/// Partial refunds per order at most (WeChat's rule).
+pub const REFUNDS_PER_ORDER_MAX: i64 = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum TradeType {
+    #[serde(rename = "JSAPI")]
+    Jsapi,
+    #[serde(rename = "NATIVE")]
+    Native,
+    #[serde(rename = "APP")]
+    App,
+    #[serde(rename = "MWEB")]
+    H5,
+}
+
+impl TradeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TradeType::Jsapi => "JSAPI",
+            TradeType::Native => "NATIVE",
+            TradeType::App => "APP",
+            TradeType::H5 => "MWEB",
+        }
+    }
+
+    fn parse(text: &str) -> Result<TradeType> {
+        Ok(match text {
+            "JSAPI" => TradeType::Jsapi,
+            "NATIVE" => TradeType::Native,
+            "APP" => TradeType::App,
+            "MWEB" => TradeType::H5,
+            other => return Err(PlatformError::Internal(format!("unknown trade type {other}"))),
+        })
+    }
+}
+
+/// An order as the merchant placed it, parsed by the merchant API.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub trade_type: TradeType,
+    pub appid: String,
+    pub description: String,
+    pub out_trade_no: String,
+    /// Unix seconds.
+    pub time_expire_s: Option<i64>,
+    pub attach: Option<String>,
+    pub notify_url: String,
+    pub goods_tag: Option<String>,
+    pub total: i64,
+    pub currency: String,
+    pub payer_openid: Option<String>,
+    /// The `scene_info` object as JSON text (echoed in queries).
+    pub scene_info: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub id: i64,
+    pub transaction_id: String,
+    pub merchant_id: i64,
+    pub mchid: String,
+    pub appid: String,
+    pub out_trade_no: String,
+    pub trade_type: TradeType,
+    pub description: String,
+    pub attach: Option<String>,
+    pub notify_url: String,
+    pub currency: Currency,
+    pub total: i64,
+    pub payer_openid: Option<String>,
+    pub scene_info: Option<String>,
+    /// NOTPAY, SUCCESS, REFUND, CLOSED
+    pub trade_state: String,
+    pub payer_id: Option<i64>,
+    pub payer_openid_paid: Option<String>,
+    pub bank_type: Option<String>,
+    pub fee: i64,
+    pub refunded: i64,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub success_at_ms: Option<i64>,
+    request_hash: Vec<u8>,
+}
+
+impl Order {
+    pub fn paid(&self) -> bool {
+        matches!(self.trade_state.as_str(), "SUCCESS" | "REFUND")
+    }
+
+    /// The order as WeChat Pay's query API and TRANSACTION.SUCCESS notification write it.
+    pub fn transaction_json(&self) -> serde_json::Value {
+        let desc = match self.trade_state.as_str() {
+            "SUCCESS" => "支付成功",
+            "REFUND" => "转入退款",
+            "NOTPAY" => "订单未支付",
+            "CLOSED" => "订单已关闭",
+            _ => "",
+        };
+        let mut out = json!({
+            "appid": self.appid,
+            "mchid": self.mchid,
+            "out_trade_no": self.out_trade_no,
+            "trade_type": self.trade_type.as_str(),
+            "trade_state": self.trade_state,
+            "trade_state_desc": desc,
+            "amount": {"total": self.total, "currency": self.currency.code()},
+        });
+        if let Some(attach) = &self.attach {
+            out["attach"] = json!(attach);
+        }
+        if self.paid() {
+            out["transaction_id"] = json!(self.transaction_id);
+            out["bank_type"] = json!(self.bank_type.as_deref().unwrap_or("OTHERS"));
+            out["success_time"] = json!(wxpay::time::format_rfc3339(self.success_at_ms.unwrap_or(0) / 1000));
+            out["payer"] = json!({"openid": self.payer_openid_paid});
+            out["amount"] = json!({"total": self.total, "payer_total": self.total, "currency": self.currency.code(), "payer_currency": self.currency.code()});
+            out["promotion_detail"] = json!([]);
+        }
+        if let Some(scene) = self.scene_info.as_deref().and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+            && let Some(device) = scene.get("device_id")
+        {
+            out["scene_info"] = json!({"device_id": device});
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Refund {
+    pub id: i64,
+    pub refund_id: String,
+    pub out_refund_no: String,
+    pub order: Order,
+    pub amount: i64,
+    pub status: String,
+    pub created_at_ms: i64,
+    pub success_at_ms: Option<i64>,
+    request_hash: Vec<u8>,
+}
+
+impl Refund {
+    /// As WeChat Pay's refund API and REFUND.* notifications write it.
+    pub fn refund_json(&self) -> serde_json::Value {
+        let mut out = json!({
+            "refund_id": self.refund_id,
+            "out_refund_no": self.out_refund_no,
+            "transaction_id": self.order.transaction_id,
+            "out_trade_no": self.order.out_trade_no,
+            "channel": "ORIGINAL",
+            "user_received_account": "支付用户零钱",
+            "create_time": wxpay::time::format_rfc3339(self.created_at_ms / 1000),
+            "status": self.status,
+            "funds_account": "AVAILABLE",
+            "amount": {
+                "total": self.order.total, "refund": self.amount, "payer_total": self.order.total, "payer_refund": self.amount,
+                "settlement_total": self.order.total, "settlement_refund": self.amount, "discount_refund": 0,
+                "currency": self.order.currency.code(), "refund_fee": 0, "from": [],
+            },
+            "promotion_detail": [],
+        });
+        if let Some(at) = self.success_at_ms {
+            out["success_time"] = json!(wxpay::time::format_rfc3339(at / 1000));
+        }
+        out
+    }
+
+    /// The REFUND.* notification's resource.
+    fn notification_json(&self) -> serde_json::Value {
+        let mut out = json!({
+            "mchid": self.order.mchid,
+            "transaction_id": self.order.transaction_id,
+            "out_trade_no": self.order.out_trade_no,
+            "refund_id": self.refund_id,
+            "out_refund_no": self.out_refund_no,
+            "refund_status": self.status,
+            "user_received_account": "支付用户零钱",
+            "amount": {"total": self.order.total, "refund": self.amount, "payer_total": self.order.total, "payer_refund": self.amount},
+        });
+        if let Some(at) = self.success_at_ms {
+            out["success_time"] = json!(wxpay::time::format_rfc3339(at / 1000));
+        }
+        out
+    }
+}
+
+/// What a merchant asks to refund.
+#[derive(Debug, Clone)]
+pub struct NewRefund {
+    pub transaction_id: Option<String>,
+    pub out_trade_no: Option<String>,
+    pub out_refund_no: String,
+    pub reason: Option<String>,
+    pub notify_url: Option<String>,
+    pub refund: i64,
+    pub total: i64,
+    pub currency: String,
+}
+
+/// `[0-9A-Za-z_-|*]` (and `@` for refunds), `min` to `max` characters.
+pub fn valid_out_no(text: &str, min: usize, max: usize, at_allowed: bool) -> bool {
+    (min..=max).contains(&text.len())
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'|' | b'*') || (at_allowed && b == b'@'))
+}
+
+/// http(s)://host[:port]/path, at most 256 characters, no query (WeChat's rule for notify_url).
+pub fn valid_notify_url(url: &str) -> bool {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(rest) => {
+            let host = rest.split('/').next().unwrap_or("");
+            url.len() <= 256
+                && !host.is_empty()
+                && !url.contains(['?', '#', ' '])
+                && url.chars().all(|c| c.is_ascii_graphic())
+                && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        }
+        None => false,
+    }
+}
+
+const ORDER_COLUMNS: &str = "o.id, o.transaction_id, o.merchant_id, m.mchid, o.appid, o.out_trade_no, o.trade_type, o.description, o.attach, o.notify_url, o.currency, o.total, o.payer_openid, o.scene_info, o.trade_state, o.payer_id, o.payer_openid_paid, o.bank_type, o.fee, o.refunded, o.created_at, o.expires_at, o.success_at, o.request_hash";
+
+fn order_from(r: &store::Row) -> Result<Order> {
+    Ok(Order {
+        id: r.int(0)?,
+        transaction_id: r.text(1)?,
+        merchant_id: r.int(2)?,
+        mchid: r.text(3)?,
+        appid: r.text(4)?,
+        out_trade_no: r.text(5)?,
+        trade_type: TradeType::parse(&r.text(6)?)?,
+        description: r.text(7)?,
+        attach: r.opt_text(8)?,
+        notify_url: r.text(9)?,
+        currency: Currency::from_numeric(r.int(10)? as u16).map_err(|e| PlatformError::Internal(e.to_string()))?,
+        total: r.int(11)?,
+        payer_openid: r.opt_text(12)?,
+        scene_info: r.opt_text(13)?,
+        trade_state: r.text(14)?,
+        payer_id: r.opt_int(15)?,
+        payer_openid_paid: r.opt_text(16)?,
+        bank_type: r.opt_text(17)?,
+        fee: r.int(18)?,
+        refunded: r.int(19)?,
+        created_at_ms: r.int(20)?,
+        expires_at_ms: r.int(21)?,
+        success_at_ms: r.opt_int(22)?,
+        request_hash: r.bytes(23)?,
+    })
+}
+
+/// yyyymmdd (China Standard Time) of a time, for ids that carry their date as WeChat's do.
+fn cst_date(ms: i64) -> String {
+    let t = wxpay::time::civil(ms / 1000 + wxpay::time::CST_OFFSET_S);
+    format!("{:04}{:02}{:02}", t.year, t.month, t.day)
+}
+
+/// The merchant's fee on a payment: basis points, rounded half up to the minor unit.
+pub fn fee_of(total: i64, fee_bps: i64) -> i64 {
+    assert!(total >= 0 && (0..=10_000).contains(&fee_bps));
+    let fee = (i128::from(total) * i128::from(fee_bps) + 5_000) / 10_000;
+    i64::try_from(fee).expect("a fee is at most the total")
+}
+
+/// A deterministic event id (so re-running an effect queues the same event once): UUID-shaped.
+fn event_id(kind: &str, object: i64) -> String {
+    let h = crypto::sha256(format!("{kind}\n{object}").as_bytes());
+    let x = crypto::hex(&h[..16]);
+    format!("{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..32])
+}
+
+fn notification_effect(
+    id: String,
+    merchant_id: i64,
+    notify_url: &str,
+    event: &str,
+    summary: &str,
+    original: &str,
+    resource: String,
+    now: i64,
+) -> Effect {
+    Effect {
+        sql: "INSERT INTO notifications (id, merchant_id, notify_url, event_type, summary, original_type, resource, state, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8) ON CONFLICT (id) DO NOTHING",
+        params: vec![
+            id.into(),
+            merchant_id.into(),
+            notify_url.into(),
+            event.into(),
+            summary.into(),
+            original.into(),
+            resource.into(),
+            now.into(),
+        ],
+    }
+}
+
+/// How a person pays an order.
+#[derive(Debug, Clone, Copy)]
+pub struct PayOrder<'a> {
+    pub pin: Option<&'a str>,
+    /// Pay straight from this linked card instead of the balance.
+    pub card: Option<i64>,
+}
+
+impl Platform {
+    /// Place an order. A repeat of an `out_trade_no` with the same content returns the same order; with
+    /// different content it is `OUT_TRADE_NO_USED`.
+    pub async fn create_order(&self, merchant: &crate::MerchantAuth, new: NewOrder) -> Result<Order> {
+        if !merchant.appids.iter().any(|a| *a == new.appid) {
+            return Err(PlatformError::conflict("APPID_MCHID_NOT_MATCH", "this appid is not bound to this mchid"));
+        }
+        if !valid_out_no(&new.out_trade_no, 6, 32, false) {
+            return Err(PlatformError::invalid("out_trade_no", "6 to 32 characters of [0-9A-Za-z_-|*]"));
+        }
+        if new.description.is_empty() || new.description.chars().count() > 127 || new.description.chars().any(char::is_control) {
+            return Err(PlatformError::invalid("description", "1 to 127 characters, no control characters"));
+        }
+        if new.attach.as_ref().is_some_and(|a| a.chars().count() > 128) {
+            return Err(PlatformError::invalid("attach", "at most 128 characters"));
+        }
+        if new.goods_tag.as_ref().is_some_and(|g| g.chars().count() > 32) {
+            return Err(PlatformError::invalid("goods_tag", "at most 32 characters"));
+        }
+        if !valid_notify_url(&new.notify_url) {
+            return Err(PlatformError::invalid("notify_url", "an http:// or https:// URL of at most 256 characters, without a query"));
+        }
+        if new.total <= 0 || new.total > ORDER_TOTAL_MAX {
+            return Err(PlatformError::invalid("amount.total", format!("1 to {ORDER_TOTAL_MAX} minor units")));
+        }
+        let currency = parse_currency(&new.currency).map_err(|_| PlatformError::invalid("amount.currency", "an ISO 4217 code"))?;
+        if !self.config.currencies().contains(&currency) {
+            return Err(PlatformError::invalid("amount.currency", format!("{currency} is not enabled on this platform")));
+        }
+        if new.trade_type == TradeType::Jsapi && new.payer_openid.as_deref().is_none_or(str::is_empty) {
+            return Err(PlatformError::invalid("payer.openid", "a JSAPI order names its payer"));
+        }
+        let now = self.now_ms();
+        let expires_at = match new.time_expire_s {
+            None => now + ORDER_EXPIRY_DEFAULT_S * 1000,
+            Some(s) if s * 1000 < now + 60_000 => {
+                return Err(PlatformError::invalid("time_expire", "at least one minute from now"));
+            }
+            Some(s) if s * 1000 > now + ORDER_EXPIRY_MAX_S * 1000 => {
+                return Err(PlatformError::invalid("time_expire", "at most 30 days from now"));
+            }
+            Some(s) => s * 1000,
+        };
+        // What makes two requests "the same order": every field the merchant chose, not its byte order.
+        let request_hash = crypto::sha256(
+            serde_json::to_string(&json!([
+                new.trade_type.as_str(),
+                new.appid,
+                new.description,
+                new.total,
+                currency.code(),
+                new.notify_url,
+                new.attach,
+                new.goods_tag,
+                new.payer_openid,
+                new.time_expire_s
+            ]))
+            .expect("JSON of strings and numbers")
+            .as_bytes(),
+        );
+        let id = ids::object_id(now);
+        let transaction_id = format!("42{}{:018}", cst_date(now), id % 1_000_000_000_000_000_000);
+        debug_assert_eq!(transaction_id.len(), 28);
+        let merchant_id = merchant.merchant.id;
+        let values: Vec<Value> = vec![
+            id.into(),
+            transaction_id.into(),
+            merchant_id.into(),
+            new.appid.clone().into(),
+            new.out_trade_no.clone().into(),
+            new.trade_type.as_str().into(),
+            new.description.into(),
+            new.attach.into(),
+            new.notify_url.into(),
+            new.goods_tag.into(),
+            currency.numeric().into(),
+            new.total.into(),
+            new.payer_openid.into(),
+            new.scene_info.into(),
+            request_hash.clone().into(),
+            now.into(),
+            expires_at.into(),
+        ];
+        let inserted = self
+            .blocking(move |db| {
+                Ok(db.with(|c| {
+                    c.execute(
+                        "INSERT INTO orders (id, transaction_id, merchant_id, appid, out_trade_no, trade_type, description, attach, notify_url, goods_tag, currency, total, payer_openid, scene_info, request_hash, trade_state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'NOTPAY', $16, $17) ON CONFLICT (merchant_id, out_trade_no) DO NOTHING",
+                        &values,
+                    )
+                })?)
+            })
+            .await?;
+        let order = self.order_by_out_trade_no(merchant_id, &new.out_trade_no).await?;
+        if inserted == 0 && order.request_hash != request_hash {
+            return Err(PlatformError::conflict("OUT_TRADE_NO_USED", "this out_trade_no was used for a different order"));
+        }
+        Ok(order)
+    }
+
+    /// The order a payment token (in a `prepay_id`, a `code_url`, an H5 link) stands for. Tokens are
+    /// `<order id, 16 hex><MAC, 8 hex>` under the server secret: nobody can make one for another order.
+    fn order_token(&self, id: i64) -> String {
+        let mac = crypto::hmac_sha256(&self.secret, format!("order-token\n{id}").as_bytes());
+        format!("{:016x}{}", id, crypto::hex(&mac[..4]))
+    }
+
+    pub fn order_of_token(&self, token: &str) -> Result<i64> {
+        let bad = || PlatformError::invalid("token", "not a Qianbao payment code");
+        if token.len() != 24 || !token.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+            return Err(bad());
+        }
+        let id = i64::from_str_radix(&token[..16], 16).map_err(|_| bad())?;
+        if id <= 0 || !crypto::constant_time_eq(self.order_token(id).as_bytes(), token.as_bytes()) {
+            return Err(bad());
+        }
+        Ok(id)
+    }
+
+    /// `wx` + the order's creation time (yyyymmddHHMMSS, CST) + its token: 40 characters, as WeChat's.
+    pub fn prepay_id(&self, order: &Order) -> String {
+        let t = wxpay::time::civil(order.created_at_ms / 1000 + wxpay::time::CST_OFFSET_S);
+        format!("wx{:04}{:02}{:02}{:02}{:02}{:02}{}", t.year, t.month, t.day, t.hour, t.minute, t.second, self.order_token(order.id))
+    }
+
+    pub fn order_of_prepay_id(&self, prepay_id: &str) -> Result<i64> {
+        match prepay_id.strip_prefix("wx") {
+            Some(rest) if rest.len() == 38 && rest.is_char_boundary(14) => self.order_of_token(&rest[14..]),
+            _ => Err(PlatformError::invalid("prepay_id", "not a Qianbao prepay_id")),
+        }
+    }
+
+    /// The Native payment link a merchant shows as a QR code (WeChat's shape, so merchant code that checks
+    /// the prefix keeps working; the Qianbao wallet scans it).
+    pub fn code_url(&self, order: &Order) -> String {
+        format!("weixin://wxpay/bizpayurl?pr={}", self.order_token(order.id))
+    }
+
+    pub fn order_of_code_url(&self, code_url: &str) -> Result<i64> {
+        match code_url.strip_prefix("weixin://wxpay/bizpayurl?pr=") {
+            Some(token) => self.order_of_token(token),
+            None => Err(PlatformError::invalid("code_url", "not a Qianbao payment code")),
+        }
+    }
+
+    /// The page a phone browser opens to pay an H5 order.
+    pub fn h5_url(&self, order: &Order) -> String {
+        format!("{}/pay/h5?prepay_id={}", self.config.public_url.trim_end_matches('/'), self.prepay_id(order))
+    }
+
+    async fn order_where(&self, clause: &'static str, a: Value, b: Value) -> Result<Order> {
+        let row = self
+            .blocking(move |db| {
+                Ok(db.with(|c| {
+                    c.query_one(
+                        &format!("SELECT {ORDER_COLUMNS} FROM orders o JOIN merchants m ON m.id = o.merchant_id WHERE {clause}"),
+                        &[a, b],
+                    )
+                })?)
+            })
+            .await?
+            .ok_or(PlatformError::NotFound("order"))?;
+        order_from(&row)
+    }
+
+    pub async fn order_by_out_trade_no(&self, merchant_id: i64, out_trade_no: &str) -> Result<Order> {
+        self.order_where("o.merchant_id = $1 AND o.out_trade_no = $2", merchant_id.into(), out_trade_no.into()).await
+    }
+
+    /// By Qianbao's transaction id: only paid orders have one to the merchant (as at WeChat).
+    pub async fn order_by_transaction_id(&self, merchant_id: i64, transaction_id: &str) -> Result<Order> {
+        let order = self.order_where("o.merchant_id = $1 AND o.transaction_id = $2", merchant_id.into(), transaction_id.into()).await?;
+        if !order.paid() {
+            return Err(PlatformError::NotFound("order"));
+        }
+        Ok(order)
+    }
+
+    pub async fn order(&self, id: i64) -> Result<Order> {
+        self.order_where("o.id = $1 AND o.id = $2", id.into(), id.into()).await
+    }
+
+    /// Close an unpaid order (idempotent: closing a closed order succeeds). A paid order is `ORDER_PAID`.
+    pub async fn close_order(&self, merchant_id: i64, out_trade_no: &str) -> Result<()> {
+        let (key, now) = (out_trade_no.to_string(), self.now_ms());
+        self.blocking(move |db| {
+            Ok(db.with(|c| {
+                c.execute(
+                    "UPDATE orders SET trade_state = 'CLOSED', closed_at = $3 WHERE merchant_id = $1 AND out_trade_no = $2 AND trade_state = 'NOTPAY'",
+                    params![merchant_id, key.as_str(), now],
+                )
+            })?)
+        })
+        .await?;
+        let order = self.order_by_out_trade_no(merchant_id, out_trade_no).await?;
+        match order.trade_state.as_str() {
+            "CLOSED" => Ok(()),
+            _ => Err(PlatformError::conflict("ORDER_PAID", "this order is paid: refund it instead")),
+        }
+    }
+
+    /// Orders past their deadline close (run by the deadline task).
+    pub(crate) async fn close_due_orders(&self) -> Result<usize> {
+        let now = self.now_ms();
+        Ok(self
+            .blocking(move |db| {
+                Ok(db.with(|c| {
+                    c.execute(
+                        "UPDATE orders SET trade_state = 'CLOSED', closed_at = $1 WHERE id IN (SELECT id FROM orders WHERE trade_state = 'NOTPAY' AND expires_at <= $1 LIMIT 1000) AND trade_state = 'NOTPAY'",
+                        params![now],
+                    )
+                })?)
+            })
+            .await? as usize)
+    }
+
+    /// A person pays an order from their balance (or a linked card), with the PIN rules of every payment.
+    pub async fn pay_order(&self, person: i64, order_id: i64, how: PayOrder<'_>) -> Result<Order> {
+        let order = self.order(order_id).await?;
+        match order.trade_state.as_str() {
+            "NOTPAY" => {}
+            _ if order.paid() && order.payer_id == Some(person) => return Ok(order),
+            _ if order.paid() => return Err(PlatformError::conflict("ORDER_PAID", "this order is already paid")),
+            _ => return Err(PlatformError::conflict("ORDER_CLOSED", "this order is closed")),
+        }
+        let now = self.now_ms();
+        if now >= order.expires_at_ms {
+            return Err(PlatformError::conflict("ORDER_CLOSED", "this order has expired"));
+        }
+        let openid = self.openid(&order.appid, person);
+        if let Some(required) = &order.payer_openid
+            && *required != openid
+        {
+            return Err(PlatformError::Forbidden("this order is for another payer".into()));
+        }
+        let currency = order.currency;
+        self.require_currency(person, currency).await?;
+        let auth = self.merchant(&order.mchid).await?;
+        let card_payment = match how.card {
+            None => {
+                self.authorize_payment(person, order.total, how.pin).await?;
+                None
+            }
+            Some(card) => {
+                let amount = money::Money::from_minor(order.total, currency).map_err(|e| PlatformError::Internal(e.to_string()))?;
+                Some(self.charge_card_for_payment(person, card, &amount.to_decimal_string(), currency, how.pin).await?)
+            }
+        };
+        let attempt = ids::object_id(now);
+        let payment = NewTransfer {
+            id: ids::derived(attempt, ids::transfer::ORDER_PAY, 0),
+            debit_account_id: ids::wallet(person, currency.numeric()),
+            credit_account_id: ids::merchant_receivable(order.merchant_id, currency.numeric()),
+            amount: order.total as u64,
+            pending_id: 0,
+            currency: Some(currency),
+            code: ids::transfer::ORDER_PAY,
+            flags: TransferFlags::empty(),
+            timeout_s: 0,
+            user_data: order.id as u128,
+        };
+        let fee = fee_of(order.total, auth.merchant.fee_bps);
+        let bank_type = if card_payment.is_some() { "CARD" } else { "OTHERS" };
+        let paid = Order {
+            trade_state: "SUCCESS".into(),
+            payer_id: Some(person),
+            payer_openid_paid: Some(openid.clone()),
+            bank_type: Some(bank_type.into()),
+            fee,
+            success_at_ms: Some(now),
+            ..order.clone()
+        };
+        let conditions = Conditions {
+            guards: vec![Effect {
+                sql: "UPDATE orders SET trade_state = 'SUCCESS', payer_id = $2, payer_openid_paid = $3, funding = $4, card_operation = $5, bank_type = $6, fee = $7, success_at = $8 WHERE id = $1 AND trade_state = 'NOTPAY' AND expires_at > $8",
+                params: params![
+                    order.id,
+                    person,
+                    openid.as_str(),
+                    if card_payment.is_some() { "card" } else { "balance" },
+                    card_payment.as_ref().map(|(op, _)| *op),
+                    bank_type,
+                    fee,
+                    now
+                ]
+                .to_vec(),
+            }],
+            effects: vec![notification_effect(
+                event_id("TRANSACTION.SUCCESS", order.id),
+                order.merchant_id,
+                &order.notify_url,
+                "TRANSACTION.SUCCESS",
+                "支付成功",
+                "transaction",
+                paid.transaction_json().to_string(),
+                now,
+            )],
+        };
+        let funding = card_payment
+            .as_ref()
+            .map(|(op, _)| crate::wallets::card_in(*op, ids::transfer::ORDER_CARD_FUND, person, currency, order.total));
+        let outcome = self.pay_within_limits_conditions(person, currency, order.total, funding, payment, conditions).await;
+        match (outcome, card_payment) {
+            (Ok(Ok(())), card) => {
+                if let Some((op, _)) = card {
+                    self.finish_card_payment(op, "succeeded", None).await?;
+                }
+                self.outbox_wake.notify_one();
+                Ok(paid)
+            }
+            (failed, card) => {
+                if let Some((op, reference)) = card {
+                    self.refund_card_payment(op, &reference).await?;
+                }
+                match failed {
+                    Ok(Err(GuardFailed(_))) => {
+                        let now_order = self.order(order.id).await?;
+                        Err(if now_order.paid() {
+                            PlatformError::conflict("ORDER_PAID", "this order is already paid")
+                        } else {
+                            PlatformError::conflict("ORDER_CLOSED", "this order is closed")
+                        })
+                    }
+                    Err(e) => Err(e),
+                    Ok(Ok(())) => unreachable!("handled above"),
+                }
+            }
+        }
+    }
+
+    /// Refund (part of) a paid order back to its payer's wallet; idempotent on `out_refund_no`.
+    pub async fn refund_order(&self, merchant_id: i64, new: NewRefund) -> Result<Refund> {
+        if !valid_out_no(&new.out_refund_no, 1, 64, true) {
+            return Err(PlatformError::invalid("out_refund_no", "1 to 64 characters of [0-9A-Za-z_-|*@]"));
+        }
+        if new.reason.as_ref().is_some_and(|r| r.chars().count() > 80) {
+            return Err(PlatformError::invalid("reason", "at most 80 characters"));
+        }
+        if new.notify_url.as_ref().is_some_and(|u| !valid_notify_url(u)) {
+            return Err(PlatformError::invalid("notify_url", "an http:// or https:// URL of at most 256 characters, without a query"));
+        }
+        let order = match (&new.transaction_id, &new.out_trade_no) {
+            (Some(t), _) => self.order_by_transaction_id(merchant_id, t).await,
+            (None, Some(o)) => self.order_by_out_trade_no(merchant_id, o).await,
+            (None, None) => return Err(PlatformError::invalid("transaction_id", "give transaction_id or out_trade_no")),
+        }
+        .map_err(|_| PlatformError::NotFound("order"))?;
+        let currency = parse_currency(&new.currency).map_err(|_| PlatformError::invalid("amount.currency", "an ISO 4217 code"))?;
+        if currency != order.currency {
+            return Err(PlatformError::invalid("amount.currency", "differs from the order's currency"));
+        }
+        if new.total != order.total {
+            return Err(PlatformError::invalid("amount.total", "differs from the order's total"));
+        }
+        if new.refund <= 0 || new.refund > order.total {
+            return Err(PlatformError::invalid("amount.refund", "1 to the order's total"));
+        }
+        let request_hash = crypto::sha256(
+            serde_json::to_string(&json!([order.id, new.refund, new.reason, new.notify_url])).expect("JSON of plain values").as_bytes(),
+        );
+        if let Some(existing) = self.refund_by_out_refund_no(merchant_id, &new.out_refund_no).await.ok() {
+            if existing.request_hash != request_hash {
+                return Err(PlatformError::conflict("INVALID_REQUEST", "this out_refund_no was used for a different refund"));
+            }
+            return Ok(existing);
+        }
+        if !order.paid() {
+            return Err(PlatformError::conflict("INVALID_REQUEST", "this order is not paid"));
+        }
+        let Some(payer) = order.payer_id else { return Err(PlatformError::Internal("a paid order without its payer".into())) };
+        let now = self.now_ms();
+        let id = ids::object_id(now);
+        let refund_id = format!("50{}{:019}", cst_date(now), id);
+        let refund = Refund {
+            id,
+            refund_id: refund_id.clone(),
+            out_refund_no: new.out_refund_no.clone(),
+            order: order.clone(),
+            amount: new.refund,
+            status: "SUCCESS".into(),
+            created_at_ms: now,
+            success_at_ms: Some(now),
+            request_hash: request_hash.clone(),
+        };
+        let transfer = NewTransfer {
+            id: ids::derived(id, ids::transfer::ORDER_REFUND, 0),
+            debit_account_id: ids::merchant_receivable(order.merchant_id, currency.numeric()),
+            credit_account_id: ids::wallet(payer, currency.numeric()),
+            amount: new.refund as u64,
+            pending_id: 0,
+            currency: Some(currency),
+            code: ids::transfer::ORDER_REFUND,
+            flags: TransferFlags::empty(),
+            timeout_s: 0,
+            user_data: order.id as u128,
+        };
+        let notify_url = new.notify_url.clone().unwrap_or_else(|| order.notify_url.clone());
+        let conditions = Conditions {
+            guards: vec![
+                Effect {
+                    sql: "UPDATE orders SET refunded = refunded + $2, trade_state = 'REFUND' WHERE id = $1 AND refunded + $2 <= total AND trade_state IN ('SUCCESS', 'REFUND') AND (SELECT COUNT(*) FROM refunds WHERE order_id = $1) < $3",
+                    params: params![order.id, new.refund, REFUNDS_PER_ORDER_MAX].to_vec(),
+                },
+                Effect {
+                    sql: "INSERT INTO refunds (id, refund_id, merchant_id, order_id, out_refund_no, reason, notify_url, amount, currency, status, request_hash, created_at, success_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'SUCCESS', $10, $11, $11) ON CONFLICT (merchant_id, out_refund_no) DO NOTHING",
+                    params: params![
+                        id,
+                        refund_id.as_str(),
+                        merchant_id,
+                        order.id,
+                        new.out_refund_no.as_str(),
+                        new.reason.clone(),
+                        new.notify_url.clone(),
+                        new.refund,
+                        currency.numeric(),
+                        request_hash.clone(),
+                        now
+                    ]
+                    .to_vec(),
+                },
+            ],
+            effects: vec![notification_effect(
+                event_id("REFUND.SUCCESS", id),
+                merchant_id,
+                &notify_url,
+                "REFUND.SUCCESS",
+                "退款成功",
+                "refund",
+                refund.notification_json().to_string(),
+                now,
+            )],
+        };
+        let results = self.ledger.create_transfers_guarded(vec![transfer], conditions).await?;
+        match results {
+            Ok(results) => match results[0] {
+                Ok(_) => {
+                    self.outbox_wake.notify_one();
+                    Ok(refund)
+                }
+                Err(e) => Err(PlatformError::Internal(format!("ledger refused a refund: {}", e.code()))),
+            },
+            Err(GuardFailed(0)) => Err(PlatformError::conflict(
+                "NOT_ENOUGH",
+                "the refund is more than what is left to refund on this order (or 50 refunds were made)",
+            )),
+            Err(GuardFailed(_)) => {
+                // The same out_refund_no raced in: answer as its first request did.
+                let existing = self.refund_by_out_refund_no(merchant_id, &new.out_refund_no).await?;
+                if existing.request_hash != request_hash {
+                    return Err(PlatformError::conflict("INVALID_REQUEST", "this out_refund_no was used for a different refund"));
+                }
+                Ok(existing)
+            }
+        }
+    }
+
+    pub async fn refund_by_out_refund_no(&self, merchant_id: i64, out_refund_no: &str) -> Result<Refund> {
+        let key = out_refund_no.to_string();
+        let row = self
+            .blocking(move |db| {
+                Ok(db.with(|c| {
+                    c.query_one(
+                        "SELECT id, refund_id, out_refund_no, order_id, amount, status, created_at, success_at, request_hash FROM refunds WHERE merchant_id = $1 AND out_refund_no = $2",
+                        params![merchant_id, key.as_str()],
+                    )
+                })?)
+            })
+            .await?
+            .ok_or(PlatformError::NotFound("refund"))?;
+        Ok(Refund {
+            id: row.int(0)?,
+            refund_id: row.text(1)?,
+            out_refund_no: row.text(2)?,
+            order: self.order(row.int(3)?).await?,
+            amount: row.int(4)?,
+            status: row.text(5)?,
+            created_at_ms: row.int(6)?,
+            success_at_ms: row.opt_int(7)?,
+            request_hash: row.bytes(8)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fees_round_half_up_to_the_minor_unit() {
+        assert_eq!(fee_of(10_000, 60), 60);
+        assert_eq!(fee_of(1, 60), 0);
+        assert_eq!(fee_of(84, 60), 1); // 0.504 → 1
+        assert_eq!(fee_of(83, 60), 0); // 0.498 → 0
+        assert_eq!(fee_of(ORDER_TOTAL_MAX, 10_000), ORDER_TOTAL_MAX);
+    }
+
+    #[test]
+    fn out_trade_numbers_follow_wechat_rules() {
+        assert!(valid_out_no("T1000001", 6, 32, false));
+        assert!(valid_out_no("a_b-c|d*e", 6, 32, false));
+        assert!(!valid_out_no("short", 6, 32, false));
+        assert!(!valid_out_no("has space", 6, 32, false));
+        assert!(!valid_out_no("refund@1", 6, 32, false));
+        assert!(valid_out_no("refund@1", 1, 64, true));
+        assert!(!valid_out_no(&"x".repeat(33), 6, 32, false));
+    }
+
+    #[test]
+    fn notify_urls_are_http_or_https_without_a_query() {
+        assert!(valid_notify_url("https://merchant.example/notify"));
+        assert!(valid_notify_url("http://127.0.0.1:9000/wx/notify"));
+        assert!(!valid_notify_url("ftp://merchant.example/notify"));
+        assert!(!valid_notify_url("https://merchant.example/notify?a=1"));
+        assert!(!valid_notify_url("https:///notify"));
+        assert!(!valid_notify_url(&format!("https://m.example/{}", "x".repeat(250))));
+    }
+
+    #[test]
+    fn event_ids_are_stable_and_uuid_shaped() {
+        let id = event_id("TRANSACTION.SUCCESS", 42);
+        assert_eq!(id, event_id("TRANSACTION.SUCCESS", 42));
+        assert_ne!(id, event_id("REFUND.SUCCESS", 42));
+        assert_eq!(id.len(), 36);
+    }
+}

@@ -1,0 +1,124 @@
+//! The notification dispatcher: delivers the outbox's events to merchants' `notify_url`s as WeChat Pay
+//! does — the resource encrypted with AEAD_AES_256_GCM under the merchant's APIv3 key, the request
+//! signed with a platform key (the five `Wechatpay-*` headers) — and retries on WeChat's schedule until
+//! a 2xx. Leases (see `platform::outbox`) keep two dispatchers from sending one event at once; the
+//! outbox is in the database, so deliveries survive restarts.
+
+use platform::{Notification, Platform};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Events leased per round.
+pub const LEASE_BATCH_MAX: i64 = 64;
+/// Deliveries in flight at once.
+pub const DELIVERIES_IN_FLIGHT_MAX: usize = 32;
+/// A merchant must answer within this (WeChat's 5 s).
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often an idle dispatcher looks for due retries.
+pub const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Run the dispatcher until the process ends.
+pub fn spawn(platform: Arc<Platform>) -> tokio::task::JoinHandle<()> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(DELIVERY_TIMEOUT))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent("Qianbao-Notify/1.0")
+        .build()
+        .into();
+    tokio::spawn(async move {
+        let slots = Arc::new(tokio::sync::Semaphore::new(DELIVERIES_IN_FLIGHT_MAX));
+        loop {
+            let batch = match platform.lease_due_notifications(LEASE_BATCH_MAX).await {
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::error!(error = %e, "leasing notifications");
+                    Vec::new()
+                }
+            };
+            if batch.is_empty() {
+                let _ = tokio::time::timeout(IDLE_POLL, platform.outbox_wake.notified()).await;
+                continue;
+            }
+            for n in batch {
+                let permit = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+                let (platform, agent) = (platform.clone(), agent.clone());
+                tokio::spawn(async move {
+                    deliver(&platform, &agent, n).await;
+                    drop(permit);
+                });
+            }
+        }
+    })
+}
+
+/// One delivery attempt, recorded whatever happens.
+async fn deliver(platform: &Platform, agent: &ureq::Agent, n: Notification) {
+    let started = Instant::now();
+    let outcome = match request(platform, &n).await {
+        Ok((body, headers)) => {
+            let (agent, url) = (agent.clone(), n.notify_url.clone());
+            tokio::task::spawn_blocking(move || {
+                let mut request = agent.post(&url);
+                for (name, value) in &headers {
+                    request = request.header(*name, value);
+                }
+                match request.send(&body[..]) {
+                    Ok(response) => (Some(response.status().as_u16()), None),
+                    Err(e) => (None, Some(e.to_string())),
+                }
+            })
+            .await
+            .unwrap_or_else(|e| (None, Some(format!("delivery task failed: {e}"))))
+        }
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let (status, error) = outcome;
+    let error = error.or_else(|| status.filter(|s| !(200..300).contains(s)).map(|s| format!("the merchant answered HTTP {s}")));
+    let latency_ms = started.elapsed().as_millis() as i64;
+    tracing::info!(event = %n.id, event_type = %n.event_type, attempt = n.attempts, status = ?status, latency_ms, "notification delivery");
+    if let Err(e) = platform.finish_delivery(&n, status, error, latency_ms).await {
+        tracing::error!(event = %n.id, error = %e, "recording a notification delivery");
+    }
+}
+
+/// The signed, encrypted request for one event.
+async fn request(platform: &Platform, n: &Notification) -> Result<(Vec<u8>, Vec<(&'static str, String)>), platform::PlatformError> {
+    let merchant = platform.merchant(&n.mchid).await?;
+    let nonce = wxpay::random_alphanumeric(12);
+    let ciphertext = wxpay::aead_encrypt(&merchant.apiv3_key, nonce.as_bytes(), n.original_type.as_bytes(), n.resource.as_bytes())
+        .map_err(|e| platform::PlatformError::Internal(e.to_string()))?;
+    let body = serde_json::to_vec(&json!({
+        "id": n.id,
+        "create_time": wxpay::time::format_rfc3339(n.created_at_ms / 1000),
+        "resource_type": "encrypt-resource",
+        "event_type": n.event_type,
+        "summary": n.summary,
+        "resource": {
+            "original_type": n.original_type,
+            "algorithm": "AEAD_AES_256_GCM",
+            "ciphertext": wxpay::base64::encode(&ciphertext),
+            "associated_data": n.original_type,
+            "nonce": nonce,
+        },
+    }))
+    .expect("JSON serialises");
+    let keys = platform.platform_keys().await?;
+    let signer = keys.signer(merchant.merchant.public_key_mode);
+    let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let header_nonce = wxpay::random_alphanumeric(32);
+    let signature = signer.key.sign(&wxpay::response_message(timestamp, &header_nonce, &body));
+    let mut request_id = [0u8; 16];
+    wxpay::random_fill(&mut request_id);
+    let headers = vec![
+        ("Content-Type", "application/json".to_string()),
+        ("Request-ID", request_id.iter().map(|b| format!("{b:02x}")).collect()),
+        ("Wechatpay-Timestamp", timestamp.to_string()),
+        ("Wechatpay-Nonce", header_nonce),
+        ("Wechatpay-Serial", signer.serial.clone()),
+        ("Wechatpay-Signature", wxpay::base64::encode(&signature)),
+        ("Wechatpay-Signature-Type", wxpay::SCHEME.to_string()),
+    ];
+    Ok((body, headers))
+}
