@@ -317,6 +317,25 @@ fn notification_effect(
     }
 }
 
+/// What the wallet scanned or was handed: a Native `code_url`, or a `prepay_id` (JSAPI and App orders
+/// come with the client-side signature the merchant made, which the wallet checks; H5 orders without).
+#[derive(Debug, Clone, Copy)]
+pub enum OrderReference<'a> {
+    CodeUrl(&'a str),
+    Prepay { prepay_id: &'a str, signature: Option<ClientSignature<'a>> },
+}
+
+/// `wx.requestPayment` / the App SDK's parameters: the merchant signs `appId\ntimeStamp\nnonceStr\n
+/// package\n` (JSAPI: package `prepay_id=...`) or `appId\ntimeStamp\nnonceStr\nprepayid\n` (App).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientSignature<'a> {
+    pub app_id: &'a str,
+    pub time_stamp: &'a str,
+    pub nonce_str: &'a str,
+    pub package: &'a str,
+    pub pay_sign: &'a str,
+}
+
 /// How a person pays an order.
 #[derive(Debug, Clone, Copy)]
 pub struct PayOrder<'a> {
@@ -539,6 +558,42 @@ impl Platform {
                 })?)
             })
             .await? as usize)
+    }
+
+    /// The order a wallet was shown, checked as the wallet must (a JSAPI or App order only with a valid
+    /// merchant signature).
+    pub async fn resolve_order(&self, reference: OrderReference<'_>) -> Result<Order> {
+        let (id, signature) = match reference {
+            OrderReference::CodeUrl(url) => (self.order_of_code_url(url)?, None),
+            OrderReference::Prepay { prepay_id, signature } => (self.order_of_prepay_id(prepay_id)?, signature.map(|s| (prepay_id, s))),
+        };
+        let order = self.order(id).await.map_err(|_| PlatformError::invalid("prepay_id", "no such order"))?;
+        match (order.trade_type, signature) {
+            (TradeType::Native, _) if matches!(reference, OrderReference::CodeUrl(_)) => Ok(order),
+            (TradeType::H5, None) => Ok(order),
+            (TradeType::Jsapi | TradeType::App, Some((prepay_id, s))) => {
+                let message = match order.trade_type {
+                    TradeType::Jsapi => {
+                        if s.package != format!("prepay_id={prepay_id}") {
+                            return Err(PlatformError::invalid("package", "prepay_id=<the prepay_id>"));
+                        }
+                        format!("{}\n{}\n{}\n{}\n", s.app_id, s.time_stamp, s.nonce_str, s.package)
+                    }
+                    _ => format!("{}\n{}\n{}\n{}\n", s.app_id, s.time_stamp, s.nonce_str, prepay_id),
+                };
+                if s.app_id != order.appid {
+                    return Err(PlatformError::invalid("app_id", "not the order's app id"));
+                }
+                let signature = wxpay::base64::decode(s.pay_sign).ok_or_else(|| PlatformError::invalid("pay_sign", "not base64"))?;
+                let merchant = self.merchant(&order.mchid).await?;
+                if !merchant.keys.iter().any(|(_, key)| key.verify(message.as_bytes(), &signature).is_ok()) {
+                    return Err(PlatformError::invalid("pay_sign", "the merchant's signature does not verify"));
+                }
+                Ok(order)
+            }
+            (TradeType::Jsapi | TradeType::App, None) => Err(PlatformError::invalid("pay_sign", "this order is paid with the merchant's signed parameters")),
+            _ => Err(PlatformError::invalid("prepay_id", "this kind of order is not paid this way")),
+        }
     }
 
     /// A person pays an order from their balance (or a linked card), with the PIN rules of every payment.

@@ -30,6 +30,8 @@ pub struct Config {
     pub red_packet_shares_max: u32,
     /// Most members a group may have.
     pub group_members_max: usize,
+    /// Where people's browsers reach this server (H5 payment links); unset means `http://<listen>`.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             sandbox_confirm_after_ms: 2_000,
             red_packet_shares_max: 100,
             group_members_max: 500,
+            public_url: None,
         }
     }
 }
@@ -75,6 +78,9 @@ impl Config {
         }
         if let Some(v) = var("QIANBAO_LOG_FORMAT") {
             config.log_format = v;
+        }
+        if let Some(v) = var("QIANBAO_PUBLIC_URL") {
+            config.public_url = Some(v);
         }
         if let Some(v) = var("QIANBAO_SECRET") {
             config.secret = Some(v);

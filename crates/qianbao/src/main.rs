@@ -162,6 +162,7 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
             platform::PlatformConfig { password_memory_kib: config.password_memory_kib, ..platform::PlatformConfig::default() };
         platform_config.red_packets.shares_max = config.red_packet_shares_max;
         platform_config.group_members_max = config.group_members_max;
+        platform_config.public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
         let platform = Arc::new(
             platform::Platform::start(store.clone(), db, committer.clone(), clock, platform_config, rail, secret)
                 .await
@@ -177,9 +178,13 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
                 }
             }
         });
-        if demo {
+        server::notify::spawn(platform.clone());
+        let demo_merchant = if demo {
             seed_demo_people(&platform).await.map_err(|e| format!("demo people: {e}"))?;
-        }
+            Some(seed_demo_merchant(&platform, &config.data_dir).await?)
+        } else {
+            None
+        };
         let state = Arc::new(server::AppState {
             store: store.clone(),
             committer,
@@ -191,8 +196,9 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
         let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(%address, "qianbao listening");
-        if demo {
+        if let Some(merchant) = demo_merchant {
             print_demo(address, &config, &admin_token);
+            print_demo_merchant(address, &merchant);
         }
         axum::serve(listener, server::router(state)).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())
     })
@@ -278,6 +284,98 @@ async fn seed_demo_people(platform: &platform::Platform) -> Result<(), platform:
         platform.create_group(ids[0], "Family", &ids[1..]).await?;
     }
     Ok(())
+}
+
+/// The demo merchant: WeChat's documented example mchid and appid, keys written to the data directory.
+const DEMO_MCHID: &str = "1900000109";
+const DEMO_APPID: &str = "wxd678efh567hg6787";
+
+struct DemoMerchant {
+    dir: std::path::PathBuf,
+    serial: String,
+    apiv3_key: String,
+    public_key_id: String,
+}
+
+/// Onboard the demo merchant once; its private key, API certificate, APIv3 key and Qianbao's platform
+/// certificate and public key are written under `<data_dir>/demo-merchant` for an SDK to use.
+async fn seed_demo_merchant(platform: &platform::Platform, data_dir: &std::path::Path) -> Result<DemoMerchant, String> {
+    let dir = data_dir.join("demo-merchant");
+    let io = |e: std::io::Error| format!("demo merchant files in {}: {e}", dir.display());
+    std::fs::create_dir_all(dir.join("platform-certificates")).map_err(io)?;
+    let key_path = dir.join("apiclient_key.pem");
+    let key = match std::fs::read_to_string(&key_path) {
+        Ok(pem) => wxpay::SigningKey::from_pkcs8_pem(&pem).map_err(|e| e.to_string())?,
+        Err(_) => {
+            let key = wxpay::SigningKey::generate();
+            write_private(&key_path, &key.to_pkcs8_pem()).map_err(io)?;
+            key
+        }
+    };
+    let serial_bytes: Vec<u8> = platform::Platform::crypto_sha256(key.public_key_spki_der().as_slice())[..20].iter().map(|b| b & 0x3f | 0x10).collect();
+    let certificate = wxpay::certificate(&key, &serial_bytes, "Qianbao demo merchant", 1_700_000_000, 4_102_444_800);
+    let certificate_pem = wxpay::pem_encode("CERTIFICATE", &certificate);
+    std::fs::write(dir.join("apiclient_cert.pem"), &certificate_pem).map_err(io)?;
+    let apiv3_path = dir.join("apiv3_key");
+    let apiv3_key = match platform.merchant(DEMO_MCHID).await {
+        Ok(_) => std::fs::read_to_string(&apiv3_path).map_err(io)?.trim().to_string(),
+        Err(_) => {
+            let setup = platform::MerchantSetup {
+                mchid: Some(DEMO_MCHID.into()),
+                kind: "direct".into(),
+                parent_mchid: None,
+                name: "Qianbao Demo Shop".into(),
+                mcc: "5411".into(),
+                country: "CN".into(),
+                settlement_currency: "CNY".into(),
+                fee_bps: 60,
+                settlement_account: "6222020000000000000".into(),
+                public_key_mode: false,
+            };
+            let (_, apiv3_key) = platform.onboard_merchant(setup).await.map_err(|e| format!("demo merchant: {e}"))?;
+            write_private(&apiv3_path, &apiv3_key).map_err(io)?;
+            platform.register_app(DEMO_MCHID, DEMO_APPID, "mini_program", "Qianbao Demo Mini Program").await.map_err(|e| e.to_string())?;
+            apiv3_key
+        }
+    };
+    let serial = match platform.register_merchant_key(DEMO_MCHID, &certificate_pem, None).await {
+        Ok(serial) => serial,
+        Err(platform::PlatformError::Conflict { .. }) => serial_bytes.iter().map(|b| format!("{b:02X}")).collect(),
+        Err(e) => return Err(e.to_string()),
+    };
+    let keys = platform.platform_keys().await.map_err(|e| e.to_string())?;
+    for k in &keys.certificates {
+        let pem = wxpay::pem_encode("CERTIFICATE", k.certificate.as_deref().unwrap_or_default());
+        std::fs::write(dir.join("platform-certificates").join(format!("{}.pem", k.serial)), pem).map_err(io)?;
+    }
+    std::fs::write(dir.join("wechatpay_public_key.pem"), keys.public_key.key.public_key_pem()).map_err(io)?;
+    std::fs::write(dir.join("wechatpay_public_key_id"), &keys.public_key.serial).map_err(io)?;
+    Ok(DemoMerchant { dir, serial, apiv3_key, public_key_id: keys.public_key.serial.clone() })
+}
+
+/// A file only its owner may read (private keys, the APIv3 key).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    std::io::Write::write_all(&mut file, text.as_bytes())
+}
+
+fn print_demo_merchant(address: std::net::SocketAddr, m: &DemoMerchant) {
+    let dir = m.dir.display();
+    println!(
+        "Demo merchant (WeChat Pay API v3 compatible) at http://{address}/v3/...\n  \
+         mchid {DEMO_MCHID}, appid {DEMO_APPID}, API key serial {serial}, APIv3 key {apiv3}\n  \
+         merchant private key {dir}/apiclient_key.pem; Qianbao public key {dir}/wechatpay_public_key.pem (id {pk})\n\n\
+         Python (pip install wechatpayv3):\n  \
+         from wechatpayv3 import WeChatPay, WeChatPayType\n  \
+         pay = WeChatPay(WeChatPayType.NATIVE, '{DEMO_MCHID}', open('{dir}/apiclient_key.pem').read(), '{serial}', '{DEMO_APPID}', '{apiv3}',\n      \
+         notify_url='https://merchant.example/notify', public_key=open('{dir}/wechatpay_public_key.pem').read(), public_key_id='{pk}')\n  \
+         pay._core._gate_way = 'http://{address}'\n  \
+         print(pay.pay(description='demo', out_trade_no='demo0001', amount={{'total': 100}}))\n",
+        serial = m.serial,
+        apiv3 = m.apiv3_key,
+        pk = m.public_key_id,
+    );
 }
 
 fn print_demo(address: std::net::SocketAddr, config: &Config, token: &str) {

@@ -10,6 +10,7 @@
 pub mod merchant_api;
 pub mod notify;
 pub mod openapi;
+mod operator_merchants;
 pub mod wallet_api;
 mod wire;
 
@@ -52,6 +53,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/api/people/{id}/kyc", post(set_kyc_tier))
         .route("/admin/api/audit", get(audit_log))
         .merge(wallet_api::routes())
+        .merge(operator_merchants::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), wallet_api::idempotency))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .merge(merchant_api::routes().layer(DefaultBodyLimit::max(merchant_api::MERCHANT_BODY_BYTES_MAX)))

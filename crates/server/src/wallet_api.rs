@@ -39,6 +39,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/red-packets", post(send_red_packet))
         .route("/api/v1/red-packets/{id}", get(red_packet))
         .route("/api/v1/red-packets/{id}/claims", post(claim_red_packet))
+        .route("/api/v1/merchant-payments/preview", post(preview_merchant_payment))
+        .route("/api/v1/merchant-payments", post(pay_merchant))
         .route("/api/v1/history", get(history))
         .route("/api/v1/statements/{month}", get(statement))
 }
@@ -115,6 +117,7 @@ fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
 /// POSTs that move money must carry an Idempotency-Key.
 fn key_required(path: &str) -> bool {
     path == "/api/v1/transfers"
+        || path == "/api/v1/merchant-payments"
         || path == "/api/v1/red-packets"
         || path == "/api/v1/top-ups"
         || path == "/api/v1/withdrawals"
@@ -404,6 +407,82 @@ async fn withdraw(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
 async fn withdrawal_status(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(op): Path<String>) -> Answer<Response> {
     let id = person(&state, &headers).await?;
     Ok(json(StatusCode::OK, &platform(&state).withdrawal_status(id, ids::parse("id", &op)?).await?))
+}
+
+/// What the wallet scanned or was handed by a merchant's page or app.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MerchantPaymentIn {
+    code_url: Option<String>,
+    prepay_id: Option<String>,
+    /// JSAPI / App: the parameters the merchant signed, as `wx.requestPayment` takes them.
+    app_id: Option<String>,
+    time_stamp: Option<String>,
+    nonce_str: Option<String>,
+    package: Option<String>,
+    sign_type: Option<String>,
+    pay_sign: Option<String>,
+    pin: Option<String>,
+    card_id: Option<String>,
+}
+
+impl MerchantPaymentIn {
+    fn reference(&self) -> Result<platform::OrderReference<'_>, PlatformError> {
+        match (&self.code_url, &self.prepay_id) {
+            (Some(url), None) => Ok(platform::OrderReference::CodeUrl(url)),
+            (None, Some(prepay_id)) => {
+                if self.sign_type.as_deref().is_some_and(|t| t != "RSA") {
+                    return Err(PlatformError::invalid("sign_type", "RSA"));
+                }
+                let signature = match (&self.app_id, &self.time_stamp, &self.nonce_str, &self.pay_sign) {
+                    (Some(app_id), Some(time_stamp), Some(nonce_str), Some(pay_sign)) => Some(platform::ClientSignature {
+                        app_id,
+                        time_stamp,
+                        nonce_str,
+                        package: self.package.as_deref().unwrap_or("Sign=WXPay"),
+                        pay_sign,
+                    }),
+                    (None, None, None, None) => None,
+                    _ => return Err(PlatformError::invalid("pay_sign", "app_id, time_stamp, nonce_str and pay_sign come together")),
+                };
+                Ok(platform::OrderReference::Prepay { prepay_id, signature })
+            }
+            _ => Err(PlatformError::invalid("code_url", "give either code_url or prepay_id")),
+        }
+    }
+}
+
+/// What a person sees before paying a merchant.
+fn order_view(order: &platform::Order, merchant_name: &str) -> serde_json::Value {
+    let amount = money::Money::from_minor(order.total, order.currency).map(|m| m.to_decimal_string()).unwrap_or_default();
+    serde_json::json!({
+        "order_id": order.id.to_string(),
+        "merchant": merchant_name,
+        "description": order.description,
+        "amount": amount,
+        "currency": order.currency.code(),
+        "state": order.trade_state,
+        "transaction_id": order.paid().then(|| order.transaction_id.clone()),
+        "out_trade_no": order.out_trade_no,
+    })
+}
+
+async fn preview_merchant_payment(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Answer<Response> {
+    person(&state, &headers).await?;
+    let r: MerchantPaymentIn = parse(&body)?;
+    let order = platform(&state).resolve_order(r.reference()?).await?;
+    let merchant = platform(&state).merchant(&order.mchid).await?;
+    Ok(json(StatusCode::OK, &order_view(&order, &merchant.merchant.name)))
+}
+
+async fn pay_merchant(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Answer<Response> {
+    let id = person(&state, &headers).await?;
+    let r: MerchantPaymentIn = parse(&body)?;
+    let order = platform(&state).resolve_order(r.reference()?).await?;
+    let card = r.card_id.as_deref().map(|c| ids::parse("card_id", c)).transpose()?;
+    let paid = platform(&state).pay_order(id, order.id, platform::PayOrder { pin: r.pin.as_deref(), card }).await?;
+    let merchant = platform(&state).merchant(&paid.mchid).await?;
+    Ok(json(StatusCode::CREATED, &order_view(&paid, &merchant.merchant.name)))
 }
 
 #[derive(Deserialize)]
