@@ -30,7 +30,10 @@ pub use error::PlatformError;
 pub use idempotency::{IdempotencyStart, check_key};
 pub use kyc::{TierLimits, default_limits, valid_cn_resident_id, valid_hk_id};
 pub use merchants::{MERCHANT_APPS_MAX, MERCHANT_KEYS_MAX, Merchant, MerchantAuth, MerchantSetup, PlatformKey, PlatformKeys};
-pub use orders::{ClientSignature, OrderReference, NewOrder, NewRefund, ORDER_TOTAL_MAX, Order, PayOrder, Refund, TradeType, fee_of, valid_notify_url, valid_out_no};
+pub use orders::{
+    ClientSignature, NewOrder, NewRefund, ORDER_TOTAL_MAX, Order, OrderReference, PayOrder, Refund, TradeType, fee_of, valid_notify_url,
+    valid_out_no,
+};
 pub use outbox::{LEASE_MS, Notification, RETRY_SCHEDULE_S};
 pub use people::{Person, Session};
 pub use rail::{RailConnector, RailOutcome, SandboxRail, TestCard};

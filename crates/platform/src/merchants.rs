@@ -431,6 +431,8 @@ impl Platform {
         };
         let rows = self.blocking(move |db| read(db)).await?;
         let has = |kind: &str| rows.iter().any(|r| r.text(1).is_ok_and(|k| k == kind));
+        // A new key takes effect after every existing one, even when the clock stands still (manual).
+        let effective_at = rows.iter().filter_map(|r| r.int(4).ok()).max().map_or(now, |latest| now.max(latest + 1));
         let mut fresh = Vec::new();
         if rotate || !has("certificate") {
             let key = wxpay::SigningKey::generate();
@@ -454,7 +456,7 @@ impl Platform {
                     db.with(|c| {
                         c.execute(
                             "INSERT INTO platform_keys (serial_no, kind, private_key, certificate, effective_at, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $5)",
-                            params![serial.as_str(), *kind, sealed.clone(), certificate.clone(), now, now + PLATFORM_KEY_VALIDITY_S * 1000],
+                            params![serial.as_str(), *kind, sealed.clone(), certificate.clone(), effective_at, effective_at + PLATFORM_KEY_VALIDITY_S * 1000],
                         )
                     })?;
                 }

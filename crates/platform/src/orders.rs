@@ -591,7 +591,9 @@ impl Platform {
                 }
                 Ok(order)
             }
-            (TradeType::Jsapi | TradeType::App, None) => Err(PlatformError::invalid("pay_sign", "this order is paid with the merchant's signed parameters")),
+            (TradeType::Jsapi | TradeType::App, None) => {
+                Err(PlatformError::invalid("pay_sign", "this order is paid with the merchant's signed parameters"))
+            }
             _ => Err(PlatformError::invalid("prepay_id", "this kind of order is not paid this way")),
         }
     }

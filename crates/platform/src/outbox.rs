@@ -121,12 +121,12 @@ impl Platform {
     /// Notifications of a merchant (or all), newest first, for the operator.
     pub async fn notifications(&self, mchid: Option<&str>, limit: i64) -> Result<Vec<Notification>> {
         let limit = limit.clamp(1, NOTIFICATIONS_PAGE_MAX);
-        let mchid = mchid.map(str::to_string);
+        let mchid = mchid.unwrap_or("").to_string();
         self.blocking(move |db| {
             let rows = db.with(|c| {
                 c.query(
-                    &format!("SELECT {COLUMNS} FROM notifications n JOIN merchants m ON m.id = n.merchant_id WHERE ($1 IS NULL OR m.mchid = $1) ORDER BY n.created_at DESC, n.id LIMIT $2"),
-                    params![mchid.clone(), limit],
+                    &format!("SELECT {COLUMNS} FROM notifications n JOIN merchants m ON m.id = n.merchant_id WHERE ($1 = '' OR m.mchid = $1) ORDER BY n.created_at DESC, n.id LIMIT $2"),
+                    params![mchid.as_str(), limit],
                 )
             })?;
             rows.iter().map(notification_from).collect()

@@ -312,7 +312,8 @@ async fn seed_demo_merchant(platform: &platform::Platform, data_dir: &std::path:
             key
         }
     };
-    let serial_bytes: Vec<u8> = platform::Platform::crypto_sha256(key.public_key_spki_der().as_slice())[..20].iter().map(|b| b & 0x3f | 0x10).collect();
+    let serial_bytes: Vec<u8> =
+        platform::Platform::crypto_sha256(key.public_key_spki_der().as_slice())[..20].iter().map(|b| b & 0x3f | 0x10).collect();
     let certificate = wxpay::certificate(&key, &serial_bytes, "Qianbao demo merchant", 1_700_000_000, 4_102_444_800);
     let certificate_pem = wxpay::pem_encode("CERTIFICATE", &certificate);
     std::fs::write(dir.join("apiclient_cert.pem"), &certificate_pem).map_err(io)?;

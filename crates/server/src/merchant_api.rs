@@ -217,8 +217,16 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WxError>
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { String::new() } else { path };
-        WxError::param(&field, "body", e.inner().to_string())
+        let inner = e.inner().to_string();
+        // serde names a missing field in its message, not its path.
+        let missing = inner.strip_prefix("missing field `").and_then(|m| m.split('`').next());
+        let field = match (path.as_str(), missing) {
+            (".", Some(m)) => m.to_string(),
+            (_, Some(m)) => format!("{path}.{m}"),
+            (".", None) => String::new(),
+            _ => path,
+        };
+        WxError::param(&field, "body", inner)
     })
 }
 

@@ -59,7 +59,11 @@ fn direct() -> String {
 }
 
 /// Onboard a merchant. The answer carries its APIv3 key: the only time it is shown.
-async fn onboard(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn onboard(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     require_operator(&state, &headers)?;
     let r: OnboardIn = parse_json(&body)?;
     let setup = platform::MerchantSetup {

@@ -2,6 +2,8 @@
 //! over real HTTP with a minimal std-only client.
 #![allow(dead_code)]
 
+pub mod merchant;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -13,9 +15,15 @@ pub const TOKEN: &str = "test-operator-token-0123456789";
 pub struct Response {
     pub status: u16,
     pub body: String,
+    /// Names lower-cased.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
@@ -58,7 +66,13 @@ pub fn request_with(
     {
         return Err(std::io::Error::other("body cut short"));
     }
-    Ok(Response { status, body: body.to_string() })
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok(Response { status, body: body.to_string(), headers })
 }
 
 pub fn get(port: u16, path: &str) -> Response {

@@ -1,0 +1,450 @@
+//! The WeChat Pay v3-compatible merchant API, black-box over real HTTP against `qianbao serve`, with a
+//! test merchant that signs as the SDKs do and checks every signed answer. Each test body runs on SQLite
+//! and, when QIANBAO_TEST_DATABASE_URL is set, on PostgreSQL.
+
+mod support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use support::merchant::*;
+use support::*;
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(super::Env::sqlite(stringify!($name))); })*
+        }
+        mod postgres {
+            $(#[test] fn $name() {
+                match super::Env::postgres(stringify!($name)) {
+                    Some(env) => super::$name(env),
+                    None => eprintln!("QIANBAO_TEST_DATABASE_URL not set: PostgreSQL run of {} skipped", stringify!($name)),
+                }
+            })*
+        }
+    };
+}
+
+both_backends!(
+    a_native_order_paid_by_a_wallet_notifies_the_merchant_and_queries_as_paid,
+    every_successful_answer_is_signed_and_every_answer_has_a_request_id,
+    bad_missing_stale_and_replayed_signatures_are_sign_errors,
+    bad_order_fields_are_param_errors_naming_the_field,
+    a_repeated_out_trade_no_is_the_same_order_or_out_trade_no_used,
+    a_merchant_never_sees_closes_or_refunds_another_merchants_order,
+    a_closed_order_cannot_be_paid_and_a_paid_order_cannot_be_closed,
+    an_order_closes_itself_at_its_time_expire,
+    two_people_paying_one_code_at_once_pay_it_once,
+    refunds_add_up_to_at_most_what_was_paid,
+    concurrent_refunds_never_refund_more_than_was_paid,
+    a_jsapi_order_is_paid_only_with_the_merchants_signature_by_its_payer,
+    a_failed_notification_is_retried_on_the_schedule_and_replayable,
+    a_rotated_platform_certificate_is_listed_and_signs,
+    public_key_mode_signs_with_the_public_key_id,
+);
+
+static PHONE: AtomicU64 = AtomicU64::new(13_900_000_000);
+
+fn start(env: &Env) -> Server {
+    env.serve_with(&[], WALLET_ENV)
+}
+
+/// A person with 1000.00 CNY and PIN 135790.
+fn payer(port: u16) -> Wallet {
+    let w = Wallet::register(port, &format!("+86{}", PHONE.fetch_add(1, Ordering::SeqCst)), "Payer");
+    w.set_pin("135790");
+    w.top_up("1000.00", "135790");
+    w
+}
+
+fn pay(w: &Wallet, code_url: &str) -> Response {
+    w.post("/api/v1/merchant-payments", &serde_json::json!({"code_url": code_url, "pin": "135790"}).to_string())
+}
+
+fn a_native_order_paid_by_a_wallet_notifies_the_merchant_and_queries_as_paid(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 60);
+    let notify = Receiver::start(vec![]);
+    let alice = payer(server.port);
+    let code_url = merchant.native_order("T2026000001", 1234, &notify.url);
+    assert!(code_url.starts_with("weixin://wxpay/bizpayurl?pr="), "{code_url}");
+    let q = merchant.query("T2026000001");
+    assert_eq!(q.json()["trade_state"], "NOTPAY", "{}", q.body);
+    assert!(q.json().get("transaction_id").is_none());
+
+    let preview = alice.post("/api/v1/merchant-payments/preview", &serde_json::json!({"code_url": code_url}).to_string());
+    assert_eq!(preview.json()["amount"], "12.34", "{}", preview.body);
+    assert_eq!(preview.json()["merchant"], format!("Shop {}", merchant.mchid));
+    let paid = pay(&alice, &code_url);
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    assert_eq!(paid.json()["state"], "SUCCESS");
+    assert_eq!(alice.available("CNY"), "987.66");
+
+    let event = merchant.open_notification(&notify.next(Duration::from_secs(10)));
+    assert_eq!(event["event_type"], "TRANSACTION.SUCCESS");
+    let resource = &event["resource"];
+    assert_eq!(resource["out_trade_no"], "T2026000001");
+    assert_eq!(resource["trade_state"], "SUCCESS");
+    assert_eq!(resource["amount"]["total"], 1234);
+    assert_eq!(resource["mchid"], merchant.mchid.as_str());
+    let transaction_id = resource["transaction_id"].as_str().unwrap().to_string();
+    assert_eq!(transaction_id.len(), 28);
+    assert!(transaction_id.bytes().all(|b| b.is_ascii_digit()));
+    let openid = resource["payer"]["openid"].as_str().unwrap();
+    assert_eq!(openid.len(), 28);
+    assert!(!openid.contains(&alice.id), "the openid does not reveal the person");
+
+    let by_id = merchant.call("GET", &format!("/v3/pay/transactions/id/{transaction_id}?mchid={}", merchant.mchid), "");
+    assert_eq!(by_id.status, 200, "{}", by_id.body);
+    assert_eq!(by_id.json()["trade_state"], "SUCCESS");
+    assert_eq!(by_id.json()["payer"]["openid"], openid);
+}
+
+fn every_successful_answer_is_signed_and_every_answer_has_a_request_id(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    merchant.native_order("T2026000002", 100, "https://merchant.example/notify");
+    // `call` checks the signature of every 2xx answer, the 204 of a close included.
+    let closed =
+        merchant.call("POST", "/v3/pay/transactions/out-trade-no/T2026000002/close", &format!(r#"{{"mchid":"{}"}}"#, merchant.mchid));
+    assert_eq!(closed.status, 204, "{}", closed.body);
+    assert_eq!(closed.body, "");
+    let certificates = merchant.call("GET", "/v3/certificates", "");
+    assert_eq!(certificates.status, 200);
+    let entry = &certificates.json()["data"][0];
+    let encrypted = &entry["encrypt_certificate"];
+    let pem = wxpay::aead_decrypt(
+        merchant.apiv3_key.as_bytes(),
+        encrypted["nonce"].as_str().unwrap().as_bytes(),
+        b"certificate",
+        &wxpay::base64::decode(encrypted["ciphertext"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let (_, _, serial) = wxpay::VerifyingKey::from_pem(std::str::from_utf8(&pem).unwrap()).unwrap();
+    assert_eq!(serial.as_deref(), entry["serial_no"].as_str());
+    let missing = merchant.query("NOSUCHORDER1");
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["code"], "ORDER_NOT_EXIST");
+    assert!(missing.header("request-id").is_some());
+}
+
+fn bad_missing_stale_and_replayed_signatures_are_sign_errors(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let path = "/v3/pay/transactions/native";
+    let body = merchant.order_body("T2026000003", 100, "https://merchant.example/notify");
+    let sign_error = |r: Response, why: &str| {
+        assert_eq!(r.status, 401, "{why}: {}", r.body);
+        assert_eq!(r.json()["code"], "SIGN_ERROR", "{why}");
+        assert_eq!(r.json()["detail"]["location"], "authorization", "{why}");
+    };
+    sign_error(merchant.raw("POST", path, &body, &[]), "no Authorization");
+    let good = merchant.authorization("POST", path, &body, now_s(), "nonce-1");
+    let tampered = body.replace("100", "1");
+    sign_error(merchant.raw("POST", path, &tampered, &[("Authorization", &good)]), "body changed after signing");
+    sign_error(merchant.raw("POST", "/v3/pay/transactions/jsapi", &body, &[("Authorization", &good)]), "another path");
+    let stale = merchant.authorization("POST", path, &body, now_s() - 301, "nonce-2");
+    sign_error(merchant.raw("POST", path, &body, &[("Authorization", &stale)]), "six minutes old");
+    let unknown_serial = good.replace(&merchant.serial, "0123456789ABCDEF");
+    sign_error(merchant.raw("POST", path, &body, &[("Authorization", &unknown_serial)]), "unknown serial");
+    let unknown_mchid = good.replace(&format!("mchid=\"{}\"", merchant.mchid), "mchid=\"1999999999\"");
+    sign_error(merchant.raw("POST", path, &body, &[("Authorization", &unknown_mchid)]), "unknown mchid");
+    sign_error(merchant.raw("POST", path, &body, &[("Authorization", "Bearer abc")]), "another scheme");
+    // None of those created the order; the good request does, once.
+    assert_eq!(merchant.query("T2026000003").status, 404);
+    let first = merchant.raw("POST", path, &body, &[("Authorization", &good)]);
+    assert_eq!(first.status, 200, "{}", first.body);
+    sign_error(merchant.raw("POST", path, &body, &[("Authorization", &good)]), "the same nonce again");
+}
+
+fn bad_order_fields_are_param_errors_naming_the_field(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let base: serde_json::Value =
+        serde_json::from_str(&merchant.order_body("T2026000004", 100, "https://merchant.example/notify")).unwrap();
+    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+        ("/amount/total", Box::new(|b| b["amount"]["total"] = 0.into())),
+        ("/amount/total", Box::new(|b| b["amount"]["total"] = (-5).into())),
+        ("/amount/currency", Box::new(|b| b["amount"]["currency"] = "XYZ".into())),
+        ("/amount/currency", Box::new(|b| b["amount"]["currency"] = "JPY".into())),
+        ("/out_trade_no", Box::new(|b| b["out_trade_no"] = "T1".into())),
+        ("/out_trade_no", Box::new(|b| b["out_trade_no"] = "T2026 000004".into())),
+        ("/out_trade_no", Box::new(|b| b["out_trade_no"] = "x".repeat(33).into())),
+        ("/time_expire", Box::new(|b| b["time_expire"] = "tomorrow".into())),
+        ("/time_expire", Box::new(|b| b["time_expire"] = "2001-01-01T00:00:00+08:00".into())),
+        ("/notify_url", Box::new(|b| b["notify_url"] = "ftp://merchant.example/notify".into())),
+        ("/description", Box::new(|b| b["description"] = "d".repeat(128).into())),
+        ("/attach", Box::new(|b| b["attach"] = "a".repeat(129).into())),
+        ("/amount/total", Box::new(|b| b["amount"]["total"] = "100".into())),
+        ("/description", Box::new(|b| b.as_object_mut().unwrap().remove("description").map(|_| ()).unwrap())),
+    ];
+    for (field, change) in cases {
+        let mut body = base.clone();
+        change(&mut body);
+        let r = merchant.call("POST", "/v3/pay/transactions/native", &body.to_string());
+        assert_eq!(r.status, 400, "{field}: {}", r.body);
+        assert_eq!(r.json()["code"], "PARAM_ERROR", "{field}: {}", r.body);
+        assert_eq!(r.json()["detail"]["field"], field, "{}", r.body);
+    }
+    assert_eq!(merchant.query("T2026000004").status, 404, "no bad request created the order");
+    let mut other_app = base.clone();
+    other_app["appid"] = "wxsomeoneelse".into();
+    let r = merchant.call("POST", "/v3/pay/transactions/native", &other_app.to_string());
+    assert_eq!(r.json()["code"], "APPID_MCHID_NOT_MATCH", "{}", r.body);
+}
+
+fn a_repeated_out_trade_no_is_the_same_order_or_out_trade_no_used(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let first = merchant.native_order("T2026000005", 100, "https://merchant.example/notify");
+    let again = merchant.native_order("T2026000005", 100, "https://merchant.example/notify");
+    assert_eq!(first, again);
+    let different =
+        merchant.call("POST", "/v3/pay/transactions/native", &merchant.order_body("T2026000005", 200, "https://merchant.example/notify"));
+    assert_eq!(different.status, 403, "{}", different.body);
+    assert_eq!(different.json()["code"], "OUT_TRADE_NO_USED");
+    assert_eq!(merchant.query("T2026000005").json()["amount"]["total"], 100);
+}
+
+fn a_merchant_never_sees_closes_or_refunds_another_merchants_order(env: Env) {
+    let server = start(&env);
+    let (a, b) = (TestMerchant::onboard(server.port, 0), TestMerchant::onboard(server.port, 0));
+    let alice = payer(server.port);
+    let code_url = a.native_order("T2026000006", 500, "https://merchant.example/notify");
+    assert_eq!(pay(&alice, &code_url).status, 201);
+    let transaction_id = a.query("T2026000006").json()["transaction_id"].as_str().unwrap().to_string();
+
+    assert_eq!(b.query("T2026000006").json()["code"], "ORDER_NOT_EXIST");
+    let by_id = b.call("GET", &format!("/v3/pay/transactions/id/{transaction_id}?mchid={}", b.mchid), "");
+    assert_eq!(by_id.json()["code"], "ORDER_NOT_EXIST");
+    // Asking with the other merchant's mchid in the query is refused outright.
+    let spoofed = b.call("GET", &format!("/v3/pay/transactions/out-trade-no/T2026000006?mchid={}", a.mchid), "");
+    assert_eq!(spoofed.status, 400, "{}", spoofed.body);
+    let close = b.call("POST", "/v3/pay/transactions/out-trade-no/T2026000006/close", &format!(r#"{{"mchid":"{}"}}"#, b.mchid));
+    assert_eq!(close.json()["code"], "ORDER_NOT_EXIST");
+    let refund = b.call(
+        "POST",
+        "/v3/refund/domestic/refunds",
+        &serde_json::json!({"transaction_id": transaction_id, "out_refund_no": "R1", "amount": {"refund": 500, "total": 500, "currency": "CNY"}}).to_string(),
+    );
+    assert_eq!(refund.status, 404, "{}", refund.body);
+    assert_eq!(alice.available("CNY"), "995.00", "nothing came back to the payer");
+    assert_eq!(a.query("T2026000006").json()["trade_state"], "SUCCESS");
+}
+
+fn a_closed_order_cannot_be_paid_and_a_paid_order_cannot_be_closed(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let alice = payer(server.port);
+    let closed_code = merchant.native_order("T2026000007", 100, "https://merchant.example/notify");
+    let close = |no: &str| {
+        merchant.call("POST", &format!("/v3/pay/transactions/out-trade-no/{no}/close"), &format!(r#"{{"mchid":"{}"}}"#, merchant.mchid))
+    };
+    assert_eq!(close("T2026000007").status, 204);
+    assert_eq!(close("T2026000007").status, 204, "closing again is fine");
+    let r = pay(&alice, &closed_code);
+    assert_eq!(r.json()["code"], "ORDER_CLOSED", "{}", r.body);
+    assert_eq!(alice.available("CNY"), "1000.00");
+
+    let paid_code = merchant.native_order("T2026000008", 100, "https://merchant.example/notify");
+    assert_eq!(pay(&alice, &paid_code).status, 201);
+    let r = close("T2026000008");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "ORDER_PAID");
+    assert_eq!(merchant.query("T2026000008").json()["trade_state"], "SUCCESS");
+}
+
+fn an_order_closes_itself_at_its_time_expire(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let alice = payer(server.port);
+    let mut body: serde_json::Value =
+        serde_json::from_str(&merchant.order_body("T2026000009", 100, "https://merchant.example/notify")).unwrap();
+    body["time_expire"] = wxpay::time::format_rfc3339(now_s() + 120).into();
+    let r = merchant.call("POST", "/v3/pay/transactions/native", &body.to_string());
+    let code_url = r.json()["code_url"].as_str().unwrap().to_string();
+    advance_clock(server.port, 121);
+    assert_eq!(merchant.query("T2026000009").json()["trade_state"], "CLOSED");
+    assert_eq!(pay(&alice, &code_url).json()["code"], "ORDER_CLOSED");
+    assert_eq!(alice.available("CNY"), "1000.00");
+}
+
+fn two_people_paying_one_code_at_once_pay_it_once(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let payers: Vec<Wallet> = (0..6).map(|_| payer(server.port)).collect();
+    let code_url = merchant.native_order("T2026000010", 700, "https://merchant.example/notify");
+    let answers: Vec<Response> = std::thread::scope(|s| {
+        let handles: Vec<_> = payers.iter().map(|p| s.spawn(|| pay(p, &code_url))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(answers.iter().filter(|r| r.status == 201).count(), 1, "{:?}", answers.iter().map(|r| &r.body).collect::<Vec<_>>());
+    for r in answers.iter().filter(|r| r.status != 201) {
+        assert_eq!(r.json()["code"], "ORDER_PAID", "{}", r.body);
+    }
+    let debited: Vec<String> = payers.iter().map(|p| p.available("CNY")).filter(|a| a != "1000.00").collect();
+    assert_eq!(debited, vec!["993.00".to_string()]);
+}
+
+fn refunds_add_up_to_at_most_what_was_paid(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let notify = Receiver::start(vec![]);
+    let alice = payer(server.port);
+    let code_url = merchant.native_order("T2026000011", 1000, &notify.url);
+    assert_eq!(pay(&alice, &code_url).status, 201);
+    notify.next(Duration::from_secs(10));
+    let first = merchant.refund("T2026000011", "R2026000011a", 300, 1000);
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.json()["status"], "SUCCESS");
+    assert_eq!(first.json()["amount"]["refund"], 300);
+    let event = merchant.open_notification(&notify.next(Duration::from_secs(10)));
+    assert_eq!(event["event_type"], "REFUND.SUCCESS");
+    assert_eq!(event["resource"]["out_refund_no"], "R2026000011a");
+    assert_eq!(event["resource"]["refund_status"], "SUCCESS");
+    // The same out_refund_no again is the same refund, not a second one.
+    let again = merchant.refund("T2026000011", "R2026000011a", 300, 1000);
+    assert_eq!(again.json()["refund_id"], first.json()["refund_id"]);
+    let changed = merchant.refund("T2026000011", "R2026000011a", 200, 1000);
+    assert_eq!(changed.status, 400, "{}", changed.body);
+    assert_eq!(merchant.refund("T2026000011", "R2026000011b", 600, 1000).status, 200);
+    let over = merchant.refund("T2026000011", "R2026000011c", 101, 1000);
+    assert_eq!(over.status, 403, "{}", over.body);
+    assert_eq!(over.json()["code"], "NOT_ENOUGH");
+    assert_eq!(merchant.refund("T2026000011", "R2026000011d", 100, 1000).status, 200);
+    assert_eq!(alice.available("CNY"), "1000.00", "everything came back");
+    assert_eq!(merchant.query("T2026000011").json()["trade_state"], "REFUND");
+    let queried = merchant.call("GET", "/v3/refund/domestic/refunds/R2026000011b", "");
+    assert_eq!(queried.json()["amount"]["refund"], 600, "{}", queried.body);
+    assert_eq!(merchant.call("GET", "/v3/refund/domestic/refunds/NOSUCH", "").json()["code"], "RESOURCE_NOT_EXISTS");
+    let wrong_total = merchant.refund("T2026000011", "R2026000011e", 1, 999);
+    assert_eq!(wrong_total.json()["detail"]["field"], "/amount/total", "{}", wrong_total.body);
+}
+
+fn concurrent_refunds_never_refund_more_than_was_paid(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let alice = payer(server.port);
+    let code_url = merchant.native_order("T2026000012", 1000, "https://merchant.example/notify");
+    assert_eq!(pay(&alice, &code_url).status, 201);
+    let answers: Vec<Response> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let m = &merchant;
+                s.spawn(move || m.refund("T2026000012", &format!("R2026000012-{i}"), 300, 1000))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(answers.iter().filter(|r| r.status == 200).count(), 3, "{:?}", answers.iter().map(|r| &r.body).collect::<Vec<_>>());
+    assert_eq!(alice.available("CNY"), "999.00");
+}
+
+fn a_jsapi_order_is_paid_only_with_the_merchants_signature_by_its_payer(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let (alice, bob) = (payer(server.port), payer(server.port));
+    // The merchant learns Alice's openid at its app from an earlier payment.
+    let code_url = merchant.native_order("T2026000013", 1, "https://merchant.example/notify");
+    assert_eq!(pay(&alice, &code_url).status, 201);
+    let openid = merchant.query("T2026000013").json()["payer"]["openid"].as_str().unwrap().to_string();
+
+    let mut body: serde_json::Value =
+        serde_json::from_str(&merchant.order_body("T2026000014", 200, "https://merchant.example/notify")).unwrap();
+    body["payer"] = serde_json::json!({"openid": openid});
+    let r = merchant.call("POST", "/v3/pay/transactions/jsapi", &body.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let prepay_id = r.json()["prepay_id"].as_str().unwrap().to_string();
+    let (ts, nonce, package) = (now_s().to_string(), "593BEC0C930BF1AFEB40B4A08C8FB242", format!("prepay_id={prepay_id}"));
+    let message = format!("{}\n{ts}\n{nonce}\n{package}\n", merchant.appid);
+    let pay_sign = wxpay::base64::encode(&merchant.key.sign(message.as_bytes()));
+    let params = |sign: &str| {
+        serde_json::json!({"prepay_id": prepay_id, "app_id": merchant.appid, "time_stamp": ts, "nonce_str": nonce, "package": package,
+            "sign_type": "RSA", "pay_sign": sign, "pin": "135790"})
+        .to_string()
+    };
+    let forged = wxpay::base64::encode(&wxpay::SigningKey::generate().sign(message.as_bytes()));
+    let r = alice.post("/api/v1/merchant-payments", &params(&forged));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["field"], "pay_sign");
+    let r = alice.post("/api/v1/merchant-payments", &serde_json::json!({"prepay_id": prepay_id, "pin": "135790"}).to_string());
+    assert_eq!(r.status, 400, "unsigned: {}", r.body);
+    let r = bob.post("/api/v1/merchant-payments", &params(&pay_sign));
+    assert_eq!(r.status, 403, "the order names Alice: {}", r.body);
+    let r = alice.post("/api/v1/merchant-payments", &params(&pay_sign));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(alice.available("CNY"), "997.99");
+    assert_eq!(bob.available("CNY"), "1000.00");
+}
+
+fn a_failed_notification_is_retried_on_the_schedule_and_replayable(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let notify = Receiver::start(vec![500, 503]);
+    let alice = payer(server.port);
+    let code_url = merchant.native_order("T2026000015", 100, &notify.url);
+    assert_eq!(pay(&alice, &code_url).status, 201);
+    // The outbox as the operator sees it, once the dispatcher has recorded try `attempts` and its answer.
+    let recorded = |attempts: i64, status: i64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let seen = get(server.port, &format!("/admin/api/notifications?mchid={}", merchant.mchid)).json();
+            if seen[0]["attempts"] == attempts && seen[0]["last_status"] == status {
+                return seen[0].clone();
+            }
+            assert!(std::time::Instant::now() < deadline, "{seen}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let first = notify.next(Duration::from_secs(10));
+    recorded(1, 500);
+    assert!(notify.rx.recv_timeout(Duration::from_secs(2)).is_err(), "no retry before 15 s");
+    advance_clock(server.port, 15);
+    let second = notify.next(Duration::from_secs(10));
+    recorded(2, 503);
+    advance_clock(server.port, 15);
+    let third = notify.next(Duration::from_secs(10));
+    let id = |r: &Received| serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["id"].clone();
+    assert_eq!(id(&first), id(&second));
+    assert_eq!(id(&second), id(&third), "the same event id every time, for the merchant to de-duplicate");
+    let seen = recorded(3, 200);
+    assert_eq!(seen["state"], "delivered", "{seen}");
+    let event_id = seen["id"].as_str().unwrap().to_string();
+    let r = post(server.port, &format!("/admin/api/notifications/{event_id}/replay"), "");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let replayed = notify.next(Duration::from_secs(10));
+    assert_eq!(id(&replayed), serde_json::Value::from(event_id));
+    merchant.open_notification(&replayed);
+}
+
+fn a_rotated_platform_certificate_is_listed_and_signs(env: Env) {
+    let server = start(&env);
+    let mut merchant = TestMerchant::onboard(server.port, 0);
+    let before = merchant.call("GET", "/v3/certificates", "");
+    let old_serial = before.header("wechatpay-serial").unwrap().to_string();
+    let r = post(server.port, "/admin/api/platform-keys/rotate", "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    merchant.refresh_platform_keys();
+    let after = merchant.call("GET", "/v3/certificates", "");
+    let serials: Vec<String> =
+        after.json()["data"].as_array().unwrap().iter().map(|c| c["serial_no"].as_str().unwrap().to_string()).collect();
+    assert_eq!(serials.len(), 2, "both certificates are valid during the switch");
+    assert!(serials.contains(&old_serial));
+    assert_ne!(after.header("wechatpay-serial").unwrap(), old_serial, "the new certificate signs");
+    let r = post(server.port, &format!("/admin/api/platform-keys/{old_serial}/retire"), "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(merchant.call("GET", "/v3/certificates", "").json()["data"].as_array().unwrap().len(), 1);
+}
+
+fn public_key_mode_signs_with_the_public_key_id(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let public_key_id = get(server.port, "/admin/api/platform-keys").json()["public_key"]["public_key_id"].as_str().unwrap().to_string();
+    assert!(public_key_id.starts_with("PUB_KEY_ID_"));
+    let body = merchant.order_body("T2026000016", 100, "https://merchant.example/notify");
+    let auth = merchant.authorization("POST", "/v3/pay/transactions/native", &body, now_s(), "pk-nonce-1");
+    let r = merchant.raw("POST", "/v3/pay/transactions/native", &body, &[("Authorization", &auth), ("Wechatpay-Serial", &public_key_id)]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("wechatpay-serial"), Some(public_key_id.as_str()));
+    merchant.check_signed(&r);
+}
