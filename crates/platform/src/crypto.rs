@@ -72,6 +72,24 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     constant_time_eq(&out, &hash)
 }
 
+/// Seal a secret for storage (an APIv3 key, a platform private key): AES-256-GCM under a key derived
+/// from the server secret, a random nonce in front. A stolen database alone does not give them away.
+pub fn seal(secret: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    let key = hmac_sha256(secret, b"qianbao seal v1");
+    let nonce = random_bytes::<12>();
+    let mut out = nonce.to_vec();
+    out.extend(wxpay::aead_encrypt(&key, &nonce, b"qianbao", plaintext).expect("a 32-byte key and a 12-byte nonce"));
+    out
+}
+
+pub fn unseal(secret: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    let key = hmac_sha256(secret, b"qianbao seal v1");
+    if sealed.len() < 12 {
+        return None;
+    }
+    wxpay::aead_decrypt(&key, &sealed[..12], b"qianbao", &sealed[12..]).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,22 +116,12 @@ mod tests {
         let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
         assert_eq!(hex(&mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     }
-}
 
-/// Seal a secret for storage (an APIv3 key, a platform private key): AES-256-GCM under a key derived
-/// from the server secret, a random nonce in front. A stolen database alone does not give them away.
-pub fn seal(secret: &[u8], plaintext: &[u8]) -> Vec<u8> {
-    let key = hmac_sha256(secret, b"qianbao seal v1");
-    let nonce = random_bytes::<12>();
-    let mut out = nonce.to_vec();
-    out.extend(wxpay::aead_encrypt(&key, &nonce, b"qianbao", plaintext).expect("a 32-byte key and a 12-byte nonce"));
-    out
-}
-
-pub fn unseal(secret: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
-    let key = hmac_sha256(secret, b"qianbao seal v1");
-    if sealed.len() < 12 {
-        return None;
+    #[test]
+    fn sealed_secrets_open_only_with_the_same_secret() {
+        let sealed = seal(&[7; 32], b"apiv3 key");
+        assert_eq!(unseal(&[7; 32], &sealed).as_deref(), Some(&b"apiv3 key"[..]));
+        assert_eq!(unseal(&[8; 32], &sealed), None);
+        assert_ne!(seal(&[7; 32], b"apiv3 key"), sealed, "a fresh nonce every time");
     }
-    wxpay::aead_decrypt(&key, &sealed[..12], b"qianbao", &sealed[12..]).ok()
 }

@@ -102,6 +102,9 @@ impl PlatformKeys {
     }
 }
 
+/// A platform key as stored: serial, kind, sealed PKCS#8, certificate.
+type SealedKey = (String, &'static str, Vec<u8>, Option<Vec<u8>>);
+
 #[derive(Default)]
 pub(crate) struct MerchantCache {
     by_mchid: Mutex<HashMap<String, (Instant, Arc<MerchantAuth>)>>,
@@ -449,7 +452,7 @@ impl Platform {
         }
         if !fresh.is_empty() {
             let secret = self.secret.clone();
-            let rows: Vec<(String, &'static str, Vec<u8>, Option<Vec<u8>>)> =
+            let rows: Vec<SealedKey> =
                 fresh.into_iter().map(|(s, k, key, cert)| (s, k, crypto::seal(&secret, &key.to_pkcs8_der()), cert)).collect();
             self.blocking(move |db| {
                 for (serial, kind, sealed, certificate) in &rows {

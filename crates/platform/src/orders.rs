@@ -292,26 +292,26 @@ fn event_id(kind: &str, object: i64) -> String {
     format!("{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..32])
 }
 
-fn notification_effect(
+/// An event for the outbox.
+struct Event {
     id: String,
-    merchant_id: i64,
-    notify_url: &str,
-    event: &str,
-    summary: &str,
-    original: &str,
+    kind: &'static str,
+    summary: &'static str,
+    original_type: &'static str,
     resource: String,
-    now: i64,
-) -> Effect {
+}
+
+fn notification_effect(event: Event, merchant_id: i64, notify_url: &str, now: i64) -> Effect {
     Effect {
         sql: "INSERT INTO notifications (id, merchant_id, notify_url, event_type, summary, original_type, resource, state, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8) ON CONFLICT (id) DO NOTHING",
         params: vec![
-            id.into(),
+            event.id.into(),
             merchant_id.into(),
             notify_url.into(),
-            event.into(),
-            summary.into(),
-            original.into(),
-            resource.into(),
+            event.kind.into(),
+            event.summary.into(),
+            event.original_type.into(),
+            event.resource.into(),
             now.into(),
         ],
     }
@@ -348,7 +348,7 @@ impl Platform {
     /// Place an order. A repeat of an `out_trade_no` with the same content returns the same order; with
     /// different content it is `OUT_TRADE_NO_USED`.
     pub async fn create_order(&self, merchant: &crate::MerchantAuth, new: NewOrder) -> Result<Order> {
-        if !merchant.appids.iter().any(|a| *a == new.appid) {
+        if !merchant.appids.contains(&new.appid) {
             return Err(PlatformError::conflict("APPID_MCHID_NOT_MATCH", "this appid is not bound to this mchid"));
         }
         if !valid_out_no(&new.out_trade_no, 6, 32, false) {
@@ -670,13 +670,15 @@ impl Platform {
                 .to_vec(),
             }],
             effects: vec![notification_effect(
-                event_id("TRANSACTION.SUCCESS", order.id),
+                Event {
+                    id: event_id("TRANSACTION.SUCCESS", order.id),
+                    kind: "TRANSACTION.SUCCESS",
+                    summary: "支付成功",
+                    original_type: "transaction",
+                    resource: paid.transaction_json().to_string(),
+                },
                 order.merchant_id,
                 &order.notify_url,
-                "TRANSACTION.SUCCESS",
-                "支付成功",
-                "transaction",
-                paid.transaction_json().to_string(),
                 now,
             )],
         };
@@ -742,7 +744,7 @@ impl Platform {
         let request_hash = crypto::sha256(
             serde_json::to_string(&json!([order.id, new.refund, new.reason, new.notify_url])).expect("JSON of plain values").as_bytes(),
         );
-        if let Some(existing) = self.refund_by_out_refund_no(merchant_id, &new.out_refund_no).await.ok() {
+        if let Ok(existing) = self.refund_by_out_refund_no(merchant_id, &new.out_refund_no).await {
             if existing.request_hash != request_hash {
                 return Err(PlatformError::conflict("INVALID_REQUEST", "this out_refund_no was used for a different refund"));
             }
@@ -804,13 +806,15 @@ impl Platform {
                 },
             ],
             effects: vec![notification_effect(
-                event_id("REFUND.SUCCESS", id),
+                Event {
+                    id: event_id("REFUND.SUCCESS", id),
+                    kind: "REFUND.SUCCESS",
+                    summary: "退款成功",
+                    original_type: "refund",
+                    resource: refund.notification_json().to_string(),
+                },
                 merchant_id,
                 &notify_url,
-                "REFUND.SUCCESS",
-                "退款成功",
-                "refund",
-                refund.notification_json().to_string(),
                 now,
             )],
         };

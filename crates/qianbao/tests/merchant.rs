@@ -162,7 +162,8 @@ fn bad_order_fields_are_param_errors_naming_the_field(env: Env) {
     let merchant = TestMerchant::onboard(server.port, 0);
     let base: serde_json::Value =
         serde_json::from_str(&merchant.order_body("T2026000004", 100, "https://merchant.example/notify")).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Change = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Change)> = vec![
         ("/amount/total", Box::new(|b| b["amount"]["total"] = 0.into())),
         ("/amount/total", Box::new(|b| b["amount"]["total"] = (-5).into())),
         ("/amount/currency", Box::new(|b| b["amount"]["currency"] = "XYZ".into())),

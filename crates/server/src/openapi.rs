@@ -47,6 +47,15 @@ fn with_id(mut o: Value) -> Value {
 }
 
 pub fn document() -> Value {
+    let mut doc = base_document();
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    for (path, item) in merchant_paths().as_object().expect("paths") {
+        paths.insert(path.clone(), item.clone());
+    }
+    doc
+}
+
+fn base_document() -> Value {
     let amount =
         json!({"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$", "description": "decimal in major units of the currency, e.g. 12.34"});
     let currency = json!({"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217 code"});
@@ -145,5 +154,46 @@ pub fn document() -> Value {
             "/admin/api/sandbox/clock": {"post": {"summary": "Move the manual clock (sandbox only)", "security": [{"operator": []}],
                 "requestBody": body(&["advance_s"], json!({"advance_s": {"type": "integer", "minimum": 0}})), "responses": {"200": ok("now")}}}
         }
+    })
+}
+
+/// The wallet's side of merchant payments and the operator's merchant tools. (The merchant API itself,
+/// `/v3/...`, is WeChat Pay API v3's: see shared/reference/wechatpay-v3.md.)
+fn merchant_paths() -> Value {
+    let pin = json!({"type": "string", "pattern": "^[0-9]{6}$"});
+    let operator =
+        |summary: &str| json!({"summary": summary, "security": [{"operator": []}], "responses": {"200": ok("OK"), "201": ok("Created")}});
+    let mchid = json!([{"name": "mchid", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    let payment = body(
+        &[],
+        json!({
+            "code_url": {"type": "string", "description": "a Native order's code_url, as scanned"},
+            "prepay_id": {"type": "string", "description": "a JSAPI, App or H5 order's prepay_id"},
+            "app_id": {"type": "string"}, "time_stamp": {"type": "string"}, "nonce_str": {"type": "string"},
+            "package": {"type": "string"}, "sign_type": {"enum": ["RSA"]}, "pay_sign": {"type": "string", "description": "the merchant's client-side signature (JSAPI, App)"},
+            "pin": pin, "card_id": {"type": "string", "pattern": "^[0-9]+$"}
+        }),
+    );
+    let with = |mut o: Value, params: Value| {
+        o["parameters"] = params;
+        o
+    };
+    json!({
+        "/api/v1/merchant-payments/preview": {"post": op("What a scanned code or prepay_id would pay: merchant, amount, state", true, Some(payment.clone()), false)},
+        "/api/v1/merchant-payments": {"post": op("Pay a merchant's order (balance or a linked card; PIN rules apply)", true, Some(payment), true)},
+        "/admin/api/merchants": {"post": operator("Onboard a merchant; the answer carries its APIv3 key, shown once")},
+        "/admin/api/merchants/{mchid}": {"get": with(operator("A merchant, its key serials and app ids"), mchid.clone())},
+        "/admin/api/merchants/{mchid}/keys": {"post": with(operator("Register an API certificate or public key (with serial_no)"), mchid.clone())},
+        "/admin/api/merchants/{mchid}/keys/{serial}": {"delete": with(operator("Revoke an API key"),
+            json!([{"name": "mchid", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "serial", "in": "path", "required": true, "schema": {"type": "string"}}]))},
+        "/admin/api/merchants/{mchid}/apps": {"post": with(operator("Bind an app id (mini_program, official_account, mobile_app, web)"), mchid)},
+        "/admin/api/platform-keys": {"get": operator("Platform certificates and the public key (with its PUB_KEY_ID)")},
+        "/admin/api/platform-keys/rotate": {"post": operator("Start a new platform certificate (the old one stays valid until retired)")},
+        "/admin/api/platform-keys/{serial}/retire": {"post": with(operator("Retire a platform certificate"),
+            json!([{"name": "serial", "in": "path", "required": true, "schema": {"type": "string"}}]))},
+        "/admin/api/notifications": {"get": with(operator("Notification deliveries, newest first"),
+            json!([{"name": "mchid", "in": "query", "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}]))},
+        "/admin/api/notifications/{id}/replay": {"post": with(operator("Send a notification again now"),
+            json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]))}
     })
 }

@@ -65,6 +65,7 @@ both_backends!(
     two_committers_on_one_database_never_double_spend,
     migrations_are_versioned_and_applied_once,
     verify_finds_a_tampered_balance,
+    guards_and_effects_commit_with_their_transfers_or_not_at_all,
 );
 
 fn cny() -> Currency {
@@ -268,10 +269,10 @@ fn two_committers_on_one_database_never_double_spend(db: TestDb) {
 
 fn migrations_are_versioned_and_applied_once(db: TestDb) {
     let store = open(&db);
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
     drop(store);
     let store = open(&db);
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
 }
 
 fn verify_finds_a_tampered_balance(db: TestDb) {
@@ -290,4 +291,46 @@ fn verify_finds_a_tampered_balance(db: TestDb) {
     let report = store.verify().unwrap();
     assert!(!report.ok());
     assert!(report.problems.iter().any(|p| p.contains("stored")), "{:?}", report.problems);
+}
+
+fn guards_and_effects_commit_with_their_transfers_or_not_at_all(db: TestDb) {
+    use store::{Conditions, Effect, GuardFailed, Value};
+    let store = open(&db);
+    setup(&store, 2, 100);
+    let rows = store::Db::open(&db.url, 2).unwrap();
+    rows.with(|c| {
+        c.batch(
+            "CREATE TABLE guard_rows (id BIGINT PRIMARY KEY, state TEXT NOT NULL); INSERT INTO guard_rows VALUES (1, 'open'), (3, 'open')",
+        )
+    })
+    .unwrap();
+    let state = |id: i64| -> Option<String> {
+        rows.with(|c| c.query_one("SELECT state FROM guard_rows WHERE id = $1", &[Value::Int(id)])).unwrap().map(|r| r.text(0).unwrap())
+    };
+    let take =
+        |id: i64| Effect { sql: "UPDATE guard_rows SET state = 'taken' WHERE id = $1 AND state = 'open'", params: vec![Value::Int(id)] };
+    let note = |id: i64| Effect {
+        sql: "INSERT INTO guard_rows (id, state) VALUES ($1, 'effect') ON CONFLICT (id) DO NOTHING",
+        params: vec![Value::Int(id)],
+    };
+    let committer = store.start_committer(fast(), Arc::new(SystemClock)).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let guarded = |transfers: Vec<NewTransfer>, guard: i64, effect: i64| {
+        runtime
+            .block_on(committer.create_transfers_guarded(transfers, Conditions { guards: vec![take(guard)], effects: vec![note(effect)] }))
+            .unwrap()
+    };
+
+    // The guard holds: the row, the transfer and the effect commit together.
+    assert_eq!(guarded(vec![transfer(20, 2, 3, 60)], 1, 2), Ok(vec![Ok(Outcome::Created)]));
+    assert_eq!((state(1).as_deref(), state(2).as_deref()), (Some("taken"), Some("effect")));
+    // The same guard again changes no row: the transfer is never applied (not even recorded as failed).
+    assert_eq!(guarded(vec![transfer(21, 2, 3, 10)], 1, 4), Err(GuardFailed(0)));
+    assert!(store.transfer(21).unwrap().is_none() && store.failed_transfer(21).unwrap().is_none());
+    assert_eq!(state(4), None);
+    // The guard holds but the transfer fails: the guard's change is rolled back, the effect never runs.
+    assert_eq!(guarded(vec![transfer(22, 2, 3, 1000)], 3, 5), Ok(vec![Err(TransferError::ExceedsCredits)]));
+    assert_eq!((state(3).as_deref(), state(5)), (Some("open"), None));
+    assert_eq!(store.account(2).unwrap().unwrap().debits_posted, 60);
+    assert_books_balance(&store);
 }

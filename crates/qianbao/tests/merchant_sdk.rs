@@ -1,0 +1,102 @@
+//! A merchant's unmodified SDK against Qianbao: the real PyPI `wechatpayv3` (pinned below) drives
+//! Native pay → a wallet pays → the callback verified and decrypted by the SDK's own `callback()` →
+//! query → partial refund → refund callback → refund query → close (`tests/sdk/wechatpayv3_flow.py`),
+//! in public-key mode and in certificate mode, on SQLite and (when QIANBAO_TEST_DATABASE_URL is set)
+//! PostgreSQL.
+//!
+//! The SDK lives in a virtualenv: `QIANBAO_TEST_PYTHON` names its interpreter, or the test makes one
+//! under the cargo target directory the first time (`python3 -m venv` + `pip install`), so
+//! `cargo test` alone runs it on a fresh machine with Python 3 and the package registry.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use support::merchant::*;
+use support::*;
+
+const SDK: &str = "wechatpayv3==2.0.4";
+
+/// The interpreter of a virtualenv with the SDK (made once per test run).
+fn python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            if let Some(p) = std::env::var_os("QIANBAO_TEST_PYTHON").filter(|p| !p.is_empty()) {
+                return PathBuf::from(p);
+            }
+            let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wechatpayv3-venv");
+            let python = venv.join("bin/python");
+            let ready = Command::new(&python).args(["-c", "import wechatpayv3"]).output().is_ok_and(|o| o.status.success());
+            if !ready {
+                let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 is installed");
+                assert!(made.success(), "python3 -m venv {}", venv.display());
+                let installed =
+                    Command::new(&python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", SDK]).status().unwrap();
+                assert!(installed.success(), "pip install {SDK}");
+            }
+            python
+        })
+        .clone()
+}
+
+fn sdk_flow(env: Env, mode: &str) {
+    let python = python();
+    let server = env.serve_with(&[], WALLET_ENV);
+    let merchant = TestMerchant::onboard(server.port, 60);
+    let key_file = env.data_dir.join("apiclient_key.pem");
+    std::fs::write(&key_file, merchant.key.to_pkcs8_pem()).unwrap();
+    let keys = get(server.port, "/admin/api/platform-keys").json();
+    let public_key_file = env.data_dir.join("wechatpay_public_key.pem");
+    std::fs::write(&public_key_file, keys["public_key"]["public_key_pem"].as_str().unwrap()).unwrap();
+    let cert_dir = env.data_dir.join("platform-certificates");
+    std::fs::create_dir_all(&cert_dir).unwrap();
+    for c in keys["certificates"].as_array().unwrap() {
+        std::fs::write(cert_dir.join(format!("{}.pem", c["serial_no"].as_str().unwrap())), c["certificate_pem"].as_str().unwrap()).unwrap();
+    }
+    let payer = Wallet::register(server.port, &format!("+8613700{}", server.port), "SDK payer");
+    payer.set_pin("135790");
+    payer.top_up("100.00", "135790");
+
+    let out = Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/wechatpayv3_flow.py"))
+        .env("GATEWAY", format!("http://127.0.0.1:{}", server.port))
+        .env("MODE", mode)
+        .env("MCHID", &merchant.mchid)
+        .env("SERIAL", &merchant.serial)
+        .env("APPID", &merchant.appid)
+        .env("APIV3_KEY", &merchant.apiv3_key)
+        .env("KEY_FILE", &key_file)
+        .env("PUBLIC_KEY_FILE", &public_key_file)
+        .env("PUBLIC_KEY_ID", keys["public_key"]["public_key_id"].as_str().unwrap())
+        .env("CERT_DIR", &cert_dir)
+        .env("WALLET_TOKEN", &payer.token)
+        .env("WALLET_PIN", "135790")
+        .output()
+        .expect("the SDK flow runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stdout.contains("SDK FLOW OK"), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(payer.available("CNY"), "94.12", "paid 8.88, 3.00 refunded");
+}
+
+macro_rules! both_backends {
+    ($($name:ident: $mode:literal),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::sdk_flow(super::Env::sqlite(stringify!($name)), $mode); })*
+        }
+        mod postgres {
+            $(#[test] fn $name() {
+                match super::Env::postgres(stringify!($name)) {
+                    Some(env) => super::sdk_flow(env, $mode),
+                    None => eprintln!("QIANBAO_TEST_DATABASE_URL not set: PostgreSQL run of {} skipped", stringify!($name)),
+                }
+            })*
+        }
+    };
+}
+
+both_backends!(
+    the_wechatpayv3_sdk_pays_is_notified_queries_and_refunds_in_public_key_mode: "public_key",
+    the_wechatpayv3_sdk_pays_is_notified_queries_and_refunds_in_certificate_mode: "certificate",
+);
