@@ -61,7 +61,8 @@ pub(crate) struct RailStart {
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryItem {
     /// transfer_out, transfer_in, red_packet_sent, red_packet_received, top_up, withdrawal, card_funding
-    /// (a payment paid straight from a card: the money came in from the card and went straight out)
+    /// (a payment paid straight from a card: the money came in from the card and went straight out),
+    /// merchant_payment, merchant_refund
     pub kind: String,
     #[serde(serialize_with = "crate::ids::as_string")]
     pub id: i64,
@@ -86,7 +87,7 @@ pub struct HistoryQuery {
 }
 
 pub const HISTORY_KINDS: &[&str] =
-    &["transfer_out", "transfer_in", "red_packet_sent", "red_packet_received", "top_up", "withdrawal", "card_funding"];
+    &["transfer_out", "transfer_in", "red_packet_sent", "red_packet_received", "top_up", "withdrawal", "card_funding", "merchant_payment", "merchant_refund"];
 pub const HISTORY_PAGE_MAX: usize = 100;
 
 /// Luhn check over ASCII digits.
@@ -403,6 +404,8 @@ impl Platform {
                     UNION ALL SELECT 'top_up', id, currency, amount, NULL, created_at FROM rail_operations WHERE person_id = $1 AND kind = 'top_up'
                     UNION ALL SELECT 'withdrawal', id, currency, -amount, NULL, created_at FROM rail_operations WHERE person_id = $1 AND kind = 'withdrawal'
                     UNION ALL SELECT 'card_funding', id, currency, amount, NULL, created_at FROM rail_operations WHERE person_id = $1 AND kind = 'card_payment'
+                    UNION ALL SELECT 'merchant_payment', id, currency, -total, NULL, success_at FROM orders WHERE payer_id = $1
+                    UNION ALL SELECT 'merchant_refund', r.id, r.currency, r.amount, NULL, r.created_at FROM refunds r JOIN orders o ON o.id = r.order_id WHERE o.payer_id = $1
                 ) h WHERE created_at >= $2 AND created_at <= $3 AND (created_at < $4 OR (created_at = $4 AND id < $8))
                     AND ($5 < 0 OR currency = $5) AND ($6 = '' OR kind = $6)
                 ORDER BY created_at DESC, id DESC LIMIT $7";
@@ -420,6 +423,8 @@ impl Platform {
                 "withdrawal" => self.withdrawal_status(person, id).await?.state,
                 "card_funding" => self.rail_operation(person, id, "card_payment").await?.state,
                 "red_packet_sent" => self.red_packet_state(id).await?,
+                "merchant_payment" => self.order(id).await?.trade_state.to_ascii_lowercase(),
+                "merchant_refund" => "refunded".to_string(),
                 _ => "received".to_string(),
             };
             items.push(HistoryItem {

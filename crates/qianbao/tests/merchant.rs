@@ -79,6 +79,8 @@ fn a_native_order_paid_by_a_wallet_notifies_the_merchant_and_queries_as_paid(env
     assert_eq!(paid.status, 201, "{}", paid.body);
     assert_eq!(paid.json()["state"], "SUCCESS");
     assert_eq!(alice.available("CNY"), "987.66");
+    let history = alice.get("/api/v1/history?type=merchant_payment").json();
+    assert_eq!((history[0]["amount"].as_str(), history[0]["state"].as_str()), (Some("-12.34"), Some("success")), "{history}");
 
     let event = merchant.open_notification(&notify.next(Duration::from_secs(10)));
     assert_eq!(event["event_type"], "TRANSACTION.SUCCESS");
@@ -314,6 +316,8 @@ fn refunds_add_up_to_at_most_what_was_paid(env: Env) {
     assert_eq!(over.json()["code"], "NOT_ENOUGH");
     assert_eq!(merchant.refund("T2026000011", "R2026000011d", 100, 1000).status, 200);
     assert_eq!(alice.available("CNY"), "1000.00", "everything came back");
+    let refunds = alice.get("/api/v1/history?type=merchant_refund").json();
+    assert_eq!(refunds.as_array().unwrap().len(), 3, "{refunds}");
     assert_eq!(merchant.query("T2026000011").json()["trade_state"], "REFUND");
     let queried = merchant.call("GET", "/v3/refund/domestic/refunds/R2026000011b", "");
     assert_eq!(queried.json()["amount"]["refund"], 600, "{}", queried.body);
