@@ -88,7 +88,11 @@ impl Platform {
                     "DELETE FROM idempotency_keys WHERE (scope, idem_key) IN (SELECT scope, idem_key FROM idempotency_keys WHERE created_at < $1 AND status <> 0 LIMIT $2)",
                     params![keys_before, PURGE_ROWS_MAX],
                 )?;
-                Ok(sessions + keys)
+                let codes = c.execute(
+                    "DELETE FROM payment_codes WHERE code IN (SELECT code FROM payment_codes WHERE expires_at < $1 LIMIT $2)",
+                    params![now - 86_400_000, PURGE_ROWS_MAX],
+                )?;
+                Ok(sessions + keys + codes)
             })?)
         })
         .await

@@ -31,8 +31,8 @@ pub use idempotency::{IdempotencyStart, check_key};
 pub use kyc::{TierLimits, default_limits, valid_cn_resident_id, valid_hk_id};
 pub use merchants::{MERCHANT_APPS_MAX, MERCHANT_KEYS_MAX, Merchant, MerchantAuth, MerchantSetup, PlatformKey, PlatformKeys};
 pub use orders::{
-    ClientSignature, NewOrder, NewRefund, ORDER_TOTAL_MAX, Order, OrderReference, PayOrder, Refund, TradeType, fee_of, valid_notify_url,
-    valid_out_no,
+    ClientSignature, NewOrder, NewRefund, ORDER_TOTAL_MAX, Order, OrderReference, PAYMENT_CODE_TTL_MS, PayOrder, PaymentCode, Refund,
+    TradeType, fee_of, valid_notify_url, valid_out_no, valid_payment_code,
 };
 pub use outbox::{LEASE_MS, Notification, RETRY_SCHEDULE_S};
 pub use people::{Person, Session};

@@ -34,6 +34,9 @@ pub enum TradeType {
     App,
     #[serde(rename = "MWEB")]
     H5,
+    /// The merchant scanned the person's payment code.
+    #[serde(rename = "MICROPAY")]
+    Micropay,
 }
 
 impl TradeType {
@@ -43,6 +46,7 @@ impl TradeType {
             TradeType::Native => "NATIVE",
             TradeType::App => "APP",
             TradeType::H5 => "MWEB",
+            TradeType::Micropay => "MICROPAY",
         }
     }
 
@@ -52,6 +56,7 @@ impl TradeType {
             "NATIVE" => TradeType::Native,
             "APP" => TradeType::App,
             "MWEB" => TradeType::H5,
+            "MICROPAY" => TradeType::Micropay,
             other => return Err(PlatformError::Internal(format!("unknown trade type {other}"))),
         })
     }
@@ -117,6 +122,8 @@ impl Order {
             "REFUND" => "转入退款",
             "NOTPAY" => "订单未支付",
             "CLOSED" => "订单已关闭",
+            "USERPAYING" => "用户支付中，需要输入密码",
+            "REVOKED" => "已撤销",
             _ => "",
         };
         let mut out = json!({
@@ -322,7 +329,12 @@ fn notification_effect(event: Event, merchant_id: i64, notify_url: &str, now: i6
 #[derive(Debug, Clone, Copy)]
 pub enum OrderReference<'a> {
     CodeUrl(&'a str),
-    Prepay { prepay_id: &'a str, signature: Option<ClientSignature<'a>> },
+    /// A payment-code order waiting for the person's PIN (from `orders_awaiting_pin`).
+    AwaitingPin(i64),
+    Prepay {
+        prepay_id: &'a str,
+        signature: Option<ClientSignature<'a>>,
+    },
 }
 
 /// `wx.requestPayment` / the App SDK's parameters: the merchant signs `appId\ntimeStamp\nnonceStr\n
@@ -334,6 +346,24 @@ pub struct ClientSignature<'a> {
     pub nonce_str: &'a str,
     pub package: &'a str,
     pub pay_sign: &'a str,
+}
+
+/// How long a payment code shown by a wallet stays valid (WeChat's codes refresh every minute).
+pub const PAYMENT_CODE_TTL_MS: i64 = 60_000;
+/// How long a payment-code order waits for the person's PIN before it closes.
+pub const USERPAYING_TTL_MS: i64 = 5 * 60_000;
+
+/// A one-time payment code for a merchant to scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentCode {
+    /// 18 digits; 13… for mainland wallets, 15… for Hong Kong ones (WeChat's prefixes 10–15).
+    pub code: String,
+    pub expires_at_ms: i64,
+}
+
+/// `^1[0-5][0-9]{16}$`, what merchants' POS software accepts.
+pub fn valid_payment_code(code: &str) -> bool {
+    code.len() == 18 && code.bytes().all(|b| b.is_ascii_digit()) && code.starts_with('1') && (b'0'..=b'5').contains(&code.as_bytes()[1])
 }
 
 /// How a person pays an order.
@@ -363,7 +393,9 @@ impl Platform {
         if new.goods_tag.as_ref().is_some_and(|g| g.chars().count() > 32) {
             return Err(PlatformError::invalid("goods_tag", "at most 32 characters"));
         }
-        if !valid_notify_url(&new.notify_url) {
+        // Payment-code orders have none: their result is in the answer and the merchant's query.
+        let without_notifications = new.trade_type == TradeType::Micropay && new.notify_url.is_empty();
+        if !without_notifications && !valid_notify_url(&new.notify_url) {
             return Err(PlatformError::invalid("notify_url", "an http:// or https:// URL of at most 256 characters, without a query"));
         }
         if new.total <= 0 || new.total > ORDER_TOTAL_MAX {
@@ -532,7 +564,7 @@ impl Platform {
         self.blocking(move |db| {
             Ok(db.with(|c| {
                 c.execute(
-                    "UPDATE orders SET trade_state = 'CLOSED', closed_at = $3 WHERE merchant_id = $1 AND out_trade_no = $2 AND trade_state = 'NOTPAY'",
+                    "UPDATE orders SET trade_state = 'CLOSED', closed_at = $3 WHERE merchant_id = $1 AND out_trade_no = $2 AND trade_state IN ('NOTPAY', 'USERPAYING')",
                     params![merchant_id, key.as_str(), now],
                 )
             })?)
@@ -540,7 +572,7 @@ impl Platform {
         .await?;
         let order = self.order_by_out_trade_no(merchant_id, out_trade_no).await?;
         match order.trade_state.as_str() {
-            "CLOSED" => Ok(()),
+            "CLOSED" | "REVOKED" => Ok(()),
             _ => Err(PlatformError::conflict("ORDER_PAID", "this order is paid: refund it instead")),
         }
     }
@@ -552,7 +584,7 @@ impl Platform {
             .blocking(move |db| {
                 Ok(db.with(|c| {
                     c.execute(
-                        "UPDATE orders SET trade_state = 'CLOSED', closed_at = $1 WHERE id IN (SELECT id FROM orders WHERE trade_state = 'NOTPAY' AND expires_at <= $1 LIMIT 1000) AND trade_state = 'NOTPAY'",
+                        "UPDATE orders SET trade_state = 'CLOSED', closed_at = $1 WHERE id IN (SELECT id FROM orders WHERE trade_state IN ('NOTPAY', 'USERPAYING') AND expires_at <= $1 LIMIT 1000) AND trade_state IN ('NOTPAY', 'USERPAYING')",
                         params![now],
                     )
                 })?)
@@ -565,12 +597,15 @@ impl Platform {
     pub async fn resolve_order(&self, reference: OrderReference<'_>) -> Result<Order> {
         let (id, signature) = match reference {
             OrderReference::CodeUrl(url) => (self.order_of_code_url(url)?, None),
+            OrderReference::AwaitingPin(id) => (id, None),
             OrderReference::Prepay { prepay_id, signature } => (self.order_of_prepay_id(prepay_id)?, signature.map(|s| (prepay_id, s))),
         };
         let order = self.order(id).await.map_err(|_| PlatformError::invalid("prepay_id", "no such order"))?;
         match (order.trade_type, signature) {
             (TradeType::Native, _) if matches!(reference, OrderReference::CodeUrl(_)) => Ok(order),
             (TradeType::H5, None) => Ok(order),
+            // Only the person whose code it was can pay it (`pay_order` checks the payer).
+            (TradeType::Micropay, None) if matches!(reference, OrderReference::AwaitingPin(_)) => Ok(order),
             (TradeType::Jsapi | TradeType::App, Some((prepay_id, s))) => {
                 let message = match order.trade_type {
                     TradeType::Jsapi => {
@@ -602,7 +637,7 @@ impl Platform {
     pub async fn pay_order(&self, person: i64, order_id: i64, how: PayOrder<'_>) -> Result<Order> {
         let order = self.order(order_id).await?;
         match order.trade_state.as_str() {
-            "NOTPAY" => {}
+            "NOTPAY" | "USERPAYING" => {}
             _ if order.paid() && order.payer_id == Some(person) => return Ok(order),
             _ if order.paid() => return Err(PlatformError::conflict("ORDER_PAID", "this order is already paid")),
             _ => return Err(PlatformError::conflict("ORDER_CLOSED", "this order is closed")),
@@ -656,7 +691,7 @@ impl Platform {
         };
         let conditions = Conditions {
             guards: vec![Effect {
-                sql: "UPDATE orders SET trade_state = 'SUCCESS', payer_id = $2, payer_openid_paid = $3, funding = $4, card_operation = $5, bank_type = $6, fee = $7, success_at = $8 WHERE id = $1 AND trade_state = 'NOTPAY' AND expires_at > $8",
+                sql: "UPDATE orders SET trade_state = 'SUCCESS', payer_id = $2, payer_openid_paid = $3, funding = $4, card_operation = $5, bank_type = $6, fee = $7, success_at = $8 WHERE id = $1 AND trade_state IN ('NOTPAY', 'USERPAYING') AND expires_at > $8",
                 params: params![
                     order.id,
                     person,
@@ -669,18 +704,23 @@ impl Platform {
                 ]
                 .to_vec(),
             }],
-            effects: vec![notification_effect(
-                Event {
-                    id: event_id("TRANSACTION.SUCCESS", order.id),
-                    kind: "TRANSACTION.SUCCESS",
-                    summary: "支付成功",
-                    original_type: "transaction",
-                    resource: paid.transaction_json().to_string(),
-                },
-                order.merchant_id,
-                &order.notify_url,
-                now,
-            )],
+            effects: (!order.notify_url.is_empty())
+                .then(|| {
+                    notification_effect(
+                        Event {
+                            id: event_id("TRANSACTION.SUCCESS", order.id),
+                            kind: "TRANSACTION.SUCCESS",
+                            summary: "支付成功",
+                            original_type: "transaction",
+                            resource: paid.transaction_json().to_string(),
+                        },
+                        order.merchant_id,
+                        &order.notify_url,
+                        now,
+                    )
+                })
+                .into_iter()
+                .collect(),
         };
         let funding = card_payment
             .as_ref()
@@ -712,6 +752,151 @@ impl Platform {
                 }
             }
         }
+    }
+
+    /// A fresh one-time payment code for the person (each lives a minute and pays one order).
+    pub async fn issue_payment_code(&self, person: i64) -> Result<PaymentCode> {
+        let region = self.person(person).await?.region;
+        let prefix = if region == "HK" { "15" } else { "13" };
+        let now = self.now_ms();
+        let expires_at = now + PAYMENT_CODE_TTL_MS;
+        for _ in 0..4 {
+            let code = format!("{prefix}{:08}{:08}", crypto::random_in(0, 99_999_999), crypto::random_in(0, 99_999_999));
+            debug_assert!(valid_payment_code(&code));
+            let c = code.clone();
+            let inserted = self
+                .blocking(move |db| {
+                    match db.with(|conn| {
+                        conn.execute(
+                            "INSERT INTO payment_codes (code, person_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                            params![c.as_str(), person, now, expires_at],
+                        )
+                    }) {
+                        Ok(_) => Ok(true),
+                        Err(store::StoreError::Duplicate(_)) => Ok(false),
+                        Err(e) => Err(e.into()),
+                    }
+                })
+                .await?;
+            if inserted {
+                return Ok(PaymentCode { code, expires_at_ms: expires_at });
+            }
+        }
+        Err(PlatformError::Internal("no free payment code after four tries".into()))
+    }
+
+    /// The merchant scanned a payment code: the order is the code's person's to pay. At or below the
+    /// no-PIN threshold it is paid at once; above, it waits (USERPAYING) for the person's PIN.
+    pub async fn charge_payment_code(&self, merchant: &crate::MerchantAuth, mut new: NewOrder, auth_code: &str) -> Result<Order> {
+        if !valid_payment_code(auth_code) {
+            return Err(PlatformError::invalid("payer.auth_code", "18 digits starting 10 to 15"));
+        }
+        let (code, now) = (auth_code.to_string(), self.now_ms());
+        let row = self
+            .blocking(move |db| {
+                Ok(db.with(|c| {
+                    c.query_one("SELECT person_id, expires_at, order_id FROM payment_codes WHERE code = $1", params![code.as_str()])
+                })?)
+            })
+            .await?;
+        let invalid = || PlatformError::invalid("payer.auth_code", "this payment code is unknown, used or expired: ask for a fresh one");
+        let Some(row) = row else { return Err(invalid()) };
+        let (person, expires_at, used_by) = (row.int(0)?, row.int(1)?, row.opt_int(2)?);
+        new.trade_type = TradeType::Micropay;
+        new.payer_openid = Some(self.openid(&new.appid, person));
+        new.time_expire_s = None;
+        // A retried request (same out_trade_no) finds its order; anything else needs a fresh, unused code.
+        if let Ok(existing) = self.order_by_out_trade_no(merchant.merchant.id, &new.out_trade_no).await
+            && used_by == Some(existing.id)
+        {
+            return Ok(existing);
+        }
+        if used_by.is_some() || expires_at <= now {
+            return Err(invalid());
+        }
+        let order = self.create_order(merchant, new).await?;
+        let (code, order_id) = (auth_code.to_string(), order.id);
+        let bound = self
+            .blocking(move |db| {
+                Ok(db.with(|c| {
+                    c.execute(
+                        "UPDATE payment_codes SET order_id = $2 WHERE code = $1 AND order_id IS NULL AND expires_at > $3",
+                        params![code.as_str(), order_id, now],
+                    )
+                })?)
+            })
+            .await?;
+        if bound == 0 {
+            self.close_order(merchant.merchant.id, &order.out_trade_no).await?;
+            return Err(invalid());
+        }
+        if order.total <= self.config.no_pin_threshold_minor {
+            return match self.pay_order(person, order.id, PayOrder { pin: None, card: None }).await {
+                Ok(paid) => Ok(paid),
+                Err(e) => {
+                    self.close_order(merchant.merchant.id, &order.out_trade_no).await?;
+                    Err(e)
+                }
+            };
+        }
+        let deadline = now + USERPAYING_TTL_MS;
+        self.blocking(move |db| {
+            Ok(db.with(|c| {
+                c.execute(
+                    "UPDATE orders SET trade_state = 'USERPAYING', expires_at = $2 WHERE id = $1 AND trade_state = 'NOTPAY'",
+                    params![order_id, deadline],
+                )
+            })?)
+        })
+        .await?;
+        self.order(order.id).await
+    }
+
+    /// Payment-code orders waiting for this person's PIN.
+    pub async fn orders_awaiting_pin(&self, person: i64) -> Result<Vec<Order>> {
+        let rows = self
+            .blocking(move |db| {
+                Ok(db.with(|c| {
+                    c.query(
+                        &format!("SELECT {ORDER_COLUMNS} FROM orders o JOIN merchants m ON m.id = o.merchant_id WHERE o.trade_state = 'USERPAYING' AND o.id IN (SELECT order_id FROM payment_codes WHERE person_id = $1 AND order_id IS NOT NULL) ORDER BY o.created_at DESC LIMIT 20"),
+                        params![person],
+                    )
+                })?)
+            })
+            .await?;
+        rows.iter().map(order_from).collect()
+    }
+
+    /// Reverse a payment-code order: unpaid, it is revoked; paid, it is refunded in full and revoked.
+    pub async fn reverse_order(&self, merchant_id: i64, out_trade_no: &str) -> Result<Order> {
+        let order = self.order_by_out_trade_no(merchant_id, out_trade_no).await?;
+        if order.trade_type != TradeType::Micropay {
+            return Err(PlatformError::conflict("INVALID_REQUEST", "only payment-code orders are reversed; close or refund this one"));
+        }
+        if order.paid() && order.refunded < order.total {
+            let refund = NewRefund {
+                transaction_id: None,
+                out_trade_no: Some(order.out_trade_no.clone()),
+                out_refund_no: format!("REVERSE-{}", order.out_trade_no),
+                reason: Some("reversed".into()),
+                notify_url: None,
+                refund: order.total - order.refunded,
+                total: order.total,
+                currency: order.currency.code().to_string(),
+            };
+            self.refund_order(merchant_id, refund).await?;
+        }
+        let (id, now) = (order.id, self.now_ms());
+        self.blocking(move |db| {
+            Ok(db.with(|c| {
+                c.execute(
+                    "UPDATE orders SET trade_state = 'REVOKED', closed_at = $2 WHERE id = $1 AND (trade_state IN ('NOTPAY', 'USERPAYING') OR (trade_state IN ('SUCCESS', 'REFUND') AND refunded = total))",
+                    params![id, now],
+                )
+            })?)
+        })
+        .await?;
+        self.order(order.id).await
     }
 
     /// Refund (part of) a paid order back to its payer's wallet; idempotent on `out_refund_no`.
@@ -781,6 +966,7 @@ impl Platform {
             user_data: order.id as u128,
         };
         let notify_url = new.notify_url.clone().unwrap_or_else(|| order.notify_url.clone());
+        let notifies = !notify_url.is_empty();
         let conditions = Conditions {
             guards: vec![
                 Effect {
@@ -805,18 +991,23 @@ impl Platform {
                     .to_vec(),
                 },
             ],
-            effects: vec![notification_effect(
-                Event {
-                    id: event_id("REFUND.SUCCESS", id),
-                    kind: "REFUND.SUCCESS",
-                    summary: "退款成功",
-                    original_type: "refund",
-                    resource: refund.notification_json().to_string(),
-                },
-                merchant_id,
-                &notify_url,
-                now,
-            )],
+            effects: notifies
+                .then(|| {
+                    notification_effect(
+                        Event {
+                            id: event_id("REFUND.SUCCESS", id),
+                            kind: "REFUND.SUCCESS",
+                            summary: "退款成功",
+                            original_type: "refund",
+                            resource: refund.notification_json().to_string(),
+                        },
+                        merchant_id,
+                        &notify_url,
+                        now,
+                    )
+                })
+                .into_iter()
+                .collect(),
         };
         let results = self.ledger.create_transfers_guarded(vec![transfer], conditions).await?;
         match results {

@@ -86,8 +86,17 @@ pub struct HistoryQuery {
     pub limit: usize,
 }
 
-pub const HISTORY_KINDS: &[&str] =
-    &["transfer_out", "transfer_in", "red_packet_sent", "red_packet_received", "top_up", "withdrawal", "card_funding", "merchant_payment", "merchant_refund"];
+pub const HISTORY_KINDS: &[&str] = &[
+    "transfer_out",
+    "transfer_in",
+    "red_packet_sent",
+    "red_packet_received",
+    "top_up",
+    "withdrawal",
+    "card_funding",
+    "merchant_payment",
+    "merchant_refund",
+];
 pub const HISTORY_PAGE_MAX: usize = 100;
 
 /// Luhn check over ASCII digits.

@@ -28,6 +28,8 @@ pub struct Config {
     pub sandbox_confirm_after_ms: u64,
     /// Most shares one red packet may have (operator rule).
     pub red_packet_shares_max: u32,
+    /// Payments at or below this many minor units need no PIN (0: every payment needs it).
+    pub no_pin_threshold_minor: i64,
     /// Most members a group may have.
     pub group_members_max: usize,
     /// Where people's browsers reach this server (H5 payment links); unset means `http://<listen>`.
@@ -47,6 +49,7 @@ impl Default for Config {
             password_memory_kib: 19_456,
             sandbox_confirm_after_ms: 2_000,
             red_packet_shares_max: 100,
+            no_pin_threshold_minor: 0,
             group_members_max: 500,
             public_url: None,
         }
@@ -96,6 +99,12 @@ impl Config {
         }
         if let Some(v) = var("QIANBAO_RED_PACKET_SHARES_MAX") {
             config.red_packet_shares_max = v.parse().map_err(|_| "QIANBAO_RED_PACKET_SHARES_MAX must be a number".to_string())?;
+        }
+        if let Some(v) = var("QIANBAO_NO_PIN_THRESHOLD_MINOR") {
+            config.no_pin_threshold_minor = v.parse().map_err(|_| "QIANBAO_NO_PIN_THRESHOLD_MINOR must be a number".to_string())?;
+        }
+        if !(0..=1_000_000).contains(&config.no_pin_threshold_minor) {
+            return Err("no_pin_threshold_minor must be 0..=1000000".into());
         }
         if let Some(v) = var("QIANBAO_GROUP_MEMBERS_MAX") {
             config.group_members_max = v.parse().map_err(|_| "QIANBAO_GROUP_MEMBERS_MAX must be a number".to_string())?;

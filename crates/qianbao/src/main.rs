@@ -161,6 +161,7 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
         let mut platform_config =
             platform::PlatformConfig { password_memory_kib: config.password_memory_kib, ..platform::PlatformConfig::default() };
         platform_config.red_packets.shares_max = config.red_packet_shares_max;
+        platform_config.no_pin_threshold_minor = config.no_pin_threshold_minor;
         platform_config.group_members_max = config.group_members_max;
         platform_config.public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
         let platform = Arc::new(

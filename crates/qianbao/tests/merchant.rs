@@ -41,6 +41,9 @@ both_backends!(
     a_failed_notification_is_retried_on_the_schedule_and_replayable,
     a_rotated_platform_certificate_is_listed_and_signs,
     public_key_mode_signs_with_the_public_key_id,
+    a_scanned_payment_code_waits_for_the_pin_and_pays_once,
+    a_small_payment_code_charge_is_paid_at_once_without_the_pin,
+    a_reversed_payment_code_order_cannot_be_paid,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_900_000_000);
@@ -452,4 +455,101 @@ fn public_key_mode_signs_with_the_public_key_id(env: Env) {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("wechatpay-serial"), Some(public_key_id.as_str()));
     merchant.check_signed(&r);
+}
+
+fn codepay(merchant: &TestMerchant, out_trade_no: &str, total: i64, auth_code: &str) -> Response {
+    let body = serde_json::json!({
+        "appid": merchant.appid, "mchid": merchant.mchid, "description": "POS sale", "out_trade_no": out_trade_no,
+        "payer": {"auth_code": auth_code}, "amount": {"total": total, "currency": "CNY"},
+        "scene_info": {"store_info": {"id": "S1"}, "device_id": "POS-1", "device_ip": "10.0.0.8"}
+    });
+    merchant.call("POST", "/v3/pay/transactions/codepay", &body.to_string())
+}
+
+fn payment_code(w: &Wallet) -> String {
+    let r = w.post("/api/v1/payment-codes", "{}");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let code = r.json()["code"].as_str().unwrap().to_string();
+    assert!(code.len() == 18 && code.starts_with("13"), "{code}");
+    code
+}
+
+fn a_scanned_payment_code_waits_for_the_pin_and_pays_once(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let (alice, bob) = (payer(server.port), payer(server.port));
+    let code = payment_code(&alice);
+    let r = codepay(&merchant, "P2026000001", 2500, &code);
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.json()["trade_state"], "USERPAYING");
+    assert_eq!(merchant.query("P2026000001").json()["trade_state"], "USERPAYING");
+    // The same code cannot pay a second order.
+    let again = codepay(&merchant, "P2026000002", 100, &code);
+    assert_eq!(again.json()["detail"]["field"], "/payer/auth_code", "{}", again.body);
+
+    let waiting = alice.get("/api/v1/payment-codes/awaiting").json();
+    assert_eq!(waiting[0]["amount"], "25.00", "{waiting}");
+    let order_id = waiting[0]["order_id"].as_str().unwrap().to_string();
+    let by_bob = bob.post("/api/v1/merchant-payments", &serde_json::json!({"order_id": order_id, "pin": "135790"}).to_string());
+    assert_eq!(by_bob.status, 403, "only the code's owner pays: {}", by_bob.body);
+    let no_pin = alice.post("/api/v1/merchant-payments", &serde_json::json!({"order_id": order_id}).to_string());
+    assert_eq!(no_pin.json()["code"], "PIN_REQUIRED", "{}", no_pin.body);
+    let paid = alice.post("/api/v1/merchant-payments", &serde_json::json!({"order_id": order_id, "pin": "135790"}).to_string());
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    let q = merchant.query("P2026000001").json();
+    assert_eq!((q["trade_state"].as_str(), q["trade_type"].as_str()), (Some("SUCCESS"), Some("MICROPAY")), "{q}");
+    assert_eq!(alice.available("CNY"), "975.00");
+    assert_eq!(bob.available("CNY"), "1000.00");
+    // A code a minute old is refused.
+    let stale = payment_code(&bob);
+    advance_clock(server.port, 61);
+    assert_eq!(codepay(&merchant, "P2026000003", 100, &stale).status, 400);
+    assert_eq!(codepay(&merchant, "P2026000003", 100, "123456").json()["detail"]["field"], "/payer/auth_code");
+}
+
+fn a_small_payment_code_charge_is_paid_at_once_without_the_pin(env: Env) {
+    let mut settings = WALLET_ENV.to_vec();
+    settings.push(("QIANBAO_NO_PIN_THRESHOLD_MINOR", "5000"));
+    let server = env.serve_with(&[], &settings);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let alice = payer(server.port);
+    let r = codepay(&merchant, "P2026000004", 1800, &payment_code(&alice));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["trade_state"], "SUCCESS");
+    assert_eq!(r.json()["trade_type"], "MICROPAY");
+    assert_eq!(alice.available("CNY"), "982.00");
+    // Retrying the same request (same out_trade_no and code) answers the same payment, once.
+    let code = payment_code(&alice);
+    let first = codepay(&merchant, "P2026000005", 100, &code);
+    let retry = codepay(&merchant, "P2026000005", 100, &code);
+    assert_eq!(first.json()["transaction_id"], retry.json()["transaction_id"]);
+    assert_eq!(alice.available("CNY"), "981.00");
+}
+
+fn a_reversed_payment_code_order_cannot_be_paid(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let alice = payer(server.port);
+    assert_eq!(codepay(&merchant, "P2026000006", 700, &payment_code(&alice)).status, 202);
+    let order_id = alice.get("/api/v1/payment-codes/awaiting").json()[0]["order_id"].as_str().unwrap().to_string();
+    let body = format!(r#"{{"appid":"{}","mchid":"{}"}}"#, merchant.appid, merchant.mchid);
+    let r = merchant.call("POST", "/v3/pay/transactions/out-trade-no/P2026000006/reverse", &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(merchant.query("P2026000006").json()["trade_state"], "REVOKED");
+    let late = alice.post("/api/v1/merchant-payments", &serde_json::json!({"order_id": order_id, "pin": "135790"}).to_string());
+    assert_eq!(late.json()["code"], "ORDER_CLOSED", "{}", late.body);
+    assert_eq!(alice.available("CNY"), "1000.00");
+    // A paid one is refunded in full when reversed.
+    let code = payment_code(&alice);
+    assert_eq!(codepay(&merchant, "P2026000007", 300, &code).status, 202);
+    let order_id = alice.get("/api/v1/payment-codes/awaiting").json()[0]["order_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        alice.post("/api/v1/merchant-payments", &serde_json::json!({"order_id": order_id, "pin": "135790"}).to_string()).status,
+        201
+    );
+    assert_eq!(alice.available("CNY"), "997.00");
+    let r = merchant.call("POST", "/v3/pay/transactions/out-trade-no/P2026000007/reverse", &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(merchant.query("P2026000007").json()["trade_state"], "REVOKED");
+    assert_eq!(alice.available("CNY"), "1000.00");
 }

@@ -37,6 +37,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/v3/pay/transactions/id/{transaction_id}", get(query_by_transaction_id))
         .route("/v3/pay/transactions/out-trade-no/{out_trade_no}", get(query_by_out_trade_no))
         .route("/v3/pay/transactions/out-trade-no/{out_trade_no}/close", post(close))
+        .route("/v3/pay/transactions/codepay", post(codepay))
+        .route("/v3/pay/transactions/out-trade-no/{out_trade_no}/reverse", post(reverse))
         .route("/v3/refund/domestic/refunds", post(refund))
         .route("/v3/refund/domestic/refunds/{out_refund_no}", get(query_refund))
         .route("/v3/certificates", get(certificates))
@@ -338,8 +340,92 @@ async fn prepay(
         TradeType::Jsapi | TradeType::App => json!({"prepay_id": state.platform.prepay_id(&order)}),
         TradeType::Native => json!({"code_url": state.platform.code_url(&order)}),
         TradeType::H5 => json!({"h5_url": state.platform.h5_url(&order)}),
+        TradeType::Micropay => unreachable!("payment-code orders come through codepay"),
     };
     signed_json(&state, &merchant, &headers, &out).await
+}
+
+#[derive(Deserialize)]
+struct AuthCodeIn {
+    auth_code: String,
+}
+
+#[derive(Deserialize)]
+struct CodepayIn {
+    appid: String,
+    mchid: String,
+    description: String,
+    out_trade_no: String,
+    #[serde(default)]
+    attach: Option<String>,
+    #[serde(default)]
+    goods_tag: Option<String>,
+    payer: AuthCodeIn,
+    amount: AmountIn,
+    #[serde(default)]
+    scene_info: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    detail: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    support_fapiao: Option<bool>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    settle_info: Option<Value>,
+}
+
+/// The merchant scanned a person's payment code. Paid at once at or below the no-PIN threshold (200);
+/// otherwise 202 with `trade_state: USERPAYING` until the person confirms with the PIN (poll the query).
+async fn codepay(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, WxError> {
+    let merchant = authenticate(&state, &method, &uri, &headers, &body).await?;
+    let r: CodepayIn = parse_body(&body)?;
+    same_mchid(&merchant, &r.mchid, "body")?;
+    let new = NewOrder {
+        trade_type: TradeType::Micropay,
+        appid: r.appid,
+        description: r.description,
+        out_trade_no: r.out_trade_no,
+        time_expire_s: None,
+        attach: r.attach,
+        // The result comes in the answer (or the merchant's query): no notification.
+        notify_url: String::new(),
+        goods_tag: r.goods_tag,
+        total: r.amount.total,
+        currency: r.amount.currency.unwrap_or_else(|| "CNY".into()),
+        payer_openid: None,
+        scene_info: r.scene_info.as_ref().map(Value::to_string),
+    };
+    let order = state.platform.charge_payment_code(&merchant, new, &r.payer.auth_code).await?;
+    let status = if order.trade_state == "USERPAYING" { StatusCode::ACCEPTED } else { StatusCode::OK };
+    signed(&state, &merchant, &headers, status, serde_json::to_vec(&order.transaction_json()).expect("JSON serialises")).await
+}
+
+#[derive(Deserialize)]
+struct ReverseIn {
+    appid: String,
+    mchid: String,
+}
+
+async fn reverse(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(out_trade_no): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, WxError> {
+    let merchant = authenticate(&state, &method, &uri, &headers, &body).await?;
+    let r: ReverseIn = parse_body(&body)?;
+    same_mchid(&merchant, &r.mchid, "body")?;
+    let order = state.platform.reverse_order(merchant.merchant.id, &out_trade_no).await?;
+    signed_json(&state, &merchant, &headers, &json!({"appid": r.appid, "mchid": order.mchid, "out_trade_no": order.out_trade_no})).await
 }
 
 /// The `mchid` query parameter, which must be the caller's.

@@ -41,6 +41,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/red-packets/{id}/claims", post(claim_red_packet))
         .route("/api/v1/merchant-payments/preview", post(preview_merchant_payment))
         .route("/api/v1/merchant-payments", post(pay_merchant))
+        .route("/api/v1/payment-codes", post(payment_code))
+        .route("/api/v1/payment-codes/awaiting", get(awaiting_pin))
         .route("/api/v1/history", get(history))
         .route("/api/v1/statements/{month}", get(statement))
 }
@@ -414,6 +416,8 @@ async fn withdrawal_status(State(state): State<Arc<AppState>>, headers: HeaderMa
 #[serde(deny_unknown_fields)]
 struct MerchantPaymentIn {
     code_url: Option<String>,
+    /// A payment-code order waiting for this person's PIN.
+    order_id: Option<String>,
     prepay_id: Option<String>,
     /// JSAPI / App: the parameters the merchant signed, as `wx.requestPayment` takes them.
     app_id: Option<String>,
@@ -428,6 +432,9 @@ struct MerchantPaymentIn {
 
 impl MerchantPaymentIn {
     fn reference(&self) -> Result<platform::OrderReference<'_>, PlatformError> {
+        if let Some(id) = &self.order_id {
+            return Ok(platform::OrderReference::AwaitingPin(ids::parse("order_id", id)?));
+        }
         match (&self.code_url, &self.prepay_id) {
             (Some(url), None) => Ok(platform::OrderReference::CodeUrl(url)),
             (None, Some(prepay_id)) => {
@@ -465,6 +472,23 @@ fn order_view(order: &platform::Order, merchant_name: &str) -> serde_json::Value
         "transaction_id": order.paid().then(|| order.transaction_id.clone()),
         "out_trade_no": order.out_trade_no,
     })
+}
+
+/// A fresh one-time payment code (show it as a barcode; it lives a minute and pays one order).
+async fn payment_code(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Answer<Response> {
+    let id = person(&state, &headers).await?;
+    Ok(json(StatusCode::CREATED, &platform(&state).issue_payment_code(id).await?))
+}
+
+/// Orders placed with this person's payment codes that wait for the PIN.
+async fn awaiting_pin(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Answer<Response> {
+    let id = person(&state, &headers).await?;
+    let mut out = Vec::new();
+    for order in platform(&state).orders_awaiting_pin(id).await? {
+        let merchant = platform(&state).merchant(&order.mchid).await?;
+        out.push(order_view(&order, &merchant.merchant.name));
+    }
+    Ok(json(StatusCode::OK, &out))
 }
 
 async fn preview_merchant_payment(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Answer<Response> {

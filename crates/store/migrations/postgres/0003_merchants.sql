@@ -66,7 +66,7 @@ CREATE TABLE orders (
     payer_openid TEXT,                  -- JSAPI: who must pay
     scene_info TEXT,                    -- JSON as given
     request_hash BYTEA NOT NULL,        -- a repeat of out_trade_no must carry the same order
-    trade_state TEXT NOT NULL,          -- NOTPAY, SUCCESS, REFUND, CLOSED
+    trade_state TEXT NOT NULL,          -- NOTPAY, USERPAYING, SUCCESS, REFUND, CLOSED, REVOKED
     payer_id BIGINT,
     payer_openid_paid TEXT,
     funding TEXT,                       -- balance, card
@@ -130,3 +130,14 @@ CREATE TABLE notification_attempts (
     latency_ms BIGINT NOT NULL,
     PRIMARY KEY (notification_id, attempt)
 );
+
+-- One-time payment codes a wallet shows (18 digits, 10-15 prefix) for a merchant to scan; each lives a
+-- minute and pays at most one order.
+CREATE TABLE payment_codes (
+    code TEXT PRIMARY KEY,
+    person_id BIGINT NOT NULL REFERENCES people (id),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    order_id BIGINT
+);
+CREATE INDEX payment_codes_expiry ON payment_codes (expires_at);
