@@ -28,6 +28,14 @@ impl Platform {
         check_key(key)?;
         let (scope, key) = (scope.to_string(), key.to_string());
         let now = self.now_ms();
+        // The common case, a new key, is one row written with the committer's batch.
+        let fresh = store::Effect {
+            sql: "INSERT INTO idempotency_keys (scope, idem_key, request_hash, status, created_at) VALUES ($1, $2, $3, 0, $4) ON CONFLICT DO NOTHING",
+            params: params![scope.as_str(), key.as_str(), request_hash.clone(), now].to_vec(),
+        };
+        if self.commit_rows(vec![fresh], Vec::new()).await?.is_ok() {
+            return Ok(IdempotencyStart::Proceed);
+        }
         self.blocking(move |db| {
             Ok(db.transaction(|c| {
                 let row = c.query_one("SELECT request_hash, status, response, created_at FROM idempotency_keys WHERE scope = $1 AND idem_key = $2", params![scope.as_str(), key.as_str()])?;
@@ -51,20 +59,15 @@ impl Platform {
 
     /// Keep the answer for replays; a server error forgets the key instead, so the client may retry.
     pub async fn idempotency_finish(&self, scope: &str, key: &str, status: u16, body: String) -> Result<()> {
-        let (scope, key) = (scope.to_string(), key.to_string());
-        self.blocking(move |db| {
-            Ok(db.with(|c| {
-                if status >= 500 {
-                    c.execute("DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2", params![scope.as_str(), key.as_str()])
-                } else {
-                    c.execute(
-                        "UPDATE idempotency_keys SET status = $1, response = $2 WHERE scope = $3 AND idem_key = $4",
-                        params![i64::from(status), body.as_str(), scope.as_str(), key.as_str()],
-                    )
-                }
-            })?)
-        })
-        .await?;
+        let effect = if status >= 500 {
+            store::Effect { sql: "DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2", params: params![scope, key].to_vec() }
+        } else {
+            store::Effect {
+                sql: "UPDATE idempotency_keys SET status = $1, response = $2 WHERE scope = $3 AND idem_key = $4",
+                params: params![i64::from(status), body, scope, key].to_vec(),
+            }
+        };
+        self.commit_rows(Vec::new(), vec![effect]).await?.expect("no guards, so no guard fails");
         Ok(())
     }
 }

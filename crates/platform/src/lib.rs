@@ -182,6 +182,18 @@ impl Platform {
         i64::try_from(self.clock.now_ns() / 1_000_000).expect("ms since 1970 fit an i64")
     }
 
+    /// Write business rows through the group committer: the guards and effects of many requests share
+    /// one database transaction (one fsync) instead of one each. Guards must change a row (an `INSERT
+    /// ... ON CONFLICT DO NOTHING` that inserted, a conditional `UPDATE` that matched) or nothing of the
+    /// request is written. Statements here must not fail (see `store::Conditions`).
+    pub(crate) async fn commit_rows(
+        &self,
+        guards: Vec<store::Effect>,
+        effects: Vec<store::Effect>,
+    ) -> Result<std::result::Result<(), store::GuardFailed>> {
+        Ok(self.ledger.create_transfers_guarded(Vec::new(), store::Conditions { guards, effects }).await?.map(|_| ()))
+    }
+
     /// Run blocking database work off the async runtime.
     pub(crate) async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Db) -> Result<T> + Send + 'static) -> Result<T> {
         let db = self.db.clone();

@@ -459,18 +459,13 @@ impl Platform {
             now.into(),
             expires_at.into(),
         ];
-        let inserted = self
-            .blocking(move |db| {
-                Ok(db.with(|c| {
-                    c.execute(
-                        "INSERT INTO orders (id, transaction_id, merchant_id, appid, out_trade_no, trade_type, description, attach, notify_url, goods_tag, currency, total, payer_openid, scene_info, request_hash, trade_state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'NOTPAY', $16, $17) ON CONFLICT (merchant_id, out_trade_no) DO NOTHING",
-                        &values,
-                    )
-                })?)
-            })
-            .await?;
+        let insert = Effect {
+            sql: "INSERT INTO orders (id, transaction_id, merchant_id, appid, out_trade_no, trade_type, description, attach, notify_url, goods_tag, currency, total, payer_openid, scene_info, request_hash, trade_state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'NOTPAY', $16, $17) ON CONFLICT (merchant_id, out_trade_no) DO NOTHING",
+            params: values,
+        };
+        let inserted = self.commit_rows(vec![insert], Vec::new()).await?.is_ok();
         let order = self.order_by_out_trade_no(merchant_id, &new.out_trade_no).await?;
-        if inserted == 0 && order.request_hash != request_hash {
+        if !inserted && order.request_hash != request_hash {
             return Err(PlatformError::conflict("OUT_TRADE_NO_USED", "this out_trade_no was used for a different order"));
         }
         Ok(order)

@@ -70,20 +70,22 @@ impl Platform {
                     params![now, limit],
                 )
             })?;
-            let mut leased = Vec::with_capacity(due.len());
-            for row in due {
-                let n = notification_from(&row)?;
-                // The lease is a conditional write: of two dispatchers only one changes the row.
-                let taken = db.with(|c| {
-                    c.execute(
+            let due = due.iter().map(notification_from).collect::<Result<Vec<_>>>()?;
+            // Each lease is a conditional write (of two dispatchers only one changes the row); all of a
+            // round's leases share one transaction.
+            let leased = db.transaction(|c| {
+                let mut leased = Vec::with_capacity(due.len());
+                for n in &due {
+                    let taken = c.execute(
                         "UPDATE notifications SET lease_until = $2, attempts = attempts + 1 WHERE id = $1 AND state = 'pending' AND lease_until <= $3",
                         params![n.id.as_str(), now + LEASE_MS, now],
-                    )
-                })?;
-                if taken == 1 {
-                    leased.push(Notification { attempts: n.attempts + 1, ..n });
+                    )?;
+                    if taken == 1 {
+                        leased.push(Notification { attempts: n.attempts + 1, ..n.clone() });
+                    }
                 }
-            }
+                Ok(leased)
+            })?;
             Ok(leased)
         })
         .await
@@ -102,20 +104,19 @@ impl Platform {
         };
         let (id, status) = (n.id.clone(), status.map(i64::from));
         let error = error.map(|e| e.chars().take(500).collect::<String>());
-        self.blocking(move |db| {
-            db.transaction(|c| {
-                c.execute(
-                    "INSERT INTO notification_attempts (notification_id, attempt, at, status, error, latency_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                    params![id.as_str(), attempt, now, status, error.clone(), latency_ms],
-                )?;
-                c.execute(
-                    "UPDATE notifications SET state = $2, next_attempt_at = $3, lease_until = 0, last_status = $4, last_error = $5, delivered_at = $6 WHERE id = $1",
-                    params![id.as_str(), state, next.unwrap_or(now), status, error.clone(), delivered.then_some(now)],
-                )
-            })?;
-            Ok(())
-        })
-        .await
+        // Written with the committer's batch: deliveries finishing together share one transaction.
+        let effects = vec![
+            store::Effect {
+                sql: "INSERT INTO notification_attempts (notification_id, attempt, at, status, error, latency_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                params: params![id.as_str(), attempt, now, status, error.clone(), latency_ms].to_vec(),
+            },
+            store::Effect {
+                sql: "UPDATE notifications SET state = $2, next_attempt_at = $3, lease_until = 0, last_status = $4, last_error = $5, delivered_at = $6 WHERE id = $1",
+                params: params![id.as_str(), state, next.unwrap_or(now), status, error, delivered.then_some(now)].to_vec(),
+            },
+        ];
+        self.commit_rows(Vec::new(), effects).await?.expect("no guards, so no guard fails");
+        Ok(())
     }
 
     /// Notifications of a merchant (or all), newest first, for the operator.

@@ -38,18 +38,18 @@ pub struct WalletBench {
 }
 
 /// A keep-alive HTTP/1.1 connection.
-struct Http {
+pub(crate) struct Http {
     reader: BufReader<TcpStream>,
 }
 
 impl Http {
-    async fn connect(port: u16) -> std::io::Result<Http> {
+    pub(crate) async fn connect(port: u16) -> std::io::Result<Http> {
         let stream = TcpStream::connect(("127.0.0.1", port)).await?;
         stream.set_nodelay(true)?;
         Ok(Http { reader: BufReader::new(stream) })
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &mut self,
         method: &str,
         path: &str,
@@ -57,13 +57,30 @@ impl Http {
         key: Option<&str>,
         body: &str,
     ) -> std::io::Result<(u16, String)> {
-        let mut head =
-            format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n", body.len());
-        if let Some(t) = token {
-            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(b) = &bearer {
+            headers.push(("Authorization", b));
         }
         if let Some(k) = key {
-            head.push_str(&format!("Idempotency-Key: {k}\r\n"));
+            headers.push(("Idempotency-Key", k));
+        }
+        let (status, body, _) = self.call_with_headers(method, path, &headers, body).await?;
+        Ok((status, body))
+    }
+
+    /// A request with these headers; the answer's status, body and headers (names lower-cased).
+    pub(crate) async fn call_with_headers(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> std::io::Result<(u16, String, Vec<(String, String)>)> {
+        let mut head =
+            format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str("\r\n");
         head.push_str(body);
@@ -76,28 +93,33 @@ impl Http {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
         let mut length = 0usize;
+        let mut headers = Vec::new();
         loop {
             line.clear();
             self.reader.read_line(&mut line).await?;
             if line == "\r\n" || line.is_empty() {
                 break;
             }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap_or(0);
+            if let Some((name, value)) = line.split_once(':') {
+                let name = name.trim().to_ascii_lowercase();
+                if name == "content-length" {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                headers.push((name, value.trim().to_string()));
             }
         }
         let mut buf = vec![0u8; length];
         self.reader.read_exact(&mut buf).await?;
-        Ok((status, String::from_utf8_lossy(&buf).into_owned()))
+        Ok((status, String::from_utf8_lossy(&buf).into_owned(), headers))
     }
 }
 
-fn field(body: &str, name: &str) -> Result<String, String> {
+pub(crate) fn field(body: &str, name: &str) -> Result<String, String> {
     let v: serde_json::Value = serde_json::from_str(body).map_err(|e| format!("{e}: {body}"))?;
     v[name].as_str().map(str::to_string).ok_or_else(|| format!("no {name} in {body}"))
 }
 
-struct ServerChild(Child);
+pub(crate) struct ServerChild(Child);
 
 impl Drop for ServerChild {
     fn drop(&mut self) {
@@ -106,7 +128,7 @@ impl Drop for ServerChild {
     }
 }
 
-fn start_server(database: &store::DatabaseUrl, data_dir: &std::path::Path, people: usize) -> Result<(ServerChild, u16), String> {
+pub(crate) fn start_server(database: &store::DatabaseUrl, data_dir: &std::path::Path, people: usize) -> Result<(ServerChild, u16), String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
     let url = match database {
         store::DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
@@ -138,19 +160,19 @@ fn start_server(database: &store::DatabaseUrl, data_dir: &std::path::Path, peopl
 }
 
 #[derive(Clone)]
-struct Person {
-    id: String,
-    token: String,
+pub(crate) struct Person {
+    pub(crate) id: String,
+    pub(crate) token: String,
 }
 
 static KEYS: AtomicU64 = AtomicU64::new(1);
 
-fn key() -> String {
+pub(crate) fn key() -> String {
     format!("b{}", KEYS.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Register, sign in, set the PIN; `funded` people also get 1000.00 CNY from the sandbox card.
-async fn person(port: u16, n: usize, funded: bool) -> Result<Person, String> {
+pub(crate) async fn person(port: u16, n: usize, funded: bool) -> Result<Person, String> {
     let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
     let phone = format!("+861{:010}", 3_000_000_000u64 + n as u64);
     let (s, b) = http
@@ -214,7 +236,7 @@ async fn befriend(port: u16, a: Person, b: Person) -> Result<(), String> {
 }
 
 /// Run `f(i)` for i in 0..n with at most `parallel` at a time.
-async fn in_parallel<T: Send + 'static, F>(n: usize, parallel: usize, f: impl Fn(usize) -> F) -> Result<Vec<T>, String>
+pub(crate) async fn in_parallel<T: Send + 'static, F>(n: usize, parallel: usize, f: impl Fn(usize) -> F) -> Result<Vec<T>, String>
 where
     F: std::future::Future<Output = Result<T, String>> + Send + 'static,
 {
@@ -237,7 +259,7 @@ where
     Ok(out.into_iter().map(|o| o.expect("every task reported")).collect())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

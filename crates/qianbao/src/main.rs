@@ -1,6 +1,7 @@
 //! The `qianbao` binary: `serve`, `migrate`, ledger operator commands, benchmarks.
 
 mod bench;
+mod bench_merchant;
 mod bench_wallet;
 mod config;
 
@@ -61,6 +62,8 @@ enum BenchCommand {
     Ledger(bench::LedgerBench),
     /// The wallet API end to end over HTTP: transfers between friends, or one red packet's claim storm.
     Wallet(bench_wallet::WalletBench),
+    /// Merchant payments end to end: signed order creation, the wallet paying, the notification delivered.
+    Merchant(bench_merchant::MerchantBench),
 }
 
 fn main() -> ExitCode {
@@ -130,6 +133,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Bench { command: BenchCommand::Ledger(args) } => bench::run(&args)?,
         Command::Bench { command: BenchCommand::Wallet(args) } => bench_wallet::run(&args)?,
+        Command::Bench { command: BenchCommand::Merchant(args) } => bench_merchant::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }
