@@ -26,6 +26,10 @@ pub mod account {
     pub const PACKET_ESCROW: u16 = 4;
     /// What a merchant has been paid and not yet settled (per currency); refunds may take it below zero.
     pub const MERCHANT_RECEIVABLE: u16 = 5;
+    /// The platform's fee income per currency.
+    pub const FEE_REVENUE: u16 = 6;
+    /// Money on its way to merchants' settlement bank accounts, per currency.
+    pub const SETTLEMENT_CLEARING: u16 = 7;
 }
 
 /// Ledger transfer kinds (also the transfer `code`).
@@ -44,6 +48,8 @@ pub mod transfer {
     pub const ORDER_PAY: u16 = 30;
     pub const ORDER_REFUND: u16 = 31;
     pub const ORDER_CARD_FUND: u16 = 32;
+    pub const SETTLEMENT_FEE: u16 = 40;
+    pub const SETTLEMENT_PAYOUT: u16 = 41;
 }
 
 /// The ledger id of something `kind` about `object`, with a sub-index (a share number, a currency).

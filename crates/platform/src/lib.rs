@@ -20,6 +20,7 @@ mod outbox;
 mod people;
 mod rail;
 mod redpackets;
+mod settlement;
 mod social;
 mod transfers;
 mod wallets;
@@ -38,6 +39,7 @@ pub use outbox::{LEASE_MS, Notification, RETRY_SCHEDULE_S};
 pub use people::{Person, Session};
 pub use rail::{RailConnector, RailOutcome, SandboxRail, TestCard};
 pub use redpackets::{DeadlineReport, RedPacket, RedPacketClaim, Split, draw_lucky_shares};
+pub use settlement::{BILL_LINK_TTL_MS, BillRequest, Settlement, cst_day_bounds};
 pub use social::{Friend, Group};
 pub use transfers::{P2pTransfer, SendTransfer};
 pub use wallets::{Balance, Card, HISTORY_KINDS, HistoryItem, HistoryQuery, RailOperation};
@@ -137,6 +139,8 @@ pub struct Platform {
     pub(crate) secret: Vec<u8>,
     pub(crate) opened: kyc::OpenedPeriods,
     pub(crate) merchants: merchants::MerchantCache,
+    /// The last day this instance settled (the deadline task settles each day once).
+    pub(crate) last_settled_day: std::sync::Mutex<Option<String>>,
     /// Woken when a notification is queued, so the dispatcher sends it at once.
     pub outbox_wake: Arc<tokio::sync::Notify>,
 }
@@ -163,6 +167,7 @@ impl Platform {
             secret,
             opened: Default::default(),
             merchants: Default::default(),
+            last_settled_day: Default::default(),
             outbox_wake: Default::default(),
         };
         platform.create_system_accounts().await?;

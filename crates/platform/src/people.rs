@@ -98,14 +98,20 @@ impl Platform {
             .into_iter()
             .flat_map(|c| {
                 // Rails (mirror accounts of the outside world) and the source and sink of limit units.
-                [ids::account::CARD_RAIL, ids::account::BANK_RAIL, crate::kyc::LIMIT_SOURCE, crate::kyc::LIMIT_SINK].map(|kind| {
-                    NewAccount {
-                        id: ids::system_account(kind, c.numeric()),
-                        currency: c,
-                        code: kind,
-                        flags: AccountFlags::empty(),
-                        user_data: 0,
-                    }
+                [
+                    ids::account::CARD_RAIL,
+                    ids::account::BANK_RAIL,
+                    crate::kyc::LIMIT_SOURCE,
+                    crate::kyc::LIMIT_SINK,
+                    ids::account::FEE_REVENUE,
+                    ids::account::SETTLEMENT_CLEARING,
+                ]
+                .map(|kind| NewAccount {
+                    id: ids::system_account(kind, c.numeric()),
+                    currency: c,
+                    code: kind,
+                    flags: AccountFlags::empty(),
+                    user_data: 0,
                 })
             })
             .collect();

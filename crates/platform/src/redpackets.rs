@@ -414,6 +414,7 @@ impl Platform {
             card_payments_settled: self.settle_interrupted_card_payments().await?,
             records_purged: self.purge_expired_records().await?,
             orders_closed: self.close_due_orders().await?,
+            settlements: self.settle_due_day().await?,
             ..Default::default()
         };
         let now = self.now_ms();
@@ -489,6 +490,7 @@ pub struct DeadlineReport {
     pub claims_completed: usize,
     pub red_packets_refunded: usize,
     pub orders_closed: usize,
+    pub settlements: usize,
 }
 
 struct PacketHead {

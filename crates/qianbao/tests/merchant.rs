@@ -44,6 +44,9 @@ both_backends!(
     a_scanned_payment_code_waits_for_the_pin_and_pays_once,
     a_small_payment_code_charge_is_paid_at_once_without_the_pin,
     a_reversed_payment_code_order_cannot_be_paid,
+    a_trade_bill_lists_the_days_payments_and_refunds_with_a_matching_hash,
+    settlement_pays_out_takings_less_fees_and_refunds_once,
+    refunds_larger_than_a_days_takings_carry_into_the_next_settlement,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_900_000_000);
@@ -552,4 +555,147 @@ fn a_reversed_payment_code_order_cannot_be_paid(env: Env) {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(merchant.query("P2026000007").json()["trade_state"], "REVOKED");
     assert_eq!(alice.available("CNY"), "1000.00");
+}
+
+/// The server's (manual) clock, and the China Standard Time date it shows.
+fn today(port: u16) -> (i64, String) {
+    let now = post(port, "/admin/api/sandbox/clock", r#"{"advance_s":0}"#).json()["now_ms"].as_i64().unwrap();
+    let t = wxpay::time::civil(now / 1000 + wxpay::time::CST_OFFSET_S);
+    (now, format!("{:04}-{:02}-{:02}", t.year, t.month, t.day))
+}
+
+/// Move the clock to ten minutes into the next China day (bills are ready, the day can settle).
+fn next_day(port: u16) -> String {
+    let (now, _) = today(port);
+    let into_day_s = (now / 1000 + wxpay::time::CST_OFFSET_S).rem_euclid(86_400);
+    advance_clock(port, (86_400 - into_day_s + 660) as u64);
+    today(port).1
+}
+
+fn download(merchant: &TestMerchant, url: &str) -> Response {
+    let target = url.split_once("/v3/").map(|(_, rest)| format!("/v3/{rest}")).unwrap();
+    merchant.call("GET", &target, "")
+}
+
+fn a_trade_bill_lists_the_days_payments_and_refunds_with_a_matching_hash(env: Env) {
+    let server = start(&env);
+    let (merchant, other) = (TestMerchant::onboard(server.port, 60), TestMerchant::onboard(server.port, 0));
+    let alice = payer(server.port);
+    let (_, day) = today(server.port);
+    for (no, total) in [("T2026000101", 10_000), ("T2026000102", 2_345)] {
+        assert_eq!(pay(&alice, &merchant.native_order(no, total, "https://merchant.example/notify")).status, 201);
+    }
+    assert_eq!(merchant.refund("T2026000101", "R2026000101", 1_000, 10_000).status, 200);
+    let early = merchant.call("GET", &format!("/v3/bill/tradebill?bill_date={day}&bill_type=ALL"), "");
+    assert_eq!(early.status, 400, "the day is not over: {}", early.body);
+    next_day(server.port);
+
+    let link = merchant.call("GET", &format!("/v3/bill/tradebill?bill_date={day}&bill_type=ALL"), "");
+    assert_eq!(link.status, 200, "{}", link.body);
+    let (url, hash) = (link.json()["download_url"].as_str().unwrap().to_string(), link.json()["hash_value"].as_str().unwrap().to_string());
+    assert_eq!(link.json()["hash_type"], "SHA1");
+    let bill = download(&merchant, &url);
+    assert_eq!(bill.status, 200, "{}", bill.body);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, bill.body.as_bytes());
+    assert_eq!(digest.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>(), hash);
+    let lines: Vec<&str> = bill.body.lines().collect();
+    assert!(lines[0].starts_with("交易时间,公众账号ID,商户号"), "{}", lines[0]);
+    assert_eq!(lines.len(), 6, "header, two payments, one refund, summary header, summary:\n{}", bill.body);
+    assert!(lines[1].contains("`T2026000101") && lines[1].contains("`100.00") && lines[1].contains("`0.60%"), "{}", lines[1]);
+    assert!(lines[3].contains("`REFUND") && lines[3].contains("`R2026000101") && lines[3].contains("`10.00"), "{}", lines[3]);
+    assert_eq!(lines[5], "`3,`123.45,`10.00,`0.00,`0.74,`123.45,`10.00");
+    // Only the merchant that asked can fetch it.
+    assert_eq!(download(&other, &url).status, 400);
+
+    let link = merchant.call("GET", &format!("/v3/bill/tradebill?bill_date={day}&bill_type=SUCCESS&tar_type=GZIP"), "");
+    let gz = request_bytes(&merchant, link.json()["download_url"].as_str().unwrap());
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+    assert_eq!(text.lines().count(), 5, "two payments and the summary: {text}");
+    assert_eq!(merchant.call("GET", &format!("/v3/bill/tradebill?bill_date={day}&bill_type=NOPE"), "").json()["code"], "PARAM_ERROR");
+    advance_clock(server.port, 31);
+    assert_eq!(download(&merchant, &url).status, 400, "links live 30 s");
+}
+
+/// The raw bytes of a signed GET (a gzip bill is not text).
+fn request_bytes(merchant: &TestMerchant, url: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let target = url.split_once("/v3/").map(|(_, rest)| format!("/v3/{rest}")).unwrap();
+    let auth = merchant.authorization("GET", &target, "", now_s(), &wxpay::random_alphanumeric(32));
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", merchant.port)).unwrap();
+    write!(stream, "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: {auth}\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    assert!(head.starts_with("HTTP/1.1 200") && head.to_ascii_lowercase().contains("application/x-gzip"), "{head}");
+    raw[split + 4..].to_vec()
+}
+
+fn settle(port: u16, day: &str) -> serde_json::Value {
+    let r = post(port, "/admin/api/settlements/run", &format!(r#"{{"day":"{day}"}}"#));
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+fn settlement_pays_out_takings_less_fees_and_refunds_once(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 60);
+    let alice = payer(server.port);
+    let (_, day) = today(server.port);
+    for (no, total) in [("T2026000201", 10_000), ("T2026000202", 5_000)] {
+        assert_eq!(pay(&alice, &merchant.native_order(no, total, "https://merchant.example/notify")).status, 201);
+    }
+    assert_eq!(merchant.refund("T2026000201", "R2026000201", 2_000, 10_000).status, 200);
+    let r = post(server.port, "/admin/api/settlements/run", &format!(r#"{{"day":"{day}"}}"#));
+    assert_eq!(r.status, 400, "today is not over: {}", r.body);
+    next_day(server.port);
+    let first = settle(server.port, &day);
+    let mine: Vec<&serde_json::Value> = first.as_array().unwrap().iter().filter(|s| s["mchid"] == merchant.mchid.as_str()).collect();
+    assert_eq!(mine.len(), 1, "{first}");
+    let s = mine[0];
+    assert_eq!(
+        (s["payments"].as_i64(), s["gross"].as_i64(), s["refunds"].as_i64(), s["fees"].as_i64()),
+        (Some(2), Some(15_000), Some(2_000), Some(90))
+    );
+    assert_eq!((s["payout"].as_i64(), s["carry_out"].as_i64()), (Some(12_910), Some(0)));
+    // Running it again (or the daily task running it) settles nothing twice.
+    let again = settle(server.port, &day);
+    assert_eq!(again, first);
+    let csv = get(server.port, &format!("/admin/api/settlements?day={day}&format=csv")).body;
+    assert!(csv.contains(&format!("{},{day},CNY,2,150.00,20.00,0.90,0.00,129.10,0.00", merchant.mchid)), "{csv}");
+    let verify = env.command(&["ledger", "verify"]).output().unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+
+    let link = merchant.call("GET", &format!("/v3/bill/fundflowbill?bill_date={day}"), "");
+    assert_eq!(link.status, 200, "{}", link.body);
+    let flow = download(&merchant, link.json()["download_url"].as_str().unwrap()).body;
+    let last = flow.lines().last().unwrap();
+    assert_eq!(last, "`5,`2,`150.00,`3,`150.00", "two payments in; a refund, the fee and the payout out:\n{flow}");
+}
+
+fn refunds_larger_than_a_days_takings_carry_into_the_next_settlement(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let alice = payer(server.port);
+    let (_, day1) = today(server.port);
+    assert_eq!(pay(&alice, &merchant.native_order("T2026000301", 1_000, "https://merchant.example/notify")).status, 201);
+    let day2 = next_day(server.port);
+    assert_eq!(settle(server.port, &day1)[0]["payout"], 1_000);
+    // Day 2: only a refund (of money already paid out): the receivable goes below zero.
+    assert_eq!(merchant.refund("T2026000301", "R2026000301", 800, 1_000).status, 200);
+    let day3 = next_day(server.port);
+    let s2 = settle(server.port, &day2);
+    assert_eq!((s2[0]["payout"].as_i64(), s2[0]["carry_out"].as_i64()), (Some(0), Some(-800)), "{s2}");
+    // Day 3: new takings first make good the shortfall.
+    assert_eq!(pay(&alice, &merchant.native_order("T2026000302", 1_500, "https://merchant.example/notify")).status, 201);
+    next_day(server.port);
+    let s3 = settle(server.port, &day3);
+    assert_eq!(
+        (s3[0]["carry_in"].as_i64(), s3[0]["payout"].as_i64(), s3[0]["carry_out"].as_i64()),
+        (Some(-800), Some(700), Some(0)),
+        "{s3}"
+    );
+    let verify = env.command(&["ledger", "verify"]).output().unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
 }

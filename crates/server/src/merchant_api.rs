@@ -42,6 +42,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/v3/refund/domestic/refunds", post(refund))
         .route("/v3/refund/domestic/refunds/{out_refund_no}", get(query_refund))
         .route("/v3/certificates", get(certificates))
+        .route("/v3/bill/tradebill", get(trade_bill))
+        .route("/v3/bill/fundflowbill", get(fund_flow_bill))
+        .route("/v3/billdownload/file", get(download_bill))
 }
 
 /// Nonces seen in the last window, per merchant.
@@ -552,6 +555,86 @@ async fn query_refund(
     let merchant = authenticate(&state, &method, &uri, &headers, b"").await?;
     let refund = state.platform.refund_by_out_refund_no(merchant.merchant.id, &out_refund_no).await?;
     signed_json(&state, &merchant, &headers, &refund.refund_json()).await
+}
+
+/// A query parameter's value (raw, as bill dates, types and tokens need no decoding).
+fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
+    uri.query()?.split('&').find_map(|kv| kv.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
+}
+
+/// `{hash_type, hash_value, download_url}` for a bill: SHA-1 of the uncompressed text, and a link that
+/// works for 30 s.
+async fn bill_link(
+    state: &AppState,
+    merchant: &MerchantAuth,
+    headers: &HeaderMap,
+    uri: &Uri,
+    kind: &str,
+    bill_type: &str,
+) -> Result<Response, WxError> {
+    let day = query_param(uri, "bill_date").ok_or_else(|| WxError::param("bill_date", "query", "is required (YYYY-MM-DD)"))?;
+    let (_, end) = platform::cst_day_bounds(day).map_err(|_| WxError::param("bill_date", "query", "a date YYYY-MM-DD"))?;
+    if end > state.platform.now_ms() {
+        return Err(WxError::param("bill_date", "query", "a bill is ready once its day is over (China Standard Time)"));
+    }
+    let gzip = match query_param(uri, "tar_type") {
+        None => false,
+        Some("GZIP") => true,
+        Some(_) => return Err(WxError::param("tar_type", "query", "GZIP or absent")),
+    };
+    let bill = platform::BillRequest {
+        merchant_id: merchant.merchant.id,
+        kind: kind.into(),
+        day: day.into(),
+        bill_type: bill_type.into(),
+        gzip,
+        expires_at_ms: state.platform.now_ms() + platform::BILL_LINK_TTL_MS,
+    };
+    let text = state.platform.bill(&bill).await?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, text.as_bytes());
+    let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let url = format!(
+        "{}/v3/billdownload/file?token={}",
+        state.platform.config().public_url.trim_end_matches('/'),
+        state.platform.bill_token(&bill)
+    );
+    signed_json(state, merchant, headers, &json!({"hash_type": "SHA1", "hash_value": hash, "download_url": url})).await
+}
+
+async fn trade_bill(State(state): State<Arc<AppState>>, method: Method, uri: Uri, headers: HeaderMap) -> Result<Response, WxError> {
+    let merchant = authenticate(&state, &method, &uri, &headers, b"").await?;
+    let bill_type = query_param(&uri, "bill_type").unwrap_or("ALL");
+    if !["ALL", "SUCCESS", "REFUND"].contains(&bill_type) {
+        return Err(WxError::param("bill_type", "query", "ALL, SUCCESS or REFUND"));
+    }
+    bill_link(&state, &merchant, &headers, &uri, "trade", bill_type).await
+}
+
+async fn fund_flow_bill(State(state): State<Arc<AppState>>, method: Method, uri: Uri, headers: HeaderMap) -> Result<Response, WxError> {
+    let merchant = authenticate(&state, &method, &uri, &headers, b"").await?;
+    let account = query_param(&uri, "account_type").unwrap_or("BASIC");
+    if !["BASIC", "OPERATION", "FEES"].contains(&account) {
+        return Err(WxError::param("account_type", "query", "BASIC, OPERATION or FEES"));
+    }
+    bill_link(&state, &merchant, &headers, &uri, "fundflow", account).await
+}
+
+/// The bill itself: CSV (`text/plain`), or gzip when the link was asked for with `tar_type=GZIP`.
+async fn download_bill(State(state): State<Arc<AppState>>, method: Method, uri: Uri, headers: HeaderMap) -> Result<Response, WxError> {
+    let merchant = authenticate(&state, &method, &uri, &headers, b"").await?;
+    let token = query_param(&uri, "token").ok_or_else(|| WxError::param("token", "query", "is required"))?;
+    let bill = state.platform.open_bill_token(token, merchant.merchant.id).map_err(|e| WxError::param("token", "query", e.to_string()))?;
+    let text = state.platform.bill(&bill).await?;
+    let (content_type, body) = if bill.gzip {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut encoder, text.as_bytes()).map_err(|e| PlatformError::Internal(e.to_string()))?;
+        ("application/x-gzip", encoder.finish().map_err(|e| PlatformError::Internal(e.to_string()))?)
+    } else {
+        ("text/plain; charset=utf-8", text.into_bytes())
+    };
+    let mut response = signed(&state, &merchant, &headers, StatusCode::OK, body).await?;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(response)
 }
 
 /// Every valid platform certificate, each encrypted under the caller's APIv3 key.

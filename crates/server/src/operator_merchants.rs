@@ -21,6 +21,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/api/platform-keys", get(platform_keys))
         .route("/admin/api/platform-keys/rotate", post(rotate))
         .route("/admin/api/platform-keys/{serial}/retire", post(retire))
+        .route("/admin/api/settlements", get(settlements))
+        .route("/admin/api/settlements/run", post(run_settlement))
         .route("/admin/api/notifications", get(notifications))
         .route("/admin/api/notifications/{id}/replay", post(replay))
 }
@@ -210,4 +212,48 @@ async fn replay(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id)
     state.platform.replay_notification(&id).await.map_err(api_error)?;
     audit(&state, "notifications.replay", &format!("notification:{id}"), "").await?;
     Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettlementParams {
+    day: String,
+    format: Option<String>,
+}
+
+/// A day's settlement report, as JSON or (`format=csv`) CSV.
+async fn settlements(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<SettlementParams>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    require_operator(&state, &headers)?;
+    let rows = state.platform.settlements(&q.day).await.map_err(api_error)?;
+    Ok(match q.format.as_deref() {
+        Some("csv") => {
+            ([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], platform::Platform::settlements_csv(&rows)).into_response()
+        }
+        None | Some("json") => Json(rows).into_response(),
+        Some(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, "PARAM_ERROR", "format: json or csv")),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunIn {
+    day: String,
+}
+
+/// Settle a day now (it also runs by itself each day); idempotent per merchant, day and currency.
+async fn run_settlement(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Vec<platform::Settlement>>, ApiError> {
+    require_operator(&state, &headers)?;
+    let r: RunIn = parse_json(&body)?;
+    let rows = state.platform.settle_day(&r.day).await.map_err(api_error)?;
+    audit(&state, "settlements.run", "settlements", &r.day).await?;
+    Ok(Json(rows))
 }

@@ -141,3 +141,22 @@ CREATE TABLE payment_codes (
     order_id BIGINT
 );
 CREATE INDEX payment_codes_expiry ON payment_codes (expires_at);
+
+-- Daily settlement per merchant and currency: what was paid, refunded and charged that day (China
+-- Standard Time), what is paid out to the settlement account, and any shortfall carried to the next day
+-- (refunds may exceed a day's takings).
+CREATE TABLE settlements (
+    id BIGINT PRIMARY KEY,
+    merchant_id BIGINT NOT NULL REFERENCES merchants (id),
+    day TEXT NOT NULL,                  -- YYYY-MM-DD
+    currency BIGINT NOT NULL,
+    payments BIGINT NOT NULL,
+    gross BIGINT NOT NULL,
+    refunds BIGINT NOT NULL,
+    fees BIGINT NOT NULL,
+    carry_in BIGINT NOT NULL,
+    payout BIGINT NOT NULL,
+    carry_out BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    UNIQUE (merchant_id, day, currency)
+);

@@ -141,3 +141,22 @@ CREATE TABLE payment_codes (
     order_id INTEGER
 );
 CREATE INDEX payment_codes_expiry ON payment_codes (expires_at);
+
+-- Daily settlement per merchant and currency: what was paid, refunded and charged that day (China
+-- Standard Time), what is paid out to the settlement account, and any shortfall carried to the next day
+-- (refunds may exceed a day's takings).
+CREATE TABLE settlements (
+    id INTEGER PRIMARY KEY,
+    merchant_id INTEGER NOT NULL REFERENCES merchants (id),
+    day TEXT NOT NULL,                  -- YYYY-MM-DD
+    currency INTEGER NOT NULL,
+    payments INTEGER NOT NULL,
+    gross INTEGER NOT NULL,
+    refunds INTEGER NOT NULL,
+    fees INTEGER NOT NULL,
+    carry_in INTEGER NOT NULL,
+    payout INTEGER NOT NULL,
+    carry_out INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (merchant_id, day, currency)
+);
