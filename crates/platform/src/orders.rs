@@ -79,6 +79,8 @@ pub struct NewOrder {
     pub payer_openid: Option<String>,
     /// The `scene_info` object as JSON text (echoed in queries).
     pub scene_info: Option<String>,
+    /// Partner orders: the sub-merchant's own app id (the provider's is `appid`).
+    pub sub_appid: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -108,9 +110,19 @@ pub struct Order {
     pub expires_at_ms: i64,
     pub success_at_ms: Option<i64>,
     request_hash: Vec<u8>,
+    /// Placed by a service provider for its sub-merchant (`merchant_id`): the provider.
+    pub sp_merchant_id: Option<i64>,
+    pub sp_mchid: Option<String>,
+    pub sub_appid: Option<String>,
+    pub payer_sub_openid_paid: Option<String>,
 }
 
 impl Order {
+    /// Who hears about the order (notifications, keys): the service provider if there is one.
+    pub fn notified_merchant(&self) -> i64 {
+        self.sp_merchant_id.unwrap_or(self.merchant_id)
+    }
+
     pub fn paid(&self) -> bool {
         matches!(self.trade_state.as_str(), "SUCCESS" | "REFUND")
     }
@@ -145,6 +157,21 @@ impl Order {
             out["payer"] = json!({"openid": self.payer_openid_paid});
             out["amount"] = json!({"total": self.total, "payer_total": self.total, "currency": self.currency.code(), "payer_currency": self.currency.code()});
             out["promotion_detail"] = json!([]);
+        }
+        if let Some(sp_mchid) = &self.sp_mchid {
+            // The partner shape: sp_appid/sp_mchid/sub_appid/sub_mchid, and the payer per app.
+            let obj = out.as_object_mut().expect("an object");
+            obj.remove("appid");
+            obj.remove("mchid");
+            obj.insert("sp_appid".into(), json!(self.appid));
+            obj.insert("sp_mchid".into(), json!(sp_mchid));
+            obj.insert("sub_mchid".into(), json!(self.mchid));
+            if let Some(sub_appid) = &self.sub_appid {
+                obj.insert("sub_appid".into(), json!(sub_appid));
+            }
+            if self.paid() {
+                obj.insert("payer".into(), json!({"sp_openid": self.payer_openid_paid, "sub_openid": self.payer_sub_openid_paid}));
+            }
         }
         if let Some(scene) = self.scene_info.as_deref().and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
             && let Some(device) = scene.get("device_id")
@@ -216,6 +243,8 @@ impl Refund {
 /// What a merchant asks to refund.
 #[derive(Debug, Clone)]
 pub struct NewRefund {
+    /// The service provider asking (partner refunds); it must be the one that placed the order.
+    pub sp_merchant_id: Option<i64>,
     pub transaction_id: Option<String>,
     pub out_trade_no: Option<String>,
     pub out_refund_no: String,
@@ -248,7 +277,9 @@ pub fn valid_notify_url(url: &str) -> bool {
     }
 }
 
-const ORDER_COLUMNS: &str = "o.id, o.transaction_id, o.merchant_id, m.mchid, o.appid, o.out_trade_no, o.trade_type, o.description, o.attach, o.notify_url, o.currency, o.total, o.payer_openid, o.scene_info, o.trade_state, o.payer_id, o.payer_openid_paid, o.bank_type, o.fee, o.refunded, o.created_at, o.expires_at, o.success_at, o.request_hash";
+const ORDER_COLUMNS: &str = "o.id, o.transaction_id, o.merchant_id, m.mchid, o.appid, o.out_trade_no, o.trade_type, o.description, o.attach, o.notify_url, o.currency, o.total, o.payer_openid, o.scene_info, o.trade_state, o.payer_id, o.payer_openid_paid, o.bank_type, o.fee, o.refunded, o.created_at, o.expires_at, o.success_at, o.request_hash, o.sp_merchant_id, sp.mchid, o.sub_appid, o.payer_sub_openid";
+/// The joins every order query needs for `ORDER_COLUMNS`.
+const ORDER_FROM: &str = "orders o JOIN merchants m ON m.id = o.merchant_id LEFT JOIN merchants sp ON sp.id = o.sp_merchant_id";
 
 fn order_from(r: &store::Row) -> Result<Order> {
     Ok(Order {
@@ -276,6 +307,10 @@ fn order_from(r: &store::Row) -> Result<Order> {
         expires_at_ms: r.int(21)?,
         success_at_ms: r.opt_int(22)?,
         request_hash: r.bytes(23)?,
+        sp_merchant_id: r.opt_int(24)?,
+        sp_mchid: r.opt_text(25)?,
+        sub_appid: r.opt_text(26)?,
+        payer_sub_openid_paid: r.opt_text(27)?,
     })
 }
 
@@ -377,9 +412,25 @@ pub struct PayOrder<'a> {
 impl Platform {
     /// Place an order. A repeat of an `out_trade_no` with the same content returns the same order; with
     /// different content it is `OUT_TRADE_NO_USED`.
-    pub async fn create_order(&self, merchant: &crate::MerchantAuth, new: NewOrder) -> Result<Order> {
-        if !merchant.appids.contains(&new.appid) {
-            return Err(PlatformError::conflict("APPID_MCHID_NOT_MATCH", "this appid is not bound to this mchid"));
+    /// `sp`: the service provider placing it for its sub-merchant `merchant` (partner endpoints); the
+    /// `appid` is then the provider's and `sub_appid`, if any, the sub-merchant's.
+    pub async fn create_order(&self, merchant: &crate::MerchantAuth, sp: Option<&crate::MerchantAuth>, new: NewOrder) -> Result<Order> {
+        match sp {
+            None if !merchant.appids.contains(&new.appid) => {
+                return Err(PlatformError::conflict("APPID_MCHID_NOT_MATCH", "this appid is not bound to this mchid"));
+            }
+            Some(sp) => {
+                if merchant.merchant.parent_id != Some(sp.merchant.id) {
+                    return Err(PlatformError::Forbidden("this sub_mchid is not a sub-merchant of this service provider".into()));
+                }
+                if !sp.appids.contains(&new.appid) {
+                    return Err(PlatformError::conflict("APPID_MCHID_NOT_MATCH", "this sp_appid is not bound to this sp_mchid"));
+                }
+                if new.sub_appid.as_ref().is_some_and(|a| !merchant.appids.contains(a)) {
+                    return Err(PlatformError::conflict("APPID_MCHID_NOT_MATCH", "this sub_appid is not bound to this sub_mchid"));
+                }
+            }
+            None => {}
         }
         if !valid_out_no(&new.out_trade_no, 6, 32, false) {
             return Err(PlatformError::invalid("out_trade_no", "6 to 32 characters of [0-9A-Za-z_-|*]"));
@@ -431,7 +482,8 @@ impl Platform {
                 new.attach,
                 new.goods_tag,
                 new.payer_openid,
-                new.time_expire_s
+                new.time_expire_s,
+                new.sub_appid
             ]))
             .expect("JSON of strings and numbers")
             .as_bytes(),
@@ -458,9 +510,11 @@ impl Platform {
             request_hash.clone().into(),
             now.into(),
             expires_at.into(),
+            sp.map(|s| s.merchant.id).into(),
+            new.sub_appid.into(),
         ];
         let insert = Effect {
-            sql: "INSERT INTO orders (id, transaction_id, merchant_id, appid, out_trade_no, trade_type, description, attach, notify_url, goods_tag, currency, total, payer_openid, scene_info, request_hash, trade_state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'NOTPAY', $16, $17) ON CONFLICT (merchant_id, out_trade_no) DO NOTHING",
+            sql: "INSERT INTO orders (id, transaction_id, merchant_id, appid, out_trade_no, trade_type, description, attach, notify_url, goods_tag, currency, total, payer_openid, scene_info, request_hash, trade_state, created_at, expires_at, sp_merchant_id, sub_appid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'NOTPAY', $16, $17, $18, $19) ON CONFLICT (merchant_id, out_trade_no) DO NOTHING",
             params: values,
         };
         let inserted = self.commit_rows(vec![insert], Vec::new()).await?.is_ok();
@@ -523,14 +577,7 @@ impl Platform {
 
     async fn order_where(&self, clause: &'static str, a: Value, b: Value) -> Result<Order> {
         let row = self
-            .blocking(move |db| {
-                Ok(db.with(|c| {
-                    c.query_one(
-                        &format!("SELECT {ORDER_COLUMNS} FROM orders o JOIN merchants m ON m.id = o.merchant_id WHERE {clause}"),
-                        &[a, b],
-                    )
-                })?)
-            })
+            .blocking(move |db| Ok(db.with(|c| c.query_one(&format!("SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE {clause}"), &[a, b]))?))
             .await?
             .ok_or(PlatformError::NotFound("order"))?;
         order_from(&row)
@@ -642,8 +689,10 @@ impl Platform {
             return Err(PlatformError::conflict("ORDER_CLOSED", "this order has expired"));
         }
         let openid = self.openid(&order.appid, person);
+        let sub_openid = order.sub_appid.as_deref().map(|a| self.openid(a, person));
         if let Some(required) = &order.payer_openid
             && *required != openid
+            && Some(required) != sub_openid.as_ref()
         {
             return Err(PlatformError::Forbidden("this order is for another payer".into()));
         }
@@ -679,6 +728,7 @@ impl Platform {
             trade_state: "SUCCESS".into(),
             payer_id: Some(person),
             payer_openid_paid: Some(openid.clone()),
+            payer_sub_openid_paid: sub_openid.clone(),
             bank_type: Some(bank_type.into()),
             fee,
             success_at_ms: Some(now),
@@ -686,7 +736,7 @@ impl Platform {
         };
         let conditions = Conditions {
             guards: vec![Effect {
-                sql: "UPDATE orders SET trade_state = 'SUCCESS', payer_id = $2, payer_openid_paid = $3, funding = $4, card_operation = $5, bank_type = $6, fee = $7, success_at = $8 WHERE id = $1 AND trade_state IN ('NOTPAY', 'USERPAYING') AND expires_at > $8",
+                sql: "UPDATE orders SET trade_state = 'SUCCESS', payer_id = $2, payer_openid_paid = $3, funding = $4, card_operation = $5, bank_type = $6, fee = $7, success_at = $8, payer_sub_openid = $9 WHERE id = $1 AND trade_state IN ('NOTPAY', 'USERPAYING') AND expires_at > $8",
                 params: params![
                     order.id,
                     person,
@@ -695,7 +745,8 @@ impl Platform {
                     card_payment.as_ref().map(|(op, _)| *op),
                     bank_type,
                     fee,
-                    now
+                    now,
+                    sub_openid.clone()
                 ]
                 .to_vec(),
             }],
@@ -709,7 +760,7 @@ impl Platform {
                             original_type: "transaction",
                             resource: paid.transaction_json().to_string(),
                         },
-                        order.merchant_id,
+                        order.notified_merchant(),
                         &order.notify_url,
                         now,
                     )
@@ -800,6 +851,7 @@ impl Platform {
         new.trade_type = TradeType::Micropay;
         new.payer_openid = Some(self.openid(&new.appid, person));
         new.time_expire_s = None;
+        new.sub_appid = None;
         // A retried request (same out_trade_no) finds its order; anything else needs a fresh, unused code.
         if let Ok(existing) = self.order_by_out_trade_no(merchant.merchant.id, &new.out_trade_no).await
             && used_by == Some(existing.id)
@@ -809,7 +861,7 @@ impl Platform {
         if used_by.is_some() || expires_at <= now {
             return Err(invalid());
         }
-        let order = self.create_order(merchant, new).await?;
+        let order = self.create_order(merchant, None, new).await?;
         let (code, order_id) = (auth_code.to_string(), order.id);
         let bound = self
             .blocking(move |db| {
@@ -853,7 +905,7 @@ impl Platform {
             .blocking(move |db| {
                 Ok(db.with(|c| {
                     c.query(
-                        &format!("SELECT {ORDER_COLUMNS} FROM orders o JOIN merchants m ON m.id = o.merchant_id WHERE o.trade_state = 'USERPAYING' AND o.id IN (SELECT order_id FROM payment_codes WHERE person_id = $1 AND order_id IS NOT NULL) ORDER BY o.created_at DESC LIMIT 20"),
+                        &format!("SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE o.trade_state = 'USERPAYING' AND o.id IN (SELECT order_id FROM payment_codes WHERE person_id = $1 AND order_id IS NOT NULL) ORDER BY o.created_at DESC LIMIT 20"),
                         params![person],
                     )
                 })?)
@@ -870,6 +922,7 @@ impl Platform {
         }
         if order.paid() && order.refunded < order.total {
             let refund = NewRefund {
+                sp_merchant_id: order.sp_merchant_id,
                 transaction_id: None,
                 out_trade_no: Some(order.out_trade_no.clone()),
                 out_refund_no: format!("REVERSE-{}", order.out_trade_no),
@@ -911,6 +964,9 @@ impl Platform {
             (None, None) => return Err(PlatformError::invalid("transaction_id", "give transaction_id or out_trade_no")),
         }
         .map_err(|_| PlatformError::NotFound("order"))?;
+        if order.sp_merchant_id != new.sp_merchant_id {
+            return Err(PlatformError::NotFound("order"));
+        }
         let currency = parse_currency(&new.currency).map_err(|_| PlatformError::invalid("amount.currency", "an ISO 4217 code"))?;
         if currency != order.currency {
             return Err(PlatformError::invalid("amount.currency", "differs from the order's currency"));
@@ -996,7 +1052,7 @@ impl Platform {
                             original_type: "refund",
                             resource: refund.notification_json().to_string(),
                         },
-                        merchant_id,
+                        order.notified_merchant(),
                         &notify_url,
                         now,
                     )

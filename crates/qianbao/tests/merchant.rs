@@ -47,6 +47,7 @@ both_backends!(
     a_trade_bill_lists_the_days_payments_and_refunds_with_a_matching_hash,
     settlement_pays_out_takings_less_fees_and_refunds_once,
     refunds_larger_than_a_days_takings_carry_into_the_next_settlement,
+    a_service_provider_takes_payments_and_refunds_for_its_sub_merchant_only,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_900_000_000);
@@ -698,4 +699,65 @@ fn refunds_larger_than_a_days_takings_carry_into_the_next_settlement(env: Env) {
     );
     let verify = env.command(&["ledger", "verify"]).output().unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+}
+
+fn a_service_provider_takes_payments_and_refunds_for_its_sub_merchant_only(env: Env) {
+    let server = start(&env);
+    let sp = TestMerchant::onboard_as(server.port, 0, "service_provider");
+    let other_sp = TestMerchant::onboard_as(server.port, 0, "service_provider");
+    let sub = sp.sub_merchant();
+    let notify = Receiver::start(vec![]);
+    let alice = payer(server.port);
+    let body = serde_json::json!({
+        "sp_appid": sp.appid, "sp_mchid": sp.mchid, "sub_mchid": sub, "description": "partner order", "out_trade_no": "S2026000001",
+        "notify_url": notify.url, "amount": {"total": 600, "currency": "CNY"}
+    });
+    let r = sp.call("POST", "/v3/pay/partner/transactions/native", &body.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(pay(&alice, r.json()["code_url"].as_str().unwrap()).status, 201);
+    let event = sp.open_notification(&notify.next(Duration::from_secs(10)));
+    let resource = &event["resource"];
+    assert_eq!(
+        (resource["sp_mchid"].as_str(), resource["sub_mchid"].as_str()),
+        (Some(sp.mchid.as_str()), Some(sub.as_str())),
+        "{resource}"
+    );
+    assert_eq!(resource["sp_appid"], sp.appid.as_str());
+    assert!(resource["payer"]["sp_openid"].is_string(), "{resource}");
+    assert!(resource.get("mchid").is_none());
+
+    let query = format!("/v3/pay/partner/transactions/out-trade-no/S2026000001?sp_mchid={}&sub_mchid={sub}", sp.mchid);
+    let q = sp.call("GET", &query, "");
+    assert_eq!(q.json()["trade_state"], "SUCCESS", "{}", q.body);
+    // Another provider can neither see nor refund it, whichever way it asks.
+    let theirs = other_sp.call(
+        "GET",
+        &format!("/v3/pay/partner/transactions/out-trade-no/S2026000001?sp_mchid={}&sub_mchid={sub}", other_sp.mchid),
+        "",
+    );
+    assert_eq!((theirs.status, theirs.json()["code"].as_str()), (403, Some("NO_AUTH")), "{}", theirs.body);
+    let refund = |m: &TestMerchant, no: &str| {
+        let body = serde_json::json!({"sub_mchid": sub, "out_trade_no": "S2026000001", "out_refund_no": no, "amount": {"refund": 200, "total": 600, "currency": "CNY"}});
+        m.call("POST", "/v3/refund/domestic/refunds", &body.to_string())
+    };
+    assert_eq!(refund(&other_sp, "SR1").status, 403);
+    assert_eq!(sp.refund("S2026000001", "SR2", 200, 600).status, 404, "without sub_mchid it is not the provider's own order");
+    let r = refund(&sp, "SR3");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(sp.open_notification(&notify.next(Duration::from_secs(10)))["event_type"], "REFUND.SUCCESS");
+    assert_eq!(sp.call("GET", &format!("/v3/refund/domestic/refunds/SR3?sub_mchid={sub}"), "").json()["amount"]["refund"], 200);
+    assert_eq!(alice.available("CNY"), "996.00");
+
+    let second = serde_json::json!({
+        "sp_appid": sp.appid, "sp_mchid": sp.mchid, "sub_mchid": sub, "description": "to close", "out_trade_no": "S2026000002",
+        "notify_url": notify.url, "amount": {"total": 100, "currency": "CNY"}
+    });
+    assert_eq!(sp.call("POST", "/v3/pay/partner/transactions/native", &second.to_string()).status, 200);
+    let close = serde_json::json!({"sp_mchid": sp.mchid, "sub_mchid": sub}).to_string();
+    assert_eq!(sp.call("POST", "/v3/pay/partner/transactions/out-trade-no/S2026000002/close", &close).status, 204);
+    let own_sub_elsewhere = serde_json::json!({
+        "sp_appid": other_sp.appid, "sp_mchid": other_sp.mchid, "sub_mchid": sub, "description": "not mine", "out_trade_no": "S2026000003",
+        "notify_url": notify.url, "amount": {"total": 100, "currency": "CNY"}
+    });
+    assert_eq!(other_sp.call("POST", "/v3/pay/partner/transactions/native", &own_sub_elsewhere.to_string()).status, 403);
 }

@@ -42,6 +42,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/v3/refund/domestic/refunds", post(refund))
         .route("/v3/refund/domestic/refunds/{out_refund_no}", get(query_refund))
         .route("/v3/certificates", get(certificates))
+        .route("/v3/pay/partner/transactions/jsapi", post(|s, m, u, h, b| partner_prepay(s, m, u, h, b, TradeType::Jsapi)))
+        .route("/v3/pay/partner/transactions/app", post(|s, m, u, h, b| partner_prepay(s, m, u, h, b, TradeType::App)))
+        .route("/v3/pay/partner/transactions/h5", post(|s, m, u, h, b| partner_prepay(s, m, u, h, b, TradeType::H5)))
+        .route("/v3/pay/partner/transactions/native", post(|s, m, u, h, b| partner_prepay(s, m, u, h, b, TradeType::Native)))
+        .route("/v3/pay/partner/transactions/id/{transaction_id}", get(partner_query_by_transaction_id))
+        .route("/v3/pay/partner/transactions/out-trade-no/{out_trade_no}", get(partner_query_by_out_trade_no))
+        .route("/v3/pay/partner/transactions/out-trade-no/{out_trade_no}/close", post(partner_close))
         .route("/v3/bill/tradebill", get(trade_bill))
         .route("/v3/bill/fundflowbill", get(fund_flow_bill))
         .route("/v3/billdownload/file", get(download_bill))
@@ -299,6 +306,46 @@ async fn prepay(
     let merchant = authenticate(&state, &method, &uri, &headers, &body).await?;
     let r: PrepayIn = parse_body(&body)?;
     same_mchid(&merchant, &r.mchid, "body")?;
+    let fields = OrderFields {
+        appid: r.appid,
+        sub_appid: None,
+        description: r.description,
+        out_trade_no: r.out_trade_no,
+        time_expire: r.time_expire,
+        attach: r.attach,
+        notify_url: r.notify_url,
+        goods_tag: r.goods_tag,
+        amount: r.amount,
+        payer_openid: r.payer.and_then(|p| p.openid),
+        scene_info: r.scene_info,
+    };
+    place_order(&state, &headers, &merchant, None, trade_type, fields).await
+}
+
+/// What every prepay request carries, direct or partner.
+struct OrderFields {
+    appid: String,
+    sub_appid: Option<String>,
+    description: String,
+    out_trade_no: String,
+    time_expire: Option<String>,
+    attach: Option<String>,
+    notify_url: String,
+    goods_tag: Option<String>,
+    amount: AmountIn,
+    payer_openid: Option<String>,
+    scene_info: Option<Value>,
+}
+
+/// Place the order and answer its prepay_id, code_url or h5_url, signed for `signer` (the caller).
+async fn place_order(
+    state: &AppState,
+    headers: &HeaderMap,
+    merchant: &MerchantAuth,
+    sp: Option<&MerchantAuth>,
+    trade_type: TradeType,
+    r: OrderFields,
+) -> Result<Response, WxError> {
     let time_expire_s = match &r.time_expire {
         None => None,
         Some(t) => Some(
@@ -319,33 +366,182 @@ async fn prepay(
     if scene_info.as_ref().is_some_and(|s| s.len() > 4096) {
         return Err(WxError::param("scene_info", "body", "at most 4 KiB"));
     }
-    let order = state
-        .platform
-        .create_order(
-            &merchant,
-            NewOrder {
-                trade_type,
-                appid: r.appid,
-                description: r.description,
-                out_trade_no: r.out_trade_no,
-                time_expire_s,
-                attach: r.attach,
-                notify_url: r.notify_url,
-                goods_tag: r.goods_tag,
-                total: r.amount.total,
-                currency: r.amount.currency.unwrap_or_else(|| "CNY".into()),
-                payer_openid: r.payer.and_then(|p| p.openid),
-                scene_info,
-            },
-        )
-        .await?;
+    let new = NewOrder {
+        trade_type,
+        appid: r.appid,
+        description: r.description,
+        out_trade_no: r.out_trade_no,
+        time_expire_s,
+        attach: r.attach,
+        notify_url: r.notify_url,
+        goods_tag: r.goods_tag,
+        total: r.amount.total,
+        currency: r.amount.currency.unwrap_or_else(|| "CNY".into()),
+        payer_openid: r.payer_openid,
+        scene_info,
+        sub_appid: r.sub_appid,
+    };
+    let order = state.platform.create_order(merchant, sp, new).await?;
     let out = match trade_type {
         TradeType::Jsapi | TradeType::App => json!({"prepay_id": state.platform.prepay_id(&order)}),
         TradeType::Native => json!({"code_url": state.platform.code_url(&order)}),
         TradeType::H5 => json!({"h5_url": state.platform.h5_url(&order)}),
         TradeType::Micropay => unreachable!("payment-code orders come through codepay"),
     };
-    signed_json(&state, &merchant, &headers, &out).await
+    signed_json(state, sp.unwrap_or(merchant), headers, &out).await
+}
+
+#[derive(Deserialize)]
+struct PartnerPayerIn {
+    #[serde(default)]
+    sp_openid: Option<String>,
+    #[serde(default)]
+    sub_openid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PartnerPrepayIn {
+    sp_appid: String,
+    sp_mchid: String,
+    #[serde(default)]
+    sub_appid: Option<String>,
+    sub_mchid: String,
+    description: String,
+    out_trade_no: String,
+    #[serde(default)]
+    time_expire: Option<String>,
+    #[serde(default)]
+    attach: Option<String>,
+    notify_url: String,
+    #[serde(default)]
+    goods_tag: Option<String>,
+    amount: AmountIn,
+    #[serde(default)]
+    payer: Option<PartnerPayerIn>,
+    #[serde(default)]
+    scene_info: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    detail: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    settle_info: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    support_fapiao: Option<bool>,
+}
+
+/// A service provider's sub-merchant, which must be its own.
+async fn sub_merchant(state: &AppState, sp: &MerchantAuth, sub_mchid: &str, location: &str) -> Result<Arc<MerchantAuth>, WxError> {
+    let sub = state.platform.merchant(sub_mchid).await.map_err(|_| WxError::param("sub_mchid", location, "no such sub-merchant"))?;
+    if sub.merchant.parent_id != Some(sp.merchant.id) {
+        return Err(WxError::new(StatusCode::FORBIDDEN, "NO_AUTH", "this sub_mchid is not a sub-merchant of this service provider"));
+    }
+    Ok(sub)
+}
+
+/// The partner (service provider) prepay endpoints: the provider signs, the sub-merchant is paid.
+async fn partner_prepay(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+    trade_type: TradeType,
+) -> Result<Response, WxError> {
+    let sp = authenticate(&state, &method, &uri, &headers, &body).await?;
+    let r: PartnerPrepayIn = parse_body(&body)?;
+    if r.sp_mchid != sp.merchant.mchid {
+        return Err(WxError::param("sp_mchid", "body", "does not match the mchid of the Authorization header"));
+    }
+    let sub = sub_merchant(&state, &sp, &r.sub_mchid, "body").await?;
+    let payer_openid = r.payer.and_then(|p| p.sub_openid.or(p.sp_openid));
+    if trade_type == TradeType::Jsapi && payer_openid.is_none() {
+        return Err(WxError::param("payer.sp_openid", "body", "a JSAPI order names its payer (sp_openid or sub_openid)"));
+    }
+    let fields = OrderFields {
+        appid: r.sp_appid,
+        sub_appid: r.sub_appid,
+        description: r.description,
+        out_trade_no: r.out_trade_no,
+        time_expire: r.time_expire,
+        attach: r.attach,
+        notify_url: r.notify_url,
+        goods_tag: r.goods_tag,
+        amount: r.amount,
+        payer_openid,
+        scene_info: r.scene_info,
+    };
+    place_order(&state, &headers, &sub, Some(&sp), trade_type, fields).await
+}
+
+/// `sp_mchid` and `sub_mchid` query parameters of a partner query: the caller and one of its own.
+async fn partner_query_scope(state: &AppState, uri: &Uri, sp: &MerchantAuth) -> Result<Arc<MerchantAuth>, WxError> {
+    let sp_mchid = query_param(uri, "sp_mchid").ok_or_else(|| WxError::param("sp_mchid", "query", "is required"))?;
+    if sp_mchid != sp.merchant.mchid {
+        return Err(WxError::param("sp_mchid", "query", "does not match the mchid of the Authorization header"));
+    }
+    let sub_mchid = query_param(uri, "sub_mchid").ok_or_else(|| WxError::param("sub_mchid", "query", "is required"))?;
+    sub_merchant(state, sp, sub_mchid, "query").await
+}
+
+/// Only the provider that placed a partner order sees it.
+fn placed_by(order: platform::Order, sp: &MerchantAuth) -> Result<platform::Order, WxError> {
+    if order.sp_merchant_id != Some(sp.merchant.id) {
+        return Err(PlatformError::NotFound("order").into());
+    }
+    Ok(order)
+}
+
+async fn partner_query_by_transaction_id(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(transaction_id): Path<String>,
+) -> Result<Response, WxError> {
+    let sp = authenticate(&state, &method, &uri, &headers, b"").await?;
+    let sub = partner_query_scope(&state, &uri, &sp).await?;
+    let order = placed_by(state.platform.order_by_transaction_id(sub.merchant.id, &transaction_id).await?, &sp)?;
+    signed_json(&state, &sp, &headers, &order.transaction_json()).await
+}
+
+async fn partner_query_by_out_trade_no(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(out_trade_no): Path<String>,
+) -> Result<Response, WxError> {
+    let sp = authenticate(&state, &method, &uri, &headers, b"").await?;
+    let sub = partner_query_scope(&state, &uri, &sp).await?;
+    let order = placed_by(state.platform.order_by_out_trade_no(sub.merchant.id, &out_trade_no).await?, &sp)?;
+    signed_json(&state, &sp, &headers, &order.transaction_json()).await
+}
+
+#[derive(Deserialize)]
+struct PartnerCloseIn {
+    sp_mchid: String,
+    sub_mchid: String,
+}
+
+async fn partner_close(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(out_trade_no): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, WxError> {
+    let sp = authenticate(&state, &method, &uri, &headers, &body).await?;
+    let r: PartnerCloseIn = parse_body(&body)?;
+    if r.sp_mchid != sp.merchant.mchid {
+        return Err(WxError::param("sp_mchid", "body", "does not match the mchid of the Authorization header"));
+    }
+    let sub = sub_merchant(&state, &sp, &r.sub_mchid, "body").await?;
+    placed_by(state.platform.order_by_out_trade_no(sub.merchant.id, &out_trade_no).await?, &sp)?;
+    state.platform.close_order(sub.merchant.id, &out_trade_no).await?;
+    signed(&state, &sp, &headers, StatusCode::NO_CONTENT, Vec::new()).await
 }
 
 #[derive(Deserialize)]
@@ -404,6 +600,7 @@ async fn codepay(
         currency: r.amount.currency.unwrap_or_else(|| "CNY".into()),
         payer_openid: None,
         scene_info: r.scene_info.as_ref().map(Value::to_string),
+        sub_appid: None,
     };
     let order = state.platform.charge_payment_code(&merchant, new, &r.payer.auth_code).await?;
     let status = if order.trade_state == "USERPAYING" { StatusCode::ACCEPTED } else { StatusCode::OK };
@@ -509,6 +706,9 @@ struct RefundIn {
     #[serde(default)]
     funds_account: Option<String>,
     amount: RefundAmountIn,
+    /// Partner refunds: the sub-merchant whose order it is.
+    #[serde(default)]
+    sub_mchid: Option<String>,
     #[serde(default)]
     #[allow(dead_code)]
     goods_detail: Option<Value>,
@@ -526,11 +726,17 @@ async fn refund(
     if r.funds_account.as_deref().is_some_and(|f| f != "AVAILABLE") {
         return Err(WxError::param("funds_account", "body", "AVAILABLE or absent"));
     }
+    // A service provider refunds its sub-merchant's orders; a merchant its own.
+    let (owner, sp) = match &r.sub_mchid {
+        Some(sub) => (sub_merchant(&state, &merchant, sub, "body").await?.merchant.id, Some(merchant.merchant.id)),
+        None => (merchant.merchant.id, None),
+    };
     let refund = state
         .platform
         .refund_order(
-            merchant.merchant.id,
+            owner,
             NewRefund {
+                sp_merchant_id: sp,
                 transaction_id: r.transaction_id,
                 out_trade_no: r.out_trade_no,
                 out_refund_no: r.out_refund_no,
@@ -553,7 +759,14 @@ async fn query_refund(
     Path(out_refund_no): Path<String>,
 ) -> Result<Response, WxError> {
     let merchant = authenticate(&state, &method, &uri, &headers, b"").await?;
-    let refund = state.platform.refund_by_out_refund_no(merchant.merchant.id, &out_refund_no).await?;
+    let (owner, sp) = match query_param(&uri, "sub_mchid") {
+        Some(sub) => (sub_merchant(&state, &merchant, sub, "query").await?.merchant.id, Some(merchant.merchant.id)),
+        None => (merchant.merchant.id, None),
+    };
+    let refund = state.platform.refund_by_out_refund_no(owner, &out_refund_no).await?;
+    if refund.order.sp_merchant_id != sp {
+        return Err(PlatformError::NotFound("refund").into());
+    }
     signed_json(&state, &merchant, &headers, &refund.refund_json()).await
 }
 

@@ -21,9 +21,14 @@ static MCHID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1
 
 impl TestMerchant {
     pub fn onboard(port: u16, fee_bps: i64) -> TestMerchant {
+        TestMerchant::onboard_as(port, fee_bps, "direct")
+    }
+
+    /// `kind`: direct or service_provider.
+    pub fn onboard_as(port: u16, fee_bps: i64, kind: &str) -> TestMerchant {
         let mchid = MCHID.fetch_add(1, std::sync::atomic::Ordering::SeqCst).to_string();
         let body = format!(
-            r#"{{"mchid":"{mchid}","name":"Shop {mchid}","mcc":"5411","country":"CN","settlement_currency":"CNY","fee_bps":{fee_bps},"settlement_account":"6222020000000000000"}}"#
+            r#"{{"mchid":"{mchid}","kind":"{kind}","name":"Shop {mchid}","mcc":"5411","country":"CN","settlement_currency":"CNY","fee_bps":{fee_bps},"settlement_account":"6222020000000000000"}}"#
         );
         let r = post(port, "/admin/api/merchants", &body);
         assert_eq!(r.status, 201, "{}", r.body);
@@ -100,6 +105,18 @@ impl TestMerchant {
             .verify(&wxpay::response_message(timestamp, &h("wechatpay-nonce"), r.body.as_bytes()), &signature)
             .expect("the response signature verifies");
         assert!(r.header("request-id").is_some());
+    }
+
+    /// A sub-merchant of this service provider (no keys of its own: the provider calls for it).
+    pub fn sub_merchant(&self) -> String {
+        let mchid = MCHID.fetch_add(1, std::sync::atomic::Ordering::SeqCst).to_string();
+        let body = format!(
+            r#"{{"mchid":"{mchid}","kind":"sub_merchant","parent_mchid":"{}","name":"Sub {mchid}","mcc":"5812","country":"CN","settlement_currency":"CNY","fee_bps":30,"settlement_account":"6222020000000000001"}}"#,
+            self.mchid
+        );
+        let r = post(self.port, "/admin/api/merchants", &body);
+        assert_eq!(r.status, 201, "{}", r.body);
+        mchid
     }
 
     /// A Native order; its code_url.

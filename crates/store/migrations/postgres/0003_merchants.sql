@@ -69,6 +69,7 @@ CREATE TABLE orders (
     trade_state TEXT NOT NULL,          -- NOTPAY, USERPAYING, SUCCESS, REFUND, CLOSED, REVOKED
     payer_id BIGINT,
     payer_openid_paid TEXT,
+    payer_sub_openid TEXT,               -- partner orders: the payer at the sub-merchant's app
     funding TEXT,                       -- balance, card
     card_operation BIGINT,
     bank_type TEXT,
