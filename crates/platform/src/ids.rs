@@ -48,6 +48,10 @@ pub mod transfer {
     pub const ORDER_PAY: u16 = 30;
     pub const ORDER_REFUND: u16 = 31;
     pub const ORDER_CARD_FUND: u16 = 32;
+    /// A refund of a card-funded payment leaving the payer's wallet for the card.
+    pub const ORDER_REFUND_TO_CARD: u16 = 33;
+    /// The card issuer refused that refund: the money comes back to the wallet.
+    pub const ORDER_REFUND_TO_BALANCE: u16 = 34;
     pub const SETTLEMENT_FEE: u16 = 40;
     pub const SETTLEMENT_PAYOUT: u16 = 41;
 }

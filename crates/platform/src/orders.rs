@@ -7,6 +7,7 @@
 //! moved for a closed order or an order marked paid without the money. Refunds work the same way: the
 //! guard adds to the order's refunded total only while it stays within what was paid.
 
+use crate::rail::RailOutcome;
 use crate::wallets::parse_currency;
 use crate::{Platform, PlatformError, Result, crypto, ids};
 use ledger::{NewTransfer, TransferFlags};
@@ -115,6 +116,9 @@ pub struct Order {
     pub sp_mchid: Option<String>,
     pub sub_appid: Option<String>,
     pub payer_sub_openid_paid: Option<String>,
+    /// balance or card, once paid.
+    pub funding: Option<String>,
+    card_reference: Option<String>,
 }
 
 impl Order {
@@ -190,12 +194,18 @@ pub struct Refund {
     pub order: Order,
     pub amount: i64,
     pub status: String,
+    /// ORIGINAL (back to the card that paid) or BALANCE (the payer's wallet).
+    pub channel: String,
     pub created_at_ms: i64,
     pub success_at_ms: Option<i64>,
     request_hash: Vec<u8>,
 }
 
 impl Refund {
+    fn received_account(&self) -> &'static str {
+        if self.channel == "ORIGINAL" { "原支付卡" } else { "支付用户零钱" }
+    }
+
     /// As WeChat Pay's refund API and REFUND.* notifications write it.
     pub fn refund_json(&self) -> serde_json::Value {
         let mut out = json!({
@@ -203,8 +213,8 @@ impl Refund {
             "out_refund_no": self.out_refund_no,
             "transaction_id": self.order.transaction_id,
             "out_trade_no": self.order.out_trade_no,
-            "channel": "ORIGINAL",
-            "user_received_account": "支付用户零钱",
+            "channel": self.channel,
+            "user_received_account": self.received_account(),
             "create_time": wxpay::time::format_rfc3339(self.created_at_ms / 1000),
             "status": self.status,
             "funds_account": "AVAILABLE",
@@ -230,7 +240,7 @@ impl Refund {
             "refund_id": self.refund_id,
             "out_refund_no": self.out_refund_no,
             "refund_status": self.status,
-            "user_received_account": "支付用户零钱",
+            "user_received_account": self.received_account(),
             "amount": {"total": self.order.total, "refund": self.amount, "payer_total": self.order.total, "payer_refund": self.amount},
         });
         if let Some(at) = self.success_at_ms {
@@ -277,7 +287,7 @@ pub fn valid_notify_url(url: &str) -> bool {
     }
 }
 
-const ORDER_COLUMNS: &str = "o.id, o.transaction_id, o.merchant_id, m.mchid, o.appid, o.out_trade_no, o.trade_type, o.description, o.attach, o.notify_url, o.currency, o.total, o.payer_openid, o.scene_info, o.trade_state, o.payer_id, o.payer_openid_paid, o.bank_type, o.fee, o.refunded, o.created_at, o.expires_at, o.success_at, o.request_hash, o.sp_merchant_id, sp.mchid, o.sub_appid, o.payer_sub_openid";
+const ORDER_COLUMNS: &str = "o.id, o.transaction_id, o.merchant_id, m.mchid, o.appid, o.out_trade_no, o.trade_type, o.description, o.attach, o.notify_url, o.currency, o.total, o.payer_openid, o.scene_info, o.trade_state, o.payer_id, o.payer_openid_paid, o.bank_type, o.fee, o.refunded, o.created_at, o.expires_at, o.success_at, o.request_hash, o.sp_merchant_id, sp.mchid, o.sub_appid, o.payer_sub_openid, o.funding, o.card_reference";
 /// The joins every order query needs for `ORDER_COLUMNS`.
 const ORDER_FROM: &str = "orders o JOIN merchants m ON m.id = o.merchant_id LEFT JOIN merchants sp ON sp.id = o.sp_merchant_id";
 
@@ -311,6 +321,8 @@ fn order_from(r: &store::Row) -> Result<Order> {
         sp_mchid: r.opt_text(25)?,
         sub_appid: r.opt_text(26)?,
         payer_sub_openid_paid: r.opt_text(27)?,
+        funding: r.opt_text(28)?,
+        card_reference: r.opt_text(29)?,
     })
 }
 
@@ -736,7 +748,7 @@ impl Platform {
         };
         let conditions = Conditions {
             guards: vec![Effect {
-                sql: "UPDATE orders SET trade_state = 'SUCCESS', payer_id = $2, payer_openid_paid = $3, funding = $4, card_operation = $5, bank_type = $6, fee = $7, success_at = $8, payer_sub_openid = $9 WHERE id = $1 AND trade_state IN ('NOTPAY', 'USERPAYING') AND expires_at > $8",
+                sql: "UPDATE orders SET trade_state = 'SUCCESS', payer_id = $2, payer_openid_paid = $3, funding = $4, card_operation = $5, bank_type = $6, fee = $7, success_at = $8, payer_sub_openid = $9, card_reference = $10 WHERE id = $1 AND trade_state IN ('NOTPAY', 'USERPAYING') AND expires_at > $8",
                 params: params![
                     order.id,
                     person,
@@ -746,7 +758,8 @@ impl Platform {
                     bank_type,
                     fee,
                     now,
-                    sub_openid.clone()
+                    sub_openid.clone(),
+                    card_payment.as_ref().map(|(_, reference)| reference.as_str())
                 ]
                 .to_vec(),
             }],
@@ -990,6 +1003,7 @@ impl Platform {
             return Err(PlatformError::conflict("INVALID_REQUEST", "this order is not paid"));
         }
         let Some(payer) = order.payer_id else { return Err(PlatformError::Internal("a paid order without its payer".into())) };
+        let to_card = order.funding.as_deref() == Some("card");
         let now = self.now_ms();
         let id = ids::object_id(now);
         let refund_id = format!("50{}{:019}", cst_date(now), id);
@@ -1000,6 +1014,8 @@ impl Platform {
             order: order.clone(),
             amount: new.refund,
             status: "SUCCESS".into(),
+            // A card-funded payment is refunded to the card (through the wallet, in one linked chain).
+            channel: if to_card { "ORIGINAL".into() } else { "BALANCE".into() },
             created_at_ms: now,
             success_at_ms: Some(now),
             request_hash: request_hash.clone(),
@@ -1016,6 +1032,18 @@ impl Platform {
             timeout_s: 0,
             user_data: order.id as u128,
         };
+        let mut transfers = vec![transfer];
+        if to_card {
+            transfers[0].flags = TransferFlags::LINKED;
+            transfers.push(NewTransfer {
+                id: ids::derived(id, ids::transfer::ORDER_REFUND_TO_CARD, 0),
+                debit_account_id: ids::wallet(payer, currency.numeric()),
+                credit_account_id: ids::system_account(ids::account::CARD_RAIL, currency.numeric()),
+                code: ids::transfer::ORDER_REFUND_TO_CARD,
+                flags: TransferFlags::empty(),
+                ..transfer
+            });
+        }
         let notify_url = new.notify_url.clone().unwrap_or_else(|| order.notify_url.clone());
         let notifies = !notify_url.is_empty();
         let conditions = Conditions {
@@ -1025,7 +1053,7 @@ impl Platform {
                     params: params![order.id, new.refund, REFUNDS_PER_ORDER_MAX].to_vec(),
                 },
                 Effect {
-                    sql: "INSERT INTO refunds (id, refund_id, merchant_id, order_id, out_refund_no, reason, notify_url, amount, currency, status, request_hash, created_at, success_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'SUCCESS', $10, $11, $11) ON CONFLICT (merchant_id, out_refund_no) DO NOTHING",
+                    sql: "INSERT INTO refunds (id, refund_id, merchant_id, order_id, out_refund_no, reason, notify_url, amount, currency, status, request_hash, created_at, success_at, channel, card_state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'SUCCESS', $10, $11, $11, $12, $13) ON CONFLICT (merchant_id, out_refund_no) DO NOTHING",
                     params: params![
                         id,
                         refund_id.as_str(),
@@ -1037,7 +1065,9 @@ impl Platform {
                         new.refund,
                         currency.numeric(),
                         request_hash.clone(),
-                        now
+                        now,
+                        refund.channel.as_str(),
+                        to_card.then_some("pending")
                     ]
                     .to_vec(),
                 },
@@ -1060,14 +1090,18 @@ impl Platform {
                 .into_iter()
                 .collect(),
         };
-        let results = self.ledger.create_transfers_guarded(vec![transfer], conditions).await?;
+        let results = self.ledger.create_transfers_guarded(transfers, conditions).await?;
         match results {
-            Ok(results) => match results[0] {
-                Ok(_) => {
+            Ok(results) => match results.iter().find_map(|r| r.err()) {
+                None => {
                     self.outbox_wake.notify_one();
+                    if to_card {
+                        self.finish_card_refund(id, &order, new.refund).await?;
+                        return self.refund_by_out_refund_no(merchant_id, &new.out_refund_no).await;
+                    }
                     Ok(refund)
                 }
-                Err(e) => Err(PlatformError::Internal(format!("ledger refused a refund: {}", e.code()))),
+                Some(e) => Err(PlatformError::Internal(format!("ledger refused a refund: {}", e.code()))),
             },
             Err(GuardFailed(0)) => Err(PlatformError::conflict(
                 "NOT_ENOUGH",
@@ -1090,7 +1124,7 @@ impl Platform {
             .blocking(move |db| {
                 Ok(db.with(|c| {
                     c.query_one(
-                        "SELECT id, refund_id, out_refund_no, order_id, amount, status, created_at, success_at, request_hash FROM refunds WHERE merchant_id = $1 AND out_refund_no = $2",
+                        "SELECT id, refund_id, out_refund_no, order_id, amount, status, created_at, success_at, request_hash, channel FROM refunds WHERE merchant_id = $1 AND out_refund_no = $2",
                         params![merchant_id, key.as_str()],
                     )
                 })?)
@@ -1107,7 +1141,71 @@ impl Platform {
             created_at_ms: row.int(6)?,
             success_at_ms: row.opt_int(7)?,
             request_hash: row.bytes(8)?,
+            channel: row.text(9)?,
         })
+    }
+
+    /// Tell the card issuer about a refund that left the wallet for the card. If the issuer refuses,
+    /// the money goes back to the payer's wallet instead (and the refund says so).
+    async fn finish_card_refund(&self, refund_id: i64, order: &Order, amount: i64) -> Result<()> {
+        let reference = order.card_reference.clone().ok_or_else(|| PlatformError::Internal("a card payment without its charge".into()))?;
+        let outcome = self.rail.refund_amount(&reference, amount, &format!("order-refund-{refund_id}"));
+        let payer = order.payer_id.ok_or_else(|| PlatformError::Internal("a paid order without its payer".into()))?;
+        let state = match outcome {
+            RailOutcome::Approved { .. } | RailOutcome::Pending { .. } => "refunded",
+            RailOutcome::Declined { reason } => {
+                tracing::warn!(refund_id, %reason, "the card issuer refused a refund; it goes to the wallet");
+                let back = NewTransfer {
+                    id: ids::derived(refund_id, ids::transfer::ORDER_REFUND_TO_BALANCE, 0),
+                    debit_account_id: ids::system_account(ids::account::CARD_RAIL, order.currency.numeric()),
+                    credit_account_id: ids::wallet(payer, order.currency.numeric()),
+                    amount: amount as u64,
+                    pending_id: 0,
+                    currency: Some(order.currency),
+                    code: ids::transfer::ORDER_REFUND_TO_BALANCE,
+                    flags: TransferFlags::empty(),
+                    timeout_s: 0,
+                    user_data: order.id as u128,
+                };
+                let result = self.ledger.create_transfers(vec![back]).await?;
+                if let Some(e) = result[0].err() {
+                    return Err(PlatformError::Internal(format!("returning a refused card refund: {}", e.code())));
+                }
+                "to_balance"
+            }
+        };
+        let channel = if state == "refunded" { "ORIGINAL" } else { "BALANCE" };
+        self.blocking(move |db| {
+            Ok(db.with(|c| {
+                c.execute(
+                    "UPDATE refunds SET card_state = $2, channel = $3 WHERE id = $1 AND card_state = 'pending'",
+                    params![refund_id, state, channel],
+                )
+            })?)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Card refunds interrupted between the ledger and the issuer (a crash): tell the issuer now (the
+    /// rail refund is idempotent on the refund's id).
+    pub(crate) async fn finish_interrupted_card_refunds(&self) -> Result<usize> {
+        let stale = self.now_ms() - 60_000;
+        let rows = self
+            .blocking(move |db| {
+                Ok(db.with(|c| {
+                    c.query(
+                        "SELECT id, order_id, amount FROM refunds WHERE card_state = 'pending' AND created_at < $1 LIMIT 100",
+                        params![stale],
+                    )
+                })?)
+            })
+            .await?;
+        for r in &rows {
+            let order = self.order(r.int(1)?).await?;
+            self.finish_card_refund(r.int(0)?, &order, r.int(2)?).await?;
+        }
+        Ok(rows.len())
     }
 }
 

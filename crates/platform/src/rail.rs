@@ -31,6 +31,9 @@ pub trait RailConnector: Send + Sync {
     fn status(&self, reference: &str) -> RailOutcome;
     /// Give back an approved charge in full (or cancel a pending one). Idempotent on `idempotency_key`.
     fn refund(&self, reference: &str, idempotency_key: &str) -> RailOutcome;
+    /// Give back part of an approved charge (several parts add up to at most the charge). Idempotent on
+    /// `idempotency_key`.
+    fn refund_amount(&self, reference: &str, amount_minor: i64, idempotency_key: &str) -> RailOutcome;
     /// Vault a bank account number with the rail; the platform keeps only the token.
     fn tokenize_bank_account(&self, number: &str) -> String;
     /// Pay out to a vaulted bank account. Banks answer later: the first answer is `Pending`.
@@ -99,11 +102,13 @@ pub struct SandboxRail {
     clock: Arc<dyn Clock>,
     confirm_after_ms: u64,
     charges: Mutex<HashMap<String, (RailOutcome, TestCard, u64)>>,
+    /// Per approved charge: (amount charged, amount refunded so far).
+    amounts: Mutex<HashMap<String, (i64, i64)>>,
 }
 
 impl SandboxRail {
     pub fn new(clock: Arc<dyn Clock>, confirm_after_ms: u64) -> SandboxRail {
-        SandboxRail { clock, confirm_after_ms, charges: Mutex::new(HashMap::new()) }
+        SandboxRail { clock, confirm_after_ms, charges: Mutex::new(HashMap::new()), amounts: Mutex::new(HashMap::new()) }
     }
 
     fn now_ms(&self) -> u64 {
@@ -134,6 +139,9 @@ impl RailConnector for SandboxRail {
             }
         };
         charges.insert(reference.clone(), (outcome.clone(), behaviour.unwrap_or(TestCard::Decline), self.now_ms()));
+        if matches!(outcome, RailOutcome::Approved { .. }) {
+            self.amounts.lock().expect("sandbox lock").insert(reference.clone(), (amount_minor, 0));
+        }
         charges.insert(idempotency_key.to_string(), (outcome.clone(), behaviour.unwrap_or(TestCard::Decline), self.now_ms()));
         outcome
     }
@@ -164,6 +172,24 @@ impl RailConnector for SandboxRail {
         if matches!(outcome, RailOutcome::Approved { .. }) {
             charges.insert(reference.to_string(), (RailOutcome::Declined { reason: "refunded".into() }, TestCard::Decline, self.now_ms()));
         }
+        charges.insert(idempotency_key.to_string(), (outcome.clone(), TestCard::Approve, self.now_ms()));
+        outcome
+    }
+
+    fn refund_amount(&self, reference: &str, amount_minor: i64, idempotency_key: &str) -> RailOutcome {
+        let mut charges = self.charges.lock().expect("sandbox lock");
+        if let Some((outcome, _, _)) = charges.get(idempotency_key) {
+            return outcome.clone();
+        }
+        let mut amounts = self.amounts.lock().expect("sandbox lock");
+        let outcome = match amounts.get_mut(reference) {
+            Some((charged, refunded)) if amount_minor > 0 && *refunded + amount_minor <= *charged => {
+                *refunded += amount_minor;
+                RailOutcome::Approved { reference: format!("{reference}_refund_{idempotency_key}") }
+            }
+            Some(_) => RailOutcome::Declined { reason: "more than is left of the charge".into() },
+            None => RailOutcome::Declined { reason: "unknown_charge".into() },
+        };
         charges.insert(idempotency_key.to_string(), (outcome.clone(), TestCard::Approve, self.now_ms()));
         outcome
     }

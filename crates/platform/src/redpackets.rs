@@ -415,6 +415,7 @@ impl Platform {
             records_purged: self.purge_expired_records().await?,
             orders_closed: self.close_due_orders().await?,
             settlements: self.settle_due_day().await?,
+            card_refunds_finished: self.finish_interrupted_card_refunds().await?,
             ..Default::default()
         };
         let now = self.now_ms();
@@ -491,6 +492,7 @@ pub struct DeadlineReport {
     pub red_packets_refunded: usize,
     pub orders_closed: usize,
     pub settlements: usize,
+    pub card_refunds_finished: usize,
 }
 
 struct PacketHead {

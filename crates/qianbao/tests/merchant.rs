@@ -48,6 +48,7 @@ both_backends!(
     settlement_pays_out_takings_less_fees_and_refunds_once,
     refunds_larger_than_a_days_takings_carry_into_the_next_settlement,
     a_service_provider_takes_payments_and_refunds_for_its_sub_merchant_only,
+    a_card_paid_order_is_refunded_to_the_card_and_a_balance_paid_one_to_the_balance,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_900_000_000);
@@ -760,4 +761,38 @@ fn a_service_provider_takes_payments_and_refunds_for_its_sub_merchant_only(env: 
         "notify_url": notify.url, "amount": {"total": 100, "currency": "CNY"}
     });
     assert_eq!(other_sp.call("POST", "/v3/pay/partner/transactions/native", &own_sub_elsewhere.to_string()).status, 403);
+}
+
+fn a_card_paid_order_is_refunded_to_the_card_and_a_balance_paid_one_to_the_balance(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let bob = Wallet::register(server.port, &format!("+86{}", PHONE.fetch_add(1, Ordering::SeqCst)), "Bob");
+    bob.set_pin("135790");
+    let card = bob.post("/api/v1/cards", r#"{"number":"4242 4242 4242 4242","exp_month":12,"exp_year":2099}"#).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let code_url = merchant.native_order("T2026000401", 5_000, "https://merchant.example/notify");
+    let paid =
+        bob.post("/api/v1/merchant-payments", &serde_json::json!({"code_url": code_url, "pin": "135790", "card_id": card}).to_string());
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    assert_eq!(bob.available("CNY"), "0.00", "the card paid, not the balance");
+    let r = merchant.refund("T2026000401", "R2026000401a", 2_000, 5_000);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (r.json()["channel"].as_str(), r.json()["user_received_account"].as_str()),
+        (Some("ORIGINAL"), Some("原支付卡")),
+        "{}",
+        r.body
+    );
+    assert_eq!(merchant.refund("T2026000401", "R2026000401b", 3_000, 5_000).json()["channel"], "ORIGINAL");
+    assert_eq!(bob.available("CNY"), "0.00", "the money went back to the card, not the wallet");
+
+    let alice = payer(server.port);
+    assert_eq!(pay(&alice, &merchant.native_order("T2026000402", 1_000, "https://merchant.example/notify")).status, 201);
+    let r = merchant.refund("T2026000402", "R2026000402", 1_000, 1_000);
+    assert_eq!(r.json()["channel"], "BALANCE", "{}", r.body);
+    assert_eq!(alice.available("CNY"), "1000.00");
+    let verify = env.command(&["ledger", "verify"]).output().unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
 }

@@ -71,6 +71,7 @@ CREATE TABLE orders (
     payer_openid_paid TEXT,
     payer_sub_openid TEXT,               -- partner orders: the payer at the sub-merchant's app
     funding TEXT,                       -- balance, card
+    card_reference TEXT,                -- the card charge, for refunds back to the card
     card_operation BIGINT,
     bank_type TEXT,
     fee BIGINT NOT NULL DEFAULT 0,
@@ -94,6 +95,8 @@ CREATE TABLE refunds (
     amount BIGINT NOT NULL,
     currency BIGINT NOT NULL,
     status TEXT NOT NULL,               -- PROCESSING, SUCCESS, ABNORMAL, CLOSED
+    channel TEXT NOT NULL,              -- ORIGINAL (back to the card), BALANCE (the payer's wallet)
+    card_state TEXT,                    -- card refunds: pending (the issuer not yet told), refunded, to_balance (the issuer refused)
     request_hash BYTEA NOT NULL,
     created_at BIGINT NOT NULL,
     success_at BIGINT,
