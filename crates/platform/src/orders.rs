@@ -14,6 +14,7 @@ use ledger::{NewTransfer, TransferFlags};
 use money::Currency;
 use serde::Serialize;
 use serde_json::json;
+use std::sync::Arc;
 use store::{Conditions, Effect, GuardFailed, Value, params};
 
 /// Default payment deadline of an order without `time_expire` (WeChat's: 2 hours).
@@ -376,6 +377,12 @@ fn notification_effect(event: Event, merchant_id: i64, notify_url: &str, now: i6
 #[derive(Debug, Clone, Copy)]
 pub enum OrderReference<'a> {
     CodeUrl(&'a str),
+    /// A merchant's static QR code and the amount the person entered (major units of `currency`).
+    StaticCode {
+        code_url: &'a str,
+        amount: &'a str,
+        currency: &'a str,
+    },
     /// A payment-code order waiting for the person's PIN (from `orders_awaiting_pin`).
     AwaitingPin(i64),
     Prepay {
@@ -582,6 +589,88 @@ impl Platform {
         }
     }
 
+    /// A merchant's static QR code (printed at the till): the person scans it and enters the amount.
+    pub async fn create_static_code(&self, mchid: &str, appid: &str, description: &str, notify_url: &str) -> Result<String> {
+        let merchant = self.merchant(mchid).await?;
+        if !merchant.appids.iter().any(|a| a == appid) {
+            return Err(PlatformError::conflict("APPID_MCHID_NOT_MATCH", "this appid is not bound to this mchid"));
+        }
+        if description.is_empty() || description.chars().count() > 127 || description.chars().any(char::is_control) {
+            return Err(PlatformError::invalid("description", "1 to 127 characters, no control characters"));
+        }
+        if !valid_notify_url(notify_url) {
+            return Err(PlatformError::invalid("notify_url", "an http:// or https:// URL of at most 256 characters, without a query"));
+        }
+        let now = self.now_ms();
+        let id = ids::object_id(now);
+        let (merchant_id, appid, description, notify_url) =
+            (merchant.merchant.id, appid.to_string(), description.to_string(), notify_url.to_string());
+        self.blocking(move |db| {
+            Ok(db.with(|c| {
+                c.execute(
+                    "INSERT INTO static_codes (id, merchant_id, appid, description, notify_url, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    params![id, merchant_id, appid.as_str(), description.as_str(), notify_url.as_str(), now],
+                )
+            })?)
+        })
+        .await?;
+        Ok(format!("weixin://wxpay/bizpayurl?sr={}", self.order_token(id)))
+    }
+
+    /// What a static code says (merchant name, description), before the person enters the amount.
+    pub async fn static_code(&self, code_url: &str) -> Result<(Arc<crate::MerchantAuth>, String)> {
+        let id = code_url
+            .strip_prefix("weixin://wxpay/bizpayurl?sr=")
+            .ok_or_else(|| PlatformError::invalid("code_url", "not a Qianbao payment code"))
+            .and_then(|token| self.order_of_token(token))?;
+        let row = self
+            .blocking(move |db| {
+                Ok(db.with(|c| {
+                    c.query_one(
+                        "SELECT m.mchid, s.description FROM static_codes s JOIN merchants m ON m.id = s.merchant_id WHERE s.id = $1",
+                        params![id],
+                    )
+                })?)
+            })
+            .await?
+            .ok_or_else(|| PlatformError::invalid("code_url", "this payment code was withdrawn"))?;
+        Ok((self.merchant(&row.text(0)?).await?, row.text(1)?))
+    }
+
+    /// The order a person makes by entering an amount at a static code.
+    async fn static_code_order(&self, code_url: &str, amount: &str, currency: &str) -> Result<Order> {
+        let id = code_url
+            .strip_prefix("weixin://wxpay/bizpayurl?sr=")
+            .ok_or_else(|| PlatformError::invalid("code_url", "not a Qianbao payment code"))
+            .and_then(|token| self.order_of_token(token))?;
+        let currency = parse_currency(currency)?;
+        let total = crate::wallets::parse_amount("amount", amount, currency)?.minor();
+        let row = self
+            .blocking(move |db| {
+                Ok(db.with(|c| c.query_one("SELECT m.mchid, s.appid, s.description, s.notify_url FROM static_codes s JOIN merchants m ON m.id = s.merchant_id WHERE s.id = $1", params![id]))?)
+            })
+            .await?
+            .ok_or_else(|| PlatformError::invalid("code_url", "this payment code was withdrawn"))?;
+        let merchant = self.merchant(&row.text(0)?).await?;
+        let out_trade_no = format!("QBS{}", ids::object_id(self.now_ms()));
+        let new = NewOrder {
+            trade_type: TradeType::Native,
+            appid: row.text(1)?,
+            description: row.text(2)?,
+            out_trade_no,
+            time_expire_s: None,
+            attach: Some(format!("static:{id}")),
+            notify_url: row.text(3)?,
+            goods_tag: None,
+            total,
+            currency: currency.code().to_string(),
+            payer_openid: None,
+            scene_info: None,
+            sub_appid: None,
+        };
+        self.create_order(&merchant, None, new).await
+    }
+
     /// The page a phone browser opens to pay an H5 order.
     pub fn h5_url(&self, order: &Order) -> String {
         format!("{}/pay/h5?prepay_id={}", self.config.public_url.trim_end_matches('/'), self.prepay_id(order))
@@ -651,12 +740,15 @@ impl Platform {
     pub async fn resolve_order(&self, reference: OrderReference<'_>) -> Result<Order> {
         let (id, signature) = match reference {
             OrderReference::CodeUrl(url) => (self.order_of_code_url(url)?, None),
+            OrderReference::StaticCode { code_url, amount, currency } => {
+                (self.static_code_order(code_url, amount, currency).await?.id, None)
+            }
             OrderReference::AwaitingPin(id) => (id, None),
             OrderReference::Prepay { prepay_id, signature } => (self.order_of_prepay_id(prepay_id)?, signature.map(|s| (prepay_id, s))),
         };
         let order = self.order(id).await.map_err(|_| PlatformError::invalid("prepay_id", "no such order"))?;
         match (order.trade_type, signature) {
-            (TradeType::Native, _) if matches!(reference, OrderReference::CodeUrl(_)) => Ok(order),
+            (TradeType::Native, _) if matches!(reference, OrderReference::CodeUrl(_) | OrderReference::StaticCode { .. }) => Ok(order),
             (TradeType::H5, None) => Ok(order),
             // Only the person whose code it was can pay it (`pay_order` checks the payer).
             (TradeType::Micropay, None) if matches!(reference, OrderReference::AwaitingPin(_)) => Ok(order),

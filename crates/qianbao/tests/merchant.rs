@@ -49,6 +49,7 @@ both_backends!(
     refunds_larger_than_a_days_takings_carry_into_the_next_settlement,
     a_service_provider_takes_payments_and_refunds_for_its_sub_merchant_only,
     a_card_paid_order_is_refunded_to_the_card_and_a_balance_paid_one_to_the_balance,
+    a_static_code_is_paid_with_the_amount_the_person_enters,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_900_000_000);
@@ -795,4 +796,34 @@ fn a_card_paid_order_is_refunded_to_the_card_and_a_balance_paid_one_to_the_balan
     assert_eq!(alice.available("CNY"), "1000.00");
     let verify = env.command(&["ledger", "verify"]).output().unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+}
+
+fn a_static_code_is_paid_with_the_amount_the_person_enters(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let notify = Receiver::start(vec![]);
+    let body = serde_json::json!({"appid": merchant.appid, "description": "Till 1", "notify_url": notify.url}).to_string();
+    let r = post(server.port, &format!("/admin/api/merchants/{}/static-codes", merchant.mchid), &body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let code_url = r.json()["code_url"].as_str().unwrap().to_string();
+    let alice = payer(server.port);
+    let preview = alice.post("/api/v1/merchant-payments/preview", &serde_json::json!({"code_url": code_url}).to_string()).json();
+    assert_eq!((preview["description"].as_str(), preview["enter_amount"].as_bool()), (Some("Till 1"), Some(true)), "{preview}");
+    let no_amount = alice.post("/api/v1/merchant-payments", &serde_json::json!({"code_url": code_url, "pin": "135790"}).to_string());
+    assert_eq!(no_amount.json()["field"], "amount", "{}", no_amount.body);
+    let bad_amount =
+        alice.post("/api/v1/merchant-payments", &serde_json::json!({"code_url": code_url, "pin": "135790", "amount": "1.234"}).to_string());
+    assert_eq!(bad_amount.status, 400, "{}", bad_amount.body);
+    let paid =
+        alice.post("/api/v1/merchant-payments", &serde_json::json!({"code_url": code_url, "pin": "135790", "amount": "12.50"}).to_string());
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    assert_eq!(alice.available("CNY"), "987.50");
+    let event = merchant.open_notification(&notify.next(Duration::from_secs(10)));
+    assert_eq!(event["resource"]["amount"]["total"], 1_250);
+    let out_trade_no = event["resource"]["out_trade_no"].as_str().unwrap();
+    assert_eq!(merchant.query(out_trade_no).json()["trade_state"], "SUCCESS");
+    let forged = code_url.replace("sr=", "sr=0");
+    let r =
+        alice.post("/api/v1/merchant-payments", &serde_json::json!({"code_url": forged, "pin": "135790", "amount": "1.00"}).to_string());
+    assert_eq!(r.status, 400, "{}", r.body);
 }

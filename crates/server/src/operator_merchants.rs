@@ -18,6 +18,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/api/merchants/{mchid}/keys", post(add_key))
         .route("/admin/api/merchants/{mchid}/keys/{serial}", delete(revoke_key))
         .route("/admin/api/merchants/{mchid}/apps", post(add_app))
+        .route("/admin/api/merchants/{mchid}/static-codes", post(add_static_code))
         .route("/admin/api/platform-keys", get(platform_keys))
         .route("/admin/api/platform-keys/rotate", post(rotate))
         .route("/admin/api/platform-keys/{serial}/retire", post(retire))
@@ -256,4 +257,26 @@ async fn run_settlement(
     let rows = state.platform.settle_day(&r.day).await.map_err(api_error)?;
     audit(&state, "settlements.run", "settlements", &r.day).await?;
     Ok(Json(rows))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StaticCodeIn {
+    appid: String,
+    description: String,
+    notify_url: String,
+}
+
+/// A printed QR code for the till: people scan it and enter the amount.
+async fn add_static_code(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(mchid): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require_operator(&state, &headers)?;
+    let r: StaticCodeIn = parse_json(&body)?;
+    let code_url = state.platform.create_static_code(&mchid, &r.appid, &r.description, &r.notify_url).await.map_err(api_error)?;
+    audit(&state, "merchants.add_static_code", &format!("merchant:{mchid}"), &r.description).await?;
+    Ok((StatusCode::CREATED, Json(json!({"code_url": code_url}))))
 }

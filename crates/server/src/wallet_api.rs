@@ -416,6 +416,9 @@ async fn withdrawal_status(State(state): State<Arc<AppState>>, headers: HeaderMa
 #[serde(deny_unknown_fields)]
 struct MerchantPaymentIn {
     code_url: Option<String>,
+    /// For a merchant's static code: the amount the person entered.
+    amount: Option<String>,
+    currency: Option<String>,
     /// A payment-code order waiting for this person's PIN.
     order_id: Option<String>,
     prepay_id: Option<String>,
@@ -436,6 +439,11 @@ impl MerchantPaymentIn {
             return Ok(platform::OrderReference::AwaitingPin(ids::parse("order_id", id)?));
         }
         match (&self.code_url, &self.prepay_id) {
+            (Some(url), None) if url.contains("?sr=") => {
+                let amount =
+                    self.amount.as_deref().ok_or_else(|| PlatformError::invalid("amount", "a static code needs the amount you pay"))?;
+                Ok(platform::OrderReference::StaticCode { code_url: url, amount, currency: self.currency.as_deref().unwrap_or("CNY") })
+            }
             (Some(url), None) => Ok(platform::OrderReference::CodeUrl(url)),
             (None, Some(prepay_id)) => {
                 if self.sign_type.as_deref().is_some_and(|t| t != "RSA") {
@@ -494,6 +502,14 @@ async fn awaiting_pin(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
 async fn preview_merchant_payment(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Answer<Response> {
     person(&state, &headers).await?;
     let r: MerchantPaymentIn = parse(&body)?;
+    // A static code shows who and what before an amount exists (previewing makes no order).
+    if let Some(url) = r.code_url.as_deref().filter(|u| u.contains("?sr=")) {
+        let (merchant, description) = platform(&state).static_code(url).await?;
+        return Ok(json(
+            StatusCode::OK,
+            &serde_json::json!({"merchant": merchant.merchant.name, "description": description, "amount": null, "enter_amount": true}),
+        ));
+    }
     let order = platform(&state).resolve_order(r.reference()?).await?;
     let merchant = platform(&state).merchant(&order.mchid).await?;
     Ok(json(StatusCode::OK, &order_view(&order, &merchant.merchant.name)))

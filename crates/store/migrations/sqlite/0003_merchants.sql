@@ -164,3 +164,14 @@ CREATE TABLE settlements (
     created_at INTEGER NOT NULL,
     UNIQUE (merchant_id, day, currency)
 );
+
+-- A merchant's printed (static) QR codes: the person scans one and enters the amount; each payment is
+-- an order of its own.
+CREATE TABLE static_codes (
+    id INTEGER PRIMARY KEY,
+    merchant_id INTEGER NOT NULL REFERENCES merchants (id),
+    appid TEXT NOT NULL,
+    description TEXT NOT NULL,
+    notify_url TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
