@@ -50,6 +50,7 @@ both_backends!(
     a_service_provider_takes_payments_and_refunds_for_its_sub_merchant_only,
     a_card_paid_order_is_refunded_to_the_card_and_a_balance_paid_one_to_the_balance,
     a_static_code_is_paid_with_the_amount_the_person_enters,
+    an_undelivered_notification_survives_a_crash_and_is_delivered_after_restart,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_900_000_000);
@@ -826,4 +827,22 @@ fn a_static_code_is_paid_with_the_amount_the_person_enters(env: Env) {
     let r =
         alice.post("/api/v1/merchant-payments", &serde_json::json!({"code_url": forged, "pin": "135790", "amount": "1.00"}).to_string());
     assert_eq!(r.status, 400, "{}", r.body);
+}
+
+fn an_undelivered_notification_survives_a_crash_and_is_delivered_after_restart(env: Env) {
+    let mut server = start(&env);
+    let mut merchant = TestMerchant::onboard(server.port, 0);
+    let notify = Receiver::start(vec![503]);
+    let alice = payer(server.port);
+    assert_eq!(pay(&alice, &merchant.native_order("T2026000501", 100, &notify.url)).status, 201);
+    let first = notify.next(Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    server.kill();
+    let server = start(&env);
+    merchant.port = server.port;
+    advance_clock(server.port, 20);
+    let again = notify.next(Duration::from_secs(10));
+    let id = |r: &Received| serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["id"].clone();
+    assert_eq!(id(&first), id(&again));
+    assert_eq!(merchant.open_notification(&again)["event_type"], "TRANSACTION.SUCCESS");
 }
