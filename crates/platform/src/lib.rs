@@ -38,7 +38,7 @@ pub use orders::{
 pub use outbox::{LEASE_MS, Notification, RETRY_SCHEDULE_S};
 pub use people::{Person, Session};
 pub use rail::{RailConnector, RailOutcome, SandboxRail, TestCard};
-pub use redpackets::{DeadlineReport, RedPacket, RedPacketClaim, Split, draw_lucky_shares};
+pub use redpackets::{COVERS_PAGE_MAX, Cover, DeadlineReport, RedPacket, RedPacketClaim, Split, draw_lucky_shares};
 pub use settlement::{BILL_LINK_TTL_MS, BillRequest, Settlement, cst_day_bounds};
 pub use social::{Friend, Group};
 pub use transfers::{P2pTransfer, SendTransfer};

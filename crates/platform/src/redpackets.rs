@@ -119,10 +119,10 @@ impl Platform {
         let amount = parse_amount("amount", amount, currency)?;
         let rules = self.config.red_packets.clone();
         let title = parse_name("title", title.unwrap_or("恭喜发财，大吉大利"), self.config.name_chars_max)?;
-        if let Some(c) = cover
-            && (c.is_empty() || c.len() > 200 || c.chars().any(char::is_control))
-        {
-            return Err(PlatformError::invalid("cover", "a cover reference of 1 to 200 characters"));
+        // A cover is one a merchant published (its id); the packet keeps the id.
+        if let Some(c) = cover {
+            let id = crate::ids::parse("cover", c)?;
+            self.red_packet_cover(id).await.map_err(|_| PlatformError::invalid("cover", "no such published cover"))?;
         }
         match (split, receiver, group) {
             (Split::Single, Some(r), None) => {
@@ -539,4 +539,67 @@ mod tests {
         assert_eq!(draw_lucky_shares(10, 10, 1, 20_000, crypto::random_in), vec![1; 10]);
         assert_eq!(draw_lucky_shares(500, 1, 1, 20_000, crypto::random_in), vec![500]);
     }
+}
+
+/// A red-packet cover a merchant published.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cover {
+    #[serde(serialize_with = "crate::ids::as_string")]
+    pub id: i64,
+    pub merchant: String,
+    pub title: String,
+    pub image_url: String,
+    pub created_at_ms: i64,
+}
+
+/// Covers listed at most per page.
+pub const COVERS_PAGE_MAX: i64 = 100;
+
+impl Platform {
+    /// A merchant publishes a cover: an https image (served by the merchant's CDN) and a title.
+    pub async fn publish_cover(&self, mchid: &str, title: &str, image_url: &str) -> Result<Cover> {
+        let merchant = self.merchant(mchid).await?;
+        let title = parse_name("title", title, self.config.name_chars_max)?;
+        if !image_url.starts_with("https://") || image_url.len() > 512 || image_url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(PlatformError::invalid("image_url", "an https:// URL of at most 512 characters"));
+        }
+        let now = self.now_ms();
+        let id = crate::ids::object_id(now);
+        let (merchant_id, t, url) = (merchant.merchant.id, title.clone(), image_url.to_string());
+        self.blocking(move |db| {
+            Ok(db.with(|c| {
+                c.execute(
+                    "INSERT INTO red_packet_covers (id, merchant_id, title, image_url, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    params![id, merchant_id, t.as_str(), url.as_str(), now],
+                )
+            })?)
+        })
+        .await?;
+        self.red_packet_cover(id).await
+    }
+
+    pub async fn red_packet_cover(&self, id: i64) -> Result<Cover> {
+        let row = self
+            .blocking(move |db| {
+                Ok(db.with(|c| c.query_one("SELECT c.id, m.name, c.title, c.image_url, c.created_at FROM red_packet_covers c JOIN merchants m ON m.id = c.merchant_id WHERE c.id = $1", params![id]))?)
+            })
+            .await?
+            .ok_or(PlatformError::NotFound("cover"))?;
+        cover_from(&row)
+    }
+
+    /// Published covers, newest first.
+    pub async fn red_packet_covers(&self, limit: i64) -> Result<Vec<Cover>> {
+        let limit = limit.clamp(1, COVERS_PAGE_MAX);
+        let rows = self
+            .blocking(move |db| {
+                Ok(db.with(|c| c.query("SELECT c.id, m.name, c.title, c.image_url, c.created_at FROM red_packet_covers c JOIN merchants m ON m.id = c.merchant_id ORDER BY c.created_at DESC, c.id DESC LIMIT $1", params![limit]))?)
+            })
+            .await?;
+        rows.iter().map(cover_from).collect()
+    }
+}
+
+fn cover_from(r: &store::Row) -> Result<Cover> {
+    Ok(Cover { id: r.int(0)?, merchant: r.text(1)?, title: r.text(2)?, image_url: r.text(3)?, created_at_ms: r.int(4)? })
 }

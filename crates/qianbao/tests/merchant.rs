@@ -51,6 +51,7 @@ both_backends!(
     a_card_paid_order_is_refunded_to_the_card_and_a_balance_paid_one_to_the_balance,
     a_static_code_is_paid_with_the_amount_the_person_enters,
     an_undelivered_notification_survives_a_crash_and_is_delivered_after_restart,
+    a_cover_a_merchant_published_dresses_a_red_packet,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_900_000_000);
@@ -845,4 +846,33 @@ fn an_undelivered_notification_survives_a_crash_and_is_delivered_after_restart(e
     let id = |r: &Received| serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["id"].clone();
     assert_eq!(id(&first), id(&again));
     assert_eq!(merchant.open_notification(&again)["event_type"], "TRANSACTION.SUCCESS");
+}
+
+fn a_cover_a_merchant_published_dresses_a_red_packet(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let body = r#"{"title":"新春快乐","image_url":"https://cdn.merchant.example/covers/spring.png"}"#;
+    let r = post(server.port, &format!("/admin/api/merchants/{}/covers", merchant.mchid), body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let bad = post(
+        server.port,
+        &format!("/admin/api/merchants/{}/covers", merchant.mchid),
+        r#"{"title":"x","image_url":"http://plain.example/a.png"}"#,
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let (alice, bob) = (payer(server.port), payer(server.port));
+    alice.befriend(&bob);
+    let covers = alice.get("/api/v1/red-packet-covers").json();
+    assert_eq!(covers.as_array().unwrap().len(), 1, "{covers}");
+    let cover = covers[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(covers[0]["merchant"], format!("Shop {}", merchant.mchid));
+    let send = |cover: &str| {
+        let body = serde_json::json!({"split": "single", "to_person_id": bob.id, "currency": "CNY", "amount": "8.88", "shares": 1, "cover": cover, "pin": "135790"});
+        alice.post("/api/v1/red-packets", &body.to_string())
+    };
+    assert_eq!(send("12345").json()["field"], "cover", "an unpublished cover is refused");
+    assert_eq!(alice.available("CNY"), "1000.00");
+    let packet = send(&cover);
+    assert_eq!(packet.status, 201, "{}", packet.body);
+    assert_eq!(packet.json()["cover"], cover.as_str());
 }

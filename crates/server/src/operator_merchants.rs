@@ -19,6 +19,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/api/merchants/{mchid}/keys/{serial}", delete(revoke_key))
         .route("/admin/api/merchants/{mchid}/apps", post(add_app))
         .route("/admin/api/merchants/{mchid}/static-codes", post(add_static_code))
+        .route("/admin/api/merchants/{mchid}/covers", post(publish_cover))
         .route("/admin/api/platform-keys", get(platform_keys))
         .route("/admin/api/platform-keys/rotate", post(rotate))
         .route("/admin/api/platform-keys/{serial}/retire", post(retire))
@@ -279,4 +280,25 @@ async fn add_static_code(
     let code_url = state.platform.create_static_code(&mchid, &r.appid, &r.description, &r.notify_url).await.map_err(api_error)?;
     audit(&state, "merchants.add_static_code", &format!("merchant:{mchid}"), &r.description).await?;
     Ok((StatusCode::CREATED, Json(json!({"code_url": code_url}))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CoverIn {
+    title: String,
+    image_url: String,
+}
+
+/// Publish a red-packet cover for the merchant (people choose it when they send a packet).
+async fn publish_cover(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(mchid): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<platform::Cover>), ApiError> {
+    require_operator(&state, &headers)?;
+    let r: CoverIn = parse_json(&body)?;
+    let cover = state.platform.publish_cover(&mchid, &r.title, &r.image_url).await.map_err(api_error)?;
+    audit(&state, "merchants.publish_cover", &format!("merchant:{mchid}"), &r.title).await?;
+    Ok((StatusCode::CREATED, Json(cover)))
 }

@@ -38,6 +38,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/transfers/{id}/decline", post(decline_transfer))
         .route("/api/v1/red-packets", post(send_red_packet))
         .route("/api/v1/red-packets/{id}", get(red_packet))
+        .route("/api/v1/red-packet-covers", get(covers))
         .route("/api/v1/red-packets/{id}/claims", post(claim_red_packet))
         .route("/api/v1/merchant-payments/preview", post(preview_merchant_payment))
         .route("/api/v1/merchant-payments", post(pay_merchant))
@@ -480,6 +481,12 @@ fn order_view(order: &platform::Order, merchant_name: &str) -> serde_json::Value
         "transaction_id": order.paid().then(|| order.transaction_id.clone()),
         "out_trade_no": order.out_trade_no,
     })
+}
+
+/// Red-packet covers merchants published, newest first.
+async fn covers(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Answer<Response> {
+    person(&state, &headers).await?;
+    Ok(json(StatusCode::OK, &platform(&state).red_packet_covers(platform::COVERS_PAGE_MAX).await?))
 }
 
 /// A fresh one-time payment code (show it as a barcode; it lives a minute and pays one order).

@@ -175,3 +175,12 @@ CREATE TABLE static_codes (
     notify_url TEXT NOT NULL,
     created_at INTEGER NOT NULL
 );
+
+-- Red-packet covers merchants publish (an image and a title) for people to choose when they send one.
+CREATE TABLE red_packet_covers (
+    id INTEGER PRIMARY KEY,
+    merchant_id INTEGER NOT NULL REFERENCES merchants (id),
+    title TEXT NOT NULL,
+    image_url TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
