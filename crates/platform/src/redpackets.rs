@@ -16,7 +16,7 @@ use crate::{Platform, PlatformError, Result, crypto, ids};
 use ledger::{AccountFlags, NewAccount, NewTransfer, TransferError, TransferFlags};
 use money::{Currency, Money};
 use serde::Serialize;
-use store::{Dialect, params};
+use store::params;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -252,28 +252,27 @@ impl Platform {
         if head.state == "expired" || now >= head.expires_at {
             return Err(PlatformError::Expired("red packet"));
         }
-        let dialect = self.db.dialect();
-        let taken = self
+        // Take the lowest unclaimed share as a guard of a committer request: a storm of claims on one
+        // packet shares a few database transactions instead of one each. The guard itself refuses a
+        // second share for the same person (the unique index would too, but a statement in a batch
+        // must not fail).
+        let take = store::Effect {
+            sql: "UPDATE red_packet_shares SET claimed_by = $1, claimed_at = $2 WHERE packet_id = $3 AND claimed_by IS NULL AND idx = (SELECT MIN(idx) FROM red_packet_shares WHERE packet_id = $3 AND claimed_by IS NULL) AND NOT EXISTS (SELECT 1 FROM red_packet_shares WHERE packet_id = $3 AND claimed_by = $1)",
+            params: params![person, now, id].to_vec(),
+        };
+        let took = self.commit_rows(vec![take], Vec::new()).await?.is_ok();
+        let row = self
             .blocking(move |db| {
-                Ok(db.transaction(|c| {
-                    if c.query_one("SELECT 1 FROM red_packet_shares WHERE packet_id = $1 AND claimed_by = $2", params![id, person])?.is_some() {
-                        return Ok(Err(PlatformError::conflict("ALREADY_CLAIMED", "you have already claimed this red packet")));
-                    }
-                    // The lowest unclaimed share; on PostgreSQL concurrent claimers skip rows others hold.
-                    let pick = match dialect {
-                        Dialect::Postgres => "SELECT idx FROM red_packet_shares WHERE packet_id = $3 AND claimed_by IS NULL ORDER BY idx LIMIT 1 FOR UPDATE SKIP LOCKED",
-                        Dialect::Sqlite => "SELECT idx FROM red_packet_shares WHERE packet_id = $3 AND claimed_by IS NULL ORDER BY idx LIMIT 1",
-                    };
-                    let sql = format!("UPDATE red_packet_shares SET claimed_by = $1, claimed_at = $2 WHERE packet_id = $3 AND claimed_by IS NULL AND idx = ({pick}) RETURNING idx, amount");
-                    match c.query_one(&sql, params![person, now, id]) {
-                        Ok(Some(row)) => Ok(Ok((row.int(0)?, row.int(1)?))),
-                        Ok(None) => Ok(Err(PlatformError::Exhausted)),
-                        Err(store::StoreError::Duplicate(_)) => Ok(Err(PlatformError::conflict("ALREADY_CLAIMED", "you have already claimed this red packet"))),
-                        Err(e) => Err(e),
-                    }
+                Ok(db.with(|c| {
+                    c.query_one("SELECT idx, amount FROM red_packet_shares WHERE packet_id = $1 AND claimed_by = $2", params![id, person])
                 })?)
             })
-            .await??;
+            .await?;
+        let taken = match (took, row) {
+            (true, Some(row)) => (row.int(0)?, row.int(1)?),
+            (false, Some(_)) => return Err(PlatformError::conflict("ALREADY_CLAIMED", "you have already claimed this red packet")),
+            (_, None) => return Err(PlatformError::Exhausted),
+        };
         let (idx, amount) = taken;
         self.pay_share(&head, idx, person, amount).await?;
         Ok(RedPacketClaim {
@@ -299,15 +298,20 @@ impl Platform {
             timeout_s: 0,
             user_data: id as u128,
         };
-        match self.ledger_one(claim).await {
-            Ok(()) => {
-                self.blocking(move |db| {
-                    Ok(db
-                        .with(|c| c.execute("UPDATE red_packet_shares SET paid = 1 WHERE packet_id = $1 AND idx = $2", params![id, idx]))?)
-                })
-                .await?;
-                Ok(())
-            }
+        // The share is marked paid in the same transaction as the payment.
+        let paid = store::Effect {
+            sql: "UPDATE red_packet_shares SET paid = 1 WHERE packet_id = $1 AND idx = $2",
+            params: params![id, idx].to_vec(),
+        };
+        let outcome = match self.ledger.create_transfers_with(vec![claim], vec![paid]).await {
+            Ok(results) => match results[0] {
+                Ok(_) => Ok(()),
+                Err(e) => Err(LedgerRefusal::Refused(e)),
+            },
+            Err(e) => Err(LedgerRefusal::Store(e.into())),
+        };
+        match outcome {
+            Ok(()) => Ok(()),
             Err(LedgerRefusal::Refused(TransferError::ExceedsCredits)) => {
                 self.blocking(move |db| {
                     Ok(db.with(|c| c.execute("UPDATE red_packet_shares SET claimed_by = NULL, claimed_at = NULL WHERE packet_id = $1 AND idx = $2 AND paid = 0", params![id, idx]))?)
