@@ -121,6 +121,7 @@ impl Platform {
             })?)
         })
         .await?;
+        self.caches.people.forget(&person);
         Ok(self.person(person).await?.kyc_tier)
     }
 
@@ -132,6 +133,7 @@ impl Platform {
         self.person(person).await?;
         self.blocking(move |db| Ok(db.with(|c| c.execute("UPDATE people SET kyc_tier = $1 WHERE id = $2", params![tier, person]))?))
             .await?;
+        self.caches.people.forget(&person);
         Ok(tier)
     }
 

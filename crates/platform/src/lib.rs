@@ -9,6 +9,7 @@
 //! exactly once); the rest is resolved by [`Platform::run_deadlines`].
 
 mod audit;
+mod cache;
 mod crypto;
 mod error;
 mod idempotency;
@@ -139,6 +140,8 @@ pub struct Platform {
     pub(crate) secret: Vec<u8>,
     pub(crate) opened: kyc::OpenedPeriods,
     pub(crate) merchants: merchants::MerchantCache,
+    /// Sessions and people, briefly (see `cache`).
+    pub(crate) caches: cache::Caches,
     /// The last day this instance settled (the deadline task settles each day once).
     pub(crate) last_settled_day: std::sync::Mutex<Option<String>>,
     /// Woken when a notification is queued, so the dispatcher sends it at once.
@@ -167,6 +170,7 @@ impl Platform {
             secret,
             opened: Default::default(),
             merchants: Default::default(),
+            caches: Default::default(),
             last_settled_day: Default::default(),
             outbox_wake: Default::default(),
         };

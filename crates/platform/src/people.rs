@@ -217,29 +217,42 @@ impl Platform {
         }
         let hash = crypto::sha256(token.as_bytes());
         let now = self.now_ms();
+        if let Some((person, expires_at)) = self.caches.sessions.get(&hash) {
+            return if expires_at > now { Ok(person) } else { Err(PlatformError::Unauthorized) };
+        }
+        let key = hash.clone();
         let row = self
             .blocking(move |db| {
-                Ok(db.with(|c| c.query_one("SELECT person_id, expires_at FROM sessions WHERE token_hash = $1", params![hash]))?)
+                Ok(db.with(|c| c.query_one("SELECT person_id, expires_at FROM sessions WHERE token_hash = $1", params![key]))?)
             })
             .await?;
         match row {
-            Some(r) if r.int(1)? > now => Ok(r.int(0)?),
+            Some(r) if r.int(1)? > now => {
+                self.caches.sessions.put(hash, (r.int(0)?, r.int(1)?));
+                Ok(r.int(0)?)
+            }
             _ => Err(PlatformError::Unauthorized),
         }
     }
 
     pub async fn sign_out(&self, token: &str) -> Result<()> {
         let hash = crypto::sha256(token.as_bytes());
+        self.caches.sessions.forget(&hash);
         self.blocking(move |db| Ok(db.with(|c| c.execute("DELETE FROM sessions WHERE token_hash = $1", params![hash]))?)).await?;
         Ok(())
     }
 
     pub async fn person(&self, id: i64) -> Result<Person> {
+        if let Some(person) = self.caches.people.get(&id) {
+            return Ok(person);
+        }
         let row = self
             .blocking(move |db| Ok(db.with(|c| c.query_one(&format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = $1"), params![id]))?))
             .await?
             .ok_or(PlatformError::NotFound("person"))?;
-        person_from(&row)
+        let person = person_from(&row)?;
+        self.caches.people.put(id, person.clone());
+        Ok(person)
     }
 
     pub async fn person_by_phone(&self, phone: &str) -> Result<Person> {
@@ -273,6 +286,7 @@ impl Platform {
             })?)
         })
         .await?;
+        self.caches.people.forget(&person);
         Ok(())
     }
 
