@@ -52,6 +52,7 @@ both_backends!(
     a_static_code_is_paid_with_the_amount_the_person_enters,
     an_undelivered_notification_survives_a_crash_and_is_delivered_after_restart,
     a_cover_a_merchant_published_dresses_a_red_packet,
+    an_h5_order_opens_a_page_that_hands_it_to_the_wallet,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_900_000_000);
@@ -875,4 +876,31 @@ fn a_cover_a_merchant_published_dresses_a_red_packet(env: Env) {
     let packet = send(&cover);
     assert_eq!(packet.status, 201, "{}", packet.body);
     assert_eq!(packet.json()["cover"], cover.as_str());
+}
+
+fn an_h5_order_opens_a_page_that_hands_it_to_the_wallet(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let mut body: serde_json::Value =
+        serde_json::from_str(&merchant.order_body("T2026000601", 1_999, "https://merchant.example/notify")).unwrap();
+    body["description"] = "<script>alert(1)</script>".into();
+    body["scene_info"] = serde_json::json!({"payer_client_ip": "203.0.113.7", "h5_info": {"type": "Wap"}});
+    let r = merchant.call("POST", "/v3/pay/transactions/h5", &body.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let h5_url = r.json()["h5_url"].as_str().unwrap().to_string();
+    let path = h5_url.split_once("127.0.0.1").map(|(_, rest)| rest.split_once('/').unwrap().1).map(|p| format!("/{p}")).unwrap();
+    let page = request(server.port, "GET", &path, None, None).unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    assert!(page.body.contains("CNY 19.99") && page.body.contains("qianbao://pay?prepay_id="), "{}", page.body);
+    assert!(!page.body.contains("<script>"), "merchant text is escaped");
+    let prepay_id = path.split("prepay_id=").nth(1).unwrap();
+    let alice = payer(server.port);
+    let paid = alice.post("/api/v1/merchant-payments", &serde_json::json!({"prepay_id": prepay_id, "pin": "135790"}).to_string());
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    assert!(request(server.port, "GET", &path, None, None).unwrap().body.contains("Paid."));
+    assert_eq!(request(server.port, "GET", "/pay/h5?prepay_id=wx0000", None, None).unwrap().status, 404);
+    let missing_scene =
+        merchant.call("POST", "/v3/pay/transactions/h5", &merchant.order_body("T2026000602", 100, "https://merchant.example/notify"));
+    assert_eq!(missing_scene.json()["detail"]["field"], "/scene_info/payer_client_ip", "{}", missing_scene.body);
 }

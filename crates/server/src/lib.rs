@@ -11,6 +11,7 @@ pub mod merchant_api;
 pub mod notify;
 pub mod openapi;
 mod operator_merchants;
+mod pay_page;
 pub mod wallet_api;
 mod wire;
 
@@ -45,6 +46,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        .route("/pay/h5", get(pay_page::h5))
         .route("/admin/api/ledger/accounts", post(create_accounts))
         .route("/admin/api/ledger/transfers", post(create_transfers))
         .route("/admin/api/ledger/accounts/{id}", get(get_account))
