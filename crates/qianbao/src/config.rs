@@ -30,6 +30,8 @@ pub struct Config {
     pub red_packet_shares_max: u32,
     /// Payments at or below this many minor units need no PIN (0: every payment needs it).
     pub no_pin_threshold_minor: i64,
+    /// Merchant API requests per second per merchant (beyond: 429 RATELIMIT_EXCEEDED).
+    pub merchant_requests_per_s_max: u32,
     /// Most members a group may have.
     pub group_members_max: usize,
     /// Where people's browsers reach this server (H5 payment links); unset means `http://<listen>`.
@@ -50,6 +52,7 @@ impl Default for Config {
             sandbox_confirm_after_ms: 2_000,
             red_packet_shares_max: 100,
             no_pin_threshold_minor: 0,
+            merchant_requests_per_s_max: 5_000,
             group_members_max: 500,
             public_url: None,
         }
@@ -102,6 +105,13 @@ impl Config {
         }
         if let Some(v) = var("QIANBAO_NO_PIN_THRESHOLD_MINOR") {
             config.no_pin_threshold_minor = v.parse().map_err(|_| "QIANBAO_NO_PIN_THRESHOLD_MINOR must be a number".to_string())?;
+        }
+        if let Some(v) = var("QIANBAO_MERCHANT_REQUESTS_PER_S_MAX") {
+            config.merchant_requests_per_s_max =
+                v.parse().map_err(|_| "QIANBAO_MERCHANT_REQUESTS_PER_S_MAX must be a number".to_string())?;
+        }
+        if !(1..=1_000_000).contains(&config.merchant_requests_per_s_max) {
+            return Err("merchant_requests_per_s_max must be 1..=1000000".into());
         }
         if !(0..=1_000_000).contains(&config.no_pin_threshold_minor) {
             return Err("no_pin_threshold_minor must be 0..=1000000".into());

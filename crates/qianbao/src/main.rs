@@ -197,6 +197,7 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
             admin_token: admin_token.clone(),
             manual_clock,
             nonces: Default::default(),
+            merchant_rate: server::merchant_api::RateLimiter::new(config.merchant_requests_per_s_max),
         });
         let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;

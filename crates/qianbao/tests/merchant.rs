@@ -53,6 +53,7 @@ both_backends!(
     an_undelivered_notification_survives_a_crash_and_is_delivered_after_restart,
     a_cover_a_merchant_published_dresses_a_red_packet,
     an_h5_order_opens_a_page_that_hands_it_to_the_wallet,
+    a_merchant_past_its_request_rate_is_told_to_slow_down_and_nothing_happens,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_900_000_000);
@@ -903,4 +904,25 @@ fn an_h5_order_opens_a_page_that_hands_it_to_the_wallet(env: Env) {
     let missing_scene =
         merchant.call("POST", "/v3/pay/transactions/h5", &merchant.order_body("T2026000602", 100, "https://merchant.example/notify"));
     assert_eq!(missing_scene.json()["detail"]["field"], "/scene_info/payer_client_ip", "{}", missing_scene.body);
+}
+
+fn a_merchant_past_its_request_rate_is_told_to_slow_down_and_nothing_happens(env: Env) {
+    let mut settings = WALLET_ENV.to_vec();
+    settings.push(("QIANBAO_MERCHANT_REQUESTS_PER_S_MAX", "5"));
+    let server = env.serve_with(&[], &settings);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let answers: Vec<(String, Response)> = (0..15)
+        .map(|i| {
+            let no = format!("L20260007{i:02}");
+            let r = merchant.call("POST", "/v3/pay/transactions/native", &merchant.order_body(&no, 100, "https://merchant.example/notify"));
+            (no, r)
+        })
+        .collect();
+    let limited: Vec<&String> = answers.iter().filter(|(_, r)| r.status == 429).map(|(no, _)| no).collect();
+    assert!(limited.len() >= 5, "{:?}", answers.iter().map(|(_, r)| r.status).collect::<Vec<_>>());
+    assert_eq!(answers.iter().find(|(_, r)| r.status == 429).unwrap().1.json()["code"], "RATELIMIT_EXCEEDED");
+    for no in limited {
+        std::thread::sleep(Duration::from_millis(250)); // within the rate
+        assert_eq!(merchant.query(no).json()["code"], "ORDER_NOT_EXIST", "a refused request placed nothing");
+    }
 }

@@ -38,6 +38,8 @@ pub struct AppState {
     pub manual_clock: Option<Arc<store::ManualClock>>,
     /// Merchant API nonces seen within the signature window (replays are refused).
     pub nonces: merchant_api::NonceCache,
+    /// Requests per second per merchant on the merchant API.
+    pub merchant_rate: merchant_api::RateLimiter,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {

@@ -54,6 +54,37 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/v3/billdownload/file", get(download_bill))
 }
 
+/// Requests per second each merchant may make (a token bucket per mchid, refilled continuously, holding
+/// one second's worth): past it, `429 RATELIMIT_EXCEEDED` and nothing done.
+pub struct RateLimiter {
+    per_s: f64,
+    buckets: Mutex<HashMap<String, (f64, std::time::Instant)>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_s: u32) -> RateLimiter {
+        assert!(per_s > 0);
+        RateLimiter { per_s: f64::from(per_s), buckets: Mutex::new(HashMap::new()) }
+    }
+
+    fn allow(&self, mchid: &str) -> bool {
+        let mut buckets = self.buckets.lock().expect("rate limiter");
+        let now = std::time::Instant::now();
+        if buckets.len() > 100_000 {
+            buckets.retain(|_, (_, at)| now.duration_since(*at).as_secs() < 10);
+        }
+        let (tokens, at) = buckets.entry(mchid.to_string()).or_insert((self.per_s, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.per_s).min(self.per_s);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// Nonces seen in the last window, per merchant.
 #[derive(Default)]
 pub struct NonceCache(Mutex<HashMap<(String, String), i64>>);
@@ -186,6 +217,13 @@ async fn authenticate(
     key.verify(&message, &auth.signature).map_err(|_| WxError::sign("sign not match"))?;
     if !state.nonces.fresh(&auth.mchid, &auth.nonce, now) {
         return Err(WxError::sign("this nonce_str was already used (a replayed request)"));
+    }
+    if !state.merchant_rate.allow(&auth.mchid) {
+        return Err(WxError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATELIMIT_EXCEEDED",
+            "频率超限 (too many requests for this merchant: retry later)",
+        ));
     }
     Ok(merchant)
 }
