@@ -676,21 +676,22 @@ impl Platform {
         format!("{}/pay/h5?prepay_id={}", self.config.public_url.trim_end_matches('/'), self.prepay_id(order))
     }
 
-    async fn order_where(&self, clause: &'static str, a: Value, b: Value) -> Result<Order> {
+    async fn order_where(&self, clause: &'static str, values: Vec<Value>) -> Result<Order> {
         let row = self
-            .blocking(move |db| Ok(db.with(|c| c.query_one(&format!("SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE {clause}"), &[a, b]))?))
+            .blocking(move |db| Ok(db.with(|c| c.query_one(&format!("SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE {clause}"), &values))?))
             .await?
             .ok_or(PlatformError::NotFound("order"))?;
         order_from(&row)
     }
 
     pub async fn order_by_out_trade_no(&self, merchant_id: i64, out_trade_no: &str) -> Result<Order> {
-        self.order_where("o.merchant_id = $1 AND o.out_trade_no = $2", merchant_id.into(), out_trade_no.into()).await
+        self.order_where("o.merchant_id = $1 AND o.out_trade_no = $2", vec![merchant_id.into(), out_trade_no.into()]).await
     }
 
     /// By Qianbao's transaction id: only paid orders have one to the merchant (as at WeChat).
     pub async fn order_by_transaction_id(&self, merchant_id: i64, transaction_id: &str) -> Result<Order> {
-        let order = self.order_where("o.merchant_id = $1 AND o.transaction_id = $2", merchant_id.into(), transaction_id.into()).await?;
+        let order =
+            self.order_where("o.merchant_id = $1 AND o.transaction_id = $2", vec![merchant_id.into(), transaction_id.into()]).await?;
         if !order.paid() {
             return Err(PlatformError::NotFound("order"));
         }
@@ -698,7 +699,7 @@ impl Platform {
     }
 
     pub async fn order(&self, id: i64) -> Result<Order> {
-        self.order_where("o.id = $1 AND o.id = $2", id.into(), id.into()).await
+        self.order_where("o.id = $1", vec![id.into()]).await
     }
 
     /// Close an unpaid order (idempotent: closing a closed order succeeds). A paid order is `ORDER_PAID`.
@@ -780,8 +781,8 @@ impl Platform {
     }
 
     /// A person pays an order from their balance (or a linked card), with the PIN rules of every payment.
-    pub async fn pay_order(&self, person: i64, order_id: i64, how: PayOrder<'_>) -> Result<Order> {
-        let order = self.order(order_id).await?;
+    /// `order` as just read (by `resolve_order`); a stale state is caught by the payment's guard.
+    pub async fn pay_order(&self, person: i64, order: Order, how: PayOrder<'_>) -> Result<Order> {
         match order.trade_state.as_str() {
             "NOTPAY" | "USERPAYING" => {}
             _ if order.paid() && order.payer_id == Some(person) => return Ok(order),
@@ -983,7 +984,7 @@ impl Platform {
             return Err(invalid());
         }
         if order.total <= self.config.no_pin_threshold_minor {
-            return match self.pay_order(person, order.id, PayOrder { pin: None, card: None }).await {
+            return match self.pay_order(person, order.clone(), PayOrder { pin: None, card: None }).await {
                 Ok(paid) => Ok(paid),
                 Err(e) => {
                     self.close_order(merchant.merchant.id, &order.out_trade_no).await?;

@@ -527,7 +527,7 @@ async fn pay_merchant(State(state): State<Arc<AppState>>, headers: HeaderMap, bo
     let r: MerchantPaymentIn = parse(&body)?;
     let order = platform(&state).resolve_order(r.reference()?).await?;
     let card = r.card_id.as_deref().map(|c| ids::parse("card_id", c)).transpose()?;
-    let paid = platform(&state).pay_order(id, order.id, platform::PayOrder { pin: r.pin.as_deref(), card }).await?;
+    let paid = platform(&state).pay_order(id, order, platform::PayOrder { pin: r.pin.as_deref(), card }).await?;
     let merchant = platform(&state).merchant(&paid.mchid).await?;
     Ok(json(StatusCode::CREATED, &order_view(&paid, &merchant.merchant.name)))
 }
