@@ -1,12 +1,14 @@
-//! A merchant's unmodified SDK against Qianbao: the real PyPI `wechatpayv3` (pinned below) drives
+//! A merchant's unmodified SDKs against Qianbao. The real PyPI `wechatpayv3` (pinned below) drives
 //! Native pay → a wallet pays → the callback verified and decrypted by the SDK's own `callback()` →
 //! query → partial refund → refund callback → refund query → close (`tests/sdk/wechatpayv3_flow.py`),
-//! in public-key mode and in certificate mode, on SQLite and (when QIANBAO_TEST_DATABASE_URL is set)
-//! PostgreSQL.
+//! in public-key mode and in certificate mode; the real npm `wechatpay-node-v3` does the same in its own
+//! way (`tests/sdk/wechatpay_node_flow.js`: it downloads `/v3/certificates` to verify callbacks); on
+//! SQLite and (when QIANBAO_TEST_DATABASE_URL is set) PostgreSQL.
 //!
 //! The SDK lives in a virtualenv: `QIANBAO_TEST_PYTHON` names its interpreter, or the test makes one
 //! under the cargo target directory the first time (`python3 -m venv` + `pip install`), so
-//! `cargo test` alone runs it on a fresh machine with Python 3 and the package registry.
+//! `cargo test` alone runs it on a fresh machine with Python 3 and the package registry. The Node SDK is
+//! installed with npm the same way (or `QIANBAO_TEST_NODE_SDK` names a directory that has it).
 
 mod support;
 
@@ -17,6 +19,30 @@ use support::merchant::*;
 use support::*;
 
 const SDK: &str = "wechatpayv3==2.0.4";
+const NODE_SDK: &str = "wechatpay-node-v3@2.2.1";
+
+/// A directory with the Node SDK installed (made once per test run with npm), or `QIANBAO_TEST_NODE_SDK`.
+fn node_sdk() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(d) = std::env::var_os("QIANBAO_TEST_NODE_SDK").filter(|d| !d.is_empty()) {
+            return PathBuf::from(d);
+        }
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wechatpay-node");
+        if !dir.join("node_modules/wechatpay-node-v3/package.json").exists() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("package.json"), r#"{"name":"qianbao-sdk-test","private":true}"#).unwrap();
+            let installed = Command::new("npm")
+                .args(["install", "--silent", "--no-audit", "--no-fund", NODE_SDK])
+                .current_dir(&dir)
+                .status()
+                .expect("npm is installed");
+            assert!(installed.success(), "npm install {NODE_SDK}");
+        }
+        dir
+    })
+    .clone()
+}
 
 /// The interpreter of a virtualenv with the SDK (made once per test run).
 fn python() -> PathBuf {
@@ -42,7 +68,7 @@ fn python() -> PathBuf {
 }
 
 fn sdk_flow(env: Env, mode: &str) {
-    let python = python();
+    let python = if mode == "node" { PathBuf::new() } else { python() };
     let server = env.serve_with(&[], WALLET_ENV);
     let merchant = TestMerchant::onboard(server.port, 60);
     let key_file = env.data_dir.join("apiclient_key.pem");
@@ -59,8 +85,20 @@ fn sdk_flow(env: Env, mode: &str) {
     payer.set_pin("135790");
     payer.top_up("100.00", "135790");
 
-    let out = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/wechatpayv3_flow.py"))
+    let merchant_public_key = env.data_dir.join("apiclient_public_key.pem");
+    std::fs::write(&merchant_public_key, merchant.key.public_key_pem()).unwrap();
+    let mut command = if mode == "node" {
+        let mut c = Command::new("node");
+        c.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/wechatpay_node_flow.js")).env("NODE_PATH", node_sdk().join("node_modules"));
+        c.env("PUBLIC_KEY_FILE", &merchant_public_key);
+        c
+    } else {
+        let mut c = Command::new(python);
+        c.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/wechatpayv3_flow.py"));
+        c.env("PUBLIC_KEY_FILE", &public_key_file);
+        c
+    };
+    let out = command
         .env("GATEWAY", format!("http://127.0.0.1:{}", server.port))
         .env("MODE", mode)
         .env("MCHID", &merchant.mchid)
@@ -68,7 +106,6 @@ fn sdk_flow(env: Env, mode: &str) {
         .env("APPID", &merchant.appid)
         .env("APIV3_KEY", &merchant.apiv3_key)
         .env("KEY_FILE", &key_file)
-        .env("PUBLIC_KEY_FILE", &public_key_file)
         .env("PUBLIC_KEY_ID", keys["public_key"]["public_key_id"].as_str().unwrap())
         .env("CERT_DIR", &cert_dir)
         .env("WALLET_TOKEN", &payer.token)
@@ -77,7 +114,8 @@ fn sdk_flow(env: Env, mode: &str) {
         .expect("the SDK flow runs");
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && stdout.contains("SDK FLOW OK"), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert_eq!(payer.available("CNY"), "94.12", "paid 8.88, 3.00 refunded");
+    let expected = if mode == "node" { "95.23" } else { "94.12" }; // paid 7.77 or 8.88, 3.00 refunded
+    assert_eq!(payer.available("CNY"), expected);
 }
 
 macro_rules! both_backends {
@@ -99,4 +137,5 @@ macro_rules! both_backends {
 both_backends!(
     the_wechatpayv3_sdk_pays_is_notified_queries_and_refunds_in_public_key_mode: "public_key",
     the_wechatpayv3_sdk_pays_is_notified_queries_and_refunds_in_certificate_mode: "certificate",
+    the_node_wechatpay_sdk_pays_is_notified_queries_and_refunds: "node",
 );
