@@ -183,7 +183,8 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
                 }
             }
         });
-        server::notify::spawn(platform.clone());
+        let server_metrics = Arc::new(server::server_metrics::ServerMetrics::default());
+        server::notify::spawn(platform.clone(), server_metrics.clone());
         let demo_merchant = if demo {
             seed_demo_people(&platform).await.map_err(|e| format!("demo people: {e}"))?;
             Some(seed_demo_merchant(&platform, &config.data_dir).await?)
@@ -198,6 +199,7 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
             manual_clock,
             nonces: Default::default(),
             merchant_rate: server::merchant_api::RateLimiter::new(config.merchant_requests_per_s_max),
+            metrics: server_metrics,
         });
         let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;

@@ -139,6 +139,9 @@ fn every_successful_answer_is_signed_and_every_answer_has_a_request_id(env: Env)
     assert_eq!(serial.as_deref(), entry["serial_no"].as_str());
     let missing = merchant.query("NOSUCHORDER1");
     assert_eq!(missing.status, 404);
+    let metrics = request(server.port, "GET", "/metrics", None, None).unwrap().body;
+    assert!(metrics.contains("qianbao_merchant_api_answers_total{code=\"OK\"} 3"), "{metrics}");
+    assert!(metrics.contains("qianbao_merchant_api_answers_total{code=\"NOT_FOUND\"} 1"), "{metrics}");
     assert_eq!(missing.json()["code"], "ORDER_NOT_EXIST");
     assert!(missing.header("request-id").is_some());
 }

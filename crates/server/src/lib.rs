@@ -12,6 +12,7 @@ pub mod notify;
 pub mod openapi;
 mod operator_merchants;
 mod pay_page;
+pub mod server_metrics;
 pub mod wallet_api;
 mod wire;
 
@@ -40,6 +41,7 @@ pub struct AppState {
     pub nonces: merchant_api::NonceCache,
     /// Requests per second per merchant on the merchant API.
     pub merchant_rate: merchant_api::RateLimiter,
+    pub metrics: Arc<server_metrics::ServerMetrics>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -60,7 +62,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(operator_merchants::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), wallet_api::idempotency))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
-        .merge(merchant_api::routes().layer(DefaultBodyLimit::max(merchant_api::MERCHANT_BODY_BYTES_MAX)))
+        .merge(
+            merchant_api::routes()
+                .layer(DefaultBodyLimit::max(merchant_api::MERCHANT_BODY_BYTES_MAX))
+                .layer(axum::middleware::from_fn_with_state(state.clone(), merchant_api::count_answers)),
+        )
         .layer(axum::middleware::from_fn(merchant_api::request_id))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
@@ -248,6 +254,7 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut out = String::with_capacity(4096);
     state.store.metrics.render(&mut out);
+    state.metrics.render(&mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 

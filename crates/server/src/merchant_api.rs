@@ -28,6 +28,22 @@ pub const NONCES_MAX: usize = 1_000_000;
 /// The largest merchant request body.
 pub const MERCHANT_BODY_BYTES_MAX: usize = 64 * 1024;
 
+/// Count every merchant API answer by code (`OK` for 2xx), for `/metrics`.
+pub async fn count_answers(State(state): State<Arc<AppState>>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let code = match response.status().as_u16() {
+        200..=299 => "OK",
+        401 => "SIGN_ERROR",
+        404 => "NOT_FOUND",
+        429 => "RATELIMIT_EXCEEDED",
+        400 => "BAD_REQUEST",
+        403 => "FORBIDDEN",
+        _ => "SYSTEM_ERROR",
+    };
+    state.metrics.merchant_answer(code);
+    response
+}
+
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v3/pay/transactions/jsapi", post(|s, m, u, h, b| prepay(s, m, u, h, b, TradeType::Jsapi)))

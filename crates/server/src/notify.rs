@@ -19,7 +19,7 @@ pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 pub const IDLE_POLL: Duration = Duration::from_millis(500);
 
 /// Run the dispatcher until the process ends.
-pub fn spawn(platform: Arc<Platform>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(platform: Arc<Platform>, metrics: Arc<crate::server_metrics::ServerMetrics>) -> tokio::task::JoinHandle<()> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(DELIVERY_TIMEOUT))
         .http_status_as_error(false)
@@ -43,9 +43,9 @@ pub fn spawn(platform: Arc<Platform>) -> tokio::task::JoinHandle<()> {
             }
             for n in batch {
                 let permit = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
-                let (platform, agent) = (platform.clone(), agent.clone());
+                let (platform, agent, metrics) = (platform.clone(), agent.clone(), metrics.clone());
                 tokio::spawn(async move {
-                    deliver(&platform, &agent, n).await;
+                    deliver(&platform, &agent, &metrics, n).await;
                     drop(permit);
                 });
             }
@@ -54,7 +54,7 @@ pub fn spawn(platform: Arc<Platform>) -> tokio::task::JoinHandle<()> {
 }
 
 /// One delivery attempt, recorded whatever happens.
-async fn deliver(platform: &Platform, agent: &ureq::Agent, n: Notification) {
+async fn deliver(platform: &Platform, agent: &ureq::Agent, metrics: &crate::server_metrics::ServerMetrics, n: Notification) {
     let started = Instant::now();
     let outcome = match request(platform, &n).await {
         Ok((body, headers)) => {
@@ -77,6 +77,7 @@ async fn deliver(platform: &Platform, agent: &ureq::Agent, n: Notification) {
     let (status, error) = outcome;
     let error = error.or_else(|| status.filter(|s| !(200..300).contains(s)).map(|s| format!("the merchant answered HTTP {s}")));
     let latency_ms = started.elapsed().as_millis() as i64;
+    metrics.delivery(error.is_none(), started.elapsed().as_secs_f64());
     tracing::info!(event = %n.id, event_type = %n.event_type, attempt = n.attempts, status = ?status, latency_ms, "notification delivery");
     if let Err(e) = platform.finish_delivery(&n, status, error, latency_ms).await {
         tracing::error!(event = %n.id, error = %e, "recording a notification delivery");
