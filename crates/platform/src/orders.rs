@@ -511,6 +511,39 @@ impl Platform {
         let transaction_id = format!("42{}{:018}", cst_date(now), id % 1_000_000_000_000_000_000);
         debug_assert_eq!(transaction_id.len(), 28);
         let merchant_id = merchant.merchant.id;
+        // The order as it will be, so a fresh one needs no read back.
+        let placed = Order {
+            id,
+            transaction_id: transaction_id.clone(),
+            merchant_id,
+            mchid: merchant.merchant.mchid.clone(),
+            appid: new.appid.clone(),
+            out_trade_no: new.out_trade_no.clone(),
+            trade_type: new.trade_type,
+            description: new.description.clone(),
+            attach: new.attach.clone(),
+            notify_url: new.notify_url.clone(),
+            currency,
+            total: new.total,
+            payer_openid: new.payer_openid.clone(),
+            scene_info: new.scene_info.clone(),
+            trade_state: "NOTPAY".into(),
+            payer_id: None,
+            payer_openid_paid: None,
+            bank_type: None,
+            fee: 0,
+            refunded: 0,
+            created_at_ms: now,
+            expires_at_ms: expires_at,
+            success_at_ms: None,
+            request_hash: request_hash.clone(),
+            sp_merchant_id: sp.map(|s| s.merchant.id),
+            sp_mchid: sp.map(|s| s.merchant.mchid.clone()),
+            sub_appid: new.sub_appid.clone(),
+            payer_sub_openid_paid: None,
+            funding: None,
+            card_reference: None,
+        };
         let values: Vec<Value> = vec![
             id.into(),
             transaction_id.into(),
@@ -536,9 +569,11 @@ impl Platform {
             sql: "INSERT INTO orders (id, transaction_id, merchant_id, appid, out_trade_no, trade_type, description, attach, notify_url, goods_tag, currency, total, payer_openid, scene_info, request_hash, trade_state, created_at, expires_at, sp_merchant_id, sub_appid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'NOTPAY', $16, $17, $18, $19) ON CONFLICT (merchant_id, out_trade_no) DO NOTHING",
             params: values,
         };
-        let inserted = self.commit_rows(vec![insert], Vec::new()).await?.is_ok();
+        if self.commit_rows(vec![insert], Vec::new()).await?.is_ok() {
+            return Ok(placed);
+        }
         let order = self.order_by_out_trade_no(merchant_id, &new.out_trade_no).await?;
-        if !inserted && order.request_hash != request_hash {
+        if order.request_hash != request_hash {
             return Err(PlatformError::conflict("OUT_TRADE_NO_USED", "this out_trade_no was used for a different order"));
         }
         Ok(order)

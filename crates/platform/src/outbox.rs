@@ -63,32 +63,36 @@ impl Platform {
     /// Take up to `limit` due events, each under a fresh lease held by the caller.
     pub async fn lease_due_notifications(&self, limit: i64) -> Result<Vec<Notification>> {
         let now = self.now_ms();
-        self.blocking(move |db| {
+        let due = self.blocking(move |db| {
             let due = db.with(|c| {
                 c.query(
                     &format!("SELECT {COLUMNS} FROM notifications n JOIN merchants m ON m.id = n.merchant_id WHERE n.state = 'pending' AND n.next_attempt_at <= $1 AND n.lease_until <= $1 ORDER BY n.next_attempt_at LIMIT $2"),
                     params![now, limit],
                 )
             })?;
-            let due = due.iter().map(notification_from).collect::<Result<Vec<_>>>()?;
-            // Each lease is a conditional write (of two dispatchers only one changes the row); all of a
-            // round's leases share one transaction.
-            let leased = db.transaction(|c| {
-                let mut leased = Vec::with_capacity(due.len());
-                for n in &due {
-                    let taken = c.execute(
-                        "UPDATE notifications SET lease_until = $2, attempts = attempts + 1 WHERE id = $1 AND state = 'pending' AND lease_until <= $3",
-                        params![n.id.as_str(), now + LEASE_MS, now],
-                    )?;
-                    if taken == 1 {
-                        leased.push(Notification { attempts: n.attempts + 1, ..n.clone() });
-                    }
-                }
-                Ok(leased)
-            })?;
-            Ok(leased)
+            due.iter().map(notification_from).collect::<Result<Vec<_>>>()
         })
-        .await
+        .await?;
+        // Each lease is a conditional write (of two dispatchers only one changes the row), a guard of its
+        // own committer request; submitted together, a round's leases share the committer's transaction.
+        let leases = due.into_iter().map(|n| async move {
+            let lease = store::Effect {
+                sql: "UPDATE notifications SET lease_until = $2, attempts = attempts + 1 WHERE id = $1 AND state = 'pending' AND lease_until <= $3",
+                params: params![n.id.as_str(), now + LEASE_MS, now].to_vec(),
+            };
+            match self.commit_rows(vec![lease], Vec::new()).await {
+                Ok(Ok(())) => Ok(Some(Notification { attempts: n.attempts + 1, ..n })),
+                Ok(Err(_)) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        let mut leased = Vec::new();
+        for n in futures_join_all(leases).await {
+            if let Some(n) = n? {
+                leased.push(n);
+            }
+        }
+        Ok(leased)
     }
 
     /// Record how a delivery went: delivered, or retried on the schedule (abandoned after the last try).
@@ -159,4 +163,27 @@ impl Platform {
     pub async fn notification_key(&self, mchid: &str) -> Result<Vec<u8>> {
         Ok(self.merchant(mchid).await?.apiv3_key.clone())
     }
+}
+
+/// Await every future, concurrently, in order (a small `join_all` without a dependency).
+async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(Box::pin(f));
+    }
+    let mut out: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    out.into_iter().map(|o| o.expect("every future finished")).collect()
 }
