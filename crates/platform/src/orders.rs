@@ -23,6 +23,9 @@ pub const ORDER_EXPIRY_DEFAULT_S: i64 = 2 * 3600;
 pub const ORDER_EXPIRY_MAX_S: i64 = 30 * 86_400;
 /// The largest order, in minor units (WeChat's amounts are 32-bit).
 pub const ORDER_TOTAL_MAX: i64 = i32::MAX as i64;
+/// The MAC part of an order token: 8 bytes (16 hex characters).
+const ORDER_TOKEN_MAC_BYTES: usize = 8;
+const ORDER_TOKEN_CHARS: usize = 16 + 2 * ORDER_TOKEN_MAC_BYTES;
 /// Partial refunds per order at most (WeChat's rule).
 pub const REFUNDS_PER_ORDER_MAX: i64 = 50;
 
@@ -580,15 +583,16 @@ impl Platform {
     }
 
     /// The order a payment token (in a `prepay_id`, a `code_url`, an H5 link) stands for. Tokens are
-    /// `<order id, 16 hex><MAC, 8 hex>` under the server secret: nobody can make one for another order.
+    /// `<order id, 16 hex><MAC, 16 hex>` under the server secret: nobody can make one for another order
+    /// (a guess succeeds once in 2^64).
     fn order_token(&self, id: i64) -> String {
         let mac = crypto::hmac_sha256(&self.secret, format!("order-token\n{id}").as_bytes());
-        format!("{:016x}{}", id, crypto::hex(&mac[..4]))
+        format!("{:016x}{}", id, crypto::hex(&mac[..ORDER_TOKEN_MAC_BYTES]))
     }
 
     pub fn order_of_token(&self, token: &str) -> Result<i64> {
         let bad = || PlatformError::invalid("token", "not a Qianbao payment code");
-        if token.len() != 24 || !token.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        if token.len() != ORDER_TOKEN_CHARS || !token.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
             return Err(bad());
         }
         let id = i64::from_str_radix(&token[..16], 16).map_err(|_| bad())?;
@@ -598,7 +602,7 @@ impl Platform {
         Ok(id)
     }
 
-    /// `wx` + the order's creation time (yyyymmddHHMMSS, CST) + its token: 40 characters, as WeChat's.
+    /// `wx` + the order's creation time (yyyymmddHHMMSS, CST) + its token (WeChat's are `wx` + time + 20).
     pub fn prepay_id(&self, order: &Order) -> String {
         let t = wxpay::time::civil(order.created_at_ms / 1000 + wxpay::time::CST_OFFSET_S);
         format!("wx{:04}{:02}{:02}{:02}{:02}{:02}{}", t.year, t.month, t.day, t.hour, t.minute, t.second, self.order_token(order.id))
@@ -606,7 +610,7 @@ impl Platform {
 
     pub fn order_of_prepay_id(&self, prepay_id: &str) -> Result<i64> {
         match prepay_id.strip_prefix("wx") {
-            Some(rest) if rest.len() == 38 && rest.is_char_boundary(14) => self.order_of_token(&rest[14..]),
+            Some(rest) if rest.len() == 14 + ORDER_TOKEN_CHARS && rest.is_char_boundary(14) => self.order_of_token(&rest[14..]),
             _ => Err(PlatformError::invalid("prepay_id", "not a Qianbao prepay_id")),
         }
     }

@@ -20,7 +20,10 @@ pub const SETTLEMENT_DELAY_MS: i64 = 10 * 60_000;
 /// A bill asked for: `kind` trade or fundflow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BillRequest {
+    /// Whose bill (a sub-merchant's, when its service provider asks).
     pub merchant_id: i64,
+    /// Who asked (and alone may download it).
+    pub requester_id: i64,
     pub kind: String,
     pub day: String,
     pub bill_type: String,
@@ -399,14 +402,22 @@ impl Platform {
     /// A short-lived link token for a bill (WeChat's download URLs live 30 s): the request itself, with
     /// its deadline, under an HMAC of the server secret. Nothing is stored.
     pub fn bill_token(&self, bill: &BillRequest) -> String {
-        let payload =
-            format!("{}.{}.{}.{}.{}.{}", bill.merchant_id, bill.kind, bill.day, bill.bill_type, u8::from(bill.gzip), bill.expires_at_ms);
+        let payload = format!(
+            "{}.{}.{}.{}.{}.{}.{}",
+            bill.merchant_id,
+            bill.requester_id,
+            bill.kind,
+            bill.day,
+            bill.bill_type,
+            u8::from(bill.gzip),
+            bill.expires_at_ms
+        );
         let mac = crate::crypto::hmac_sha256(&self.secret, format!("bill\n{payload}").as_bytes());
         format!("{payload}.{}", crate::crypto::hex(&mac[..16]))
     }
 
     /// The bill a token stands for, if the token is genuine, unexpired and the caller's.
-    pub fn open_bill_token(&self, token: &str, merchant_id: i64) -> Result<BillRequest> {
+    pub fn open_bill_token(&self, token: &str, requester_id: i64) -> Result<BillRequest> {
         let bad = || PlatformError::invalid("token", "not a valid or current bill download token (they live 30 s)");
         let (payload, mac) = token.rsplit_once('.').ok_or_else(bad)?;
         let expected = crate::crypto::hmac_sha256(&self.secret, format!("bill\n{payload}").as_bytes());
@@ -414,16 +425,17 @@ impl Platform {
             return Err(bad());
         }
         let parts: Vec<&str> = payload.split('.').collect();
-        let [owner, kind, day, bill_type, gzip, expires] = parts[..] else { return Err(bad()) };
+        let [owner, requester, kind, day, bill_type, gzip, expires] = parts[..] else { return Err(bad()) };
         let bill = BillRequest {
             merchant_id: owner.parse().map_err(|_| bad())?,
+            requester_id: requester.parse().map_err(|_| bad())?,
             kind: kind.to_string(),
             day: day.to_string(),
             bill_type: bill_type.to_string(),
             gzip: gzip == "1",
             expires_at_ms: expires.parse().map_err(|_| bad())?,
         };
-        if bill.merchant_id != merchant_id || bill.expires_at_ms < self.now_ms() {
+        if bill.requester_id != requester_id || bill.expires_at_ms < self.now_ms() {
             return Err(bad());
         }
         Ok(bill)

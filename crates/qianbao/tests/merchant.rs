@@ -754,6 +754,15 @@ fn a_service_provider_takes_payments_and_refunds_for_its_sub_merchant_only(env: 
     let r = refund(&sp, "SR3");
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(sp.open_notification(&notify.next(Duration::from_secs(10)))["event_type"], "REFUND.SUCCESS");
+    // The provider downloads its sub-merchant's bill; another provider may not.
+    let (_, day) = today(server.port);
+    let other_day = next_day(server.port);
+    assert_ne!(day, other_day);
+    let link = sp.call("GET", &format!("/v3/bill/tradebill?bill_date={day}&sub_mchid={sub}"), "");
+    assert_eq!(link.status, 200, "{}", link.body);
+    let bill = download(&sp, link.json()["download_url"].as_str().unwrap()).body;
+    assert!(bill.contains("`S2026000001") && bill.lines().count() == 5, "{bill}");
+    assert_eq!(other_sp.call("GET", &format!("/v3/bill/tradebill?bill_date={day}&sub_mchid={sub}"), "").status, 403);
     assert_eq!(sp.call("GET", &format!("/v3/refund/domestic/refunds/SR3?sub_mchid={sub}"), "").json()["amount"]["refund"], 200);
     assert_eq!(alice.available("CNY"), "996.00");
 

@@ -849,8 +849,14 @@ async fn bill_link(
         Some("GZIP") => true,
         Some(_) => return Err(WxError::param("tar_type", "query", "GZIP or absent")),
     };
+    // A service provider asks for its sub-merchant's bill with `sub_mchid`.
+    let owner = match query_param(uri, "sub_mchid") {
+        Some(sub) => sub_merchant(state, merchant, sub, "query").await?.merchant.id,
+        None => merchant.merchant.id,
+    };
     let bill = platform::BillRequest {
-        merchant_id: merchant.merchant.id,
+        merchant_id: owner,
+        requester_id: merchant.merchant.id,
         kind: kind.into(),
         day: day.into(),
         bill_type: bill_type.into(),
