@@ -36,7 +36,7 @@ pub use orders::{
     ClientSignature, NewOrder, NewRefund, ORDER_TOTAL_MAX, Order, OrderReference, PAYMENT_CODE_TTL_MS, PayOrder, PaymentCode, Refund,
     TradeType, fee_of, valid_notify_url, valid_out_no, valid_payment_code,
 };
-pub use outbox::{LEASE_MS, Notification, RETRY_SCHEDULE_S};
+pub use outbox::{DeliveryAttempt, LEASE_MS, Notification, RETRY_SCHEDULE_S};
 pub use people::{Person, Session};
 pub use rail::{RailConnector, RailOutcome, SandboxRail, TestCard};
 pub use redpackets::{COVERS_PAGE_MAX, Cover, DeadlineReport, RedPacket, RedPacketClaim, Split, draw_lucky_shares};

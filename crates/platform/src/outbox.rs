@@ -37,6 +37,16 @@ pub struct Notification {
     pub delivered_at_ms: Option<i64>,
 }
 
+/// One try at delivering a notification.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryAttempt {
+    pub attempt: i64,
+    pub at_ms: i64,
+    pub status: Option<i64>,
+    pub error: Option<String>,
+    pub latency_ms: i64,
+}
+
 const COLUMNS: &str = "n.id, m.mchid, n.notify_url, n.event_type, n.summary, n.original_type, n.resource, n.merchant_id, n.state, n.attempts, n.next_attempt_at, n.last_status, n.last_error, n.created_at, n.delivered_at";
 
 fn notification_from(r: &store::Row) -> Result<Notification> {
@@ -135,6 +145,41 @@ impl Platform {
                 )
             })?;
             rows.iter().map(notification_from).collect()
+        })
+        .await
+    }
+
+    /// One notification with every delivery attempt (time, HTTP status or error, latency), oldest first.
+    pub async fn notification(&self, id: &str) -> Result<(Notification, Vec<DeliveryAttempt>)> {
+        let id = id.to_string();
+        self.blocking(move |db| {
+            let row = db
+                .with(|c| {
+                    c.query_one(
+                        &format!("SELECT {COLUMNS} FROM notifications n JOIN merchants m ON m.id = n.merchant_id WHERE n.id = $1"),
+                        params![id.as_str()],
+                    )
+                })?
+                .ok_or(PlatformError::NotFound("notification"))?;
+            let attempts = db.with(|c| {
+                c.query(
+                    "SELECT attempt, at, status, error, latency_ms FROM notification_attempts WHERE notification_id = $1 ORDER BY attempt",
+                    params![id.as_str()],
+                )
+            })?;
+            let attempts = attempts
+                .iter()
+                .map(|a| {
+                    Ok(DeliveryAttempt {
+                        attempt: a.int(0)?,
+                        at_ms: a.int(1)?,
+                        status: a.opt_int(2)?,
+                        error: a.opt_text(3)?,
+                        latency_ms: a.int(4)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok((notification_from(&row)?, attempts))
         })
         .await
     }

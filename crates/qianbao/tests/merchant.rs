@@ -431,6 +431,9 @@ fn a_failed_notification_is_retried_on_the_schedule_and_replayable(env: Env) {
     let seen = recorded(3, 200);
     assert_eq!(seen["state"], "delivered", "{seen}");
     let event_id = seen["id"].as_str().unwrap().to_string();
+    let detail = get(server.port, &format!("/admin/api/notifications/{event_id}")).json();
+    let statuses: Vec<i64> = detail["delivery_attempts"].as_array().unwrap().iter().map(|a| a["status"].as_i64().unwrap()).collect();
+    assert_eq!(statuses, vec![500, 503, 200], "{detail}");
     let r = post(server.port, &format!("/admin/api/notifications/{event_id}/replay"), "");
     assert_eq!(r.status, 202, "{}", r.body);
     let replayed = notify.next(Duration::from_secs(10));

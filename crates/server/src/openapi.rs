@@ -204,6 +204,8 @@ fn merchant_paths() -> Value {
             json!([{"name": "serial", "in": "path", "required": true, "schema": {"type": "string"}}]))},
         "/admin/api/notifications": {"get": with(operator("Notification deliveries, newest first"),
             json!([{"name": "mchid", "in": "query", "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}]))},
+        "/admin/api/notifications/{id}": {"get": with(operator("A notification and every delivery attempt"),
+            json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]))},
         "/admin/api/notifications/{id}/replay": {"post": with(operator("Send a notification again now"),
             json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]))}
     })

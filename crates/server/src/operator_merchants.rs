@@ -26,6 +26,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/api/settlements", get(settlements))
         .route("/admin/api/settlements/run", post(run_settlement))
         .route("/admin/api/notifications", get(notifications))
+        .route("/admin/api/notifications/{id}", get(notification))
         .route("/admin/api/notifications/{id}/replay", post(replay))
 }
 
@@ -207,6 +208,15 @@ async fn notifications(
 ) -> Result<Json<Vec<platform::Notification>>, ApiError> {
     require_operator(&state, &headers)?;
     Ok(Json(state.platform.notifications(q.mchid.as_deref(), q.limit.unwrap_or(50)).await.map_err(api_error)?))
+}
+
+/// A notification and every delivery attempt.
+async fn notification(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    require_operator(&state, &headers)?;
+    let (n, attempts) = state.platform.notification(&id).await.map_err(api_error)?;
+    let mut out = serde_json::to_value(&n).expect("a notification serialises");
+    out["delivery_attempts"] = serde_json::to_value(&attempts).expect("attempts serialise");
+    Ok(Json(out))
 }
 
 async fn replay(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
