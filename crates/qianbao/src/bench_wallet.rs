@@ -141,6 +141,7 @@ pub(crate) fn start_server(database: &store::DatabaseUrl, data_dir: &std::path::
         .env("QIANBAO_DATABASE_URL", url)
         .env("QIANBAO_ADMIN_TOKEN", "bench-operator-token-0123456789")
         .env("QIANBAO_PASSWORD_MEMORY_KIB", "64")
+        .env("QIANBAO_NOTIFY_PRIVATE_ADDRESSES", "true")
         .env("QIANBAO_LOG", "warn")
         .env("QIANBAO_RED_PACKET_SHARES_MAX", people.max(100).to_string())
         .env("QIANBAO_GROUP_MEMBERS_MAX", (people + 1).max(500).to_string())

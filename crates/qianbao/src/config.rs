@@ -32,6 +32,9 @@ pub struct Config {
     pub no_pin_threshold_minor: i64,
     /// Merchant API requests per second per merchant (beyond: 429 RATELIMIT_EXCEEDED).
     pub merchant_requests_per_s_max: u32,
+    /// Deliver notifications to loopback and private addresses too (sandboxes and tests; never in
+    /// production, where a merchant's notify_url must not reach into the operator's network).
+    pub notify_private_addresses: bool,
     /// Most members a group may have.
     pub group_members_max: usize,
     /// Where people's browsers reach this server (H5 payment links); unset means `http://<listen>`.
@@ -53,6 +56,7 @@ impl Default for Config {
             red_packet_shares_max: 100,
             no_pin_threshold_minor: 0,
             merchant_requests_per_s_max: 5_000,
+            notify_private_addresses: false,
             group_members_max: 500,
             public_url: None,
         }
@@ -105,6 +109,13 @@ impl Config {
         }
         if let Some(v) = var("QIANBAO_NO_PIN_THRESHOLD_MINOR") {
             config.no_pin_threshold_minor = v.parse().map_err(|_| "QIANBAO_NO_PIN_THRESHOLD_MINOR must be a number".to_string())?;
+        }
+        if let Some(v) = var("QIANBAO_NOTIFY_PRIVATE_ADDRESSES") {
+            config.notify_private_addresses = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err("QIANBAO_NOTIFY_PRIVATE_ADDRESSES must be true or false".into()),
+            };
         }
         if let Some(v) = var("QIANBAO_MERCHANT_REQUESTS_PER_S_MAX") {
             config.merchant_requests_per_s_max =

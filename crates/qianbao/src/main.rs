@@ -184,7 +184,8 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
             }
         });
         let server_metrics = Arc::new(server::server_metrics::ServerMetrics::default());
-        server::notify::spawn(platform.clone(), server_metrics.clone());
+        // The demo delivers to whatever the developer runs locally.
+        server::notify::spawn(platform.clone(), server_metrics.clone(), config.notify_private_addresses || demo);
         let demo_merchant = if demo {
             seed_demo_people(&platform).await.map_err(|e| format!("demo people: {e}"))?;
             Some(seed_demo_merchant(&platform, &config.data_dir).await?)

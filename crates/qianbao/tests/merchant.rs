@@ -54,6 +54,7 @@ both_backends!(
     a_cover_a_merchant_published_dresses_a_red_packet,
     an_h5_order_opens_a_page_that_hands_it_to_the_wallet,
     a_merchant_past_its_request_rate_is_told_to_slow_down_and_nothing_happens,
+    notifications_are_not_sent_into_private_networks_by_default,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_900_000_000);
@@ -940,4 +941,18 @@ fn a_merchant_past_its_request_rate_is_told_to_slow_down_and_nothing_happens(env
         std::thread::sleep(Duration::from_millis(250)); // within the rate
         assert_eq!(merchant.query(no).json()["code"], "ORDER_NOT_EXIST", "a refused request placed nothing");
     }
+}
+
+fn notifications_are_not_sent_into_private_networks_by_default(env: Env) {
+    let mut settings = WALLET_ENV.to_vec();
+    settings.retain(|(k, _)| *k != "QIANBAO_NOTIFY_PRIVATE_ADDRESSES");
+    let server = env.serve_with(&[], &settings);
+    let merchant = TestMerchant::onboard(server.port, 0);
+    let notify = Receiver::start(vec![]);
+    let alice = payer(server.port);
+    assert_eq!(pay(&alice, &merchant.native_order("T2026000801", 100, &notify.url)).status, 201);
+    assert!(notify.rx.recv_timeout(Duration::from_secs(2)).is_err(), "nothing reached the loopback address");
+    let seen = get(server.port, &format!("/admin/api/notifications?mchid={}", merchant.mchid)).json();
+    assert!(seen[0]["last_error"].as_str().unwrap_or("").contains("non-public address"), "{seen}");
+    assert_eq!(seen[0]["state"], "pending", "it stays in the outbox, visible to the operator");
 }

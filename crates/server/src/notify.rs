@@ -18,8 +18,48 @@ pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often an idle dispatcher looks for due retries.
 pub const IDLE_POLL: Duration = Duration::from_millis(500);
 
-/// Run the dispatcher until the process ends.
-pub fn spawn(platform: Arc<Platform>, metrics: Arc<crate::server_metrics::ServerMetrics>) -> tokio::task::JoinHandle<()> {
+/// Whether a notify_url's host is a public address. Merchants choose notify URLs, so without this check
+/// a merchant could make Qianbao POST into the operator's own network (loopback, private ranges,
+/// link-local cloud metadata). Sandboxes and tests that deliver to localhost turn it off.
+fn public_destination(url: &str) -> Result<(), String> {
+    use std::net::{IpAddr, ToSocketAddrs};
+    let rest = url.split_once("://").map(|(_, r)| r).ok_or("no scheme")?;
+    let authority = rest.split('/').next().unwrap_or("");
+    let default_port = if url.starts_with("https://") { 443 } else { 80 };
+    let target = if authority.rsplit_once(':').is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())) && !authority.ends_with(']') {
+        authority.to_string()
+    } else {
+        format!("{authority}:{default_port}")
+    };
+    let addresses: Vec<IpAddr> =
+        target.to_socket_addrs().map_err(|e| format!("cannot resolve {authority}: {e}"))?.map(|a| a.ip()).collect();
+    let private = |ip: &IpAddr| match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00 || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
+    };
+    match addresses.iter().find(|ip| private(ip)) {
+        Some(ip) => Err(format!("refused: {authority} resolves to the non-public address {ip}")),
+        None if addresses.is_empty() => Err(format!("cannot resolve {authority}")),
+        None => Ok(()),
+    }
+}
+
+/// Run the dispatcher until the process ends. `private_destinations`: deliver to loopback and private
+/// addresses too (sandboxes, tests).
+pub fn spawn(
+    platform: Arc<Platform>,
+    metrics: Arc<crate::server_metrics::ServerMetrics>,
+    private_destinations: bool,
+) -> tokio::task::JoinHandle<()> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(DELIVERY_TIMEOUT))
         .http_status_as_error(false)
@@ -45,7 +85,7 @@ pub fn spawn(platform: Arc<Platform>, metrics: Arc<crate::server_metrics::Server
                 let permit = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
                 let (platform, agent, metrics) = (platform.clone(), agent.clone(), metrics.clone());
                 tokio::spawn(async move {
-                    deliver(&platform, &agent, &metrics, n).await;
+                    deliver(&platform, &agent, &metrics, private_destinations, n).await;
                     drop(permit);
                 });
             }
@@ -54,12 +94,21 @@ pub fn spawn(platform: Arc<Platform>, metrics: Arc<crate::server_metrics::Server
 }
 
 /// One delivery attempt, recorded whatever happens.
-async fn deliver(platform: &Platform, agent: &ureq::Agent, metrics: &crate::server_metrics::ServerMetrics, n: Notification) {
+async fn deliver(
+    platform: &Platform,
+    agent: &ureq::Agent,
+    metrics: &crate::server_metrics::ServerMetrics,
+    private_destinations: bool,
+    n: Notification,
+) {
     let started = Instant::now();
     let outcome = match request(platform, &n).await {
         Ok((body, headers)) => {
             let (agent, url) = (agent.clone(), n.notify_url.clone());
             tokio::task::spawn_blocking(move || {
+                if !private_destinations && let Err(refused) = public_destination(&url) {
+                    return (None, Some(refused));
+                }
                 let mut request = agent.post(&url);
                 for (name, value) in &headers {
                     request = request.header(*name, value);
@@ -122,4 +171,20 @@ async fn request(platform: &Platform, n: &Notification) -> Result<(Vec<u8>, Vec<
         ("Wechatpay-Signature-Type", wxpay::SCHEME.to_string()),
     ];
     Ok((body, headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_go_only_to_public_addresses_unless_allowed() {
+        assert!(public_destination("http://127.0.0.1:9000/notify").is_err());
+        assert!(public_destination("https://10.1.2.3/notify").is_err());
+        assert!(public_destination("http://169.254.169.254/latest/meta-data").is_err());
+        assert!(public_destination("http://[::1]:8080/n").is_err());
+        assert!(public_destination("https://192.168.0.10:8443/n").is_err());
+        assert!(public_destination("https://203.0.113.9/notify").is_ok());
+        assert!(public_destination("http://100.64.0.1/n").is_err(), "carrier-grade NAT is not public");
+    }
 }

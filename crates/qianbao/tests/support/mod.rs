@@ -272,4 +272,5 @@ pub fn advance_clock(port: u16, seconds: u64) {
 }
 
 /// Server settings for wallet tests: manual clock, cheap password hashing.
-pub const WALLET_ENV: &[(&str, &str)] = &[("QIANBAO_CLOCK", "manual"), ("QIANBAO_PASSWORD_MEMORY_KIB", "64")];
+pub const WALLET_ENV: &[(&str, &str)] =
+    &[("QIANBAO_CLOCK", "manual"), ("QIANBAO_PASSWORD_MEMORY_KIB", "64"), ("QIANBAO_NOTIFY_PRIVATE_ADDRESSES", "true")];
