@@ -62,6 +62,12 @@ pub fn cst_day_bounds(day: &str) -> Result<(i64, i64)> {
     Ok((start * 1000, (start + 86_400) * 1000))
 }
 
+/// Add to a bill's running total; a bill whose totals do not fit i64 is refused, never wrapped.
+fn add(total: &mut i64, value: i64) -> Result<()> {
+    *total = total.checked_add(value).ok_or_else(|| PlatformError::Internal("a bill total overflows i64".into()))?;
+    Ok(())
+}
+
 fn amount(minor: i64, currency: Currency) -> String {
     Money::from_minor(minor, currency).map(|m| m.to_decimal_string()).unwrap_or_else(|_| minor.to_string())
 }
@@ -139,7 +145,9 @@ impl Platform {
             .map(|r| r.int(0))
             .transpose()?
             .unwrap_or(0);
-        let net = gross - refunds - fees + carry_in;
+        let overflow = || PlatformError::Internal(format!("settlement of merchant {merchant_id} on {day} overflows i64"));
+        let net =
+            gross.checked_sub(refunds).and_then(|n| n.checked_sub(fees)).and_then(|n| n.checked_add(carry_in)).ok_or_else(overflow)?;
         let (payout, carry_out) = (net.max(0), net.min(0));
         let now = self.now_ms();
         let id = ids::object_id(now);
@@ -277,11 +285,11 @@ impl Platform {
             let (total, refund_amount, fee) = (r.int(10)?, r.int(13)?, r.int(16)?);
             count += 1;
             if is_refund {
-                refunded += refund_amount;
+                add(&mut refunded, refund_amount)?;
             } else {
-                settled += total;
-                ordered += total;
-                fees += fee;
+                add(&mut settled, total)?;
+                add(&mut ordered, total)?;
+                add(&mut fees, fee)?;
             }
             let fields = [
                 bill_time(r.int(1)?),
@@ -360,13 +368,13 @@ impl Platform {
             let c = Currency::from_numeric(r.int(4)? as u16).map_err(|e| PlatformError::Internal(e.to_string()))?;
             currency.get_or_insert(c);
             let (kind, value) = (r.text(1)?, r.int(3)?);
-            balance += value;
+            add(&mut balance, value)?;
             if value >= 0 {
                 income_n += 1;
-                income += value;
+                add(&mut income, value)?;
             } else {
                 expense_n += 1;
-                expense -= value;
+                add(&mut expense, -value)?;
             }
             let (name, business) = match kind.as_str() {
                 "payment" => ("交易", "交易"),
