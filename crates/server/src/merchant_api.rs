@@ -198,7 +198,28 @@ impl From<PlatformError> for WxError {
     }
 }
 
-fn unix_now_s() -> i64 {
+/// The five `Wechatpay-*` headers that sign `body` (a response's or a notification's) with `signer`.
+pub(crate) fn signature_headers(signer: &platform::PlatformKey, body: &[u8]) -> [(&'static str, String); 5] {
+    let (timestamp, nonce) = (unix_now_s(), wxpay::random_alphanumeric(32));
+    let signature = signer.key.sign(&wxpay::response_message(timestamp, &nonce, body));
+    [
+        ("Wechatpay-Timestamp", timestamp.to_string()),
+        ("Wechatpay-Nonce", nonce),
+        ("Wechatpay-Serial", signer.serial.clone()),
+        ("Wechatpay-Signature", wxpay::base64::encode(&signature)),
+        ("Wechatpay-Signature-Type", wxpay::SCHEME.to_string()),
+    ]
+}
+
+/// A fresh request id (UUID-shaped, random).
+pub(crate) fn new_request_id() -> String {
+    let mut bytes = [0u8; 16];
+    wxpay::random_fill(&mut bytes);
+    let x: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..])
+}
+
+pub(crate) fn unix_now_s() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
@@ -257,20 +278,15 @@ async fn signed(
     let keys = state.platform.platform_keys().await?;
     let public_key_mode = merchant.merchant.public_key_mode
         || request_headers.get("wechatpay-serial").and_then(|v| v.to_str().ok()).is_some_and(|s| s.starts_with("PUB_KEY_ID_"));
-    let signer = keys.signer(public_key_mode);
-    let (timestamp, nonce) = (unix_now_s(), wxpay::random_alphanumeric(32));
-    let signature = signer.key.sign(&wxpay::response_message(timestamp, &nonce, &body));
+    let signature = signature_headers(keys.signer(public_key_mode), &body);
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
-    let value = |s: String| HeaderValue::from_str(&s).expect("ASCII header value");
     if status != StatusCode::NO_CONTENT {
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     }
-    h.insert("wechatpay-timestamp", value(timestamp.to_string()));
-    h.insert("wechatpay-nonce", value(nonce));
-    h.insert("wechatpay-serial", value(signer.serial.clone()));
-    h.insert("wechatpay-signature", value(wxpay::base64::encode(&signature)));
-    h.insert("wechatpay-signature-type", HeaderValue::from_static(wxpay::SCHEME));
+    for (name, value) in signature {
+        h.insert(name, HeaderValue::from_str(&value).expect("ASCII header value"));
+    }
     Ok(response)
 }
 
@@ -684,12 +700,7 @@ async fn reverse(
 
 /// The `mchid` query parameter, which must be the caller's.
 fn query_mchid(uri: &Uri, merchant: &MerchantAuth) -> Result<(), WxError> {
-    let mchid = uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("mchid="))
-        .ok_or_else(|| WxError::param("mchid", "query", "is required"))?;
+    let mchid = query_param(uri, "mchid").ok_or_else(|| WxError::param("mchid", "query", "is required"))?;
     same_mchid(merchant, mchid, "query")
 }
 
@@ -938,11 +949,7 @@ async fn certificates(State(state): State<Arc<AppState>>, method: Method, uri: U
 /// A `Request-ID` on every response (WeChat's; merchants quote it when they report a problem).
 pub async fn request_id(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut response = next.run(request).await;
-    let mut bytes = [0u8; 16];
-    wxpay::random_fill(&mut bytes);
-    let x: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let id = format!("{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..]);
-    response.headers_mut().insert("request-id", HeaderValue::from_str(&id).expect("hex"));
+    response.headers_mut().insert("request-id", HeaderValue::from_str(&new_request_id()).expect("hex"));
     response
 }
 

@@ -155,21 +155,8 @@ async fn request(platform: &Platform, n: &Notification) -> Result<(Vec<u8>, Vec<
     }))
     .expect("JSON serialises");
     let keys = platform.platform_keys().await?;
-    let signer = keys.signer(merchant.merchant.public_key_mode);
-    let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let header_nonce = wxpay::random_alphanumeric(32);
-    let signature = signer.key.sign(&wxpay::response_message(timestamp, &header_nonce, &body));
-    let mut request_id = [0u8; 16];
-    wxpay::random_fill(&mut request_id);
-    let headers = vec![
-        ("Content-Type", "application/json".to_string()),
-        ("Request-ID", request_id.iter().map(|b| format!("{b:02x}")).collect()),
-        ("Wechatpay-Timestamp", timestamp.to_string()),
-        ("Wechatpay-Nonce", header_nonce),
-        ("Wechatpay-Serial", signer.serial.clone()),
-        ("Wechatpay-Signature", wxpay::base64::encode(&signature)),
-        ("Wechatpay-Signature-Type", wxpay::SCHEME.to_string()),
-    ];
+    let mut headers = vec![("Content-Type", "application/json".to_string()), ("Request-ID", crate::merchant_api::new_request_id())];
+    headers.extend(crate::merchant_api::signature_headers(keys.signer(merchant.merchant.public_key_mode), &body));
     Ok((body, headers))
 }
 
