@@ -368,24 +368,6 @@ impl Platform {
         Ok(())
     }
 
-    /// The merchant an app id belongs to.
-    pub async fn app_merchant(&self, appid: &str) -> Result<Arc<MerchantAuth>> {
-        let appid = appid.to_string();
-        let mchid = self
-            .blocking(move |db| {
-                Ok(db.with(|c| {
-                    c.query_one(
-                        "SELECT m.mchid FROM merchant_apps a JOIN merchants m ON m.id = a.merchant_id WHERE a.appid = $1",
-                        params![appid.as_str()],
-                    )
-                })?)
-            })
-            .await?
-            .ok_or(PlatformError::NotFound("app"))?
-            .text(0)?;
-        self.merchant(&mchid).await
-    }
-
     /// A person's pseudonymous id at one app: the same person has a different openid at every app id, and
     /// no app can work back to the person (an HMAC under the server secret). 28 characters, as WeChat's.
     pub fn openid(&self, appid: &str, person: i64) -> String {

@@ -203,11 +203,6 @@ impl Platform {
         self.outbox_wake.notify_one();
         Ok(())
     }
-
-    /// The APIv3 key of a merchant by its internal id (to encrypt its notifications).
-    pub async fn notification_key(&self, mchid: &str) -> Result<Vec<u8>> {
-        Ok(self.merchant(mchid).await?.apiv3_key.clone())
-    }
 }
 
 /// Await every future, concurrently, in order (a small `join_all` without a dependency).

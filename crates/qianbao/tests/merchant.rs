@@ -2,28 +2,13 @@
 //! test merchant that signs as the SDKs do and checks every signed answer. Each test body runs on SQLite
 //! and, when QIANBAO_TEST_DATABASE_URL is set, on PostgreSQL.
 
+#[macro_use]
 mod support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use support::merchant::*;
 use support::*;
-
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(super::Env::sqlite(stringify!($name))); })*
-        }
-        mod postgres {
-            $(#[test] fn $name() {
-                match super::Env::postgres(stringify!($name)) {
-                    Some(env) => super::$name(env),
-                    None => eprintln!("QIANBAO_TEST_DATABASE_URL not set: PostgreSQL run of {} skipped", stringify!($name)),
-                }
-            })*
-        }
-    };
-}
 
 both_backends!(
     a_native_order_paid_by_a_wallet_notifies_the_merchant_and_queries_as_paid,

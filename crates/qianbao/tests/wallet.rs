@@ -2,26 +2,11 @@
 //! friends, transfers, red packets, history, idempotency. Each test body runs on SQLite and, when
 //! QIANBAO_TEST_DATABASE_URL is set, on PostgreSQL.
 
+#[macro_use]
 mod support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use support::*;
-
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(super::Env::sqlite(stringify!($name))); })*
-        }
-        mod postgres {
-            $(#[test] fn $name() {
-                match super::Env::postgres(stringify!($name)) {
-                    Some(env) => super::$name(env),
-                    None => eprintln!("QIANBAO_TEST_DATABASE_URL not set: PostgreSQL run of {} skipped", stringify!($name)),
-                }
-            })*
-        }
-    };
-}
 
 both_backends!(
     registration_opens_an_empty_wallet_in_the_region_currency,

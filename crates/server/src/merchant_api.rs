@@ -315,13 +315,11 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, WxError>
 #[derive(Deserialize)]
 struct AmountIn {
     total: i64,
-    #[serde(default)]
     currency: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct PayerIn {
-    #[serde(default)]
     openid: Option<String>,
 }
 
@@ -331,29 +329,20 @@ struct PrepayIn {
     mchid: String,
     description: String,
     out_trade_no: String,
-    #[serde(default)]
     time_expire: Option<String>,
-    #[serde(default)]
     attach: Option<String>,
     notify_url: String,
-    #[serde(default)]
     goods_tag: Option<String>,
     amount: AmountIn,
-    #[serde(default)]
     payer: Option<PayerIn>,
-    #[serde(default)]
     scene_info: Option<Value>,
     // Accepted and kept out of the way: fapiao, detail, limits on how to pay, profit sharing.
-    #[serde(default)]
     #[allow(dead_code)]
     support_fapiao: Option<bool>,
-    #[serde(default)]
     #[allow(dead_code)]
     detail: Option<Value>,
-    #[serde(default)]
     #[allow(dead_code)]
     limit_pay: Option<Value>,
-    #[serde(default)]
     #[allow(dead_code)]
     settle_info: Option<Value>,
 }
@@ -463,9 +452,7 @@ async fn place_order(
 
 #[derive(Deserialize)]
 struct PartnerPayerIn {
-    #[serde(default)]
     sp_openid: Option<String>,
-    #[serde(default)]
     sub_openid: Option<String>,
 }
 
@@ -473,30 +460,21 @@ struct PartnerPayerIn {
 struct PartnerPrepayIn {
     sp_appid: String,
     sp_mchid: String,
-    #[serde(default)]
     sub_appid: Option<String>,
     sub_mchid: String,
     description: String,
     out_trade_no: String,
-    #[serde(default)]
     time_expire: Option<String>,
-    #[serde(default)]
     attach: Option<String>,
     notify_url: String,
-    #[serde(default)]
     goods_tag: Option<String>,
     amount: AmountIn,
-    #[serde(default)]
     payer: Option<PartnerPayerIn>,
-    #[serde(default)]
     scene_info: Option<Value>,
-    #[serde(default)]
     #[allow(dead_code)]
     detail: Option<Value>,
-    #[serde(default)]
     #[allow(dead_code)]
     settle_info: Option<Value>,
-    #[serde(default)]
     #[allow(dead_code)]
     support_fapiao: Option<bool>,
 }
@@ -625,21 +603,15 @@ struct CodepayIn {
     mchid: String,
     description: String,
     out_trade_no: String,
-    #[serde(default)]
     attach: Option<String>,
-    #[serde(default)]
     goods_tag: Option<String>,
     payer: AuthCodeIn,
     amount: AmountIn,
-    #[serde(default)]
     scene_info: Option<Value>,
-    #[serde(default)]
     #[allow(dead_code)]
     detail: Option<Value>,
-    #[serde(default)]
     #[allow(dead_code)]
     support_fapiao: Option<bool>,
-    #[serde(default)]
     #[allow(dead_code)]
     settle_info: Option<Value>,
 }
@@ -759,22 +731,15 @@ struct RefundAmountIn {
 
 #[derive(Deserialize)]
 struct RefundIn {
-    #[serde(default)]
     transaction_id: Option<String>,
-    #[serde(default)]
     out_trade_no: Option<String>,
     out_refund_no: String,
-    #[serde(default)]
     reason: Option<String>,
-    #[serde(default)]
     notify_url: Option<String>,
-    #[serde(default)]
     funds_account: Option<String>,
     amount: RefundAmountIn,
     /// Partner refunds: the sub-merchant whose order it is.
-    #[serde(default)]
     sub_mchid: Option<String>,
-    #[serde(default)]
     #[allow(dead_code)]
     goods_detail: Option<Value>,
 }

@@ -4,6 +4,25 @@
 
 pub mod merchant;
 
+/// Each named test body runs once on SQLite and, when QIANBAO_TEST_DATABASE_URL is set, once on
+/// PostgreSQL (in a schema of its own).
+#[allow(unused_macros)]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(super::Env::sqlite(stringify!($name))); })*
+        }
+        mod postgres {
+            $(#[test] fn $name() {
+                match super::Env::postgres(stringify!($name)) {
+                    Some(env) => super::$name(env),
+                    None => eprintln!("QIANBAO_TEST_DATABASE_URL not set: PostgreSQL run of {} skipped", stringify!($name)),
+                }
+            })*
+        }
+    };
+}
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
