@@ -48,7 +48,7 @@ codes! {
         IdMustNotBeZero => "id_must_not_be_zero", "id 0 is reserved";
         IdMustNotBeIntMax => "id_must_not_be_int_max", "id 2^128-1 is reserved";
         FlagsAreMutuallyExclusive => "flags_are_mutually_exclusive", "debits_must_not_exceed_credits and credits_must_not_exceed_debits cannot both be set";
-        FlagsReserved => "flags_reserved", "unknown flag bits, or the closed flag, which only a closing transfer sets";
+        FlagsReserved => "flags_reserved", "unknown flag bits";
         CodeMustNotBeZero => "code_must_not_be_zero", "code 0 is reserved";
         CurrencyMustBeMoney => "currency_must_be_money", "the currency has no minor unit (XAU, XDR, XTS ...) and cannot hold money";
         ExistsWithDifferentFlags => "exists_with_different_flags", "an account with this id exists with different flags";
@@ -65,8 +65,8 @@ codes! {
         LinkedEventChainOpen => "linked_event_chain_open", "the last event of the batch has the linked flag: the chain is never closed";
         IdMustNotBeZero => "id_must_not_be_zero", "id 0 is reserved";
         IdMustNotBeIntMax => "id_must_not_be_int_max", "id 2^128-1 is reserved";
-        IdAlreadyFailed => "id_already_failed", "a transfer with this id failed before with different fields: use a new id";
-        FlagsAreMutuallyExclusive => "flags_are_mutually_exclusive", "at most one of pending, post_pending_transfer, void_pending_transfer; closing flags only with pending";
+        IdAlreadyFailed => "id_already_failed", "a different transfer with this id failed before (an account missing or closed, not enough money, no such pending transfer): use a new id";
+        FlagsAreMutuallyExclusive => "flags_are_mutually_exclusive", "a post or void takes no other flag than linked";
         FlagsReserved => "flags_reserved", "unknown flag bits";
         DebitAccountIdMustNotBeZero => "debit_account_id_must_not_be_zero", "debit_account_id is required";
         DebitAccountIdMustNotBeIntMax => "debit_account_id_must_not_be_int_max", "debit_account_id 2^128-1 is reserved";
@@ -78,8 +78,7 @@ codes! {
         PendingIdMustNotBeIntMax => "pending_id_must_not_be_int_max", "pending_id 2^128-1 is reserved";
         PendingIdMustBeDifferent => "pending_id_must_be_different", "a transfer cannot post or void itself";
         TimeoutReservedForPendingTransfer => "timeout_reserved_for_pending_transfer", "timeout_s is only for pending transfers";
-        AmountMustNotBeZero => "amount_must_not_be_zero", "amount must be at least one minor unit";
-        AmountExceedsMaximum => "amount_exceeds_maximum", "amount is above the ledger's maximum (2^63-1 minor units)";
+        ClosingTransferMustBePending => "closing_transfer_must_be_pending", "closing_debit and closing_credit need the pending flag";
         CurrencyMustNotBeNone => "currency_must_not_be_none", "currency is required";
         CodeMustNotBeZero => "code_must_not_be_zero", "code is required";
         DebitAccountNotFound => "debit_account_not_found", "no account with debit_account_id";
@@ -92,7 +91,7 @@ codes! {
         PendingTransferHasDifferentCreditAccountId => "pending_transfer_has_different_credit_account_id", "credit_account_id differs from the pending transfer's";
         PendingTransferHasDifferentCurrency => "pending_transfer_has_different_currency", "currency differs from the pending transfer's";
         PendingTransferHasDifferentCode => "pending_transfer_has_different_code", "code differs from the pending transfer's";
-        ExceedsPendingTransferAmount => "exceeds_pending_transfer_amount", "a post cannot be larger than its pending transfer";
+        ExceedsPendingTransferAmount => "exceeds_pending_transfer_amount", "a post or void cannot be larger than its pending transfer";
         PendingTransferHasDifferentAmount => "pending_transfer_has_different_amount", "a void must name 0 or the full pending amount";
         PendingTransferAlreadyPosted => "pending_transfer_already_posted", "the pending transfer was already posted";
         PendingTransferAlreadyVoided => "pending_transfer_already_voided", "the pending transfer was already voided";
@@ -117,5 +116,23 @@ codes! {
         ExceedsDebits => "exceeds_debits", "the credit account's credits would exceed its debits";
         DebitAccountAlreadyClosed => "debit_account_already_closed", "the debit account is closed";
         CreditAccountAlreadyClosed => "credit_account_already_closed", "the credit account is closed";
+    }
+}
+
+impl TransferError {
+    /// Whether the failure depends on the ledger's state at the time rather than on the request alone
+    /// (TigerBeetle's `transient()`): such a failure is recorded, so the id can never succeed later.
+    pub fn is_transient(self) -> bool {
+        use TransferError as E;
+        matches!(
+            self,
+            E::DebitAccountNotFound
+                | E::CreditAccountNotFound
+                | E::PendingTransferNotFound
+                | E::ExceedsCredits
+                | E::ExceedsDebits
+                | E::DebitAccountAlreadyClosed
+                | E::CreditAccountAlreadyClosed
+        )
     }
 }

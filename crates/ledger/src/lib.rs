@@ -16,12 +16,16 @@
 //! - a pending transfer is resolved (posted, voided, expired) at most once;
 //! - a committed transfer never changes.
 
+mod accounts;
+mod chains;
 mod errors;
+mod transfers;
 mod types;
 
 pub use errors::{AccountError, TransferError};
 pub use types::*;
 
+use chains::{AccountEvents, TransferEvents};
 use money::Currency;
 use std::collections::BTreeMap;
 
@@ -99,8 +103,11 @@ impl Changes {
     }
 }
 
-/// A transfer that failed: its id keeps that first result forever, so a retry can never turn a failed
-/// payment into a successful one later (exactly one outcome per id, as TigerBeetle since 0.16).
+/// A transfer that failed for a reason that depends on the ledger's state at the time (an account missing
+/// or closed, not enough money, no such pending transfer): its id keeps that result forever, so a retry
+/// can never turn a failed payment into a successful one later. As TigerBeetle since 0.16.4, only these
+/// *transient* failures are recorded; a failure of the request's own fields is answered again the same
+/// way by any identical retry, so it needs no record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailedTransfer {
     pub transfer: NewTransfer,
@@ -207,61 +214,7 @@ impl Ledger {
         self.run_chains(&TransferEvents { batch, timestamp }, changes)
     }
 
-    /// Apply events one by one; a failure inside a linked chain rolls the whole chain back.
-    fn run_chains<B: ChainEvents>(&mut self, events: &B, changes: &mut Changes) -> Vec<Result<Outcome, B::Error>> {
-        let count = events.len();
-        let mut results: Vec<Result<Outcome, B::Error>> = Vec::with_capacity(count);
-        let mut chain: Option<(usize, [usize; 4])> = None; // start index, change-list marks
-        let mut chain_failed = false;
-        for i in 0..count {
-            let is_linked = events.linked(i);
-            if chain.is_none() && is_linked {
-                chain = Some((i, marks(changes)));
-                self.in_chain = true;
-                debug_assert!(self.undo.is_empty());
-            }
-            // After a failure, the rest of the chain is not evaluated: it answers its own first result if
-            // it has one (a retry of a failed chain answers exactly as the first attempt did).
-            let result = if chain_failed { Err(events.recorded(self, i).unwrap_or(B::FAILED)) } else { events.apply(self, i, changes) };
-            if let (Err(_), false, Some((start, mark))) = (result, chain_failed, chain) {
-                chain_failed = true;
-                self.rollback(changes, mark);
-                for (j, earlier) in results.iter_mut().enumerate().skip(start) {
-                    *earlier = Err(B::FAILED);
-                    events.record(self, j, B::FAILED, changes);
-                }
-            }
-            // After any rollback: a failure is a result that stands, chain victims included.
-            if let Err(error) = result {
-                events.record(self, i, error, changes);
-            }
-            results.push(result);
-            if !is_linked {
-                chain = None;
-                chain_failed = false;
-                self.in_chain = false;
-                self.undo.clear();
-            }
-        }
-        if let Some((start, mark)) = chain {
-            // The batch ended inside a chain: nothing of it may stand.
-            if !chain_failed {
-                self.rollback(changes, mark);
-            }
-            let last = results.len() - 1;
-            for (j, earlier) in results.iter_mut().enumerate().take(last).skip(start) {
-                if earlier.is_ok() {
-                    *earlier = Err(B::FAILED);
-                    events.record(self, j, B::FAILED, changes);
-                }
-            }
-            results[last] = Err(B::OPEN);
-            events.record(self, last, B::OPEN, changes);
-            self.in_chain = false;
-            self.undo.clear();
-        }
-        results
-    }
+    // ----- the state machine's bookkeeping (see `chains`, `accounts`, `transfers`) -----
 
     fn rollback(&mut self, changes: &mut Changes, mark: [usize; 4]) {
         while let Some(step) = self.undo.pop() {
@@ -316,313 +269,15 @@ impl Ledger {
         changes.pending_changed.push((id, record));
     }
 
+    /// Keep a transient failure as the id's result (see [`FailedTransfer`]); called after a broken
+    /// chain's rollback, so the record stands. Reserved ids are never recorded.
     fn record_failure(&mut self, t: &NewTransfer, error: TransferError, timestamp: u64, changes: &mut Changes) {
-        use TransferError as E;
-        let unrecorded = matches!(error, E::IdMustNotBeZero | E::IdMustNotBeIntMax | E::IdAlreadyFailed)
-            || error.code().starts_with("exists_with_different");
-        if unrecorded || self.failed.contains_key(&t.id) || self.transfers.contains_key(&t.id) {
+        let reserved = t.id == 0 || t.id == u128::MAX;
+        if !error.is_transient() || reserved || self.failed.contains_key(&t.id) || self.transfers.contains_key(&t.id) {
             return;
         }
         self.failed.insert(t.id, FailedTransfer { transfer: *t, error, timestamp });
         changes.transfers_failed.push(t.id);
-    }
-
-    fn create_account(&mut self, new: &NewAccount, timestamp: u64, changes: &mut Changes) -> AccountResult {
-        use AccountError as E;
-        let flags = new.flags;
-        if flags.unknown_bits() != 0 || flags.contains(AccountFlags::CLOSED) {
-            return Err(E::FlagsReserved);
-        }
-        if new.id == 0 {
-            return Err(E::IdMustNotBeZero);
-        }
-        if new.id == u128::MAX {
-            return Err(E::IdMustNotBeIntMax);
-        }
-        if flags.contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS) && flags.contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS) {
-            return Err(E::FlagsAreMutuallyExclusive);
-        }
-        if new.code == 0 {
-            return Err(E::CodeMustNotBeZero);
-        }
-        if new.currency.minor_units().is_none() {
-            return Err(E::CurrencyMustBeMoney);
-        }
-        if let Some(existing) = self.accounts.get(&new.id) {
-            // `closed` is state, not part of the request.
-            let existing_flags = existing.flags.without(AccountFlags::CLOSED).without(AccountFlags::LINKED);
-            return if existing_flags != flags.without(AccountFlags::LINKED) {
-                Err(E::ExistsWithDifferentFlags)
-            } else if existing.user_data != new.user_data {
-                Err(E::ExistsWithDifferentUserData)
-            } else if existing.currency != new.currency {
-                Err(E::ExistsWithDifferentCurrency)
-            } else if existing.code != new.code {
-                Err(E::ExistsWithDifferentCode)
-            } else {
-                Ok(Outcome::Exists)
-            };
-        }
-        self.put_account(Account {
-            id: new.id,
-            currency: new.currency,
-            code: new.code,
-            flags,
-            user_data: new.user_data,
-            debits_pending: 0,
-            debits_posted: 0,
-            credits_pending: 0,
-            credits_posted: 0,
-            timestamp,
-        });
-        changes.accounts_created.push(new.id);
-        Ok(Outcome::Created)
-    }
-
-    fn create_transfer(&mut self, t: &NewTransfer, timestamp: u64, changes: &mut Changes) -> TransferResult {
-        use TransferError as E;
-        let flags = t.flags;
-        if flags.unknown_bits() != 0 {
-            return Err(E::FlagsReserved);
-        }
-        if t.id == 0 {
-            return Err(E::IdMustNotBeZero);
-        }
-        if t.id == u128::MAX {
-            return Err(E::IdMustNotBeIntMax);
-        }
-        if let Some(first) = self.failed.get(&t.id) {
-            return Err(if same_request(&first.transfer, t) { first.error } else { E::IdAlreadyFailed });
-        }
-        let pending = flags.contains(TransferFlags::PENDING);
-        let post = flags.contains(TransferFlags::POST_PENDING);
-        let void = flags.contains(TransferFlags::VOID_PENDING);
-        let closing = flags.contains(TransferFlags::CLOSING_DEBIT) || flags.contains(TransferFlags::CLOSING_CREDIT);
-        let balancing = flags.contains(TransferFlags::BALANCING_DEBIT);
-        if u8::from(pending) + u8::from(post) + u8::from(void) > 1 || (closing && !pending) || (balancing && (post || void)) {
-            return Err(E::FlagsAreMutuallyExclusive);
-        }
-        if post || void {
-            if t.pending_id == 0 {
-                return Err(E::PendingIdMustNotBeZero);
-            }
-            if t.pending_id == u128::MAX {
-                return Err(E::PendingIdMustNotBeIntMax);
-            }
-            if t.pending_id == t.id {
-                return Err(E::PendingIdMustBeDifferent);
-            }
-            if t.timeout_s != 0 {
-                return Err(E::TimeoutReservedForPendingTransfer);
-            }
-            if t.amount > AMOUNT_MAX {
-                return Err(E::AmountExceedsMaximum);
-            }
-            if let Some(existing) = self.transfers.get(&t.id) {
-                return exists_resolving(t, existing);
-            }
-            return self.resolve_pending(t, timestamp, changes);
-        }
-        if t.pending_id != 0 {
-            return Err(E::PendingIdMustBeZero);
-        }
-        if t.timeout_s != 0 && !pending {
-            return Err(E::TimeoutReservedForPendingTransfer);
-        }
-        if t.debit_account_id == 0 {
-            return Err(E::DebitAccountIdMustNotBeZero);
-        }
-        if t.debit_account_id == u128::MAX {
-            return Err(E::DebitAccountIdMustNotBeIntMax);
-        }
-        if t.credit_account_id == 0 {
-            return Err(E::CreditAccountIdMustNotBeZero);
-        }
-        if t.credit_account_id == u128::MAX {
-            return Err(E::CreditAccountIdMustNotBeIntMax);
-        }
-        if t.debit_account_id == t.credit_account_id {
-            return Err(E::AccountsMustBeDifferent);
-        }
-        if t.amount == 0 && !closing {
-            return Err(E::AmountMustNotBeZero);
-        }
-        if t.amount > AMOUNT_MAX {
-            return Err(E::AmountExceedsMaximum);
-        }
-        let currency = t.currency.ok_or(E::CurrencyMustNotBeNone)?;
-        if t.code == 0 {
-            return Err(E::CodeMustNotBeZero);
-        }
-        if let Some(existing) = self.transfers.get(&t.id) {
-            return exists_simple(t, currency, existing);
-        }
-        let mut dr = *self.accounts.get(&t.debit_account_id).ok_or(E::DebitAccountNotFound)?;
-        let mut cr = *self.accounts.get(&t.credit_account_id).ok_or(E::CreditAccountNotFound)?;
-        if dr.currency != cr.currency {
-            return Err(E::AccountsMustHaveTheSameCurrency);
-        }
-        if currency != dr.currency {
-            return Err(E::TransferMustHaveTheSameCurrencyAsAccounts);
-        }
-        if dr.flags.contains(AccountFlags::CLOSED) {
-            return Err(E::DebitAccountAlreadyClosed);
-        }
-        if cr.flags.contains(AccountFlags::CLOSED) {
-            return Err(E::CreditAccountAlreadyClosed);
-        }
-        let amount = if balancing {
-            let available = i128::from(dr.credits_posted) - i128::from(dr.debits_posted) - i128::from(dr.debits_pending);
-            let clamped = u64::try_from(available.max(0)).unwrap_or(0).min(t.amount);
-            if clamped == 0 {
-                return Err(E::ExceedsCredits);
-            }
-            clamped
-        } else {
-            t.amount
-        };
-        if pending {
-            dr.debits_pending = dr.debits_pending.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsDebitsPending)?;
-            cr.credits_pending = cr.credits_pending.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsCreditsPending)?;
-        } else {
-            dr.debits_posted = dr.debits_posted.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsDebitsPosted)?;
-            cr.credits_posted = cr.credits_posted.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsCreditsPosted)?;
-        }
-        dr.debits_pending.checked_add(dr.debits_posted).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsDebits)?;
-        cr.credits_pending.checked_add(cr.credits_posted).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsCredits)?;
-        if pending && t.timeout_s > 0 {
-            timestamp.checked_add(u64::from(t.timeout_s) * 1_000_000_000).ok_or(E::OverflowsTimeout)?;
-        }
-        if dr.flags.contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS) && dr.debits_pending + dr.debits_posted > dr.credits_posted {
-            return Err(E::ExceedsCredits);
-        }
-        if cr.flags.contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS) && cr.credits_pending + cr.credits_posted > cr.debits_posted {
-            return Err(E::ExceedsDebits);
-        }
-        if flags.contains(TransferFlags::CLOSING_DEBIT) {
-            dr.flags = dr.flags.union(AccountFlags::CLOSED);
-        }
-        if flags.contains(TransferFlags::CLOSING_CREDIT) {
-            cr.flags = cr.flags.union(AccountFlags::CLOSED);
-        }
-        self.put_account(dr);
-        self.put_account(cr);
-        changes.accounts_updated.push(dr.id);
-        changes.accounts_updated.push(cr.id);
-        self.put_transfer(Transfer {
-            id: t.id,
-            debit_account_id: t.debit_account_id,
-            credit_account_id: t.credit_account_id,
-            amount,
-            pending_id: 0,
-            currency,
-            code: t.code,
-            flags,
-            timeout_s: t.timeout_s,
-            user_data: t.user_data,
-            timestamp,
-        });
-        changes.transfers_created.push(t.id);
-        if pending {
-            self.put_pending(t.id, PendingRecord { state: PendingState::Pending, timestamp }, changes);
-        }
-        Ok(Outcome::Created)
-    }
-
-    fn resolve_pending(&mut self, t: &NewTransfer, timestamp: u64, changes: &mut Changes) -> TransferResult {
-        use TransferError as E;
-        let p = *self.transfers.get(&t.pending_id).ok_or(E::PendingTransferNotFound)?;
-        if !p.flags.contains(TransferFlags::PENDING) {
-            return Err(E::PendingTransferNotPending);
-        }
-        if t.debit_account_id != 0 && t.debit_account_id != p.debit_account_id {
-            return Err(E::PendingTransferHasDifferentDebitAccountId);
-        }
-        if t.credit_account_id != 0 && t.credit_account_id != p.credit_account_id {
-            return Err(E::PendingTransferHasDifferentCreditAccountId);
-        }
-        if t.currency.is_some_and(|c| c != p.currency) {
-            return Err(E::PendingTransferHasDifferentCurrency);
-        }
-        if t.code != 0 && t.code != p.code {
-            return Err(E::PendingTransferHasDifferentCode);
-        }
-        let post = t.flags.contains(TransferFlags::POST_PENDING);
-        let amount = if post {
-            if t.amount == 0 {
-                return Err(E::AmountMustNotBeZero);
-            }
-            if t.amount > p.amount {
-                return Err(E::ExceedsPendingTransferAmount);
-            }
-            t.amount
-        } else {
-            if t.amount != 0 && t.amount != p.amount {
-                return Err(E::PendingTransferHasDifferentAmount);
-            }
-            p.amount
-        };
-        let record = self.pending.get(&p.id).copied().expect("every pending transfer has a pending record");
-        match record.state {
-            PendingState::Pending => {}
-            PendingState::Posted => return Err(E::PendingTransferAlreadyPosted),
-            PendingState::Voided => return Err(E::PendingTransferAlreadyVoided),
-            PendingState::Expired => return Err(E::PendingTransferExpired),
-        }
-        if p.expires_at().is_some_and(|at| at <= timestamp) {
-            return Err(E::PendingTransferExpired);
-        }
-        let mut dr = *self.accounts.get(&p.debit_account_id).ok_or(E::DebitAccountNotFound)?;
-        let mut cr = *self.accounts.get(&p.credit_account_id).ok_or(E::CreditAccountNotFound)?;
-        let closing_debit = p.flags.contains(TransferFlags::CLOSING_DEBIT);
-        let closing_credit = p.flags.contains(TransferFlags::CLOSING_CREDIT);
-        if post {
-            // A closed account takes no new postings, except the posting of the transfer that closed it.
-            if dr.flags.contains(AccountFlags::CLOSED) && !closing_debit {
-                return Err(E::DebitAccountAlreadyClosed);
-            }
-            if cr.flags.contains(AccountFlags::CLOSED) && !closing_credit {
-                return Err(E::CreditAccountAlreadyClosed);
-            }
-            dr.debits_posted = dr.debits_posted.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsDebitsPosted)?;
-            cr.credits_posted = cr.credits_posted.checked_add(amount).filter(|&v| v <= AMOUNT_MAX).ok_or(E::OverflowsCreditsPosted)?;
-        } else {
-            // Voiding a closing transfer re-opens what it closed.
-            if closing_debit {
-                dr.flags = dr.flags.without(AccountFlags::CLOSED);
-            }
-            if closing_credit {
-                cr.flags = cr.flags.without(AccountFlags::CLOSED);
-            }
-        }
-        assert!(dr.debits_pending >= p.amount && cr.credits_pending >= p.amount, "pending balances cover every pending transfer");
-        dr.debits_pending -= p.amount;
-        cr.credits_pending -= p.amount;
-        // Releasing a reservation and posting at most the reserved amount can never break a limit.
-        debug_assert!(
-            !dr.flags.contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS) || dr.debits_pending + dr.debits_posted <= dr.credits_posted
-        );
-        self.put_account(dr);
-        self.put_account(cr);
-        changes.accounts_updated.push(dr.id);
-        changes.accounts_updated.push(cr.id);
-        self.put_transfer(Transfer {
-            id: t.id,
-            debit_account_id: p.debit_account_id,
-            credit_account_id: p.credit_account_id,
-            amount,
-            pending_id: p.id,
-            currency: p.currency,
-            code: p.code,
-            flags: t.flags,
-            timeout_s: 0,
-            user_data: t.user_data,
-            timestamp,
-        });
-        changes.transfers_created.push(t.id);
-        let state = if post { PendingState::Posted } else { PendingState::Voided };
-        self.put_pending(p.id, PendingRecord { state, timestamp }, changes);
-        Ok(Outcome::Created)
     }
 
     /// Expire a pending transfer whose timeout has passed at `timestamp`: its reservation is released as
@@ -740,142 +395,7 @@ impl Ledger {
     }
 }
 
-/// Two requests are the same retry if every field matches (the linked flag aside: a chain's shape is the
-/// batch's business).
-fn same_request(a: &NewTransfer, b: &NewTransfer) -> bool {
-    NewTransfer { flags: a.flags.without(TransferFlags::LINKED), ..*a }
-        == NewTransfer { flags: b.flags.without(TransferFlags::LINKED), ..*b }
-}
-
-/// A batch of events of one kind, as `run_chains` walks it.
-trait ChainEvents {
-    type Error: Copy;
-    /// What an event answers when another event of its chain failed.
-    const FAILED: Self::Error;
-    /// What the last event answers when the batch ends inside a chain.
-    const OPEN: Self::Error;
-    fn len(&self) -> usize;
-    fn linked(&self, i: usize) -> bool;
-    fn apply(&self, ledger: &mut Ledger, i: usize, changes: &mut Changes) -> Result<Outcome, Self::Error>;
-    /// Keep a failure as the event's first result (transfers only).
-    fn record(&self, ledger: &mut Ledger, i: usize, error: Self::Error, changes: &mut Changes);
-    /// The first result recorded for event `i`'s id, if any.
-    fn recorded(&self, ledger: &Ledger, i: usize) -> Option<Self::Error>;
-}
-
-struct AccountEvents<'a> {
-    batch: &'a [NewAccount],
-    timestamp: u64,
-}
-
-impl ChainEvents for AccountEvents<'_> {
-    type Error = AccountError;
-    const FAILED: AccountError = AccountError::LinkedEventFailed;
-    const OPEN: AccountError = AccountError::LinkedEventChainOpen;
-
-    fn len(&self) -> usize {
-        self.batch.len()
-    }
-
-    fn linked(&self, i: usize) -> bool {
-        self.batch[i].flags.contains(AccountFlags::LINKED)
-    }
-
-    fn apply(&self, ledger: &mut Ledger, i: usize, changes: &mut Changes) -> AccountResult {
-        ledger.create_account(&self.batch[i], self.timestamp + i as u64, changes)
-    }
-
-    /// Account creation fails only on its own fields, deterministically: nothing to record.
-    fn record(&self, _: &mut Ledger, _: usize, _: AccountError, _: &mut Changes) {}
-
-    fn recorded(&self, _: &Ledger, _: usize) -> Option<AccountError> {
-        None
-    }
-}
-
-struct TransferEvents<'a> {
-    batch: &'a [NewTransfer],
-    timestamp: u64,
-}
-
-impl ChainEvents for TransferEvents<'_> {
-    type Error = TransferError;
-    const FAILED: TransferError = TransferError::LinkedEventFailed;
-    const OPEN: TransferError = TransferError::LinkedEventChainOpen;
-
-    fn len(&self) -> usize {
-        self.batch.len()
-    }
-
-    fn linked(&self, i: usize) -> bool {
-        self.batch[i].flags.contains(TransferFlags::LINKED)
-    }
-
-    fn apply(&self, ledger: &mut Ledger, i: usize, changes: &mut Changes) -> TransferResult {
-        ledger.create_transfer(&self.batch[i], self.timestamp + i as u64, changes)
-    }
-
-    fn record(&self, ledger: &mut Ledger, i: usize, error: TransferError, changes: &mut Changes) {
-        ledger.record_failure(&self.batch[i], error, self.timestamp + i as u64, changes)
-    }
-
-    fn recorded(&self, ledger: &Ledger, i: usize) -> Option<TransferError> {
-        let first = ledger.failed.get(&self.batch[i].id)?;
-        Some(if same_request(&first.transfer, &self.batch[i]) { first.error } else { TransferError::IdAlreadyFailed })
-    }
-}
-
+/// Where each change list stands, to roll a broken chain back to.
 fn marks(changes: &Changes) -> [usize; 4] {
     [changes.accounts_created.len(), changes.accounts_updated.len(), changes.transfers_created.len(), changes.pending_changed.len()]
-}
-
-/// Idempotency for a plain or pending transfer: same fields → `Exists`, else the first differing field.
-fn exists_simple(t: &NewTransfer, currency: Currency, e: &Transfer) -> TransferResult {
-    use TransferError as E;
-    if e.flags.without(TransferFlags::LINKED) != t.flags.without(TransferFlags::LINKED) {
-        Err(E::ExistsWithDifferentFlags)
-    } else if e.pending_id != 0 {
-        Err(E::ExistsWithDifferentPendingId)
-    } else if e.debit_account_id != t.debit_account_id {
-        Err(E::ExistsWithDifferentDebitAccountId)
-    } else if e.credit_account_id != t.credit_account_id {
-        Err(E::ExistsWithDifferentCreditAccountId)
-    } else if e.amount != t.amount && !(t.flags.contains(TransferFlags::BALANCING_DEBIT) && e.amount <= t.amount) {
-        Err(E::ExistsWithDifferentAmount)
-    } else if e.currency != currency {
-        Err(E::ExistsWithDifferentCurrency)
-    } else if e.code != t.code {
-        Err(E::ExistsWithDifferentCode)
-    } else if e.timeout_s != t.timeout_s {
-        Err(E::ExistsWithDifferentTimeout)
-    } else if e.user_data != t.user_data {
-        Err(E::ExistsWithDifferentUserData)
-    } else {
-        Ok(Outcome::Exists)
-    }
-}
-
-/// Idempotency for a post or void: fields the caller left unset are taken from the stored transfer.
-fn exists_resolving(t: &NewTransfer, e: &Transfer) -> TransferResult {
-    use TransferError as E;
-    let void = t.flags.contains(TransferFlags::VOID_PENDING);
-    if e.flags.without(TransferFlags::LINKED) != t.flags.without(TransferFlags::LINKED) {
-        Err(E::ExistsWithDifferentFlags)
-    } else if e.pending_id != t.pending_id {
-        Err(E::ExistsWithDifferentPendingId)
-    } else if t.debit_account_id != 0 && e.debit_account_id != t.debit_account_id {
-        Err(E::ExistsWithDifferentDebitAccountId)
-    } else if t.credit_account_id != 0 && e.credit_account_id != t.credit_account_id {
-        Err(E::ExistsWithDifferentCreditAccountId)
-    } else if !(void && t.amount == 0) && e.amount != t.amount {
-        Err(E::ExistsWithDifferentAmount)
-    } else if t.currency.is_some_and(|c| c != e.currency) {
-        Err(E::ExistsWithDifferentCurrency)
-    } else if t.code != 0 && e.code != t.code {
-        Err(E::ExistsWithDifferentCode)
-    } else if e.user_data != t.user_data {
-        Err(E::ExistsWithDifferentUserData)
-    } else {
-        Ok(Outcome::Exists)
-    }
 }

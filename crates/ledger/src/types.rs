@@ -11,6 +11,10 @@ pub type Id = u128;
 /// column (SQLite INTEGER, PostgreSQL BIGINT) on every backend. 9.2 × 10^18 fen is 92 quadrillion yuan.
 pub const AMOUNT_MAX: u64 = i64::MAX as u64;
 
+/// As a post's amount: the whole pending amount. As a balancing transfer's amount: as much as the
+/// account can give. (TigerBeetle's `AMOUNT_MAX`, 2^128−1, plays this part there.)
+pub const AMOUNT_ALL: u64 = u64::MAX;
+
 macro_rules! flags {
     ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $flag:ident = $bit:expr, $label:literal;)* }) => {
         $(#[$meta])*
@@ -67,8 +71,8 @@ macro_rules! flags {
 }
 
 flags! {
-    /// Account flags. `CLOSED` is state, not input: it is set while a closing pending transfer holds the
-    /// account, and cleared when that transfer is voided or expires.
+    /// Account flags, kept as sent (`linked` included, as TigerBeetle keeps them); `closed` also changes
+    /// with closing transfers.
     AccountFlags {
         /// This account and the next one in the batch succeed or fail together.
         LINKED = 1 << 0, "linked";
@@ -76,7 +80,9 @@ flags! {
         DEBITS_MUST_NOT_EXCEED_CREDITS = 1 << 1, "debits_must_not_exceed_credits";
         /// credits (pending + posted) may never exceed posted debits: an external rail's mirror account.
         CREDITS_MUST_NOT_EXCEED_DEBITS = 1 << 2, "credits_must_not_exceed_debits";
-        /// No transfer may debit or credit the account (other than voiding a pending one).
+        /// No transfer may debit or credit the account (other than voiding a pending one). Set by a
+        /// closing pending transfer and cleared when it is voided or expires; an account may also be
+        /// created closed (it then stays closed).
         CLOSED = 1 << 3, "closed";
     }
 }
@@ -97,8 +103,11 @@ flags! {
         /// (pending only) close the credit account while this transfer is pending.
         CLOSING_CREDIT = 1 << 5, "closing_credit";
         /// Move at most what the debit account holds (posted credits − posted debits − pending debits):
-        /// `amount` is an upper bound, the committed transfer records what actually moved.
+        /// `amount` is an upper bound, the committed transfer records what actually moved (maybe 0).
         BALANCING_DEBIT = 1 << 6, "balancing_debit";
+        /// Move at most what the credit account may still take (posted debits − posted credits − pending
+        /// credits), as `balancing_debit` does on the other side.
+        BALANCING_CREDIT = 1 << 7, "balancing_credit";
     }
 }
 

@@ -57,7 +57,7 @@ fn each_failed_transfer_reports_its_own_code() {
         "/admin/api/ledger/transfers",
         r#"[{"id":"20","debit_account_id":"2","credit_account_id":"3","amount":1,"currency":"CNY","code":10},
             {"id":"21","debit_account_id":"2","credit_account_id":"2","amount":1,"currency":"CNY","code":10},
-            {"id":"22","debit_account_id":"2","credit_account_id":"3","amount":0,"currency":"CNY","code":10},
+            {"id":"22","debit_account_id":"2","credit_account_id":"3","amount":1,"currency":"CNY","code":10,"flags":["closing_debit"]},
             {"id":"23","debit_account_id":"2","credit_account_id":"99","amount":1,"currency":"CNY","code":10},
             {"id":"24","debit_account_id":"2","credit_account_id":"3","amount":1,"currency":"HKD","code":10}]"#,
     );
@@ -67,7 +67,7 @@ fn each_failed_transfer_reports_its_own_code() {
         [
             "exceeds_credits",
             "accounts_must_be_different",
-            "amount_must_not_be_zero",
+            "closing_transfer_must_be_pending",
             "credit_account_not_found",
             "transfer_must_have_the_same_currency_as_accounts"
         ]

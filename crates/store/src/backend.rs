@@ -52,6 +52,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     (1, "ledger", include_str!("../migrations/sqlite/0001_ledger.sql"), include_str!("../migrations/postgres/0001_ledger.sql")),
     (2, "wallets", include_str!("../migrations/sqlite/0002_wallets.sql"), include_str!("../migrations/postgres/0002_wallets.sql")),
     (3, "merchants", include_str!("../migrations/sqlite/0003_merchants.sql"), include_str!("../migrations/postgres/0003_merchants.sql")),
+    (
+        4,
+        "transient_failures",
+        include_str!("../migrations/sqlite/0004_transient_failures.sql"),
+        include_str!("../migrations/postgres/0004_transient_failures.sql"),
+    ),
 ];
 
 pub(crate) fn latest_version() -> i64 {

@@ -198,8 +198,27 @@ impl Committer {
     /// From a plain thread: queue transfers, get a handle on the answer (lets a caller keep several
     /// requests in flight).
     pub fn submit_transfers(&self, batch: Vec<NewTransfer>) -> Result<Pending<Vec<TransferResult>>> {
+        self.submit_transfers_with(batch, Conditions::default())
+    }
+
+    /// From a plain thread: queue transfers with their conditions; an unguarded request's answer.
+    pub fn submit_transfers_with(&self, batch: Vec<NewTransfer>, conditions: Conditions) -> Result<Pending<Vec<TransferResult>>> {
         check_size(batch.len())?;
-        Ok(Pending { rx: self.submit(Op::Transfers(batch, Conditions::default()))?, unwrap: transfers_of })
+        assert!(conditions.guards.is_empty(), "a guarded request is answered by create_transfers_guarded");
+        Ok(Pending { rx: self.submit(Op::Transfers(batch, conditions))?, unwrap: transfers_of })
+    }
+}
+
+fn answer(requests: Vec<Request>, replies: Vec<Reply>) {
+    debug_assert_eq!(requests.len(), replies.len(), "one reply per request");
+    for (request, reply) in requests.into_iter().zip(replies) {
+        let _ = request.reply.send(Ok(reply)); // a waiter that gave up is fine
+    }
+}
+
+fn fail(requests: Vec<Request>, e: StoreError) {
+    for request in requests {
+        let _ = request.reply.send(Err(e.clone()));
     }
 }
 
@@ -256,7 +275,6 @@ impl Worker {
     }
 
     fn process(&mut self, requests: Vec<Request>) {
-        let started = Instant::now();
         let now = self.clock.now_ns();
         let due = match self.backend.due_expiries(now, self.config.expiries_per_batch_max) {
             Ok(due) => due,
@@ -268,9 +286,52 @@ impl Worker {
         if requests.is_empty() && due.is_empty() {
             return;
         }
+        match self.commit(&requests, &due, now) {
+            Ok(replies) => answer(requests, replies),
+            Err(e) if !e.is_caused_by_a_request() || requests.is_empty() => {
+                tracing::error!(error = %e, "ledger batch failed; nothing of it was committed");
+                fail(requests, e);
+            }
+            Err(e) => {
+                // One request's statement failed the batch's transaction. Commit the expiries on their own
+                // (they must never wait on a bad request), then find the culprit by halving, so every
+                // other request in the batch still commits and only the culprit hears of the error.
+                tracing::warn!(error = %e, requests = requests.len(), "a batch failed; isolating the request that caused it");
+                if !due.is_empty()
+                    && let Err(e) = self.commit(&[], &due, now)
+                {
+                    tracing::error!(error = %e, "expiring pending transfers failed");
+                }
+                self.isolate(requests, now);
+            }
+        }
+    }
+
+    /// Commit `requests` in halves until every request has committed or failed alone.
+    fn isolate(&mut self, requests: Vec<Request>, now: u64) {
+        match self.commit(&requests, &[], now) {
+            Ok(replies) => answer(requests, replies),
+            Err(e) if requests.len() == 1 || !e.is_caused_by_a_request() => {
+                if requests.len() == 1 {
+                    tracing::warn!(error = %e, "a request failed on its own; its neighbours were committed without it");
+                }
+                fail(requests, e);
+            }
+            Err(_) => {
+                let mut first = requests;
+                let second = first.split_off(first.len() / 2);
+                self.isolate(first, now);
+                self.isolate(second, now);
+            }
+        }
+    }
+
+    /// One batch in one database transaction, retried whole when it collides with another writer.
+    fn commit(&mut self, requests: &[Request], due: &[Id], now: u64) -> Result<Vec<Reply>> {
+        let started = Instant::now();
         let mut attempt = 0;
-        let outcome = loop {
-            match self.attempt(&requests, &due, now) {
+        loop {
+            match self.attempt(requests, due, now) {
                 // Another writer committed one of our ids first (Duplicate) or we collided (Conflict):
                 // the retry looks everything up again.
                 Err(StoreError::Conflict(detail) | StoreError::Duplicate(detail)) if attempt < self.config.conflict_retries_max => {
@@ -278,23 +339,13 @@ impl Worker {
                     self.metrics.batch_retries.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(%detail, attempt, "batch conflicted with another writer; retrying");
                 }
-                other => break other,
-            }
-        };
-        match outcome {
-            Ok(replies) => {
-                self.metrics.batches.fetch_add(1, Ordering::Relaxed);
-                self.metrics.batch_events.observe(requests.iter().map(|r| r.op.len()).sum::<usize>() as f64);
-                self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
-                for (request, reply) in requests.into_iter().zip(replies) {
-                    let _ = request.reply.send(Ok(reply)); // a waiter that gave up is fine
+                Ok(replies) => {
+                    self.metrics.batches.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.batch_events.observe(requests.iter().map(|r| r.op.len()).sum::<usize>() as f64);
+                    self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+                    return Ok(replies);
                 }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "ledger batch failed; nothing of it was committed");
-                for request in requests {
-                    let _ = request.reply.send(Err(e.clone()));
-                }
+                Err(e) => return Err(e),
             }
         }
     }

@@ -45,6 +45,8 @@ pub enum StoreError {
     Duplicate(String),
     /// The committer has stopped (shutdown, or a fatal database error).
     Unavailable,
+    /// The database cannot be reached (connection refused or lost, I/O failure): nothing was written.
+    Unreachable(String),
     /// The request carries more events than one batch may hold.
     TooManyEvents {
         count: usize,
@@ -65,6 +67,7 @@ impl fmt::Display for StoreError {
             StoreError::Conflict(e) => write!(f, "conflict with a concurrent writer: {e}"),
             StoreError::Duplicate(e) => write!(f, "duplicate key: {e}"),
             StoreError::Unavailable => write!(f, "the ledger committer is not running"),
+            StoreError::Unreachable(e) => write!(f, "the database cannot be reached: {e}"),
             StoreError::TooManyEvents { count, max } => {
                 write!(f, "{count} events in one request; at most {max}")
             }
@@ -77,6 +80,21 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+impl StoreError {
+    /// Whether the error came from a statement of one request (a constraint, a bad value) rather than
+    /// from the database as a whole (unreachable, stopped, overloaded): the committer then finds that
+    /// request and fails it alone.
+    pub fn is_caused_by_a_request(&self) -> bool {
+        matches!(self, StoreError::Database(_) | StoreError::Duplicate(_))
+    }
+
+    /// Whether the database is unreachable or the committer stopped: the caller should answer 503 and
+    /// may retry later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable | StoreError::Unreachable(_))
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
         match e.sqlite_error_code() {
@@ -84,6 +102,12 @@ impl From<rusqlite::Error> for StoreError {
                 StoreError::Duplicate(e.to_string())
             }
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => StoreError::Conflict(e.to_string()),
+            Some(
+                rusqlite::ErrorCode::SystemIoFailure
+                | rusqlite::ErrorCode::DiskFull
+                | rusqlite::ErrorCode::CannotOpen
+                | rusqlite::ErrorCode::ReadOnly,
+            ) => StoreError::Unreachable(e.to_string()),
             _ => StoreError::Database(e.to_string()),
         }
     }
@@ -98,8 +122,15 @@ impl From<postgres::Error> for StoreError {
                 match d.code().code() {
                     "23505" => StoreError::Duplicate(detail),          // unique_violation
                     "40001" | "40P01" => StoreError::Conflict(detail), // serialization_failure, deadlock_detected
+                    // connection exceptions, the server shutting down or restarting
+                    code if code.starts_with("08") || code.starts_with("57P") => StoreError::Unreachable(detail),
                     _ => StoreError::Database(detail),
                 }
+            }
+            // No server message: the connection is gone (closed, refused, I/O), or a value could not be
+            // bound (which one request caused).
+            None if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) => {
+                StoreError::Unreachable(e.to_string())
             }
             None => StoreError::Database(e.to_string()),
         }

@@ -66,6 +66,8 @@ both_backends!(
     migrations_are_versioned_and_applied_once,
     verify_finds_a_tampered_balance,
     guards_and_effects_commit_with_their_transfers_or_not_at_all,
+    a_request_whose_statement_fails_fails_alone,
+    reserved_ids_in_a_failed_chain_are_never_recorded,
 );
 
 fn cny() -> Currency {
@@ -167,7 +169,7 @@ fn errors_change_nothing_in_the_database(db: TestDb) {
     let before = (store.account(2).unwrap(), store.account(3).unwrap());
     let bad = vec![
         transfer(0, 2, 3, 1),
-        transfer(20, 2, 3, 0),
+        NewTransfer { timeout_s: 5, ..transfer(20, 2, 3, 1) },
         transfer(21, 2, 2, 1),
         transfer(22, 2, 99, 1),
         NewTransfer { flags: TransferFlags::LINKED, ..transfer(23, 2, 3, 50) },
@@ -269,10 +271,10 @@ fn two_committers_on_one_database_never_double_spend(db: TestDb) {
 
 fn migrations_are_versioned_and_applied_once(db: TestDb) {
     let store = open(&db);
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     drop(store);
     let store = open(&db);
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
 }
 
 fn verify_finds_a_tampered_balance(db: TestDb) {
@@ -332,5 +334,61 @@ fn guards_and_effects_commit_with_their_transfers_or_not_at_all(db: TestDb) {
     assert_eq!(guarded(vec![transfer(22, 2, 3, 1000)], 3, 5), Ok(vec![Err(TransferError::ExceedsCredits)]));
     assert_eq!((state(3).as_deref(), state(5)), (Some("open"), None));
     assert_eq!(store.account(2).unwrap().unwrap().debits_posted, 60);
+    assert_books_balance(&store);
+}
+
+fn a_request_whose_statement_fails_fails_alone(db: TestDb) {
+    use store::{Conditions, Effect};
+    let store = open(&db);
+    setup(&store, 2, 1_000_000);
+    let committer = store.start_committer(fast(), Arc::new(SystemClock)).unwrap();
+    // Queued from a plain thread faster than a batch commits, so the poisoned requests share batches
+    // with valid ones.
+    let poison = || Conditions { guards: Vec::new(), effects: vec![Effect { sql: "UPDATE no_such_table SET x = 1", params: Vec::new() }] };
+    let mut waiting = Vec::new();
+    for i in 0..400u128 {
+        let t = transfer(10_000 + i, 2, 3, 1);
+        let conditions = if i % 40 == 0 { poison() } else { Conditions::default() };
+        waiting.push((i, committer.submit_transfers_with(vec![t], conditions).unwrap()));
+    }
+    let mut committed = 0;
+    for (i, pending) in waiting {
+        let answer = pending.wait_blocking();
+        if i % 40 == 0 {
+            assert!(matches!(answer, Err(store::StoreError::Database(_))), "request {i}: {answer:?}");
+        } else {
+            assert_eq!(answer.unwrap(), vec![Ok(Outcome::Created)], "request {i}");
+            committed += 1;
+        }
+    }
+    assert_eq!(committed, 390);
+    // The poisoned requests' transfers were never committed.
+    assert!(store.transfer(10_000).unwrap().is_none() && store.failed_transfer(10_000).unwrap().is_none());
+    assert_eq!(store.account(3).unwrap().unwrap().credits_posted, 1_000_000 + 390);
+    assert_books_balance(&store);
+}
+
+fn reserved_ids_in_a_failed_chain_are_never_recorded(db: TestDb) {
+    let store = open(&db);
+    setup(&store, 2, 100);
+    let committer = store.start_committer(fast(), Arc::new(SystemClock)).unwrap();
+    let post_missing = |id| NewTransfer {
+        pending_id: 999,
+        flags: TransferFlags::POST_PENDING.union(TransferFlags::LINKED),
+        debit_account_id: 0,
+        credit_account_id: 0,
+        currency: None,
+        code: 0,
+        ..transfer(id, 0, 0, 1)
+    };
+    for reserved in [0, u128::MAX] {
+        let batch = vec![post_missing(10), transfer(reserved, 2, 3, 1)];
+        for _ in 0..2 {
+            let results = committer.submit_transfers(batch.clone()).unwrap().wait_blocking().unwrap();
+            assert_eq!(results[0], Err(TransferError::PendingTransferNotFound));
+            assert_eq!(results[1], Err(TransferError::LinkedEventFailed));
+        }
+        assert!(store.failed_transfer(reserved).unwrap().is_none());
+    }
     assert_books_balance(&store);
 }
