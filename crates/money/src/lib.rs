@@ -95,6 +95,19 @@ impl Money {
         Money::from_minor(0, currency)
     }
 
+    /// `major` whole units (a limit of 500 CNY is 50,000 fen), checked.
+    pub fn from_major(major: i64, currency: Currency) -> Result<Money, MoneyError> {
+        let units = currency.minor_units().ok_or(MoneyError::NotAMoneyCurrency(currency))?;
+        let minor = major.checked_mul(10i64.pow(u32::from(units))).ok_or(MoneyError::Overflow)?;
+        Money::from_minor(minor, currency)
+    }
+
+    /// The amount as a ledger transfer's (unsigned) amount: the one conversion from a signed amount to
+    /// the ledger's, refusing a negative one.
+    pub fn ledger_amount(self) -> Result<u64, MoneyError> {
+        u64::try_from(self.minor).map_err(|_| MoneyError::NotPositive)
+    }
+
     pub fn minor(self) -> i64 {
         self.minor
     }

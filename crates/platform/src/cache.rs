@@ -3,7 +3,6 @@
 //! here within that time; changes made by this instance forget the entry at once. Each cache holds at most
 //! `ENTRIES_MAX` entries and starts over when full (a burst of new sessions cannot grow it without bound).
 
-use crate::Person;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
@@ -37,13 +36,6 @@ impl<K: Eq + Hash, V: Clone> TimedCache<K, V> {
     pub fn forget(&self, key: &K) {
         self.0.lock().expect("cache lock").remove(key);
     }
-}
-
-#[derive(Default)]
-pub struct Caches {
-    /// SHA-256 of a session token → (person, expires_at_ms).
-    pub sessions: TimedCache<Vec<u8>, (i64, i64)>,
-    pub people: TimedCache<i64, Person>,
 }
 
 #[cfg(test)]

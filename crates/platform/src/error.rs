@@ -1,6 +1,37 @@
 //! Every way a platform call can be refused, each with a stable code and a message a person can act on.
+//! Each API surface maps these once (wallet, merchant, operator); none shows `Internal` text to a caller.
 
 use std::fmt;
+
+text_enum! {
+    /// Why a request conflicts with the current state. The string is the code on the wire.
+    pub enum Conflict {
+        PhoneTaken => "PHONE_TAKEN",
+        SignInFailed => "SIGN_IN_FAILED",
+        PinNotSet => "PIN_NOT_SET",
+        NotYoursToAccept => "NOT_YOURS_TO_ACCEPT",
+        AlreadyMember => "ALREADY_MEMBER",
+        AlreadyAccepted => "ALREADY_ACCEPTED",
+        AlreadyDeclined => "ALREADY_DECLINED",
+        AlreadyResolved => "ALREADY_RESOLVED",
+        AlreadyClaimed => "ALREADY_CLAIMED",
+        LimitSingle => "LIMIT_SINGLE",
+        LimitDaily => "LIMIT_DAILY",
+        LimitYearly => "LIMIT_YEARLY",
+        IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+        RequestInProgress => "REQUEST_IN_PROGRESS",
+        DocumentInUse => "DOCUMENT_IN_USE",
+        MchidTaken => "MCHID_TAKEN",
+        SerialTaken => "SERIAL_TAKEN",
+        AppidTaken => "APPID_TAKEN",
+        AppidMchidNotMatch => "APPID_MCHID_NOT_MATCH",
+        OutTradeNoUsed => "OUT_TRADE_NO_USED",
+        OrderPaid => "ORDER_PAID",
+        OrderClosed => "ORDER_CLOSED",
+        NotEnough => "NOT_ENOUGH",
+        InvalidRequest => "INVALID_REQUEST",
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlatformError {
@@ -16,7 +47,7 @@ pub enum PlatformError {
     NotFound(&'static str),
     /// The request conflicts with the current state (phone taken, already accepted, already claimed ...).
     Conflict {
-        code: &'static str,
+        code: Conflict,
         message: String,
     },
     /// A payment needs the PIN and none was given.
@@ -35,6 +66,13 @@ pub enum PlatformError {
     Exhausted,
     /// The rail (card acquirer, bank) refused.
     Declined(String),
+    /// Too many attempts (sign-in): try again after this many seconds.
+    TooManyAttempts {
+        retry_after_s: u64,
+    },
+    /// The database cannot be reached or the committer stopped: nothing was done; retry later.
+    Unavailable,
+    /// A bug or a broken invariant: the detail is for the server log only.
     Internal(String),
 }
 
@@ -43,7 +81,7 @@ impl PlatformError {
         PlatformError::Invalid { field, message: message.into() }
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> PlatformError {
+    pub fn conflict(code: Conflict, message: impl Into<String>) -> PlatformError {
         PlatformError::Conflict { code, message: message.into() }
     }
 
@@ -54,7 +92,7 @@ impl PlatformError {
             PlatformError::Unauthorized => "UNAUTHORIZED",
             PlatformError::Forbidden(_) => "FORBIDDEN",
             PlatformError::NotFound(_) => "NOT_FOUND",
-            PlatformError::Conflict { code, .. } => code,
+            PlatformError::Conflict { code, .. } => code.as_str(),
             PlatformError::PinRequired => "PIN_REQUIRED",
             PlatformError::PinWrong { .. } => "PIN_WRONG",
             PlatformError::PinLocked { .. } => "PIN_LOCKED",
@@ -62,8 +100,15 @@ impl PlatformError {
             PlatformError::Expired(_) => "EXPIRED",
             PlatformError::Exhausted => "EXHAUSTED",
             PlatformError::Declined(_) => "DECLINED",
+            PlatformError::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
+            PlatformError::Unavailable => "UNAVAILABLE",
             PlatformError::Internal(_) => "SYSTEM_ERROR",
         }
+    }
+
+    /// Whether this is the platform's own failure (to log; the caller sees a generic answer).
+    pub fn is_internal(&self) -> bool {
+        matches!(self, PlatformError::Internal(_))
     }
 }
 
@@ -84,6 +129,8 @@ impl fmt::Display for PlatformError {
             PlatformError::Expired(what) => write!(f, "this {what} has expired"),
             PlatformError::Exhausted => write!(f, "every share has been claimed"),
             PlatformError::Declined(m) => write!(f, "declined by the card issuer: {m}"),
+            PlatformError::TooManyAttempts { retry_after_s } => write!(f, "too many attempts: try again in {retry_after_s} s"),
+            PlatformError::Unavailable => write!(f, "the service is unavailable (its database cannot be reached): retry later"),
             PlatformError::Internal(m) => write!(f, "internal error: {m}"),
         }
     }
@@ -93,6 +140,12 @@ impl std::error::Error for PlatformError {}
 
 impl From<store::StoreError> for PlatformError {
     fn from(e: store::StoreError) -> PlatformError {
-        PlatformError::Internal(e.to_string())
+        if e.is_unavailable() { PlatformError::Unavailable } else { PlatformError::Internal(e.to_string()) }
+    }
+}
+
+impl From<money::MoneyError> for PlatformError {
+    fn from(e: money::MoneyError) -> PlatformError {
+        PlatformError::Internal(format!("a stored amount: {e}"))
     }
 }

@@ -1,50 +1,56 @@
-//! Qianbao's business rules for people and their wallets: registration and sign-in, regions and wallet
-//! currencies, the payment PIN, friends and groups, linked cards and top-ups through a rail connector,
-//! transfers between friends, red packets, and history.
+//! Qianbao's business, one folder per domain. Each domain owns its types, its rules and its storage file
+//! (`store.rs`, the only place its SQL lives), and reaches another domain only through that domain's
+//! public functions:
+//!
+//! | domain | what it holds |
+//! | --- | --- |
+//! | [`people`] | registration, sign-in and sessions, the payment PIN, KYC tiers and the payment limits |
+//! | [`social`] | friends and groups |
+//! | [`wallet`] | balances, cards and bank accounts, top-ups, withdrawals, card payments, the rail, history, statements |
+//! | [`p2p`] | transfers between friends |
+//! | [`red_packets`] | red packets, their shares and claims, covers |
+//! | [`merchants`] | merchants, their keys and app ids, openids, Qianbao's platform keys |
+//! | [`payments`] | orders, payment codes, static codes, refunds, the notifications they raise |
+//! | [`settlement`] | daily settlement, fees, bills |
+//! | [`outbox`] | notifications waiting for delivery, and every attempt |
+//! | [`history`] | a person's history and monthly statements, composed from the domains that moved the money |
+//! | [`audit`] | the operator audit log |
+//! | [`idempotency`] | the answers kept for `Idempotency-Key` replays |
+//!
+//! Around them: [`chart`] (every system account and transfer code of the ledger), [`deadlines`] (every
+//! timed job), [`ids`] (id types and how ledger ids derive from business objects).
 //!
 //! Knows the store, not HTTP. Every movement of money is a ledger transfer whose id is derived from the
-//! business object (`ids`), so a retry, a second instance or a restart after a crash can only ever repeat
-//! the same transfer, which the ledger answers `exists`. State with a deadline lives in the ledger where it
-//! can (a transfer to a friend is a pending transfer with a 24 h timeout, so the ledger's expiry refunds it
-//! exactly once); the rest is resolved by [`Platform::run_deadlines`].
+//! business object, and it commits in one database transaction with the business row that explains it
+//! (a committer request's guards and effects), so a retry, a second instance or a crash can only ever
+//! repeat the same request, which the ledger and the row's key answer as done.
 
-mod audit;
+#[macro_use]
+mod macros;
+
+pub mod audit;
 mod cache;
-mod crypto;
+pub mod chart;
+mod core;
+pub mod crypto;
+pub mod deadlines;
 mod error;
-mod idempotency;
+pub mod history;
+pub mod idempotency;
 pub mod ids;
-mod kyc;
-mod merchants;
-mod orders;
-mod outbox;
-mod people;
-mod rail;
-mod redpackets;
-mod settlement;
-mod social;
-mod transfers;
-mod wallets;
-mod withdrawals;
+pub mod ledger_admin;
+pub mod merchants;
+pub mod outbox;
+pub mod p2p;
+pub mod payments;
+pub mod people;
+pub mod red_packets;
+pub mod settlement;
+pub mod social;
+pub mod wallet;
 
-pub use audit::{AUDIT_PAGE_MAX, AuditEntry};
-pub use error::PlatformError;
-pub use idempotency::{IdempotencyStart, check_key};
-pub use kyc::{TierLimits, default_limits, valid_cn_resident_id, valid_hk_id};
-pub use merchants::{MERCHANT_APPS_MAX, MERCHANT_KEYS_MAX, Merchant, MerchantAuth, MerchantSetup, PlatformKey, PlatformKeys};
-pub use orders::{
-    ClientSignature, NewOrder, NewRefund, ORDER_TOTAL_MAX, Order, OrderReference, PAYMENT_CODE_TTL_MS, PayOrder, PaymentCode, Refund,
-    TradeType, fee_of, valid_notify_url, valid_out_no, valid_payment_code,
-};
-pub use outbox::{DeliveryAttempt, LEASE_MS, Notification, RETRY_SCHEDULE_S};
-pub use people::{Person, Session};
-pub use rail::{RailConnector, RailOutcome, SandboxRail, TestCard};
-pub use redpackets::{COVERS_PAGE_MAX, Cover, DeadlineReport, RedPacket, RedPacketClaim, Split, draw_lucky_shares};
-pub use settlement::{BILL_LINK_TTL_MS, BillRequest, Settlement, cst_day_bounds};
-pub use social::{Friend, Group};
-pub use transfers::{P2pTransfer, SendTransfer};
-pub use wallets::{Balance, Card, HISTORY_KINDS, HistoryItem, HistoryQuery, RailOperation};
-pub use withdrawals::BankAccount;
+pub use error::{Conflict, PlatformError};
+pub use ids::{MerchantId, OrderId, PersonId};
 
 use money::Currency;
 use std::sync::Arc;
@@ -85,10 +91,15 @@ pub struct PlatformConfig {
     pub group_members_max: usize,
     /// argon2id memory cost for login passwords (KiB); OWASP's floor is 19,456.
     pub password_memory_kib: u32,
-    /// Payment limits of KYC tiers 0, 1 and 2.
-    pub limits: [TierLimits; 3],
+    /// Payment limits (money out: payments, withdrawals) of KYC tiers 0, 1 and 2.
+    pub limits: [people::TierLimits; 3],
+    /// Top-up limits (money in) of KYC tiers 0, 1 and 2.
+    pub limits_in: [people::TierLimits; 3],
     /// Where people's browsers reach this server (H5 payment links).
     pub public_url: String,
+    /// Sign-in attempts per phone number and per client address in a window (see `people::throttle`).
+    pub sign_in_attempts_max: u32,
+    pub sign_in_window_s: u64,
 }
 
 impl Default for PlatformConfig {
@@ -109,8 +120,11 @@ impl Default for PlatformConfig {
             name_chars_max: 50,
             group_members_max: 500,
             password_memory_kib: 19_456,
-            limits: default_limits(),
+            limits: people::default_limits(),
+            limits_in: people::default_limits_in(),
             public_url: "http://127.0.0.1:8080".into(),
+            sign_in_attempts_max: 10,
+            sign_in_window_s: 300,
         }
     }
 }
@@ -120,6 +134,7 @@ impl PlatformConfig {
         self.regions.iter().find(|r| r.code == code)
     }
 
+    /// Every currency some region enables, sorted.
     pub fn currencies(&self) -> Vec<Currency> {
         let mut all: Vec<Currency> = self.regions.iter().flat_map(|r| r.currencies.iter().copied()).collect();
         all.sort();
@@ -128,84 +143,101 @@ impl PlatformConfig {
     }
 }
 
-/// The platform: shared by every request handler.
+/// What the platform runs on.
+pub struct Parts {
+    pub store: Arc<store::Store>,
+    pub db: Arc<Db>,
+    pub committer: Committer,
+    pub clock: Arc<dyn Clock>,
+    pub config: PlatformConfig,
+    pub rail: Arc<dyn wallet::RailConnector>,
+    /// Keys every MAC and seal; kept outside the database (a stolen database gives no PIN away).
+    pub secret: Vec<u8>,
+}
+
+/// The platform: one service per domain, shared by every request handler.
 pub struct Platform {
-    pub(crate) db: Arc<Db>,
-    pub(crate) ledger: Committer,
-    pub(crate) store: Arc<store::Store>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) config: PlatformConfig,
-    pub(crate) rail: Arc<dyn RailConnector>,
-    /// Keys the PIN HMAC; kept outside the database (a stolen database does not give the PINs away).
-    pub(crate) secret: Vec<u8>,
-    pub(crate) opened: kyc::OpenedPeriods,
-    pub(crate) merchants: merchants::MerchantCache,
-    /// Sessions and people, briefly (see `cache`).
-    pub(crate) caches: cache::Caches,
-    /// The last day this instance settled (the deadline task settles each day once).
-    pub(crate) last_settled_day: std::sync::Mutex<Option<String>>,
-    /// Woken when a notification is queued, so the dispatcher sends it at once.
-    pub outbox_wake: Arc<tokio::sync::Notify>,
+    pub people: Arc<people::People>,
+    pub social: Arc<social::Social>,
+    pub wallet: Arc<wallet::Wallet>,
+    pub p2p: Arc<p2p::P2p>,
+    pub red_packets: Arc<red_packets::RedPackets>,
+    pub merchants: Arc<merchants::Merchants>,
+    pub payments: Arc<payments::Payments>,
+    pub settlement: Arc<settlement::Settlements>,
+    pub history: history::History,
+    pub outbox: Arc<outbox::Outbox>,
+    pub audit: Arc<audit::Audit>,
+    pub idempotency: Arc<idempotency::Idempotency>,
+    /// The operator's raw ledger access.
+    pub ledger: ledger_admin::LedgerAdmin,
+    core: Arc<core::Core>,
 }
 
 impl Platform {
-    /// Set up the platform's own ledger accounts (rails per currency) and return the handle.
-    pub async fn start(
-        store: Arc<store::Store>,
-        db: Arc<Db>,
-        ledger: Committer,
-        clock: Arc<dyn Clock>,
-        config: PlatformConfig,
-        rail: Arc<dyn RailConnector>,
-        secret: Vec<u8>,
-    ) -> Result<Platform> {
-        assert!(secret.len() >= 32, "the platform secret has at least 256 bits");
-        let platform = Platform {
-            db,
+    /// Wire the domains together and set up the platform's own ledger accounts and signing keys.
+    pub async fn start(parts: Parts) -> Result<Platform> {
+        assert!(parts.secret.len() >= 32, "the platform secret has at least 256 bits");
+        let core = Arc::new(core::Core::new(parts.db, parts.committer, parts.store, parts.clock, parts.config, parts.secret));
+        chart::create_system_accounts(&core).await?;
+        let people = Arc::new(people::People::new(core.clone()));
+        let social = Arc::new(social::Social::new(core.clone(), people.clone()));
+        let wallet = Arc::new(wallet::Wallet::new(core.clone(), people.clone(), parts.rail));
+        let p2p = Arc::new(p2p::P2p::new(core.clone(), people.clone(), social.clone(), wallet.clone()));
+        let merchants = Arc::new(merchants::Merchants::new(core.clone()));
+        let red_packets = Arc::new(red_packets::RedPackets::new(core.clone(), people.clone(), social.clone(), merchants.clone()));
+        let outbox = Arc::new(outbox::Outbox::new(core.clone(), merchants.clone()));
+        let payments = Arc::new(payments::Payments::new(core.clone(), people.clone(), wallet.clone(), merchants.clone(), outbox.clone()));
+        let settlement = Arc::new(settlement::Settlements::new(core.clone(), merchants.clone(), payments.clone()));
+        let audit = Arc::new(audit::Audit::new(core.clone()));
+        let idempotency = Arc::new(idempotency::Idempotency::new(core.clone()));
+        let history = history::History::new(wallet.clone(), p2p.clone(), red_packets.clone(), payments.clone());
+        merchants.platform_keys().await?;
+        people.seal_plain_documents().await?;
+        let ledger = ledger_admin::LedgerAdmin::new(core.clone());
+        Ok(Platform {
+            people,
+            social,
+            wallet,
+            p2p,
+            red_packets,
+            merchants,
+            payments,
+            settlement,
+            history,
+            outbox,
+            audit,
+            idempotency,
             ledger,
-            store,
-            clock,
-            config,
-            rail,
-            secret,
-            opened: Default::default(),
-            merchants: Default::default(),
-            caches: Default::default(),
-            last_settled_day: Default::default(),
-            outbox_wake: Default::default(),
-        };
-        platform.create_system_accounts().await?;
-        platform.platform_keys().await?;
-        Ok(platform)
+            core,
+        })
     }
 
     pub fn config(&self) -> &PlatformConfig {
-        &self.config
-    }
-
-    pub fn crypto_sha256(data: &[u8]) -> Vec<u8> {
-        crypto::sha256(data)
+        &self.core.config
     }
 
     pub fn now_ms(&self) -> i64 {
-        i64::try_from(self.clock.now_ns() / 1_000_000).expect("ms since 1970 fit an i64")
+        self.core.now_ms()
     }
 
-    /// Write business rows through the group committer: the guards and effects of many requests share
-    /// one database transaction (one fsync) instead of one each. Guards must change a row (an `INSERT
-    /// ... ON CONFLICT DO NOTHING` that inserted, a conditional `UPDATE` that matched) or nothing of the
-    /// request is written. Statements here must not fail (see `store::Conditions`).
-    pub(crate) async fn commit_rows(
-        &self,
-        guards: Vec<store::Effect>,
-        effects: Vec<store::Effect>,
-    ) -> Result<std::result::Result<(), store::GuardFailed>> {
-        Ok(self.ledger.create_transfers_guarded(Vec::new(), store::Conditions { guards, effects }).await?.map(|_| ()))
+    /// Woken when a notification is queued, so the dispatcher sends it at once.
+    pub fn outbox_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.core.outbox_wake.clone()
     }
 
-    /// Run blocking database work off the async runtime.
-    pub(crate) async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Db) -> Result<T> + Send + 'static) -> Result<T> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || f(&db)).await.map_err(|e| PlatformError::Internal(format!("worker panicked: {e}")))?
+    /// The database answers.
+    pub async fn ready(&self) -> Result<()> {
+        self.core.ready().await
+    }
+
+    /// The store's metrics, in Prometheus' text format.
+    pub fn render_metrics(&self, out: &mut String) {
+        self.core.render_metrics(out);
+    }
+
+    /// Resolve everything with a deadline (see [`deadlines`]).
+    pub async fn run_deadlines(&self) -> Result<deadlines::DeadlineReport> {
+        deadlines::run(self).await
     }
 }

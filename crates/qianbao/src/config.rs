@@ -145,6 +145,26 @@ impl Config {
         Ok(config)
     }
 
+    /// The data directory, created readable by its owner only (it holds the database, keys, the secret).
+    pub fn create_data_dir(&self) -> Result<(), String> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.data_dir)
+            .map_err(|e| format!("creating {}: {e}", self.data_dir.display()))
+    }
+
+    /// Where notifications may go: anywhere when the operator says so (sandboxes in a private network,
+    /// tests), this machine too in the demo, else public addresses only.
+    pub fn notify_destinations(&self, demo: bool) -> server::notify::Destinations {
+        match (self.notify_private_addresses, demo) {
+            (true, _) => server::notify::Destinations::Any,
+            (false, true) => server::notify::Destinations::Loopback,
+            (false, false) => server::notify::Destinations::Public,
+        }
+    }
+
     pub fn database(&self) -> Result<store::DatabaseUrl, String> {
         match &self.database_url {
             Some(url) => store::DatabaseUrl::parse(url).map_err(|e| e.to_string()),
@@ -164,7 +184,7 @@ impl Config {
         if let Ok(token) = std::fs::read_to_string(&path) {
             return Ok(token.trim().to_string());
         }
-        std::fs::create_dir_all(&self.data_dir).map_err(|e| format!("creating {}: {e}", self.data_dir.display()))?;
+        self.create_data_dir()?;
         let token = random_hex(32)?;
         write_private(&path, &token)?;
         Ok(token)
@@ -181,7 +201,7 @@ impl Config {
                 match std::fs::read_to_string(&path) {
                     Ok(s) => s.trim().to_string(),
                     Err(_) => {
-                        std::fs::create_dir_all(&self.data_dir).map_err(|e| format!("creating {}: {e}", self.data_dir.display()))?;
+                        self.create_data_dir()?;
                         let s = random_hex(32)?;
                         write_private(&path, &s)?;
                         s

@@ -7,8 +7,6 @@ mod config;
 
 use clap::{Parser, Subcommand};
 use config::Config;
-use ledger::{AccountFlags, NewAccount, NewTransfer, TransferFlags};
-use money::Currency;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -89,6 +87,9 @@ fn init_logging(config: &Config) {
 
 fn open_store(config: &Config) -> Result<Store, String> {
     let url = config.database()?;
+    if !url.is_postgres() {
+        config.create_data_dir()?;
+    }
     Store::open(&url).map_err(|e| format!("opening {}: {e}", url.redacted()))
 }
 
@@ -123,11 +124,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 LedgerCommand::Account { id } => {
                     let account = store.account(id).map_err(|e| e.to_string())?.ok_or(format!("no account {id}"))?;
-                    println!("{}", serde_json::to_string_pretty(&server::AccountOut::from(account)).expect("serialisable"));
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&server::operator::ledger::AccountOut::from(account)).expect("serialisable")
+                    );
                 }
                 LedgerCommand::Transfer { id } => {
                     let (t, p) = store.transfer(id).map_err(|e| e.to_string())?.ok_or(format!("no transfer {id}"))?;
-                    println!("{}", serde_json::to_string_pretty(&server::TransferOut::new(t, p)).expect("serialisable"));
+                    println!("{}", serde_json::to_string_pretty(&server::operator::ledger::TransferOut::new(t, p)).expect("serialisable"));
                 }
             }
         }
@@ -142,6 +146,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 const DB_CONNECTIONS_MAX: usize = 16;
 /// How often each instance resolves what fell due (red packet refunds, pending top-ups ...).
 const DEADLINES_PERIOD_MS: u64 = 1_000;
+/// How often each instance beats its heart and looks for merchants changed elsewhere.
+const INSTANCE_TICK_MS: u64 = 1_000;
 
 fn serve(config: Config, demo: bool) -> Result<(), String> {
     let store = Arc::new(open_store(&config)?);
@@ -158,34 +164,18 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
     let committer = store.start_committer(CommitterConfig::default(), clock.clone()).map_err(|e| e.to_string())?;
     tracing::info!(database = %store.url().redacted(), schema = store.schema_version().unwrap_or(0), clock = %config.clock, "store ready");
     runtime.block_on(async move {
-        if demo {
-            seed_demo(&committer).await?;
-        }
-        let rail = Arc::new(platform::SandboxRail::new(clock.clone(), config.sandbox_confirm_after_ms));
+        let rail = Arc::new(platform::wallet::SandboxRail::new(clock.clone(), config.sandbox_confirm_after_ms, db.clone()));
         let mut platform_config =
             platform::PlatformConfig { password_memory_kib: config.password_memory_kib, ..platform::PlatformConfig::default() };
         platform_config.red_packets.shares_max = config.red_packet_shares_max;
         platform_config.no_pin_threshold_minor = config.no_pin_threshold_minor;
         platform_config.group_members_max = config.group_members_max;
         platform_config.public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
-        let platform = Arc::new(
-            platform::Platform::start(store.clone(), db, committer.clone(), clock, platform_config, rail, secret)
-                .await
-                .map_err(|e| e.to_string())?,
-        );
-        let worker = platform.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_millis(DEADLINES_PERIOD_MS));
-            loop {
-                tick.tick().await;
-                if let Err(e) = worker.run_deadlines().await {
-                    tracing::error!(error = %e, "resolving deadlines");
-                }
-            }
-        });
+        let parts = platform::Parts { store: store.clone(), db, committer, clock, config: platform_config, rail, secret };
+        let platform = Arc::new(platform::Platform::start(parts).await.map_err(|e| e.to_string())?);
+        spawn_deadlines(platform.clone());
         let server_metrics = Arc::new(server::server_metrics::ServerMetrics::default());
-        // The demo delivers to whatever the developer runs locally.
-        server::notify::spawn(platform.clone(), server_metrics.clone(), config.notify_private_addresses || demo);
+        server::notify::spawn(platform.clone(), server_metrics.clone(), config.notify_destinations(demo));
         let demo_merchant = if demo {
             seed_demo_people(&platform).await.map_err(|e| format!("demo people: {e}"))?;
             Some(seed_demo_merchant(&platform, &config.data_dir).await?)
@@ -193,15 +183,14 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
             None
         };
         let state = Arc::new(server::AppState {
-            store: store.clone(),
-            committer,
             platform,
             admin_token: admin_token.clone(),
             manual_clock,
-            nonces: Default::default(),
-            merchant_rate: server::merchant_api::RateLimiter::new(config.merchant_requests_per_s_max),
+            merchant_rate: server::merchant::RateLimiter::new(config.merchant_requests_per_s_max),
             metrics: server_metrics,
+            in_flight: Default::default(),
         });
+        spawn_instance_tasks(state.clone());
         let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(%address, "qianbao listening");
@@ -209,8 +198,48 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
             print_demo(address, &config, &admin_token);
             print_demo_merchant(address, &merchant);
         }
-        axum::serve(listener, server::router(state)).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())
+        tokio::select! {
+            served = server::serve(listener, server::router(state)) => served.map_err(|e| e.to_string()),
+            () = shutdown_signal() => Ok(()),
+        }
     })
+}
+
+/// Resolve what fell due, every second, on every instance (each deadline resolves once whoever runs it).
+fn spawn_deadlines(platform: Arc<platform::Platform>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(DEADLINES_PERIOD_MS));
+        loop {
+            tick.tick().await;
+            if let Err(e) = platform.run_deadlines().await {
+                tracing::error!(error = %e, "resolving deadlines");
+            }
+        }
+    });
+}
+
+/// Every second: say this instance is alive (the merchant rate limit is shared among the live ones),
+/// and forget cached merchant credentials another instance changed.
+fn spawn_instance_tasks(state: Arc<server::AppState>) {
+    let instance = config::random_hex(8).unwrap_or_else(|_| "instance".into());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(INSTANCE_TICK_MS));
+        let mut since = state.platform.now_ms();
+        loop {
+            tick.tick().await;
+            match state.platform.merchants.heartbeat(&instance, 3 * INSTANCE_TICK_MS as i64).await {
+                Ok(live) => state.merchant_rate.set_instances(u32::try_from(live).unwrap_or(1)),
+                Err(e) => tracing::warn!(error = %e, "instance heartbeat"),
+            }
+            // A little overlap: changes committed around the last look are looked at again.
+            let now = state.platform.now_ms();
+            if let Err(e) = state.platform.merchants.forget_changed(since - 2 * INSTANCE_TICK_MS as i64).await {
+                tracing::warn!(error = %e, "looking for changed merchants");
+            } else {
+                since = now;
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {
@@ -222,42 +251,6 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Demo ledger: a card rail and two funded CNY wallets. Idempotent: a restart answers `exists`.
-const DEMO_RAIL: u128 = 1;
-const DEMO_ALICE: u128 = 2;
-const DEMO_BOB: u128 = 3;
-
-async fn seed_demo(committer: &store::Committer) -> Result<(), String> {
-    let cny = Currency::from_code("CNY").expect("CNY");
-    let wallet = |id| NewAccount { id, currency: cny, code: 1, flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS, user_data: 0 };
-    let accounts = vec![
-        NewAccount { id: DEMO_RAIL, currency: cny, code: 2, flags: AccountFlags::empty(), user_data: 0 },
-        wallet(DEMO_ALICE),
-        wallet(DEMO_BOB),
-    ];
-    let results = committer.create_accounts(accounts).await.map_err(|e| e.to_string())?;
-    if let Some(e) = results.iter().find_map(|r| r.err()) {
-        return Err(format!("demo accounts: {}", e.code()));
-    }
-    let top_up = |id, to| NewTransfer {
-        id,
-        debit_account_id: DEMO_RAIL,
-        credit_account_id: to,
-        amount: 100_000,
-        pending_id: 0,
-        currency: Some(cny),
-        code: 1,
-        flags: TransferFlags::empty(),
-        timeout_s: 0,
-        user_data: 0,
-    };
-    let results = committer.create_transfers(vec![top_up(1, DEMO_ALICE), top_up(2, DEMO_BOB)]).await.map_err(|e| e.to_string())?;
-    if let Some(e) = results.iter().find_map(|r| r.err()) {
-        return Err(format!("demo top-ups: {}", e.code()));
-    }
-    Ok(())
-}
-
 /// Demo people: phone, name. Password `qianbao-demo`, payment PIN 135790, 1000.00 CNY each.
 const DEMO_PEOPLE: &[(&str, &str)] = &[("+8613800000001", "Alice"), ("+8613800000002", "Bob"), ("+8613800000003", "Carol")];
 const DEMO_PASSWORD: &str = "qianbao-demo";
@@ -266,31 +259,33 @@ const DEMO_PIN: &str = "135790";
 async fn seed_demo_people(platform: &platform::Platform) -> Result<(), platform::PlatformError> {
     let mut ids = Vec::new();
     for (phone, name) in DEMO_PEOPLE {
-        let person = match platform.register(phone, DEMO_PASSWORD, "CN", name).await {
+        let person = match platform.people.register(phone, DEMO_PASSWORD, "CN", name).await {
             Ok(p) => p,
-            Err(platform::PlatformError::Conflict { code: "PHONE_TAKEN", .. }) => platform.person_by_phone(phone).await?,
+            Err(platform::PlatformError::Conflict { code: platform::Conflict::PhoneTaken, .. }) => {
+                platform.people.person_by_phone(phone).await?
+            }
             Err(e) => return Err(e),
         };
         if !person.pin_set {
-            platform.set_pin(person.id, DEMO_PIN, None).await?;
+            platform.people.set_pin(person.id, DEMO_PIN, None).await?;
         }
-        if platform.balances(person.id).await?.iter().all(|b| b.available == "0.00") {
-            let card = match platform.cards(person.id).await?.first() {
-                Some(card) => card.id,
-                None => platform.add_card(person.id, "4242424242424242", 12, 2099).await?.id,
-            };
-            platform.top_up(person.id, card, "1000.00", "CNY", Some(DEMO_PIN)).await?;
-        }
+        let card = match platform.wallet.cards(person.id).await?.first() {
+            Some(card) => card.id,
+            None => platform.wallet.add_card(person.id, "4242424242424242", 12, 2099).await?.id,
+        };
+        // The first top-up's key is the person's: a restart finds it done.
+        let top_up = platform::wallet::TopUp { card, amount: "1000.00", currency: "CNY", pin: Some(DEMO_PIN) };
+        platform.wallet.top_up(person.id, top_up, Some("demo-top-up")).await?;
         ids.push(person.id);
     }
     for (i, a) in ids.iter().enumerate() {
         for b in &ids[i + 1..] {
-            platform.request_friend(*a, *b).await?;
-            platform.accept_friend(*b, *a).await?;
+            platform.social.request_friend(*a, *b).await?;
+            platform.social.accept_friend(*b, *a).await?;
         }
     }
-    if platform.groups(ids[0]).await?.is_empty() {
-        platform.create_group(ids[0], "Family", &ids[1..]).await?;
+    if platform.social.groups(ids[0]).await?.is_empty() {
+        platform.social.create_group(ids[0], "Family", &ids[1..]).await?;
     }
     Ok(())
 }
@@ -322,15 +317,15 @@ async fn seed_demo_merchant(platform: &platform::Platform, data_dir: &std::path:
         }
     };
     let serial_bytes: Vec<u8> =
-        platform::Platform::crypto_sha256(key.public_key_spki_der().as_slice())[..20].iter().map(|b| b & 0x3f | 0x10).collect();
+        platform::crypto::sha256(key.public_key_spki_der().as_slice())[..20].iter().map(|b| b & 0x3f | 0x10).collect();
     let certificate = wxpay::certificate(&key, &serial_bytes, "Qianbao demo merchant", 1_700_000_000, 4_102_444_800);
     let certificate_pem = wxpay::pem_encode("CERTIFICATE", &certificate);
     std::fs::write(dir.join("apiclient_cert.pem"), &certificate_pem).map_err(io)?;
     let apiv3_path = dir.join("apiv3_key");
-    let apiv3_key = match platform.merchant(DEMO_MCHID).await {
+    let apiv3_key = match platform.merchants.merchant(DEMO_MCHID).await {
         Ok(_) => std::fs::read_to_string(&apiv3_path).map_err(io)?.trim().to_string(),
         Err(_) => {
-            let setup = platform::MerchantSetup {
+            let setup = platform::merchants::MerchantSetup {
                 mchid: Some(DEMO_MCHID.into()),
                 kind: "direct".into(),
                 parent_mchid: None,
@@ -342,18 +337,22 @@ async fn seed_demo_merchant(platform: &platform::Platform, data_dir: &std::path:
                 settlement_account: "6222020000000000000".into(),
                 public_key_mode: false,
             };
-            let (_, apiv3_key) = platform.onboard_merchant(setup).await.map_err(|e| format!("demo merchant: {e}"))?;
+            let (_, apiv3_key) = platform.merchants.onboard(setup).await.map_err(|e| format!("demo merchant: {e}"))?;
             write_private(&apiv3_path, &apiv3_key).map_err(io)?;
-            platform.register_app(DEMO_MCHID, DEMO_APPID, "mini_program", "Qianbao Demo Mini Program").await.map_err(|e| e.to_string())?;
+            platform
+                .merchants
+                .register_app(DEMO_MCHID, DEMO_APPID, "mini_program", "Qianbao Demo Mini Program")
+                .await
+                .map_err(|e| e.to_string())?;
             apiv3_key
         }
     };
-    let serial = match platform.register_merchant_key(DEMO_MCHID, &certificate_pem, None).await {
+    let serial = match platform.merchants.register_key(DEMO_MCHID, &certificate_pem, None).await {
         Ok(serial) => serial,
         Err(platform::PlatformError::Conflict { .. }) => serial_bytes.iter().map(|b| format!("{b:02X}")).collect(),
         Err(e) => return Err(e.to_string()),
     };
-    let keys = platform.platform_keys().await.map_err(|e| e.to_string())?;
+    let keys = platform.merchants.platform_keys().await.map_err(|e| e.to_string())?;
     for k in &keys.certificates {
         let pem = wxpay::pem_encode("CERTIFICATE", k.certificate.as_deref().unwrap_or_default());
         std::fs::write(dir.join("platform-certificates").join(format!("{}.pem", k.serial)), pem).map_err(io)?;
@@ -392,16 +391,15 @@ fn print_demo(address: std::net::SocketAddr, config: &Config, token: &str) {
     println!(
         "\nQianbao demo is running at http://{address}\n\
          Data: {data}   Operator token: {token} (also in {data}/admin-token)\n\
-         Ledger accounts: 1 = card rail, 2 = Alice (1000.00 CNY), 3 = Bob (1000.00 CNY)\n\n\
-         Move 12.34 CNY from Alice to Bob:\n  \
-         curl -s -H 'Authorization: Bearer {token}' -d '[{{\"id\":\"1001\",\"debit_account_id\":\"2\",\"credit_account_id\":\"3\",\"amount\":1234,\"currency\":\"CNY\",\"code\":10}}]' http://{address}/admin/api/ledger/transfers\n\
-         See Bob's account:\n  \
-         curl -s -H 'Authorization: Bearer {token}' http://{address}/admin/api/ledger/accounts/3\n\
          Metrics: http://{address}/metrics\n\n\
          Wallets: Alice +8613800000001, Bob +8613800000002, Carol +8613800000003 (password qianbao-demo, PIN 135790),\n\
-         1000.00 CNY each, all friends, in the group Family. Sign in as Alice:\n  \
-         curl -s -d '{{\"phone\":\"+8613800000001\",\"password\":\"qianbao-demo\"}}' http://{address}/api/v1/sessions\n\
-         then: curl -s -H 'Authorization: Bearer <token>' http://{address}/api/v1/me\n",
+         1000.00 CNY each, all friends, in the group Family. Sign in as Alice and keep her session token:\n  \
+         ALICE=$(curl -s -d '{{\"phone\":\"+8613800000001\",\"password\":\"qianbao-demo\"}}' http://{address}/api/v1/sessions | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\n\
+         Find Bob and send him 12.34 CNY (he has 24 h to accept):\n  \
+         BOB=$(curl -s -H \"Authorization: Bearer $ALICE\" http://{address}/api/v1/friends | sed 's/.*\"person_id\":\"\\([0-9]*\\)\",\"display_name\":\"Bob\".*/\\1/')\n  \
+         curl -s -H \"Authorization: Bearer $ALICE\" -H 'Idempotency-Key: demo-1' -d \"{{\\\"to_person_id\\\":\\\"$BOB\\\",\\\"amount\\\":\\\"12.34\\\",\\\"currency\\\":\\\"CNY\\\",\\\"pin\\\":\\\"135790\\\"}}\" http://{address}/api/v1/transfers\n\
+         Alice's balances:\n  \
+         curl -s -H \"Authorization: Bearer $ALICE\" http://{address}/api/v1/wallet\n",
         data = config.data_dir.display()
     );
 }

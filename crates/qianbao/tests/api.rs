@@ -166,7 +166,15 @@ fn the_token_never_appears_in_the_log() {
 fn demo_mode_seeds_funded_wallets_and_says_how_to_use_them() {
     let env = Env::sqlite("demo");
     let mut server = env.serve(&["--demo"]);
-    assert_eq!(get(server.port, "/admin/api/ledger/accounts/2").json()["credits_posted"], 100_000);
+    let signed_in =
+        request(server.port, "POST", "/api/v1/sessions", None, Some(r#"{"phone":"+8613800000001","password":"qianbao-demo"}"#)).unwrap();
+    assert_eq!(signed_in.status, 201, "{}", signed_in.body);
+    let alice = Wallet {
+        port: server.port,
+        id: signed_in.json()["person_id"].as_str().unwrap().to_string(),
+        token: signed_in.json()["token"].as_str().unwrap().to_string(),
+    };
+    assert_eq!(alice.available("CNY"), "1000.00", "a demo wallet is funded");
     server.kill();
     let mut out = String::new();
     use std::io::Read;
@@ -174,7 +182,6 @@ fn demo_mode_seeds_funded_wallets_and_says_how_to_use_them() {
     assert!(out.contains("Operator token") && out.contains("curl") && out.contains("+8613800000001"), "{out}");
     // A second start with --demo is idempotent.
     let again = env.serve(&["--demo"]);
-    assert_eq!(get(again.port, "/admin/api/ledger/accounts/2").json()["credits_posted"], 100_000);
     // The demo people: signed in as Alice, 1000.00 CNY (not topped up twice), two friends, one group.
     let session =
         request(again.port, "POST", "/api/v1/sessions", None, Some(r#"{"phone":"+8613800000001","password":"qianbao-demo"}"#)).unwrap();

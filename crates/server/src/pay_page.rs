@@ -7,6 +7,7 @@ use crate::AppState;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use platform::payments::{TradeState, TradeType};
 use std::sync::Arc;
 
 #[derive(serde::Deserialize)]
@@ -32,30 +33,31 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 }
 
 pub async fn h5(State(state): State<Arc<AppState>>, Query(q): Query<H5Params>) -> Response {
-    let order = match state.platform.order_of_prepay_id(&q.prepay_id) {
-        Ok(id) => state.platform.order(id).await,
+    let payments = &state.platform.payments;
+    let order = match payments.order_of_prepay_id(&q.prepay_id) {
+        Ok(id) => payments.order(id).await,
         Err(e) => Err(e),
     };
     let order = match order {
-        Ok(order) if order.trade_type == platform::TradeType::H5 => order,
+        Ok(order) if order.trade_type == TradeType::H5 => order,
         _ => return page(StatusCode::NOT_FOUND, "Qianbao", "<h1>No such payment</h1><p>This payment link is not valid.</p>"),
     };
-    let merchant = match state.platform.merchant(&order.mchid).await {
+    let merchant = match state.platform.merchants.merchant(&order.mchid).await {
         Ok(m) => m.merchant.name.clone(),
         Err(_) => String::new(),
     };
-    let amount = money::Money::from_minor(order.total, order.currency).map(|m| m.to_decimal_string()).unwrap_or_default();
-    let state_line = match order.trade_state.as_str() {
-        "NOTPAY" => String::new(),
-        "SUCCESS" | "REFUND" => "<p><strong>Paid.</strong></p>".to_string(),
+    let amount = platform::wallet::decimal(order.total_minor, order.currency);
+    let state_line = match order.trade_state {
+        TradeState::NotPay => String::new(),
+        TradeState::Success | TradeState::Refund => "<p><strong>Paid.</strong></p>".to_string(),
         _ => "<p><strong>This order is closed.</strong></p>".to_string(),
     };
     let back = q
         .redirect_url
-        .filter(|u| platform::valid_notify_url(u) || u.starts_with("https://"))
+        .filter(|u| platform::payments::valid_notify_url(u) || u.starts_with("https://"))
         .map(|u| format!("<p><a href=\"{}\">Back to {}</a></p>", escape(&u), escape(&merchant)))
         .unwrap_or_default();
-    let pay = if order.trade_state == "NOTPAY" {
+    let pay = if order.trade_state == TradeState::NotPay {
         format!("<p><a class=\"pay\" href=\"qianbao://pay?prepay_id={}\">Pay with Qianbao</a></p>", escape(&q.prepay_id))
     } else {
         String::new()

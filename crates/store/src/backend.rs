@@ -47,19 +47,74 @@ pub(crate) trait Backend: Send {
     fn scan_pending(&mut self, f: &mut dyn FnMut(Id, PendingRecord)) -> Result<()>;
 }
 
-/// Migrations, in order: (version, name, SQLite script, PostgreSQL script).
-pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
-    (1, "ledger", include_str!("../migrations/sqlite/0001_ledger.sql"), include_str!("../migrations/postgres/0001_ledger.sql")),
-    (2, "wallets", include_str!("../migrations/sqlite/0002_wallets.sql"), include_str!("../migrations/postgres/0002_wallets.sql")),
-    (3, "merchants", include_str!("../migrations/sqlite/0003_merchants.sql"), include_str!("../migrations/postgres/0003_merchants.sql")),
-    (
-        4,
-        "transient_failures",
-        include_str!("../migrations/sqlite/0004_transient_failures.sql"),
-        include_str!("../migrations/postgres/0004_transient_failures.sql"),
-    ),
+/// Migrations, in order: (version, name, source). One source serves both dialects (see [`render`]).
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "ledger", include_str!("../migrations/0001_ledger.sql")),
+    (2, "wallets", include_str!("../migrations/0002_wallets.sql")),
+    (3, "merchants", include_str!("../migrations/0003_merchants.sql")),
+    (4, "transient_failures", include_str!("../migrations/0004_transient_failures.sql")),
+    (5, "exactly_once", include_str!("../migrations/0005_exactly_once.sql")),
 ];
 
 pub(crate) fn latest_version() -> i64 {
     MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+}
+
+/// A migration's text for one dialect. Sources are written once: `INT64` is SQLite's `INTEGER` (a rowid
+/// alias as a primary key) and PostgreSQL's `BIGINT`; `BYTES` is `BLOB` / `BYTEA`; `/*sqlite: ...*/` and
+/// `/*postgres: ...*/` hold what only one dialect gets (table options).
+pub(crate) fn render(source: &str, dialect: crate::Dialect) -> String {
+    let (int64, bytes, keep, drop) = match dialect {
+        crate::Dialect::Sqlite => ("INTEGER", "BLOB", "/*sqlite: ", "/*postgres: "),
+        crate::Dialect::Postgres => ("BIGINT", "BYTEA", "/*postgres: ", "/*sqlite: "),
+    };
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let end = tail.find("*/").expect("a migration's /* ... */ is closed") + 2;
+        if let Some(body) = tail[..end - 2].strip_prefix(keep) {
+            out.push_str(body);
+        } else {
+            assert!(tail.starts_with(drop), "a migration comment is /*sqlite: ...*/ or /*postgres: ...*/");
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    replace_word(&replace_word(&out, "INT64", int64), "BYTES", bytes)
+}
+
+fn replace_word(text: &str, word: &str, with: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(word) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + word.len()..].chars().next();
+        let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_');
+        out.push_str(&rest[..i]);
+        out.push_str(if boundary(before) && boundary(after) { with } else { word });
+        rest = &rest[i + word.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_source_renders_each_dialect() {
+        let source =
+            "CREATE TABLE t (id INT64 PRIMARY KEY, b BYTES, INT64x INT64) /*sqlite: WITHOUT ROWID*/ /*postgres: WITH (fillfactor = 50)*/;";
+        assert_eq!(
+            render(source, crate::Dialect::Sqlite),
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB, INT64x INTEGER) WITHOUT ROWID ;"
+        );
+        assert_eq!(
+            render(source, crate::Dialect::Postgres),
+            "CREATE TABLE t (id BIGINT PRIMARY KEY, b BYTEA, INT64x BIGINT)  WITH (fillfactor = 50);"
+        );
+    }
 }

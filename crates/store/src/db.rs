@@ -73,55 +73,74 @@ macro_rules! params {
     ($($v:expr),* $(,)?) => { &[$($crate::db::Value::from($v)),*][..] };
 }
 
-/// One result row.
+/// One result row, read by column name (`row.int("total_minor")`).
 #[derive(Debug, Clone)]
-pub struct Row(pub Vec<Value>);
+pub struct Row {
+    columns: std::sync::Arc<[String]>,
+    values: Vec<Value>,
+}
 
 impl Row {
-    fn at(&self, i: usize) -> Result<&Value> {
-        self.0.get(i).ok_or_else(|| StoreError::Database(format!("column {i} out of range")))
+    pub fn new(columns: std::sync::Arc<[String]>, values: Vec<Value>) -> Row {
+        debug_assert_eq!(columns.len(), values.len());
+        Row { columns, values }
     }
 
-    pub fn int(&self, i: usize) -> Result<i64> {
-        match self.at(i)? {
+    fn at(&self, name: &str) -> Result<&Value> {
+        let i = self
+            .columns
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| StoreError::Database(format!("no column {name:?} in the result (columns: {:?})", self.columns)))?;
+        Ok(&self.values[i])
+    }
+
+    pub fn int(&self, name: &str) -> Result<i64> {
+        match self.at(name)? {
             Value::Int(v) => Ok(*v),
-            other => Err(StoreError::Database(format!("column {i}: expected an integer, got {other:?}"))),
+            other => Err(StoreError::Database(format!("column {name}: expected an integer, got {other:?}"))),
         }
     }
 
-    pub fn opt_int(&self, i: usize) -> Result<Option<i64>> {
-        match self.at(i)? {
+    pub fn opt_int(&self, name: &str) -> Result<Option<i64>> {
+        match self.at(name)? {
             Value::Null => Ok(None),
-            _ => self.int(i).map(Some),
+            _ => self.int(name).map(Some),
         }
     }
 
-    pub fn text(&self, i: usize) -> Result<String> {
-        match self.at(i)? {
+    pub fn text(&self, name: &str) -> Result<String> {
+        match self.at(name)? {
             Value::Text(v) => Ok(v.clone()),
-            other => Err(StoreError::Database(format!("column {i}: expected text, got {other:?}"))),
+            other => Err(StoreError::Database(format!("column {name}: expected text, got {other:?}"))),
         }
     }
 
-    pub fn opt_text(&self, i: usize) -> Result<Option<String>> {
-        match self.at(i)? {
+    pub fn opt_text(&self, name: &str) -> Result<Option<String>> {
+        match self.at(name)? {
             Value::Null => Ok(None),
-            _ => self.text(i).map(Some),
+            _ => self.text(name).map(Some),
         }
     }
 
-    pub fn bytes(&self, i: usize) -> Result<Vec<u8>> {
-        match self.at(i)? {
+    pub fn bytes(&self, name: &str) -> Result<Vec<u8>> {
+        match self.at(name)? {
             Value::Bytes(v) => Ok(v.clone()),
-            other => Err(StoreError::Database(format!("column {i}: expected bytes, got {other:?}"))),
+            other => Err(StoreError::Database(format!("column {name}: expected bytes, got {other:?}"))),
         }
     }
 
-    pub fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>> {
-        match self.at(i)? {
+    pub fn opt_bytes(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        match self.at(name)? {
             Value::Null => Ok(None),
-            _ => self.bytes(i).map(Some),
+            _ => self.bytes(name).map(Some),
         }
+    }
+
+    /// A stored small unsigned number (a currency's numeric code, a count) that must fit its type.
+    pub fn uint<T: TryFrom<i64>>(&self, name: &str) -> Result<T> {
+        let v = self.int(name)?;
+        T::try_from(v).map_err(|_| StoreError::Database(format!("column {name}: {v} out of range")))
     }
 }
 
@@ -237,6 +256,7 @@ impl Conn for SqliteConn {
         use rusqlite::types::ValueRef;
         let mut stmt = self.0.prepare_cached(&sqlite_sql(sql))?;
         let columns = stmt.column_count();
+        let names: std::sync::Arc<[String]> = stmt.column_names().map(str::to_string).collect();
         let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
@@ -252,7 +272,7 @@ impl Conn for SqliteConn {
                     ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
                 });
             }
-            out.push(Row(values));
+            out.push(Row::new(names.clone(), values));
         }
         Ok(out)
     }
@@ -307,6 +327,10 @@ impl Conn for PgConn {
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
         let rows = self.0.query(sql, &refs)?;
         let mut out = Vec::with_capacity(rows.len());
+        let names: std::sync::Arc<[String]> = match rows.first() {
+            Some(row) => row.columns().iter().map(|c| c.name().to_string()).collect(),
+            None => std::sync::Arc::from(Vec::new()),
+        };
         for row in rows {
             let mut values = Vec::with_capacity(row.len());
             for (i, column) in row.columns().iter().enumerate() {
@@ -323,7 +347,7 @@ impl Conn for PgConn {
                 };
                 values.push(value.unwrap_or(Value::Null));
             }
-            out.push(Row(values));
+            out.push(Row::new(names.clone(), values));
         }
         Ok(out)
     }

@@ -210,9 +210,20 @@ impl Store {
         if let DatabaseUrl::Sqlite(path) = url
             && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(format!("creating {}: {e}", dir.display())))?;
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| StoreError::Database(format!("creating {}: {e}", dir.display())))?;
         }
         let mut reader = url.connect()?;
+        // The database is its owner's alone (SQLite gives its -wal and -shm files the same mode).
+        if let DatabaseUrl::Sqlite(path) = url {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| StoreError::Database(format!("restricting {}: {e}", path.display())))?;
+        }
         reader.migrate()?;
         Ok(Store {
             url: url.clone(),

@@ -135,8 +135,8 @@ impl Backend for Postgres {
         if current > latest_version() {
             return Err(StoreError::SchemaTooNew { found: current, known: latest_version() });
         }
-        for (version, name, _, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-            tx.batch_execute(sql)?;
+        for (version, name, source) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+            tx.batch_execute(&crate::backend::render(source, crate::Dialect::Postgres))?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, EXTRACT(EPOCH FROM now())::BIGINT)",
                 &[version, name],

@@ -174,9 +174,9 @@ impl Backend for Sqlite {
         if current > latest_version() {
             return Err(StoreError::SchemaTooNew { found: current, known: latest_version() });
         }
-        for (version, name, sql, _) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        for (version, name, source) in MIGRATIONS.iter().filter(|m| m.0 > current) {
             let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
+            tx.execute_batch(&crate::backend::render(source, crate::Dialect::Sqlite))?;
             let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs())
                 .unwrap_or(0);
             tx.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)", params![version, name, now])?;

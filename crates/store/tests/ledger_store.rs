@@ -271,10 +271,10 @@ fn two_committers_on_one_database_never_double_spend(db: TestDb) {
 
 fn migrations_are_versioned_and_applied_once(db: TestDb) {
     let store = open(&db);
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     drop(store);
     let store = open(&db);
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
 }
 
 fn verify_finds_a_tampered_balance(db: TestDb) {
@@ -307,7 +307,9 @@ fn guards_and_effects_commit_with_their_transfers_or_not_at_all(db: TestDb) {
     })
     .unwrap();
     let state = |id: i64| -> Option<String> {
-        rows.with(|c| c.query_one("SELECT state FROM guard_rows WHERE id = $1", &[Value::Int(id)])).unwrap().map(|r| r.text(0).unwrap())
+        rows.with(|c| c.query_one("SELECT state FROM guard_rows WHERE id = $1", &[Value::Int(id)]))
+            .unwrap()
+            .map(|r| r.text("state").unwrap())
     };
     let take =
         |id: i64| Effect { sql: "UPDATE guard_rows SET state = 'taken' WHERE id = $1 AND state = 'open'", params: vec![Value::Int(id)] };

@@ -1,0 +1,57 @@
+//! The operator audit log: every operator action, append-only.
+
+mod store;
+
+use crate::core::Core;
+use crate::{Result, ids};
+use serde::Serialize;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    #[serde(serialize_with = "crate::ids::as_string")]
+    pub id: i64,
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+/// Entries returned per page at most.
+pub const AUDIT_PAGE_MAX: i64 = 500;
+
+pub struct Audit {
+    core: Arc<Core>,
+}
+
+impl Audit {
+    pub(crate) fn new(core: Arc<Core>) -> Audit {
+        Audit { core }
+    }
+
+    fn entry(&self, actor: &str, action: &str, target: &str, detail: &str) -> AuditEntry {
+        let now = self.core.now_ms();
+        AuditEntry {
+            id: ids::object_id(now),
+            at_ms: now,
+            actor: actor.into(),
+            action: action.into(),
+            target: target.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// Record an operator action. `detail` must not hold secrets (tokens, PINs, card numbers).
+    pub async fn record(&self, actor: &str, action: &str, target: &str, detail: &str) -> Result<()> {
+        let effect = store::insert(&self.entry(actor, action, target, detail));
+        self.core.read(move |c| c.execute(effect.sql, &effect.params)).await?;
+        Ok(())
+    }
+
+    /// The newest entries first; `before` is the previous page's last id.
+    pub async fn page(&self, limit: i64, before: Option<i64>) -> Result<Vec<AuditEntry>> {
+        let (limit, before) = (limit.clamp(1, AUDIT_PAGE_MAX), before.unwrap_or(i64::MAX));
+        self.core.read(move |c| store::page(c, before, limit)).await
+    }
+}

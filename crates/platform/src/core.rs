@@ -1,0 +1,202 @@
+//! What every domain runs on: the connection pool for business rows, the ledger's group committer, the
+//! clock, the configuration and the server secret. Every call here is one hop to the store.
+
+use crate::{PlatformConfig, PlatformError, Result};
+use ledger::{Account, NewAccount, NewTransfer, PendingRecord, Transfer, TransferError, TransferResult};
+use std::sync::Arc;
+use store::{Clock, Committer, Conditions, Conn, Db, Effect};
+
+pub(crate) struct Core {
+    db: Arc<Db>,
+    ledger: Committer,
+    store: Arc<store::Store>,
+    clock: Arc<dyn Clock>,
+    pub config: PlatformConfig,
+    /// Keys every MAC and seal (PINs, openids, order tokens, sealed secrets).
+    secret: Vec<u8>,
+    pub outbox_wake: Arc<tokio::sync::Notify>,
+}
+
+/// One committer request: business rows that must change (guards), the ledger chain, and rows written
+/// with it (effects), in one database transaction (see `store::Conditions`).
+#[derive(Debug, Default)]
+pub(crate) struct Commit {
+    pub guards: Vec<Effect>,
+    pub transfers: Vec<NewTransfer>,
+    pub effects: Vec<Effect>,
+}
+
+/// How a [`Commit`] went.
+#[derive(Debug)]
+pub(crate) enum Committed {
+    /// Guards held; the ledger's answer per transfer (rows only stand if every transfer did).
+    Applied(Vec<TransferResult>),
+    /// The guard at this index changed no row: nothing was applied.
+    GuardFailed(usize),
+}
+
+/// What a chain of transfers built from one business object did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Chain {
+    /// Every transfer was created now.
+    Created,
+    /// The chain was committed before: its first transfer exists (and broke the repeat, as a chain does),
+    /// so the whole chain exists. Sound because every transfer of a chain is derived from the same object.
+    Repeated,
+}
+
+/// The chain's outcome, or the refusal that failed it (not the `linked_event_failed` of its victims).
+pub(crate) fn chain_outcome(results: &[TransferResult]) -> std::result::Result<Chain, TransferError> {
+    use ledger::Outcome;
+    if results.iter().all(|r| *r == Ok(Outcome::Created)) {
+        return Ok(Chain::Created);
+    }
+    let victim = |r: &TransferResult| matches!(r, Err(TransferError::LinkedEventFailed));
+    if results.first() == Some(&Ok(Outcome::Exists)) && results[1..].iter().all(victim) {
+        return Ok(Chain::Repeated);
+    }
+    Err(results.iter().filter_map(|r| r.err()).find(|e| *e != TransferError::LinkedEventFailed).unwrap_or(TransferError::LinkedEventFailed))
+}
+
+impl Core {
+    pub fn new(
+        db: Arc<Db>,
+        ledger: Committer,
+        store: Arc<store::Store>,
+        clock: Arc<dyn Clock>,
+        config: PlatformConfig,
+        secret: Vec<u8>,
+    ) -> Core {
+        Core { db, ledger, store, clock, config, secret, outbox_wake: Default::default() }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        i64::try_from(self.clock.now_ns() / 1_000_000).expect("ms since 1970 fit an i64")
+    }
+
+    /// Reads (and writes that need no transaction) on one pooled connection, in one blocking hop.
+    pub async fn read<T: Send + 'static>(&self, f: impl FnOnce(&mut dyn Conn) -> store::Result<T> + Send + 'static) -> Result<T> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.with(f))
+            .await
+            .map_err(|e| PlatformError::Internal(format!("worker panicked: {e}")))?
+            .map_err(Into::into)
+    }
+
+    /// A write transaction (retried whole on a conflict, so `f` has no effect outside the database).
+    pub async fn transaction<T: Send + 'static>(&self, f: impl FnMut(&mut dyn Conn) -> store::Result<T> + Send + 'static) -> Result<T> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.transaction(f))
+            .await
+            .map_err(|e| PlatformError::Internal(format!("worker panicked: {e}")))?
+            .map_err(Into::into)
+    }
+
+    /// Blocking work off the async runtime (argon2, the rail's sandbox).
+    pub async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        tokio::task::spawn_blocking(f).await.map_err(|e| PlatformError::Internal(format!("worker panicked: {e}")))
+    }
+
+    /// One committer request: many requests share one transaction (one fsync).
+    pub async fn commit(&self, commit: Commit) -> Result<Committed> {
+        let conditions = Conditions { guards: commit.guards, effects: commit.effects };
+        Ok(match self.ledger.create_transfers_guarded(commit.transfers, conditions).await? {
+            Ok(results) => Committed::Applied(results),
+            Err(store::GuardFailed(i)) => Committed::GuardFailed(i),
+        })
+    }
+
+    /// Business rows only, through the committer (guards must hold, see [`Commit`]); `false` when a guard
+    /// changed no row.
+    pub async fn commit_rows(&self, guards: Vec<Effect>, effects: Vec<Effect>) -> Result<bool> {
+        Ok(matches!(self.commit(Commit { guards, effects, transfers: Vec::new() }).await?, Committed::Applied(_)))
+    }
+
+    /// Have the ledger expire every pending transfer due now, and wait until it has. (The committer does
+    /// this with every batch and on its idle tick; an empty batch is a batch.)
+    pub async fn expire_due(&self) -> Result<()> {
+        self.transfers(Vec::new()).await.map(|_| ())
+    }
+
+    pub async fn transfers(&self, batch: Vec<NewTransfer>) -> Result<Vec<TransferResult>> {
+        Ok(self.ledger.create_transfers(batch).await?)
+    }
+
+    /// Create accounts; an existing identical one is fine, anything else is a bug.
+    pub async fn accounts(&self, accounts: Vec<NewAccount>) -> Result<()> {
+        let results = self.ledger.create_accounts(accounts).await?;
+        match results.iter().find_map(|r| r.err()) {
+            None => Ok(()),
+            Some(e) => Err(PlatformError::Internal(format!("creating ledger accounts: {}", e.code()))),
+        }
+    }
+
+    /// Create accounts and hand back every result (the operator's raw ledger access).
+    pub async fn raw_accounts(&self, accounts: Vec<NewAccount>) -> Result<Vec<ledger::AccountResult>> {
+        Ok(self.ledger.create_accounts(accounts).await?)
+    }
+
+    /// The database answers.
+    pub async fn ready(&self) -> Result<()> {
+        let store = self.store.clone();
+        self.blocking(move || store.schema_version()).await??;
+        Ok(())
+    }
+
+    /// The store's metrics (ledger counters, batch sizes, commit latency), in Prometheus' text format.
+    pub fn render_metrics(&self, out: &mut String) {
+        self.store.metrics.render(out);
+    }
+
+    pub async fn account(&self, id: u128) -> Result<Option<Account>> {
+        let store = self.store.clone();
+        self.blocking(move || store.account(id)).await?.map_err(Into::into)
+    }
+
+    pub async fn ledger_transfer(&self, id: u128) -> Result<Option<(Transfer, Option<PendingRecord>)>> {
+        let store = self.store.clone();
+        self.blocking(move || store.transfer(id)).await?.map_err(Into::into)
+    }
+
+    /// Several ledger transfers in one hop.
+    pub async fn ledger_transfers(&self, ids: Vec<u128>) -> Result<Vec<Option<(Transfer, Option<PendingRecord>)>>> {
+        let store = self.store.clone();
+        self.blocking(move || ids.into_iter().map(|id| store.transfer(id)).collect::<store::Result<Vec<_>>>()).await?.map_err(Into::into)
+    }
+
+    /// The id of the object a request makes: derived from who asked, what for and their idempotency key
+    /// when there is one (so the same request can only ever make the same object), else fresh.
+    pub fn request_id(&self, purpose: &str, person: crate::PersonId, key: Option<&str>) -> i64 {
+        match key {
+            Some(key) => {
+                let mut data = person.get().to_be_bytes().to_vec();
+                data.extend_from_slice(key.as_bytes());
+                crate::ids::keyed_object_id(&self.mac(purpose, &data))
+            }
+            None => crate::ids::object_id(self.now_ms()),
+        }
+    }
+
+    /// HMAC-SHA256 under the server secret, with a label per purpose.
+    pub fn mac(&self, label: &str, data: &[u8]) -> Vec<u8> {
+        let mut message = Vec::with_capacity(label.len() + 1 + data.len());
+        message.extend_from_slice(label.as_bytes());
+        message.push(b'\n');
+        message.extend_from_slice(data);
+        crate::crypto::hmac_sha256(&self.secret, &message)
+    }
+
+    /// The legacy MAC shape (`hmac(secret, text)`), kept where stored values depend on it.
+    pub fn mac_raw(&self, data: &[u8]) -> Vec<u8> {
+        crate::crypto::hmac_sha256(&self.secret, data)
+    }
+
+    pub fn seal(&self, plaintext: &[u8]) -> Vec<u8> {
+        crate::crypto::seal(&self.secret, plaintext)
+    }
+
+    pub fn unseal(&self, sealed: &[u8]) -> Result<Vec<u8>> {
+        crate::crypto::unseal(&self.secret, sealed)
+            .ok_or_else(|| PlatformError::Internal("a sealed value does not unseal: is QIANBAO_SECRET the one it was sealed with?".into()))
+    }
+}

@@ -1,0 +1,317 @@
+//! Transfers between friends: the money leaves the sender at once as a ledger *pending* transfer to the
+//! receiver with a 24 h timeout, committed in one transaction with the row that explains it. Accepting
+//! posts it (the money arrives), declining voids it (the money returns), and if neither happens the
+//! ledger's expiry voids it exactly once. The transfer's state is the ledger's own.
+//!
+//! A transfer's id derives from the sender's idempotency key: the same request can only ever make the
+//! same transfer, however late it is retried.
+
+mod store;
+
+use crate::core::{Commit, Committed, Core};
+use crate::history::{HistoryItem, HistoryKind, Window};
+use crate::people::{Direction, People, leg_ids};
+use crate::social::Social;
+use crate::wallet::{self, ChargeFor, Wallet};
+use crate::{Conflict, PersonId, PlatformError, Result, chart};
+use ledger::{AMOUNT_ALL, NewTransfer, PendingState, TransferError, TransferFlags};
+use money::Currency;
+use serde::Serialize;
+use std::sync::Arc;
+
+text_enum! {
+    pub enum P2pState {
+        Pending => "pending",
+        Accepted => "accepted",
+        Declined => "declined",
+        /// Not accepted in time: the money went back to the sender.
+        Refunded => "refunded",
+    }
+}
+
+impl P2pState {
+    fn of(state: PendingState) -> P2pState {
+        match state {
+            PendingState::Pending => P2pState::Pending,
+            PendingState::Posted => P2pState::Accepted,
+            PendingState::Voided => P2pState::Declined,
+            PendingState::Expired => P2pState::Refunded,
+        }
+    }
+}
+
+/// A transfer as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sent {
+    pub id: i64,
+    pub sender: PersonId,
+    pub receiver: PersonId,
+    pub currency: Currency,
+    pub amount_minor: i64,
+    pub note: String,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+/// A transfer, as its sender or receiver sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct P2pTransfer {
+    #[serde(serialize_with = "crate::ids::as_string")]
+    pub id: i64,
+    pub sender_id: PersonId,
+    pub receiver_id: PersonId,
+    pub currency: Currency,
+    pub amount: String,
+    pub note: String,
+    pub state: P2pState,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+/// What a person asks for when sending money to a friend.
+#[derive(Debug, Clone, Copy)]
+pub struct SendTransfer<'a> {
+    pub to: PersonId,
+    /// Decimal in major units of `currency`.
+    pub amount: &'a str,
+    pub currency: &'a str,
+    pub note: &'a str,
+    pub pin: Option<&'a str>,
+    /// Pay straight from this linked card instead of the balance.
+    pub card: Option<i64>,
+}
+
+fn hold_id(id: i64) -> u128 {
+    chart::derived(id, chart::transfer::P2P, 0)
+}
+
+pub struct P2p {
+    core: Arc<Core>,
+    people: Arc<People>,
+    social: Arc<Social>,
+    wallet: Arc<Wallet>,
+}
+
+impl P2p {
+    pub(crate) fn new(core: Arc<Core>, people: Arc<People>, social: Arc<Social>, wallet: Arc<Wallet>) -> P2p {
+        P2p { core, people, social, wallet }
+    }
+
+    pub async fn send(&self, sender: PersonId, request: SendTransfer<'_>, key: Option<&str>) -> Result<P2pTransfer> {
+        let sent = self.parse(sender, request, key).await?;
+        let id = sent.id;
+        if let Some(existing) = self.core.read(move |c| store::by_id(c, id)).await? {
+            return self.retried(sender, existing, &sent).await;
+        }
+        let hold = NewTransfer {
+            id: hold_id(sent.id),
+            debit_account_id: chart::wallet(sender, sent.currency),
+            credit_account_id: chart::wallet(sent.receiver, sent.currency),
+            amount: chart::ledger_amount(sent.amount_minor, sent.currency)?,
+            pending_id: 0,
+            currency: Some(sent.currency),
+            code: chart::transfer::P2P,
+            flags: TransferFlags::PENDING,
+            timeout_s: self.core.config.transfer_timeout_s,
+            user_data: sent.id as u128,
+        };
+        if request.card.is_none() {
+            self.people.authorize_payment(sender, sent.amount_minor, request.pin).await?;
+        }
+        // The limits are checked before a card is charged (its charge checks the PIN).
+        let chain = self.people.limited(sender, Direction::Out, sent.currency, sent.amount_minor, None, hold).await?;
+        let mut guards = vec![store::insert(&sent)];
+        let (chain, charge) = match request.card {
+            None => (chain, None),
+            Some(card) => {
+                let charge = self
+                    .wallet
+                    .charge_for_payment(ChargeFor {
+                        person: sender,
+                        card,
+                        currency: sent.currency,
+                        amount_minor: sent.amount_minor,
+                        pin: request.pin,
+                        op: sent.id,
+                        funding_kind: chart::transfer::CARD_FUND,
+                    })
+                    .await?;
+                guards.push(charge.guard(self.core.now_ms()));
+                (chain.funded_by(charge.funding), Some(charge))
+            }
+        };
+        let outcome = match self.core.commit(Commit { guards, transfers: chain.chain.clone(), effects: Vec::new() }).await {
+            Ok(Committed::Applied(results)) => chain.outcome(&results).map(|_| ()),
+            Ok(Committed::GuardFailed(0)) => Ok(()), // the same request raced in first: follow it
+            Ok(Committed::GuardFailed(_)) => {
+                Err(PlatformError::Declined("the card charge was given back: pay again with a new request".into()))
+            }
+            Err(e) => Err(e),
+        };
+        if let (Err(_), Some(charge)) = (&outcome, &charge) {
+            self.wallet.give_back(charge.op, &charge.reference).await?;
+        }
+        outcome?;
+        self.transfer(sender, sent.id).await
+    }
+
+    /// The request, checked: friends, currencies, the note.
+    async fn parse(&self, sender: PersonId, request: SendTransfer<'_>, key: Option<&str>) -> Result<Sent> {
+        let currency = wallet::parse_currency(request.currency)?;
+        let amount = wallet::parse_amount("amount", request.amount, currency)?;
+        let note = request.note;
+        if note.chars().count() > self.core.config.note_chars_max || note.chars().any(char::is_control) {
+            return Err(PlatformError::invalid(
+                "note",
+                format!("at most {} characters, no control characters", self.core.config.note_chars_max),
+            ));
+        }
+        if sender == request.to {
+            return Err(PlatformError::invalid("to", "you cannot send money to yourself"));
+        }
+        self.social.require_friends(sender, request.to).await?;
+        self.wallet.require_currency(sender, currency).await?;
+        if !self.wallet.currencies(request.to).await?.contains(&currency) {
+            return Err(PlatformError::invalid("currency", format!("the receiver's wallet does not hold {currency}")));
+        }
+        let now = self.core.now_ms();
+        Ok(Sent {
+            id: self.core.request_id("p2p", sender, key),
+            sender,
+            receiver: request.to,
+            currency,
+            amount_minor: amount.minor(),
+            note: note.to_string(),
+            created_at_ms: now,
+            expires_at_ms: now + i64::from(self.core.config.transfer_timeout_s) * 1000,
+        })
+    }
+
+    /// A retried request finds the transfer it made; another request under the same key is refused.
+    async fn retried(&self, sender: PersonId, existing: Sent, asked: &Sent) -> Result<P2pTransfer> {
+        let same =
+            existing.receiver == asked.receiver && existing.currency == asked.currency && existing.amount_minor == asked.amount_minor;
+        if !same || existing.note != asked.note {
+            return Err(PlatformError::conflict(Conflict::IdempotencyKeyReused, "this Idempotency-Key was used for a different transfer"));
+        }
+        self.transfer(sender, existing.id).await
+    }
+
+    async fn view(&self, s: Sent) -> Result<P2pTransfer> {
+        let found = self.core.ledger_transfer(hold_id(s.id)).await?;
+        let state = match found {
+            Some((_, Some(record))) => P2pState::of(record.state),
+            _ => return Err(PlatformError::Internal(format!("transfer {} has no hold in the ledger", s.id))),
+        };
+        Ok(P2pTransfer {
+            id: s.id,
+            sender_id: s.sender,
+            receiver_id: s.receiver,
+            currency: s.currency,
+            amount: wallet::decimal(s.amount_minor, s.currency),
+            note: s.note,
+            state,
+            created_at_ms: s.created_at_ms,
+            expires_at_ms: s.expires_at_ms,
+        })
+    }
+
+    /// A transfer, as its sender or receiver sees it.
+    pub async fn transfer(&self, person: PersonId, id: i64) -> Result<P2pTransfer> {
+        let found = self.core.read(move |c| store::by_id(c, id)).await?;
+        match found {
+            Some(s) if s.sender == person || s.receiver == person => self.view(s).await,
+            _ => Err(PlatformError::NotFound("transfer")),
+        }
+    }
+
+    pub async fn accept(&self, person: PersonId, id: i64) -> Result<P2pTransfer> {
+        self.resolve(person, id, true).await
+    }
+
+    pub async fn decline(&self, person: PersonId, id: i64) -> Result<P2pTransfer> {
+        self.resolve(person, id, false).await
+    }
+
+    async fn resolve(&self, person: PersonId, id: i64, accept: bool) -> Result<P2pTransfer> {
+        let t = self.transfer(person, id).await?;
+        if t.receiver_id != person {
+            return Err(PlatformError::Forbidden("only the receiver can accept or decline a transfer".into()));
+        }
+        // A resolved transfer says how it was resolved.
+        match t.state {
+            P2pState::Accepted => return Err(PlatformError::conflict(Conflict::AlreadyAccepted, "this transfer was already accepted")),
+            P2pState::Declined => return Err(PlatformError::conflict(Conflict::AlreadyDeclined, "this transfer was already declined")),
+            P2pState::Refunded => return Err(PlatformError::Expired("transfer (the money went back to the sender)")),
+            P2pState::Pending => {}
+        }
+        let results = self.core.transfers(resolution(id, accept)).await?;
+        match crate::core::chain_outcome(&results) {
+            Ok(_) => self.transfer(person, id).await,
+            Err(TransferError::PendingTransferAlreadyPosted) => {
+                Err(PlatformError::conflict(Conflict::AlreadyAccepted, "this transfer was already accepted"))
+            }
+            Err(TransferError::PendingTransferAlreadyVoided) => {
+                Err(PlatformError::conflict(Conflict::AlreadyDeclined, "this transfer was already declined"))
+            }
+            Err(TransferError::PendingTransferExpired) => Err(PlatformError::Expired("transfer (the money went back to the sender)")),
+            Err(TransferError::IdAlreadyFailed) => {
+                Err(PlatformError::conflict(Conflict::AlreadyResolved, "this transfer was already resolved the other way"))
+            }
+            Err(e) => Err(PlatformError::Internal(format!("resolving transfer {id}: {}", e.code()))),
+        }
+    }
+
+    /// A person's transfers of one history kind, newest first, with their ledger state.
+    pub(crate) async fn history(&self, person: PersonId, kind: HistoryKind, window: Window) -> Result<Vec<HistoryItem>> {
+        let outgoing = kind == HistoryKind::TransferOut;
+        let rows = self.core.read(move |c| store::of(c, person, outgoing, window)).await?;
+        let holds = self.core.ledger_transfers(rows.iter().map(|s| hold_id(s.id)).collect()).await?;
+        Ok(rows
+            .into_iter()
+            .zip(holds)
+            .map(|(s, hold)| HistoryItem {
+                kind,
+                id: s.id,
+                currency: s.currency,
+                amount_minor: if outgoing { -s.amount_minor } else { s.amount_minor },
+                counterparty_id: Some(if outgoing { s.receiver } else { s.sender }),
+                state: hold.and_then(|(_, r)| r).map_or("unknown", |r| P2pState::of(r.state).as_str()),
+                created_at_ms: s.created_at_ms,
+            })
+            .collect())
+    }
+}
+
+/// Accepting posts the hold and its limit legs, declining voids them: one linked chain.
+fn resolution(id: i64, accept: bool) -> Vec<NewTransfer> {
+    let (kind, flags, amount) = if accept {
+        (chart::transfer::P2P_ACCEPT, TransferFlags::POST_PENDING, AMOUNT_ALL)
+    } else {
+        (chart::transfer::P2P_DECLINE, TransferFlags::VOID_PENDING, 0)
+    };
+    let resolution = NewTransfer {
+        id: chart::derived(id, kind, 0),
+        debit_account_id: 0,
+        credit_account_id: 0,
+        amount,
+        pending_id: hold_id(id),
+        currency: None,
+        code: 0,
+        flags,
+        timeout_s: 0,
+        user_data: id as u128,
+    };
+    let mut chain: Vec<NewTransfer> = leg_ids(hold_id(id))
+        .into_iter()
+        .zip(leg_ids(resolution.id))
+        .map(|(leg, leg_resolution)| NewTransfer {
+            id: leg_resolution,
+            pending_id: leg,
+            flags: flags.union(TransferFlags::LINKED),
+            ..resolution
+        })
+        .collect();
+    chain.push(resolution);
+    chain
+}

@@ -1,0 +1,237 @@
+//! A person pays an order: found from what the wallet scanned or was handed (checked as the wallet must:
+//! a JSAPI or App order only with the merchant's valid signature), then one committer request moves the
+//! order to paid, moves the money (behind the payer's limits, from the balance or a card) and queues the
+//! notification.
+
+use super::{Funding, Order, Payments, TradeState, TradeType, fee_of, store};
+use crate::core::{Commit, Committed};
+use crate::outbox::Event;
+use crate::people::Direction;
+use crate::wallet::ChargeFor;
+use crate::{Conflict, OrderId, PersonId, PlatformError, Result, chart};
+use ledger::{NewTransfer, TransferFlags};
+
+/// What the wallet scanned or was handed: a Native `code_url`, or a `prepay_id` (JSAPI and App orders
+/// come with the client-side signature the merchant made, which the wallet checks; H5 orders without).
+#[derive(Debug, Clone, Copy)]
+pub enum OrderReference<'a> {
+    CodeUrl(&'a str),
+    /// A merchant's static QR code and the amount the person entered (major units of `currency`).
+    StaticCode {
+        code_url: &'a str,
+        amount: &'a str,
+        currency: &'a str,
+    },
+    /// A payment-code order waiting for the person's PIN (from `orders_awaiting_pin`).
+    AwaitingPin(OrderId),
+    Prepay {
+        prepay_id: &'a str,
+        signature: Option<ClientSignature<'a>>,
+    },
+}
+
+/// `wx.requestPayment` / the App SDK's parameters: the merchant signs `appId\ntimeStamp\nnonceStr\n
+/// package\n` (JSAPI: package `prepay_id=...`) or `appId\ntimeStamp\nnonceStr\nprepayid\n` (App).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientSignature<'a> {
+    pub app_id: &'a str,
+    pub time_stamp: &'a str,
+    pub nonce_str: &'a str,
+    pub package: &'a str,
+    pub pay_sign: &'a str,
+}
+
+/// How a person pays an order.
+#[derive(Debug, Clone, Copy)]
+pub struct PayOrder<'a> {
+    pub pin: Option<&'a str>,
+    /// Pay straight from this linked card instead of the balance.
+    pub card: Option<i64>,
+}
+
+impl Payments {
+    /// The order a wallet was shown, checked as the wallet must, for `person` (a payment-code order only
+    /// for the person whose code it was).
+    pub async fn resolve_order(&self, person: PersonId, reference: OrderReference<'_>) -> Result<Order> {
+        let (id, signature) = match reference {
+            OrderReference::CodeUrl(url) => (self.order_of_code_url(url)?, None),
+            OrderReference::StaticCode { code_url, amount, currency } => {
+                (self.static_code_order(code_url, amount, currency).await?.id, None)
+            }
+            OrderReference::AwaitingPin(id) => {
+                if self.core.read(move |c| store::code_owner(c, id)).await? != Some(person) {
+                    return Err(PlatformError::NotFound("order"));
+                }
+                (id, None)
+            }
+            OrderReference::Prepay { prepay_id, signature } => (self.order_of_prepay_id(prepay_id)?, signature.map(|s| (prepay_id, s))),
+        };
+        let order = self.order(id).await.map_err(|_| PlatformError::invalid("prepay_id", "no such order"))?;
+        match (order.trade_type, signature) {
+            (TradeType::Native, _) if matches!(reference, OrderReference::CodeUrl(_) | OrderReference::StaticCode { .. }) => Ok(order),
+            (TradeType::H5, None) => Ok(order),
+            (TradeType::Micropay, None) if matches!(reference, OrderReference::AwaitingPin(_)) => Ok(order),
+            (TradeType::Jsapi | TradeType::App, Some((prepay_id, s))) => {
+                self.check_client_signature(&order, prepay_id, &s).await?;
+                Ok(order)
+            }
+            (TradeType::Jsapi | TradeType::App, None) => {
+                Err(PlatformError::invalid("pay_sign", "this order is paid with the merchant's signed parameters"))
+            }
+            _ => Err(PlatformError::invalid("prepay_id", "this kind of order is not paid this way")),
+        }
+    }
+
+    async fn check_client_signature(&self, order: &Order, prepay_id: &str, s: &ClientSignature<'_>) -> Result<()> {
+        let message = match order.trade_type {
+            TradeType::Jsapi => {
+                if s.package != format!("prepay_id={prepay_id}") {
+                    return Err(PlatformError::invalid("package", "prepay_id=<the prepay_id>"));
+                }
+                format!("{}\n{}\n{}\n{}\n", s.app_id, s.time_stamp, s.nonce_str, s.package)
+            }
+            _ => format!("{}\n{}\n{}\n{}\n", s.app_id, s.time_stamp, s.nonce_str, prepay_id),
+        };
+        if s.app_id != order.appid {
+            return Err(PlatformError::invalid("app_id", "not the order's app id"));
+        }
+        let signature = wxpay::base64::decode(s.pay_sign).ok_or_else(|| PlatformError::invalid("pay_sign", "not base64"))?;
+        let merchant = self.merchants.merchant(&order.mchid).await?;
+        if !merchant.keys.iter().any(|(_, key)| key.verify(message.as_bytes(), &signature).is_ok()) {
+            return Err(PlatformError::invalid("pay_sign", "the merchant's signature does not verify"));
+        }
+        Ok(())
+    }
+
+    /// A person pays an order from their balance (or a linked card), with the PIN rules of every payment.
+    /// `order` as just read (by `resolve_order`); a stale state is caught by the payment's guard. The
+    /// same key is the same payment attempt, however late it is retried.
+    pub async fn pay_order(&self, person: PersonId, order: Order, how: PayOrder<'_>, key: Option<&str>) -> Result<Order> {
+        match order.trade_state {
+            state if state.open() => {}
+            _ if order.paid() && order.payer_id == Some(person) => return Ok(order),
+            _ if order.paid() => return Err(PlatformError::conflict(Conflict::OrderPaid, "this order is already paid")),
+            _ => return Err(PlatformError::conflict(Conflict::OrderClosed, "this order is closed")),
+        }
+        let now = self.core.now_ms();
+        if now >= order.expires_at_ms {
+            return Err(PlatformError::conflict(Conflict::OrderClosed, "this order has expired"));
+        }
+        let openid = self.merchants.openid(&order.appid, person);
+        let sub_openid = order.sub_appid.as_deref().map(|a| self.merchants.openid(a, person));
+        if let Some(required) = &order.payer_openid
+            && *required != openid
+            && Some(required) != sub_openid.as_ref()
+        {
+            return Err(PlatformError::Forbidden("this order is for another payer".into()));
+        }
+        let currency = order.currency;
+        self.wallet.require_currency(person, currency).await?;
+        let auth = self.merchants.merchant(&order.mchid).await?;
+        // A failed attempt must not burn the order: each attempt has ledger ids of its own.
+        let attempt = self.core.request_id("order-pay", person, key);
+        let payment = NewTransfer {
+            id: chart::derived(attempt, chart::transfer::ORDER_PAY, 0),
+            debit_account_id: chart::wallet(person, currency),
+            credit_account_id: chart::merchant_receivable(order.merchant_id, currency),
+            amount: chart::ledger_amount(order.total_minor, currency)?,
+            pending_id: 0,
+            currency: Some(currency),
+            code: chart::transfer::ORDER_PAY,
+            flags: TransferFlags::empty(),
+            timeout_s: 0,
+            user_data: order.id.get() as u128,
+        };
+        if how.card.is_none() {
+            self.people.authorize_payment(person, order.total_minor, how.pin).await?;
+        }
+        // The limits are checked before a card is charged (its charge checks the PIN).
+        let chain = self.people.limited(person, Direction::Out, currency, order.total_minor, None, payment).await?;
+        let charge = match how.card {
+            None => None,
+            Some(card) => Some(
+                self.wallet
+                    .charge_for_payment(ChargeFor {
+                        person,
+                        card,
+                        currency,
+                        amount_minor: order.total_minor,
+                        pin: how.pin,
+                        op: attempt,
+                        funding_kind: chart::transfer::ORDER_CARD_FUND,
+                    })
+                    .await?,
+            ),
+        };
+        let paid = Order {
+            trade_state: TradeState::Success,
+            payer_id: Some(person),
+            payer_openid_paid: Some(openid.clone()),
+            payer_sub_openid_paid: sub_openid.clone(),
+            bank_type: Some(if charge.is_some() { "CARD" } else { "OTHERS" }.into()),
+            fee_minor: fee_of(order.total_minor, auth.merchant.fee_bps),
+            success_at_ms: Some(now),
+            funding: Some(if charge.is_some() { Funding::Card } else { Funding::Balance }),
+            card_reference: charge.as_ref().map(|c| c.reference.clone()),
+            ..order.clone()
+        };
+        let mark = store::mark_paid(&store::Paid {
+            order: order.id,
+            payer: person,
+            openid: &openid,
+            sub_openid: sub_openid.as_deref(),
+            funding: paid.funding.unwrap_or(Funding::Balance),
+            card: charge.as_ref().map(|c| (c.op, c.reference.as_str())),
+            bank_type: paid.bank_type.as_deref().unwrap_or("OTHERS"),
+            fee_minor: paid.fee_minor,
+            now_ms: now,
+        });
+        let mut guards = vec![mark];
+        let chain = match &charge {
+            Some(c) => {
+                guards.push(c.guard(now));
+                chain.funded_by(c.funding)
+            }
+            None => chain,
+        };
+        let effects = if order.notify_url.is_empty() {
+            Vec::new()
+        } else {
+            let event = Event::new("TRANSACTION.SUCCESS", "支付成功", "transaction", order.id.get(), paid.transaction_json().to_string());
+            vec![self.outbox.queue(&event, order.notified_merchant(), &order.notify_url, now)]
+        };
+        let outcome = match self.core.commit(Commit { guards, transfers: chain.chain.clone(), effects }).await {
+            Ok(Committed::Applied(results)) => chain.outcome(&results).map(|_| ()),
+            Ok(Committed::GuardFailed(0)) => Err(self.why_not_payable(order.id, person).await),
+            Ok(Committed::GuardFailed(_)) => {
+                Err(PlatformError::Declined("the card charge was given back: pay again with a new request".into()))
+            }
+            Err(e) => Err(e),
+        };
+        if let (Err(_), Some(c)) = (&outcome, &charge) {
+            self.wallet.give_back(c.op, &c.reference).await?;
+        }
+        match outcome {
+            Ok(()) => {
+                self.core.outbox_wake.notify_one();
+                Ok(paid)
+            }
+            // This very attempt committed before (a retry): the order is this person's.
+            Err(PlatformError::Conflict { code: Conflict::OrderPaid, .. }) if self.order(order.id).await?.payer_id == Some(person) => {
+                self.order(order.id).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn why_not_payable(&self, id: OrderId, person: PersonId) -> PlatformError {
+        match self.order(id).await {
+            Ok(now) if now.paid() && now.payer_id == Some(person) => {
+                PlatformError::conflict(Conflict::OrderPaid, "this order is already paid")
+            }
+            Ok(now) if now.paid() => PlatformError::conflict(Conflict::OrderPaid, "this order is already paid"),
+            Ok(_) => PlatformError::conflict(Conflict::OrderClosed, "this order is closed"),
+            Err(e) => e,
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Refunds: full or partial, cumulative up to what was paid (the order's guard), idempotent on the
+//! merchant's `out_refund_no`, back to the funding source: a card-funded payment's refund leaves the
+//! wallet for the card in the same chain, and the issuer is told after; if it refuses, the money comes
+//! back to the wallet. An issuer left untold by a crash is told by the sweep.
+
+use super::{CardRefund, Funding, Order, Payments, Refund, RefundChannel, RefundStatus, cst_date, store, valid_notify_url, valid_out_no};
+use crate::core::{Commit, Committed};
+use crate::outbox::Event;
+use crate::wallet::{RailOutcome, parse_currency};
+use crate::{Conflict, MerchantId, PlatformError, Result, chart, crypto, ids};
+use ledger::{NewTransfer, TransferFlags};
+use serde_json::json;
+
+/// What a merchant asks to refund.
+#[derive(Debug, Clone)]
+pub struct NewRefund {
+    /// The service provider asking (partner refunds); it must be the one that placed the order.
+    pub sp_merchant_id: Option<MerchantId>,
+    pub transaction_id: Option<String>,
+    pub out_trade_no: Option<String>,
+    pub out_refund_no: String,
+    pub reason: Option<String>,
+    pub notify_url: Option<String>,
+    pub refund_minor: i64,
+    pub total_minor: i64,
+    pub currency: String,
+}
+
+/// Card refunds the sweep tells the issuer of per round.
+const SWEEP_REFUNDS_MAX: i64 = 100;
+
+fn check(new: &NewRefund) -> Result<()> {
+    if !valid_out_no(&new.out_refund_no, 1, 64, true) {
+        return Err(PlatformError::invalid("out_refund_no", "1 to 64 characters of [0-9A-Za-z_-|*@]"));
+    }
+    if new.reason.as_ref().is_some_and(|r| r.chars().count() > 80) {
+        return Err(PlatformError::invalid("reason", "at most 80 characters"));
+    }
+    if new.notify_url.as_ref().is_some_and(|u| !valid_notify_url(u)) {
+        return Err(PlatformError::invalid("notify_url", "an http:// or https:// URL of at most 256 characters, without a query"));
+    }
+    Ok(())
+}
+
+impl Payments {
+    /// Refund (part of) a paid order back to its payer; idempotent on `out_refund_no`.
+    pub async fn refund_order(&self, merchant: MerchantId, new: NewRefund) -> Result<Refund> {
+        check(&new)?;
+        let order = self.refundable(merchant, &new).await?;
+        let request_hash = crypto::sha256(json!([order.id.get(), new.refund_minor, new.reason, new.notify_url]).to_string().as_bytes());
+        if let Ok(existing) = self.refund_by_out_refund_no(merchant, &new.out_refund_no).await {
+            return same_refund(existing, &request_hash);
+        }
+        if !order.paid() {
+            return Err(PlatformError::conflict(Conflict::InvalidRequest, "this order is not paid"));
+        }
+        let payer = order.payer_id.ok_or_else(|| PlatformError::Internal("a paid order without its payer".into()))?;
+        let to_card = order.funding == Some(Funding::Card);
+        let now = self.core.now_ms();
+        let id = ids::object_id(now);
+        let refund = Refund {
+            id,
+            refund_id: format!("50{}{:019}", cst_date(now), id),
+            out_refund_no: new.out_refund_no.clone(),
+            order: order.clone(),
+            amount_minor: new.refund_minor,
+            status: RefundStatus::Success,
+            // A card-funded payment is refunded to the card (through the wallet, in one linked chain).
+            channel: if to_card { RefundChannel::Original } else { RefundChannel::Balance },
+            created_at_ms: now,
+            success_at_ms: Some(now),
+            request_hash: request_hash.clone(),
+        };
+        let amount = chart::ledger_amount(new.refund_minor, order.currency)?;
+        let back = NewTransfer {
+            id: chart::derived(id, chart::transfer::ORDER_REFUND, 0),
+            debit_account_id: chart::merchant_receivable(order.merchant_id, order.currency),
+            credit_account_id: chart::wallet(payer, order.currency),
+            amount,
+            pending_id: 0,
+            currency: Some(order.currency),
+            code: chart::transfer::ORDER_REFUND,
+            flags: if to_card { TransferFlags::LINKED } else { TransferFlags::empty() },
+            timeout_s: 0,
+            user_data: order.id.get() as u128,
+        };
+        let mut transfers = vec![back];
+        if to_card {
+            transfers.push(NewTransfer {
+                id: chart::derived(id, chart::transfer::ORDER_REFUND_TO_CARD, 0),
+                debit_account_id: chart::wallet(payer, order.currency),
+                credit_account_id: chart::system_account(chart::account::CARD_RAIL, order.currency),
+                code: chart::transfer::ORDER_REFUND_TO_CARD,
+                flags: TransferFlags::empty(),
+                ..back
+            });
+        }
+        let guards = vec![
+            store::add_refunded(order.id, new.refund_minor, super::REFUNDS_PER_ORDER_MAX),
+            store::insert_refund(
+                &refund,
+                merchant,
+                new.reason.as_deref(),
+                new.notify_url.as_deref(),
+                to_card.then_some(CardRefund::Pending),
+            ),
+        ];
+        let notify_url = new.notify_url.clone().unwrap_or_else(|| order.notify_url.clone());
+        let effects = if notify_url.is_empty() {
+            Vec::new()
+        } else {
+            let event = Event::new("REFUND.SUCCESS", "退款成功", "refund", id, refund.notification_json().to_string());
+            vec![self.outbox.queue(&event, order.notified_merchant(), &notify_url, now)]
+        };
+        match self.core.commit(Commit { guards, transfers, effects }).await? {
+            Committed::Applied(results) => {
+                if let Some(e) = results.iter().find_map(|r| r.err()) {
+                    return Err(PlatformError::Internal(format!("ledger refused a refund: {}", e.code())));
+                }
+                self.core.outbox_wake.notify_one();
+                if to_card {
+                    self.finish_card_refund(id, &order, new.refund_minor).await?;
+                    return self.refund_by_out_refund_no(merchant, &new.out_refund_no).await;
+                }
+                Ok(refund)
+            }
+            Committed::GuardFailed(0) => Err(PlatformError::conflict(
+                Conflict::NotEnough,
+                "the refund is more than what is left to refund on this order (or 50 refunds were made)",
+            )),
+            // The same out_refund_no raced in: answer as its first request did.
+            Committed::GuardFailed(_) => same_refund(self.refund_by_out_refund_no(merchant, &new.out_refund_no).await?, &request_hash),
+        }
+    }
+
+    /// The order a refund request names, checked against it.
+    async fn refundable(&self, merchant: MerchantId, new: &NewRefund) -> Result<Order> {
+        let order = match (&new.transaction_id, &new.out_trade_no) {
+            (Some(t), _) => self.order_by_transaction_id(merchant, t).await,
+            (None, Some(o)) => self.order_by_out_trade_no(merchant, o).await,
+            (None, None) => return Err(PlatformError::invalid("transaction_id", "give transaction_id or out_trade_no")),
+        }
+        .map_err(|_| PlatformError::NotFound("order"))?;
+        if order.sp_merchant_id != new.sp_merchant_id {
+            return Err(PlatformError::NotFound("order"));
+        }
+        let currency = parse_currency(&new.currency).map_err(|_| PlatformError::invalid("amount.currency", "an ISO 4217 code"))?;
+        if currency != order.currency {
+            return Err(PlatformError::invalid("amount.currency", "differs from the order's currency"));
+        }
+        if new.total_minor != order.total_minor {
+            return Err(PlatformError::invalid("amount.total", "differs from the order's total"));
+        }
+        if new.refund_minor <= 0 || new.refund_minor > order.total_minor {
+            return Err(PlatformError::invalid("amount.refund", "1 to the order's total"));
+        }
+        Ok(order)
+    }
+
+    pub async fn refund_by_out_refund_no(&self, merchant: MerchantId, out_refund_no: &str) -> Result<Refund> {
+        let key = out_refund_no.to_string();
+        let stored =
+            self.core.read(move |c| store::refund_by_out_refund_no(c, merchant, &key)).await?.ok_or(PlatformError::NotFound("refund"))?;
+        Ok(Refund {
+            id: stored.id,
+            refund_id: stored.refund_id,
+            out_refund_no: stored.out_refund_no,
+            order: self.order(stored.order).await?,
+            amount_minor: stored.amount_minor,
+            status: stored.status,
+            channel: stored.channel,
+            created_at_ms: stored.created_at_ms,
+            success_at_ms: stored.success_at_ms,
+            request_hash: stored.request_hash,
+        })
+    }
+
+    /// Tell the card issuer about a refund that left the wallet for the card. If the issuer refuses,
+    /// the money goes back to the payer's wallet instead (and the refund says so).
+    async fn finish_card_refund(&self, refund: i64, order: &Order, amount_minor: i64) -> Result<()> {
+        let reference = order.card_reference.clone().ok_or_else(|| PlatformError::Internal("a card payment without its charge".into()))?;
+        let key = format!("order-refund-{refund}");
+        let outcome = self.wallet.rail_refund_amount(reference, amount_minor, key).await?;
+        let payer = order.payer_id.ok_or_else(|| PlatformError::Internal("a paid order without its payer".into()))?;
+        let (state, channel) = match outcome {
+            RailOutcome::Approved { .. } | RailOutcome::Pending { .. } => (CardRefund::Refunded, RefundChannel::Original),
+            RailOutcome::Declined { reason } => {
+                tracing::warn!(refund, %reason, "the card issuer refused a refund; it goes to the wallet");
+                let back = NewTransfer {
+                    id: chart::derived(refund, chart::transfer::ORDER_REFUND_TO_BALANCE, 0),
+                    debit_account_id: chart::system_account(chart::account::CARD_RAIL, order.currency),
+                    credit_account_id: chart::wallet(payer, order.currency),
+                    amount: chart::ledger_amount(amount_minor, order.currency)?,
+                    pending_id: 0,
+                    currency: Some(order.currency),
+                    code: chart::transfer::ORDER_REFUND_TO_BALANCE,
+                    flags: TransferFlags::empty(),
+                    timeout_s: 0,
+                    user_data: order.id.get() as u128,
+                };
+                let result = self.core.transfers(vec![back]).await?;
+                if let Some(e) = result[0].err() {
+                    return Err(PlatformError::Internal(format!("returning a refused card refund: {}", e.code())));
+                }
+                (CardRefund::ToBalance, RefundChannel::Balance)
+            }
+        };
+        self.core.read(move |c| store::finish_card_refund(c, refund, state, channel)).await
+    }
+
+    /// Card refunds interrupted between the ledger and the issuer (a crash): tell the issuer now (the
+    /// rail refund is idempotent on the refund's id).
+    pub(crate) async fn finish_interrupted_card_refunds(&self) -> Result<usize> {
+        let before = self.core.now_ms() - crate::wallet::INTERRUPTED_AFTER_MS;
+        let pending = self.core.read(move |c| store::pending_card_refunds(c, before, SWEEP_REFUNDS_MAX)).await?;
+        for (refund, order, amount) in &pending {
+            let order = self.order(*order).await?;
+            self.finish_card_refund(*refund, &order, *amount).await?;
+        }
+        Ok(pending.len())
+    }
+}
+
+fn same_refund(existing: Refund, request_hash: &[u8]) -> Result<Refund> {
+    if existing.request_hash != request_hash {
+        return Err(PlatformError::conflict(Conflict::InvalidRequest, "this out_refund_no was used for a different refund"));
+    }
+    Ok(existing)
+}

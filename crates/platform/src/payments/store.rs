@@ -1,0 +1,437 @@
+//! The payments domain's storage: `orders`, `refunds`, `payment_codes`, `static_codes`. The only place
+//! their SQL lives; settlement and bills read payments through the functions at the end.
+
+use super::{CardRefund, Funding, Order, Refund, RefundChannel, RefundStatus, TradeState, TradeType};
+use crate::history::Window;
+use crate::{MerchantId, OrderId, PersonId};
+use money::Currency;
+use store::{Conn, Effect, Result, Row, StoreError, Value, params};
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Database(format!("unknown {what} in a stored order"))
+}
+
+const ORDER: &str = "o.id, o.transaction_id, o.merchant_id, m.mchid, o.appid, o.out_trade_no, o.trade_type, o.description, o.attach, o.notify_url, o.goods_tag, o.currency, o.total, o.payer_openid, o.scene_info, o.trade_state, o.payer_id, o.payer_openid_paid, o.bank_type, o.fee, o.refunded, o.created_at, o.expires_at, o.success_at, o.request_hash, o.sp_merchant_id, sp.mchid AS sp_mchid, o.sub_appid, o.payer_sub_openid, o.funding, o.card_reference";
+/// The joins every order query needs for `ORDER` (the mchids are the merchants'; names are theirs).
+const ORDER_FROM: &str = "orders o JOIN merchants m ON m.id = o.merchant_id LEFT JOIN merchants sp ON sp.id = o.sp_merchant_id";
+
+fn order_from(r: &Row) -> Result<Order> {
+    Ok(Order {
+        id: OrderId::new(r.int("id")?),
+        transaction_id: r.text("transaction_id")?,
+        merchant_id: MerchantId::new(r.int("merchant_id")?),
+        mchid: r.text("mchid")?,
+        appid: r.text("appid")?,
+        out_trade_no: r.text("out_trade_no")?,
+        trade_type: TradeType::parse(&r.text("trade_type")?).ok_or_else(|| corrupt("trade type"))?,
+        description: r.text("description")?,
+        attach: r.opt_text("attach")?,
+        notify_url: r.text("notify_url")?,
+        goods_tag: r.opt_text("goods_tag")?,
+        currency: Currency::from_numeric(r.uint("currency")?).map_err(|_| corrupt("currency"))?,
+        total_minor: r.int("total")?,
+        payer_openid: r.opt_text("payer_openid")?,
+        scene_info: r.opt_text("scene_info")?,
+        trade_state: TradeState::parse(&r.text("trade_state")?).ok_or_else(|| corrupt("trade state"))?,
+        payer_id: r.opt_int("payer_id")?.map(PersonId::new),
+        payer_openid_paid: r.opt_text("payer_openid_paid")?,
+        bank_type: r.opt_text("bank_type")?,
+        fee_minor: r.int("fee")?,
+        refunded_minor: r.int("refunded")?,
+        created_at_ms: r.int("created_at")?,
+        expires_at_ms: r.int("expires_at")?,
+        success_at_ms: r.opt_int("success_at")?,
+        request_hash: r.bytes("request_hash")?,
+        sp_merchant_id: r.opt_int("sp_merchant_id")?.map(MerchantId::new),
+        sp_mchid: r.opt_text("sp_mchid")?,
+        sub_appid: r.opt_text("sub_appid")?,
+        payer_sub_openid_paid: r.opt_text("payer_sub_openid")?,
+        funding: r.opt_text("funding")?.map(|f| Funding::parse(&f).ok_or_else(|| corrupt("funding"))).transpose()?,
+        card_reference: r.opt_text("card_reference")?,
+    })
+}
+
+fn one_order(c: &mut dyn Conn, clause: &str, values: &[Value]) -> Result<Option<Order>> {
+    c.query_one(&format!("SELECT {ORDER} FROM {ORDER_FROM} WHERE {clause}"), values)?.as_ref().map(order_from).transpose()
+}
+
+/// A new order (unpaid); `ON CONFLICT DO NOTHING` on (merchant, out_trade_no), so a guard.
+pub(crate) fn insert_order(o: &Order) -> Effect {
+    Effect {
+        sql: "INSERT INTO orders (id, transaction_id, merchant_id, appid, out_trade_no, trade_type, description, attach, notify_url, goods_tag, currency, total, payer_openid, scene_info, request_hash, trade_state, created_at, expires_at, sp_merchant_id, sub_appid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) ON CONFLICT (merchant_id, out_trade_no) DO NOTHING",
+        params: vec![
+            o.id.into(),
+            o.transaction_id.as_str().into(),
+            o.merchant_id.into(),
+            o.appid.as_str().into(),
+            o.out_trade_no.as_str().into(),
+            o.trade_type.into(),
+            o.description.as_str().into(),
+            o.attach.clone().into(),
+            o.notify_url.as_str().into(),
+            o.goods_tag.clone().into(),
+            o.currency.numeric().into(),
+            o.total_minor.into(),
+            o.payer_openid.clone().into(),
+            o.scene_info.clone().into(),
+            o.request_hash.clone().into(),
+            o.trade_state.into(),
+            o.created_at_ms.into(),
+            o.expires_at_ms.into(),
+            o.sp_merchant_id.into(),
+            o.sub_appid.clone().into(),
+        ],
+    }
+}
+
+pub(crate) fn order(c: &mut dyn Conn, id: OrderId) -> Result<Option<Order>> {
+    one_order(c, "o.id = $1", params![id])
+}
+
+pub(crate) fn order_by_out_trade_no(c: &mut dyn Conn, merchant: MerchantId, out_trade_no: &str) -> Result<Option<Order>> {
+    one_order(c, "o.merchant_id = $1 AND o.out_trade_no = $2", params![merchant, out_trade_no])
+}
+
+pub(crate) fn order_by_transaction_id(c: &mut dyn Conn, merchant: MerchantId, transaction_id: &str) -> Result<Option<Order>> {
+    one_order(c, "o.merchant_id = $1 AND o.transaction_id = $2", params![merchant, transaction_id])
+}
+
+/// Close an unpaid order (no row changes when it is paid or closed already).
+pub(crate) fn close(c: &mut dyn Conn, merchant: MerchantId, out_trade_no: &str, now_ms: i64) -> Result<u64> {
+    c.execute(
+        "UPDATE orders SET trade_state = $4, closed_at = $3 WHERE merchant_id = $1 AND out_trade_no = $2 AND trade_state IN ($5, $6)",
+        params![merchant, out_trade_no, now_ms, TradeState::Closed, TradeState::NotPay, TradeState::UserPaying],
+    )
+}
+
+/// Close up to 1000 unpaid orders past their deadline.
+pub(crate) fn close_due(c: &mut dyn Conn, now_ms: i64) -> Result<u64> {
+    c.execute(
+        "UPDATE orders SET trade_state = $2, closed_at = $1 WHERE id IN (SELECT id FROM orders WHERE trade_state IN ($3, $4) AND expires_at <= $1 LIMIT 1000) AND trade_state IN ($3, $4)",
+        params![now_ms, TradeState::Closed, TradeState::NotPay, TradeState::UserPaying],
+    )
+}
+
+/// What paying an order records.
+pub(crate) struct Paid<'a> {
+    pub order: OrderId,
+    pub payer: PersonId,
+    pub openid: &'a str,
+    pub sub_openid: Option<&'a str>,
+    pub funding: Funding,
+    pub card: Option<(i64, &'a str)>,
+    pub bank_type: &'a str,
+    pub fee_minor: i64,
+    pub now_ms: i64,
+}
+
+/// The order moves from unpaid to paid (a guard: only while unpaid and before its deadline).
+pub(crate) fn mark_paid(p: &Paid) -> Effect {
+    Effect {
+        sql: "UPDATE orders SET trade_state = $11, payer_id = $2, payer_openid_paid = $3, funding = $4, card_operation = $5, bank_type = $6, fee = $7, success_at = $8, payer_sub_openid = $9, card_reference = $10 WHERE id = $1 AND trade_state IN ($12, $13) AND expires_at > $8",
+        params: params![
+            p.order,
+            p.payer,
+            p.openid,
+            p.funding,
+            p.card.map(|(op, _)| op),
+            p.bank_type,
+            p.fee_minor,
+            p.now_ms,
+            p.sub_openid,
+            p.card.map(|(_, reference)| reference),
+            TradeState::Success,
+            TradeState::NotPay,
+            TradeState::UserPaying
+        ]
+        .to_vec(),
+    }
+}
+
+pub(crate) fn set_user_paying(c: &mut dyn Conn, order: OrderId, deadline_ms: i64) -> Result<()> {
+    c.execute(
+        "UPDATE orders SET trade_state = $3, expires_at = $2 WHERE id = $1 AND trade_state = $4",
+        params![order, deadline_ms, TradeState::UserPaying, TradeState::NotPay],
+    )?;
+    Ok(())
+}
+
+/// Revoke a payment-code order: unpaid, or paid and refunded in full.
+pub(crate) fn revoke(c: &mut dyn Conn, order: OrderId, now_ms: i64) -> Result<()> {
+    c.execute(
+        "UPDATE orders SET trade_state = $3, closed_at = $2 WHERE id = $1 AND (trade_state IN ($4, $5) OR (trade_state IN ($6, $7) AND refunded = total))",
+        params![order, now_ms, TradeState::Revoked, TradeState::NotPay, TradeState::UserPaying, TradeState::Success, TradeState::Refund],
+    )?;
+    Ok(())
+}
+
+/// Payment-code orders waiting for this person's PIN, newest first.
+pub(crate) fn awaiting_pin(c: &mut dyn Conn, person: PersonId) -> Result<Vec<Order>> {
+    let rows = c.query(
+        &format!("SELECT {ORDER} FROM {ORDER_FROM} WHERE o.trade_state = $2 AND o.id IN (SELECT order_id FROM payment_codes WHERE person_id = $1 AND order_id IS NOT NULL) ORDER BY o.created_at DESC LIMIT 20"),
+        params![person, TradeState::UserPaying],
+    )?;
+    rows.iter().map(order_from).collect()
+}
+
+/// The person a payment code-order belongs to (the code's), if it is one.
+pub(crate) fn code_owner(c: &mut dyn Conn, order: OrderId) -> Result<Option<PersonId>> {
+    c.query_one("SELECT person_id FROM payment_codes WHERE order_id = $1", params![order])?
+        .map(|r| Ok(PersonId::new(r.int("person_id")?)))
+        .transpose()
+}
+
+/// Orders a person paid in a history window, newest first.
+pub(crate) fn paid_by(c: &mut dyn Conn, person: PersonId, w: Window) -> Result<Vec<Order>> {
+    let rows = c.query(
+        &format!("SELECT {ORDER} FROM {ORDER_FROM} WHERE o.payer_id = $1 AND o.success_at >= $2 AND o.success_at <= $3 AND (o.success_at < $4 OR (o.success_at = $4 AND o.id < $5)) AND ($6 < 0 OR o.currency = $6) ORDER BY o.success_at DESC, o.id DESC LIMIT $7"),
+        params![person, w.from_ms, w.to_ms, w.before.0, w.before.1, w.currency, w.limit],
+    )?;
+    rows.iter().map(order_from).collect()
+}
+
+/// Refunds to a person in a history window, newest first: (id, currency, amount, created_at).
+pub(crate) fn refunds_to(c: &mut dyn Conn, person: PersonId, w: Window) -> Result<Vec<(i64, Currency, i64, i64)>> {
+    let rows = c.query(
+        "SELECT r.id, r.currency, r.amount, r.created_at FROM refunds r JOIN orders o ON o.id = r.order_id WHERE o.payer_id = $1 AND r.created_at >= $2 AND r.created_at <= $3 AND (r.created_at < $4 OR (r.created_at = $4 AND r.id < $5)) AND ($6 < 0 OR r.currency = $6) ORDER BY r.created_at DESC, r.id DESC LIMIT $7",
+        params![person, w.from_ms, w.to_ms, w.before.0, w.before.1, w.currency, w.limit],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.int("id")?,
+                Currency::from_numeric(r.uint("currency")?).map_err(|_| corrupt("currency"))?,
+                r.int("amount")?,
+                r.int("created_at")?,
+            ))
+        })
+        .collect()
+}
+
+/// A refund takes `amount` more of the order's paid total (a guard: only within what was paid, within
+/// the refunds per order allowed).
+pub(crate) fn add_refunded(order: OrderId, amount_minor: i64, refunds_max: i64) -> Effect {
+    Effect {
+        sql: "UPDATE orders SET refunded = refunded + $2, trade_state = $4 WHERE id = $1 AND refunded + $2 <= total AND trade_state IN ($5, $4) AND (SELECT COUNT(*) FROM refunds WHERE order_id = $1) < $3",
+        params: params![order, amount_minor, refunds_max, TradeState::Refund, TradeState::Success].to_vec(),
+    }
+}
+
+/// A refund's row (a guard: `ON CONFLICT DO NOTHING` on the merchant's out_refund_no).
+pub(crate) fn insert_refund(
+    r: &Refund,
+    merchant: MerchantId,
+    reason: Option<&str>,
+    notify_url: Option<&str>,
+    card: Option<CardRefund>,
+) -> Effect {
+    Effect {
+        sql: "INSERT INTO refunds (id, refund_id, merchant_id, order_id, out_refund_no, reason, notify_url, amount, currency, status, request_hash, created_at, success_at, channel, card_state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (merchant_id, out_refund_no) DO NOTHING",
+        params: params![
+            r.id,
+            r.refund_id.as_str(),
+            merchant,
+            r.order.id,
+            r.out_refund_no.as_str(),
+            reason,
+            notify_url,
+            r.amount_minor,
+            r.order.currency.numeric(),
+            r.status,
+            r.request_hash.clone(),
+            r.created_at_ms,
+            r.success_at_ms,
+            r.channel,
+            card
+        ]
+        .to_vec(),
+    }
+}
+
+/// A refund as stored, with its order's id (the caller reads the order).
+pub(crate) struct StoredRefund {
+    pub id: i64,
+    pub refund_id: String,
+    pub out_refund_no: String,
+    pub order: OrderId,
+    pub amount_minor: i64,
+    pub status: RefundStatus,
+    pub channel: RefundChannel,
+    pub created_at_ms: i64,
+    pub success_at_ms: Option<i64>,
+    pub request_hash: Vec<u8>,
+}
+
+pub(crate) fn refund_by_out_refund_no(c: &mut dyn Conn, merchant: MerchantId, out_refund_no: &str) -> Result<Option<StoredRefund>> {
+    let row = c.query_one(
+        "SELECT id, refund_id, out_refund_no, order_id, amount, status, created_at, success_at, request_hash, channel FROM refunds WHERE merchant_id = $1 AND out_refund_no = $2",
+        params![merchant, out_refund_no],
+    )?;
+    row.map(|r| {
+        Ok(StoredRefund {
+            id: r.int("id")?,
+            refund_id: r.text("refund_id")?,
+            out_refund_no: r.text("out_refund_no")?,
+            order: OrderId::new(r.int("order_id")?),
+            amount_minor: r.int("amount")?,
+            status: RefundStatus::parse(&r.text("status")?).ok_or_else(|| corrupt("refund status"))?,
+            channel: RefundChannel::parse(&r.text("channel")?).ok_or_else(|| corrupt("refund channel"))?,
+            created_at_ms: r.int("created_at")?,
+            success_at_ms: r.opt_int("success_at")?,
+            request_hash: r.bytes("request_hash")?,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) fn finish_card_refund(c: &mut dyn Conn, refund: i64, state: CardRefund, channel: RefundChannel) -> Result<()> {
+    c.execute(
+        "UPDATE refunds SET card_state = $2, channel = $3 WHERE id = $1 AND card_state = $4",
+        params![refund, state, channel, CardRefund::Pending],
+    )?;
+    Ok(())
+}
+
+/// Card refunds the issuer was not told of, created before a time: (refund, order, amount).
+pub(crate) fn pending_card_refunds(c: &mut dyn Conn, before_ms: i64, limit: i64) -> Result<Vec<(i64, OrderId, i64)>> {
+    let rows = c.query(
+        "SELECT id, order_id, amount FROM refunds WHERE card_state = $1 AND created_at < $2 LIMIT $3",
+        params![CardRefund::Pending, before_ms, limit],
+    )?;
+    rows.iter().map(|r| Ok((r.int("id")?, OrderId::new(r.int("order_id")?), r.int("amount")?))).collect()
+}
+
+/// `false` when the code is taken.
+pub(crate) fn insert_code(c: &mut dyn Conn, code: &str, person: PersonId, now_ms: i64, expires_at_ms: i64) -> Result<bool> {
+    let inserted = c.execute(
+        "INSERT INTO payment_codes (code, person_id, created_at, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (code) DO NOTHING",
+        params![code, person, now_ms, expires_at_ms],
+    )?;
+    Ok(inserted == 1)
+}
+
+/// A payment code: (person, expires_at, the order it paid).
+pub(crate) fn code(c: &mut dyn Conn, code: &str) -> Result<Option<(PersonId, i64, Option<OrderId>)>> {
+    let row = c.query_one("SELECT person_id, expires_at, order_id FROM payment_codes WHERE code = $1", params![code])?;
+    row.map(|r| Ok((PersonId::new(r.int("person_id")?), r.int("expires_at")?, r.opt_int("order_id")?.map(OrderId::new)))).transpose()
+}
+
+/// Bind a code to its one order (only while unused and unexpired).
+pub(crate) fn bind_code(c: &mut dyn Conn, code: &str, order: OrderId, now_ms: i64) -> Result<bool> {
+    Ok(c.execute(
+        "UPDATE payment_codes SET order_id = $2 WHERE code = $1 AND order_id IS NULL AND expires_at > $3",
+        params![code, order, now_ms],
+    )? == 1)
+}
+
+pub(crate) fn purge_codes(c: &mut dyn Conn, before_ms: i64, limit: i64) -> Result<u64> {
+    c.execute(
+        "DELETE FROM payment_codes WHERE code IN (SELECT code FROM payment_codes WHERE expires_at < $1 LIMIT $2)",
+        params![before_ms, limit],
+    )
+}
+
+pub(crate) fn insert_static_code(
+    c: &mut dyn Conn,
+    id: i64,
+    merchant: MerchantId,
+    appid: &str,
+    description: &str,
+    notify_url: &str,
+    now_ms: i64,
+) -> Result<()> {
+    c.execute(
+        "INSERT INTO static_codes (id, merchant_id, appid, description, notify_url, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        params![id, merchant, appid, description, notify_url, now_ms],
+    )?;
+    Ok(())
+}
+
+/// A static code: (merchant, appid, description, notify_url).
+pub(crate) fn static_code(c: &mut dyn Conn, id: i64) -> Result<Option<(MerchantId, String, String, String)>> {
+    let row = c.query_one("SELECT merchant_id, appid, description, notify_url FROM static_codes WHERE id = $1", params![id])?;
+    row.map(|r| Ok((MerchantId::new(r.int("merchant_id")?), r.text("appid")?, r.text("description")?, r.text("notify_url")?))).transpose()
+}
+
+/// One merchant's day in one currency, before it is settled (amounts in minor units).
+pub(crate) struct DayTotal {
+    pub merchant: MerchantId,
+    pub currency: Currency,
+    pub payments: i64,
+    pub gross: i64,
+    pub fees: i64,
+    pub refunds: i64,
+}
+
+/// One day's takings per merchant and currency.
+pub(crate) fn day_totals(c: &mut dyn Conn, start_ms: i64, end_ms: i64) -> Result<Vec<DayTotal>> {
+    let rows = c.query(
+        "SELECT merchant_id, currency, CAST(SUM(payments) AS BIGINT) AS payments, CAST(SUM(gross) AS BIGINT) AS gross, CAST(SUM(fees) AS BIGINT) AS fees, CAST(SUM(refunds) AS BIGINT) AS refunds FROM (
+            SELECT merchant_id, currency, COUNT(*) AS payments, SUM(total) AS gross, SUM(fee) AS fees, 0 AS refunds FROM orders WHERE success_at >= $1 AND success_at < $2 GROUP BY merchant_id, currency
+            UNION ALL SELECT merchant_id, currency, 0, 0, 0, SUM(amount) FROM refunds WHERE created_at >= $1 AND created_at < $2 GROUP BY merchant_id, currency
+         ) t GROUP BY merchant_id, currency ORDER BY merchant_id, currency",
+        params![start_ms, end_ms],
+    )?;
+    rows.iter()
+        .map(|r| {
+            let currency = Currency::from_numeric(r.uint("currency")?).map_err(|_| corrupt("currency"))?;
+            Ok(DayTotal {
+                merchant: MerchantId::new(r.int("merchant_id")?),
+                currency,
+                payments: r.int("payments")?,
+                gross: r.int("gross")?,
+                fees: r.int("fees")?,
+                refunds: r.int("refunds")?,
+            })
+        })
+        .collect()
+}
+
+/// A line of a merchant's trade bill: a payment, or a refund of one.
+pub(crate) struct BillLine {
+    pub refund: bool,
+    pub at_ms: i64,
+    pub order: Order,
+    pub refund_id: String,
+    pub out_refund_no: String,
+    pub refund_minor: i64,
+}
+
+/// A merchant's payments and refunds of a day, in time order (payments before refunds at a tie).
+pub(crate) fn bill_lines(c: &mut dyn Conn, merchant: MerchantId, start_ms: i64, end_ms: i64) -> Result<Vec<BillLine>> {
+    let paid = c.query(
+        &format!("SELECT {ORDER} FROM {ORDER_FROM} WHERE o.merchant_id = $1 AND o.success_at >= $2 AND o.success_at < $3 ORDER BY o.success_at, o.id"),
+        params![merchant, start_ms, end_ms],
+    )?;
+    let mut lines: Vec<BillLine> = paid
+        .iter()
+        .map(|r| {
+            let order = order_from(r)?;
+            Ok(BillLine {
+                refund: false,
+                at_ms: order.success_at_ms.unwrap_or(0),
+                order,
+                refund_id: String::new(),
+                out_refund_no: String::new(),
+                refund_minor: 0,
+            })
+        })
+        .collect::<Result<_>>()?;
+    let refunds = c.query(
+        "SELECT id, refund_id, out_refund_no, order_id, amount, created_at FROM refunds WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $3 ORDER BY created_at, id",
+        params![merchant, start_ms, end_ms],
+    )?;
+    for r in &refunds {
+        let order = one_order(c, "o.id = $1", params![r.int("order_id")?])?.ok_or_else(|| corrupt("refund's order"))?;
+        lines.push(BillLine {
+            refund: true,
+            at_ms: r.int("created_at")?,
+            order,
+            refund_id: r.text("refund_id")?,
+            out_refund_no: r.text("out_refund_no")?,
+            refund_minor: r.int("amount")?,
+        });
+    }
+    lines.sort_by_key(|l| (l.at_ms, l.refund));
+    Ok(lines)
+}

@@ -1,0 +1,301 @@
+//! Payment limits, enforced *in the ledger*, atomically with the payment.
+//!
+//! Each person has, per currency and direction (money out: payments and withdrawals; money in: top-ups),
+//! a limit account per day and per year, funded with the tier's limit from a limit source. Every payment
+//! is a linked chain [spend the daily limit, spend the yearly limit, the payment itself]: the ledger
+//! orders concurrent payments, so two of them cannot both slip under a limit; the one that would exceed
+//! it fails on its limit leg and nothing of its chain happens. Limit units live in their own accounts and
+//! never mix with money.
+//!
+//! A period's accounts belong to one *KYC version* (bumped by every tier change): a new version opens
+//! fresh accounts funded with what its tier leaves after what the period already spent (recorded in the
+//! account's `user_data`), so a downgrade takes effect at once and an upgrade adds exactly its difference.
+//! (A pending spend voided after a change returns to the old version's account: the allowance is not
+//! given back until the next period. Conservative on purpose.)
+
+use super::People;
+use crate::chart::{self, account, transfer};
+use crate::core::Chain;
+use crate::{Conflict, PersonId, PlatformError, Result};
+use ledger::{Account, AccountFlags, NewAccount, NewTransfer, TransferError, TransferFlags, TransferResult};
+use money::{Currency, Money};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+/// Limits of one tier, in major units of the currency they apply to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TierLimits {
+    pub single_major: i64,
+    pub daily_major: i64,
+    pub yearly_major: i64,
+}
+
+/// Default limits per tier (0, 1, 2), the same figures in every currency unless the operator says otherwise.
+pub fn default_limits() -> [TierLimits; 3] {
+    [
+        TierLimits { single_major: 500, daily_major: 1_000, yearly_major: 20_000 },
+        TierLimits { single_major: 5_000, daily_major: 20_000, yearly_major: 200_000 },
+        TierLimits { single_major: 50_000, daily_major: 200_000, yearly_major: 1_000_000 },
+    ]
+}
+
+/// Default limits on money *in* (top-ups) per tier: a wallet takes in more than it may spend at once,
+/// but no one person can pour unbounded money through a shared rail account.
+pub fn default_limits_in() -> [TierLimits; 3] {
+    [
+        TierLimits { single_major: 2_000, daily_major: 5_000, yearly_major: 50_000 },
+        TierLimits { single_major: 20_000, daily_major: 50_000, yearly_major: 500_000 },
+        TierLimits { single_major: 200_000, daily_major: 500_000, yearly_major: 5_000_000 },
+    ]
+}
+
+/// KYC versions a person may have (the version is part of the limit accounts' kind).
+pub(crate) const KYC_VERSIONS_MAX: i64 = 63;
+const DAY_MS: i64 = 86_400_000;
+
+/// Money out of the wallet, or into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Direction {
+    Out,
+    In,
+}
+
+/// The ledger ids of a payment's limit legs (daily, yearly), derived from the payment's id.
+pub(crate) fn leg_ids(payment_id: u128) -> [u128; 2] {
+    [payment_id ^ (u128::from(transfer::LIMIT_SPEND_DAILY) << 32), payment_id ^ (u128::from(transfer::LIMIT_SPEND_YEARLY) << 32)]
+}
+
+/// A payment's chain, built behind its limit legs; `outcome` reads the ledger's answer.
+pub(crate) struct LimitedPayment {
+    pub chain: Vec<NewTransfer>,
+    first_leg: usize,
+    tier: i64,
+}
+
+impl LimitedPayment {
+    /// The same chain with the money coming in first (a card paying for the payment): funding, limits
+    /// and payment succeed or fail as one.
+    pub fn funded_by(mut self, funding: NewTransfer) -> LimitedPayment {
+        self.chain.insert(0, NewTransfer { flags: funding.flags.union(TransferFlags::LINKED), ..funding });
+        self.first_leg += 1;
+        self
+    }
+
+    /// What the chain did: created, repeated (a retry of a committed one), or why it was refused.
+    pub fn outcome(&self, results: &[TransferResult]) -> Result<Chain> {
+        let leg_failed = |i: usize| matches!(results.get(self.first_leg + i), Some(Err(TransferError::ExceedsCredits)));
+        if leg_failed(0) {
+            return Err(PlatformError::conflict(Conflict::LimitDaily, format!("this would pass today's limit for KYC tier {}", self.tier)));
+        }
+        if leg_failed(1) {
+            return Err(PlatformError::conflict(
+                Conflict::LimitYearly,
+                format!("this would pass this year's limit for KYC tier {}", self.tier),
+            ));
+        }
+        crate::core::chain_outcome(results).map_err(|e| match e {
+            TransferError::ExceedsCredits => PlatformError::InsufficientBalance,
+            e => PlatformError::Internal(format!("ledger refused: {}", e.code())),
+        })
+    }
+}
+
+/// Which limit periods this process has opened and funded (saves ledger round trips).
+#[derive(Default)]
+pub(crate) struct Opened(Mutex<HashSet<Periods>>);
+
+/// A person's limit periods in one currency and direction, under one KYC version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Periods {
+    person: PersonId,
+    currency: u16,
+    direction: Direction,
+    day: u32,
+    year: u32,
+    kyc_version: i64,
+}
+
+/// (day number, year) of a time, UTC.
+fn periods(now_ms: i64) -> (u32, u32) {
+    let day = u32::try_from(now_ms / DAY_MS).expect("a day number fits u32");
+    let (year, _) = crate::wallet::civil_year_month(now_ms);
+    (day, u32::try_from(year).expect("a year fits u32"))
+}
+
+fn kinds(direction: Direction) -> (u16, u16) {
+    match direction {
+        Direction::Out => (account::LIMIT_DAILY, account::LIMIT_YEARLY),
+        Direction::In => (account::LIMIT_IN_DAILY, account::LIMIT_IN_YEARLY),
+    }
+}
+
+/// A limit account: the person's, of one kind, period and version.
+fn limit_account(person: PersonId, kind: u16, version: i64, period: u32, currency: Currency) -> u128 {
+    assert!((0..=KYC_VERSIONS_MAX).contains(&version));
+    chart::derived(person.get(), kind | (version as u16) << 8, period * 1000 + u32::from(currency.numeric()))
+}
+
+impl People {
+    pub(crate) fn tier_limits(&self, direction: Direction, tier: i64) -> TierLimits {
+        let limits = match direction {
+            Direction::Out => &self.core.config.limits,
+            Direction::In => &self.core.config.limits_in,
+        };
+        limits[tier.clamp(0, 2) as usize]
+    }
+
+    /// The chain that pays `payment` (of `amount_minor` from `payer`) within the payer's limits, with
+    /// `funding` (money in from a card) in front. Checks the single-payment limit first. A payment that is
+    /// itself pending (a transfer to a friend) gets pending legs with its timeout: accepting posts them,
+    /// declining voids them, and expiry returns the limit with the money.
+    pub(crate) async fn limited(
+        &self,
+        payer: PersonId,
+        direction: Direction,
+        currency: Currency,
+        amount_minor: i64,
+        funding: Option<NewTransfer>,
+        payment: NewTransfer,
+    ) -> Result<LimitedPayment> {
+        let person = self.person(payer).await?;
+        let limits = self.tier_limits(direction, person.kyc_tier);
+        let single = Money::from_major(limits.single_major, currency)?.minor();
+        if amount_minor > single {
+            let what = if direction == Direction::In { "top-up" } else { "single-payment" };
+            return Err(PlatformError::conflict(
+                Conflict::LimitSingle,
+                format!("above the {what} limit of {} {currency} for KYC tier {}", limits.single_major, person.kyc_tier),
+            ));
+        }
+        let (day, year) = periods(self.core.now_ms());
+        self.open_periods(&person, direction, currency, day, year).await?;
+        let (daily, yearly) = kinds(direction);
+        let pending = payment.flags.contains(TransferFlags::PENDING);
+        let sink = chart::system_account(account::LIMIT_SINK, currency);
+        let amount = chart::ledger_amount(amount_minor, currency)?;
+        let legs = leg_ids(payment.id);
+        let leg = |i: usize, account_id: u128, code: u16| NewTransfer {
+            // Derived from the payment, so a retried payment re-sends the same legs.
+            id: legs[i],
+            debit_account_id: account_id,
+            credit_account_id: sink,
+            amount,
+            pending_id: 0,
+            currency: Some(currency),
+            code,
+            flags: TransferFlags::LINKED.union(if pending { TransferFlags::PENDING } else { TransferFlags::empty() }),
+            timeout_s: if pending { payment.timeout_s } else { 0 },
+            user_data: payer.get() as u128,
+        };
+        let mut chain: Vec<NewTransfer> =
+            funding.into_iter().map(|f| NewTransfer { flags: f.flags.union(TransferFlags::LINKED), ..f }).collect();
+        let first_leg = chain.len();
+        chain.push(leg(0, limit_account(payer, daily, person.kyc_version, day, currency), transfer::LIMIT_SPEND_DAILY));
+        chain.push(leg(1, limit_account(payer, yearly, person.kyc_version, year, currency), transfer::LIMIT_SPEND_YEARLY));
+        chain.push(payment);
+        Ok(LimitedPayment { chain, first_leg, tier: person.kyc_tier })
+    }
+
+    /// Make sure today's and this year's limit accounts of the person's KYC version exist and are funded.
+    async fn open_periods(
+        &self,
+        person: &crate::people::Person,
+        direction: Direction,
+        currency: Currency,
+        day: u32,
+        year: u32,
+    ) -> Result<()> {
+        let key = Periods { person: person.id, currency: currency.numeric(), direction, day, year, kyc_version: person.kyc_version };
+        if self.opened.0.lock().expect("periods lock").contains(&key) {
+            return Ok(());
+        }
+        let (daily, yearly) = kinds(direction);
+        let limits = self.tier_limits(direction, person.kyc_tier);
+        let mut accounts = Vec::new();
+        let mut funding = Vec::new();
+        for (kind, period, limit_major, fund_kind) in
+            [(daily, day, limits.daily_major, transfer::LIMIT_FUND_DAILY), (yearly, year, limits.yearly_major, transfer::LIMIT_FUND_YEARLY)]
+        {
+            let spent_before = self.spent_before(person, kind, period, currency).await?;
+            let id = limit_account(person.id, kind, person.kyc_version, period, currency);
+            let user_data = if person.kyc_version == 0 { person.id.get() as u128 } else { u128::from(spent_before) };
+            let flags = AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS;
+            accounts.push(NewAccount { id, currency, code: kind, flags, user_data });
+            let limit = u64::try_from(Money::from_major(limit_major, currency)?.minor()).unwrap_or(0);
+            funding.extend(self.fundings(person, direction, id, kind, fund_kind, period, currency, limit.saturating_sub(spent_before))?);
+        }
+        self.core.accounts(accounts).await?;
+        let results = self.core.transfers(funding).await?;
+        if let Some(e) = results.iter().find_map(|r| r.err()) {
+            return Err(PlatformError::Internal(format!("funding limits: {}", e.code())));
+        }
+        self.opened.0.lock().expect("periods lock").insert(key);
+        Ok(())
+    }
+
+    /// What the period spent under earlier KYC versions: the latest earlier version's account that exists
+    /// for the period knows (its own spending plus what it was opened with).
+    async fn spent_before(&self, person: &crate::people::Person, kind: u16, period: u32, currency: Currency) -> Result<u64> {
+        let earlier: Vec<u128> = (0..person.kyc_version).rev().map(|v| limit_account(person.id, kind, v, period, currency)).collect();
+        for (version, id) in (0..person.kyc_version).rev().zip(earlier) {
+            if let Some(a) = self.core.account(id).await? {
+                return Ok(spent(&a, version));
+            }
+        }
+        Ok(0)
+    }
+
+    /// The transfers that fund a period's account: at version 0 the tiers' differences in turn (so an
+    /// account funded by an older release is topped up, never twice); later, one transfer of what is left.
+    #[allow(clippy::too_many_arguments)]
+    fn fundings(
+        &self,
+        person: &crate::people::Person,
+        direction: Direction,
+        account_id: u128,
+        kind: u16,
+        fund_kind: u16,
+        period: u32,
+        currency: Currency,
+        left: u64,
+    ) -> Result<Vec<NewTransfer>> {
+        let source = chart::system_account(account::LIMIT_SOURCE, currency);
+        let sub = period * 1000 + u32::from(currency.numeric());
+        let fund = |id, code, amount| NewTransfer {
+            id,
+            debit_account_id: source,
+            credit_account_id: account_id,
+            amount,
+            pending_id: 0,
+            currency: Some(currency),
+            code,
+            flags: TransferFlags::empty(),
+            timeout_s: 0,
+            user_data: person.id.get() as u128,
+        };
+        if person.kyc_version > 0 {
+            let id = chart::derived(person.id.get(), transfer::LIMIT_FUND_VERSIONED | kind | (person.kyc_version as u16) << 8, sub);
+            return Ok(if left > 0 { vec![fund(id, fund_kind, left)] } else { Vec::new() });
+        }
+        let mut out = Vec::new();
+        // Version 0 in the "in" direction uses its own kinds, so its funding ids differ from "out"'s.
+        let direction_bit = if direction == Direction::In { 0x10 } else { 0 };
+        for k in 0..=person.kyc_tier.clamp(0, 2) {
+            let (now, before) = (self.tier_limits(direction, k), if k == 0 { None } else { Some(self.tier_limits(direction, k - 1)) });
+            let pick = |l: TierLimits| if fund_kind == transfer::LIMIT_FUND_DAILY { l.daily_major } else { l.yearly_major };
+            let delta = pick(now) - before.map(pick).unwrap_or(0);
+            if delta > 0 {
+                let amount = chart::ledger_amount(Money::from_major(delta, currency)?.minor(), currency)?;
+                out.push(fund(chart::derived(person.id.get(), fund_kind + direction_bit + k as u16, sub), fund_kind, amount));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What a limit account's period has spent up to and including this version.
+fn spent(a: &Account, version: i64) -> u64 {
+    let before = if version == 0 { 0 } else { u64::try_from(a.user_data).unwrap_or(u64::MAX) };
+    before.saturating_add(a.debits_posted).saturating_add(a.debits_pending)
+}

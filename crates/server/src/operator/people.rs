@@ -1,0 +1,27 @@
+//! `/admin/api/people/{id}/kyc`: an operator verifies a person (tier 2) or downgrades them.
+
+use super::{Answer, Operator, St, audit, parse_json};
+use axum::Json;
+use axum::extract::Path;
+use platform::PersonId;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TierIn {
+    tier: i64,
+}
+
+pub(super) async fn set_kyc_tier(
+    _: Operator,
+    state: St,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Answer<Json<serde_json::Value>> {
+    let r: TierIn = parse_json(&body)?;
+    let person = PersonId::parse("id", &id)?;
+    let before = state.platform.people.person(person).await?.kyc_tier;
+    let tier = state.platform.people.set_kyc_tier(person, r.tier).await?;
+    audit(&state, "people.set_kyc_tier", &format!("person:{person}"), &format!("tier {before} → {tier}")).await?;
+    Ok(Json(serde_json::json!({"kyc_tier": tier})))
+}

@@ -1,0 +1,39 @@
+//! `/admin/api/settlements`: a day's settlement report, and settling a day now.
+
+use super::{Answer, ApiError, Operator, Params, St, audit, parse_json};
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use platform::settlement::{Settlement, Settlements};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SettlementParams {
+    day: String,
+    format: Option<String>,
+}
+
+/// As JSON or (`format=csv`) CSV.
+pub(super) async fn settlements(_: Operator, state: St, Params(q): Params<SettlementParams>) -> Answer<Response> {
+    let rows = state.platform.settlement.settlements(&q.day).await?;
+    Ok(match q.format.as_deref() {
+        Some("csv") => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], Settlements::csv(&rows)).into_response(),
+        None | Some("json") => Json(rows).into_response(),
+        Some(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, "PARAM_ERROR", "format: json or csv")),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RunIn {
+    day: String,
+}
+
+/// Settle a day now (it also runs by itself each day); idempotent per merchant, day and currency.
+pub(super) async fn run(_: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Vec<Settlement>>> {
+    let r: RunIn = parse_json(&body)?;
+    let rows = state.platform.settlement.settle_day(&r.day).await?;
+    audit(&state, "settlements.run", "settlements", &r.day).await?;
+    Ok(Json(rows))
+}
