@@ -15,12 +15,12 @@ pub fn random_u64() -> u64 {
 /// Uniform in `lo..=hi` without modulo bias.
 pub fn random_in(lo: i64, hi: i64) -> i64 {
     assert!(lo <= hi);
-    let span = (hi - lo) as u64 + 1;
+    let span = u64::try_from(hi.checked_sub(lo).expect("the range fits i64")).expect("lo <= hi") + 1;
     let zone = u64::MAX - (u64::MAX % span);
     loop {
         let r = random_u64();
         if r < zone {
-            return lo + (r % span) as i64;
+            return lo + i64::try_from(r % span).expect("below the span, which fits i64");
         }
     }
 }

@@ -397,14 +397,55 @@ impl Worker {
         due: &[Id],
         now: u64,
         transfer_ids: Vec<Id>,
-        mut account_ids: Vec<Id>,
-        mut pending_ids: Vec<Id>,
+        account_ids: Vec<Id>,
+        pending_ids: Vec<Id>,
     ) -> Result<Vec<Reply>> {
+        let accounts_last_ts = self.load(transfer_ids, account_ids, pending_ids)?;
+        // Every event of this batch is later than anything it depends on: the journal replays in
+        // timestamp order even when several instances write to one database.
+        let first_ts = now.max(self.last_ts + 1).max(accounts_last_ts + 1);
+        assert!(first_ts > self.last_ts && first_ts > accounts_last_ts);
+        let mut ts = first_ts;
+        let mut changes = Changes::default();
+        let mut stats = BatchStats::default();
+        for id in due {
+            if self.ledger.expire(*id, ts, &mut changes) {
+                stats.expired += 1;
+                ts += 1;
+            }
+        }
+        let mut replies = Vec::with_capacity(requests.len());
+        for request in requests {
+            let reply = match &request.op {
+                Op::Accounts(batch) => {
+                    let results = self.ledger.create_accounts(batch, ts, &mut changes);
+                    stats.accounts_created += results.iter().filter(|r| **r == Ok(Outcome::Created)).count() as u64;
+                    Reply::Accounts(results)
+                }
+                Op::Transfers(batch, conditions) => self.apply_transfers(batch, conditions, ts, &mut changes, &mut stats)?,
+            };
+            ts += request.op.len() as u64;
+            replies.push(reply);
+        }
+        changes.finish();
+        let last_ts = ts.saturating_sub(1).max(first_ts);
+        if !changes.is_empty() {
+            self.backend.write(&self.ledger, &changes, last_ts)?;
+        }
+        assert!(last_ts >= self.last_ts, "the ledger's clock never goes back");
+        self.last_ts = last_ts;
+        self.record(stats);
+        assert_eq!(replies.len(), requests.len(), "every request is answered");
+        Ok(replies)
+    }
+
+    /// Read what the batch touches into the ledger (locking the accounts); returns the accounts' latest
+    /// timestamp.
+    fn load(&mut self, mut transfer_ids: Vec<Id>, mut account_ids: Vec<Id>, mut pending_ids: Vec<Id>) -> Result<u64> {
         // Ids above the journal's largest are new (ids are time-ordered): no lookup. Another writer may
         // have committed a larger one meanwhile; the primary key then refuses our insert and the batch is
         // retried (as a conflict) after looking again.
         let max_id = self.backend.max_journal_id()?;
-        let mut transfer_ids = transfer_ids;
         transfer_ids.retain(|id| *id <= max_id);
         self.backend.read_transfers(&transfer_ids, &mut self.ledger)?;
         // A post or void touches the pending transfer's accounts, which the request may not name.
@@ -422,86 +463,69 @@ impl Worker {
         pending_ids.sort_unstable();
         pending_ids.dedup();
         self.backend.refresh_pending(&pending_ids, &mut self.ledger)?;
+        Ok(accounts_last_ts)
+    }
 
-        // Every event of this batch is later than anything it depends on: the journal replays in
-        // timestamp order even when several instances write to one database.
-        let first_ts = now.max(self.last_ts + 1).max(accounts_last_ts + 1);
-        let mut ts = first_ts;
-        let mut changes = Changes::default();
-        let mut expired = 0;
-        for id in due {
-            if self.ledger.expire(*id, ts, &mut changes) {
-                expired += 1;
-                ts += 1;
-            }
-        }
-        let mut replies = Vec::with_capacity(requests.len());
-        let (mut created_accounts, mut created_transfers) = (0u64, 0u64);
-        let mut failures: Vec<&'static str> = Vec::new();
-        for request in requests {
-            match &request.op {
-                Op::Accounts(batch) => {
-                    let results = self.ledger.create_accounts(batch, ts, &mut changes);
-                    ts += batch.len() as u64;
-                    created_accounts += results.iter().filter(|r| **r == Ok(Outcome::Created)).count() as u64;
-                    replies.push(Reply::Accounts(results));
-                }
-                Op::Transfers(batch, conditions) => {
-                    let guarded = !conditions.guards.is_empty();
-                    if guarded {
-                        self.backend.savepoint("SAVEPOINT guarded")?;
-                        let mut failed = None;
-                        for (i, guard) in conditions.guards.iter().enumerate() {
-                            if self.backend.execute(guard.sql, &guard.params)? == 0 {
-                                failed = Some(i);
-                                break;
-                            }
-                        }
-                        if let Some(i) = failed {
-                            self.backend.savepoint("ROLLBACK TO SAVEPOINT guarded")?;
-                            self.backend.savepoint("RELEASE SAVEPOINT guarded")?;
-                            replies.push(Reply::GuardFailed(i));
-                            continue;
-                        }
-                    }
-                    let results = self.ledger.create_transfers(batch, ts, &mut changes);
-                    ts += batch.len() as u64;
-                    for r in &results {
-                        match r {
-                            Ok(Outcome::Created) => created_transfers += 1,
-                            Ok(Outcome::Exists) => {}
-                            Err(e) => failures.push(e.code()),
-                        }
-                    }
-                    if results.iter().all(|r| r.is_ok()) {
-                        for effect in &conditions.effects {
-                            self.backend.execute(effect.sql, &effect.params)?;
-                        }
-                    } else if guarded {
-                        self.backend.savepoint("ROLLBACK TO SAVEPOINT guarded")?;
-                    }
-                    if guarded {
-                        self.backend.savepoint("RELEASE SAVEPOINT guarded")?;
-                    }
-                    replies.push(Reply::Transfers(results));
+    /// One request's transfers behind its guards: a guard that changes no row skips the request (nothing
+    /// of it applies); the effects run only if every transfer succeeded; a failed chain undoes its guards.
+    fn apply_transfers(
+        &mut self,
+        batch: &[NewTransfer],
+        conditions: &Conditions,
+        ts: u64,
+        changes: &mut Changes,
+        stats: &mut BatchStats,
+    ) -> Result<Reply> {
+        let guarded = !conditions.guards.is_empty();
+        if guarded {
+            self.backend.savepoint("SAVEPOINT guarded")?;
+            for (i, guard) in conditions.guards.iter().enumerate() {
+                if self.backend.execute(guard.sql, &guard.params)? == 0 {
+                    self.backend.savepoint("ROLLBACK TO SAVEPOINT guarded")?;
+                    self.backend.savepoint("RELEASE SAVEPOINT guarded")?;
+                    return Ok(Reply::GuardFailed(i));
                 }
             }
         }
-        changes.finish();
-        let last_ts = ts.saturating_sub(1).max(first_ts);
-        if !changes.is_empty() {
-            self.backend.write(&self.ledger, &changes, last_ts)?;
+        let results = self.ledger.create_transfers(batch, ts, changes);
+        for r in &results {
+            match r {
+                Ok(Outcome::Created) => stats.transfers_created += 1,
+                Ok(Outcome::Exists) => {}
+                Err(e) => stats.failures.push(e.code()),
+            }
         }
-        self.last_ts = last_ts;
-        self.metrics.accounts_created.fetch_add(created_accounts, Ordering::Relaxed);
-        self.metrics.transfers_created.fetch_add(created_transfers, Ordering::Relaxed);
-        self.metrics.transfers_expired.fetch_add(expired, Ordering::Relaxed);
-        if !failures.is_empty() {
+        if results.iter().all(|r| r.is_ok()) {
+            for effect in &conditions.effects {
+                self.backend.execute(effect.sql, &effect.params)?;
+            }
+        } else if guarded {
+            self.backend.savepoint("ROLLBACK TO SAVEPOINT guarded")?;
+        }
+        if guarded {
+            self.backend.savepoint("RELEASE SAVEPOINT guarded")?;
+        }
+        Ok(Reply::Transfers(results))
+    }
+
+    fn record(&self, stats: BatchStats) {
+        self.metrics.accounts_created.fetch_add(stats.accounts_created, Ordering::Relaxed);
+        self.metrics.transfers_created.fetch_add(stats.transfers_created, Ordering::Relaxed);
+        self.metrics.transfers_expired.fetch_add(stats.expired, Ordering::Relaxed);
+        if !stats.failures.is_empty() {
             let mut by_code = self.metrics.transfers_failed.lock().expect("metrics lock");
-            for code in failures {
+            for code in stats.failures {
                 *by_code.entry(code).or_default() += 1;
             }
         }
-        Ok(replies)
     }
+}
+
+/// What one batch did, for the metrics.
+#[derive(Default)]
+struct BatchStats {
+    accounts_created: u64,
+    transfers_created: u64,
+    expired: u64,
+    failures: Vec<&'static str>,
 }

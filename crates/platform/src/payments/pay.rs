@@ -7,7 +7,7 @@ use super::{Funding, Order, Payments, TradeState, TradeType, fee_of, store};
 use crate::core::{Commit, Committed};
 use crate::outbox::Event;
 use crate::people::Direction;
-use crate::wallet::ChargeFor;
+use crate::wallet::{CardCharge, ChargeFor};
 use crate::{Conflict, OrderId, PersonId, PlatformError, Result, chart};
 use ledger::{NewTransfer, TransferFlags};
 
@@ -106,87 +106,40 @@ impl Payments {
     /// A person pays an order from their balance (or a linked card), with the PIN rules of every payment.
     /// `order` as just read (by `resolve_order`); a stale state is caught by the payment's guard. The
     /// same key is the same payment attempt, however late it is retried.
+    ///
+    /// Validate → build the chain (limits, then the card charge) → the order's guard and the
+    /// notification → one commit → answer.
     pub async fn pay_order(&self, person: PersonId, order: Order, how: PayOrder<'_>, key: Option<&str>) -> Result<Order> {
-        match order.trade_state {
-            state if state.open() => {}
-            _ if order.paid() && order.payer_id == Some(person) => return Ok(order),
-            _ if order.paid() => return Err(PlatformError::conflict(Conflict::OrderPaid, "this order is already paid")),
-            _ => return Err(PlatformError::conflict(Conflict::OrderClosed, "this order is closed")),
+        if let Some(done) = self.check_payable(person, &order)? {
+            return Ok(done);
         }
-        let now = self.core.now_ms();
-        if now >= order.expires_at_ms {
-            return Err(PlatformError::conflict(Conflict::OrderClosed, "this order has expired"));
-        }
-        let openid = self.merchants.openid(&order.appid, person);
-        let sub_openid = order.sub_appid.as_deref().map(|a| self.merchants.openid(a, person));
-        if let Some(required) = &order.payer_openid
-            && *required != openid
-            && Some(required) != sub_openid.as_ref()
-        {
-            return Err(PlatformError::Forbidden("this order is for another payer".into()));
-        }
-        let currency = order.currency;
-        self.wallet.require_currency(person, currency).await?;
-        let auth = self.merchants.merchant(&order.mchid).await?;
+        let payer = self.payer(person, &order).await?;
         // A failed attempt must not burn the order: each attempt has ledger ids of its own.
         let attempt = self.core.request_id("order-pay", person, key);
-        let payment = NewTransfer {
-            id: chart::derived(attempt, chart::transfer::ORDER_PAY, 0),
-            debit_account_id: chart::wallet(person, currency),
-            credit_account_id: chart::merchant_receivable(order.merchant_id, currency),
-            amount: chart::ledger_amount(order.total_minor, currency)?,
-            pending_id: 0,
-            currency: Some(currency),
-            code: chart::transfer::ORDER_PAY,
-            flags: TransferFlags::empty(),
-            timeout_s: 0,
-            user_data: order.id.get() as u128,
-        };
         if how.card.is_none() {
             self.people.authorize_payment(person, order.total_minor, how.pin).await?;
         }
         // The limits are checked before a card is charged (its charge checks the PIN).
-        let chain = self.people.limited(person, Direction::Out, currency, order.total_minor, None, payment).await?;
+        let chain =
+            self.people.limited(person, Direction::Out, order.currency, order.total_minor, None, payment(&order, person, attempt)?).await?;
         let charge = match how.card {
             None => None,
-            Some(card) => Some(
-                self.wallet
-                    .charge_for_payment(ChargeFor {
-                        person,
-                        card,
-                        currency,
-                        amount_minor: order.total_minor,
-                        pin: how.pin,
-                        op: attempt,
-                        funding_kind: chart::transfer::ORDER_CARD_FUND,
-                    })
-                    .await?,
-            ),
+            Some(card) => Some(self.wallet.charge_for_payment(charge_for(&order, person, card, how.pin, attempt)).await?),
         };
-        let paid = Order {
-            trade_state: TradeState::Success,
-            payer_id: Some(person),
-            payer_openid_paid: Some(openid.clone()),
-            payer_sub_openid_paid: sub_openid.clone(),
-            bank_type: Some(if charge.is_some() { "CARD" } else { "OTHERS" }.into()),
-            fee_minor: fee_of(order.total_minor, auth.merchant.fee_bps),
-            success_at_ms: Some(now),
-            funding: Some(if charge.is_some() { Funding::Card } else { Funding::Balance }),
-            card_reference: charge.as_ref().map(|c| c.reference.clone()),
-            ..order.clone()
-        };
-        let mark = store::mark_paid(&store::Paid {
+        let now = self.core.now_ms();
+        let fee_minor = fee_of(order.total_minor, self.merchants.merchant(&order.mchid).await?.merchant.fee_bps);
+        let paid = paid(&order, &payer, charge.as_ref(), fee_minor, now);
+        let mut guards = vec![store::mark_paid(&store::Paid {
             order: order.id,
             payer: person,
-            openid: &openid,
-            sub_openid: sub_openid.as_deref(),
+            openid: &payer.openid,
+            sub_openid: payer.sub_openid.as_deref(),
             funding: paid.funding.unwrap_or(Funding::Balance),
             card: charge.as_ref().map(|c| (c.op, c.reference.as_str())),
             bank_type: paid.bank_type.as_deref().unwrap_or("OTHERS"),
-            fee_minor: paid.fee_minor,
+            fee_minor,
             now_ms: now,
-        });
-        let mut guards = vec![mark];
+        })];
         let chain = match &charge {
             Some(c) => {
                 guards.push(c.guard(now));
@@ -194,12 +147,7 @@ impl Payments {
             }
             None => chain,
         };
-        let effects = if order.notify_url.is_empty() {
-            Vec::new()
-        } else {
-            let event = Event::new("TRANSACTION.SUCCESS", "支付成功", "transaction", order.id.get(), paid.transaction_json().to_string());
-            vec![self.outbox.queue(&event, order.notified_merchant(), &order.notify_url, now)]
-        };
+        let effects = self.success_notification(&paid, now);
         let outcome = match self.core.commit(Commit { guards, transfers: chain.chain.clone(), effects }).await {
             Ok(Committed::Applied(results)) => chain.outcome(&results).map(|_| ()),
             Ok(Committed::GuardFailed(0)) => Err(self.why_not_payable(order.id, person).await),
@@ -211,14 +159,57 @@ impl Payments {
         if let (Err(_), Some(c)) = (&outcome, &charge) {
             self.wallet.give_back(c.op, &c.reference).await?;
         }
+        self.answer_payment(person, paid, outcome).await
+    }
+
+    /// `Some(order)` when a retry finds the order already paid by this person; an error when it cannot be
+    /// paid (paid by another, closed, expired).
+    fn check_payable(&self, person: PersonId, order: &Order) -> Result<Option<Order>> {
+        match order.trade_state {
+            state if state.open() => {}
+            _ if order.paid() && order.payer_id == Some(person) => return Ok(Some(order.clone())),
+            _ if order.paid() => return Err(PlatformError::conflict(Conflict::OrderPaid, "this order is already paid")),
+            _ => return Err(PlatformError::conflict(Conflict::OrderClosed, "this order is closed")),
+        }
+        if self.core.now_ms() >= order.expires_at_ms {
+            return Err(PlatformError::conflict(Conflict::OrderClosed, "this order has expired"));
+        }
+        Ok(None)
+    }
+
+    /// Who pays, as the merchant knows them (their openids), checked against the order's required payer.
+    async fn payer(&self, person: PersonId, order: &Order) -> Result<Payer> {
+        let openid = self.merchants.openid(&order.appid, person);
+        let sub_openid = order.sub_appid.as_deref().map(|a| self.merchants.openid(a, person));
+        if let Some(required) = &order.payer_openid
+            && *required != openid
+            && Some(required) != sub_openid.as_ref()
+        {
+            return Err(PlatformError::Forbidden("this order is for another payer".into()));
+        }
+        self.wallet.require_currency(person, order.currency).await?;
+        Ok(Payer { person, openid, sub_openid })
+    }
+
+    /// The merchant's TRANSACTION.SUCCESS notification, if the order has a notify URL.
+    fn success_notification(&self, paid: &Order, now_ms: i64) -> Vec<::store::Effect> {
+        if paid.notify_url.is_empty() {
+            return Vec::new();
+        }
+        let event = Event::new("TRANSACTION.SUCCESS", "支付成功", "transaction", paid.id.get(), paid.transaction_json().to_string());
+        vec![self.outbox.queue(&event, paid.notified_merchant(), &paid.notify_url, now_ms)]
+    }
+
+    async fn answer_payment(&self, person: PersonId, paid: Order, outcome: Result<()>) -> Result<Order> {
         match outcome {
             Ok(()) => {
+                debug_assert!(paid.paid() && paid.payer_id == Some(person));
                 self.core.outbox_wake.notify_one();
                 Ok(paid)
             }
             // This very attempt committed before (a retry): the order is this person's.
-            Err(PlatformError::Conflict { code: Conflict::OrderPaid, .. }) if self.order(order.id).await?.payer_id == Some(person) => {
-                self.order(order.id).await
+            Err(PlatformError::Conflict { code: Conflict::OrderPaid, .. }) if self.order(paid.id).await?.payer_id == Some(person) => {
+                self.order(paid.id).await
             }
             Err(e) => Err(e),
         }
@@ -233,5 +224,58 @@ impl Payments {
             Ok(_) => PlatformError::conflict(Conflict::OrderClosed, "this order is closed"),
             Err(e) => e,
         }
+    }
+}
+
+/// The payer of an order, as the merchant knows them.
+struct Payer {
+    person: PersonId,
+    openid: String,
+    sub_openid: Option<String>,
+}
+
+/// The payment itself: the payer's wallet to the merchant's receivable, ids of this attempt.
+fn payment(order: &Order, person: PersonId, attempt: i64) -> Result<NewTransfer> {
+    assert!(order.total_minor > 0, "an order's total is positive (checked when it was created)");
+    Ok(NewTransfer {
+        id: chart::derived(attempt, chart::transfer::ORDER_PAY, 0),
+        debit_account_id: chart::wallet(person, order.currency),
+        credit_account_id: chart::merchant_receivable(order.merchant_id, order.currency),
+        amount: chart::ledger_amount(order.total_minor, order.currency)?,
+        pending_id: 0,
+        currency: Some(order.currency),
+        code: chart::transfer::ORDER_PAY,
+        flags: TransferFlags::empty(),
+        timeout_s: 0,
+        user_data: order.id.get() as u128,
+    })
+}
+
+fn charge_for<'a>(order: &Order, person: PersonId, card: i64, pin: Option<&'a str>, attempt: i64) -> ChargeFor<'a> {
+    ChargeFor {
+        person,
+        card,
+        currency: order.currency,
+        amount_minor: order.total_minor,
+        pin,
+        op: attempt,
+        funding_kind: chart::transfer::ORDER_CARD_FUND,
+    }
+}
+
+/// The order as it is once this payment commits.
+fn paid(order: &Order, payer: &Payer, charge: Option<&CardCharge>, fee_minor: i64, now_ms: i64) -> Order {
+    assert!((0..=order.total_minor).contains(&fee_minor), "a fee is within the order's total");
+    Order {
+        trade_state: TradeState::Success,
+        payer_id: Some(payer.person),
+        payer_openid_paid: Some(payer.openid.clone()),
+        payer_sub_openid_paid: payer.sub_openid.clone(),
+        bank_type: Some(if charge.is_some() { "CARD" } else { "OTHERS" }.into()),
+        fee_minor,
+        success_at_ms: Some(now_ms),
+        funding: Some(if charge.is_some() { Funding::Card } else { Funding::Balance }),
+        card_reference: charge.map(|c| c.reference.clone()),
+        ..order.clone()
     }
 }

@@ -7,7 +7,7 @@ use super::{CardRefund, Funding, Order, Payments, Refund, RefundChannel, RefundS
 use crate::core::{Commit, Committed};
 use crate::outbox::Event;
 use crate::wallet::{RailOutcome, parse_currency};
-use crate::{Conflict, MerchantId, PlatformError, Result, chart, crypto, ids};
+use crate::{Conflict, MerchantId, PersonId, PlatformError, Result, chart, crypto, ids};
 use ledger::{NewTransfer, TransferFlags};
 use serde_json::json;
 
@@ -57,44 +57,9 @@ impl Payments {
         let payer = order.payer_id.ok_or_else(|| PlatformError::Internal("a paid order without its payer".into()))?;
         let to_card = order.funding == Some(Funding::Card);
         let now = self.core.now_ms();
-        let id = ids::object_id(now);
-        let refund = Refund {
-            id,
-            refund_id: format!("50{}{:019}", cst_date(now), id),
-            out_refund_no: new.out_refund_no.clone(),
-            order: order.clone(),
-            amount_minor: new.refund_minor,
-            status: RefundStatus::Success,
-            // A card-funded payment is refunded to the card (through the wallet, in one linked chain).
-            channel: if to_card { RefundChannel::Original } else { RefundChannel::Balance },
-            created_at_ms: now,
-            success_at_ms: Some(now),
-            request_hash: request_hash.clone(),
-        };
-        let amount = chart::ledger_amount(new.refund_minor, order.currency)?;
-        let back = NewTransfer {
-            id: chart::derived(id, chart::transfer::ORDER_REFUND, 0),
-            debit_account_id: chart::merchant_receivable(order.merchant_id, order.currency),
-            credit_account_id: chart::wallet(payer, order.currency),
-            amount,
-            pending_id: 0,
-            currency: Some(order.currency),
-            code: chart::transfer::ORDER_REFUND,
-            flags: if to_card { TransferFlags::LINKED } else { TransferFlags::empty() },
-            timeout_s: 0,
-            user_data: order.id.get() as u128,
-        };
-        let mut transfers = vec![back];
-        if to_card {
-            transfers.push(NewTransfer {
-                id: chart::derived(id, chart::transfer::ORDER_REFUND_TO_CARD, 0),
-                debit_account_id: chart::wallet(payer, order.currency),
-                credit_account_id: chart::system_account(chart::account::CARD_RAIL, order.currency),
-                code: chart::transfer::ORDER_REFUND_TO_CARD,
-                flags: TransferFlags::empty(),
-                ..back
-            });
-        }
+        let refund = new_refund(&order, &new, to_card, request_hash.clone(), now);
+        let id = refund.id;
+        let transfers = refund_transfers(&refund, payer, to_card)?;
         let guards = vec![
             store::add_refunded(order.id, new.refund_minor, super::REFUNDS_PER_ORDER_MAX),
             store::insert_refund(
@@ -226,4 +191,53 @@ fn same_refund(existing: Refund, request_hash: &[u8]) -> Result<Refund> {
         return Err(PlatformError::conflict(Conflict::InvalidRequest, "this out_refund_no was used for a different refund"));
     }
     Ok(existing)
+}
+
+/// The refund as it is once it commits.
+fn new_refund(order: &Order, new: &NewRefund, to_card: bool, request_hash: Vec<u8>, now_ms: i64) -> Refund {
+    assert!(0 < new.refund_minor && new.refund_minor <= order.total_minor, "a refund is checked against its order first");
+    let id = ids::object_id(now_ms);
+    Refund {
+        id,
+        refund_id: format!("50{}{:019}", cst_date(now_ms), id),
+        out_refund_no: new.out_refund_no.clone(),
+        order: order.clone(),
+        amount_minor: new.refund_minor,
+        status: RefundStatus::Success,
+        // A card-funded payment is refunded to the card (through the wallet, in one linked chain).
+        channel: if to_card { RefundChannel::Original } else { RefundChannel::Balance },
+        created_at_ms: now_ms,
+        success_at_ms: Some(now_ms),
+        request_hash,
+    }
+}
+
+/// The merchant's receivable back to the payer's wallet, and on to the card rail for a card payment,
+/// as one chain.
+fn refund_transfers(refund: &Refund, payer: PersonId, to_card: bool) -> Result<Vec<NewTransfer>> {
+    let order = &refund.order;
+    let back = NewTransfer {
+        id: chart::derived(refund.id, chart::transfer::ORDER_REFUND, 0),
+        debit_account_id: chart::merchant_receivable(order.merchant_id, order.currency),
+        credit_account_id: chart::wallet(payer, order.currency),
+        amount: chart::ledger_amount(refund.amount_minor, order.currency)?,
+        pending_id: 0,
+        currency: Some(order.currency),
+        code: chart::transfer::ORDER_REFUND,
+        flags: if to_card { TransferFlags::LINKED } else { TransferFlags::empty() },
+        timeout_s: 0,
+        user_data: order.id.get() as u128,
+    };
+    let mut transfers = vec![back];
+    if to_card {
+        transfers.push(NewTransfer {
+            id: chart::derived(refund.id, chart::transfer::ORDER_REFUND_TO_CARD, 0),
+            debit_account_id: chart::wallet(payer, order.currency),
+            credit_account_id: chart::system_account(chart::account::CARD_RAIL, order.currency),
+            code: chart::transfer::ORDER_REFUND_TO_CARD,
+            flags: TransferFlags::empty(),
+            ..back
+        });
+    }
+    Ok(transfers)
 }

@@ -13,7 +13,7 @@ mod store;
 mod top_ups;
 mod withdrawals;
 
-pub(crate) use card_payments::ChargeFor;
+pub(crate) use card_payments::{CardCharge, ChargeFor};
 pub use cards::{card_brand, luhn_valid};
 pub use dates::{civil_year_month, iso_utc, ms_of_date};
 pub use rail::{RailConnector, RailOutcome, SandboxRail, TestCard};

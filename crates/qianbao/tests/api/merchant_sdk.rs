@@ -10,13 +10,11 @@
 //! `cargo test` alone runs it on a fresh machine with Python 3 and the package registry. The Node SDK is
 //! installed with npm the same way (or `QIANBAO_TEST_NODE_SDK` names a directory that has it).
 
-mod support;
-
+use crate::support::merchant::*;
+use crate::support::*;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
-use support::merchant::*;
-use support::*;
 
 const SDK: &str = "wechatpayv3==2.0.4";
 const NODE_SDK: &str = "wechatpay-node-v3@2.2.1";

@@ -1,8 +1,6 @@
 //! The operator ledger API, health and metrics, black-box over real HTTP against `qianbao serve`.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn accounts_body() -> &'static str {
     r#"[{"id":"1","currency":"CNY","code":2},{"id":"2","currency":"CNY","code":1,"flags":["debits_must_not_exceed_credits"]},{"id":"3","currency":"CNY","code":1,"flags":["debits_must_not_exceed_credits"]}]"#

@@ -2,11 +2,8 @@
 //! friends, transfers, red packets, history, idempotency. Each test body runs on SQLite and, when
 //! QIANBAO_TEST_DATABASE_URL is set, on PostgreSQL.
 
-#[macro_use]
-mod support;
-
+use crate::support::*;
 use std::sync::atomic::{AtomicU64, Ordering};
-use support::*;
 
 both_backends!(
     registration_opens_an_empty_wallet_in_the_region_currency,

@@ -2,13 +2,10 @@
 //! test merchant that signs as the SDKs do and checks every signed answer. Each test body runs on SQLite
 //! and, when QIANBAO_TEST_DATABASE_URL is set, on PostgreSQL.
 
-#[macro_use]
-mod support;
-
+use crate::support::merchant::*;
+use crate::support::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use support::merchant::*;
-use support::*;
 
 both_backends!(
     a_native_order_paid_by_a_wallet_notifies_the_merchant_and_queries_as_paid,

@@ -1,0 +1,16 @@
+//! The HTTP API, black-box over real HTTP against `qianbao serve` processes: one test binary for every
+//! surface (the crash tests, which kill servers mid-flight, are their own binary).
+//!
+//! - `operator`: the operator's ledger API, health, readiness, metrics, the demo;
+//! - `wallet`: people, PIN, cards, top-ups, friends, transfers, red packets, history, idempotency;
+//! - `merchant`: the WeChat Pay v3 merchant API (orders, codes, refunds, notifications, bills, settlement);
+//! - `merchant_sdk`: the merchants' own unmodified SDKs against it.
+
+#[macro_use]
+#[path = "../support/mod.rs"]
+mod support;
+
+mod merchant;
+mod merchant_sdk;
+mod operator;
+mod wallet;
