@@ -39,6 +39,8 @@ pub struct Config {
     pub group_members_max: usize,
     /// Where people's browsers reach this server (H5 payment links); unset means `http://<listen>`.
     pub public_url: Option<String>,
+    /// A client has this long to send a request's headers; an idle keep-alive connection closes after it.
+    pub header_read_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -59,6 +61,7 @@ impl Default for Config {
             notify_private_addresses: false,
             group_members_max: 500,
             public_url: None,
+            header_read_timeout_ms: 10_000,
         }
     }
 }
@@ -127,8 +130,14 @@ impl Config {
         if !(0..=1_000_000).contains(&config.no_pin_threshold_minor) {
             return Err("no_pin_threshold_minor must be 0..=1000000".into());
         }
+        if let Some(v) = var("QIANBAO_HEADER_READ_TIMEOUT_MS") {
+            config.header_read_timeout_ms = v.parse().map_err(|_| "QIANBAO_HEADER_READ_TIMEOUT_MS must be a number".to_string())?;
+        }
         if let Some(v) = var("QIANBAO_GROUP_MEMBERS_MAX") {
             config.group_members_max = v.parse().map_err(|_| "QIANBAO_GROUP_MEMBERS_MAX must be a number".to_string())?;
+        }
+        if !(100..=600_000).contains(&config.header_read_timeout_ms) {
+            return Err("header_read_timeout_ms must be 100..=600000".into());
         }
         if !(1..=100_000).contains(&config.red_packet_shares_max) || !(2..=100_000).contains(&config.group_members_max) {
             return Err("red_packet_shares_max must be 1..=100000 and group_members_max 2..=100000".into());
@@ -148,11 +157,12 @@ impl Config {
     /// The data directory, created readable by its owner only (it holds the database, keys, the secret).
     pub fn create_data_dir(&self) -> Result<(), String> {
         use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.data_dir)
-            .map_err(|e| format!("creating {}: {e}", self.data_dir.display()))
+        use std::os::unix::fs::PermissionsExt;
+        let failed = |e: std::io::Error| format!("creating {}: {e}", self.data_dir.display());
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.data_dir).map_err(failed)?;
+        // A directory made earlier (by hand, by an older release) is made private too: it holds the
+        // database, the secret and the demo merchant's keys.
+        std::fs::set_permissions(&self.data_dir, std::fs::Permissions::from_mode(0o700)).map_err(failed)
     }
 
     /// Where notifications may go: anywhere when the operator says so (sandboxes in a private network,

@@ -199,7 +199,7 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
             print_demo_merchant(address, &merchant);
         }
         tokio::select! {
-            served = server::serve(listener, server::router(state)) => served.map_err(|e| e.to_string()),
+            served = server::serve(listener, server::router(state), std::time::Duration::from_millis(config.header_read_timeout_ms)) => served.map_err(|e| e.to_string()),
             () = shutdown_signal() => Ok(()),
         }
     })

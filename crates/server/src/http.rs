@@ -13,7 +13,8 @@ use std::time::Duration;
 
 /// Largest request body on any surface (a full batch of ledger transfers as JSON is about 2 MiB).
 pub const BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
-/// A client has this long to send a request's headers (also how long an idle keep-alive connection waits).
+/// By default a client has this long to send a request's headers (also how long an idle keep-alive
+/// connection waits); see [`serve`].
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// ... and this long to send its body.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -25,7 +26,7 @@ pub struct ClientAddr(pub SocketAddr);
 /// Accept connections until the process ends: HTTP/1.1 with a header read timeout (a client that sends
 /// half a request is cut off, not held forever), title-case header names (WeChat's `Wechatpay-Serial`
 /// casing, for merchants' code that looks headers up verbatim), and the client's address on each request.
-pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
+pub async fn serve(listener: tokio::net::TcpListener, app: Router, header_read_timeout: Duration) -> std::io::Result<()> {
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -45,7 +46,7 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::R
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .header_read_timeout(header_read_timeout)
                 .title_case_headers(true)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             if let Err(e) = connection.await {

@@ -2,12 +2,10 @@
 //! every acknowledged transfer is there, no unacknowledged request is half there, and the books verify.
 //! SQLite always; PostgreSQL when QIANBAO_TEST_DATABASE_URL is set.
 
-mod support;
-
+use crate::support::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use support::*;
 
 const WALLETS: u64 = 20;
 const CLIENTS: u64 = 4;
@@ -130,7 +128,7 @@ fn postgres_merchant_payments_and_orders_agree_after_sigkill() {
 /// sees paid, and what left the payers' wallets is exactly what the paid orders add up to (no money moved
 /// for an order left unpaid, no order paid without the money).
 fn merchant_payments_agree_after_sigkill(env: Env) {
-    use support::merchant::TestMerchant;
+    use crate::support::merchant::TestMerchant;
     const PAYERS: usize = 4;
     let mut server = env.serve_with(&[], WALLET_ENV);
     let mut merchant = TestMerchant::onboard(server.port, 0);
@@ -160,7 +158,7 @@ fn merchant_payments_agree_after_sigkill(env: Env) {
                             "POST",
                             "/v3/pay/transactions/native",
                             &body,
-                            support::merchant::now_s(),
+                            crate::support::merchant::now_s(),
                             &format!("n{p}-{n}"),
                         );
                         let Ok(order) = request_with(
