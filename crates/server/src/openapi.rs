@@ -1,5 +1,6 @@
 //! The OpenAPI 3.1 document of the wallet and operator APIs, served at `/openapi.json`. Written by hand
-//! next to the routes; a test asks the server for every path and method listed here.
+//! next to the routes; every operation documents every status it can answer. A test fuzzes every
+//! operation from this very document and checks each answer's status is documented for it.
 
 use serde_json::{Value, json};
 
@@ -46,13 +47,45 @@ fn with_id(mut o: Value) -> Value {
     o
 }
 
+/// Every status the wallet surface's one error mapping can answer (see `wallet::status_of`), plus the
+/// body limits' 408 and 413.
+const WALLET_ERRORS: [u16; 13] = [400, 401, 402, 403, 404, 408, 409, 410, 413, 423, 429, 500, 503];
+/// Registering and signing in need no session (a bearer that is sent must be valid: 401), and move no
+/// money (no 402, 410, 423).
+const SIGN_UP_ERRORS: [u16; 8] = [400, 401, 408, 409, 413, 429, 500, 503];
+/// The operator surface's mapping (see `operator::ApiError`).
+const OPERATOR_ERRORS: [u16; 9] = [400, 401, 403, 404, 408, 409, 413, 500, 503];
+
 pub fn document() -> Value {
     let mut doc = base_document();
     let paths = doc["paths"].as_object_mut().expect("paths");
     for (path, item) in merchant_paths().as_object().expect("paths") {
         paths.insert(path.clone(), item.clone());
     }
+    for (path, item) in paths.iter_mut() {
+        for (method, op) in item.as_object_mut().expect("a path item").iter_mut() {
+            complete_responses(path, method, op);
+        }
+    }
     doc
+}
+
+/// Each operation documents every status it can answer: its successes, and every error of its surface.
+fn complete_responses(path: &str, method: &str, op: &mut Value) {
+    let errors: &[u16] = match path {
+        "/api/v1/people" | "/api/v1/sessions" => &SIGN_UP_ERRORS,
+        p if p.starts_with("/admin/") => &OPERATOR_ERRORS,
+        _ => &WALLET_ERRORS,
+    };
+    let responses = op["responses"].as_object_mut().expect("responses");
+    responses.retain(|status, _| status.starts_with('2'));
+    if method == "delete" || path == "/api/v1/me/pin" {
+        responses.clear();
+        responses.insert("204".into(), json!({"description": "done; no body"}));
+    }
+    for status in errors {
+        responses.insert(status.to_string(), json!({"$ref": "#/components/responses/Error"}));
+    }
 }
 
 fn base_document() -> Value {

@@ -13,5 +13,6 @@ mod support;
 mod hostile;
 mod merchant;
 mod merchant_sdk;
+mod openapi;
 mod operator;
 mod wallet;
