@@ -13,6 +13,8 @@
 //! connection loop with its timeouts. Knows the platform, never SQL. Each surface maps platform errors to
 //! its own wire format in one place and never shows internal text.
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod merchant;
 pub mod notify;

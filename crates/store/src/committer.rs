@@ -132,9 +132,13 @@ fn check_size(len: usize) -> Result<()> {
     Ok(())
 }
 
+/// Opens a fresh connection for the committer when the database went away.
+pub(crate) type Reconnect = Box<dyn Fn() -> Result<Box<dyn Backend>> + Send>;
+
 impl Committer {
     pub(crate) fn start(
         backend: Box<dyn Backend>,
+        reconnect: Reconnect,
         config: CommitterConfig,
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
@@ -143,7 +147,7 @@ impl Committer {
         std::thread::Builder::new()
             .name("ledger-committer".into())
             .spawn(move || {
-                let mut worker = Worker { backend, config, clock, metrics, ledger: Ledger::new(), last_ts: 0 };
+                let mut worker = Worker { backend, reconnect, broken: false, config, clock, metrics, ledger: Ledger::new(), last_ts: 0 };
                 worker.run(rx)
             })
             .map_err(|e| StoreError::Database(format!("spawning the committer: {e}")))?;
@@ -224,6 +228,9 @@ fn fail(requests: Vec<Request>, e: StoreError) {
 
 struct Worker {
     backend: Box<dyn Backend>,
+    reconnect: Reconnect,
+    /// The connection was lost: the next batch reconnects first.
+    broken: bool,
     config: CommitterConfig,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
@@ -274,12 +281,33 @@ impl Worker {
         }
     }
 
+    /// After a lost connection, a fresh one (and the ledger's latest timestamp, which another instance may
+    /// have moved on meanwhile). While the database cannot be reached, requests are refused at once.
+    fn reconnected(&mut self) -> Result<()> {
+        if !self.broken {
+            return Ok(());
+        }
+        let mut backend = (self.reconnect)()?;
+        self.last_ts = self.last_ts.max(backend.max_timestamp()?);
+        self.backend = backend;
+        self.broken = false;
+        tracing::info!("the committer is connected to the database again");
+        Ok(())
+    }
+
     fn process(&mut self, requests: Vec<Request>) {
+        if let Err(e) = self.reconnected() {
+            if !requests.is_empty() {
+                tracing::warn!(error = %e, "the database is still unreachable; refusing the batch");
+            }
+            return fail(requests, e);
+        }
         let now = self.clock.now_ns();
         let due = match self.backend.due_expiries(now, self.config.expiries_per_batch_max) {
             Ok(due) => due,
             Err(e) => {
                 tracing::error!(error = %e, "looking for due pending transfers");
+                self.broken |= e.is_unavailable();
                 Vec::new()
             }
         };
@@ -289,6 +317,9 @@ impl Worker {
         match self.commit(&requests, &due, now) {
             Ok(replies) => answer(requests, replies),
             Err(e) if !e.is_caused_by_a_request() || requests.is_empty() => {
+                // A lost connection leaves each request in doubt: it is told the database is unreachable,
+                // and its retry (same ids) finds what did commit.
+                self.broken |= e.is_unavailable();
                 tracing::error!(error = %e, "ledger batch failed; nothing of it was committed");
                 fail(requests, e);
             }

@@ -158,6 +158,10 @@ pub trait Conn: Send {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64>;
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>>;
     fn batch(&mut self, sql: &str) -> Result<()>;
+    /// Whether the connection is known to be gone (it must not go back to a pool).
+    fn is_broken(&self) -> bool {
+        false
+    }
 
     fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
@@ -317,6 +321,10 @@ impl Conn for PgConn {
         Dialect::Postgres
     }
 
+    fn is_broken(&self) -> bool {
+        self.0.is_closed()
+    }
+
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
         Ok(self.0.execute(sql, &refs)?)
@@ -437,7 +445,10 @@ impl Db {
         let mut conn = self.take()?;
         let result = f(conn.as_mut());
         match &result {
-            Err(StoreError::Database(_)) if self.dialect() == Dialect::Postgres => self.discard(), // the connection may be broken
+            // The connection may be broken (or, lost, it says so): never give one back to the pool.
+            Err(StoreError::Database(_)) if self.dialect() == Dialect::Postgres => self.discard(),
+            Err(e) if e.is_unavailable() => self.discard(),
+            _ if conn.is_broken() => self.discard(),
             _ => self.give_back(conn),
         }
         result

@@ -238,9 +238,21 @@ impl Store {
         &self.url
     }
 
+    /// Run `f` on the reading connection; a connection lost on the way is replaced for the next call.
+    fn with_reader<T>(&self, f: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        let mut reader = self.reader.lock().expect("reader lock");
+        let result = f(reader.as_mut());
+        if result.as_ref().is_err_and(StoreError::is_unavailable)
+            && let Ok(fresh) = self.url.connect()
+        {
+            *reader = fresh;
+        }
+        result
+    }
+
     /// The applied schema version.
     pub fn schema_version(&self) -> Result<i64> {
-        self.reader.lock().expect("reader lock").schema_version()
+        self.with_reader(|r| r.schema_version())
     }
 
     /// Start the committer on its own connection and thread.
@@ -251,34 +263,31 @@ impl Store {
         {
             sqlite_backend::spawn_checkpointer(path, std::time::Duration::from_millis(250), self.stop.clone())?;
         }
-        Committer::start(backend, config, clock, self.metrics.clone())
+        let url = self.url.clone();
+        Committer::start(backend, Box::new(move || url.connect()), config, clock, self.metrics.clone())
     }
 
     pub fn account(&self, id: Id) -> Result<Option<Account>> {
         let mut ledger = ledger::Ledger::new();
-        let mut reader = self.reader.lock().expect("reader lock");
-        reader.read_accounts(&[id], &mut ledger)?;
+        self.with_reader(|r| r.read_accounts(&[id], &mut ledger))?;
         Ok(ledger.account(id).copied())
     }
 
     pub fn transfer(&self, id: Id) -> Result<Option<(Transfer, Option<PendingRecord>)>> {
         let mut ledger = ledger::Ledger::new();
-        let mut reader = self.reader.lock().expect("reader lock");
-        reader.read_transfers(&[id], &mut ledger)?;
+        self.with_reader(|r| r.read_transfers(&[id], &mut ledger))?;
         Ok(ledger.transfer(id).map(|t| (*t, ledger.pending_record(id))))
     }
 
     pub fn failed_transfer(&self, id: Id) -> Result<Option<FailedTransfer>> {
         let mut ledger = ledger::Ledger::new();
-        let mut reader = self.reader.lock().expect("reader lock");
-        reader.read_transfers(&[id], &mut ledger)?;
+        self.with_reader(|r| r.read_transfers(&[id], &mut ledger))?;
         Ok(ledger.failed(id).copied())
     }
 
     /// Recompute every balance from the journal and check every invariant (see [`verify`]).
     pub fn verify(&self) -> Result<VerifyReport> {
-        let mut reader = self.reader.lock().expect("reader lock");
-        verify::verify(reader.as_mut())
+        self.with_reader(|r| verify::verify(r))
     }
 
     /// Drop every table of the database's current schema without opening it (benchmarks only: whatever
@@ -289,9 +298,10 @@ impl Store {
 
     /// Drop every table and migrate again (tests and benchmarks only).
     pub fn reset(&self) -> Result<()> {
-        let mut reader = self.reader.lock().expect("reader lock");
-        reader.reset()?;
-        reader.migrate()
+        self.with_reader(|r| {
+            r.reset()?;
+            r.migrate()
+        })
     }
 }
 

@@ -16,7 +16,10 @@
 
 pub mod base64;
 mod der;
+mod notification;
 pub mod time;
+
+pub use notification::{NOTIFICATION_BYTES_MAX, Opened, open_notification};
 
 pub use der::certificate;
 
@@ -33,6 +36,8 @@ pub enum WireError {
     BadSignature,
     /// Authentication of ciphertext failed, or the key/nonce has the wrong size.
     Decrypt(String),
+    /// A notification's body is not the documented envelope (names the problem).
+    Notification(String),
 }
 
 impl fmt::Display for WireError {
@@ -42,6 +47,7 @@ impl fmt::Display for WireError {
             WireError::Key(m) => write!(f, "key: {m}"),
             WireError::BadSignature => write!(f, "signature does not match"),
             WireError::Decrypt(m) => write!(f, "decryption failed: {m}"),
+            WireError::Notification(m) => write!(f, "notification: {m}"),
         }
     }
 }

@@ -151,18 +151,10 @@ impl TestMerchant {
         let signature = wxpay::base64::decode(&h("wechatpay-signature")).unwrap();
         let message = wxpay::response_message(h("wechatpay-timestamp").parse().unwrap(), &h("wechatpay-nonce"), n.body.as_bytes());
         key.1.verify(&message, &signature).expect("the notification signature verifies");
-        let body: serde_json::Value = serde_json::from_str(&n.body).unwrap();
-        assert_eq!(body["resource_type"], "encrypt-resource");
-        let res = &body["resource"];
-        let plain = wxpay::aead_decrypt(
-            self.apiv3_key.as_bytes(),
-            res["nonce"].as_str().unwrap().as_bytes(),
-            res["associated_data"].as_str().unwrap().as_bytes(),
-            &wxpay::base64::decode(res["ciphertext"].as_str().unwrap()).unwrap(),
-        )
-        .expect("the resource decrypts with the APIv3 key");
-        let mut out = body.clone();
-        out["resource"] = serde_json::from_slice(&plain).unwrap();
+        let opened =
+            wxpay::open_notification(n.body.as_bytes(), self.apiv3_key.as_bytes()).expect("the resource decrypts with the APIv3 key");
+        let mut out = opened.envelope;
+        out["resource"] = serde_json::from_slice(&opened.resource).unwrap();
         out
     }
 }
