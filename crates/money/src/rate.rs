@@ -118,6 +118,75 @@ impl Rate {
         self.quote
     }
 
+    /// The rate's digits: it is `mantissa / 10^scale` units of `quote` per unit of `base`.
+    pub fn mantissa(&self) -> u64 {
+        self.mantissa
+    }
+
+    pub fn scale(&self) -> u8 {
+        self.scale
+    }
+
+    /// The same rate written with `scale` fraction digits, rounding as named (never to zero).
+    pub fn rounded(&self, scale: u8, rounding: Rounding) -> Result<Rate, MoneyError> {
+        let value = i128::from(self.mantissa);
+        let mantissa = if scale >= self.scale {
+            value.checked_mul(10i128.pow(u32::from(scale - self.scale))).ok_or(MoneyError::Overflow)?
+        } else {
+            div_round(value, 10i128.pow(u32::from(self.scale - scale)), rounding)?
+        };
+        Rate::new(self.base, self.quote, u64::try_from(mantissa).map_err(|_| MoneyError::Overflow)?, scale)
+    }
+
+    /// This rate with a markup of `bps` basis points on top (`rate × (10000 + bps) / 10000`), written with
+    /// `scale` fraction digits and rounded once, as named.
+    pub fn with_markup_bps(&self, bps: u32, scale: u8, rounding: Rounding) -> Result<Rate, MoneyError> {
+        if scale > Rate::SCALE_MAX {
+            return Err(MoneyError::InvalidRate(format!("scale {scale}")));
+        }
+        let numerator = i128::from(self.mantissa)
+            .checked_mul(10_000 + i128::from(bps))
+            .and_then(|n| n.checked_mul(10i128.pow(u32::from(scale))))
+            .ok_or(MoneyError::Overflow)?;
+        let denominator = 10_000 * 10i128.pow(u32::from(self.scale));
+        let mantissa = div_round(numerator, denominator, rounding)?;
+        Rate::new(self.base, self.quote, u64::try_from(mantissa).map_err(|_| MoneyError::Overflow)?, scale)
+    }
+
+    /// The cross rate `base → quote` from two rates that share their base (the pivot): `pivot → quote`
+    /// divided by `pivot → base`, written with `scale` digits and rounded once. Both legs are published
+    /// rates; nothing is inverted and rounded on its own.
+    pub fn cross(pivot_to_base: &Rate, pivot_to_quote: &Rate, scale: u8, rounding: Rounding) -> Result<Rate, MoneyError> {
+        if pivot_to_base.base != pivot_to_quote.base {
+            return Err(MoneyError::CurrencyMismatch { left: pivot_to_base.base, right: pivot_to_quote.base });
+        }
+        if scale > Rate::SCALE_MAX {
+            return Err(MoneyError::InvalidRate(format!("scale {scale}")));
+        }
+        // (q / 10^sq) / (b / 10^sb) written with `scale` digits: q × 10^(sb + scale) / (b × 10^sq).
+        let numerator = i128::from(pivot_to_quote.mantissa)
+            .checked_mul(10i128.pow(u32::from(pivot_to_base.scale) + u32::from(scale)))
+            .ok_or(MoneyError::Overflow)?;
+        let denominator =
+            i128::from(pivot_to_base.mantissa).checked_mul(10i128.pow(u32::from(pivot_to_quote.scale))).ok_or(MoneyError::Overflow)?;
+        let mantissa = div_round(numerator, denominator, rounding)?;
+        Rate::new(pivot_to_base.quote, pivot_to_quote.quote, u64::try_from(mantissa).map_err(|_| MoneyError::Overflow)?, scale)
+    }
+
+    /// The rate times 10^8 as an integer (WeChat Pay's `exchange_rate.rate`), when that is exact.
+    pub fn per_1e8(&self) -> Option<u64> {
+        (self.scale <= 8).then(|| self.mantissa.checked_mul(10u64.pow(u32::from(8 - self.scale)))).flatten()
+    }
+
+    /// The decimal alone ("1.09243500"), as it is written with its scale.
+    pub fn decimal(&self) -> String {
+        if self.scale == 0 {
+            return self.mantissa.to_string();
+        }
+        let scale = 10u64.pow(u32::from(self.scale));
+        format!("{}.{:0w$}", self.mantissa / scale, self.mantissa % scale, w = usize::from(self.scale))
+    }
+
     /// Scale factors so that `quote_minor = base_minor * num / den` exactly.
     fn factors(&self) -> Result<(i128, i128), MoneyError> {
         let e_base = u32::from(self.base.minor_units().unwrap_or(0));
@@ -236,6 +305,40 @@ mod tests {
         let cny = Money::parse("1", c("CNY")).unwrap();
         assert!(matches!(rate.convert(cny, Rounding::HalfUp), Err(MoneyError::CurrencyMismatch { .. })));
         assert!(Rate::parse("1", c("XAU"), c("CNY")).is_err());
+    }
+
+    #[test]
+    fn a_markup_in_basis_points_is_exact_before_the_one_rounding() {
+        let mid = Rate::parse("1.0870", c("CNY"), c("HKD")).unwrap();
+        let customer = mid.with_markup_bps(50, 8, Rounding::Up).unwrap();
+        assert_eq!(customer.decimal(), "1.09243500");
+        assert_eq!(customer.per_1e8(), Some(109_243_500));
+        let cny = Money::parse("100.00", c("CNY")).unwrap();
+        assert_eq!(customer.convert(cny, Rounding::Ceiling).unwrap().to_decimal_string(), "109.25");
+        assert_eq!(mid.with_markup_bps(0, 4, Rounding::Up).unwrap(), mid);
+    }
+
+    #[test]
+    fn a_cross_rate_through_the_pivot_divides_two_published_legs() {
+        // ECB: 1 EUR = 7.6543 CNY and 1 EUR = 8.4321 HKD, so 1 CNY = 8.4321 / 7.6543 HKD.
+        let eur_cny = Rate::parse("7.6543", c("EUR"), c("CNY")).unwrap();
+        let eur_hkd = Rate::parse("8.4321", c("EUR"), c("HKD")).unwrap();
+        let cny_hkd = Rate::cross(&eur_cny, &eur_hkd, 8, Rounding::HalfEven).unwrap();
+        assert_eq!((cny_hkd.base(), cny_hkd.quote()), (c("CNY"), c("HKD")));
+        assert_eq!(cny_hkd.decimal(), "1.10161609");
+        assert!(
+            Rate::cross(&eur_cny, &Rate::parse("1.1", c("USD"), c("HKD")).unwrap(), 8, Rounding::HalfEven).is_err(),
+            "legs must share the pivot"
+        );
+    }
+
+    #[test]
+    fn a_rate_rounds_to_fewer_digits_and_writes_its_decimal() {
+        let r = Rate::parse("1.234567891", c("USD"), c("CNY")).unwrap();
+        assert_eq!(r.rounded(4, Rounding::HalfUp).unwrap().decimal(), "1.2346");
+        assert_eq!(r.rounded(10, Rounding::HalfUp).unwrap().decimal(), "1.2345678910");
+        assert_eq!(r.per_1e8(), None, "nine digits do not fit 10^8 exactly");
+        assert_eq!(Rate::parse("156", c("USD"), c("JPY")).unwrap().decimal(), "156");
     }
 
     #[test]

@@ -11,18 +11,25 @@ use std::time::{Duration, Instant};
 pub const TTL: Duration = Duration::from_secs(5);
 pub const ENTRIES_MAX: usize = 100_000;
 
-pub struct TimedCache<K, V>(Mutex<HashMap<K, (Instant, V)>>);
+pub struct TimedCache<K, V>(Mutex<HashMap<K, (Instant, V)>>, Duration);
 
 impl<K, V> Default for TimedCache<K, V> {
     fn default() -> Self {
-        TimedCache(Mutex::new(HashMap::new()))
+        TimedCache::with_ttl(TTL)
+    }
+}
+
+impl<K, V> TimedCache<K, V> {
+    /// A cache whose entries live `ttl` at most.
+    pub fn with_ttl(ttl: Duration) -> Self {
+        TimedCache(Mutex::new(HashMap::new()), ttl)
     }
 }
 
 impl<K: Eq + Hash, V: Clone> TimedCache<K, V> {
     pub fn get(&self, key: &K) -> Option<V> {
         let entries = self.0.lock().expect("cache lock");
-        entries.get(key).filter(|(at, _)| at.elapsed() < TTL).map(|(_, v)| v.clone())
+        entries.get(key).filter(|(at, _)| at.elapsed() < self.1).map(|(_, v)| v.clone())
     }
 
     pub fn put(&self, key: K, value: V) {

@@ -31,6 +31,12 @@ pub mod account {
     /// The same for money in (top-ups).
     pub const LIMIT_IN_DAILY: u16 = 0x14;
     pub const LIMIT_IN_YEARLY: u16 = 0x15;
+    /// The same for cross-border spending (a payer's region other than the merchant's country).
+    pub const LIMIT_XB_DAILY: u16 = 0x16;
+    pub const LIMIT_XB_YEARLY: u16 = 0x17;
+    /// The platform's position in a currency: what exchanges bought into it and sold out of it. Its
+    /// balance is the platform's exposure; across currencies, the spread it earned.
+    pub const FX_POSITION: u16 = 8;
 }
 
 /// Ledger transfer kinds (also the transfer `code`).
@@ -53,6 +59,16 @@ pub mod transfer {
     pub const ORDER_REFUND_TO_CARD: u16 = 33;
     /// The card issuer refused that refund: the money comes back to the wallet.
     pub const ORDER_REFUND_TO_BALANCE: u16 = 34;
+    /// A payment in another currency than the order's: the payer's money into the FX position of the
+    /// payer's currency, then the FX position of the order's currency to the merchant.
+    pub const ORDER_PAY_FX_IN: u16 = 35;
+    pub const ORDER_PAY_FX_OUT: u16 = 36;
+    /// Its refund, the other way: the merchant into the FX position, the FX position to the payer.
+    pub const ORDER_REFUND_FX_IN: u16 = 37;
+    pub const ORDER_REFUND_FX_OUT: u16 = 38;
+    /// A person converting between their own balances.
+    pub const FX_CONVERT_IN: u16 = 50;
+    pub const FX_CONVERT_OUT: u16 = 51;
     pub const SETTLEMENT_FEE: u16 = 40;
     pub const SETTLEMENT_PAYOUT: u16 = 41;
     /// A limit period funded at KYC version 0: `+ tier` (the tiers' differences, in turn).
@@ -63,6 +79,9 @@ pub mod transfer {
     /// A payment spending its daily and yearly limits.
     pub const LIMIT_SPEND_DAILY: u16 = 0x300;
     pub const LIMIT_SPEND_YEARLY: u16 = 0x301;
+    /// A cross-border payment spending its cross-border daily and yearly caps.
+    pub const LIMIT_SPEND_XB_DAILY: u16 = 0x302;
+    pub const LIMIT_SPEND_XB_YEARLY: u16 = 0x303;
 }
 
 /// The ledger id of something `kind` about `object`, with a sub-index (a share number, a currency).
@@ -101,6 +120,7 @@ pub(crate) async fn create_system_accounts(core: &Core) -> Result<()> {
         account::LIMIT_SINK,
         account::FEE_REVENUE,
         account::SETTLEMENT_CLEARING,
+        account::FX_POSITION,
     ];
     let accounts = core
         .config

@@ -30,6 +30,16 @@ text_enum! {
         OrderClosed => "ORDER_CLOSED",
         NotEnough => "NOT_ENOUGH",
         InvalidRequest => "INVALID_REQUEST",
+        /// No rate is published for a pair (nor through the pivot).
+        NoRate => "NO_RATE",
+        /// The pair's rate is older than its maximum age.
+        RateStale => "RATE_STALE",
+        QuoteExpired => "QUOTE_EXPIRED",
+        QuoteUsed => "QUOTE_USED",
+        /// A region's rule forbids this (the message names the rule).
+        RegionRule => "REGION_RULE",
+        LimitCrossBorderDaily => "LIMIT_CROSS_BORDER_DAILY",
+        LimitCrossBorderYearly => "LIMIT_CROSS_BORDER_YEARLY",
     }
 }
 

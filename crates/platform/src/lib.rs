@@ -35,6 +35,7 @@ mod core;
 pub mod crypto;
 pub mod deadlines;
 mod error;
+pub mod fx;
 pub mod history;
 pub mod idempotency;
 pub mod ids;
@@ -61,10 +62,15 @@ pub type Result<T> = std::result::Result<T, PlatformError>;
 /// Where a wallet is held: it fixes the home currency and which currencies its balances may use.
 #[derive(Debug, Clone)]
 pub struct Region {
-    /// "CN", "HK" ...
+    /// "CN", "HK" ... (ISO 3166 alpha-2, as merchants' countries are).
     pub code: String,
+    /// What a payment draws on by default (converting when the price is in another currency).
     pub home_currency: Currency,
+    /// The currencies its wallets may hold (and pay from).
     pub currencies: Vec<Currency>,
+    /// The regions its wallets may send money to (its own only, unless the operator allows more: the
+    /// mainland's and Hong Kong's wallets cannot transfer to each other).
+    pub p2p_regions: Vec<String>,
 }
 
 /// Operator rules for red packets, in major units of the packet's currency.
@@ -100,6 +106,10 @@ pub struct PlatformConfig {
     /// Sign-in attempts per phone number and per client address in a window (see `people::throttle`).
     pub sign_in_attempts_max: u32,
     pub sign_in_window_s: u64,
+    /// Caps on cross-border spending (the payer's region is not the merchant's country) of KYC tiers 0,
+    /// 1 and 2, in major units of the currency paid in.
+    pub limits_cross_border: [people::TierLimits; 3],
+    pub fx: fx::FxRules,
 }
 
 impl Default for PlatformConfig {
@@ -107,8 +117,14 @@ impl Default for PlatformConfig {
         let c = |code| Currency::from_code(code).expect("known currency");
         PlatformConfig {
             regions: vec![
-                Region { code: "CN".into(), home_currency: c("CNY"), currencies: vec![c("CNY")] },
-                Region { code: "HK".into(), home_currency: c("HKD"), currencies: vec![c("HKD"), c("CNY"), c("USD")] },
+                Region { code: "CN".into(), home_currency: c("CNY"), currencies: vec![c("CNY")], p2p_regions: vec!["CN".into()] },
+                Region {
+                    code: "HK".into(),
+                    home_currency: c("HKD"),
+                    currencies: vec![c("HKD"), c("CNY"), c("USD")],
+                    p2p_regions: vec!["HK".into()],
+                },
+                Region { code: "MO".into(), home_currency: c("MOP"), currencies: vec![c("MOP"), c("HKD")], p2p_regions: vec!["MO".into()] },
             ],
             session_ttl_s: 30 * 86_400,
             pin_attempts_max: 5,
@@ -125,6 +141,8 @@ impl Default for PlatformConfig {
             public_url: "http://127.0.0.1:8080".into(),
             sign_in_attempts_max: 10,
             sign_in_window_s: 300,
+            limits_cross_border: people::default_limits_cross_border(),
+            fx: fx::FxRules::default(),
         }
     }
 }
@@ -134,9 +152,10 @@ impl PlatformConfig {
         self.regions.iter().find(|r| r.code == code)
     }
 
-    /// Every currency some region enables, sorted.
+    /// Every currency some region's wallets hold or merchants are priced in, sorted.
     pub fn currencies(&self) -> Vec<Currency> {
-        let mut all: Vec<Currency> = self.regions.iter().flat_map(|r| r.currencies.iter().copied()).collect();
+        let mut all: Vec<Currency> =
+            self.regions.iter().flat_map(|r| r.currencies.iter().copied()).chain(self.fx.currencies.iter().copied()).collect();
         all.sort();
         all.dedup();
         all
@@ -165,6 +184,7 @@ pub struct Platform {
     pub merchants: Arc<merchants::Merchants>,
     pub payments: Arc<payments::Payments>,
     pub settlement: Arc<settlement::Settlements>,
+    pub fx: Arc<fx::Fx>,
     pub history: history::History,
     pub outbox: Arc<outbox::Outbox>,
     pub audit: Arc<audit::Audit>,
@@ -185,9 +205,11 @@ impl Platform {
         let wallet = Arc::new(wallet::Wallet::new(core.clone(), people.clone(), parts.rail));
         let p2p = Arc::new(p2p::P2p::new(core.clone(), people.clone(), social.clone(), wallet.clone()));
         let merchants = Arc::new(merchants::Merchants::new(core.clone()));
+        let fx = Arc::new(fx::Fx::new(core.clone(), people.clone(), wallet.clone()));
         let red_packets = Arc::new(red_packets::RedPackets::new(core.clone(), people.clone(), social.clone(), merchants.clone()));
         let outbox = Arc::new(outbox::Outbox::new(core.clone(), merchants.clone()));
-        let payments = Arc::new(payments::Payments::new(core.clone(), people.clone(), wallet.clone(), merchants.clone(), outbox.clone()));
+        let payments =
+            Arc::new(payments::Payments::new(core.clone(), people.clone(), wallet.clone(), merchants.clone(), outbox.clone(), fx.clone()));
         let settlement = Arc::new(settlement::Settlements::new(core.clone(), merchants.clone(), payments.clone()));
         let audit = Arc::new(audit::Audit::new(core.clone()));
         let idempotency = Arc::new(idempotency::Idempotency::new(core.clone()));
@@ -204,6 +226,7 @@ impl Platform {
             merchants,
             payments,
             settlement,
+            fx,
             history,
             outbox,
             audit,

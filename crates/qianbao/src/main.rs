@@ -336,6 +336,7 @@ async fn seed_demo_merchant(platform: &platform::Platform, data_dir: &std::path:
                 fee_bps: 60,
                 settlement_account: "6222020000000000000".into(),
                 public_key_mode: false,
+                licence: None,
             };
             let (_, apiv3_key) = platform.merchants.onboard(setup).await.map_err(|e| format!("demo merchant: {e}"))?;
             write_private(&apiv3_path, &apiv3_key).map_err(io)?;

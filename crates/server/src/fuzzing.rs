@@ -310,6 +310,7 @@ async fn seed_merchant(platform: &Platform, key: &wxpay::SigningKey, payer: plat
         fee_bps: 60,
         settlement_account: "6222020000000000000".into(),
         public_key_mode: false,
+        licence: None,
     };
     platform.merchants.onboard(setup).await.expect("onboarded");
     platform.merchants.register_key(MCHID, &key.public_key_pem(), Some(SERIAL)).await.expect("a key");
@@ -334,7 +335,7 @@ async fn seed_merchant(platform: &Platform, key: &wxpay::SigningKey, payer: plat
     let paid = platform.payments.create_order(&auth, None, order("SEEDPAID01")).await.expect("an order");
     let url = platform.payments.code_url(&paid);
     let found = platform.payments.resolve_order(payer, platform::payments::OrderReference::CodeUrl(&url)).await.expect("found");
-    let how = platform::payments::PayOrder { pin: Some(PIN), card: None };
+    let how = platform::payments::PayOrder { pin: Some(PIN), card: None, balance_currency: None, quote: None };
     platform.payments.pay_order(payer, found, how, None).await.expect("paid");
     (platform.payments.code_url(&open), paid.out_trade_no)
 }

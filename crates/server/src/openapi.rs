@@ -59,8 +59,10 @@ const OPERATOR_ERRORS: [u16; 9] = [400, 401, 403, 404, 408, 409, 413, 500, 503];
 pub fn document() -> Value {
     let mut doc = base_document();
     let paths = doc["paths"].as_object_mut().expect("paths");
-    for (path, item) in merchant_paths().as_object().expect("paths") {
-        paths.insert(path.clone(), item.clone());
+    for extra in [merchant_paths(), fx_paths()] {
+        for (path, item) in extra.as_object().expect("paths") {
+            paths.insert(path.clone(), item.clone());
+        }
     }
     for (path, item) in paths.iter_mut() {
         for (method, op) in item.as_object_mut().expect("a path item").iter_mut() {
@@ -241,5 +243,51 @@ fn merchant_paths() -> Value {
             json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]))},
         "/admin/api/notifications/{id}/replay": {"post": with(operator("Send a notification again now"),
             json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]))}
+    })
+}
+
+/// Currency exchange: the wallet's quotes and conversions, the operator's rates, markups and reports.
+fn fx_paths() -> Value {
+    let currency = json!({"type": "string", "pattern": "^[A-Z]{3}$"});
+    let amount = json!({"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$"});
+    let operator = |summary: &str, request: Option<Value>| {
+        let mut o = json!({"summary": summary, "security": [{"operator": []}], "responses": {"200": ok("OK")}});
+        if let Some(r) = request {
+            o["requestBody"] = r;
+        }
+        o
+    };
+    let with = |mut o: Value, params: Value| {
+        o["parameters"] = params;
+        o
+    };
+    let query = |names: &[(&str, bool)]| {
+        Value::Array(
+            names
+                .iter()
+                .map(|(n, required)| json!({"name": n, "in": "query", "required": required, "schema": {"type": "string"}}))
+                .collect(),
+        )
+    };
+    json!({
+        "/api/v1/fx/quotes": {"post": op("A quote: exactly one of sell_amount and buy_amount, priced at the reference rate plus the markup, valid for two minutes", true,
+            Some(body(&["sell_currency", "buy_currency"], json!({"sell_currency": currency, "buy_currency": currency, "sell_amount": amount, "buy_amount": amount,
+                "purpose": {"enum": ["conversion", "payment"]}}))), false)},
+        "/api/v1/fx/quotes/{id}": {"get": with_id(op("One of my quotes", true, None, false))},
+        "/api/v1/fx/conversions": {"post": op("Convert between my own balances at a conversion quote (once per quote)", true,
+            Some(body(&["quote_id"], json!({"quote_id": {"type": "string", "pattern": "^[0-9]+$"}, "pin": {"type": "string", "pattern": "^[0-9]{6}$"}}))), true)},
+        "/admin/api/fx/rates": {
+            "put": operator("Publish a reference rate: quote per one base, exactly as given", Some(body(&["base", "quote", "rate"], json!({"base": currency, "quote": currency,
+                "rate": {"type": "string"}, "effective_at": {"type": "string", "format": "date-time"}, "source": {"type": "string"}})))),
+            "get": with(operator("A pair's published rates, newest first", None), query(&[("base", true), ("quote", true), ("limit", false)]))
+        },
+        "/admin/api/fx/rates/import": {"post": operator("Import the ECB's reference-rate CSV (eurofxref.csv or eurofxref-hist.csv) as the body", None)},
+        "/admin/api/fx/markups": {"put": operator("The markup of a pair (either side may be absent: any) on a channel", Some(body(&["channel", "markup_bps"],
+            json!({"base": currency, "quote": currency, "channel": {"enum": ["payment", "card_payment", "conversion"]}, "markup_bps": {"type": "integer", "minimum": 0, "maximum": 1000}}))))},
+        "/admin/api/fx/pairs/{base}/{quote}": {"put": with(operator("How old a pair's rate may be before payments needing it are refused", Some(body(&["max_age_s"], json!({"max_age_s": {"type": "integer"}})))),
+            json!([{"name": "base", "in": "path", "required": true, "schema": currency}, {"name": "quote", "in": "path", "required": true, "schema": currency}]))},
+        "/admin/api/fx/quotes/{id}": {"get": with(operator("Any quote, with its person and what used it", None), id_param())},
+        "/admin/api/fx/positions": {"get": with(operator("The platform's FX exposure per currency, valued in a report currency, and the spread earned", None), query(&[("report_currency", false)]))},
+        "/admin/api/fx/cross-border-report": {"get": with(operator("A day's exchanges and cross-border payments (JSON or CSV)", None), query(&[("day", true), ("format", false)]))}
     })
 }

@@ -5,6 +5,10 @@
 use std::path::PathBuf;
 
 fn replay(target: &str, run: fn(&[u8])) {
+    // QIANBAO_FUZZ_TRACE=1 shows each request's answer and the server's log (an internal error's detail).
+    if std::env::var_os("QIANBAO_FUZZ_TRACE").is_some() {
+        let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target);
     let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("the {target} corpus at {}: {e}", dir.display()))

@@ -5,6 +5,7 @@
 //!
 //! Secrets at rest (APIv3 keys, platform private keys) are sealed under the server secret.
 
+pub mod countries;
 mod keys;
 mod nonces;
 mod platform_keys;
@@ -72,6 +73,9 @@ pub struct Merchant {
     /// than a platform certificate (WeChat's mode for merchants since 2024).
     pub public_key_mode: bool,
     pub created_at_ms: i64,
+    /// Licence and registration data recorded at onboarding (JSON, as the operator gave it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub licence: Option<String>,
 }
 
 /// What an operator gives to onboard a merchant.
@@ -88,6 +92,8 @@ pub struct MerchantSetup {
     pub fee_bps: i64,
     pub settlement_account: String,
     pub public_key_mode: bool,
+    /// Licence and registration data (a JSON object of at most 4 KiB).
+    pub licence: Option<String>,
 }
 
 /// A merchant with what it signs and decrypts with, as the merchant API needs it on every request.
@@ -198,12 +204,23 @@ impl Merchants {
         if setup.mcc.len() != 4 || !setup.mcc.bytes().all(|b| b.is_ascii_digit()) {
             return Err(PlatformError::invalid("mcc", "a 4-digit merchant category code (ISO 18245)"));
         }
-        if setup.country.len() != 2 || !setup.country.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(PlatformError::invalid("country", "an ISO 3166-1 alpha-2 code such as CN"));
-        }
+        let country = countries::country(&setup.country).ok_or_else(|| {
+            PlatformError::invalid("country", "an ISO 3166-1 alpha-2 code of a country Qianbao acquires in, such as CN or FR")
+        })?;
         let currency = crate::wallet::parse_currency(&setup.settlement_currency)?;
         if !self.core.config.currencies().contains(&currency) {
             return Err(PlatformError::invalid("settlement_currency", format!("{currency} is not enabled on this platform")));
+        }
+        if currency.code() != country.currency {
+            return Err(PlatformError::invalid(
+                "settlement_currency",
+                format!("{} merchants settle in {}", country.alpha2, country.currency),
+            ));
+        }
+        if let Some(l) = &setup.licence
+            && (l.len() > 4096 || !serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v.is_object()))
+        {
+            return Err(PlatformError::invalid("licence", "a JSON object of at most 4 KiB"));
         }
         if !(0..=10_000).contains(&setup.fee_bps) {
             return Err(PlatformError::invalid("fee_bps", "0 to 10000 basis points"));
@@ -223,6 +240,7 @@ impl Merchants {
             settlement_account: parse_text("settlement_account", &setup.settlement_account, 64)?,
             public_key_mode: setup.public_key_mode,
             created_at_ms: now,
+            licence: setup.licence,
         })
     }
 

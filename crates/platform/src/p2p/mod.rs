@@ -170,6 +170,7 @@ impl P2p {
             return Err(PlatformError::invalid("to", "you cannot send money to yourself"));
         }
         self.social.require_friends(sender, request.to).await?;
+        self.people.require_p2p_allowed(sender, request.to).await?;
         self.wallet.require_currency(sender, currency).await?;
         if !self.wallet.currencies(request.to).await?.contains(&currency) {
             return Err(PlatformError::invalid("currency", format!("the receiver's wallet does not hold {currency}")));

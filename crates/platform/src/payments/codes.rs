@@ -76,7 +76,10 @@ impl Payments {
         if order.total_minor <= self.core.config.no_pin_threshold_minor {
             // The payment's key is the order's: a retried codepay is the same attempt.
             let key = format!("codepay-{}", order.id);
-            return match self.pay_order(person, order.clone(), PayOrder { pin: None, card: None }, Some(&key)).await {
+            return match self
+                .pay_order(person, order.clone(), PayOrder { pin: None, card: None, balance_currency: None, quote: None }, Some(&key))
+                .await
+            {
                 Ok(paid) => Ok(paid),
                 Err(e) => {
                     self.close_order(merchant.merchant.id, &order.out_trade_no).await?;

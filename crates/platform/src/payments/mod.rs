@@ -11,6 +11,7 @@
 //! guard adds to the order's refunded total only while it stays within what was paid.
 
 mod codes;
+mod exchange;
 mod orders;
 mod pay;
 mod refunds;
@@ -20,11 +21,13 @@ mod tokens;
 mod wire;
 
 pub use codes::{PAYMENT_CODE_TTL_MS, PaymentCode, USERPAYING_TTL_MS, valid_payment_code};
+pub use exchange::PaymentPlan;
 pub use orders::{ORDER_TOTAL_MAX, REFUNDS_PER_ORDER_MAX};
 pub use pay::{ClientSignature, OrderReference, PayOrder};
 pub use refunds::NewRefund;
 
 use crate::core::Core;
+use crate::fx::Fx;
 use crate::history::{HistoryItem, HistoryKind, Window};
 use crate::merchants::Merchants;
 use crate::outbox::Outbox;
@@ -176,6 +179,19 @@ pub struct Order {
     /// Once paid.
     pub funding: Option<Funding>,
     pub(crate) card_reference: Option<String>,
+    /// Paid in another currency than the order's: what the payer paid, at which rate.
+    pub exchange: Option<Exchange>,
+}
+
+/// What a payer paid in their own currency for an order in another one, at the rate locked when they
+/// paid; refunds give back their share of it, at that rate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    pub currency: Currency,
+    pub total_minor: i64,
+    pub refunded_minor: i64,
+    /// One unit of the order's currency cost this much of the payer's.
+    pub rate: money::Rate,
 }
 
 impl Order {
@@ -201,6 +217,8 @@ pub struct Refund {
     pub created_at_ms: i64,
     pub success_at_ms: Option<i64>,
     pub(crate) request_hash: Vec<u8>,
+    /// An order paid in another currency: the payer's share of this refund, in the payer's currency.
+    pub payer_amount_minor: Option<i64>,
 }
 
 /// `[0-9A-Za-z_-|*]` (and `@` for refunds), `min` to `max` characters.
@@ -244,6 +262,7 @@ pub struct Payments {
     wallet: Arc<Wallet>,
     merchants: Arc<Merchants>,
     outbox: Arc<Outbox>,
+    fx: Arc<Fx>,
 }
 
 impl Payments {
@@ -253,8 +272,9 @@ impl Payments {
         wallet: Arc<Wallet>,
         merchants: Arc<Merchants>,
         outbox: Arc<Outbox>,
+        fx: Arc<Fx>,
     ) -> Payments {
-        Payments { core, people, wallet, merchants, outbox }
+        Payments { core, people, wallet, merchants, outbox, fx }
     }
 
     pub async fn order_by_out_trade_no(&self, merchant: MerchantId, out_trade_no: &str) -> Result<Order> {

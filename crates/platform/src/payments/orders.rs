@@ -85,6 +85,14 @@ impl Payments {
         if !self.core.config.currencies().contains(&currency) {
             return Err(PlatformError::invalid("amount.currency", format!("{currency} is not enabled on this platform")));
         }
+        // A merchant is priced in its settlement currency: a payer in another currency pays through the
+        // FX positions, and the merchant is always settled in its own.
+        if currency != merchant.merchant.settlement_currency {
+            return Err(PlatformError::invalid(
+                "amount.currency",
+                format!("this merchant is priced and settled in {}", merchant.merchant.settlement_currency),
+            ));
+        }
         let now = self.core.now_ms();
         let expires_at = deadline(&new, now)?;
         // What makes two requests "the same order": every field the merchant chose, not its byte order.
@@ -138,6 +146,7 @@ impl Payments {
             payer_sub_openid_paid: None,
             funding: None,
             card_reference: None,
+            exchange: None,
         };
         if self.core.commit_rows(vec![store::insert_order(&placed)], Vec::new()).await? {
             return Ok(placed);

@@ -3,7 +3,8 @@
 //! order to paid, moves the money (behind the payer's limits, from the balance or a card) and queues the
 //! notification.
 
-use super::{Funding, Order, Payments, TradeState, TradeType, fee_of, store};
+use super::exchange::{exchanged_payment, quote_guard};
+use super::{Exchange, Funding, Order, PaymentPlan, Payments, TradeState, TradeType, fee_of, store};
 use crate::core::{Commit, Committed};
 use crate::outbox::Event;
 use crate::people::Direction;
@@ -47,6 +48,11 @@ pub struct PayOrder<'a> {
     pub pin: Option<&'a str>,
     /// Pay straight from this linked card instead of the balance.
     pub card: Option<i64>,
+    /// Pay from this balance (or charge the card in this currency); by default the region's home
+    /// currency, converting when the order is priced in another.
+    pub balance_currency: Option<&'a str>,
+    /// The quote (from a preview or `POST /fx/quotes`) whose price to pay at.
+    pub quote: Option<i64>,
 }
 
 impl Payments {
@@ -103,32 +109,33 @@ impl Payments {
         Ok(())
     }
 
-    /// A person pays an order from their balance (or a linked card), with the PIN rules of every payment.
-    /// `order` as just read (by `resolve_order`); a stale state is caught by the payment's guard. The
-    /// same key is the same payment attempt, however late it is retried.
+    /// A person pays an order from their balance (or a linked card), with the PIN rules of every payment,
+    /// in the order's currency or another (at a quote's price, or the rate now). `order` as just read
+    /// (by `resolve_order`); a stale state is caught by the payment's guard. The same key is the same
+    /// payment attempt, however late it is retried.
     ///
-    /// Validate → build the chain (limits, then the card charge) → the order's guard and the
-    /// notification → one commit → answer.
+    /// Validate → plan (currency, price) → build the chain (limits, then the card charge) → the order's
+    /// guard, the quote's, the notification and the exchange's record → one commit → answer.
     pub async fn pay_order(&self, person: PersonId, order: Order, how: PayOrder<'_>, key: Option<&str>) -> Result<Order> {
         if let Some(done) = self.check_payable(person, &order)? {
             return Ok(done);
         }
         let payer = self.payer(person, &order).await?;
+        let plan = self.plan(person, &order, &how).await?;
         // A failed attempt must not burn the order: each attempt has ledger ids of its own.
         let attempt = self.core.request_id("order-pay", person, key);
         if how.card.is_none() {
-            self.people.authorize_payment(person, order.total_minor, how.pin).await?;
+            self.people.authorize_payment(person, plan.pay.minor(), how.pin).await?;
         }
         // The limits are checked before a card is charged (its charge checks the PIN).
-        let chain =
-            self.people.limited(person, Direction::Out, order.currency, order.total_minor, None, payment(&order, person, attempt)?).await?;
+        let chain = self.payment_chain(person, &order, &plan, attempt).await?;
         let charge = match how.card {
             None => None,
-            Some(card) => Some(self.wallet.charge_for_payment(charge_for(&order, person, card, how.pin, attempt)).await?),
+            Some(card) => Some(self.wallet.charge_for_payment(charge_for(&plan, person, card, how.pin, attempt)).await?),
         };
         let now = self.core.now_ms();
         let fee_minor = fee_of(order.total_minor, self.merchants.merchant(&order.mchid).await?.merchant.fee_bps);
-        let paid = paid(&order, &payer, charge.as_ref(), fee_minor, now);
+        let paid = paid(&order, &payer, charge.as_ref(), fee_minor, now, plan.exchange());
         let mut guards = vec![store::mark_paid(&store::Paid {
             order: order.id,
             payer: person,
@@ -139,7 +146,9 @@ impl Payments {
             bank_type: paid.bank_type.as_deref().unwrap_or("OTHERS"),
             fee_minor,
             now_ms: now,
+            exchange: paid.exchange.as_ref(),
         })];
+        guards.extend(quote_guard(&plan, person, &order, now));
         let chain = match &charge {
             Some(c) => {
                 guards.push(c.guard(now));
@@ -147,10 +156,14 @@ impl Payments {
             }
             None => chain,
         };
-        let effects = self.success_notification(&paid, now);
+        let mut effects = self.success_notification(&paid, now);
+        if plan.price.is_some() || plan.cross_border {
+            effects.push(crate::fx::insert_execution(&self.execution(attempt, person, &order, &plan, now).await?));
+        }
         let outcome = match self.core.commit(Commit { guards, transfers: chain.chain.clone(), effects }).await {
             Ok(Committed::Applied(results)) => chain.outcome(&results).map(|_| ()),
             Ok(Committed::GuardFailed(0)) => Err(self.why_not_payable(order.id, person).await),
+            Ok(Committed::GuardFailed(1)) if plan.quote.is_some() => Err(self.why_not_usable(person, &plan, &how).await),
             Ok(Committed::GuardFailed(_)) => {
                 Err(PlatformError::Declined("the card charge was given back: pay again with a new request".into()))
             }
@@ -160,6 +173,36 @@ impl Payments {
             self.wallet.give_back(c.op, &c.reference).await?;
         }
         self.answer_payment(person, paid, outcome).await
+    }
+
+    /// The chain that moves the money: behind the payer's limits (and the cross-border caps when the
+    /// payment crosses a border), in the order's currency or through the FX positions.
+    async fn payment_chain(
+        &self,
+        person: PersonId,
+        order: &Order,
+        plan: &PaymentPlan,
+        attempt: i64,
+    ) -> Result<crate::people::LimitedPayment> {
+        let directions: &[Direction] = if plan.cross_border { &[Direction::Out, Direction::CrossBorder] } else { &[Direction::Out] };
+        let (currency, amount) = (plan.pay.currency(), plan.pay.minor());
+        match plan.price {
+            None => self.people.limited_by(person, directions, currency, amount, None, payment(order, person, attempt)?).await,
+            Some(_) => {
+                let (into_position, to_merchant) = exchanged_payment(order, person, attempt, plan.pay)?;
+                Ok(self.people.limited_by(person, directions, currency, amount, None, into_position).await?.then(to_merchant))
+            }
+        }
+    }
+
+    /// Why a payment's quote could not be used (it expired or was used meanwhile).
+    async fn why_not_usable(&self, person: PersonId, plan: &PaymentPlan, how: &PayOrder<'_>) -> PlatformError {
+        let (id, _) = plan.quote.expect("a quote guard has its quote");
+        let channel = if how.card.is_some() { crate::fx::Channel::CardPayment } else { crate::fx::Channel::Payment };
+        match self.fx.usable_quote(person, id, channel).await {
+            Err(e) => e,
+            Ok(_) => PlatformError::conflict(Conflict::QuoteExpired, "the quote expired while it was being used: ask for a new one"),
+        }
     }
 
     /// `Some(order)` when a retry finds the order already paid by this person; an error when it cannot be
@@ -178,6 +221,7 @@ impl Payments {
     }
 
     /// Who pays, as the merchant knows them (their openids), checked against the order's required payer.
+    /// (Which of their balances pays is the plan's to say.)
     async fn payer(&self, person: PersonId, order: &Order) -> Result<Payer> {
         let openid = self.merchants.openid(&order.appid, person);
         let sub_openid = order.sub_appid.as_deref().map(|a| self.merchants.openid(a, person));
@@ -187,7 +231,6 @@ impl Payments {
         {
             return Err(PlatformError::Forbidden("this order is for another payer".into()));
         }
-        self.wallet.require_currency(person, order.currency).await?;
         Ok(Payer { person, openid, sub_openid })
     }
 
@@ -251,12 +294,12 @@ fn payment(order: &Order, person: PersonId, attempt: i64) -> Result<NewTransfer>
     })
 }
 
-fn charge_for<'a>(order: &Order, person: PersonId, card: i64, pin: Option<&'a str>, attempt: i64) -> ChargeFor<'a> {
+fn charge_for<'a>(plan: &PaymentPlan, person: PersonId, card: i64, pin: Option<&'a str>, attempt: i64) -> ChargeFor<'a> {
     ChargeFor {
         person,
         card,
-        currency: order.currency,
-        amount_minor: order.total_minor,
+        currency: plan.pay.currency(),
+        amount_minor: plan.pay.minor(),
         pin,
         op: attempt,
         funding_kind: chart::transfer::ORDER_CARD_FUND,
@@ -264,7 +307,7 @@ fn charge_for<'a>(order: &Order, person: PersonId, card: i64, pin: Option<&'a st
 }
 
 /// The order as it is once this payment commits.
-fn paid(order: &Order, payer: &Payer, charge: Option<&CardCharge>, fee_minor: i64, now_ms: i64) -> Order {
+fn paid(order: &Order, payer: &Payer, charge: Option<&CardCharge>, fee_minor: i64, now_ms: i64, exchange: Option<Exchange>) -> Order {
     assert!((0..=order.total_minor).contains(&fee_minor), "a fee is within the order's total");
     Order {
         trade_state: TradeState::Success,
@@ -276,6 +319,7 @@ fn paid(order: &Order, payer: &Payer, charge: Option<&CardCharge>, fee_minor: i6
         success_at_ms: Some(now_ms),
         funding: Some(if charge.is_some() { Funding::Card } else { Funding::Balance }),
         card_reference: charge.map(|c| c.reference.clone()),
+        exchange,
         ..order.clone()
     }
 }

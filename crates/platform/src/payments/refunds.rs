@@ -3,12 +3,16 @@
 //! wallet for the card in the same chain, and the issuer is told after; if it refuses, the money comes
 //! back to the wallet. An issuer left untold by a crash is told by the sweep.
 
-use super::{CardRefund, Funding, Order, Payments, Refund, RefundChannel, RefundStatus, cst_date, store, valid_notify_url, valid_out_no};
+use super::{
+    CardRefund, Funding, Order, Payments, REFUNDS_PER_ORDER_MAX, Refund, RefundChannel, RefundStatus, cst_date, store, valid_notify_url,
+    valid_out_no,
+};
 use crate::core::{Commit, Committed};
 use crate::outbox::Event;
 use crate::wallet::{RailOutcome, parse_currency};
 use crate::{Conflict, MerchantId, PersonId, PlatformError, Result, chart, crypto, ids};
 use ledger::{NewTransfer, TransferFlags};
+use money::Currency;
 use serde_json::json;
 
 /// What a merchant asks to refund.
@@ -43,40 +47,49 @@ fn check(new: &NewRefund) -> Result<()> {
 }
 
 impl Payments {
-    /// Refund (part of) a paid order back to its payer; idempotent on `out_refund_no`.
+    /// Refund (part of) a paid order back to its payer; idempotent on `out_refund_no`. An order paid in
+    /// another currency gives the payer their share at the original rate, computed on the cumulative
+    /// refunded amount (so the last refund closes exactly); a concurrent refund makes the share be
+    /// computed again.
     pub async fn refund_order(&self, merchant: MerchantId, new: NewRefund) -> Result<Refund> {
         check(&new)?;
-        let order = self.refundable(merchant, &new).await?;
+        let mut order = self.refundable(merchant, &new).await?;
         let request_hash = crypto::sha256(json!([order.id.get(), new.refund_minor, new.reason, new.notify_url]).to_string().as_bytes());
-        if let Ok(existing) = self.refund_by_out_refund_no(merchant, &new.out_refund_no).await {
-            return same_refund(existing, &request_hash);
+        for _ in 0..REFUND_RACES_MAX {
+            if let Ok(existing) = self.refund_by_out_refund_no(merchant, &new.out_refund_no).await {
+                return same_refund(existing, &request_hash);
+            }
+            if !order.paid() {
+                return Err(PlatformError::conflict(Conflict::InvalidRequest, "this order is not paid"));
+            }
+            match self.try_refund(merchant, &order, &new, &request_hash).await? {
+                Some(refund) => return Ok(refund),
+                None => order = self.order(order.id).await?, // another refund came first: recompute the share
+            }
         }
-        if !order.paid() {
-            return Err(PlatformError::conflict(Conflict::InvalidRequest, "this order is not paid"));
-        }
+        Err(PlatformError::conflict(Conflict::RequestInProgress, "other refunds of this order are being made: try again"))
+    }
+
+    /// One attempt at a refund against `order` as read; `None` when a concurrent refund of an order paid
+    /// in another currency changed what was refunded (the payer's share must be computed again).
+    async fn try_refund(&self, merchant: MerchantId, order: &Order, new: &NewRefund, request_hash: &[u8]) -> Result<Option<Refund>> {
         let payer = order.payer_id.ok_or_else(|| PlatformError::Internal("a paid order without its payer".into()))?;
         let to_card = order.funding == Some(Funding::Card);
         let now = self.core.now_ms();
-        let refund = new_refund(&order, &new, to_card, request_hash.clone(), now);
-        let id = refund.id;
-        let transfers = refund_transfers(&refund, payer, to_card)?;
-        let guards = vec![
-            store::add_refunded(order.id, new.refund_minor, super::REFUNDS_PER_ORDER_MAX),
-            store::insert_refund(
-                &refund,
-                merchant,
-                new.reason.as_deref(),
-                new.notify_url.as_deref(),
-                to_card.then_some(CardRefund::Pending),
-            ),
-        ];
-        let notify_url = new.notify_url.clone().unwrap_or_else(|| order.notify_url.clone());
-        let effects = if notify_url.is_empty() {
-            Vec::new()
-        } else {
-            let event = Event::new("REFUND.SUCCESS", "退款成功", "refund", id, refund.notification_json().to_string());
-            vec![self.outbox.queue(&event, order.notified_merchant(), &notify_url, now)]
+        let refund = new_refund(order, new, to_card, request_hash.to_vec(), now)?;
+        let transfers = match &order.exchange {
+            None => refund_transfers(&refund, payer, to_card)?,
+            Some(exchange) => refund_transfers_exchanged(&refund, payer, exchange, to_card)?,
         };
+        let added = match (&order.exchange, refund.payer_amount_minor) {
+            (Some(_), Some(share)) => {
+                store::add_refunded_exchanged(order.id, new.refund_minor, share, order.refunded_minor, REFUNDS_PER_ORDER_MAX)
+            }
+            _ => store::add_refunded(order.id, new.refund_minor, REFUNDS_PER_ORDER_MAX),
+        };
+        let card = to_card.then_some(CardRefund::Pending);
+        let guards = vec![added, store::insert_refund(&refund, merchant, new.reason.as_deref(), new.notify_url.as_deref(), card)];
+        let effects = self.refund_notification(order, new, &refund, now);
         match self.core.commit(Commit { guards, transfers, effects }).await? {
             Committed::Applied(results) => {
                 if let Some(e) = results.iter().find_map(|r| r.err()) {
@@ -84,18 +97,36 @@ impl Payments {
                 }
                 self.core.outbox_wake.notify_one();
                 if to_card {
-                    self.finish_card_refund(id, &order, new.refund_minor).await?;
-                    return self.refund_by_out_refund_no(merchant, &new.out_refund_no).await;
+                    self.finish_card_refund(refund.id, order, refund_to_card(&refund)).await?;
+                    return self.refund_by_out_refund_no(merchant, &new.out_refund_no).await.map(Some);
                 }
-                Ok(refund)
+                Ok(Some(refund))
             }
-            Committed::GuardFailed(0) => Err(PlatformError::conflict(
-                Conflict::NotEnough,
-                "the refund is more than what is left to refund on this order (or 50 refunds were made)",
-            )),
+            Committed::GuardFailed(0) => {
+                let now = self.order(order.id).await?;
+                let raced = order.exchange.is_some() && now.refunded_minor != order.refunded_minor;
+                if raced && now.refunded_minor + new.refund_minor <= now.total_minor {
+                    return Ok(None);
+                }
+                Err(PlatformError::conflict(
+                    Conflict::NotEnough,
+                    "the refund is more than what is left to refund on this order (or 50 refunds were made)",
+                ))
+            }
             // The same out_refund_no raced in: answer as its first request did.
-            Committed::GuardFailed(_) => same_refund(self.refund_by_out_refund_no(merchant, &new.out_refund_no).await?, &request_hash),
+            Committed::GuardFailed(_) => {
+                same_refund(self.refund_by_out_refund_no(merchant, &new.out_refund_no).await?, request_hash).map(Some)
+            }
         }
+    }
+
+    fn refund_notification(&self, order: &Order, new: &NewRefund, refund: &Refund, now_ms: i64) -> Vec<::store::Effect> {
+        let notify_url = new.notify_url.clone().unwrap_or_else(|| order.notify_url.clone());
+        if notify_url.is_empty() {
+            return Vec::new();
+        }
+        let event = Event::new("REFUND.SUCCESS", "退款成功", "refund", refund.id, refund.notification_json().to_string());
+        vec![self.outbox.queue(&event, order.notified_merchant(), &notify_url, now_ms)]
     }
 
     /// The order a refund request names, checked against it.
@@ -137,12 +168,13 @@ impl Payments {
             created_at_ms: stored.created_at_ms,
             success_at_ms: stored.success_at_ms,
             request_hash: stored.request_hash,
+            payer_amount_minor: stored.payer_amount_minor,
         })
     }
 
     /// Tell the card issuer about a refund that left the wallet for the card. If the issuer refuses,
     /// the money goes back to the payer's wallet instead (and the refund says so).
-    async fn finish_card_refund(&self, refund: i64, order: &Order, amount_minor: i64) -> Result<()> {
+    async fn finish_card_refund(&self, refund: i64, order: &Order, (currency, amount_minor): (Currency, i64)) -> Result<()> {
         let reference = order.card_reference.clone().ok_or_else(|| PlatformError::Internal("a card payment without its charge".into()))?;
         let key = format!("order-refund-{refund}");
         let outcome = self.wallet.rail_refund_amount(reference, amount_minor, key).await?;
@@ -153,11 +185,11 @@ impl Payments {
                 tracing::warn!(refund, %reason, "the card issuer refused a refund; it goes to the wallet");
                 let back = NewTransfer {
                     id: chart::derived(refund, chart::transfer::ORDER_REFUND_TO_BALANCE, 0),
-                    debit_account_id: chart::system_account(chart::account::CARD_RAIL, order.currency),
-                    credit_account_id: chart::wallet(payer, order.currency),
-                    amount: chart::ledger_amount(amount_minor, order.currency)?,
+                    debit_account_id: chart::system_account(chart::account::CARD_RAIL, currency),
+                    credit_account_id: chart::wallet(payer, currency),
+                    amount: chart::ledger_amount(amount_minor, currency)?,
                     pending_id: 0,
-                    currency: Some(order.currency),
+                    currency: Some(currency),
                     code: chart::transfer::ORDER_REFUND_TO_BALANCE,
                     flags: TransferFlags::empty(),
                     timeout_s: 0,
@@ -178,9 +210,13 @@ impl Payments {
     pub(crate) async fn finish_interrupted_card_refunds(&self) -> Result<usize> {
         let before = self.core.now_ms() - crate::wallet::INTERRUPTED_AFTER_MS;
         let pending = self.core.read(move |c| store::pending_card_refunds(c, before, SWEEP_REFUNDS_MAX)).await?;
-        for (refund, order, amount) in &pending {
-            let order = self.order(*order).await?;
-            self.finish_card_refund(*refund, &order, *amount).await?;
+        for p in &pending {
+            let order = self.order(p.order).await?;
+            let to_card = match (&order.exchange, p.payer_amount_minor) {
+                (Some(e), Some(share)) => (e.currency, share),
+                _ => (order.currency, p.amount_minor),
+            };
+            self.finish_card_refund(p.refund, &order, to_card).await?;
         }
         Ok(pending.len())
     }
@@ -193,11 +229,37 @@ fn same_refund(existing: Refund, request_hash: &[u8]) -> Result<Refund> {
     Ok(existing)
 }
 
-/// The refund as it is once it commits.
-fn new_refund(order: &Order, new: &NewRefund, to_card: bool, request_hash: Vec<u8>, now_ms: i64) -> Refund {
+/// Refunds of one order raced at most before giving up (each race recomputes the payer's share).
+const REFUND_RACES_MAX: usize = 16;
+
+/// Where a card refund goes: the payer's currency and share, or the order's.
+fn refund_to_card(refund: &Refund) -> (Currency, i64) {
+    match (&refund.order.exchange, refund.payer_amount_minor) {
+        (Some(e), Some(share)) => (e.currency, share),
+        _ => (refund.order.currency, refund.amount_minor),
+    }
+}
+
+/// The refund as it is once it commits (with the payer's share of an order paid in another currency).
+fn new_refund(order: &Order, new: &NewRefund, to_card: bool, request_hash: Vec<u8>, now_ms: i64) -> Result<Refund> {
     assert!(0 < new.refund_minor && new.refund_minor <= order.total_minor, "a refund is checked against its order first");
+    if order.refunded_minor + new.refund_minor > order.total_minor {
+        return Err(PlatformError::conflict(Conflict::NotEnough, "the refund is more than what is left to refund on this order"));
+    }
+    let payer_amount_minor = match &order.exchange {
+        None => None,
+        Some(e) => Some(
+            crate::fx::pricing::payer_refund_minor(
+                e.total_minor,
+                order.total_minor,
+                order.refunded_minor + new.refund_minor,
+                e.refunded_minor,
+            )
+            .map_err(|err| PlatformError::Internal(format!("a refund's share: {err}")))?,
+        ),
+    };
     let id = ids::object_id(now_ms);
-    Refund {
+    Ok(Refund {
         id,
         refund_id: format!("50{}{:019}", cst_date(now_ms), id),
         out_refund_no: new.out_refund_no.clone(),
@@ -209,7 +271,8 @@ fn new_refund(order: &Order, new: &NewRefund, to_card: bool, request_hash: Vec<u
         created_at_ms: now_ms,
         success_at_ms: Some(now_ms),
         request_hash,
-    }
+        payer_amount_minor,
+    })
 }
 
 /// The merchant's receivable back to the payer's wallet, and on to the card rail for a card payment,
@@ -238,6 +301,60 @@ fn refund_transfers(refund: &Refund, payer: PersonId, to_card: bool) -> Result<V
             flags: TransferFlags::empty(),
             ..back
         });
+    }
+    Ok(transfers)
+}
+
+/// The refund of an order paid in another currency: the merchant's receivable into the FX position of
+/// the order's currency, the FX position of the payer's currency to the payer (and on to the card for a
+/// card payment), as one chain.
+fn refund_transfers_exchanged(refund: &Refund, payer: PersonId, exchange: &super::Exchange, to_card: bool) -> Result<Vec<NewTransfer>> {
+    let order = &refund.order;
+    let share = refund.payer_amount_minor.expect("a refund of an exchanged order has the payer's share");
+    let position = |c| chart::system_account(chart::account::FX_POSITION, c);
+    let leg = |code, debit, credit, currency, amount, flags| -> Result<NewTransfer> {
+        Ok(NewTransfer {
+            id: chart::derived(refund.id, code, 0),
+            debit_account_id: debit,
+            credit_account_id: credit,
+            amount: chart::ledger_amount(amount, currency)?,
+            pending_id: 0,
+            currency: Some(currency),
+            code,
+            flags,
+            timeout_s: 0,
+            user_data: order.id.get() as u128,
+        })
+    };
+    let out_flags = if to_card { TransferFlags::LINKED } else { TransferFlags::empty() };
+    let mut transfers = vec![
+        leg(
+            chart::transfer::ORDER_REFUND_FX_IN,
+            chart::merchant_receivable(order.merchant_id, order.currency),
+            position(order.currency),
+            order.currency,
+            refund.amount_minor,
+            TransferFlags::LINKED,
+        )?,
+        leg(
+            chart::transfer::ORDER_REFUND_FX_OUT,
+            position(exchange.currency),
+            chart::wallet(payer, exchange.currency),
+            exchange.currency,
+            share,
+            out_flags,
+        )?,
+    ];
+    if to_card {
+        let rail = chart::system_account(chart::account::CARD_RAIL, exchange.currency);
+        transfers.push(leg(
+            chart::transfer::ORDER_REFUND_TO_CARD,
+            chart::wallet(payer, exchange.currency),
+            rail,
+            exchange.currency,
+            share,
+            TransferFlags::empty(),
+        )?);
     }
     Ok(transfers)
 }

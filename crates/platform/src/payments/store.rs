@@ -11,7 +11,7 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Database(format!("unknown {what} in a stored order"))
 }
 
-const ORDER: &str = "o.id, o.transaction_id, o.merchant_id, m.mchid, o.appid, o.out_trade_no, o.trade_type, o.description, o.attach, o.notify_url, o.goods_tag, o.currency, o.total, o.payer_openid, o.scene_info, o.trade_state, o.payer_id, o.payer_openid_paid, o.bank_type, o.fee, o.refunded, o.created_at, o.expires_at, o.success_at, o.request_hash, o.sp_merchant_id, sp.mchid AS sp_mchid, o.sub_appid, o.payer_sub_openid, o.funding, o.card_reference";
+const ORDER: &str = "o.id, o.transaction_id, o.merchant_id, m.mchid, o.appid, o.out_trade_no, o.trade_type, o.description, o.attach, o.notify_url, o.goods_tag, o.currency, o.total, o.payer_openid, o.scene_info, o.trade_state, o.payer_id, o.payer_openid_paid, o.bank_type, o.fee, o.refunded, o.created_at, o.expires_at, o.success_at, o.request_hash, o.sp_merchant_id, sp.mchid AS sp_mchid, o.sub_appid, o.payer_sub_openid, o.funding, o.card_reference, o.payer_currency, o.payer_total, o.payer_refunded, o.rate_mantissa, o.rate_scale";
 /// The joins every order query needs for `ORDER` (the mchids are the merchants'; names are theirs).
 const ORDER_FROM: &str = "orders o JOIN merchants m ON m.id = o.merchant_id LEFT JOIN merchants sp ON sp.id = o.sp_merchant_id";
 
@@ -48,7 +48,24 @@ fn order_from(r: &Row) -> Result<Order> {
         payer_sub_openid_paid: r.opt_text("payer_sub_openid")?,
         funding: r.opt_text("funding")?.map(|f| Funding::parse(&f).ok_or_else(|| corrupt("funding"))).transpose()?,
         card_reference: r.opt_text("card_reference")?,
+        exchange: exchange_from(r)?,
     })
+}
+
+/// An order paid in another currency: the payer's side, with its rate (the order's currency as base).
+fn exchange_from(r: &Row) -> Result<Option<super::Exchange>> {
+    let Some(payer_currency) = r.opt_int("payer_currency")? else { return Ok(None) };
+    let payer_currency =
+        Currency::from_numeric(u16::try_from(payer_currency).map_err(|_| corrupt("currency"))?).map_err(|_| corrupt("currency"))?;
+    let order_currency = Currency::from_numeric(r.uint("currency")?).map_err(|_| corrupt("currency"))?;
+    let mantissa = r.opt_int("rate_mantissa")?.and_then(|m| u64::try_from(m).ok()).ok_or_else(|| corrupt("rate"))?;
+    let scale = r.opt_int("rate_scale")?.and_then(|s| u8::try_from(s).ok()).ok_or_else(|| corrupt("rate"))?;
+    Ok(Some(super::Exchange {
+        currency: payer_currency,
+        total_minor: r.opt_int("payer_total")?.ok_or_else(|| corrupt("payer total"))?,
+        refunded_minor: r.int("payer_refunded")?,
+        rate: money::Rate::new(order_currency, payer_currency, mantissa, scale).map_err(|_| corrupt("rate"))?,
+    }))
 }
 
 fn one_order(c: &mut dyn Conn, clause: &str, values: &[Value]) -> Result<Option<Order>> {
@@ -123,12 +140,14 @@ pub(crate) struct Paid<'a> {
     pub bank_type: &'a str,
     pub fee_minor: i64,
     pub now_ms: i64,
+    /// Paid in another currency: (its currency, the amount, the rate).
+    pub exchange: Option<&'a super::Exchange>,
 }
 
 /// The order moves from unpaid to paid (a guard: only while unpaid and before its deadline).
 pub(crate) fn mark_paid(p: &Paid) -> Effect {
     Effect {
-        sql: "UPDATE orders SET trade_state = $11, payer_id = $2, payer_openid_paid = $3, funding = $4, card_operation = $5, bank_type = $6, fee = $7, success_at = $8, payer_sub_openid = $9, card_reference = $10 WHERE id = $1 AND trade_state IN ($12, $13) AND expires_at > $8",
+        sql: "UPDATE orders SET trade_state = $11, payer_id = $2, payer_openid_paid = $3, funding = $4, card_operation = $5, bank_type = $6, fee = $7, success_at = $8, payer_sub_openid = $9, card_reference = $10, payer_currency = $14, payer_total = $15, rate_mantissa = $16, rate_scale = $17 WHERE id = $1 AND trade_state IN ($12, $13) AND expires_at > $8",
         params: params![
             p.order,
             p.payer,
@@ -142,7 +161,11 @@ pub(crate) fn mark_paid(p: &Paid) -> Effect {
             p.card.map(|(_, reference)| reference),
             TradeState::Success,
             TradeState::NotPay,
-            TradeState::UserPaying
+            TradeState::UserPaying,
+            p.exchange.map(|e| i64::from(e.currency.numeric())),
+            p.exchange.map(|e| e.total_minor),
+            p.exchange.map(|e| i64::try_from(e.rate.mantissa()).unwrap_or(i64::MAX)),
+            p.exchange.map(|e| i64::from(e.rate.scale()))
         ]
         .to_vec(),
     }
@@ -210,6 +233,22 @@ pub(crate) fn refunds_to(c: &mut dyn Conn, person: PersonId, w: Window) -> Resul
 
 /// A refund takes `amount` more of the order's paid total (a guard: only within what was paid, within
 /// the refunds per order allowed).
+/// The same for an order paid in another currency: the payer's share is computed from the refunded total
+/// as read (`refunded_before`), so the guard holds only while nobody else refunded meanwhile.
+pub(crate) fn add_refunded_exchanged(
+    order: OrderId,
+    amount_minor: i64,
+    payer_share_minor: i64,
+    refunded_before: i64,
+    refunds_max: i64,
+) -> Effect {
+    Effect {
+        sql: "UPDATE orders SET refunded = refunded + $2, payer_refunded = payer_refunded + $6, trade_state = $4 WHERE id = $1 AND refunded = $7 AND refunded + $2 <= total AND trade_state IN ($5, $4) AND (SELECT COUNT(*) FROM refunds WHERE order_id = $1) < $3",
+        params: params![order, amount_minor, refunds_max, TradeState::Refund, TradeState::Success, payer_share_minor, refunded_before]
+            .to_vec(),
+    }
+}
+
 pub(crate) fn add_refunded(order: OrderId, amount_minor: i64, refunds_max: i64) -> Effect {
     Effect {
         sql: "UPDATE orders SET refunded = refunded + $2, trade_state = $4 WHERE id = $1 AND refunded + $2 <= total AND trade_state IN ($5, $4) AND (SELECT COUNT(*) FROM refunds WHERE order_id = $1) < $3",
@@ -226,7 +265,7 @@ pub(crate) fn insert_refund(
     card: Option<CardRefund>,
 ) -> Effect {
     Effect {
-        sql: "INSERT INTO refunds (id, refund_id, merchant_id, order_id, out_refund_no, reason, notify_url, amount, currency, status, request_hash, created_at, success_at, channel, card_state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (merchant_id, out_refund_no) DO NOTHING",
+        sql: "INSERT INTO refunds (id, refund_id, merchant_id, order_id, out_refund_no, reason, notify_url, amount, currency, status, request_hash, created_at, success_at, channel, card_state, payer_currency, payer_amount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (merchant_id, out_refund_no) DO NOTHING",
         params: params![
             r.id,
             r.refund_id.as_str(),
@@ -242,7 +281,9 @@ pub(crate) fn insert_refund(
             r.created_at_ms,
             r.success_at_ms,
             r.channel,
-            card
+            card,
+            r.order.exchange.as_ref().map(|e| i64::from(e.currency.numeric())),
+            r.payer_amount_minor
         ]
         .to_vec(),
     }
@@ -260,11 +301,12 @@ pub(crate) struct StoredRefund {
     pub created_at_ms: i64,
     pub success_at_ms: Option<i64>,
     pub request_hash: Vec<u8>,
+    pub payer_amount_minor: Option<i64>,
 }
 
 pub(crate) fn refund_by_out_refund_no(c: &mut dyn Conn, merchant: MerchantId, out_refund_no: &str) -> Result<Option<StoredRefund>> {
     let row = c.query_one(
-        "SELECT id, refund_id, out_refund_no, order_id, amount, status, created_at, success_at, request_hash, channel FROM refunds WHERE merchant_id = $1 AND out_refund_no = $2",
+        "SELECT id, refund_id, out_refund_no, order_id, amount, status, created_at, success_at, request_hash, channel, payer_amount FROM refunds WHERE merchant_id = $1 AND out_refund_no = $2",
         params![merchant, out_refund_no],
     )?;
     row.map(|r| {
@@ -279,6 +321,7 @@ pub(crate) fn refund_by_out_refund_no(c: &mut dyn Conn, merchant: MerchantId, ou
             created_at_ms: r.int("created_at")?,
             success_at_ms: r.opt_int("success_at")?,
             request_hash: r.bytes("request_hash")?,
+            payer_amount_minor: r.opt_int("payer_amount")?,
         })
     })
     .transpose()
@@ -293,12 +336,30 @@ pub(crate) fn finish_card_refund(c: &mut dyn Conn, refund: i64, state: CardRefun
 }
 
 /// Card refunds the issuer was not told of, created before a time: (refund, order, amount).
-pub(crate) fn pending_card_refunds(c: &mut dyn Conn, before_ms: i64, limit: i64) -> Result<Vec<(i64, OrderId, i64)>> {
+/// A card refund the issuer was not told of.
+pub(crate) struct PendingCardRefund {
+    pub refund: i64,
+    pub order: OrderId,
+    pub amount_minor: i64,
+    /// For an order paid in another currency: the payer's share, in the payer's currency.
+    pub payer_amount_minor: Option<i64>,
+}
+
+pub(crate) fn pending_card_refunds(c: &mut dyn Conn, before_ms: i64, limit: i64) -> Result<Vec<PendingCardRefund>> {
     let rows = c.query(
-        "SELECT id, order_id, amount FROM refunds WHERE card_state = $1 AND created_at < $2 LIMIT $3",
+        "SELECT id, order_id, amount, payer_amount FROM refunds WHERE card_state = $1 AND created_at < $2 LIMIT $3",
         params![CardRefund::Pending, before_ms, limit],
     )?;
-    rows.iter().map(|r| Ok((r.int("id")?, OrderId::new(r.int("order_id")?), r.int("amount")?))).collect()
+    rows.iter()
+        .map(|r| {
+            Ok(PendingCardRefund {
+                refund: r.int("id")?,
+                order: OrderId::new(r.int("order_id")?),
+                amount_minor: r.int("amount")?,
+                payer_amount_minor: r.opt_int("payer_amount")?,
+            })
+        })
+        .collect()
 }
 
 /// `false` when the code is taken.

@@ -4,6 +4,21 @@ use super::{Order, Refund, RefundChannel};
 use serde_json::json;
 
 impl Order {
+    /// `amount` of a paid order: what the payer paid, in the payer's currency, and at which rate
+    /// (WeChat's `exchange_rate`: `rate` × 10^8, inside `amount`).
+    fn amount_json(&self) -> serde_json::Value {
+        match &self.exchange {
+            None => {
+                json!({"total": self.total_minor, "payer_total": self.total_minor, "currency": self.currency.code(), "payer_currency": self.currency.code()})
+            }
+            Some(e) => json!({
+                "total": self.total_minor, "currency": self.currency.code(),
+                "payer_total": e.total_minor, "payer_currency": e.currency.code(),
+                "exchange_rate": {"type": "USERPAYMENT_RATE", "rate": e.rate.per_1e8()},
+            }),
+        }
+    }
+
     /// The order as WeChat Pay's query API and TRANSACTION.SUCCESS notification write it.
     pub fn transaction_json(&self) -> serde_json::Value {
         let mut out = json!({
@@ -23,7 +38,7 @@ impl Order {
             out["bank_type"] = json!(self.bank_type.as_deref().unwrap_or("OTHERS"));
             out["success_time"] = json!(wxpay::time::format_rfc3339(self.success_at_ms.unwrap_or(0) / 1000));
             out["payer"] = json!({"openid": self.payer_openid_paid});
-            out["amount"] = json!({"total": self.total_minor, "payer_total": self.total_minor, "currency": self.currency.code(), "payer_currency": self.currency.code()});
+            out["amount"] = self.amount_json();
             out["promotion_detail"] = json!([]);
         }
         if let Some(sp_mchid) = &self.sp_mchid {
@@ -51,6 +66,23 @@ impl Order {
 }
 
 impl Refund {
+    /// `amount` of a refund: the payer's share in the payer's currency for an order paid in another.
+    fn amount_json(&self) -> serde_json::Value {
+        let (total, refund) = (self.order.total_minor, self.amount_minor);
+        let mut amount = json!({
+            "total": total, "refund": refund, "payer_total": total, "payer_refund": refund,
+            "settlement_total": total, "settlement_refund": refund, "discount_refund": 0,
+            "currency": self.order.currency.code(), "refund_fee": 0, "from": [],
+        });
+        if let (Some(e), Some(share)) = (&self.order.exchange, self.payer_amount_minor) {
+            amount["payer_total"] = json!(e.total_minor);
+            amount["payer_refund"] = json!(share);
+            amount["payer_currency"] = json!(e.currency.code());
+            amount["exchange_rate"] = json!({"type": "USERPAYMENT_RATE", "rate": e.rate.per_1e8()});
+        }
+        amount
+    }
+
     fn received_account(&self) -> &'static str {
         match self.channel {
             RefundChannel::Original => "原支付卡",
@@ -60,7 +92,6 @@ impl Refund {
 
     /// As WeChat Pay's refund API and REFUND.* notifications write it.
     pub fn refund_json(&self) -> serde_json::Value {
-        let (total, refund) = (self.order.total_minor, self.amount_minor);
         let mut out = json!({
             "refund_id": self.refund_id,
             "out_refund_no": self.out_refund_no,
@@ -71,11 +102,7 @@ impl Refund {
             "create_time": wxpay::time::format_rfc3339(self.created_at_ms / 1000),
             "status": self.status.as_str(),
             "funds_account": "AVAILABLE",
-            "amount": {
-                "total": total, "refund": refund, "payer_total": total, "payer_refund": refund,
-                "settlement_total": total, "settlement_refund": refund, "discount_refund": 0,
-                "currency": self.order.currency.code(), "refund_fee": 0, "from": [],
-            },
+            "amount": self.amount_json(),
             "promotion_detail": [],
         });
         if let Some(at) = self.success_at_ms {
@@ -97,6 +124,13 @@ impl Refund {
             "user_received_account": self.received_account(),
             "amount": {"total": total, "refund": refund, "payer_total": total, "payer_refund": refund},
         });
+        if let (Some(e), Some(share)) = (&self.order.exchange, self.payer_amount_minor) {
+            out["amount"] = json!({
+                "total": total, "refund": refund, "payer_total": e.total_minor, "payer_refund": share,
+                "currency": self.order.currency.code(), "payer_currency": e.currency.code(),
+                "exchange_rate": {"type": "USERPAYMENT_RATE", "rate": e.rate.per_1e8()},
+            });
+        }
         if let Some(at) = self.success_at_ms {
             out["success_time"] = json!(wxpay::time::format_rfc3339(at / 1000));
         }

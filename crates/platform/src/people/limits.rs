@@ -50,26 +50,63 @@ pub fn default_limits_in() -> [TierLimits; 3] {
     ]
 }
 
+/// Default caps on cross-border spending per tier: below the payment limits, as regulators set them.
+pub fn default_limits_cross_border() -> [TierLimits; 3] {
+    [
+        TierLimits { single_major: 300, daily_major: 600, yearly_major: 5_000 },
+        TierLimits { single_major: 3_000, daily_major: 10_000, yearly_major: 100_000 },
+        TierLimits { single_major: 30_000, daily_major: 100_000, yearly_major: 500_000 },
+    ]
+}
+
 /// KYC versions a person may have (the version is part of the limit accounts' kind).
 pub(crate) const KYC_VERSIONS_MAX: i64 = 63;
 const DAY_MS: i64 = 86_400_000;
 
-/// Money out of the wallet, or into it.
+/// Money out of the wallet, or into it, or out across a border (the payer's region is not the
+/// merchant's country: caps of its own, on top of the payment limits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Direction {
     Out,
     In,
+    CrossBorder,
+}
+
+impl Direction {
+    /// The transfer codes of its spending legs (daily, yearly).
+    fn spend_codes(self) -> [u16; 2] {
+        match self {
+            Direction::Out | Direction::In => [transfer::LIMIT_SPEND_DAILY, transfer::LIMIT_SPEND_YEARLY],
+            Direction::CrossBorder => [transfer::LIMIT_SPEND_XB_DAILY, transfer::LIMIT_SPEND_XB_YEARLY],
+        }
+    }
+
+    /// What refusing its daily and yearly leg means.
+    fn conflicts(self) -> [(Conflict, &'static str); 2] {
+        match self {
+            Direction::Out | Direction::In => [(Conflict::LimitDaily, "today's limit"), (Conflict::LimitYearly, "this year's limit")],
+            Direction::CrossBorder => [
+                (Conflict::LimitCrossBorderDaily, "today's cross-border cap"),
+                (Conflict::LimitCrossBorderYearly, "this year's cross-border cap"),
+            ],
+        }
+    }
 }
 
 /// The ledger ids of a payment's limit legs (daily, yearly), derived from the payment's id.
 pub(crate) fn leg_ids(payment_id: u128) -> [u128; 2] {
-    [payment_id ^ (u128::from(transfer::LIMIT_SPEND_DAILY) << 32), payment_id ^ (u128::from(transfer::LIMIT_SPEND_YEARLY) << 32)]
+    direction_leg_ids(Direction::Out, payment_id)
+}
+
+fn direction_leg_ids(direction: Direction, payment_id: u128) -> [u128; 2] {
+    direction.spend_codes().map(|code| payment_id ^ (u128::from(code) << 32))
 }
 
 /// A payment's chain, built behind its limit legs; `outcome` reads the ledger's answer.
 pub(crate) struct LimitedPayment {
     pub chain: Vec<NewTransfer>,
-    first_leg: usize,
+    /// Where each limit leg sits in `chain`, and what its refusal means.
+    legs: Vec<(usize, Conflict, &'static str)>,
     tier: i64,
 }
 
@@ -78,21 +115,25 @@ impl LimitedPayment {
     /// and payment succeed or fail as one.
     pub fn funded_by(mut self, funding: NewTransfer) -> LimitedPayment {
         self.chain.insert(0, NewTransfer { flags: funding.flags.union(TransferFlags::LINKED), ..funding });
-        self.first_leg += 1;
+        self.legs.iter_mut().for_each(|(i, _, _)| *i += 1);
+        self
+    }
+
+    /// The same chain with `next` after the payment (the FX position paying the merchant in another
+    /// currency): both happen or neither does.
+    pub fn then(mut self, next: NewTransfer) -> LimitedPayment {
+        let last = self.chain.last_mut().expect("a chain ends with its payment");
+        last.flags = last.flags.union(TransferFlags::LINKED);
+        self.chain.push(next);
         self
     }
 
     /// What the chain did: created, repeated (a retry of a committed one), or why it was refused.
     pub fn outcome(&self, results: &[TransferResult]) -> Result<Chain> {
-        let leg_failed = |i: usize| matches!(results.get(self.first_leg + i), Some(Err(TransferError::ExceedsCredits)));
-        if leg_failed(0) {
-            return Err(PlatformError::conflict(Conflict::LimitDaily, format!("this would pass today's limit for KYC tier {}", self.tier)));
-        }
-        if leg_failed(1) {
-            return Err(PlatformError::conflict(
-                Conflict::LimitYearly,
-                format!("this would pass this year's limit for KYC tier {}", self.tier),
-            ));
+        for (i, conflict, what) in &self.legs {
+            if matches!(results.get(*i), Some(Err(TransferError::ExceedsCredits))) {
+                return Err(PlatformError::conflict(*conflict, format!("this would pass {what} for KYC tier {}", self.tier)));
+            }
         }
         crate::core::chain_outcome(results).map_err(|e| match e {
             TransferError::ExceedsCredits => PlatformError::InsufficientBalance,
@@ -127,6 +168,7 @@ fn kinds(direction: Direction) -> (u16, u16) {
     match direction {
         Direction::Out => (account::LIMIT_DAILY, account::LIMIT_YEARLY),
         Direction::In => (account::LIMIT_IN_DAILY, account::LIMIT_IN_YEARLY),
+        Direction::CrossBorder => (account::LIMIT_XB_DAILY, account::LIMIT_XB_YEARLY),
     }
 }
 
@@ -141,6 +183,7 @@ impl People {
         let limits = match direction {
             Direction::Out => &self.core.config.limits,
             Direction::In => &self.core.config.limits_in,
+            Direction::CrossBorder => &self.core.config.limits_cross_border,
         };
         limits[tier.clamp(0, 2) as usize]
     }
@@ -158,43 +201,88 @@ impl People {
         funding: Option<NewTransfer>,
         payment: NewTransfer,
     ) -> Result<LimitedPayment> {
+        self.limited_by(payer, &[direction], currency, amount_minor, funding, payment).await
+    }
+
+    /// The same within the limits of every direction named (a cross-border payment: the payment limits
+    /// and the cross-border caps).
+    pub(crate) async fn limited_by(
+        &self,
+        payer: PersonId,
+        directions: &[Direction],
+        currency: Currency,
+        amount_minor: i64,
+        funding: Option<NewTransfer>,
+        payment: NewTransfer,
+    ) -> Result<LimitedPayment> {
         let person = self.person(payer).await?;
+        for direction in directions {
+            self.check_single(&person, *direction, currency, amount_minor)?;
+        }
+        let mut chain: Vec<NewTransfer> =
+            funding.into_iter().map(|f| NewTransfer { flags: f.flags.union(TransferFlags::LINKED), ..f }).collect();
+        let mut legs = Vec::new();
+        for direction in directions {
+            let built = self.legs(&person, *direction, currency, amount_minor, &payment).await?;
+            for (leg, (conflict, what)) in built.into_iter().zip(direction.conflicts()) {
+                legs.push((chain.len(), conflict, what));
+                chain.push(leg);
+            }
+        }
+        chain.push(payment);
+        Ok(LimitedPayment { chain, legs, tier: person.kyc_tier })
+    }
+
+    fn check_single(&self, person: &crate::people::Person, direction: Direction, currency: Currency, amount_minor: i64) -> Result<()> {
         let limits = self.tier_limits(direction, person.kyc_tier);
         let single = Money::from_major(limits.single_major, currency)?.minor();
-        if amount_minor > single {
-            let what = if direction == Direction::In { "top-up" } else { "single-payment" };
-            return Err(PlatformError::conflict(
-                Conflict::LimitSingle,
-                format!("above the {what} limit of {} {currency} for KYC tier {}", limits.single_major, person.kyc_tier),
-            ));
+        if amount_minor <= single {
+            return Ok(());
         }
+        let what = match direction {
+            Direction::In => "top-up limit",
+            Direction::Out => "single-payment limit",
+            Direction::CrossBorder => "single cross-border payment cap",
+        };
+        Err(PlatformError::conflict(
+            Conflict::LimitSingle,
+            format!("above the {what} of {} {currency} for KYC tier {}", limits.single_major, person.kyc_tier),
+        ))
+    }
+
+    /// The daily and yearly legs of one direction for `payment`, their periods opened and funded.
+    async fn legs(
+        &self,
+        person: &crate::people::Person,
+        direction: Direction,
+        currency: Currency,
+        amount_minor: i64,
+        payment: &NewTransfer,
+    ) -> Result<[NewTransfer; 2]> {
         let (day, year) = periods(self.core.now_ms());
-        self.open_periods(&person, direction, currency, day, year).await?;
+        self.open_periods(person, direction, currency, day, year).await?;
         let (daily, yearly) = kinds(direction);
         let pending = payment.flags.contains(TransferFlags::PENDING);
         let sink = chart::system_account(account::LIMIT_SINK, currency);
         let amount = chart::ledger_amount(amount_minor, currency)?;
-        let legs = leg_ids(payment.id);
-        let leg = |i: usize, account_id: u128, code: u16| NewTransfer {
+        let (ids, codes) = (direction_leg_ids(direction, payment.id), direction.spend_codes());
+        let leg = |i: usize, account_id: u128| NewTransfer {
             // Derived from the payment, so a retried payment re-sends the same legs.
-            id: legs[i],
+            id: ids[i],
             debit_account_id: account_id,
             credit_account_id: sink,
             amount,
             pending_id: 0,
             currency: Some(currency),
-            code,
+            code: codes[i],
             flags: TransferFlags::LINKED.union(if pending { TransferFlags::PENDING } else { TransferFlags::empty() }),
             timeout_s: if pending { payment.timeout_s } else { 0 },
-            user_data: payer.get() as u128,
+            user_data: person.id.get() as u128,
         };
-        let mut chain: Vec<NewTransfer> =
-            funding.into_iter().map(|f| NewTransfer { flags: f.flags.union(TransferFlags::LINKED), ..f }).collect();
-        let first_leg = chain.len();
-        chain.push(leg(0, limit_account(payer, daily, person.kyc_version, day, currency), transfer::LIMIT_SPEND_DAILY));
-        chain.push(leg(1, limit_account(payer, yearly, person.kyc_version, year, currency), transfer::LIMIT_SPEND_YEARLY));
-        chain.push(payment);
-        Ok(LimitedPayment { chain, first_leg, tier: person.kyc_tier })
+        Ok([
+            leg(0, limit_account(person.id, daily, person.kyc_version, day, currency)),
+            leg(1, limit_account(person.id, yearly, person.kyc_version, year, currency)),
+        ])
     }
 
     /// Make sure today's and this year's limit accounts of the person's KYC version exist and are funded.
@@ -280,7 +368,11 @@ impl People {
         }
         let mut out = Vec::new();
         // Version 0 in the "in" direction uses its own kinds, so its funding ids differ from "out"'s.
-        let direction_bit = if direction == Direction::In { 0x10 } else { 0 };
+        let direction_bit = match direction {
+            Direction::Out => 0,
+            Direction::In => 0x10,
+            Direction::CrossBorder => 0x20,
+        };
         for k in 0..=person.kyc_tier.clamp(0, 2) {
             let (now, before) = (self.tier_limits(direction, k), if k == 0 { None } else { Some(self.tier_limits(direction, k - 1)) });
             let pick = |l: TierLimits| if fund_kind == transfer::LIMIT_FUND_DAILY { l.daily_major } else { l.yearly_major };

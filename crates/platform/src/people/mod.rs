@@ -9,7 +9,7 @@ mod throttle;
 
 pub use kyc::{valid_cn_resident_id, valid_hk_id};
 pub(crate) use limits::{Direction, LimitedPayment, leg_ids};
-pub use limits::{TierLimits, default_limits, default_limits_in};
+pub use limits::{TierLimits, default_limits, default_limits_cross_border, default_limits_in};
 
 use crate::cache::TimedCache;
 use crate::core::Core;
@@ -210,6 +210,19 @@ impl People {
         let hash = crypto::sha256(token.as_bytes());
         self.sessions.forget(&hash);
         self.core.read(move |c| store::delete_session(c, hash)).await
+    }
+
+    /// Money may go from `sender` to `receiver` between people: the sender's region allows the
+    /// receiver's (rule `p2p_regions`; the mainland's and Hong Kong's wallets cannot pay each other).
+    pub(crate) async fn require_p2p_allowed(&self, sender: PersonId, receiver: PersonId) -> Result<()> {
+        let (from, to) = (self.person(sender).await?.region, self.person(receiver).await?.region);
+        if self.core.config.region(&from).is_some_and(|r| r.p2p_regions.contains(&to)) {
+            return Ok(());
+        }
+        Err(PlatformError::conflict(
+            crate::Conflict::RegionRule,
+            format!("region {from}'s rule p2p_regions does not allow money to wallets of region {to}"),
+        ))
     }
 
     pub async fn person(&self, id: PersonId) -> Result<Person> {

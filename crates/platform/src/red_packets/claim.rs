@@ -54,6 +54,7 @@ impl RedPackets {
         if p.split == Split::Single && p.receiver != Some(person) {
             return Err(PlatformError::Forbidden("a 1:1 red packet is for its receiver".into()));
         }
+        self.people.require_p2p_allowed(p.sender, person).await?;
         if self.core.read(move |c| store::has_claimed(c, id, person)).await? {
             return Err(PlatformError::conflict(Conflict::AlreadyClaimed, "you have already claimed this red packet"));
         }

@@ -260,6 +260,7 @@ impl RedPackets {
                     return Err(PlatformError::invalid("shares", "a 1:1 red packet has exactly one share"));
                 }
                 self.social.require_friends(sender, to).await?;
+                self.people.require_p2p_allowed(sender, to).await?;
                 let receiver = self.people.person(to).await?;
                 let holds = self.core.config.region(&receiver.region).is_some_and(|g| g.currencies.contains(&currency));
                 if !holds {

@@ -7,6 +7,7 @@ mod support;
 
 mod agreement;
 mod deadlines;
+mod fx;
 mod limits;
 mod refunds;
 mod regressions;

@@ -122,7 +122,11 @@ async fn only_the_codes_owner_can_see_or_pay_a_payment_code_order(h: &Harness) {
     let seen = h.platform.payments.resolve_order(other, OrderReference::AwaitingPin(order.id)).await;
     assert!(matches!(seen, Err(PlatformError::NotFound(_))), "to anyone else the order does not exist: {seen:?}");
     let found = h.platform.payments.resolve_order(owner, OrderReference::AwaitingPin(order.id)).await.unwrap();
-    h.platform.payments.pay_order(owner, found, PayOrder { pin: Some(PIN), card: None }, None).await.unwrap();
+    h.platform
+        .payments
+        .pay_order(owner, found, PayOrder { pin: Some(PIN), card: None, balance_currency: None, quote: None }, None)
+        .await
+        .unwrap();
     assert_eq!((h.available(owner).await, h.available(other).await), ("75.00".into(), "100.00".into()));
     h.verify();
 }

@@ -97,8 +97,25 @@ impl Harness {
     }
 
     pub async fn top_up(&self, person: PersonId, card: i64, amount: &str) -> Result<()> {
-        let request = TopUp { card, amount, currency: "CNY", pin: Some(PIN) };
+        self.top_up_in(person, card, amount, "CNY").await
+    }
+
+    pub async fn top_up_in(&self, person: PersonId, card: i64, amount: &str, currency: &str) -> Result<()> {
+        let request = TopUp { card, amount, currency, pin: Some(PIN) };
         self.platform.wallet.top_up(person, request, None).await.map(|_| ())
+    }
+
+    /// A Hong Kong person holding `amount` HKD.
+    pub async fn funded_hk(&self, amount: &str) -> PersonId {
+        let (p, card) = self.person("HK").await;
+        self.top_up_in(p, card, amount, "HKD").await.unwrap();
+        p
+    }
+
+    /// Available balance in `currency` as a decimal string.
+    pub async fn available_in(&self, person: PersonId, currency: &str) -> String {
+        let balances = self.platform.wallet.balances(person).await.unwrap();
+        balances.into_iter().find(|b| b.currency.code() == currency).unwrap().available
     }
 
     pub async fn befriend(&self, a: PersonId, b: PersonId) {
@@ -114,17 +131,23 @@ impl Harness {
 
     /// A direct merchant (fee 0.6%) with one app id.
     pub async fn merchant(&self) -> MerchantAuth {
+        self.merchant_in("CN", "CNY").await
+    }
+
+    /// A direct merchant of `country`, settled in `currency`.
+    pub async fn merchant_in(&self, country: &str, currency: &str) -> MerchantAuth {
         let setup = MerchantSetup {
             mchid: None,
             kind: "direct".into(),
             parent_mchid: None,
             name: "Test Shop".into(),
             mcc: "5411".into(),
-            country: "CN".into(),
-            settlement_currency: "CNY".into(),
+            country: country.into(),
+            settlement_currency: currency.into(),
             fee_bps: 60,
             settlement_account: "6222020000000000000".into(),
             public_key_mode: false,
+            licence: None,
         };
         let (m, _) = self.platform.merchants.onboard(setup).await.unwrap();
         self.platform.merchants.register_app(&m.mchid, "wx0000000000000001", "mini_program", "Shop").await.unwrap();
@@ -133,6 +156,11 @@ impl Harness {
 
     /// A Native order of `total_minor` fen.
     pub async fn order(&self, merchant: &MerchantAuth, out_trade_no: &str, total_minor: i64) -> Order {
+        self.order_in(merchant, out_trade_no, total_minor, "CNY").await
+    }
+
+    /// A Native order of `total_minor` minor units of `currency`.
+    pub async fn order_in(&self, merchant: &MerchantAuth, out_trade_no: &str, total_minor: i64, currency: &str) -> Order {
         let new = NewOrder {
             trade_type: TradeType::Native,
             appid: "wx0000000000000001".into(),
@@ -143,7 +171,7 @@ impl Harness {
             notify_url: "http://127.0.0.1:9/notify".into(),
             goods_tag: None,
             total_minor,
-            currency: "CNY".into(),
+            currency: currency.into(),
             payer_openid: None,
             scene_info: None,
             sub_appid: None,
@@ -155,7 +183,10 @@ impl Harness {
     pub async fn pay(&self, person: PersonId, order: &Order) -> Result<Order> {
         let url = self.platform.payments.code_url(order);
         let found = self.platform.payments.resolve_order(person, OrderReference::CodeUrl(&url)).await?;
-        self.platform.payments.pay_order(person, found, PayOrder { pin: Some(PIN), card: None }, None).await
+        self.platform
+            .payments
+            .pay_order(person, found, PayOrder { pin: Some(PIN), card: None, balance_currency: None, quote: None }, None)
+            .await
     }
 
     /// The books balance: every balance recomputed from the journal, every invariant checked.

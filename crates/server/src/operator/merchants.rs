@@ -23,6 +23,8 @@ pub(super) struct OnboardIn {
     settlement_account: String,
     #[serde(default)]
     public_key_mode: bool,
+    /// Licence and registration data: a JSON object, kept as given.
+    licence: Option<serde_json::Value>,
 }
 
 fn direct() -> String {
@@ -43,6 +45,7 @@ pub(super) async fn onboard(_: Operator, state: St, body: axum::body::Bytes) -> 
         fee_bps: r.fee_bps,
         settlement_account: r.settlement_account,
         public_key_mode: r.public_key_mode,
+        licence: r.licence.map(|l| l.to_string()),
     };
     let (merchant, apiv3_key) = state.platform.merchants.onboard(setup).await?;
     audit(&state, "merchants.onboard", &format!("merchant:{}", merchant.mchid), &merchant.name).await?;

@@ -2,6 +2,7 @@
 //! `{"code", "message"}` mapped from the platform's in one place ([`ApiError`]). One file per resource.
 
 mod audit;
+mod fx;
 pub mod ledger;
 mod merchants;
 mod notifications;
@@ -44,6 +45,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/api/notifications", get(notifications::notifications))
         .route("/admin/api/notifications/{id}", get(notifications::notification))
         .route("/admin/api/notifications/{id}/replay", post(notifications::replay))
+        .route("/admin/api/fx/rates", axum::routing::put(fx::set_rate).get(fx::rates))
+        .route("/admin/api/fx/rates/import", post(fx::import_rates))
+        .route("/admin/api/fx/markups", axum::routing::put(fx::set_markup))
+        .route("/admin/api/fx/pairs/{base}/{quote}", axum::routing::put(fx::set_pair))
+        .route("/admin/api/fx/quotes/{id}", get(fx::quote))
+        .route("/admin/api/fx/positions", get(fx::positions))
+        .route("/admin/api/fx/cross-border-report", get(fx::cross_border_report))
 }
 
 /// An operator API error: HTTP status plus a stable code and a message a person can act on.

@@ -3,7 +3,7 @@
 use super::{Answer, Key, SignedIn, St, id, json, parse};
 use axum::http::StatusCode;
 use axum::response::Response;
-use platform::payments::{ClientSignature, Order, OrderReference, PayOrder, Payments};
+use platform::payments::{ClientSignature, Order, OrderReference, PayOrder, PaymentPlan, Payments};
 use platform::{OrderId, PlatformError};
 use serde::Deserialize;
 
@@ -27,9 +27,22 @@ pub(super) struct PaymentIn {
     pay_sign: Option<String>,
     pin: Option<String>,
     card_id: Option<String>,
+    /// Pay from this balance (by default the region's home currency, converting when needed).
+    balance_currency: Option<String>,
+    /// The quote a preview made: pay at exactly its price.
+    quote_id: Option<String>,
 }
 
 impl PaymentIn {
+    fn how(&self) -> Result<PayOrder<'_>, super::WalletError> {
+        Ok(PayOrder {
+            pin: self.pin.as_deref(),
+            card: self.card_id.as_deref().map(|c| id("card_id", c)).transpose()?,
+            balance_currency: self.balance_currency.as_deref(),
+            quote: self.quote_id.as_deref().map(|q| id("quote_id", q)).transpose()?,
+        })
+    }
+
     fn reference(&self) -> Result<OrderReference<'_>, PlatformError> {
         if let Some(id) = &self.order_id {
             return Ok(OrderReference::AwaitingPin(OrderId::parse("order_id", id)?));
@@ -74,6 +87,9 @@ fn order_view(order: &Order, merchant_name: &str) -> serde_json::Value {
         "state": order.trade_state.as_str(),
         "transaction_id": order.paid().then(|| order.transaction_id.clone()),
         "out_trade_no": order.out_trade_no,
+        "payer_amount": order.exchange.as_ref().map(|e| platform::wallet::decimal(e.total_minor, e.currency)),
+        "payer_currency": order.exchange.as_ref().map(|e| e.currency.code()),
+        "rate": order.exchange.as_ref().map(|e| e.rate.decimal()),
     })
 }
 
@@ -104,14 +120,40 @@ pub(super) async fn preview(SignedIn(me): SignedIn, state: St, body: axum::body:
     }
     let order = state.platform.payments.resolve_order(me, r.reference()?).await?;
     let name = state.platform.merchants.merchant(&order.mchid).await?.merchant.name.clone();
-    Ok(json(StatusCode::OK, &order_view(&order, &name)))
+    let mut view = order_view(&order, &name);
+    if order.trade_state.open() {
+        let plan = state.platform.payments.preview_plan(me, &order, &r.how()?).await?;
+        view["payment"] = plan_view(&plan);
+    }
+    Ok(json(StatusCode::OK, &view))
+}
+
+/// How the person would pay: the amount in their currency and, converting, the price and its quote.
+fn plan_view(plan: &PaymentPlan) -> serde_json::Value {
+    let mut out = serde_json::json!({
+        "currency": plan.pay.currency().code(),
+        "amount": plan.pay.to_decimal_string(),
+        "cross_border": plan.cross_border,
+    });
+    if let Some(price) = &plan.price {
+        out["rate"] = price.rate.decimal().into();
+        out["rate_text"] = format!("{} (reference {}, markup {} bps)", price.rate, price.mid.decimal(), price.markup_bps).into();
+        out["reference_rate"] = price.mid.decimal().into();
+        out["reference_source"] = price.mid_source.clone().into();
+        out["markup_bps"] = price.markup_bps.into();
+        out["rounding"] = platform::fx::rounding_name(platform::fx::pricing::PAYMENT_ROUNDING).into();
+    }
+    if let Some((quote, expires_at_ms)) = plan.quote {
+        out["quote_id"] = quote.to_string().into();
+        out["expires_at_ms"] = expires_at_ms.into();
+    }
+    out
 }
 
 pub(super) async fn pay(SignedIn(me): SignedIn, state: St, Key(key): Key, body: axum::body::Bytes) -> Answer<Response> {
     let r: PaymentIn = parse(&body)?;
     let order = state.platform.payments.resolve_order(me, r.reference()?).await?;
-    let card = r.card_id.as_deref().map(|c| id("card_id", c)).transpose()?;
-    let paid = state.platform.payments.pay_order(me, order, PayOrder { pin: r.pin.as_deref(), card }, key.as_deref()).await?;
+    let paid = state.platform.payments.pay_order(me, order, r.how()?, key.as_deref()).await?;
     let name = state.platform.merchants.merchant(&paid.mchid).await?.merchant.name.clone();
     Ok(json(StatusCode::CREATED, &order_view(&paid, &name)))
 }

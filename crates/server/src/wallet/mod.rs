@@ -8,6 +8,7 @@
 //! final. A request that moved money made an object whose id derives from the key, so even after the
 //! kept answer expired a retry finds that object instead of paying again.
 
+mod fx;
 mod history;
 mod idempotency;
 mod merchant_payments;
@@ -40,6 +41,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/red-packets", post(red_packets::send))
         .route("/api/v1/red-packets/{id}/claims", post(red_packets::claim))
         .route("/api/v1/merchant-payments", post(merchant_payments::pay))
+        .route("/api/v1/fx/conversions", post(fx::convert))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::required));
     // Other writes: a key is optional.
     let writes = Router::new()
@@ -56,6 +58,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/bank-accounts", post(money::add_bank_account))
         .route("/api/v1/merchant-payments/preview", post(merchant_payments::preview))
         .route("/api/v1/payment-codes", post(merchant_payments::payment_code))
+        .route("/api/v1/fx/quotes", post(fx::quote))
         .route_layer(axum::middleware::from_fn_with_state(state, idempotency::optional));
     let reads = Router::new()
         .route("/api/v1/me", get(people::me))
@@ -72,7 +75,8 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/red-packet-covers", get(red_packets::covers))
         .route("/api/v1/payment-codes/awaiting", get(merchant_payments::awaiting_pin))
         .route("/api/v1/history", get(history::history))
-        .route("/api/v1/statements/{month}", get(history::statement));
+        .route("/api/v1/statements/{month}", get(history::statement))
+        .route("/api/v1/fx/quotes/{id}", get(fx::quote_of));
     money.merge(writes).merge(reads)
 }
 

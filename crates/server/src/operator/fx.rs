@@ -1,0 +1,131 @@
+//! `/admin/api/fx/...`: reference rates (set one, import the ECB's file, read a pair's history), markups,
+//! maximum ages, any quote, the platform's FX positions, and the day's cross-border report.
+
+use super::{Answer, ApiError, Operator, Params, St, audit, parse_json};
+use axum::Json;
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RateIn {
+    base: String,
+    quote: String,
+    /// `quote` per one `base`, as published ("1.0870").
+    rate: String,
+    /// RFC 3339; now when absent.
+    effective_at: Option<String>,
+    source: Option<String>,
+}
+
+pub(super) async fn set_rate(_: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Value>> {
+    let r: RateIn = parse_json(&body)?;
+    let at = match &r.effective_at {
+        Some(t) => Some(
+            wxpay::time::parse_rfc3339(t).ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "PARAM_ERROR", "effective_at: RFC 3339"))?
+                * 1000,
+        ),
+        None => None,
+    };
+    let source = format!("operator:{}", r.source.as_deref().unwrap_or("ops"));
+    let rate = state.platform.fx.set_rate(&r.base, &r.quote, &r.rate, at, &source).await?;
+    audit(&state, "fx.set_rate", &format!("rate:{}/{}", r.base, r.quote), &r.rate).await?;
+    Ok(Json(rate.view()))
+}
+
+/// The ECB's CSV as the body (`eurofxref.csv` or the whole history).
+pub(super) async fn import_rates(_: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Value>> {
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "PARAM_ERROR", "the body is not UTF-8 text"))?;
+    let report = state.platform.fx.import_ecb(text).await?;
+    audit(&state, "fx.import_rates", "rates:ecb", &format!("{} imported, {} days", report.imported, report.days)).await?;
+    Ok(Json(serde_json::to_value(report).expect("a report serialises")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PairParams {
+    base: String,
+    quote: String,
+    limit: Option<i64>,
+}
+
+pub(super) async fn rates(_: Operator, state: St, Params(q): Params<PairParams>) -> Answer<Json<Value>> {
+    let rows = state.platform.fx.history(&q.base, &q.quote, q.limit.unwrap_or(100)).await?;
+    Ok(Json(Value::Array(rows.iter().map(|r| r.view()).collect())))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MarkupIn {
+    /// Absent: any currency.
+    base: Option<String>,
+    quote: Option<String>,
+    channel: String,
+    markup_bps: i64,
+}
+
+pub(super) async fn set_markup(_: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Value>> {
+    let r: MarkupIn = parse_json(&body)?;
+    state.platform.fx.set_markup(r.base.as_deref(), r.quote.as_deref(), &r.channel, r.markup_bps).await?;
+    let pair = format!("{}/{}", r.base.as_deref().unwrap_or("*"), r.quote.as_deref().unwrap_or("*"));
+    audit(&state, "fx.set_markup", &format!("markup:{pair}:{}", r.channel), &format!("{} bps", r.markup_bps)).await?;
+    Ok(Json(json!({"pair": pair, "channel": r.channel, "markup_bps": r.markup_bps})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PairIn {
+    max_age_s: i64,
+}
+
+pub(super) async fn set_pair(
+    _: Operator,
+    state: St,
+    Path((base, quote)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Answer<Json<Value>> {
+    let r: PairIn = parse_json(&body)?;
+    state.platform.fx.set_max_age(&base, &quote, r.max_age_s).await?;
+    audit(&state, "fx.set_pair", &format!("pair:{base}/{quote}"), &format!("max age {} s", r.max_age_s)).await?;
+    Ok(Json(json!({"base": base, "quote": quote, "max_age_s": r.max_age_s})))
+}
+
+pub(super) async fn quote(_: Operator, state: St, Path(id): Path<String>) -> Answer<Json<Value>> {
+    let q = state.platform.fx.quote_of(None, platform::ids::parse("id", &id)?).await?;
+    let mut view = q.view();
+    view["person_id"] = json!(q.person.to_string());
+    view["used_by"] = json!(q.used_by.map(|u| u.to_string()));
+    Ok(Json(view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PositionParams {
+    report_currency: Option<String>,
+}
+
+pub(super) async fn positions(_: Operator, state: St, Params(q): Params<PositionParams>) -> Answer<Json<Value>> {
+    let positions = state.platform.fx.positions(q.report_currency.as_deref().unwrap_or("CNY")).await?;
+    Ok(Json(serde_json::to_value(positions).expect("positions serialise")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReportParams {
+    day: String,
+    format: Option<String>,
+}
+
+/// Every exchange and cross-border payment of a day (China Standard Time), as JSON or CSV.
+pub(super) async fn cross_border_report(_: Operator, state: St, Params(q): Params<ReportParams>) -> Answer<Response> {
+    let rows = state.platform.fx.executions(&q.day).await?;
+    Ok(match q.format.as_deref() {
+        Some("csv") => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], platform::fx::report_csv(&rows)).into_response(),
+        None | Some("json") => Json(Value::Array(rows.iter().map(|e| e.view()).collect())).into_response(),
+        Some(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, "PARAM_ERROR", "format: json or csv")),
+    })
+}
