@@ -10,6 +10,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod global;
 mod hostile;
 mod merchant;
 mod merchant_sdk;

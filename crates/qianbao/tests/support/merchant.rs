@@ -26,9 +26,14 @@ impl TestMerchant {
 
     /// `kind`: direct or service_provider.
     pub fn onboard_as(port: u16, fee_bps: i64, kind: &str) -> TestMerchant {
+        TestMerchant::onboard_in(port, fee_bps, kind, "CN", "CNY")
+    }
+
+    /// A merchant of `country`, settled in `currency`.
+    pub fn onboard_in(port: u16, fee_bps: i64, kind: &str, country: &str, currency: &str) -> TestMerchant {
         let mchid = MCHID.fetch_add(1, std::sync::atomic::Ordering::SeqCst).to_string();
         let body = format!(
-            r#"{{"mchid":"{mchid}","kind":"{kind}","name":"Shop {mchid}","mcc":"5411","country":"CN","settlement_currency":"CNY","fee_bps":{fee_bps},"settlement_account":"6222020000000000000"}}"#
+            r#"{{"mchid":"{mchid}","kind":"{kind}","name":"Shop {mchid}","mcc":"5411","country":"{country}","settlement_currency":"{currency}","fee_bps":{fee_bps},"settlement_account":"6222020000000000000"}}"#
         );
         let r = post(port, "/admin/api/merchants", &body);
         assert_eq!(r.status, 201, "{}", r.body);
@@ -109,9 +114,14 @@ impl TestMerchant {
 
     /// A sub-merchant of this service provider (no keys of its own: the provider calls for it).
     pub fn sub_merchant(&self) -> String {
+        self.sub_merchant_in("CN", "CNY")
+    }
+
+    /// A sub-merchant of `country`, settled in `currency`.
+    pub fn sub_merchant_in(&self, country: &str, currency: &str) -> String {
         let mchid = MCHID.fetch_add(1, std::sync::atomic::Ordering::SeqCst).to_string();
         let body = format!(
-            r#"{{"mchid":"{mchid}","kind":"sub_merchant","parent_mchid":"{}","name":"Sub {mchid}","mcc":"5812","country":"CN","settlement_currency":"CNY","fee_bps":30,"settlement_account":"6222020000000000001"}}"#,
+            r#"{{"mchid":"{mchid}","kind":"sub_merchant","parent_mchid":"{}","name":"Sub {mchid}","mcc":"5812","country":"{country}","settlement_currency":"{currency}","fee_bps":30,"settlement_account":"6222020000000000001"}}"#,
             self.mchid
         );
         let r = post(self.port, "/admin/api/merchants", &body);

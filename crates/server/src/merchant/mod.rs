@@ -13,6 +13,7 @@ mod auth;
 mod bills;
 mod certificates;
 mod codepay;
+pub mod global;
 mod orders;
 mod partner;
 mod refunds;
@@ -60,6 +61,16 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/v3/bill/tradebill", get(bills::trade_bill))
         .route("/v3/bill/fundflowbill", get(bills::fund_flow_bill))
         .route("/v3/billdownload/file", get(bills::download_bill))
+        .route("/v3/global/transactions/native", post(|s, m, u, h, b| global::prepay(s, m, u, h, b, "native")))
+        .route("/v3/global/transactions/jsapi", post(|s, m, u, h, b| global::prepay(s, m, u, h, b, "jsapi")))
+        .route("/v3/global/transactions/app", post(|s, m, u, h, b| global::prepay(s, m, u, h, b, "app")))
+        .route("/v3/global/transactions/mweb", post(|s, m, u, h, b| global::prepay(s, m, u, h, b, "mweb")))
+        .route("/v3/global/transactions/id/{id}", get(global::query_by_id))
+        .route("/v3/global/transactions/out-trade-no/{out_trade_no}", get(global::query_by_out_trade_no))
+        .route("/v3/global/transactions/out-trade-no/{out_trade_no}/close", post(global::close))
+        .route("/v3/global/refunds", post(global::refund))
+        .route("/v3/global/refunds/out-refund-no/{out_refund_no}", get(global::query_refund))
+        .route("/v3/global/certificates", get(certificates::certificates))
         .route_layer(axum::middleware::from_fn(body_limit))
         .route_layer(axum::middleware::from_fn_with_state(state, count_answers))
 }
@@ -160,6 +171,9 @@ impl From<PlatformError> for WxError {
                     Conflict::OrderPaid => (StatusCode::BAD_REQUEST, "ORDER_PAID"),
                     Conflict::OrderClosed => (StatusCode::BAD_REQUEST, "ORDER_CLOSED"),
                     Conflict::NotEnough => (StatusCode::FORBIDDEN, "NOT_ENOUGH"),
+                    Conflict::RegionRule | Conflict::LimitCrossBorderDaily | Conflict::LimitCrossBorderYearly => {
+                        (StatusCode::FORBIDDEN, "RULE_LIMIT")
+                    }
                     _ => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
                 };
                 WxError::new(status, code, message)

@@ -111,6 +111,18 @@ pub(super) async fn place_order(
     trade_type: TradeType,
     r: OrderFields,
 ) -> Result<Response, WxError> {
+    let (_, out) = place_order_answer(state, merchant, sp, trade_type, r).await?;
+    signed_json(state, sp.unwrap_or(merchant), headers, &out).await
+}
+
+/// Place the order; the order and what answers it (its prepay_id, code_url or h5_url).
+pub(super) async fn place_order_answer(
+    state: &AppState,
+    merchant: &MerchantAuth,
+    sp: Option<&MerchantAuth>,
+    trade_type: TradeType,
+    r: OrderFields,
+) -> Result<(platform::payments::Order, Value), WxError> {
     let time_expire_s = match &r.time_expire {
         None => None,
         Some(t) => Some(
@@ -135,7 +147,8 @@ pub(super) async fn place_order(
         notify_url: r.notify_url,
         goods_tag: r.goods_tag,
         total_minor: r.amount.total,
-        currency: r.amount.currency.unwrap_or_else(|| "CNY".into()),
+        // Absent: the merchant's own currency (the only one it is priced in).
+        currency: r.amount.currency.unwrap_or_else(|| merchant.merchant.settlement_currency.code().into()),
         payer_openid: r.payer_openid,
         scene_info,
         sub_appid: r.sub_appid,
@@ -148,7 +161,7 @@ pub(super) async fn place_order(
         TradeType::H5 => json!({"h5_url": payments.h5_url(&order)}),
         TradeType::Micropay => unreachable!("payment-code orders come through codepay"),
     };
-    signed_json(state, sp.unwrap_or(merchant), headers, &out).await
+    Ok((order, out))
 }
 
 pub(super) async fn query_by_transaction_id(

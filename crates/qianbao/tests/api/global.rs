@@ -1,0 +1,223 @@
+//! The global merchant API (`/v3/global/...`) and paying across currencies, black-box: a Hong Kong
+//! merchant's HKD order paid by a mainland wallet in CNY, queried with `payer_total`/`exchange_rate`,
+//! notified, partly refunded at the original rate; institution mode and its limits; the FX operator API.
+
+use crate::support::merchant::*;
+use crate::support::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+both_backends!(
+    a_global_hkd_order_paid_by_a_cny_wallet_answers_payer_total_and_exchange_rate,
+    global_orders_name_trade_type_and_merchant_category_code,
+    a_global_order_in_another_currency_than_the_merchants_is_a_param_error,
+    a_global_refund_gives_back_the_payers_share_at_the_original_rate,
+    an_institution_acts_only_for_its_own_sub_merchants,
+    the_wallet_preview_shows_both_amounts_and_the_rate_before_the_pin,
+    a_rate_that_is_not_a_decimal_is_a_param_error_and_changes_nothing,
+);
+
+static PHONE: AtomicU64 = AtomicU64::new(13_600_000_000);
+
+fn start(env: &Env) -> Server {
+    env.serve_with(&[], WALLET_ENV)
+}
+
+/// A mainland wallet with 1000.00 CNY and PIN 135790.
+fn payer(port: u16) -> Wallet {
+    let w = Wallet::register(port, &format!("+86{}", PHONE.fetch_add(1, Ordering::SeqCst)), "Payer");
+    w.set_pin("135790");
+    w.top_up("1000.00", "135790");
+    w
+}
+
+/// The operator publishes 1 HKD = 0.9200 CNY.
+fn hkd_cny(port: u16) {
+    let r =
+        request(port, "PUT", "/admin/api/fx/rates", Some(TOKEN), Some(r#"{"base":"HKD","quote":"CNY","rate":"0.9200","source":"desk"}"#))
+            .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+fn global_body(m: &TestMerchant, out_trade_no: &str, total: i64, notify_url: &str) -> String {
+    serde_json::json!({
+        "appid": m.appid, "mchid": m.mchid, "description": "Dim sum", "out_trade_no": out_trade_no, "notify_url": notify_url,
+        "trade_type": "NATIVE", "merchant_category_code": "5812", "amount": {"total": total, "currency": "HKD"}
+    })
+    .to_string()
+}
+
+fn global_native(m: &TestMerchant, out_trade_no: &str, total: i64, notify_url: &str) -> String {
+    let r = m.call("POST", "/v3/global/transactions/native", &global_body(m, out_trade_no, total, notify_url));
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["code_url"].as_str().unwrap().to_string()
+}
+
+fn pay(w: &Wallet, code_url: &str) -> Response {
+    w.post("/api/v1/merchant-payments", &serde_json::json!({"code_url": code_url, "pin": "135790"}).to_string())
+}
+
+fn a_global_hkd_order_paid_by_a_cny_wallet_answers_payer_total_and_exchange_rate(env: Env) {
+    let server = start(&env);
+    hkd_cny(server.port);
+    let hk = TestMerchant::onboard_in(server.port, 0, "direct", "HK", "HKD");
+    let notify = Receiver::start(vec![]);
+    let alice = payer(server.port);
+    let code_url = global_native(&hk, "G2026000001", 10_000, &notify.url);
+    let paid = pay(&alice, &code_url);
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    // 100.00 HKD × 0.9200 × 1.005 = 92.46 CNY.
+    assert_eq!(
+        (paid.json()["payer_amount"].as_str(), paid.json()["payer_currency"].as_str()),
+        (Some("92.46"), Some("CNY")),
+        "{}",
+        paid.body
+    );
+    assert_eq!(alice.available("CNY"), "907.54");
+    let q = hk.call("GET", &format!("/v3/global/transactions/out-trade-no/G2026000001?mchid={}", hk.mchid), "");
+    assert_eq!(q.status, 200, "{}", q.body);
+    let amount = &q.json()["amount"];
+    assert_eq!((amount["total"].as_i64(), amount["currency"].as_str()), (Some(10_000), Some("HKD")), "{}", q.body);
+    assert_eq!((amount["payer_total"].as_i64(), amount["payer_currency"].as_str()), (Some(9_246), Some("CNY")));
+    assert_eq!(
+        (amount["exchange_rate"]["type"].as_str(), amount["exchange_rate"]["rate"].as_i64()),
+        (Some("USERPAYMENT_RATE"), Some(92_460_000))
+    );
+    let id = q.json()["id"].as_str().unwrap().to_string();
+    let by_id = hk.call("GET", &format!("/v3/global/transactions/id/{id}?mchid={}", hk.mchid), "");
+    assert_eq!(by_id.json()["out_trade_no"], "G2026000001", "{}", by_id.body);
+    let event = hk.open_notification(&notify.next(Duration::from_secs(10)));
+    assert_eq!(event["resource"]["amount"]["payer_total"], 9_246, "{event}");
+    assert_eq!(event["resource"]["amount"]["exchange_rate"]["rate"], 92_460_000);
+}
+
+fn global_orders_name_trade_type_and_merchant_category_code(env: Env) {
+    let server = start(&env);
+    let hk = TestMerchant::onboard_in(server.port, 0, "direct", "HK", "HKD");
+    let base: serde_json::Value = serde_json::from_str(&global_body(&hk, "G2026000002", 100, "https://merchant.example/notify")).unwrap();
+    for (field, change) in [("/trade_type", "trade_type"), ("/merchant_category_code", "merchant_category_code")] {
+        let mut missing = base.clone();
+        missing.as_object_mut().unwrap().remove(change);
+        let r = hk.call("POST", "/v3/global/transactions/native", &missing.to_string());
+        assert_eq!((r.status, r.json()["detail"]["field"].as_str()), (400, Some(field)), "{}", r.body);
+    }
+    let mut wrong = base.clone();
+    wrong["trade_type"] = "JSAPI".into();
+    let r = hk.call("POST", "/v3/global/transactions/native", &wrong.to_string());
+    assert_eq!((r.status, r.json()["detail"]["field"].as_str()), (400, Some("/trade_type")), "{}", r.body);
+    let mut mcc = base.clone();
+    mcc["merchant_category_code"] = "58".into();
+    assert_eq!(hk.call("POST", "/v3/global/transactions/native", &mcc.to_string()).status, 400);
+    let mut mweb = base;
+    mweb["trade_type"] = "MWEB".into();
+    mweb["scene_info"] = serde_json::json!({"payer_client_ip": "127.0.0.1", "h5_info": {"type": "Wap"}});
+    let r = hk.call("POST", "/v3/global/transactions/mweb", &mweb.to_string());
+    assert!(r.json()["mweb_url"].as_str().is_some_and(|u| u.contains("/pay/h5?prepay_id=")), "{}", r.body);
+}
+
+fn a_global_order_in_another_currency_than_the_merchants_is_a_param_error(env: Env) {
+    let server = start(&env);
+    let hk = TestMerchant::onboard_in(server.port, 0, "direct", "HK", "HKD");
+    let body = global_body(&hk, "G2026000003", 100, "https://merchant.example/notify").replace("\"HKD\"", "\"EUR\"");
+    let r = hk.call("POST", "/v3/global/transactions/native", &body);
+    assert_eq!((r.status, r.json()["detail"]["field"].as_str()), (400, Some("/amount/currency")), "{}", r.body);
+    let onboard = post(
+        server.port,
+        "/admin/api/merchants",
+        r#"{"kind":"direct","name":"Paris","mcc":"5311","country":"FR","settlement_currency":"CNY","fee_bps":0,"settlement_account":"FR76"}"#,
+    );
+    assert_eq!(onboard.status, 400, "a French merchant settles in EUR: {}", onboard.body);
+    assert!(onboard.body.contains("EUR"), "{}", onboard.body);
+}
+
+fn a_global_refund_gives_back_the_payers_share_at_the_original_rate(env: Env) {
+    let server = start(&env);
+    hkd_cny(server.port);
+    let hk = TestMerchant::onboard_in(server.port, 0, "direct", "HK", "HKD");
+    let alice = payer(server.port);
+    pay(&alice, &global_native(&hk, "G2026000004", 10_000, "https://merchant.example/notify"));
+    let r =
+        request(server.port, "PUT", "/admin/api/fx/rates", Some(TOKEN), Some(r#"{"base":"HKD","quote":"CNY","rate":"0.9900"}"#)).unwrap();
+    assert_eq!(r.status, 200, "the rate moves: {}", r.body);
+    let body = serde_json::json!({"out_trade_no": "G2026000004", "out_refund_no": "GR1", "amount": {"refund": 3_000, "total": 10_000, "currency": "HKD"}});
+    let refund = hk.call("POST", "/v3/global/refunds", &body.to_string());
+    assert_eq!(refund.status, 200, "{}", refund.body);
+    let amount = &refund.json()["amount"];
+    // 92.46 CNY × 30.00 / 100.00 = 27.738, half up: 27.74 CNY, at the payment's rate.
+    assert_eq!(
+        (amount["payer_refund"].as_i64(), amount["payer_currency"].as_str(), amount["exchange_rate"]["rate"].as_i64()),
+        (Some(2_774), Some("CNY"), Some(92_460_000)),
+        "{}",
+        refund.body
+    );
+    assert_eq!(refund.json()["status"], "SUCCESS");
+    assert!(refund.json()["id"].is_string());
+    assert_eq!(alice.available("CNY"), "935.28");
+    let again = hk.call("GET", &format!("/v3/global/refunds/out-refund-no/GR1?mchid={}", hk.mchid), "");
+    assert_eq!(again.json()["amount"]["payer_refund"], 2_774, "{}", again.body);
+    let over = serde_json::json!({"out_trade_no": "G2026000004", "out_refund_no": "GR2", "amount": {"refund": 7_001, "total": 10_000, "currency": "HKD"}});
+    assert_eq!(hk.call("POST", "/v3/global/refunds", &over.to_string()).json()["code"], "NOT_ENOUGH");
+    let verify = env.command(&["ledger", "verify"]).output().unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+}
+
+fn an_institution_acts_only_for_its_own_sub_merchants(env: Env) {
+    let server = start(&env);
+    let bank = TestMerchant::onboard_in(server.port, 0, "service_provider", "FR", "EUR");
+    let other = TestMerchant::onboard_in(server.port, 0, "service_provider", "FR", "EUR");
+    let store = bank.sub_merchant_in("FR", "EUR");
+    let theirs = other.sub_merchant_in("FR", "EUR");
+    let body = |sub: &str| {
+        serde_json::json!({"sp_appid": bank.appid, "sp_mchid": bank.mchid, "sub_mchid": sub, "description": "Parfum", "out_trade_no": format!("I{sub}"),
+            "notify_url": "https://bank.example/notify", "trade_type": "NATIVE", "merchant_category_code": "5311", "amount": {"total": 5_000, "currency": "EUR"}})
+        .to_string()
+    };
+    let ok = bank.call("POST", "/v3/global/transactions/native", &body(&store));
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let refused = bank.call("POST", "/v3/global/transactions/native", &body(&theirs));
+    assert_eq!((refused.status, refused.json()["code"].as_str()), (403, Some("NO_AUTH")), "{}", refused.body);
+    let q = bank.call("GET", &format!("/v3/global/transactions/out-trade-no/I{store}?sp_mchid={}&sub_mchid={store}", bank.mchid), "");
+    assert_eq!((q.status, q.json()["trade_state"].as_str()), (200, Some("NOTPAY")), "{}", q.body);
+}
+
+fn the_wallet_preview_shows_both_amounts_and_the_rate_before_the_pin(env: Env) {
+    let server = start(&env);
+    hkd_cny(server.port);
+    let hk = TestMerchant::onboard_in(server.port, 0, "direct", "HK", "HKD");
+    let alice = payer(server.port);
+    let code_url = global_native(&hk, "G2026000005", 10_000, "https://merchant.example/notify");
+    let preview = alice.post("/api/v1/merchant-payments/preview", &serde_json::json!({"code_url": code_url}).to_string());
+    let (view, payment) = (preview.json(), preview.json()["payment"].clone());
+    assert_eq!((view["amount"].as_str(), view["currency"].as_str()), (Some("100.00"), Some("HKD")), "{}", preview.body);
+    assert_eq!(
+        (payment["amount"].as_str(), payment["currency"].as_str(), payment["rate"].as_str()),
+        (Some("92.46"), Some("CNY"), Some("0.92460000")),
+        "{}",
+        preview.body
+    );
+    assert_eq!((payment["reference_rate"].as_str(), payment["markup_bps"].as_i64()), (Some("0.9200"), Some(50)));
+    let quote = payment["quote_id"].as_str().unwrap();
+    assert_eq!(alice.available("CNY"), "1000.00", "a preview pays nothing");
+    let r =
+        request(server.port, "PUT", "/admin/api/fx/rates", Some(TOKEN), Some(r#"{"base":"HKD","quote":"CNY","rate":"1.5000"}"#)).unwrap();
+    assert_eq!(r.status, 200);
+    let paid =
+        alice.post("/api/v1/merchant-payments", &serde_json::json!({"code_url": code_url, "pin": "135790", "quote_id": quote}).to_string());
+    assert_eq!(paid.json()["payer_amount"], "92.46", "the quoted price, though the rate moved: {}", paid.body);
+    let op = get(server.port, &format!("/admin/api/fx/quotes/{quote}"));
+    assert_eq!((op.json()["used"].as_bool(), op.json()["person_id"].as_str()), (Some(true), Some(alice.id.as_str())), "{}", op.body);
+}
+
+fn a_rate_that_is_not_a_decimal_is_a_param_error_and_changes_nothing(env: Env) {
+    let server = start(&env);
+    for body in [
+        r#"{"base":"HKD","quote":"CNY","rate":"-1"}"#,
+        r#"{"base":"HKD","quote":"HKD","rate":"1"}"#,
+        r#"{"base":"XYZ","quote":"CNY","rate":"1"}"#,
+    ] {
+        let r = request(server.port, "PUT", "/admin/api/fx/rates", Some(TOKEN), Some(body)).unwrap();
+        assert_eq!((r.status, r.json()["code"].as_str()), (400, Some("PARAM_ERROR")), "{body}: {}", r.body);
+    }
+    let rates = get(server.port, "/admin/api/fx/rates?base=HKD&quote=CNY");
+    assert_eq!(rates.json().as_array().map(Vec::len), Some(0), "{}", rates.body);
+}
