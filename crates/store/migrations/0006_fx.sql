@@ -102,3 +102,6 @@ ALTER TABLE refunds ADD COLUMN payer_amount INT64;
 
 -- A merchant's licence data (recorded at onboarding, for compliance).
 ALTER TABLE merchants ADD COLUMN licence TEXT;
+
+-- The time zone a merchant's business day is counted in (its country's), for settlement in its own day.
+ALTER TABLE merchants ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'Asia/Shanghai';

@@ -76,6 +76,8 @@ pub struct Merchant {
     /// Licence and registration data recorded at onboarding (JSON, as the operator gave it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub licence: Option<String>,
+    /// The IANA time zone its business day is counted in (its country's): it settles in its own day.
+    pub time_zone: String,
 }
 
 /// What an operator gives to onboard a merchant.
@@ -241,6 +243,7 @@ impl Merchants {
             public_key_mode: setup.public_key_mode,
             created_at_ms: now,
             licence: setup.licence,
+            time_zone: country.time_zone.to_string(),
         })
     }
 

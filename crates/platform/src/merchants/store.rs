@@ -10,7 +10,7 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Database(format!("unknown {what} in a stored merchant"))
 }
 
-const MERCHANT: &str = "m.id, m.mchid, m.kind, m.parent_id, p.mchid AS parent_mchid, m.name, m.mcc, m.country, m.settlement_currency, m.fee_bps, m.settlement_account, m.created_at, m.public_key_mode, m.apiv3_key, m.licence";
+const MERCHANT: &str = "m.id, m.mchid, m.kind, m.parent_id, p.mchid AS parent_mchid, m.name, m.mcc, m.country, m.settlement_currency, m.fee_bps, m.settlement_account, m.created_at, m.public_key_mode, m.apiv3_key, m.licence, m.time_zone";
 
 fn merchant_from(r: &Row) -> Result<(Merchant, Vec<u8>)> {
     let merchant = Merchant {
@@ -28,6 +28,7 @@ fn merchant_from(r: &Row) -> Result<(Merchant, Vec<u8>)> {
         public_key_mode: r.int("public_key_mode")? != 0,
         created_at_ms: r.int("created_at")?,
         licence: r.opt_text("licence")?,
+        time_zone: r.text("time_zone")?,
     };
     Ok((merchant, r.bytes("apiv3_key")?))
 }
@@ -41,7 +42,7 @@ pub(crate) struct NewMerchant<'a> {
 pub(crate) fn insert(c: &mut dyn Conn, n: &NewMerchant) -> Result<bool> {
     let m = n.merchant;
     let inserted = c.execute(
-        "INSERT INTO merchants (id, mchid, kind, parent_id, name, mcc, country, settlement_currency, fee_bps, settlement_account, apiv3_key, created_at, public_key_mode, updated_at, licence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $12, $14) ON CONFLICT (mchid) DO NOTHING",
+        "INSERT INTO merchants (id, mchid, kind, parent_id, name, mcc, country, settlement_currency, fee_bps, settlement_account, apiv3_key, created_at, public_key_mode, updated_at, licence, time_zone) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $12, $14, $15) ON CONFLICT (mchid) DO NOTHING",
         params![
             m.id,
             m.mchid.as_str(),
@@ -56,7 +57,8 @@ pub(crate) fn insert(c: &mut dyn Conn, n: &NewMerchant) -> Result<bool> {
             n.sealed_apiv3_key.clone(),
             m.created_at_ms,
             i64::from(m.public_key_mode),
-            m.licence.as_deref()
+            m.licence.as_deref(),
+            m.time_zone.as_str()
         ],
     )?;
     Ok(inserted == 1)

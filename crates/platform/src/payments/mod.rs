@@ -334,8 +334,14 @@ pub(crate) use store::{BillLine, DayTotal};
 
 impl Payments {
     /// One day's takings per merchant and currency.
-    pub(crate) async fn day_totals(&self, start_ms: i64, end_ms: i64) -> Result<Vec<DayTotal>> {
-        self.core.read(move |c| store::day_totals(c, start_ms, end_ms)).await
+    pub(crate) async fn day_totals(&self, start_ms: i64, end_ms: i64, time_zone: &str) -> Result<Vec<DayTotal>> {
+        let tz = time_zone.to_string();
+        self.core.read(move |c| store::day_totals(c, start_ms, end_ms, &tz)).await
+    }
+
+    /// The wallet regions of the people who paid a merchant in a currency in `[start_ms, end_ms)`.
+    pub async fn payer_regions(&self, merchant: MerchantId, currency: Currency, start_ms: i64, end_ms: i64) -> Result<Vec<String>> {
+        self.core.read(move |c| store::payer_regions(c, merchant, currency, start_ms, end_ms)).await
     }
 
     /// A merchant's payments and refunds of a day, in time order.

@@ -425,13 +425,14 @@ pub(crate) struct DayTotal {
 }
 
 /// One day's takings per merchant and currency.
-pub(crate) fn day_totals(c: &mut dyn Conn, start_ms: i64, end_ms: i64) -> Result<Vec<DayTotal>> {
+/// (Of the merchants whose business day is counted in `time_zone`.)
+pub(crate) fn day_totals(c: &mut dyn Conn, start_ms: i64, end_ms: i64, time_zone: &str) -> Result<Vec<DayTotal>> {
     let rows = c.query(
         "SELECT merchant_id, currency, CAST(SUM(payments) AS BIGINT) AS payments, CAST(SUM(gross) AS BIGINT) AS gross, CAST(SUM(fees) AS BIGINT) AS fees, CAST(SUM(refunds) AS BIGINT) AS refunds FROM (
-            SELECT merchant_id, currency, COUNT(*) AS payments, SUM(total) AS gross, SUM(fee) AS fees, 0 AS refunds FROM orders WHERE success_at >= $1 AND success_at < $2 GROUP BY merchant_id, currency
-            UNION ALL SELECT merchant_id, currency, 0, 0, 0, SUM(amount) FROM refunds WHERE created_at >= $1 AND created_at < $2 GROUP BY merchant_id, currency
+            SELECT merchant_id, currency, COUNT(*) AS payments, SUM(total) AS gross, SUM(fee) AS fees, 0 AS refunds FROM orders WHERE success_at >= $1 AND success_at < $2 AND merchant_id IN (SELECT id FROM merchants WHERE time_zone = $3) GROUP BY merchant_id, currency
+            UNION ALL SELECT merchant_id, currency, 0, 0, 0, SUM(amount) FROM refunds WHERE created_at >= $1 AND created_at < $2 AND merchant_id IN (SELECT id FROM merchants WHERE time_zone = $3) GROUP BY merchant_id, currency
          ) t GROUP BY merchant_id, currency ORDER BY merchant_id, currency",
-        params![start_ms, end_ms],
+        params![start_ms, end_ms, time_zone],
     )?;
     rows.iter()
         .map(|r| {
@@ -495,4 +496,13 @@ pub(crate) fn bill_lines(c: &mut dyn Conn, merchant: MerchantId, start_ms: i64, 
     }
     lines.sort_by_key(|l| (l.at_ms, l.refund));
     Ok(lines)
+}
+
+/// The regions of the people who paid a merchant in a currency in `[start_ms, end_ms)`.
+pub(crate) fn payer_regions(c: &mut dyn Conn, merchant: MerchantId, currency: Currency, start_ms: i64, end_ms: i64) -> Result<Vec<String>> {
+    let rows = c.query(
+        "SELECT DISTINCT p.region FROM orders o JOIN people p ON p.id = o.payer_id WHERE o.merchant_id = $1 AND o.currency = $2 AND o.success_at >= $3 AND o.success_at < $4 ORDER BY p.region",
+        params![merchant, currency.numeric(), start_ms, end_ms],
+    )?;
+    rows.iter().map(|r| r.text("region")).collect()
 }

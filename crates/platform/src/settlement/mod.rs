@@ -67,24 +67,39 @@ pub struct Settlements {
     core: Arc<Core>,
     merchants: Arc<Merchants>,
     payments: Arc<Payments>,
-    /// The last day this instance settled (the deadline task settles each day once).
-    last_settled_day: Mutex<Option<String>>,
+    /// The last day this instance settled per time zone (the deadline task settles each day once).
+    last_settled_day: Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Settlements {
     pub(crate) fn new(core: Arc<Core>, merchants: Arc<Merchants>, payments: Arc<Payments>) -> Settlements {
-        Settlements { core, merchants, payments, last_settled_day: Mutex::new(None) }
+        Settlements { core, merchants, payments, last_settled_day: Mutex::new(std::collections::HashMap::new()) }
     }
 
-    /// Settle a day for every merchant and currency with payments, refunds or a carried shortfall.
+    /// Settle a day for every merchant and currency with payments, refunds or a carried shortfall. Each
+    /// merchant's day is its own (its country's time zone): the merchants whose day is not over yet
+    /// settle later; if nobody's is, the day is refused.
     pub async fn settle_day(&self, day: &str) -> Result<Vec<Settlement>> {
-        let (start, end) = cst_day_bounds(day)?;
-        if end + SETTLEMENT_DELAY_MS > self.core.now_ms() {
-            return Err(PlatformError::invalid("day", "a day settles once it is over (ten minutes after midnight China time)"));
+        let mut any_over = false;
+        for tz in self.core.read(store::time_zones).await? {
+            let (start, end) = local_day_bounds(day, &tz)?;
+            if end + SETTLEMENT_DELAY_MS <= self.core.now_ms() {
+                any_over = true;
+                self.settle_day_in(day, &tz, start, end).await?;
+            }
         }
-        let mut days = self.payments.day_totals(start, end).await?;
-        let d = day.to_string();
-        for (merchant, currency) in self.core.read(move |c| store::carrying(c, &d)).await? {
+        if !any_over {
+            local_day_bounds(day, "Asia/Shanghai")?;
+            return Err(PlatformError::invalid("day", "a day settles once it is over (ten minutes after midnight, merchants' time)"));
+        }
+        self.settlements(day).await
+    }
+
+    /// The day of the merchants of one time zone: `[start_ms, end_ms)`.
+    async fn settle_day_in(&self, day: &str, time_zone: &str, start_ms: i64, end_ms: i64) -> Result<usize> {
+        let mut days = self.payments.day_totals(start_ms, end_ms, time_zone).await?;
+        let (d, tz) = (day.to_string(), time_zone.to_string());
+        for (merchant, currency) in self.core.read(move |c| store::carrying(c, &d, &tz)).await? {
             if !days.iter().any(|x| x.merchant == merchant && x.currency == currency) {
                 days.push(DayTotal { merchant, currency, payments: 0, gross: 0, fees: 0, refunds: 0 });
             }
@@ -92,7 +107,7 @@ impl Settlements {
         for d in &days {
             self.settle_one(d, day).await?;
         }
-        self.settlements(day).await
+        Ok(days.len())
     }
 
     async fn settle_one(&self, d: &DayTotal, day: &str) -> Result<()> {
@@ -191,25 +206,141 @@ impl Settlements {
         out
     }
 
-    /// Settle yesterday (China time) once it is past the delay; cheap to call often (a day settles once).
+    /// Settle each time zone's yesterday once it is past the delay, and the days before it that a
+    /// stopped platform missed (up to [`CATCH_UP_DAYS`]); cheap to call often (a day settles once, and
+    /// this instance remembers which it did).
     pub(crate) async fn settle_due_day(&self) -> Result<usize> {
-        let yesterday_ms = self.core.now_ms() - SETTLEMENT_DELAY_MS - 86_400_000;
-        let t = wxpay::time::civil(yesterday_ms / 1000 + wxpay::time::CST_OFFSET_S);
-        let day = format!("{:04}-{:02}-{:02}", t.year, t.month, t.day);
-        {
-            let mut last = self.last_settled_day.lock().expect("last settled day");
-            if last.as_deref() == Some(day.as_str()) {
-                return Ok(0);
+        let mut settled = 0;
+        for tz in self.core.read(store::time_zones).await? {
+            let day = yesterday_in(self.core.now_ms() - SETTLEMENT_DELAY_MS, &tz)?;
+            {
+                let mut last = self.last_settled_day.lock().expect("last settled day");
+                if last.get(&tz) == Some(&day) {
+                    continue;
+                }
+                last.insert(tz.clone(), day.clone());
             }
-            *last = Some(day.clone());
+            for back in (0..CATCH_UP_DAYS).rev() {
+                let d = days_before(&day, back)?;
+                let (start, end) = local_day_bounds(&d, &tz)?;
+                settled += self.settle_day_in(&d, &tz, start, end).await?;
+            }
         }
-        Ok(self.settle_day(&day).await?.len())
+        Ok(settled)
     }
+}
+
+/// A partner institution's settlement file of a day: one line per sub-merchant and currency, and the
+/// file's SHA-256 (hex) for the partner to check what it received.
+#[derive(Debug, Clone)]
+pub struct PartnerFile {
+    pub csv: String,
+    pub sha256_hex: String,
+    pub lines: usize,
+}
+
+impl Settlements {
+    /// The settlement file of a partner institution (a service provider) for a day.
+    pub async fn partner_file(&self, partner_mchid: &str, day: &str) -> Result<PartnerFile> {
+        local_day_bounds(day, "Asia/Shanghai")?;
+        let partner = self.merchants.merchant(partner_mchid).await?;
+        if partner.merchant.kind != crate::merchants::MerchantKind::ServiceProvider {
+            return Err(PlatformError::invalid("mchid", "not a partner institution (a service provider)"));
+        }
+        let (id, d) = (partner.merchant.id, day.to_string());
+        let rows = self.core.read(move |c| store::of_partner_day(c, id, &d)).await?;
+        let mut csv = String::from("batch_id,settlement_date,sub_mchid,currency,orders,pay,refund,fee,carry_in,net,carry_out\n");
+        for (batch, s) in &rows {
+            let c = s.currency;
+            let _ = writeln!(
+                csv,
+                "{batch},{},{},{},{},{},{},{},{},{},{}",
+                s.day,
+                s.mchid,
+                c.code(),
+                s.payments,
+                amount(s.gross_minor, c),
+                amount(s.refunds_minor, c),
+                amount(s.fees_minor, c),
+                amount(s.carry_in_minor, c),
+                amount(s.payout_minor, c),
+                amount(s.carry_out_minor, c)
+            );
+        }
+        let sha256_hex = crate::crypto::sha256(csv.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        Ok(PartnerFile { csv, sha256_hex, lines: rows.len() })
+    }
+
+    /// A merchant's settlements between two days (inclusive), oldest first: a page (with batch ids)
+    /// and how many there are.
+    pub async fn of_merchant(
+        &self,
+        merchant: crate::MerchantId,
+        from_day: &str,
+        to_day: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<(i64, Settlement)>, i64)> {
+        local_day_bounds(from_day, "Asia/Shanghai")?;
+        local_day_bounds(to_day, "Asia/Shanghai")?;
+        let (from, to) = (from_day.to_string(), to_day.to_string());
+        let (limit, offset) = (limit.clamp(1, 30), offset.max(0));
+        self.core.read(move |c| store::of_merchant(c, merchant, &from, &to, limit, offset)).await
+    }
+}
+
+/// `[start, end)` in ms of a `YYYY-MM-DD` day in an IANA time zone (23 or 25 hours on the days the
+/// clocks change).
+pub fn local_day_bounds(day: &str, time_zone: &str) -> Result<(i64, i64)> {
+    let bad = || PlatformError::invalid("day", "a date YYYY-MM-DD");
+    if day.len() != 10 {
+        return Err(bad());
+    }
+    let date: jiff::civil::Date = day.parse().map_err(|_| bad())?;
+    let tz = jiff::tz::TimeZone::get(time_zone).map_err(|e| PlatformError::Internal(format!("time zone {time_zone}: {e}")))?;
+    let at = |d: jiff::civil::Date| -> Result<i64> {
+        let zoned = d.to_zoned(tz.clone()).map_err(|e| PlatformError::Internal(format!("{d} in {time_zone}: {e}")))?;
+        Ok(zoned.timestamp().as_millisecond())
+    };
+    let next = date.tomorrow().map_err(|_| bad())?;
+    Ok((at(date)?, at(next)?))
+}
+
+/// Days settled again when a new day is due (each settles once: what was settled is skipped).
+pub const CATCH_UP_DAYS: i64 = 3;
+
+/// The day `n` days before `day`.
+fn days_before(day: &str, n: i64) -> Result<String> {
+    let date: jiff::civil::Date = day.parse().map_err(|_| PlatformError::invalid("day", "a date YYYY-MM-DD"))?;
+    let earlier = date.checked_sub(jiff::Span::new().days(n)).map_err(|e| PlatformError::Internal(e.to_string()))?;
+    Ok(earlier.to_string())
+}
+
+/// The day before the one `at_ms` falls on, in a time zone.
+fn yesterday_in(at_ms: i64, time_zone: &str) -> Result<String> {
+    let tz = jiff::tz::TimeZone::get(time_zone).map_err(|e| PlatformError::Internal(format!("time zone {time_zone}: {e}")))?;
+    let now = jiff::Timestamp::from_millisecond(at_ms).map_err(|e| PlatformError::Internal(e.to_string()))?;
+    let yesterday = now.to_zoned(tz).date().yesterday().map_err(|e| PlatformError::Internal(e.to_string()))?;
+    Ok(yesterday.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_paris_day_has_23_hours_when_the_clocks_go_forward_and_25_when_they_go_back() {
+        let (start, end) = local_day_bounds("2026-03-29", "Europe/Paris").unwrap();
+        assert_eq!(end - start, 23 * 3_600_000);
+        // Midnight in Paris (UTC+1 that night) is 07:00 in Shanghai.
+        assert_eq!(wxpay::time::format_rfc3339(start / 1000), "2026-03-29T07:00:00+08:00");
+        let (start, end) = local_day_bounds("2026-10-25", "Europe/Paris").unwrap();
+        assert_eq!(end - start, 25 * 3_600_000);
+        let (start, _) = local_day_bounds("2026-11-21", "Asia/Shanghai").unwrap();
+        assert_eq!(start, cst_day_bounds("2026-11-21").unwrap().0);
+        // Just after midnight of the 21st in Shanghai it is the 20th in Paris: its yesterday is the 19th.
+        assert_eq!(yesterday_in(start + 1, "Europe/Paris").unwrap(), "2026-11-19");
+    }
 
     #[test]
     fn days_are_china_standard_time() {

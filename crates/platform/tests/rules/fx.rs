@@ -26,6 +26,7 @@ both_backends!(
     hk_and_mainland_wallets_cannot_pay_each_other_and_the_error_names_the_rule,
     the_cross_border_cap_refuses_a_payment_above_it,
     the_cross_border_report_lists_the_days_exchanges,
+    a_paris_merchant_settles_its_own_day_in_eur,
 );
 
 /// 1 CNY = 1.0870 HKD, as the operator publishes it now.
@@ -342,4 +343,21 @@ async fn the_cross_border_report_lists_the_days_exchanges(h: &Harness) {
     assert_eq!((e.payer_region.as_str(), e.merchant_country.as_deref(), e.purpose_code.as_deref()), ("HK", Some("CN"), Some("GOODS")));
     assert_eq!((e.sell.to_decimal_string(), e.buy.to_decimal_string(), e.spread_minor), ("109.25".into(), "100.00".into(), 55));
     assert!(platform::fx::report_csv(&rows).lines().nth(1).unwrap().contains(",HK,CN,5411,GOODS,"));
+}
+
+async fn a_paris_merchant_settles_its_own_day_in_eur(h: &Harness) {
+    // 02:00 UTC on 2026-06-15: 10:00 in Shanghai, 04:00 in Paris. The ECB's rates of the 12th are in force.
+    h.platform.fx.import_ecb(ECB).await.unwrap();
+    let payer = h.funded("500.00").await;
+    let (paris, shanghai) = (h.merchant_in("FR", "EUR").await, h.merchant().await);
+    pay_with(h, payer, &h.order_in(&paris, "P0000002", 2_000, "EUR").await, how(None, None)).await.unwrap();
+    pay_with(h, payer, &h.order(&shanghai, "S0000001", 1_000).await, how(None, None)).await.unwrap();
+    h.advance_s(15 * 3_600).await; // 17:00 UTC: Shanghai's 15th is over, Paris's is not
+    let settled = h.platform.settlement.settlements("2026-06-15").await.unwrap();
+    assert_eq!(settled.iter().map(|s| s.mchid.as_str()).collect::<Vec<_>>(), [shanghai.merchant.mchid.as_str()]);
+    h.advance_s(6 * 3_600).await; // 23:00 UTC: 01:00 in Paris on the 16th
+    let settled = h.platform.settlement.settlements("2026-06-15").await.unwrap();
+    let eur = settled.iter().find(|s| s.mchid == paris.merchant.mchid).expect("Paris settled its own 15th");
+    assert_eq!((eur.currency.code(), eur.gross_minor, eur.fees_minor, eur.payout_minor), ("EUR", 2_000, 12, 1_988));
+    h.verify();
 }

@@ -97,7 +97,7 @@ async fn awaiting_pin(h: &Harness, merchant: &MerchantAuth, payer: PersonId, tot
     let code = h.platform.payments.issue_payment_code(payer).await.unwrap();
     let new = NewOrder {
         trade_type: TradeType::Micropay,
-        appid: "wx0000000000000001".into(),
+        appid: merchant.appids[0].clone(),
         description: "Counter".into(),
         out_trade_no: "M000001".into(),
         time_expire_s: None,

@@ -150,7 +150,9 @@ impl Harness {
             licence: None,
         };
         let (m, _) = self.platform.merchants.onboard(setup).await.unwrap();
-        self.platform.merchants.register_app(&m.mchid, "wx0000000000000001", "mini_program", "Shop").await.unwrap();
+        static APP: AtomicU32 = AtomicU32::new(1);
+        let appid = format!("wx{:016}", APP.fetch_add(1, Ordering::SeqCst));
+        self.platform.merchants.register_app(&m.mchid, &appid, "mini_program", "Shop").await.unwrap();
         (*self.platform.merchants.merchant(&m.mchid).await.unwrap()).clone()
     }
 
@@ -163,7 +165,7 @@ impl Harness {
     pub async fn order_in(&self, merchant: &MerchantAuth, out_trade_no: &str, total_minor: i64, currency: &str) -> Order {
         let new = NewOrder {
             trade_type: TradeType::Native,
-            appid: "wx0000000000000001".into(),
+            appid: merchant.appids[0].clone(),
             description: "Goods".into(),
             out_trade_no: out_trade_no.into(),
             time_expire_s: None,

@@ -14,6 +14,7 @@ mod bills;
 mod certificates;
 mod codepay;
 pub mod global;
+mod global_settlements;
 mod orders;
 mod partner;
 mod refunds;
@@ -71,6 +72,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/v3/global/refunds", post(global::refund))
         .route("/v3/global/refunds/out-refund-no/{out_refund_no}", get(global::query_refund))
         .route("/v3/global/certificates", get(certificates::certificates))
+        .route("/v3/global/settle/settlements", get(global_settlements::settlements))
         .route_layer(axum::middleware::from_fn(body_limit))
         .route_layer(axum::middleware::from_fn_with_state(state, count_answers))
 }

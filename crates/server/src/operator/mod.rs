@@ -42,6 +42,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/api/platform-keys/{serial}/retire", post(platform_keys::retire))
         .route("/admin/api/settlements", get(settlements::settlements))
         .route("/admin/api/settlements/run", post(settlements::run))
+        .route("/admin/api/partners/{mchid}/settlements/{day}", get(settlements::partner_file))
         .route("/admin/api/notifications", get(notifications::notifications))
         .route("/admin/api/notifications/{id}", get(notifications::notification))
         .route("/admin/api/notifications/{id}/replay", post(notifications::replay))

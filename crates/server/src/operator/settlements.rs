@@ -37,3 +37,18 @@ pub(super) async fn run(_: Operator, state: St, body: axum::body::Bytes) -> Answ
     audit(&state, "settlements.run", "settlements", &r.day).await?;
     Ok(Json(rows))
 }
+
+/// A partner institution's settlement file of a day (CSV), its SHA-256 in `X-Content-SHA256`.
+pub(super) async fn partner_file(
+    _: Operator,
+    state: St,
+    axum::extract::Path((mchid, day)): axum::extract::Path<(String, String)>,
+) -> Answer<Response> {
+    let file = state.platform.settlement.partner_file(&mchid, &day).await?;
+    let headers = [
+        (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+        (header::HeaderName::from_static("x-content-sha256"), file.sha256_hex.clone()),
+        (header::CONTENT_DISPOSITION, format!("attachment; filename=\"settlement-{mchid}-{day}.csv\"")),
+    ];
+    Ok((headers, file.csv).into_response())
+}
