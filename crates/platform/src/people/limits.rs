@@ -300,26 +300,43 @@ impl People {
         }
         let (daily, yearly) = kinds(direction);
         let limits = self.tier_limits(direction, person.kyc_tier);
-        let mut accounts = Vec::new();
         let mut funding = Vec::new();
         for (kind, period, limit_major, fund_kind) in
             [(daily, day, limits.daily_major, transfer::LIMIT_FUND_DAILY), (yearly, year, limits.yearly_major, transfer::LIMIT_FUND_YEARLY)]
         {
-            let spent_before = self.spent_before(person, kind, period, currency).await?;
             let id = limit_account(person.id, kind, person.kyc_version, period, currency);
-            let user_data = if person.kyc_version == 0 { person.id.get() as u128 } else { u128::from(spent_before) };
-            let flags = AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS;
-            accounts.push(NewAccount { id, currency, code: kind, flags, user_data });
+            let spent_before = self.period_account(person, id, kind, period, currency).await?;
             let limit = u64::try_from(Money::from_major(limit_major, currency)?.minor()).unwrap_or(0);
             funding.extend(self.fundings(person, direction, id, kind, fund_kind, period, currency, limit.saturating_sub(spent_before))?);
         }
-        self.core.accounts(accounts).await?;
         let results = self.core.transfers(funding).await?;
         if let Some(e) = results.iter().find_map(|r| r.err()) {
             return Err(PlatformError::Internal(format!("funding limits: {}", e.code())));
         }
         self.opened.0.lock().expect("periods lock").insert(key);
         Ok(())
+    }
+
+    /// Make sure a period's account exists; what earlier KYC versions spent of the period, as the account
+    /// records it. The account's record is what counts (not what would be computed now): a yearly
+    /// account opened weeks ago keeps the figure it was opened with, however the earlier version's
+    /// spending moved since (a pending spend voided), so its funding is the same whoever funds it.
+    async fn period_account(&self, person: &crate::people::Person, id: u128, kind: u16, period: u32, currency: Currency) -> Result<u64> {
+        if let Some(existing) = self.core.account(id).await? {
+            return Ok(recorded_spent_before(&existing, person.kyc_version));
+        }
+        let computed = self.spent_before(person, kind, period, currency).await?;
+        let user_data = if person.kyc_version == 0 { person.id.get() as u128 } else { u128::from(computed) };
+        let flags = AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS;
+        let results = self.core.raw_accounts(vec![NewAccount { id, currency, code: kind, flags, user_data }]).await?;
+        match results.first() {
+            Some(Ok(_)) => Ok(computed),
+            // Another request opened it meanwhile, perhaps with another figure: its record wins.
+            _ => match self.core.account(id).await? {
+                Some(existing) => Ok(recorded_spent_before(&existing, person.kyc_version)),
+                None => Err(PlatformError::Internal(format!("limit account {id:#x} could not be opened"))),
+            },
+        }
     }
 
     /// What the period spent under earlier KYC versions: the latest earlier version's account that exists
@@ -384,6 +401,11 @@ impl People {
         }
         Ok(out)
     }
+}
+
+/// What a limit account was opened with as its earlier versions' spending (version 0 has none).
+fn recorded_spent_before(a: &Account, version: i64) -> u64 {
+    if version == 0 { 0 } else { u64::try_from(a.user_data).unwrap_or(u64::MAX) }
 }
 
 /// What a limit account's period has spent up to and including this version.
