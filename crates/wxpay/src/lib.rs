@@ -18,6 +18,7 @@ pub mod base64;
 mod der;
 mod notification;
 pub mod time;
+pub mod v2;
 
 pub use notification::{NOTIFICATION_BYTES_MAX, Opened, open_notification};
 

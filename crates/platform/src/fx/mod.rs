@@ -275,28 +275,33 @@ impl Fx {
         self.core.transaction(move |c| store::set_max_age(c, base, quote, max_age_s, now)).await
     }
 
-    /// The published rate in force for a pair now, if any (never stale-checked: see [`Fx::mid`]).
-    async fn published(&self, base: Currency, quote: Currency) -> Result<Option<ReferenceRate>> {
+    /// The published rate in force for a pair now, or at a past moment, if any (never stale-checked:
+    /// see [`Fx::mid`]). Only the current rate is cached.
+    async fn published(&self, base: Currency, quote: Currency, at_ms: Option<i64>) -> Result<Option<ReferenceRate>> {
         let key = (base.numeric(), quote.numeric());
-        if let Some(r) = self.mids.get(&key) {
+        if at_ms.is_none()
+            && let Some(r) = self.mids.get(&key)
+        {
             return Ok(Some(r));
         }
-        let now = self.core.now_ms();
-        let found = self.core.read(move |c| store::latest_rate(c, base, quote, now)).await?;
-        if let Some(r) = &found {
+        let at = at_ms.unwrap_or_else(|| self.core.now_ms());
+        let found = self.core.read(move |c| store::latest_rate(c, base, quote, at)).await?;
+        if at_ms.is_none()
+            && let Some(r) = &found
+        {
             self.mids.put(key, r.clone());
         }
         Ok(found)
     }
 
     /// A published rate that is fresh enough, or why not.
-    async fn fresh(&self, base: Currency, quote: Currency) -> Result<Option<ReferenceRate>> {
-        let Some(r) = self.published(base, quote).await? else { return Ok(None) };
+    async fn fresh(&self, base: Currency, quote: Currency, at_ms: Option<i64>) -> Result<Option<ReferenceRate>> {
+        let Some(r) = self.published(base, quote, at_ms).await? else { return Ok(None) };
         let max_age_s = match self.core.read(move |c| store::max_age_s(c, base, quote)).await? {
             Some(s) => s,
             None => i64::from(self.core.config.fx.rate_max_age_s),
         };
-        if self.core.now_ms() - r.effective_at_ms > max_age_s * 1000 {
+        if at_ms.unwrap_or_else(|| self.core.now_ms()) - r.effective_at_ms > max_age_s * 1000 {
             let when = crate::wallet::iso_utc(r.effective_at_ms);
             return Err(PlatformError::conflict(
                 Conflict::RateStale,
@@ -309,13 +314,18 @@ impl Fx {
     /// The reference rate for buying `buy` with `sell` (one `buy` costs this much `sell`): published for
     /// the pair, else crossed through the pivot from two published legs.
     pub async fn mid(&self, buy: Currency, sell: Currency) -> Result<(Rate, String)> {
-        if let Some(r) = self.fresh(buy, sell).await? {
+        self.mid_at(buy, sell, None).await
+    }
+
+    /// [`Fx::mid`] as it stood at a past moment (`None`: now).
+    pub async fn mid_at(&self, buy: Currency, sell: Currency, at_ms: Option<i64>) -> Result<(Rate, String)> {
+        if let Some(r) = self.fresh(buy, sell, at_ms).await? {
             return Ok((r.rate, format!("{}@{}", r.source, crate::wallet::iso_utc(r.effective_at_ms))));
         }
         let pivot = self.core.config.fx.pivot;
         if buy != pivot
             && sell != pivot
-            && let (Some(to_buy), Some(to_sell)) = (self.fresh(pivot, buy).await?, self.fresh(pivot, sell).await?)
+            && let (Some(to_buy), Some(to_sell)) = (self.fresh(pivot, buy, at_ms).await?, self.fresh(pivot, sell, at_ms).await?)
         {
             let rate = Rate::cross(&to_buy.rate, &to_sell.rate, pricing::CUSTOMER_RATE_SCALE, Rounding::HalfEven)
                 .map_err(|e| PlatformError::Internal(format!("crossing {buy}/{sell}: {e}")))?;
@@ -328,7 +338,13 @@ impl Fx {
     /// The price of buying `buy` with `sell` on a channel: the reference rate plus the markup, rounded
     /// once (up) to eight digits.
     pub async fn price(&self, buy: Currency, sell: Currency, channel: Channel) -> Result<Price> {
-        let (mid, mid_source) = self.mid(buy, sell).await?;
+        self.price_at(buy, sell, channel, None).await
+    }
+
+    /// [`Fx::price`] with the reference rate as it stood at a past moment (`None`: now); the markup is
+    /// today's (markups keep no history).
+    pub async fn price_at(&self, buy: Currency, sell: Currency, channel: Channel, at_ms: Option<i64>) -> Result<Price> {
+        let (mid, mid_source) = self.mid_at(buy, sell, at_ms).await?;
         let markup = self.core.read(move |c| store::markup_bps(c, buy, sell, channel)).await?;
         let markup_bps = markup.map(|b| u32::try_from(b).unwrap_or(0)).unwrap_or(self.core.config.fx.markup_bps);
         let rate = mid

@@ -10,10 +10,12 @@ mod keys;
 mod nonces;
 mod platform_keys;
 mod store;
+mod sub_merchants;
 
 pub use keys::{MERCHANT_APPS_MAX, MERCHANT_KEYS_MAX};
 pub use nonces::NONCE_WINDOW_S;
 pub use platform_keys::{PlatformKey, PlatformKeys};
+pub use sub_merchants::SubMerchantApplication;
 
 use crate::core::Core;
 use crate::{Conflict, MerchantId, PlatformError, Result, crypto, ids};

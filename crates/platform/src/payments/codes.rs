@@ -46,8 +46,15 @@ impl Payments {
         Err(PlatformError::Internal("no free payment code after four tries".into()))
     }
 
-    /// The merchant scanned a payment code: the order is the code's person's to pay.
-    pub async fn charge_payment_code(&self, merchant: &MerchantAuth, mut new: NewOrder, auth_code: &str) -> Result<Order> {
+    /// The merchant scanned a payment code: the order is the code's person's to pay. `sp` is the
+    /// institution acting for its sub-merchant, when one does.
+    pub async fn charge_payment_code(
+        &self,
+        merchant: &MerchantAuth,
+        sp: Option<&MerchantAuth>,
+        mut new: NewOrder,
+        auth_code: &str,
+    ) -> Result<Order> {
         if !valid_payment_code(auth_code) {
             return Err(PlatformError::invalid("payer.auth_code", "18 digits starting 10 to 15"));
         }
@@ -67,7 +74,7 @@ impl Payments {
         if used_by.is_some() || expires_at <= now {
             return Err(invalid());
         }
-        let order = self.create_order(merchant, None, new).await?;
+        let order = self.create_order(merchant, sp, new).await?;
         let (code, order_id) = (auth_code.to_string(), order.id);
         if !self.core.read(move |c| store::bind_code(c, &code, order_id, now)).await? {
             self.close_order(merchant.merchant.id, &order.out_trade_no).await?;

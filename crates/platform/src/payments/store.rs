@@ -457,6 +457,8 @@ pub(crate) struct BillLine {
     pub refund_id: String,
     pub out_refund_no: String,
     pub refund_minor: i64,
+    /// What the payer got back, in the payer's currency, when the payment was exchanged.
+    pub payer_refund_minor: Option<i64>,
 }
 
 /// A merchant's payments and refunds of a day, in time order (payments before refunds at a tie).
@@ -476,11 +478,12 @@ pub(crate) fn bill_lines(c: &mut dyn Conn, merchant: MerchantId, start_ms: i64, 
                 refund_id: String::new(),
                 out_refund_no: String::new(),
                 refund_minor: 0,
+                payer_refund_minor: None,
             })
         })
         .collect::<Result<_>>()?;
     let refunds = c.query(
-        "SELECT id, refund_id, out_refund_no, order_id, amount, created_at FROM refunds WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $3 ORDER BY created_at, id",
+        "SELECT id, refund_id, out_refund_no, order_id, amount, payer_amount, created_at FROM refunds WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $3 ORDER BY created_at, id",
         params![merchant, start_ms, end_ms],
     )?;
     for r in &refunds {
@@ -492,6 +495,7 @@ pub(crate) fn bill_lines(c: &mut dyn Conn, merchant: MerchantId, start_ms: i64, 
             refund_id: r.text("refund_id")?,
             out_refund_no: r.text("out_refund_no")?,
             refund_minor: r.int("amount")?,
+            payer_refund_minor: r.opt_int("payer_amount")?,
         });
     }
     lines.sort_by_key(|l| (l.at_ms, l.refund));

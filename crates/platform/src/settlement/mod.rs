@@ -8,9 +8,11 @@
 //! settles exactly once: the settlement row is the guard of the committer request that moves the money.
 
 mod bills;
+mod statements;
 mod store;
 
 pub use bills::{BILL_LINK_TTL_MS, BillKind, BillRequest, TradeBillType};
+pub use statements::statement_day;
 
 use crate::core::{Commit, Committed, Core};
 use crate::merchants::Merchants;

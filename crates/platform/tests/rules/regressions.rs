@@ -110,7 +110,7 @@ async fn awaiting_pin(h: &Harness, merchant: &MerchantAuth, payer: PersonId, tot
         scene_info: None,
         sub_appid: None,
     };
-    h.platform.payments.charge_payment_code(merchant, new, &code.code).await.unwrap()
+    h.platform.payments.charge_payment_code(merchant, None, new, &code.code).await.unwrap()
 }
 
 async fn only_the_codes_owner_can_see_or_pay_a_payment_code_order(h: &Harness) {

@@ -35,7 +35,7 @@ impl RateLimiter {
         self.instances.store(n.max(1), Ordering::Relaxed);
     }
 
-    fn allow(&self, mchid: &str) -> bool {
+    pub(super) fn allow(&self, mchid: &str) -> bool {
         let share = self.per_s / f64::from(self.instances.load(Ordering::Relaxed));
         let mut buckets = self.buckets.lock().expect("rate limiter");
         let now = std::time::Instant::now();

@@ -65,7 +65,7 @@ pub(super) async fn codepay(
         scene_info: r.scene_info.as_ref().map(Value::to_string),
         sub_appid: None,
     };
-    let order = state.platform.payments.charge_payment_code(&merchant, new, &r.payer.auth_code).await?;
+    let order = state.platform.payments.charge_payment_code(&merchant, None, new, &r.payer.auth_code).await?;
     let status = if order.trade_state == TradeState::UserPaying { StatusCode::ACCEPTED } else { StatusCode::OK };
     signed(&state, &merchant, &headers, status, serde_json::to_vec(&order.transaction_json()).expect("JSON serialises")).await
 }

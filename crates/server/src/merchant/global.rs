@@ -58,20 +58,20 @@ struct GlobalPrepayIn {
 
 /// Who a global request acts for: the signer itself (common mode) or, in institution mode, one of the
 /// signer's sub-merchants (`sp` is then the institution).
-struct Acting {
-    merchant: Arc<MerchantAuth>,
-    sp: Option<Arc<MerchantAuth>>,
+pub(super) struct Acting {
+    pub(super) merchant: Arc<MerchantAuth>,
+    pub(super) sp: Option<Arc<MerchantAuth>>,
 }
 
 impl Acting {
     /// The one whose key signs the answer: the institution, or the merchant itself.
-    fn signer(&self) -> &MerchantAuth {
+    pub(super) fn signer(&self) -> &MerchantAuth {
         self.sp.as_deref().unwrap_or(&self.merchant)
     }
 }
 
 /// Common mode names `mchid` (the signer); institution mode `sp_mchid` (the signer) and `sub_mchid`.
-async fn acting(
+pub(super) async fn acting(
     state: &AppState,
     signer: Arc<MerchantAuth>,
     mchid: Option<&str>,
@@ -93,6 +93,14 @@ async fn acting(
         }
         _ => Err(WxError::param("mchid", location, "give mchid (common mode), or sp_mchid and sub_mchid (institution mode)")),
     }
+}
+
+/// `merchant_category_code`: four digits (ISO 18245), as WeChat requires on every global order.
+pub(super) fn check_mcc(mcc: &str) -> Result<(), WxError> {
+    if mcc.len() != 4 || !mcc.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(WxError::param("merchant_category_code", "body", "a 4-digit merchant category code (ISO 18245)"));
+    }
+    Ok(())
 }
 
 /// The path's kind of order, and the `trade_type` the body must name for it.
@@ -119,9 +127,7 @@ pub(super) async fn prepay(
     if r.trade_type != wire {
         return Err(WxError::param("trade_type", "body", format!("{wire} on this path")));
     }
-    if r.merchant_category_code.len() != 4 || !r.merchant_category_code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(WxError::param("merchant_category_code", "body", "a 4-digit merchant category code (ISO 18245)"));
-    }
+    check_mcc(&r.merchant_category_code)?;
     let who = acting(&state, signer, r.mchid.as_deref(), r.sp_mchid.as_deref(), r.sub_mchid.as_deref(), "body").await?;
     let appid = match (&who.sp, r.appid, r.sp_appid) {
         (None, Some(appid), None) | (Some(_), None, Some(appid)) => appid,
@@ -191,12 +197,12 @@ pub fn global_refund_json(refund: &Refund) -> Value {
 }
 
 /// Who a query acts for, from its query string.
-async fn acting_from_query(state: &AppState, signer: Arc<MerchantAuth>, uri: &Uri) -> Result<Acting, WxError> {
+pub(super) async fn acting_from_query(state: &AppState, signer: Arc<MerchantAuth>, uri: &Uri) -> Result<Acting, WxError> {
     acting(state, signer, query_param(uri, "mchid"), query_param(uri, "sp_mchid"), query_param(uri, "sub_mchid"), "query").await
 }
 
 /// An order of the acting merchant, placed in this mode (an institution's orders are its own).
-fn in_mode(order: Order, who: &Acting) -> Result<Order, WxError> {
+pub(super) fn in_mode(order: Order, who: &Acting) -> Result<Order, WxError> {
     if order.sp_merchant_id != who.sp.as_ref().map(|s| s.merchant.id) {
         return Err(PlatformError::NotFound("order").into());
     }

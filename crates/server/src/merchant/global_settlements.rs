@@ -11,17 +11,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use platform::merchants::MerchantAuth;
-use platform::settlement::local_day_bounds;
+use platform::settlement::{local_day_bounds, statement_day};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// yyyyMMdd → YYYY-MM-DD.
-fn day_param(uri: &Uri, name: &'static str) -> Result<String, WxError> {
+pub(super) fn day_param(uri: &Uri, name: &'static str) -> Result<String, WxError> {
     let text = query_param(uri, name).ok_or_else(|| WxError::param(name, "query", "is required (yyyyMMdd)"))?;
-    if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(WxError::param(name, "query", "a date yyyyMMdd"));
-    }
-    Ok(format!("{}-{}-{}", &text[..4], &text[4..6], &text[6..]))
+    statement_day(text).map_err(|_| WxError::param(name, "query", "a date yyyyMMdd"))
 }
 
 fn number(uri: &Uri, name: &'static str, default: i64, max: i64) -> Result<i64, WxError> {

@@ -13,8 +13,12 @@ mod auth;
 mod bills;
 mod certificates;
 mod codepay;
+mod exchange_rates;
 pub mod global;
+mod global_merchants;
+mod global_micropay;
 mod global_settlements;
+mod global_statements;
 mod orders;
 mod partner;
 mod refunds;
@@ -71,7 +75,14 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/v3/global/transactions/out-trade-no/{out_trade_no}/close", post(global::close))
         .route("/v3/global/refunds", post(global::refund))
         .route("/v3/global/refunds/out-refund-no/{out_refund_no}", get(global::query_refund))
+        .route("/v3/global/micropay/transactions/pay", post(global_micropay::pay))
+        .route("/v3/global/micropay/transactions/out-trade-no/{out_trade_no}/reverse", post(global_micropay::reverse_by_out_trade_no))
+        .route("/v3/global/micropay/transactions/id/{id}/reverse", post(global_micropay::reverse_by_id))
         .route("/v3/global/certificates", get(certificates::certificates))
+        .route("/v3/global/merchants", post(global_merchants::onboard))
+        .route("/v3/global/exchange-rates", get(exchange_rates::v3_rate))
+        .route("/pay/queryexchagerate", post(exchange_rates::v2_rate))
+        .route("/v3/global/statements", get(global_statements::statement))
         .route("/v3/global/settle/settlements", get(global_settlements::settlements))
         .route_layer(axum::middleware::from_fn(body_limit))
         .route_layer(axum::middleware::from_fn_with_state(state, count_answers))

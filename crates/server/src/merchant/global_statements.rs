@@ -1,0 +1,38 @@
+//! `GET /v3/global/statements?date=yyyyMMdd&mchid=…` (or `sp_mchid` + `sub_mchid`): a day's statement
+//! of a global merchant as CSV, in its own business day, with the payer's amounts and the exchange rate
+//! columns; the `Wechatpay-Statement-Sha1` header carries the SHA-1 of the text.
+
+use super::WxError;
+use super::auth::authenticate;
+use super::global::acting_from_query;
+use super::global_settlements::day_param;
+use super::signing::signed;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use platform::settlement::local_day_bounds;
+use std::sync::Arc;
+
+pub(super) async fn statement(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, WxError> {
+    let signer = authenticate(&state, &method, &uri, &headers, b"").await?;
+    let who = acting_from_query(&state, signer, &uri).await?;
+    let day = day_param(&uri, "date")?;
+    let (_, end) = local_day_bounds(&day, &who.merchant.merchant.time_zone)?;
+    if end > state.platform.now_ms() {
+        return Err(WxError::param("date", "query", "a statement is ready once the merchant's day is over (in its time zone)"));
+    }
+    let text = state.platform.settlement.global_statement(who.merchant.merchant.id, &day).await?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, text.as_bytes());
+    let sha1 = crate::http::hex(digest.as_ref());
+    let mut response = signed(&state, who.signer(), &headers, StatusCode::OK, text.into_bytes()).await?;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    h.insert("Wechatpay-Statement-Sha1", HeaderValue::from_str(&sha1).expect("hex is a header value"));
+    Ok(response)
+}
