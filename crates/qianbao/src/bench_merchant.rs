@@ -8,6 +8,11 @@
 //!    by this process), counted when it arrives.
 //!
 //! The figure reported is payments per second from the first order to the last notification received.
+//!
+//! `--cross-border` measures, in the same run and after the same-currency figure, the same flow on the
+//! global API for a Hong Kong merchant pricing in HKD paid by the same CNY wallets: every payment then
+//! prices through FX (reference rate, markup) and moves as one chain through both FX positions. The
+//! ratio of the two figures is printed (the bar: at least 90%).
 
 use crate::bench_wallet::{Http, Person, field, in_parallel, key, percentile, person, start_server};
 use std::sync::Arc;
@@ -29,24 +34,44 @@ pub struct MerchantBench {
     /// Database for the server (emptied first). Default: a fresh SQLite file under ./qianbao-bench.
     #[arg(long)]
     pub database: Option<String>,
+    /// Also measure cross-currency payments (HKD merchant, CNY payers) and compare.
+    #[arg(long)]
+    pub cross_border: bool,
 }
 
 const TOKEN: &str = "bench-operator-token-0123456789";
 const MCHID: &str = "1900000109";
+const HK_MCHID: &str = "1900000110";
 const APPID: &str = "wxd678efh567hg6787";
 const SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
 
 struct Merchant {
-    key: wxpay::SigningKey,
+    mchid: &'static str,
+    key: Arc<wxpay::SigningKey>,
     platform: Vec<(String, wxpay::VerifyingKey)>,
 }
 
 impl Merchant {
+    /// The order a payment starts with: its path and signed body.
+    fn order(&self, n: u64, notify_url: &str) -> (&'static str, String) {
+        let mchid = self.mchid;
+        if mchid == HK_MCHID {
+            let body = format!(
+                r#"{{"appid":"{APPID}","mchid":"{mchid}","description":"bench","out_trade_no":"X{n:012}","notify_url":"{notify_url}","trade_type":"NATIVE","merchant_category_code":"5812","amount":{{"total":1,"currency":"HKD"}}}}"#
+            );
+            return ("/v3/global/transactions/native", body);
+        }
+        let body = format!(
+            r#"{{"appid":"{APPID}","mchid":"{mchid}","description":"bench","out_trade_no":"B{n:012}","notify_url":"{notify_url}","amount":{{"total":1,"currency":"CNY"}}}}"#
+        );
+        ("/v3/pay/transactions/native", body)
+    }
+
     fn authorization(&self, method: &str, target: &str, body: &str) -> String {
         let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         let nonce = wxpay::random_alphanumeric(32);
         let signature = self.key.sign(&wxpay::request_message(method, target, timestamp, &nonce, body.as_bytes()));
-        wxpay::Authorization { mchid: MCHID.into(), nonce, timestamp, serial_no: SERIAL.into(), signature }.to_header()
+        wxpay::Authorization { mchid: self.mchid.into(), nonce, timestamp, serial_no: SERIAL.into(), signature }.to_header()
     }
 }
 
@@ -117,28 +142,30 @@ async fn admin(http: &mut Http, method: &str, path: &str, body: &str) -> Result<
     Ok(body)
 }
 
+/// Onboard a merchant with the bench's key and app id.
+async fn onboard(http: &mut Http, mchid: &str, country: &str, currency: &str, key: &wxpay::SigningKey) -> Result<(), String> {
+    let merchant = format!(
+        r#"{{"mchid":"{mchid}","name":"Bench Shop","mcc":"5411","country":"{country}","settlement_currency":"{currency}","fee_bps":60,"settlement_account":"6222020000000000000"}}"#
+    );
+    admin(http, "POST", "/admin/api/merchants", &merchant).await?;
+    let body = serde_json::json!({"pem": key.public_key_pem(), "serial_no": SERIAL}).to_string();
+    admin(http, "POST", &format!("/admin/api/merchants/{mchid}/keys"), &body).await?;
+    admin(http, "POST", &format!("/admin/api/merchants/{mchid}/apps"), &format!(r#"{{"appid":"{APPID}","kind":"web","name":"Bench"}}"#))
+        .await?;
+    Ok(())
+}
+
 async fn bench(port: u16, args: &MerchantBench) -> Result<(), String> {
     let started = Instant::now();
     let received = Arc::new(AtomicU64::new(0));
     let notify_url = format!("http://127.0.0.1:{}/notify", receiver(received.clone()).await?);
     let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
-    admin(
-        &mut http,
-        "POST",
-        "/admin/api/merchants",
-        &format!(r#"{{"mchid":"{MCHID}","name":"Bench Shop","mcc":"5411","country":"CN","settlement_currency":"CNY","fee_bps":60,"settlement_account":"6222020000000000000"}}"#),
-    )
-    .await?;
     let signing_key = wxpay::SigningKey::generate();
-    let body = serde_json::json!({"pem": signing_key.public_key_pem(), "serial_no": SERIAL}).to_string();
-    admin(&mut http, "POST", &format!("/admin/api/merchants/{MCHID}/keys"), &body).await?;
-    admin(
-        &mut http,
-        "POST",
-        &format!("/admin/api/merchants/{MCHID}/apps"),
-        &format!(r#"{{"appid":"{APPID}","kind":"web","name":"Bench"}}"#),
-    )
-    .await?;
+    onboard(&mut http, MCHID, "CN", "CNY", &signing_key).await?;
+    if args.cross_border {
+        onboard(&mut http, HK_MCHID, "HK", "HKD", &signing_key).await?;
+        admin(&mut http, "PUT", "/admin/api/fx/rates", r#"{"base":"HKD","quote":"CNY","rate":"0.9200","source":"bench"}"#).await?;
+    }
     let keys: serde_json::Value =
         serde_json::from_str(&admin(&mut http, "GET", "/admin/api/platform-keys", "").await?).map_err(|e| e.to_string())?;
     let mut platform = Vec::new();
@@ -146,16 +173,39 @@ async fn bench(port: u16, args: &MerchantBench) -> Result<(), String> {
         let (key, _, serial) = wxpay::VerifyingKey::from_pem(c["certificate_pem"].as_str().unwrap_or("")).map_err(|e| e.to_string())?;
         platform.push((serial.unwrap_or_default(), key));
     }
-    let merchant = Arc::new(Merchant { key: signing_key, platform });
     let payers: Arc<Vec<Person>> = Arc::new(in_parallel(args.people, 32, move |i| person(port, 500_000 + i, true)).await?);
-    println!("setup: a merchant, {} funded payers, in {:.1} s", args.people, started.elapsed().as_secs_f64());
+    println!("setup: {} funded payers in {:.1} s", args.people, started.elapsed().as_secs_f64());
+    let run = Run { port, connections: args.connections, total: args.requests as u64, payers, notify_url, received };
+    let domestic = Arc::new(Merchant { mchid: MCHID, key: Arc::new(signing_key), platform });
+    let same = measure(&run, domestic.clone(), "same currency (CNY order, CNY wallets)").await?;
+    if args.cross_border {
+        let (key, platform) = (domestic.key.clone(), domestic.platform.clone());
+        let hk = Arc::new(Merchant { mchid: HK_MCHID, key, platform });
+        let cross = measure(&run, hk, "cross-border (HKD order on /v3/global, CNY wallets, through FX)").await?;
+        println!("cross-border / same currency: {:.0}% (the bar: at least 90%)", 100.0 * cross / same);
+    }
+    Ok(())
+}
 
+/// What a measurement needs: the server, the payers, and where notifications are counted.
+struct Run {
+    port: u16,
+    connections: usize,
+    total: u64,
+    payers: Arc<Vec<Person>>,
+    notify_url: String,
+    received: Arc<AtomicU64>,
+}
+
+/// `total` payments to one merchant over `connections`; payments per second, order to last notification.
+async fn measure(run: &Run, merchant: Arc<Merchant>, label: &str) -> Result<f64, String> {
+    let (port, total) = (run.port, run.total);
+    let received_before = run.received.load(Ordering::Relaxed);
     let next = Arc::new(AtomicU64::new(0));
-    let total = args.requests as u64;
     let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();
-    for _ in 0..args.connections {
-        let (merchant, payers, next, notify_url) = (merchant.clone(), payers.clone(), next.clone(), notify_url.clone());
+    for _ in 0..run.connections {
+        let (merchant, payers, next, notify_url) = (merchant.clone(), run.payers.clone(), next.clone(), run.notify_url.clone());
         set.spawn(async move {
             let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
             let (mut order_latency, mut pay_latency) = (Vec::new(), Vec::new());
@@ -164,10 +214,7 @@ async fn bench(port: u16, args: &MerchantBench) -> Result<(), String> {
                 if n >= total {
                     break;
                 }
-                let path = "/v3/pay/transactions/native";
-                let body = format!(
-                    r#"{{"appid":"{APPID}","mchid":"{MCHID}","description":"bench","out_trade_no":"B{n:012}","notify_url":"{notify_url}","amount":{{"total":1,"currency":"CNY"}}}}"#
-                );
+                let (path, body) = merchant.order(n, &notify_url);
                 let t = Instant::now();
                 let (status, answer, headers) = http
                     .call_with_headers("POST", path, &[("Authorization", &merchant.authorization("POST", path, &body))], &body)
@@ -207,29 +254,30 @@ async fn bench(port: u16, args: &MerchantBench) -> Result<(), String> {
     }
     let paid_in = started.elapsed().as_secs_f64();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while received.load(Ordering::Relaxed) < total {
+    while run.received.load(Ordering::Relaxed) - received_before < total {
         if Instant::now() > deadline {
-            return Err(format!("only {} of {total} notifications arrived within 120 s", received.load(Ordering::Relaxed)));
+            let arrived = run.received.load(Ordering::Relaxed) - received_before;
+            return Err(format!("only {arrived} of {total} notifications arrived within 120 s"));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
     orders.sort_unstable();
     payments.sort_unstable();
+    let rate = total as f64 / elapsed;
     println!(
-        "{total} payments (order + payment + notification) in {elapsed:.2} s = {:.0}/s over {} connections; orders and payments done in {paid_in:.2} s ({:.0}/s)",
-        total as f64 / elapsed,
-        args.connections,
+        "{label}: {total} payments (order + payment + notification) in {elapsed:.2} s = {rate:.0}/s over {} connections; orders and payments done in {paid_in:.2} s ({:.0}/s)",
+        run.connections,
         total as f64 / paid_in
     );
     println!(
-        "latency ms: signed order p50 {:.1} p99 {:.1}; wallet payment p50 {:.1} p99 {:.1}",
+        "  latency ms: signed order p50 {:.1} p99 {:.1}; wallet payment p50 {:.1} p99 {:.1}",
         percentile(&orders, 0.5),
         percentile(&orders, 0.99),
         percentile(&payments, 0.5),
         percentile(&payments, 0.99)
     );
-    Ok(())
+    Ok(rate)
 }
 
 /// The merchant's check of a signed answer (what every SDK does).

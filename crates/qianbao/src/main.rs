@@ -4,6 +4,7 @@ mod bench;
 mod bench_merchant;
 mod bench_wallet;
 mod config;
+mod demo_abroad;
 
 use clap::{Parser, Subcommand};
 use config::Config;
@@ -178,7 +179,9 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
         server::notify::spawn(platform.clone(), server_metrics.clone(), config.notify_destinations(demo));
         let demo_merchant = if demo {
             seed_demo_people(&platform).await.map_err(|e| format!("demo people: {e}"))?;
-            Some(seed_demo_merchant(&platform, &config.data_dir).await?)
+            let merchant = seed_demo_merchant(&platform, &config.data_dir).await?;
+            let abroad = demo_abroad::seed(&platform, &config.data_dir).await?;
+            Some((merchant, abroad))
         } else {
             None
         };
@@ -194,9 +197,10 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
         let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(%address, "qianbao listening");
-        if let Some(merchant) = demo_merchant {
+        if let Some((merchant, abroad)) = demo_merchant {
             print_demo(address, &config, &admin_token);
             print_demo_merchant(address, &merchant);
+            demo_abroad::print(address, &abroad, &admin_token);
         }
         tokio::select! {
             served = server::serve(listener, server::router(state), std::time::Duration::from_millis(config.header_read_timeout_ms)) => served.map_err(|e| e.to_string()),

@@ -204,7 +204,7 @@ fn merchant_paths() -> Value {
         json!({
             "code_url": {"type": "string", "description": "a Native order's code_url or a merchant's static code, as scanned"},
         "amount": {"type": "string", "description": "with a static code: what you pay, in major units"},
-        "currency": {"type": "string", "description": "with a static code (default CNY)"},
+        "currency": {"type": "string", "description": "with a static code (default: the merchant's currency)"},
         "order_id": {"type": "string", "description": "a payment-code order waiting for your PIN"},
             "prepay_id": {"type": "string", "description": "a JSAPI, App or H5 order's prepay_id"},
             "app_id": {"type": "string"}, "time_stamp": {"type": "string"}, "nonce_str": {"type": "string"},

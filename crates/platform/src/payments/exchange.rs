@@ -66,11 +66,15 @@ impl Payments {
 
     /// How `person` would pay `order`: from which balance, how much, at which price.
     pub async fn plan(&self, person: PersonId, order: &Order, how: &PayOrder<'_>) -> Result<PaymentPlan> {
+        self.plan_for(person, &order.mchid, Money::from_minor(order.total_minor, order.currency)?, how).await
+    }
+
+    /// How `person` would pay `total` to merchant `mchid`.
+    async fn plan_for(&self, person: PersonId, mchid: &str, total: Money, how: &PayOrder<'_>) -> Result<PaymentPlan> {
         let (currency, payer_region) = self.pay_currency(person, how.balance_currency).await?;
-        let country = self.merchants.merchant(&order.mchid).await?.merchant.country.clone();
+        let country = self.merchants.merchant(mchid).await?.merchant.country.clone();
         let cross_border = country != payer_region;
-        let total = Money::from_minor(order.total_minor, order.currency)?;
-        if currency == order.currency {
+        if currency == total.currency() {
             return Ok(PaymentPlan { pay: total, price: None, quote: None, cross_border, payer_region });
         }
         let channel = if how.card.is_some() { Channel::CardPayment } else { Channel::Payment };
@@ -85,7 +89,7 @@ impl Payments {
             let price = Price { rate: q.rate, mid: q.mid, mid_source: q.mid_source, markup_bps: q.markup_bps };
             return Ok(PaymentPlan { pay: q.sell, price: Some(price), quote: Some((q.id, q.expires_at_ms)), cross_border, payer_region });
         }
-        let price = self.fx.price(order.currency, currency, channel).await?;
+        let price = self.fx.price(total.currency(), currency, channel).await?;
         let pay = pricing::cost_of(&price.rate, total).map_err(|_| PlatformError::invalid("amount", "too large once converted"))?;
         if pay.minor() > super::ORDER_TOTAL_MAX {
             return Err(PlatformError::invalid(
@@ -98,10 +102,13 @@ impl Payments {
 
     /// What the wallet shows before the PIN: the plan, its price locked in a quote the payment may name.
     pub async fn preview_plan(&self, person: PersonId, order: &Order, how: &PayOrder<'_>) -> Result<PaymentPlan> {
-        let mut plan = self.plan(person, order, how).await?;
+        self.preview_plan_for(person, &order.mchid, Money::from_minor(order.total_minor, order.currency)?, how).await
+    }
+
+    async fn preview_plan_for(&self, person: PersonId, mchid: &str, total: Money, how: &PayOrder<'_>) -> Result<PaymentPlan> {
+        let mut plan = self.plan_for(person, mchid, total, how).await?;
         if let (Some(price), None) = (&plan.price, plan.quote) {
             let channel = if how.card.is_some() { Channel::CardPayment } else { Channel::Payment };
-            let total = Money::from_minor(order.total_minor, order.currency)?;
             let q = self.fx.lock(person, channel, plan.pay, total, price, pricing::PAYMENT_ROUNDING).await?;
             plan.quote = Some((q.id, q.expires_at_ms));
         }
@@ -183,4 +190,26 @@ pub(super) fn exchanged_payment(order: &Order, person: PersonId, attempt: i64, p
 /// The guard that uses a payment's quote.
 pub(super) fn quote_guard(plan: &PaymentPlan, person: PersonId, order: &Order, now_ms: i64) -> Option<::store::Effect> {
     plan.quote.map(|(q, _)| fx::use_quote(q, person, order.id.get(), now_ms))
+}
+
+impl Payments {
+    /// The preview of paying `amount` at a static code (no order is made): the merchant, the code's
+    /// description and the plan, its price locked in a quote the payment may name.
+    pub async fn preview_static_code(
+        &self,
+        person: PersonId,
+        code_url: &str,
+        amount: &str,
+        currency: &str,
+        how: &PayOrder<'_>,
+    ) -> Result<(std::sync::Arc<crate::merchants::MerchantAuth>, String, PaymentPlan)> {
+        let (merchant, description) = self.static_code(code_url).await?;
+        let currency = crate::wallet::parse_currency(currency)?;
+        if currency != merchant.merchant.settlement_currency {
+            return Err(PlatformError::invalid("currency", format!("this merchant is paid in {}", merchant.merchant.settlement_currency)));
+        }
+        let total = crate::wallet::parse_amount("amount", amount, currency)?;
+        let plan = self.preview_plan_for(person, &merchant.merchant.mchid, total, how).await?;
+        Ok((merchant, description, plan))
+    }
 }

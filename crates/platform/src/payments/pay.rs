@@ -21,7 +21,8 @@ pub enum OrderReference<'a> {
     StaticCode {
         code_url: &'a str,
         amount: &'a str,
-        currency: &'a str,
+        /// The merchant's own currency when absent.
+        currency: Option<&'a str>,
     },
     /// A payment-code order waiting for the person's PIN (from `orders_awaiting_pin`).
     AwaitingPin(OrderId),

@@ -34,12 +34,15 @@ impl Payments {
     }
 
     /// The order a person makes by entering an amount at a static code.
-    pub(crate) async fn static_code_order(&self, code_url: &str, amount: &str, currency: &str) -> Result<Order> {
+    pub(crate) async fn static_code_order(&self, code_url: &str, amount: &str, currency: Option<&str>) -> Result<Order> {
         let id = self.static_code_of(code_url)?;
-        let currency = parse_currency(currency)?;
-        let total_minor = parse_amount("amount", amount, currency)?.minor();
         let (merchant, appid, description, notify_url) = self.core.read(move |c| store::static_code(c, id)).await?.ok_or_else(withdrawn)?;
         let merchant = self.merchants.by_id(merchant).await?;
+        let currency = match currency {
+            Some(code) => parse_currency(code)?,
+            None => merchant.merchant.settlement_currency,
+        };
+        let total_minor = parse_amount("amount", amount, currency)?.minor();
         let new = NewOrder {
             trade_type: TradeType::Native,
             appid,

@@ -21,6 +21,7 @@ both_backends!(
     an_institution_onboards_a_sub_merchant_once_however_often_it_asks,
     the_v2_rate_query_answers_signed_xml_and_refuses_a_bad_signature,
     the_v3_rate_endpoint_answers_the_rate_with_its_reference_and_markup,
+    a_static_code_abroad_previews_the_entered_amount_in_both_currencies_and_pays_in_the_merchants,
 );
 
 static PHONE: AtomicU64 = AtomicU64::new(13_600_000_000);
@@ -430,4 +431,41 @@ fn the_v3_rate_endpoint_answers_the_rate_with_its_reference_and_markup(env: Env)
     );
     let none = hk.call("GET", &format!("/v3/global/exchange-rates?fee_type=JPY&date={today}"), "");
     assert_eq!((none.status, none.json()["code"].as_str()), (400, Some("INVALID_REQUEST")), "no JPY/CNY rate: {}", none.body);
+}
+
+fn a_static_code_abroad_previews_the_entered_amount_in_both_currencies_and_pays_in_the_merchants(env: Env) {
+    let server = start(&env);
+    hkd_cny(server.port);
+    let hk = TestMerchant::onboard_in(server.port, 0, "direct", "HK", "HKD");
+    let body = serde_json::json!({"appid": hk.appid, "description": "Till 1", "notify_url": "https://merchant.example/notify"}).to_string();
+    let r = post(server.port, &format!("/admin/api/merchants/{}/static-codes", hk.mchid), &body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let code_url = r.json()["code_url"].as_str().unwrap().to_string();
+    let alice = payer(server.port);
+    let preview =
+        alice.post("/api/v1/merchant-payments/preview", &serde_json::json!({"code_url": code_url, "amount": "50.00"}).to_string());
+    let (view, payment) = (preview.json(), preview.json()["payment"].clone());
+    assert_eq!(
+        (view["currency"].as_str(), payment["amount"].as_str(), payment["currency"].as_str()),
+        (Some("HKD"), Some("46.23"), Some("CNY")),
+        "{}",
+        preview.body
+    );
+    let wrong = alice.post(
+        "/api/v1/merchant-payments/preview",
+        &serde_json::json!({"code_url": code_url, "amount": "50.00", "currency": "CNY"}).to_string(),
+    );
+    assert_eq!((wrong.status, wrong.json()["field"].as_str()), (400, Some("currency")), "{}", wrong.body);
+    let quote = payment["quote_id"].as_str().unwrap();
+    let paid = alice.post(
+        "/api/v1/merchant-payments",
+        &serde_json::json!({"code_url": code_url, "amount": "50.00", "pin": "135790", "quote_id": quote}).to_string(),
+    );
+    assert_eq!(
+        (paid.status, paid.json()["currency"].as_str(), paid.json()["payer_amount"].as_str()),
+        (201, Some("HKD"), Some("46.23")),
+        "{}",
+        paid.body
+    );
+    assert_eq!(alice.available("CNY"), "953.77");
 }

@@ -2,7 +2,8 @@
 //! Native pay → a wallet pays → the callback verified and decrypted by the SDK's own `callback()` →
 //! query → partial refund → refund callback → refund query → close (`tests/sdk/wechatpayv3_flow.py`),
 //! in public-key mode and in certificate mode; the real npm `wechatpay-node-v3` does the same in its own
-//! way (`tests/sdk/wechatpay_node_flow.js`: it downloads `/v3/certificates` to verify callbacks); on
+//! way (`tests/sdk/wechatpay_node_flow.js`: it downloads `/v3/certificates` to verify callbacks); both
+//! also drive a cross-border flow on the global API (`*_global_flow.*`: HKD order, CNY wallet); on
 //! SQLite and (when QIANBAO_TEST_DATABASE_URL is set) PostgreSQL.
 //!
 //! The SDK lives in a virtualenv: `QIANBAO_TEST_PYTHON` names its interpreter, or the test makes one
@@ -66,9 +67,18 @@ fn python() -> PathBuf {
 }
 
 fn sdk_flow(env: Env, mode: &str) {
-    let python = if mode == "node" { PathBuf::new() } else { python() };
+    let node = mode.starts_with("node");
+    let global = mode.ends_with("global");
+    let python = if node { PathBuf::new() } else { python() };
     let server = env.serve_with(&[], WALLET_ENV);
-    let merchant = TestMerchant::onboard(server.port, 60);
+    let merchant = if global {
+        // A Hong Kong merchant pricing in HKD; the payer's wallet is in CNY at 1 HKD = 0.9200 CNY.
+        let rate = r#"{"base":"HKD","quote":"CNY","rate":"0.9200","source":"desk"}"#;
+        assert_eq!(request(server.port, "PUT", "/admin/api/fx/rates", Some(TOKEN), Some(rate)).unwrap().status, 200);
+        TestMerchant::onboard_in(server.port, 60, "direct", "HK", "HKD")
+    } else {
+        TestMerchant::onboard(server.port, 60)
+    };
     let key_file = env.data_dir.join("apiclient_key.pem");
     std::fs::write(&key_file, merchant.key.to_pkcs8_pem()).unwrap();
     let keys = get(server.port, "/admin/api/platform-keys").json();
@@ -85,20 +95,21 @@ fn sdk_flow(env: Env, mode: &str) {
 
     let merchant_public_key = env.data_dir.join("apiclient_public_key.pem");
     std::fs::write(&merchant_public_key, merchant.key.public_key_pem()).unwrap();
-    let mut command = if mode == "node" {
+    let script = |name: &str| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk").join(name);
+    let mut command = if node {
         let mut c = Command::new("node");
-        c.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/wechatpay_node_flow.js")).env("NODE_PATH", node_sdk().join("node_modules"));
-        c.env("PUBLIC_KEY_FILE", &merchant_public_key);
+        c.arg(script(if global { "wechatpay_node_global_flow.js" } else { "wechatpay_node_flow.js" }));
+        c.env("NODE_PATH", node_sdk().join("node_modules")).env("PUBLIC_KEY_FILE", &merchant_public_key);
         c
     } else {
         let mut c = Command::new(python);
-        c.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/wechatpayv3_flow.py"));
+        c.arg(script(if global { "wechatpayv3_global_flow.py" } else { "wechatpayv3_flow.py" }));
         c.env("PUBLIC_KEY_FILE", &public_key_file);
         c
     };
     let out = command
         .env("GATEWAY", format!("http://127.0.0.1:{}", server.port))
-        .env("MODE", mode)
+        .env("MODE", if global { "public_key" } else { mode })
         .env("MCHID", &merchant.mchid)
         .env("SERIAL", &merchant.serial)
         .env("APPID", &merchant.appid)
@@ -112,7 +123,11 @@ fn sdk_flow(env: Env, mode: &str) {
         .expect("the SDK flow runs");
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && stdout.contains("SDK FLOW OK"), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    let expected = if mode == "node" { "95.23" } else { "94.12" }; // paid 7.77 or 8.88, 3.00 refunded
+    let expected = match (node, global) {
+        (_, true) => "35.28",      // paid 92.46 CNY for 100.00 HKD, 27.74 CNY back for 30.00 HKD
+        (true, false) => "95.23",  // paid 7.77, 3.00 refunded
+        (false, false) => "94.12", // paid 8.88, 3.00 refunded
+    };
     assert_eq!(payer.available("CNY"), expected);
 }
 
@@ -136,4 +151,6 @@ both_backends!(
     the_wechatpayv3_sdk_pays_is_notified_queries_and_refunds_in_public_key_mode: "public_key",
     the_wechatpayv3_sdk_pays_is_notified_queries_and_refunds_in_certificate_mode: "certificate",
     the_node_wechatpay_sdk_pays_is_notified_queries_and_refunds: "node",
+    the_wechatpayv3_sdk_drives_a_cross_border_order_refund_and_settlement_query_on_the_global_api: "python_global",
+    the_node_wechatpay_sdk_drives_a_cross_border_order_refund_and_settlement_query_on_the_global_api: "node_global",
 );

@@ -51,7 +51,7 @@ impl PaymentIn {
             (Some(url), None) if Payments::is_static_code(url) => {
                 let amount =
                     self.amount.as_deref().ok_or_else(|| PlatformError::invalid("amount", "a static code needs the amount you pay"))?;
-                Ok(OrderReference::StaticCode { code_url: url, amount, currency: self.currency.as_deref().unwrap_or("CNY") })
+                Ok(OrderReference::StaticCode { code_url: url, amount, currency: self.currency.as_deref() })
             }
             (Some(url), None) => Ok(OrderReference::CodeUrl(url)),
             (None, Some(prepay_id)) => {
@@ -110,13 +110,23 @@ pub(super) async fn awaiting_pin(SignedIn(me): SignedIn, state: St) -> Answer<Re
 
 pub(super) async fn preview(SignedIn(me): SignedIn, state: St, body: axum::body::Bytes) -> Answer<Response> {
     let r: PaymentIn = parse(&body)?;
-    // A static code shows who and what before an amount exists (previewing makes no order).
+    // A static code shows who and what before an amount exists; with the amount, what it would cost
+    // (previewing makes no order).
     if let Some(url) = r.code_url.as_deref().filter(|u| Payments::is_static_code(u)) {
-        let (merchant, description) = state.platform.payments.static_code(url).await?;
-        return Ok(json(
-            StatusCode::OK,
-            &serde_json::json!({"merchant": merchant.merchant.name, "description": description, "amount": null, "enter_amount": true}),
-        ));
+        let Some(amount) = r.amount.as_deref() else {
+            let (merchant, description) = state.platform.payments.static_code(url).await?;
+            let view =
+                serde_json::json!({"merchant": merchant.merchant.name, "description": description, "amount": null, "enter_amount": true});
+            return Ok(json(StatusCode::OK, &view));
+        };
+        let (merchant, _) = state.platform.payments.static_code(url).await?;
+        let currency = r.currency.clone().unwrap_or_else(|| merchant.merchant.settlement_currency.code().to_string());
+        let (merchant, description, plan) = state.platform.payments.preview_static_code(me, url, amount, &currency, &r.how()?).await?;
+        let view = serde_json::json!({
+            "merchant": merchant.merchant.name, "description": description, "amount": amount, "currency": currency,
+            "enter_amount": true, "payment": plan_view(&plan),
+        });
+        return Ok(json(StatusCode::OK, &view));
     }
     let order = state.platform.payments.resolve_order(me, r.reference()?).await?;
     let name = state.platform.merchants.merchant(&order.mchid).await?.merchant.name.clone();
