@@ -8,6 +8,7 @@ mod support;
 mod agreement;
 mod deadlines;
 mod fx;
+mod fx_properties;
 mod limits;
 mod refunds;
 mod regressions;
