@@ -43,6 +43,10 @@ impl<K: Eq + Hash, V: Clone> TimedCache<K, V> {
     pub fn forget(&self, key: &K) {
         self.0.lock().expect("cache lock").remove(key);
     }
+
+    pub fn clear(&self) {
+        self.0.lock().expect("cache lock").clear();
+    }
 }
 
 #[cfg(test)]

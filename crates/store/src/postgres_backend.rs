@@ -264,114 +264,19 @@ impl Backend for Postgres {
     fn write(&mut self, ledger: &Ledger, changes: &Changes, batch_ts: u64) -> Result<()> {
         let c = &mut self.client;
         if !changes.accounts_created.is_empty() {
-            let accounts: Vec<&Account> =
-                changes.accounts_created.iter().map(|id| ledger.account(*id).expect("created accounts are in the working set")).collect();
-            let ids: Vec<[u8; 16]> = accounts.iter().map(|a| id_bytes(a.id)).collect();
-            let user_data: Vec<[u8; 16]> = accounts.iter().map(|a| id_bytes(a.user_data)).collect();
-            let col = |f: &dyn Fn(&Account) -> i64| accounts.iter().map(|a| f(a)).collect::<Vec<i64>>();
-            c.execute(
-                &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])"),
-                &[
-                    &slices(&ids),
-                    &col(&|a| i64::from(a.currency.numeric())),
-                    &col(&|a| i64::from(a.code)),
-                    &col(&|a| i64::from(a.flags.0)),
-                    &slices(&user_data),
-                    &col(&|a| i(a.debits_pending)),
-                    &col(&|a| i(a.debits_posted)),
-                    &col(&|a| i(a.credits_pending)),
-                    &col(&|a| i(a.credits_posted)),
-                    &col(&|a| i(a.timestamp)),
-                    &col(&|_| i(batch_ts)),
-                ],
-            )?;
+            insert_accounts(c, ledger, changes, batch_ts)?;
         }
         if !changes.accounts_updated.is_empty() {
-            let accounts: Vec<&Account> =
-                changes.accounts_updated.iter().map(|id| ledger.account(*id).expect("updated accounts are in the working set")).collect();
-            let ids: Vec<[u8; 16]> = accounts.iter().map(|a| id_bytes(a.id)).collect();
-            let col = |f: &dyn Fn(&Account) -> i64| accounts.iter().map(|a| f(a)).collect::<Vec<i64>>();
-            let n = c.execute(
-                "UPDATE accounts AS a SET flags = v.flags, debits_pending = v.dp, debits_posted = v.dpo, credits_pending = v.cp, credits_posted = v.cpo, last_ts = $7 \
-                 FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) AS v(id, flags, dp, dpo, cp, cpo) WHERE a.id = v.id",
-                &[
-                    &slices(&ids),
-                    &col(&|a| i64::from(a.flags.0)),
-                    &col(&|a| i(a.debits_pending)),
-                    &col(&|a| i(a.debits_posted)),
-                    &col(&|a| i(a.credits_pending)),
-                    &col(&|a| i(a.credits_posted)),
-                    &i(batch_ts),
-                ],
-            )?;
-            assert_eq!(n as usize, accounts.len(), "every updated account exists and is locked");
+            update_accounts(c, ledger, changes, batch_ts)?;
         }
         if !changes.transfers_created.is_empty() {
-            let ts: Vec<&Transfer> = changes
-                .transfers_created
-                .iter()
-                .map(|id| ledger.transfer(*id).expect("created transfers are in the working set"))
-                .collect();
-            let id_col = |f: &dyn Fn(&Transfer) -> u128| ts.iter().map(|t| id_bytes(f(t))).collect::<Vec<[u8; 16]>>();
-            let (ids, debits, credits, user_data) =
-                (id_col(&|t| t.id), id_col(&|t| t.debit_account_id), id_col(&|t| t.credit_account_id), id_col(&|t| t.user_data));
-            let pending: Vec<Option<[u8; 16]>> = ts.iter().map(|t| (t.pending_id != 0).then(|| id_bytes(t.pending_id))).collect();
-            let pending: Vec<Option<&[u8]>> = pending.iter().map(|p| p.as_ref().map(|b| &b[..])).collect();
-            let col = |f: &dyn Fn(&Transfer) -> i64| ts.iter().map(|t| f(t)).collect::<Vec<i64>>();
-            c.execute(
-                "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, pending_id, currency, code, flags, timeout_s, user_data, timestamp) \
-                 SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bytea[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bytea[], $11::bigint[])",
-                &[
-                    &slices(&ids),
-                    &slices(&debits),
-                    &slices(&credits),
-                    &col(&|t| i(t.amount)),
-                    &pending,
-                    &col(&|t| i64::from(t.currency.numeric())),
-                    &col(&|t| i64::from(t.code)),
-                    &col(&|t| i64::from(t.flags.0)),
-                    &col(&|t| i64::from(t.timeout_s)),
-                    &slices(&user_data),
-                    &col(&|t| i(t.timestamp)),
-                ],
-            )?;
+            insert_transfers(c, ledger, changes)?;
         }
         if !changes.transfers_failed.is_empty() {
-            let sql = "INSERT INTO failed_transfers (id, error, debit_account_id, credit_account_id, amount, pending_id, currency, code, flags, timeout_s, user_data, timestamp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-            let stmt = c.prepare(sql)?;
-            for id in &changes.transfers_failed {
-                let f = ledger.failed(*id).expect("failed transfers are in the working set");
-                let t = &f.transfer;
-                c.execute(
-                    &stmt,
-                    &[
-                        &&id_bytes(t.id)[..],
-                        &f.error.code(),
-                        &&id_bytes(t.debit_account_id)[..],
-                        &&id_bytes(t.credit_account_id)[..],
-                        &i(t.amount.min(ledger::AMOUNT_MAX)),
-                        &&id_bytes(t.pending_id)[..],
-                        &t.currency.map(|c| i64::from(c.numeric())),
-                        &i64::from(t.code),
-                        &i64::from(t.flags.0),
-                        &i64::from(t.timeout_s),
-                        &&id_bytes(t.user_data)[..],
-                        &i(f.timestamp),
-                    ],
-                )?;
-            }
+            insert_failed_transfers(c, ledger, changes)?;
         }
         if !changes.pending_changed.is_empty() {
-            let ids: Vec<[u8; 16]> = changes.pending_changed.iter().map(|(id, _)| id_bytes(*id)).collect();
-            let states: Vec<i64> = changes.pending_changed.iter().map(|(_, r)| i64::from(r.state.as_u8())).collect();
-            let expires: Vec<Option<i64>> =
-                changes.pending_changed.iter().map(|(id, _)| ledger.transfer(*id).and_then(|t| t.expires_at()).map(i)).collect();
-            let stamps: Vec<i64> = changes.pending_changed.iter().map(|(_, r)| i(r.timestamp)).collect();
-            c.execute(
-                "INSERT INTO pending_transfers (id, state, expires_at, timestamp) SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[]) \
-                 ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, timestamp = EXCLUDED.timestamp",
-                &[&slices(&ids), &states, &expires, &stamps],
-            )?;
+            upsert_pending(c, ledger, changes)?;
         }
         Ok(())
     }
@@ -412,4 +317,126 @@ impl Backend for Postgres {
         }
         Ok(())
     }
+}
+
+/// The batch's new accounts.
+fn insert_accounts(c: &mut Client, ledger: &Ledger, changes: &Changes, batch_ts: u64) -> Result<()> {
+    let accounts: Vec<&Account> =
+        changes.accounts_created.iter().map(|id| ledger.account(*id).expect("created accounts are in the working set")).collect();
+    let ids: Vec<[u8; 16]> = accounts.iter().map(|a| id_bytes(a.id)).collect();
+    let user_data: Vec<[u8; 16]> = accounts.iter().map(|a| id_bytes(a.user_data)).collect();
+    let col = |f: &dyn Fn(&Account) -> i64| accounts.iter().map(|a| f(a)).collect::<Vec<i64>>();
+    c.execute(
+            &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bytea[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[])"),
+            &[
+                &slices(&ids),
+                &col(&|a| i64::from(a.currency.numeric())),
+                &col(&|a| i64::from(a.code)),
+                &col(&|a| i64::from(a.flags.0)),
+                &slices(&user_data),
+                &col(&|a| i(a.debits_pending)),
+                &col(&|a| i(a.debits_posted)),
+                &col(&|a| i(a.credits_pending)),
+                &col(&|a| i(a.credits_posted)),
+                &col(&|a| i(a.timestamp)),
+                &col(&|_| i(batch_ts)),
+            ],
+        )?;
+    Ok(())
+}
+
+/// The batch's changed accounts (each must exist).
+fn update_accounts(c: &mut Client, ledger: &Ledger, changes: &Changes, batch_ts: u64) -> Result<()> {
+    let accounts: Vec<&Account> =
+        changes.accounts_updated.iter().map(|id| ledger.account(*id).expect("updated accounts are in the working set")).collect();
+    let ids: Vec<[u8; 16]> = accounts.iter().map(|a| id_bytes(a.id)).collect();
+    let col = |f: &dyn Fn(&Account) -> i64| accounts.iter().map(|a| f(a)).collect::<Vec<i64>>();
+    let n = c.execute(
+            "UPDATE accounts AS a SET flags = v.flags, debits_pending = v.dp, debits_posted = v.dpo, credits_pending = v.cp, credits_posted = v.cpo, last_ts = $7 \
+             FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) AS v(id, flags, dp, dpo, cp, cpo) WHERE a.id = v.id",
+            &[
+                &slices(&ids),
+                &col(&|a| i64::from(a.flags.0)),
+                &col(&|a| i(a.debits_pending)),
+                &col(&|a| i(a.debits_posted)),
+                &col(&|a| i(a.credits_pending)),
+                &col(&|a| i(a.credits_posted)),
+                &i(batch_ts),
+            ],
+        )?;
+    assert_eq!(n as usize, accounts.len(), "every updated account exists and is locked");
+    Ok(())
+}
+
+/// The batch's new transfers.
+fn insert_transfers(c: &mut Client, ledger: &Ledger, changes: &Changes) -> Result<()> {
+    let ts: Vec<&Transfer> =
+        changes.transfers_created.iter().map(|id| ledger.transfer(*id).expect("created transfers are in the working set")).collect();
+    let id_col = |f: &dyn Fn(&Transfer) -> u128| ts.iter().map(|t| id_bytes(f(t))).collect::<Vec<[u8; 16]>>();
+    let (ids, debits, credits, user_data) =
+        (id_col(&|t| t.id), id_col(&|t| t.debit_account_id), id_col(&|t| t.credit_account_id), id_col(&|t| t.user_data));
+    let pending: Vec<Option<[u8; 16]>> = ts.iter().map(|t| (t.pending_id != 0).then(|| id_bytes(t.pending_id))).collect();
+    let pending: Vec<Option<&[u8]>> = pending.iter().map(|p| p.as_ref().map(|b| &b[..])).collect();
+    let col = |f: &dyn Fn(&Transfer) -> i64| ts.iter().map(|t| f(t)).collect::<Vec<i64>>();
+    c.execute(
+            "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, pending_id, currency, code, flags, timeout_s, user_data, timestamp) \
+             SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bytea[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bytea[], $11::bigint[])",
+            &[
+                &slices(&ids),
+                &slices(&debits),
+                &slices(&credits),
+                &col(&|t| i(t.amount)),
+                &pending,
+                &col(&|t| i64::from(t.currency.numeric())),
+                &col(&|t| i64::from(t.code)),
+                &col(&|t| i64::from(t.flags.0)),
+                &col(&|t| i64::from(t.timeout_s)),
+                &slices(&user_data),
+                &col(&|t| i(t.timestamp)),
+            ],
+        )?;
+    Ok(())
+}
+
+/// The batch's recorded (transient) failures.
+fn insert_failed_transfers(c: &mut Client, ledger: &Ledger, changes: &Changes) -> Result<()> {
+    let sql = "INSERT INTO failed_transfers (id, error, debit_account_id, credit_account_id, amount, pending_id, currency, code, flags, timeout_s, user_data, timestamp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+    let stmt = c.prepare(sql)?;
+    for id in &changes.transfers_failed {
+        let f = ledger.failed(*id).expect("failed transfers are in the working set");
+        let t = &f.transfer;
+        c.execute(
+            &stmt,
+            &[
+                &&id_bytes(t.id)[..],
+                &f.error.code(),
+                &&id_bytes(t.debit_account_id)[..],
+                &&id_bytes(t.credit_account_id)[..],
+                &i(t.amount.min(ledger::AMOUNT_MAX)),
+                &&id_bytes(t.pending_id)[..],
+                &t.currency.map(|c| i64::from(c.numeric())),
+                &i64::from(t.code),
+                &i64::from(t.flags.0),
+                &i64::from(t.timeout_s),
+                &&id_bytes(t.user_data)[..],
+                &i(f.timestamp),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Pending transfers created or resolved, with their new state.
+fn upsert_pending(c: &mut Client, ledger: &Ledger, changes: &Changes) -> Result<()> {
+    let ids: Vec<[u8; 16]> = changes.pending_changed.iter().map(|(id, _)| id_bytes(*id)).collect();
+    let states: Vec<i64> = changes.pending_changed.iter().map(|(_, r)| i64::from(r.state.as_u8())).collect();
+    let expires: Vec<Option<i64>> =
+        changes.pending_changed.iter().map(|(id, _)| ledger.transfer(*id).and_then(|t| t.expires_at()).map(i)).collect();
+    let stamps: Vec<i64> = changes.pending_changed.iter().map(|(_, r)| i(r.timestamp)).collect();
+    c.execute(
+            "INSERT INTO pending_transfers (id, state, expires_at, timestamp) SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[]) \
+             ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, timestamp = EXCLUDED.timestamp",
+            &[&slices(&ids), &states, &expires, &stamps],
+        )?;
+    Ok(())
 }

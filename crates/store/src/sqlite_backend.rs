@@ -331,97 +331,19 @@ impl Backend for Sqlite {
         }
         let conn = &self.conn;
         if !changes.accounts_created.is_empty() {
-            let mut stmt = conn.prepare_cached(&format!(
-                "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-            ))?;
-            for id in &changes.accounts_created {
-                let a = ledger.account(*id).expect("created accounts are in the working set");
-                stmt.execute(params![
-                    &id_bytes(a.id)[..],
-                    a.currency.numeric(),
-                    a.code,
-                    a.flags.0,
-                    &id_bytes(a.user_data)[..],
-                    i(a.debits_pending),
-                    i(a.debits_posted),
-                    i(a.credits_pending),
-                    i(a.credits_posted),
-                    i(a.timestamp),
-                    i(batch_ts)
-                ])?;
-            }
+            insert_accounts(conn, ledger, changes, batch_ts)?;
         }
         if !changes.accounts_updated.is_empty() {
-            let mut stmt = conn.prepare_cached(
-                "UPDATE accounts SET flags = ?2, debits_pending = ?3, debits_posted = ?4, credits_pending = ?5, credits_posted = ?6, last_ts = ?7 WHERE id = ?1",
-            )?;
-            for id in &changes.accounts_updated {
-                let a = ledger.account(*id).expect("updated accounts are in the working set");
-                let n = stmt.execute(params![
-                    &id_bytes(a.id)[..],
-                    a.flags.0,
-                    i(a.debits_pending),
-                    i(a.debits_posted),
-                    i(a.credits_pending),
-                    i(a.credits_posted),
-                    i(batch_ts)
-                ])?;
-                assert_eq!(n, 1, "an updated account exists");
-            }
+            update_accounts(conn, ledger, changes, batch_ts)?;
         }
         if !changes.transfers_created.is_empty() {
-            let mut stmt = conn.prepare_cached(
-                "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, pending_id, currency, code, flags, timeout_s, user_data, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            for id in &changes.transfers_created {
-                let t = ledger.transfer(*id).expect("created transfers are in the working set");
-                let pending_id = (t.pending_id != 0).then(|| id_bytes(t.pending_id));
-                stmt.execute(params![
-                    &id_bytes(t.id)[..],
-                    &id_bytes(t.debit_account_id)[..],
-                    &id_bytes(t.credit_account_id)[..],
-                    i(t.amount),
-                    pending_id.as_ref().map(|b| &b[..]),
-                    t.currency.numeric(),
-                    t.code,
-                    t.flags.0,
-                    t.timeout_s,
-                    &id_bytes(t.user_data)[..],
-                    i(t.timestamp)
-                ])?;
-            }
+            insert_transfers(conn, ledger, changes)?;
         }
         if !changes.transfers_failed.is_empty() {
-            let mut stmt = conn.prepare_cached(
-                "INSERT INTO failed_transfers (id, error, debit_account_id, credit_account_id, amount, pending_id, currency, code, flags, timeout_s, user_data, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?;
-            for id in &changes.transfers_failed {
-                let f = ledger.failed(*id).expect("failed transfers are in the working set");
-                let t = &f.transfer;
-                stmt.execute(params![
-                    &id_bytes(t.id)[..],
-                    f.error.code(),
-                    &id_bytes(t.debit_account_id)[..],
-                    &id_bytes(t.credit_account_id)[..],
-                    i(t.amount.min(ledger::AMOUNT_MAX)),
-                    &id_bytes(t.pending_id)[..],
-                    t.currency.map(|c| c.numeric()),
-                    t.code,
-                    t.flags.0,
-                    t.timeout_s,
-                    &id_bytes(t.user_data)[..],
-                    i(f.timestamp)
-                ])?;
-            }
+            insert_failed_transfers(conn, ledger, changes)?;
         }
         if !changes.pending_changed.is_empty() {
-            let mut stmt = conn.prepare_cached(
-                "INSERT INTO pending_transfers (id, state, expires_at, timestamp) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET state = excluded.state, timestamp = excluded.timestamp",
-            )?;
-            for (id, record) in &changes.pending_changed {
-                let expires_at = ledger.transfer(*id).and_then(|t| t.expires_at());
-                stmt.execute(params![&id_bytes(*id)[..], record.state.as_u8(), expires_at.map(i), i(record.timestamp)])?;
-            }
+            upsert_pending(conn, ledger, changes)?;
         }
         Ok(())
     }
@@ -464,4 +386,111 @@ impl Backend for Sqlite {
         }
         Ok(())
     }
+}
+
+/// The batch's new accounts.
+fn insert_accounts(conn: &Connection, ledger: &Ledger, changes: &Changes, batch_ts: u64) -> Result<()> {
+    let mut stmt =
+        conn.prepare_cached(&format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"))?;
+    for id in &changes.accounts_created {
+        let a = ledger.account(*id).expect("created accounts are in the working set");
+        stmt.execute(params![
+            &id_bytes(a.id)[..],
+            a.currency.numeric(),
+            a.code,
+            a.flags.0,
+            &id_bytes(a.user_data)[..],
+            i(a.debits_pending),
+            i(a.debits_posted),
+            i(a.credits_pending),
+            i(a.credits_posted),
+            i(a.timestamp),
+            i(batch_ts)
+        ])?;
+    }
+    Ok(())
+}
+
+/// The batch's changed accounts (each must exist).
+fn update_accounts(conn: &Connection, ledger: &Ledger, changes: &Changes, batch_ts: u64) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+            "UPDATE accounts SET flags = ?2, debits_pending = ?3, debits_posted = ?4, credits_pending = ?5, credits_posted = ?6, last_ts = ?7 WHERE id = ?1",
+        )?;
+    for id in &changes.accounts_updated {
+        let a = ledger.account(*id).expect("updated accounts are in the working set");
+        let n = stmt.execute(params![
+            &id_bytes(a.id)[..],
+            a.flags.0,
+            i(a.debits_pending),
+            i(a.debits_posted),
+            i(a.credits_pending),
+            i(a.credits_posted),
+            i(batch_ts)
+        ])?;
+        assert_eq!(n, 1, "an updated account exists");
+    }
+    Ok(())
+}
+
+/// The batch's new transfers.
+fn insert_transfers(conn: &Connection, ledger: &Ledger, changes: &Changes) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+            "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, pending_id, currency, code, flags, timeout_s, user_data, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+    for id in &changes.transfers_created {
+        let t = ledger.transfer(*id).expect("created transfers are in the working set");
+        let pending_id = (t.pending_id != 0).then(|| id_bytes(t.pending_id));
+        stmt.execute(params![
+            &id_bytes(t.id)[..],
+            &id_bytes(t.debit_account_id)[..],
+            &id_bytes(t.credit_account_id)[..],
+            i(t.amount),
+            pending_id.as_ref().map(|b| &b[..]),
+            t.currency.numeric(),
+            t.code,
+            t.flags.0,
+            t.timeout_s,
+            &id_bytes(t.user_data)[..],
+            i(t.timestamp)
+        ])?;
+    }
+    Ok(())
+}
+
+/// The batch's recorded (transient) failures.
+fn insert_failed_transfers(conn: &Connection, ledger: &Ledger, changes: &Changes) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+            "INSERT INTO failed_transfers (id, error, debit_account_id, credit_account_id, amount, pending_id, currency, code, flags, timeout_s, user_data, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?;
+    for id in &changes.transfers_failed {
+        let f = ledger.failed(*id).expect("failed transfers are in the working set");
+        let t = &f.transfer;
+        stmt.execute(params![
+            &id_bytes(t.id)[..],
+            f.error.code(),
+            &id_bytes(t.debit_account_id)[..],
+            &id_bytes(t.credit_account_id)[..],
+            i(t.amount.min(ledger::AMOUNT_MAX)),
+            &id_bytes(t.pending_id)[..],
+            t.currency.map(|c| c.numeric()),
+            t.code,
+            t.flags.0,
+            t.timeout_s,
+            &id_bytes(t.user_data)[..],
+            i(f.timestamp)
+        ])?;
+    }
+    Ok(())
+}
+
+/// Pending transfers created or resolved, with their new state.
+fn upsert_pending(conn: &Connection, ledger: &Ledger, changes: &Changes) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+            "INSERT INTO pending_transfers (id, state, expires_at, timestamp) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET state = excluded.state, timestamp = excluded.timestamp",
+        )?;
+    for (id, record) in &changes.pending_changed {
+        let expires_at = ledger.transfer(*id).and_then(|t| t.expires_at());
+        stmt.execute(params![&id_bytes(*id)[..], record.state.as_u8(), expires_at.map(i), i(record.timestamp)])?;
+    }
+    Ok(())
 }

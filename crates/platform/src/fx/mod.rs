@@ -169,6 +169,10 @@ pub struct Fx {
     wallet: Arc<Wallet>,
     /// (base, quote) → the rate in force, for a second (every instance sees a new rate within it).
     mids: TimedCache<(u16, u16), ReferenceRate>,
+    /// (base, quote) → the pair's own maximum age, and (buy, sell, channel) → its markup, for a second
+    /// each: every payment in another currency needs both, and they change rarely.
+    max_ages: TimedCache<(u16, u16), Option<i64>>,
+    markups: TimedCache<(u16, u16, &'static str), Option<i64>>,
 }
 
 fn currency_field(field: &'static str, text: &str) -> Result<Currency> {
@@ -177,7 +181,15 @@ fn currency_field(field: &'static str, text: &str) -> Result<Currency> {
 
 impl Fx {
     pub(crate) fn new(core: Arc<Core>, people: Arc<People>, wallet: Arc<Wallet>) -> Fx {
-        Fx { core, people, wallet, mids: TimedCache::with_ttl(std::time::Duration::from_secs(1)) }
+        let second = std::time::Duration::from_secs(1);
+        Fx {
+            core,
+            people,
+            wallet,
+            mids: TimedCache::with_ttl(second),
+            max_ages: TimedCache::with_ttl(second),
+            markups: TimedCache::with_ttl(second),
+        }
     }
 
     fn enabled(&self, field: &'static str, c: Currency) -> Result<Currency> {
@@ -262,7 +274,10 @@ impl Fx {
             return Err(PlatformError::invalid("markup_bps", format!("0 to {MARKUP_BPS_MAX} basis points")));
         }
         let now = self.core.now_ms();
-        self.core.transaction(move |c| store::set_markup(c, base, quote, channel, bps, now)).await
+        self.core.transaction(move |c| store::set_markup(c, base, quote, channel, bps, now)).await?;
+        // A markup may be a default for many pairs: this instance forgets them all.
+        self.markups.clear();
+        Ok(())
     }
 
     /// How old a pair's rate may be (seconds) before what needs it is refused.
@@ -272,7 +287,9 @@ impl Fx {
             return Err(PlatformError::invalid("max_age_s", "one minute to a year"));
         }
         let now = self.core.now_ms();
-        self.core.transaction(move |c| store::set_max_age(c, base, quote, max_age_s, now)).await
+        self.core.transaction(move |c| store::set_max_age(c, base, quote, max_age_s, now)).await?;
+        self.max_ages.forget(&(base.numeric(), quote.numeric()));
+        Ok(())
     }
 
     /// The published rate in force for a pair now, or at a past moment, if any (never stale-checked:
@@ -297,7 +314,16 @@ impl Fx {
     /// A published rate that is fresh enough, or why not.
     async fn fresh(&self, base: Currency, quote: Currency, at_ms: Option<i64>) -> Result<Option<ReferenceRate>> {
         let Some(r) = self.published(base, quote, at_ms).await? else { return Ok(None) };
-        let max_age_s = match self.core.read(move |c| store::max_age_s(c, base, quote)).await? {
+        let key = (base.numeric(), quote.numeric());
+        let own = match self.max_ages.get(&key) {
+            Some(own) => own,
+            None => {
+                let own = self.core.read(move |c| store::max_age_s(c, base, quote)).await?;
+                self.max_ages.put(key, own);
+                own
+            }
+        };
+        let max_age_s = match own {
             Some(s) => s,
             None => i64::from(self.core.config.fx.rate_max_age_s),
         };
@@ -345,7 +371,15 @@ impl Fx {
     /// today's (markups keep no history).
     pub async fn price_at(&self, buy: Currency, sell: Currency, channel: Channel, at_ms: Option<i64>) -> Result<Price> {
         let (mid, mid_source) = self.mid_at(buy, sell, at_ms).await?;
-        let markup = self.core.read(move |c| store::markup_bps(c, buy, sell, channel)).await?;
+        let key = (buy.numeric(), sell.numeric(), channel.as_str());
+        let markup = match self.markups.get(&key) {
+            Some(m) => m,
+            None => {
+                let m = self.core.read(move |c| store::markup_bps(c, buy, sell, channel)).await?;
+                self.markups.put(key, m);
+                m
+            }
+        };
         let markup_bps = markup.map(|b| u32::try_from(b).unwrap_or(0)).unwrap_or(self.core.config.fx.markup_bps);
         let rate = mid
             .with_markup_bps(markup_bps, pricing::CUSTOMER_RATE_SCALE, Rounding::Up)
@@ -449,7 +483,7 @@ impl Fx {
     /// the markups earned.
     pub async fn positions(&self, report: &str) -> Result<Positions> {
         let report = self.enabled("report_currency", currency_field("report_currency", report)?)?;
-        let mut positions = Vec::new();
+        let (mut positions, mut values) = (Vec::new(), Vec::new());
         for c in self.core.config.currencies() {
             let account = self.core.account(chart::system_account(chart::account::FX_POSITION, c)).await?;
             let Some(a) = account else { continue };
@@ -458,29 +492,51 @@ impl Fx {
                 continue;
             }
             let exposure = i64::try_from(exposure).map_err(|_| PlatformError::Internal(format!("{c} exposure overflows")))?;
-            positions.push(self.position(c, exposure, report).await?);
+            let (position, value) = self.position(c, exposure, report).await?;
+            positions.push(position);
+            values.push(value);
         }
         let spread = self.core.read(store::spread_income).await?;
+        let mut spread_values = Vec::new();
+        for (c, minor) in &spread {
+            spread_values.push(self.value_in(Money::from_minor(*minor, *c)?, report).await.map(|(v, _)| v));
+        }
         let spread_income = spread.into_iter().map(|(c, minor)| Amount { currency: c, amount: crate::wallet::decimal(minor, c) }).collect();
-        Ok(Positions { report_currency: report, positions, spread_income })
+        // Every FX flow is balanced, so the positions valued together are the platform's whole FX result:
+        // the spread it earned plus what rates did to what it holds since (the revaluation).
+        let sum = |vs: Vec<Option<Money>>| -> Option<i64> { vs.into_iter().try_fold(0i64, |acc, v| acc.checked_add(v?.minor())) };
+        let (net, earned) = (sum(values), sum(spread_values));
+        let result = match (net, earned) {
+            (Some(net), Some(earned)) => Some(FxResult {
+                net: crate::wallet::decimal(net, report),
+                spread: crate::wallet::decimal(earned, report),
+                revaluation: crate::wallet::decimal(net - earned, report),
+            }),
+            _ => None,
+        };
+        Ok(Positions { report_currency: report, positions, spread_income, result })
     }
 
-    async fn position(&self, c: Currency, exposure: i64, report: Currency) -> Result<Position> {
+    async fn position(&self, c: Currency, exposure: i64, report: Currency) -> Result<(Position, Option<Money>)> {
         let money = Money::from_minor(exposure, c).map_err(|e| PlatformError::Internal(e.to_string()))?;
-        let valued = if c == report {
-            Some((money, None))
-        } else {
-            match self.mid(c, report).await {
-                Ok((rate, _)) => rate.convert(money, Rounding::HalfEven).ok().map(|v| (v, Some(rate.decimal()))),
-                Err(_) => None,
-            }
-        };
-        Ok(Position {
+        let valued = self.value_in(money, report).await;
+        let position = Position {
             currency: c,
             exposure: money.to_decimal_string(),
             reference_rate: valued.as_ref().and_then(|(_, r)| r.clone()),
-            value: valued.map(|(v, _)| v.to_decimal_string()),
-        })
+            value: valued.as_ref().map(|(v, _)| v.to_decimal_string()),
+        };
+        Ok((position, valued.map(|(v, _)| v)))
+    }
+
+    /// An amount in the report currency at the fresh reference rate, with the rate (none when no fresh
+    /// rate prices it).
+    async fn value_in(&self, money: Money, report: Currency) -> Option<(Money, Option<String>)> {
+        if money.currency() == report {
+            return Some((money, None));
+        }
+        let (rate, _) = self.mid(money.currency(), report).await.ok()?;
+        rate.convert(money, Rounding::HalfEven).ok().map(|v| (v, Some(rate.decimal())))
     }
 }
 
@@ -509,6 +565,20 @@ pub struct Positions {
     pub positions: Vec<Position>,
     /// What the markups earned, per sold currency.
     pub spread_income: Vec<Amount>,
+    /// The FX result in the report currency (absent when a currency has no fresh rate to value it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<FxResult>,
+}
+
+/// The platform's FX result, in the report currency at today's reference rates.
+#[derive(Debug, Clone, Serialize)]
+pub struct FxResult {
+    /// The positions valued together: everything FX earned or lost.
+    pub net: String,
+    /// The part earned as spread (markups), valued today.
+    pub spread: String,
+    /// The rest: what rate moves did to the positions held.
+    pub revaluation: String,
 }
 
 impl Quote {

@@ -57,10 +57,14 @@ fn reference_from(r: &Row) -> Result<ReferenceRate> {
 
 const REFERENCE: &str = "id, base_currency, quote_currency, mantissa, scale, source, effective_at";
 
-/// Insert a rate; the same pair, source and time again changes nothing (an import run twice).
+/// Insert a rate; the same pair, source and time again with the same value changes nothing (an import
+/// run twice), with another value it is a correction and replaces it (never silently dropped). `true`
+/// when something was written.
 pub(super) fn insert_rate(c: &mut dyn Conn, id: i64, rate: &Rate, source: &str, effective_at_ms: i64, now_ms: i64) -> Result<bool> {
     let inserted = c.execute(
-        "INSERT INTO fx_rates (id, base_currency, quote_currency, mantissa, scale, source, effective_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        "INSERT INTO fx_rates (id, base_currency, quote_currency, mantissa, scale, source, effective_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (base_currency, quote_currency, source, effective_at) DO UPDATE SET mantissa = excluded.mantissa, scale = excluded.scale, created_at = excluded.created_at \
+         WHERE fx_rates.mantissa <> excluded.mantissa OR fx_rates.scale <> excluded.scale",
         params![
             id,
             i64::from(rate.base().numeric()),

@@ -4,6 +4,7 @@ use super::{NewOrder, Order, Payments, TradeState, TradeType, cst_date, store, v
 use crate::merchants::MerchantAuth;
 use crate::wallet::parse_currency;
 use crate::{Conflict, MerchantId, OrderId, PlatformError, Result, crypto, ids};
+use money::Currency;
 use serde_json::json;
 
 /// Default payment deadline of an order without `time_expire` (WeChat's: 2 hours).
@@ -79,8 +80,23 @@ impl Payments {
     /// sub-merchant `merchant` (partner endpoints); the `appid` is then the provider's and `sub_appid`,
     /// if any, the sub-merchant's.
     pub async fn create_order(&self, merchant: &MerchantAuth, sp: Option<&MerchantAuth>, new: NewOrder) -> Result<Order> {
-        check_apps(merchant, sp, &new)?;
-        check_fields(&new)?;
+        let currency = self.check_order(merchant, sp, &new)?;
+        let now = self.core.now_ms();
+        let placed = placed_order(merchant, sp, new, currency, now)?;
+        if self.core.commit_rows(vec![store::insert_order(&placed)], Vec::new()).await? {
+            return Ok(placed);
+        }
+        let order = self.order_by_out_trade_no(placed.merchant_id, &placed.out_trade_no).await?;
+        if order.request_hash != placed.request_hash {
+            return Err(PlatformError::conflict(Conflict::OutTradeNoUsed, "this out_trade_no was used for a different order"));
+        }
+        Ok(order)
+    }
+
+    /// Every rule a new order must meet; its currency.
+    fn check_order(&self, merchant: &MerchantAuth, sp: Option<&MerchantAuth>, new: &NewOrder) -> Result<Currency> {
+        check_apps(merchant, sp, new)?;
+        check_fields(new)?;
         let currency = parse_currency(&new.currency).map_err(|_| PlatformError::invalid("amount.currency", "an ISO 4217 code"))?;
         if !self.core.config.currencies().contains(&currency) {
             return Err(PlatformError::invalid("amount.currency", format!("{currency} is not enabled on this platform")));
@@ -93,69 +109,7 @@ impl Payments {
                 format!("this merchant is priced and settled in {}", merchant.merchant.settlement_currency),
             ));
         }
-        let now = self.core.now_ms();
-        let expires_at = deadline(&new, now)?;
-        // What makes two requests "the same order": every field the merchant chose, not its byte order.
-        let fields = json!([
-            new.trade_type.as_str(),
-            new.appid,
-            new.description,
-            new.total_minor,
-            currency.code(),
-            new.notify_url,
-            new.attach,
-            new.goods_tag,
-            new.payer_openid,
-            new.time_expire_s,
-            new.sub_appid
-        ]);
-        let request_hash = crypto::sha256(fields.to_string().as_bytes());
-        let id = ids::object_id(now);
-        let transaction_id = format!("42{}{:018}", cst_date(now), id % 1_000_000_000_000_000_000);
-        debug_assert_eq!(transaction_id.len(), 28);
-        // The order as it will be, so a fresh one needs no read back.
-        let placed = Order {
-            id: OrderId::new(id),
-            transaction_id,
-            merchant_id: merchant.merchant.id,
-            mchid: merchant.merchant.mchid.clone(),
-            appid: new.appid,
-            out_trade_no: new.out_trade_no,
-            trade_type: new.trade_type,
-            description: new.description,
-            attach: new.attach,
-            notify_url: new.notify_url,
-            goods_tag: new.goods_tag,
-            currency,
-            total_minor: new.total_minor,
-            payer_openid: new.payer_openid,
-            scene_info: new.scene_info,
-            trade_state: TradeState::NotPay,
-            payer_id: None,
-            payer_openid_paid: None,
-            bank_type: None,
-            fee_minor: 0,
-            refunded_minor: 0,
-            created_at_ms: now,
-            expires_at_ms: expires_at,
-            success_at_ms: None,
-            request_hash,
-            sp_merchant_id: sp.map(|s| s.merchant.id),
-            sp_mchid: sp.map(|s| s.merchant.mchid.clone()),
-            sub_appid: new.sub_appid,
-            payer_sub_openid_paid: None,
-            funding: None,
-            card_reference: None,
-            exchange: None,
-        };
-        if self.core.commit_rows(vec![store::insert_order(&placed)], Vec::new()).await? {
-            return Ok(placed);
-        }
-        let order = self.order_by_out_trade_no(placed.merchant_id, &placed.out_trade_no).await?;
-        if order.request_hash != placed.request_hash {
-            return Err(PlatformError::conflict(Conflict::OutTradeNoUsed, "this out_trade_no was used for a different order"));
-        }
-        Ok(order)
+        Ok(currency)
     }
 
     /// Close an unpaid order (idempotent: closing a closed order succeeds). A paid order is `ORDER_PAID`.
@@ -173,4 +127,65 @@ impl Payments {
         let now = self.core.now_ms();
         Ok(usize::try_from(self.core.read(move |c| store::close_due(c, now)).await?).unwrap_or(usize::MAX))
     }
+}
+
+/// What makes two requests "the same order": every field the merchant chose, not its byte order.
+fn request_hash(new: &NewOrder, currency: Currency) -> Vec<u8> {
+    let fields = json!([
+        new.trade_type.as_str(),
+        new.appid,
+        new.description,
+        new.total_minor,
+        currency.code(),
+        new.notify_url,
+        new.attach,
+        new.goods_tag,
+        new.payer_openid,
+        new.time_expire_s,
+        new.sub_appid
+    ]);
+    crypto::sha256(fields.to_string().as_bytes())
+}
+
+/// The order as it will be once inserted, so a fresh one needs no read back.
+fn placed_order(merchant: &MerchantAuth, sp: Option<&MerchantAuth>, new: NewOrder, currency: Currency, now: i64) -> Result<Order> {
+    let expires_at = deadline(&new, now)?;
+    let request_hash = request_hash(&new, currency);
+    let id = ids::object_id(now);
+    let transaction_id = format!("42{}{:018}", cst_date(now), id % 1_000_000_000_000_000_000);
+    debug_assert_eq!(transaction_id.len(), 28);
+    Ok(Order {
+        id: OrderId::new(id),
+        transaction_id,
+        merchant_id: merchant.merchant.id,
+        mchid: merchant.merchant.mchid.clone(),
+        appid: new.appid,
+        out_trade_no: new.out_trade_no,
+        trade_type: new.trade_type,
+        description: new.description,
+        attach: new.attach,
+        notify_url: new.notify_url,
+        goods_tag: new.goods_tag,
+        currency,
+        total_minor: new.total_minor,
+        payer_openid: new.payer_openid,
+        scene_info: new.scene_info,
+        trade_state: TradeState::NotPay,
+        payer_id: None,
+        payer_openid_paid: None,
+        bank_type: None,
+        fee_minor: 0,
+        refunded_minor: 0,
+        created_at_ms: now,
+        expires_at_ms: expires_at,
+        success_at_ms: None,
+        request_hash,
+        sp_merchant_id: sp.map(|s| s.merchant.id),
+        sp_mchid: sp.map(|s| s.merchant.mchid.clone()),
+        sub_appid: new.sub_appid,
+        payer_sub_openid_paid: None,
+        funding: None,
+        card_reference: None,
+        exchange: None,
+    })
 }

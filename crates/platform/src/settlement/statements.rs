@@ -4,7 +4,7 @@
 //! go back at the original rate).
 
 use super::{Settlements, amount, local_day_bounds};
-use crate::payments::Order;
+use crate::payments::{BillLine, Order};
 use crate::{MerchantId, PlatformError, Result};
 use money::Currency;
 
@@ -48,6 +48,49 @@ fn payer_side(o: &Order) -> (Currency, i64, u64) {
     }
 }
 
+/// One statement line's cells: a payment, or a refund (with the payment's rate and the payer's share).
+fn statement_cells(l: &BillLine, time_zone: &str, rate_text: &str, settlement: Currency) -> Result<[String; 32]> {
+    let o = &l.order;
+    let (payer_currency, payer_total, rate) = payer_side(o);
+    let (c, fee) = (o.currency, if l.refund { 0 } else { o.fee_minor });
+    let payer_refund = l.payer_refund_minor.unwrap_or(l.refund_minor);
+    let refund = |text: String| if l.refund { text } else { String::new() };
+    Ok([
+        local_time(l.at_ms, time_zone)?,
+        o.appid.clone(),
+        o.mchid.clone(),
+        String::new(),
+        String::new(),
+        o.transaction_id.clone(),
+        o.out_trade_no.clone(),
+        o.payer_openid_paid.clone().unwrap_or_default(),
+        o.trade_type.as_str().into(),
+        if l.refund { "REFUND".into() } else { "SUCCESS".into() },
+        o.bank_type.clone().unwrap_or_else(|| "OTHERS".into()),
+        c.code().to_string(),
+        amount(if l.refund { 0 } else { o.total_minor }, c),
+        amount(0, c),
+        if l.refund { l.refund_id.clone() } else { "0".into() },
+        if l.refund { l.out_refund_no.clone() } else { "0".into() },
+        amount(l.refund_minor, c),
+        amount(0, c),
+        refund("ORIGINAL".into()),
+        refund("SUCCESS".into()),
+        o.description.clone(),
+        o.attach.clone().unwrap_or_default(),
+        amount(fee, c),
+        rate_text.to_string(),
+        payer_currency.code().to_string(),
+        amount(if l.refund { 0 } else { payer_total }, payer_currency),
+        settlement.code().to_string(),
+        amount(if l.refund { 0 } else { o.total_minor - fee }, c),
+        rate.to_string(),
+        refund(rate.to_string()),
+        refund(amount(payer_refund, payer_currency)),
+        refund(payer_currency.code().to_string()),
+    ])
+}
+
 impl Settlements {
     /// The statement of a merchant's day (`YYYY-MM-DD` in its own time zone).
     pub async fn global_statement(&self, merchant: MerchantId, day: &str) -> Result<String> {
@@ -63,10 +106,11 @@ impl Settlements {
             Ok(())
         };
         let settlement = auth.merchant.settlement_currency;
+        // The cash total is only a sum when the payers paid in one currency.
+        let mut cash_currencies = std::collections::BTreeSet::new();
         for l in self.payments.bill_lines(merchant, start, end).await? {
             let o = &l.order;
-            let (payer_currency, payer_total, rate) = payer_side(o);
-            let c = o.currency;
+            let (payer_currency, payer_total, _) = payer_side(o);
             count += 1;
             let fee = if l.refund { 0 } else { o.fee_minor };
             if l.refund {
@@ -75,48 +119,20 @@ impl Settlements {
                 add(&mut total, o.total_minor)?;
                 add(&mut fees, fee)?;
                 add(&mut cash, payer_total)?;
+                cash_currencies.insert(payer_currency.code());
             }
-            let payer_refund = l.payer_refund_minor.unwrap_or(l.refund_minor);
-            let cells = [
-                local_time(l.at_ms, &time_zone)?,
-                o.appid.clone(),
-                o.mchid.clone(),
-                String::new(),
-                String::new(),
-                o.transaction_id.clone(),
-                o.out_trade_no.clone(),
-                o.payer_openid_paid.clone().unwrap_or_default(),
-                o.trade_type.as_str().into(),
-                if l.refund { "REFUND".into() } else { "SUCCESS".into() },
-                o.bank_type.clone().unwrap_or_else(|| "OTHERS".into()),
-                c.code().to_string(),
-                if l.refund { amount(0, c) } else { amount(o.total_minor, c) },
-                amount(0, c),
-                if l.refund { l.refund_id.clone() } else { "0".into() },
-                if l.refund { l.out_refund_no.clone() } else { "0".into() },
-                amount(l.refund_minor, c),
-                amount(0, c),
-                if l.refund { "ORIGINAL".into() } else { String::new() },
-                if l.refund { "SUCCESS".into() } else { String::new() },
-                o.description.clone(),
-                o.attach.clone().unwrap_or_default(),
-                amount(fee, c),
-                rate_text.clone(),
-                payer_currency.code().to_string(),
-                if l.refund { amount(0, payer_currency) } else { amount(payer_total, payer_currency) },
-                settlement.code().to_string(),
-                if l.refund { amount(0, c) } else { amount(o.total_minor - fee, c) },
-                rate.to_string(),
-                if l.refund { rate.to_string() } else { String::new() },
-                if l.refund { amount(payer_refund, payer_currency) } else { String::new() },
-                if l.refund { payer_currency.code().to_string() } else { String::new() },
-            ];
+            let cells = statement_cells(&l, &time_zone, &rate_text, settlement)?;
             out.push_str(&cells.iter().map(|t| cell(t)).collect::<Vec<_>>().join(","));
             out.push('\n');
         }
         out.push_str(STATEMENT_TOTALS);
         let c = settlement;
-        let totals = [count.to_string(), amount(total, c), amount(refunded, c), amount(0, c), amount(fees, c), cash.to_string()];
+        let cash_total = match cash_currencies.iter().collect::<Vec<_>>()[..] {
+            [one] => format!("{} {one}", amount(cash, money::Currency::from_code(one)?)),
+            [] => String::new(),
+            _ => "MULTIPLE".to_string(),
+        };
+        let totals = [count.to_string(), amount(total, c), amount(refunded, c), amount(0, c), amount(fees, c), cash_total];
         out.push_str(&totals.iter().map(|t| cell(t)).collect::<Vec<_>>().join(","));
         out.push('\n');
         Ok(out)

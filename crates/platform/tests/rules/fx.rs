@@ -27,6 +27,7 @@ both_backends!(
     the_cross_border_cap_refuses_a_payment_above_it,
     the_cross_border_report_lists_the_days_exchanges,
     a_paris_merchant_settles_its_own_day_in_eur,
+    the_fx_result_is_the_spread_until_a_rate_moves_and_then_its_revaluation_too,
 );
 
 /// 1 CNY = 1.0870 HKD, as the operator publishes it now.
@@ -360,4 +361,23 @@ async fn a_paris_merchant_settles_its_own_day_in_eur(h: &Harness) {
     let eur = settled.iter().find(|s| s.mchid == paris.merchant.mchid).expect("Paris settled its own 15th");
     assert_eq!((eur.currency.code(), eur.gross_minor, eur.fees_minor, eur.payout_minor), ("EUR", 2_000, 12, 1_988));
     h.verify();
+}
+
+async fn the_fx_result_is_the_spread_until_a_rate_moves_and_then_its_revaluation_too(h: &Harness) {
+    cny_hkd(h).await;
+    let hana = h.funded_hk("500.00").await;
+    let merchant = h.merchant().await;
+    // 100.00 CNY × 1.0870 × 1.005 = 109.24 35, rounded up: 109.25 HKD.
+    pay_with(h, hana, &h.order(&merchant, "X0000090", 10_000).await, how(None, None)).await.unwrap();
+    let result = |p: platform::fx::Positions| {
+        let r = p.result.expect("every position has a fresh rate");
+        (r.net, r.spread, r.revaluation)
+    };
+    let before = h.platform.fx.positions("HKD").await.unwrap();
+    // Held: +109.25 HKD, −100.00 CNY = −108.70 HKD at the reference rate.
+    assert_eq!(result(before), ("0.55".into(), "0.55".into(), "0.00".into()));
+    h.platform.fx.set_rate("CNY", "HKD", "1.2000", None, "operator:test").await.unwrap();
+    let after = h.platform.fx.positions("HKD").await.unwrap();
+    // The CNY owed is now worth −120.00 HKD: the spread stays earned, the revaluation loses 11.30.
+    assert_eq!(result(after), ("-10.75".into(), "0.55".into(), "-11.30".into()));
 }
