@@ -78,31 +78,39 @@ pub fn parse_xml(body: &[u8]) -> Result<Fields, V2Error> {
                 }
                 value.push_str(&resolved);
             }
+            Event::CData(_) if current.is_none() => return Err(V2Error("CDATA outside a field".into())),
             Event::CData(c) => value.push_str(std::str::from_utf8(&c).map_err(|_| V2Error("CDATA is not UTF-8".into()))?),
             Event::End(_) => {
                 if depth == 2 {
                     let name = current.take().expect("a field is open at depth 2");
-                    if value.chars().count() > V2_VALUE_CHARS_MAX {
-                        return Err(V2Error(format!("{name} is longer than {V2_VALUE_CHARS_MAX} characters")));
-                    }
-                    if fields.insert(name.clone(), std::mem::take(&mut value)).is_some() {
-                        return Err(V2Error(format!("{name} is given twice")));
-                    }
-                    if fields.len() > V2_FIELDS_MAX {
-                        return Err(V2Error(format!("more than {V2_FIELDS_MAX} fields")));
-                    }
+                    add_field(&mut fields, name, std::mem::take(&mut value))?;
                 }
                 depth = depth.saturating_sub(1);
             }
             Event::Empty(e) if depth == 1 => {
-                fields.insert(String::from_utf8_lossy(e.name().as_ref()).into_owned(), String::new());
+                add_field(&mut fields, String::from_utf8_lossy(e.name().as_ref()).into_owned(), String::new())?
             }
+            Event::Empty(_) => return Err(V2Error("fields are flat: no element inside a field".into())),
             Event::Eof if depth == 0 && !fields.is_empty() => return Ok(fields),
             Event::Eof => return Err(V2Error("an <xml> body with its fields".into())),
             Event::DocType(_) => return Err(V2Error("no DOCTYPE (entities are not expanded)".into())),
             _ => {}
         }
     }
+}
+
+/// A field, once, within the limits.
+fn add_field(fields: &mut Fields, name: String, value: String) -> Result<(), V2Error> {
+    if value.chars().count() > V2_VALUE_CHARS_MAX {
+        return Err(V2Error(format!("{name} is longer than {V2_VALUE_CHARS_MAX} characters")));
+    }
+    if fields.insert(name.clone(), value).is_some() {
+        return Err(V2Error(format!("{name} is given twice")));
+    }
+    if fields.len() > V2_FIELDS_MAX {
+        return Err(V2Error(format!("more than {V2_FIELDS_MAX} fields")));
+    }
+    Ok(())
 }
 
 fn append(value: &mut String, t: &BytesText<'_>, in_field: bool) -> Result<(), V2Error> {
@@ -207,6 +215,9 @@ mod tests {
             b"",
             b"\xff\xfe",
             b"<xml>loose<a>1</a></xml>",
+            b"<xml><mch_id>1</mch_id><mch_id/></xml>",
+            b"<xml><a><b/></a></xml>",
+            b"<xml><![CDATA[x]]><a>1</a></xml>",
         ] {
             assert!(parse_xml(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }

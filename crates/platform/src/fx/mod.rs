@@ -466,9 +466,9 @@ impl Fx {
         if self.core.now_ms() >= q.expires_at_ms {
             return Err(PlatformError::conflict(Conflict::QuoteExpired, "this quote has expired: ask for a new one"));
         }
-        let payment = matches!(channel, Channel::Payment | Channel::CardPayment);
-        if (q.channel == Channel::Conversion) == payment {
-            return Err(PlatformError::invalid("quote_id", format!("a {} quote cannot be used for this", q.channel)));
+        // A quote is for its channel only: a card payment and a balance payment have their own markups.
+        if q.channel != channel {
+            return Err(PlatformError::invalid("quote_id", format!("a {} quote cannot be used for a {channel}", q.channel)));
         }
         Ok(q)
     }

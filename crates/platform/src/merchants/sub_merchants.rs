@@ -43,7 +43,16 @@ impl Merchants {
                 "the ISO 3166-1 numeric code of a country Qianbao acquires in, such as 344 or 250",
             )
         })?;
+        let application = SubMerchantApplication {
+            name: application.name.trim().to_string(),
+            settlement_account: application.settlement_account.trim().to_string(),
+            ..application
+        };
         let mchid = self.derived_mchid(institution, &application);
+        // The same application again: the merchant it made (nothing is created twice).
+        if let Ok(existing) = self.merchant(&mchid).await {
+            return Ok((Self::made_by(existing, institution)?, false));
+        }
         let setup = MerchantSetup {
             mchid: Some(mchid.clone()),
             kind: MerchantKind::SubMerchant.as_str().into(),
@@ -60,12 +69,21 @@ impl Merchants {
         match self.onboard(setup).await {
             Ok((_, _apiv3_key)) => Ok(((*self.merchant(&mchid).await?).clone(), true)),
             Err(PlatformError::Conflict { code: Conflict::MchidTaken, .. }) => {
-                let existing = self.merchant(&mchid).await?;
-                debug_assert_eq!(existing.merchant.parent_id, Some(institution.merchant.id));
-                Ok(((*existing).clone(), false))
+                Ok((Self::made_by(self.merchant(&mchid).await?, institution)?, false))
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// A found sub-merchant, which must be this institution's (a collision of derived ids is refused).
+    fn made_by(existing: std::sync::Arc<MerchantAuth>, institution: &MerchantAuth) -> Result<MerchantAuth> {
+        if existing.merchant.parent_id != Some(institution.merchant.id) {
+            return Err(PlatformError::Internal(format!(
+                "derived sub-merchant id {} belongs to another merchant",
+                existing.merchant.mchid
+            )));
+        }
+        Ok((*existing).clone())
     }
 
     fn derived_mchid(&self, institution: &MerchantAuth, a: &SubMerchantApplication) -> String {

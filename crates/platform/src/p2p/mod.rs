@@ -141,8 +141,8 @@ impl P2p {
             }
         };
         let outcome = match self.core.commit(Commit { guards, transfers: chain.chain.clone(), effects: Vec::new() }).await {
-            Ok(Committed::Applied(results)) => chain.outcome(&results).map(|_| ()),
-            Ok(Committed::GuardFailed(0)) => Ok(()), // the same request raced in first: follow it
+            Ok(Committed::Applied(results)) => chain.outcome(&results).map(|_| true),
+            Ok(Committed::GuardFailed(0)) => Ok(false), // the same request raced in first: follow it
             Ok(Committed::GuardFailed(_)) => {
                 Err(PlatformError::Declined("the card charge was given back: pay again with a new request".into()))
             }
@@ -151,8 +151,8 @@ impl P2p {
         if let (Err(_), Some(charge)) = (&outcome, &charge) {
             self.wallet.give_back(charge.op, &charge.reference).await?;
         }
-        outcome?;
-        self.transfer(sender, sent.id).await
+        // Written now, the row is `sent` itself: no need to read it back.
+        if outcome? { self.view(sent).await } else { self.transfer(sender, sent.id).await }
     }
 
     /// The request, checked: friends, currencies, the note.

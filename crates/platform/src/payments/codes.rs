@@ -3,7 +3,7 @@
 //! (USERPAYING) for the person's PIN in the wallet. A merchant may reverse a payment-code order.
 
 use super::refunds::NewRefund;
-use super::{NewOrder, Order, PayOrder, Payments, TradeType, store};
+use super::{NewOrder, Order, PayOrder, Payments, TradeState, TradeType, store};
 use crate::merchants::MerchantAuth;
 use crate::{Conflict, MerchantId, PersonId, PlatformError, Result, crypto};
 use serde::Serialize;
@@ -27,6 +27,9 @@ pub struct PaymentCode {
 pub fn valid_payment_code(code: &str) -> bool {
     code.len() == 18 && code.bytes().all(|b| b.is_ascii_digit()) && code.starts_with('1') && (b'0'..=b'5').contains(&code.as_bytes()[1])
 }
+
+/// How often a reversal is tried when the order was paid while it was being reversed.
+const REVERSE_TRIES_MAX: usize = 3;
 
 impl Payments {
     /// A fresh one-time payment code for the person (each lives a minute and pays one order).
@@ -80,7 +83,11 @@ impl Payments {
             self.close_order(merchant.merchant.id, &order.out_trade_no).await?;
             return Err(invalid());
         }
-        if order.total_minor <= self.core.config.no_pin_threshold_minor {
+        // The threshold is in minor units of the person's home currency: an order in another currency
+        // (a yen has no decimals) always asks for the PIN.
+        let region = self.people.person(person).await?.region;
+        let home = self.core.config.region(&region).map(|r| r.home_currency);
+        if home == Some(order.currency) && order.total_minor <= self.core.config.no_pin_threshold_minor {
             // The payment's key is the order's: a retried codepay is the same attempt.
             let key = format!("codepay-{}", order.id);
             return match self
@@ -106,6 +113,17 @@ impl Payments {
 
     /// Reverse a payment-code order: unpaid, it is revoked; paid, it is refunded in full and revoked.
     pub async fn reverse_order(&self, merchant: MerchantId, out_trade_no: &str) -> Result<Order> {
+        // The person may enter the PIN while the order is being reversed: once more then refunds it.
+        for _ in 0..REVERSE_TRIES_MAX {
+            let reversed = self.reverse_once(merchant, out_trade_no).await?;
+            if reversed.trade_state != TradeState::Success {
+                return Ok(reversed);
+            }
+        }
+        Err(PlatformError::Unavailable)
+    }
+
+    async fn reverse_once(&self, merchant: MerchantId, out_trade_no: &str) -> Result<Order> {
         let order = self.order_by_out_trade_no(merchant, out_trade_no).await?;
         if order.trade_type != TradeType::Micropay {
             return Err(PlatformError::conflict(

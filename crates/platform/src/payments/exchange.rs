@@ -45,6 +45,17 @@ fn purpose_code(mcc: &str) -> &'static str {
     }
 }
 
+/// What a payer pays in their currency may be at most what one payment may be.
+fn check_payable(pay: Money) -> Result<()> {
+    if pay.minor() > super::ORDER_TOTAL_MAX {
+        return Err(PlatformError::invalid(
+            "amount",
+            format!("{} {} is more than one payment may be", pay.to_decimal_string(), pay.currency()),
+        ));
+    }
+    Ok(())
+}
+
 impl Payments {
     /// Which currency pays: the balance the payer chose, else their region's home currency.
     async fn pay_currency(&self, person: PersonId, chosen: Option<&str>) -> Result<(Currency, String)> {
@@ -86,17 +97,13 @@ impl Payments {
                     format!("this quote is for {} {}, not this order", q.buy.to_decimal_string(), q.buy.currency()),
                 ));
             }
+            check_payable(q.sell)?;
             let price = Price { rate: q.rate, mid: q.mid, mid_source: q.mid_source, markup_bps: q.markup_bps };
             return Ok(PaymentPlan { pay: q.sell, price: Some(price), quote: Some((q.id, q.expires_at_ms)), cross_border, payer_region });
         }
         let price = self.fx.price(total.currency(), currency, channel).await?;
         let pay = pricing::cost_of(&price.rate, total).map_err(|_| PlatformError::invalid("amount", "too large once converted"))?;
-        if pay.minor() > super::ORDER_TOTAL_MAX {
-            return Err(PlatformError::invalid(
-                "amount",
-                format!("{} {currency} is more than one payment may be", pay.to_decimal_string()),
-            ));
-        }
+        check_payable(pay)?;
         Ok(PaymentPlan { pay, price: Some(price), quote: None, cross_border, payer_region })
     }
 

@@ -58,8 +58,9 @@ fn statement_cells(l: &BillLine, time_zone: &str, rate_text: &str, settlement: C
     Ok([
         local_time(l.at_ms, time_zone)?,
         o.appid.clone(),
-        o.mchid.clone(),
-        String::new(),
+        // An institution's order: the institution is the vendor, the merchant its sub-vendor.
+        o.sp_mchid.clone().unwrap_or_else(|| o.mchid.clone()),
+        if o.sp_mchid.is_some() { o.mchid.clone() } else { String::new() },
         String::new(),
         o.transaction_id.clone(),
         o.out_trade_no.clone(),

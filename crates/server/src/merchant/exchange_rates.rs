@@ -84,12 +84,27 @@ pub(super) async fn v2_rate(State(state): State<Arc<AppState>>, body: axum::body
     }
 }
 
+/// What a v2 caller is told of a platform error: the reason when it is theirs to fix, never internal text.
+fn v2_message(e: PlatformError) -> String {
+    match e {
+        PlatformError::Internal(detail) => {
+            tracing::error!(%detail, "v2 rate query internal error");
+            "SYSTEM_ERROR: retry later".into()
+        }
+        PlatformError::Unavailable => "SYSTEM_ERROR: the service is unavailable, retry later".into(),
+        e => e.to_string(),
+    }
+}
+
 async fn v2_answer(state: &AppState, body: &[u8]) -> Result<Fields, String> {
     let fields = v2::parse_xml(body).map_err(|e| e.to_string())?;
     let get = |name: &str| fields.get(name).map(String::as_str).filter(|v| !v.is_empty());
     let mch_id = get("mch_id").ok_or("mch_id is required")?;
     let sign_type = SignType::parse(get("sign_type")).ok_or("sign_type is MD5 or HMAC-SHA256")?;
-    let merchant = state.platform.merchants.merchant(mch_id).await.map_err(|_| "unknown mch_id".to_string())?;
+    let merchant = state.platform.merchants.merchant(mch_id).await.map_err(|e| match e {
+        PlatformError::NotFound(_) => "unknown mch_id".to_string(),
+        e => v2_message(e),
+    })?;
     if !v2::verify(&fields, &merchant.apiv3_key, sign_type) {
         return Err("签名错误 (sign not match: MD5 or HMAC-SHA256 of the sorted fields with &key=<your key>)".into());
     }
@@ -105,7 +120,7 @@ async fn v2_answer(state: &AppState, body: &[u8]) -> Result<Fields, String> {
     let fee_type = get("fee_type").ok_or("fee_type is required")?;
     let date = get("date").ok_or("date is required (yyyyMMdd)")?;
     let day = statement_day(date).map_err(|_| "date is yyyyMMdd".to_string())?;
-    let (_, rate) = day_rate(state, fee_type, "CNY", &day).await.map_err(|e| e.to_string())?;
+    let (_, rate) = day_rate(state, fee_type, "CNY", &day).await.map_err(v2_message)?;
     let mut out = Fields::new();
     for name in ["appid", "mch_id", "sub_mch_id"] {
         if let Some(v) = get(name) {
