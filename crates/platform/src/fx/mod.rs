@@ -499,7 +499,7 @@ impl Fx {
         let spread = self.core.read(store::spread_income).await?;
         let mut spread_values = Vec::new();
         for (c, minor) in &spread {
-            spread_values.push(self.value_in(Money::from_minor(*minor, *c)?, report).await.map(|(v, _)| v));
+            spread_values.push(self.value_in(Money::from_minor(*minor, *c)?, report).await?.map(|(v, _)| v));
         }
         let spread_income = spread.into_iter().map(|(c, minor)| Amount { currency: c, amount: crate::wallet::decimal(minor, c) }).collect();
         // Every FX flow is balanced, so the positions valued together are the platform's whole FX result:
@@ -510,7 +510,10 @@ impl Fx {
             (Some(net), Some(earned)) => Some(FxResult {
                 net: crate::wallet::decimal(net, report),
                 spread: crate::wallet::decimal(earned, report),
-                revaluation: crate::wallet::decimal(net - earned, report),
+                revaluation: crate::wallet::decimal(
+                    net.checked_sub(earned).ok_or_else(|| PlatformError::Internal("FX result overflows".into()))?,
+                    report,
+                ),
             }),
             _ => None,
         };
@@ -519,7 +522,7 @@ impl Fx {
 
     async fn position(&self, c: Currency, exposure: i64, report: Currency) -> Result<(Position, Option<Money>)> {
         let money = Money::from_minor(exposure, c).map_err(|e| PlatformError::Internal(e.to_string()))?;
-        let valued = self.value_in(money, report).await;
+        let valued = self.value_in(money, report).await?;
         let position = Position {
             currency: c,
             exposure: money.to_decimal_string(),
@@ -530,13 +533,24 @@ impl Fx {
     }
 
     /// An amount in the report currency at the fresh reference rate, with the rate (none when no fresh
-    /// rate prices it).
-    async fn value_in(&self, money: Money, report: Currency) -> Option<(Money, Option<String>)> {
+    /// rate values it). Valuing is reporting, not pricing: where only the report currency's own rate is
+    /// published (EUR → X, as the ECB publishes), the amount is valued through it, written `1/rate`.
+    async fn value_in(&self, money: Money, report: Currency) -> Result<Option<(Money, Option<String>)>> {
         if money.currency() == report {
-            return Some((money, None));
+            return Ok(Some((money, None)));
         }
-        let (rate, _) = self.mid(money.currency(), report).await.ok()?;
-        rate.convert(money, Rounding::HalfEven).ok().map(|v| (v, Some(rate.decimal())))
+        let valued = match self.mid(money.currency(), report).await {
+            Ok((rate, _)) => rate.convert(money, Rounding::HalfEven).ok().map(|v| (v, Some(rate.decimal()))),
+            Err(PlatformError::Conflict { .. }) => match self.mid(report, money.currency()).await {
+                Ok((inverse, _)) => {
+                    inverse.source_for_target(money, Rounding::HalfEven).ok().map(|v| (v, Some(format!("1/{}", inverse.decimal()))))
+                }
+                Err(PlatformError::Conflict { .. }) => None,
+                Err(e) => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
+        Ok(valued)
     }
 }
 

@@ -28,6 +28,7 @@ both_backends!(
     the_cross_border_report_lists_the_days_exchanges,
     a_paris_merchant_settles_its_own_day_in_eur,
     the_fx_result_is_the_spread_until_a_rate_moves_and_then_its_revaluation_too,
+    positions_are_valued_in_eur_from_the_ecbs_own_legs,
 );
 
 /// 1 CNY = 1.0870 HKD, as the operator publishes it now.
@@ -380,4 +381,18 @@ async fn the_fx_result_is_the_spread_until_a_rate_moves_and_then_its_revaluation
     let after = h.platform.fx.positions("HKD").await.unwrap();
     // The CNY owed is now worth −120.00 HKD: the spread stays earned, the revaluation loses 11.30.
     assert_eq!(result(after), ("-10.75".into(), "0.55".into(), "-11.30".into()));
+}
+
+async fn positions_are_valued_in_eur_from_the_ecbs_own_legs(h: &Harness) {
+    // Only EUR → X is published (as the ECB does): a CNY wallet pays a Hong Kong merchant through EUR.
+    h.platform.fx.set_rate("EUR", "CNY", "7.8000", None, "ecb").await.unwrap();
+    h.platform.fx.set_rate("EUR", "HKD", "8.4500", None, "ecb").await.unwrap();
+    let payer = h.funded("500.00").await;
+    let hk = h.merchant_in("HK", "HKD").await;
+    pay_with(h, payer, &h.order_in(&hk, "X0000091", 8_450, "HKD").await, how(None, None)).await.unwrap();
+    let p = h.platform.fx.positions("EUR").await.unwrap();
+    let hkd = p.positions.iter().find(|x| x.currency.code() == "HKD").unwrap();
+    // −84.50 HKD is −10.00 EUR at 1/8.4500.
+    assert_eq!((hkd.value.as_deref(), hkd.reference_rate.as_deref()), (Some("-10.00"), Some("1/8.4500")));
+    assert!(p.result.is_some(), "every position is valued: {p:?}");
 }
