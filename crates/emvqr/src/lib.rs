@@ -8,9 +8,15 @@
 //!   keeps every ID in its order, unknown and RFU ones included, and checks the CRC.
 //! - [`validate`] is strict: every refusal names the field and the rule ([`Refusal`]).
 //! - [`Payload::build`] writes the objects in canonical order (IDs ascending, 63 last) with the CRC.
+//! - [`schemes`] decodes the merchant account templates of the national schemes (FPS, PayNow,
+//!   PromptPay, Pix, QRIS) into their fields.
 //!
 //! The CRC is CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) over the UTF-8 bytes of everything up to
 //! and including "6304", written as four upper-case hex digits.
+
+mod schemes;
+
+pub use schemes::{Scheme, schemes};
 
 use std::fmt;
 
