@@ -43,6 +43,20 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// EMV QR payloads, for the people who debug codes.
+    Qr {
+        #[command(subcommand)]
+        command: QrCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum QrCommand {
+    /// Print a payload's objects, recognised schemes and verdict as JSON; exit 0 when valid, 1 when not.
+    Decode { payload: String },
+    /// Build a payload (canonical order, CRC) from JSON `{"objects": [{"id": "00", "value": "01"}, ...]}`
+    /// (a template as `{"id": "26", "template": [...]}`); `-` or nothing reads the JSON from stdin.
+    Encode { json: Option<String> },
 }
 
 #[derive(Subcommand)]
@@ -94,7 +108,30 @@ fn open_store(config: &Config) -> Result<Store, String> {
     Store::open(&url).map_err(|e| format!("opening {}: {e}", url.redacted()))
 }
 
+/// `qianbao qr`: no configuration, no database.
+fn qr(command: QrCommand) -> Result<ExitCode, String> {
+    match command {
+        QrCommand::Decode { payload } => {
+            let decoded = server::qr::decode(payload.trim());
+            println!("{}", serde_json::to_string_pretty(&decoded).expect("JSON serialises"));
+            Ok(if decoded["valid"] == true { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        QrCommand::Encode { json } => {
+            let text = match json.as_deref() {
+                None | Some("-") => std::io::read_to_string(std::io::stdin()).map_err(|e| format!("reading stdin: {e}"))?,
+                Some(text) => text.to_string(),
+            };
+            let spec: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+            println!("{}", server::qr::encode(&spec)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode, String> {
+    if let Command::Qr { command } = cli.command {
+        return qr(command);
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve { demo } => {
@@ -139,6 +176,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Bench { command: BenchCommand::Ledger(args) } => bench::run(&args)?,
         Command::Bench { command: BenchCommand::Wallet(args) } => bench_wallet::run(&args)?,
         Command::Bench { command: BenchCommand::Merchant(args) } => bench_merchant::run(&args)?,
+        Command::Qr { command } => return qr(command),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -21,6 +21,7 @@ pub mod notify;
 pub mod openapi;
 pub mod operator;
 mod pay_page;
+pub mod qr;
 pub mod server_metrics;
 pub mod wallet;
 

@@ -4,7 +4,9 @@
 //! - `operator`: the operator's ledger API, health, readiness, metrics, the demo;
 //! - `wallet`: people, PIN, cards, top-ups, friends, transfers, red packets, history, idempotency;
 //! - `merchant`: the WeChat Pay v3 merchant API (orders, codes, refunds, notifications, bills, settlement);
-//! - `merchant_sdk`: the merchants' own unmodified SDKs against it.
+//! - `merchant_sdk`: the merchants' own unmodified SDKs against it;
+//! - `global`: the global merchant API and paying across currencies;
+//! - `qr`: the `qianbao qr` command.
 
 #[macro_use]
 #[path = "../support/mod.rs"]
@@ -16,4 +18,5 @@ mod merchant;
 mod merchant_sdk;
 mod openapi;
 mod operator;
+mod qr;
 mod wallet;
