@@ -232,6 +232,8 @@ fn merchant_paths() -> Value {
             json!([{"name": "day", "in": "query", "required": true, "schema": {"type": "string"}}, {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}}]))},
         "/admin/api/settlements/run": {"post": operator("Settle a day now (idempotent per merchant, day and currency)")},
         "/api/v1/payment-codes": {"post": op("A one-time payment code (18 digits, one minute, one order)", true, None, false)},
+        "/api/v1/qr/decode": {"post": op("Decode an EMV QR payload: its objects, the national schemes recognised, the verdict (valid, or each broken rule naming its field)", true,
+            Some(body(&["payload"], json!({"payload": {"type": "string", "maxLength": 512}}))), false)},
         "/api/v1/payment-codes/awaiting": {"get": op("Payment-code orders waiting for your PIN", true, None, false)},
         "/admin/api/platform-keys": {"get": operator("Platform certificates and the public key (with its PUB_KEY_ID)")},
         "/admin/api/platform-keys/rotate": {"post": operator("Start a new platform certificate (the old one stays valid until retired)")},

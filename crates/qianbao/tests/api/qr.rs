@@ -48,3 +48,17 @@ fn encode_builds_a_payload_that_decodes_to_its_scheme() {
     assert!(ok, "{decoded}");
     assert_eq!((decoded["schemes"][0]["scheme"].as_str(), decoded["schemes"][0]["fps_id"].as_str()), (Some("fps"), Some("1234567")));
 }
+
+#[test]
+fn the_wallet_decodes_what_its_camera_read_and_refuses_an_oversized_payload() {
+    use crate::support::*;
+    let env = Env::sqlite("qr_decode_over_http");
+    let server = env.serve_with(&[], WALLET_ENV);
+    let w = Wallet::register(server.port, "+8613900009999", "Scanner");
+    let r = w.post("/api/v1/qr/decode", &serde_json::json!({"payload": EMVCO_SAMPLE}).to_string());
+    assert_eq!((r.status, r.json()["valid"].as_bool()), (200, Some(true)), "{}", r.body);
+    let broken = w.post("/api/v1/qr/decode", &serde_json::json!({"payload": EMVCO_SAMPLE.replace("A13A", "A13B")}).to_string());
+    assert_eq!((broken.status, broken.json()["valid"].as_bool()), (200, Some(false)), "{}", broken.body);
+    let huge = w.post("/api/v1/qr/decode", &serde_json::json!({"payload": "0".repeat(513)}).to_string());
+    assert_eq!((huge.status, huge.json()["field"].as_str()), (400, Some("payload")), "{}", huge.body);
+}

@@ -14,6 +14,7 @@ mod idempotency;
 mod merchant_payments;
 mod money;
 mod people;
+mod qr;
 mod red_packets;
 mod social;
 mod transfers;
@@ -59,6 +60,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/merchant-payments/preview", post(merchant_payments::preview))
         .route("/api/v1/payment-codes", post(merchant_payments::payment_code))
         .route("/api/v1/fx/quotes", post(fx::quote))
+        .route("/api/v1/qr/decode", post(qr::decode))
         .route_layer(axum::middleware::from_fn_with_state(state, idempotency::optional));
     let reads = Router::new()
         .route("/api/v1/me", get(people::me))
