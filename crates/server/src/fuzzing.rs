@@ -54,6 +54,23 @@ pub fn notification(data: &[u8]) {
     }
 }
 
+/// EMV QR payloads: parsing, validating, decoding schemes and the JSON view never panic; a payload
+/// that parses rebuilds (canonical order) into one that parses to the same objects.
+pub fn emv_qr(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let _ = crate::qr::decode(text);
+    if let Ok(p) = emvqr::parse(text) {
+        let _ = emvqr::validate(&p);
+        let rebuilt = emvqr::parse(&p.build()).expect("a parsed payload rebuilds into one that parses");
+        let sorted = |p: &emvqr::Payload| {
+            let mut o = p.objects.clone();
+            o.sort_by_key(|o| o.id);
+            o
+        };
+        assert_eq!(sorted(&rebuilt), sorted(&p));
+    }
+}
+
 /// Wallet API bodies: the first byte picks an operation, the rest is its body.
 pub fn wallet_body(data: &[u8]) {
     App::get().wallet(data);

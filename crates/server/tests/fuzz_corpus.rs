@@ -46,3 +46,8 @@ fn the_wallet_body_corpus_replays() {
 fn the_merchant_body_corpus_replays() {
     replay("merchant_body", server::fuzzing::merchant_body);
 }
+
+#[test]
+fn the_emv_qr_corpus_replays() {
+    replay("emv_qr", server::fuzzing::emv_qr);
+}
