@@ -118,7 +118,9 @@ pub fn parse(payload: &str) -> Result<Payload, ParseError> {
     if chars > PAYLOAD_CHARS_MAX {
         return Err(ParseError::TooLong { chars });
     }
-    if chars < 8 || !payload.is_char_boundary(payload.len() - 8) {
+    // The CRC object is eight ASCII characters: checked as bytes before any split, so a multi-byte
+    // character near the end cannot cut a split through a character (found by fuzzing).
+    if chars < 8 || !payload.as_bytes()[payload.len() - 8..].is_ascii() {
         return Err(ParseError::NoCrc);
     }
     let (body, found) = payload.split_at(payload.len() - 4);
@@ -489,6 +491,9 @@ mod tests {
         assert!(matches!(objects("AA0201"), Err(ParseError::Malformed { .. })));
         assert!(matches!(objects("000501"), Err(ParseError::Malformed { .. })));
         assert!(matches!(objects("0000"), Err(ParseError::Malformed { .. })));
+        // A multi-byte character inside the last eight bytes is no CRC, never a panic.
+        assert_eq!(parse("06270012hk.com6304E\u{5317}\u{4eac}54"), Err(ParseError::NoCrc));
+        assert_eq!(parse("0002016304A13\u{4eac}"), Err(ParseError::NoCrc));
         let long = "9".repeat(PAYLOAD_CHARS_MAX + 1);
         assert!(matches!(parse(&long), Err(ParseError::TooLong { .. })));
     }
