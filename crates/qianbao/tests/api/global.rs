@@ -365,6 +365,10 @@ fn an_institution_onboards_a_sub_merchant_once_however_often_it_asks(env: Env) {
     assert_eq!(bank.call("POST", "/v3/global/transactions/native", &order.to_string()).status, 200);
     let nowhere = bank.call("POST", "/v3/global/merchants", &application(&bank, "Nowhere", "999"));
     assert_eq!((nowhere.status, nowhere.json()["detail"]["field"].as_str()), (400, Some("/merchant_country_code")), "{}", nowhere.body);
+    let mut no_account: serde_json::Value = serde_json::from_str(&application(&bank, "No account", "250")).unwrap();
+    no_account.as_object_mut().unwrap().remove("settlement_bank_number");
+    let r = bank.call("POST", "/v3/global/merchants", &no_account.to_string());
+    assert_eq!((r.status, r.json()["detail"]["field"].as_str()), (400, Some("/settlement_bank_number")), "{}", r.body);
     let direct = TestMerchant::onboard_in(server.port, 0, "direct", "FR", "EUR");
     let refused = direct.call("POST", "/v3/global/merchants", &application(&direct, "Not mine", "250"));
     assert_eq!((refused.status, refused.json()["code"].as_str()), (403, Some("NO_AUTH")), "{}", refused.body);

@@ -43,13 +43,17 @@ struct SubMerchantIn {
     merchant_country_code: String,
     merchant_type: String,
     business: BusinessIn,
-    settlement_bank_number: Option<String>,
+    settlement_bank_number: String,
     #[serde(flatten)]
     rest: serde_json::Map<String, Value>,
 }
 
-/// The largest text field of an application (names, phones), in characters.
-const TEXT_CHARS_MAX: usize = 128;
+/// The largest text field of an application (names, phones), in characters: the platform keeps a
+/// merchant's name in 100, its settlement account in 64.
+const TEXT_CHARS_MAX: usize = 100;
+const ACCOUNT_CHARS_MAX: usize = 64;
+/// What an application may state besides the named fields, serialised (it is kept as licence data).
+const EXTRA_BYTES_MAX: usize = 2048;
 
 fn text(name: &'static str, value: &str) -> Result<(), WxError> {
     if value.trim().is_empty() || value.chars().count() > TEXT_CHARS_MAX {
@@ -73,6 +77,15 @@ fn check(r: &SubMerchantIn) -> Result<(), WxError> {
     check_mcc(&r.business.mcc).map_err(|_| WxError::param("business.mcc", "body", "a 4-digit merchant category code (ISO 18245)"))?;
     if r.merchant_country_code.len() != 3 || !r.merchant_country_code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(WxError::param("merchant_country_code", "body", "an ISO 3166-1 numeric code such as 344"));
+    }
+    let account = r.settlement_bank_number.trim();
+    if account.is_empty() || account.chars().count() > ACCOUNT_CHARS_MAX || account.chars().any(char::is_control) {
+        return Err(WxError::param("settlement_bank_number", "body", format!("1 to {ACCOUNT_CHARS_MAX} characters")));
+    }
+    let extra = serde_json::to_string(&r.rest).map(|t| t.len()).unwrap_or(usize::MAX)
+        + serde_json::to_string(&r.business.rest).map(|t| t.len()).unwrap_or(usize::MAX);
+    if extra > EXTRA_BYTES_MAX {
+        return Err(WxError::param("business", "body", format!("the fields beyond the named ones take at most {EXTRA_BYTES_MAX} bytes")));
     }
     if !(r.business_category.is_u64() || r.business_category.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 16)) {
         return Err(WxError::param("business_category", "body", "the category's number"));
@@ -108,7 +121,7 @@ pub(super) async fn onboard(
         name: r.name,
         country_numeric: r.merchant_country_code,
         mcc: r.business.mcc,
-        settlement_account: r.settlement_bank_number.unwrap_or_default(),
+        settlement_account: r.settlement_bank_number,
         licence,
     };
     let (sub, _created) = state.platform.merchants.onboard_sub_merchant(&signer, application).await?;
