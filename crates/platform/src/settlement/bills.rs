@@ -39,7 +39,7 @@ pub struct BillRequest {
 }
 
 /// Add to a bill's running total; a bill whose totals do not fit i64 is refused, never wrapped.
-fn add(total: &mut i64, value: i64) -> Result<()> {
+pub(super) fn add(total: &mut i64, value: i64) -> Result<()> {
     *total = total.checked_add(value).ok_or_else(|| PlatformError::Internal("a bill total overflows i64".into()))?;
     Ok(())
 }
@@ -52,7 +52,7 @@ fn bill_time(ms: i64) -> String {
 
 /// A bill cell: WeChat prefixes every value with a backtick (so spreadsheets keep long numbers as text);
 /// commas and line breaks in merchant text would break the columns, so they become spaces.
-fn cell(text: &str) -> String {
+pub(super) fn cell(text: &str) -> String {
     format!("`{}", text.replace([',', '\n', '\r'], " "))
 }
 

@@ -269,7 +269,7 @@ impl Settlements {
                 amount(s.carry_out_minor, c)
             );
         }
-        let sha256_hex = crate::crypto::sha256(csv.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let sha256_hex = crate::crypto::hex(&crate::crypto::sha256(csv.as_bytes()));
         Ok(PartnerFile { csv, sha256_hex, lines: rows.len() })
     }
 

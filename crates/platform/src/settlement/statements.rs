@@ -3,6 +3,7 @@
 //! currency and the exchange rate of each payment and refund (the refund's is the payment's: refunds
 //! go back at the original rate).
 
+use super::bills::{add, cell};
 use super::{Settlements, amount, local_day_bounds};
 use crate::payments::{BillLine, Order};
 use crate::{MerchantId, PlatformError, Result};
@@ -16,11 +17,6 @@ Refund Exchange Rate,Payer's refund amount,Payer's refund currency type\n";
 
 const STATEMENT_TOTALS: &str =
     "Total transaction count,Total amount,Total refund amount,Total coupon refund amount,Total fee amount,Total cash amount\n";
-
-/// A statement cell, as the domestic bill writes it: a leading backtick, no commas or line breaks.
-fn cell(text: &str) -> String {
-    format!("`{}", text.replace([',', '\n', '\r'], " "))
-}
 
 /// `yyyyMMdd` (the global API's date) as `YYYY-MM-DD`.
 pub fn statement_day(date: &str) -> Result<String> {
@@ -84,7 +80,14 @@ fn statement_cells(l: &BillLine, time_zone: &str, rate_text: &str, settlement: C
         payer_currency.code().to_string(),
         amount(if l.refund { 0 } else { payer_total }, payer_currency),
         settlement.code().to_string(),
-        amount(if l.refund { 0 } else { o.total_minor - fee }, c),
+        amount(
+            if l.refund {
+                0
+            } else {
+                o.total_minor.checked_sub(fee).ok_or_else(|| PlatformError::Internal("a fee above its payment".into()))?
+            },
+            c,
+        ),
         rate.to_string(),
         refund(rate.to_string()),
         refund(amount(payer_refund, payer_currency)),
@@ -102,10 +105,6 @@ impl Settlements {
         let rate_text = format!("{}.{:02}%", fee_bps / 100, fee_bps % 100);
         let mut out = String::from(STATEMENT_HEADER);
         let (mut count, mut total, mut refunded, mut fees, mut cash) = (0i64, 0i64, 0i64, 0i64, 0i64);
-        let add = |sum: &mut i64, v: i64| -> Result<()> {
-            *sum = sum.checked_add(v).ok_or_else(|| PlatformError::Internal("a statement total overflows i64".into()))?;
-            Ok(())
-        };
         let settlement = auth.merchant.settlement_currency;
         // The cash total is only a sum when the payers paid in one currency.
         let mut cash_currencies = std::collections::BTreeSet::new();

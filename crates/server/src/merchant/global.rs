@@ -64,6 +64,15 @@ pub(super) struct Acting {
 }
 
 impl Acting {
+    /// The app id of the mode: `appid` in common mode, `sp_appid` in institution mode.
+    pub(super) fn appid(&self, appid: Option<String>, sp_appid: Option<String>) -> Result<String, WxError> {
+        match (&self.sp, appid, sp_appid) {
+            (None, Some(appid), None) | (Some(_), None, Some(appid)) => Ok(appid),
+            (None, ..) => Err(WxError::param("appid", "body", "common mode names appid")),
+            (Some(_), ..) => Err(WxError::param("sp_appid", "body", "institution mode names sp_appid")),
+        }
+    }
+
     /// The one whose key signs the answer: the institution, or the merchant itself.
     pub(super) fn signer(&self) -> &MerchantAuth {
         self.sp.as_deref().unwrap_or(&self.merchant)
@@ -129,11 +138,7 @@ pub(super) async fn prepay(
     }
     check_mcc(&r.merchant_category_code)?;
     let who = acting(&state, signer, r.mchid.as_deref(), r.sp_mchid.as_deref(), r.sub_mchid.as_deref(), "body").await?;
-    let appid = match (&who.sp, r.appid, r.sp_appid) {
-        (None, Some(appid), None) | (Some(_), None, Some(appid)) => appid,
-        (None, ..) => return Err(WxError::param("appid", "body", "common mode names appid")),
-        (Some(_), ..) => return Err(WxError::param("sp_appid", "body", "institution mode names sp_appid")),
-    };
+    let appid = who.appid(r.appid, r.sp_appid)?;
     let payer_openid = r.payer.and_then(|p| p.sub_openid.or(p.sp_openid).or(p.openid));
     if trade_type == TradeType::Jsapi && payer_openid.is_none() {
         return Err(WxError::param("payer.openid", "body", "a JSAPI order names its payer"));

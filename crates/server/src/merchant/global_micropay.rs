@@ -60,11 +60,7 @@ pub(super) async fn pay(
     }
     check_mcc(&r.merchant_category_code)?;
     let who = acting(&state, signer, r.mchid.as_deref(), r.sp_mchid.as_deref(), r.sub_mchid.as_deref(), "body").await?;
-    let appid = match (&who.sp, r.appid, r.sp_appid) {
-        (None, Some(appid), None) | (Some(_), None, Some(appid)) => appid,
-        (None, ..) => return Err(WxError::param("appid", "body", "common mode names appid")),
-        (Some(_), ..) => return Err(WxError::param("sp_appid", "body", "institution mode names sp_appid")),
-    };
+    let appid = who.appid(r.appid, r.sp_appid)?;
     let scene_info = r.scene_info.as_ref().map(Value::to_string);
     if scene_info.as_ref().is_some_and(|s| s.len() > 4096) {
         return Err(WxError::param("scene_info", "body", "at most 4 KiB"));
