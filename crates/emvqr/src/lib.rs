@@ -14,6 +14,7 @@
 //! The CRC is CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) over the UTF-8 bytes of everything up to
 //! and including "6304", written as four upper-case hex digits.
 
+pub mod cpm;
 mod schemes;
 
 pub use schemes::{Scheme, schemes};

@@ -34,6 +34,45 @@ pub fn schemes(p: &Payload) -> Vec<(u8, Scheme)> {
         .collect()
 }
 
+impl Scheme {
+    /// The scheme's globally unique identifier (sub-ID 00).
+    pub fn guid(&self) -> &str {
+        match self {
+            Scheme::Fps { .. } => "hk.com.hkicl",
+            Scheme::PayNow { .. } => "SG.PAYNOW",
+            Scheme::PromptPay { .. } => "A000000677010111",
+            Scheme::Pix { .. } => "br.gov.bcb.pix",
+            Scheme::Qris { .. } => "ID.CO.QRIS.WWW",
+            Scheme::Other { guid, .. } => guid,
+        }
+    }
+
+    /// The template's value (sub-IDs ascending), the inverse of decoding it.
+    pub fn template(&self) -> String {
+        let opt = |id: u8, v: &Option<String>| v.as_ref().map(|v| (id, v.clone()));
+        let mut fields: Vec<(u8, String)> = match self {
+            Scheme::Fps { clearing_code, fps_id, mobile, email } => {
+                [opt(1, clearing_code), opt(2, fps_id), opt(3, mobile), opt(4, email)].into_iter().flatten().collect()
+            }
+            Scheme::PayNow { proxy_type, proxy_value, amount_editable, expiry } => {
+                let editable = Some(if *amount_editable { "1" } else { "0" }.to_string());
+                [opt(1, proxy_type), opt(2, proxy_value), opt(3, &editable), opt(4, expiry)].into_iter().flatten().collect()
+            }
+            Scheme::PromptPay { mobile, national_id, e_wallet } => {
+                [opt(1, mobile), opt(2, national_id), opt(3, e_wallet)].into_iter().flatten().collect()
+            }
+            Scheme::Pix { key, description, url } => [opt(1, key), opt(2, description), opt(25, url)].into_iter().flatten().collect(),
+            Scheme::Qris { merchant_id, criteria } => [opt(2, merchant_id), opt(3, criteria)].into_iter().flatten().collect(),
+            Scheme::Other { fields, .. } => fields.iter().map(|o| (o.id, o.value.clone())).collect(),
+        };
+        fields.sort_by_key(|(id, _)| *id);
+        let mut all = vec![(0u8, self.guid().to_string())];
+        all.extend(fields);
+        let pairs: Vec<(u8, &str)> = all.iter().map(|(id, v)| (*id, v.as_str())).collect();
+        super::template(&pairs)
+    }
+}
+
 fn decode(inner: &[Object]) -> Option<Scheme> {
     let get = |id: u8| inner.iter().find(|o| o.id == id).map(|o| o.value.clone());
     let guid = get(0)?;
@@ -94,6 +133,22 @@ mod tests {
         assert_eq!(schemes(&p), vec![(26, Scheme::Pix { key: Some("pix@example.com".into()), description: None, url: None })]);
         let p = with_template(51, template(&[(0, "ID.CO.QRIS.WWW"), (2, "ID1020021181745"), (3, "UMI")]), "360", "ID");
         assert_eq!(schemes(&p), vec![(51, Scheme::Qris { merchant_id: Some("ID1020021181745".into()), criteria: Some("UMI".into()) })]);
+    }
+
+    #[test]
+    fn each_scheme_encodes_back_to_the_template_it_was_decoded_from() {
+        let templates = [
+            template(&[(0, "hk.com.hkicl"), (1, "004"), (3, "+852-61234567")]),
+            template(&[(0, "SG.PAYNOW"), (1, "2"), (2, "201403121W"), (3, "0"), (4, "20261231")]),
+            template(&[(0, "A000000677010111"), (1, "0066812345678")]),
+            template(&[(0, "br.gov.bcb.pix"), (1, "pix@example.com"), (2, "Cafe")]),
+            template(&[(0, "ID.CO.QRIS.WWW"), (2, "ID1020021181745"), (3, "UMI")]),
+            template(&[(0, "com.example.pay"), (1, "X"), (7, "Y")]),
+        ];
+        for t in templates {
+            let scheme = decode(&objects(&t).unwrap()).unwrap();
+            assert_eq!(scheme.template(), t);
+        }
     }
 
     #[test]
