@@ -37,6 +37,9 @@ pub mod account {
     /// The platform's position in a currency: what exchanges bought into it and sold out of it. Its
     /// balance is the platform's exposure; across currencies, the spread it earned.
     pub const FX_POSITION: u16 = 8;
+    /// A partner network's settlement account per currency (`| number << 16`, see `networks`): credited
+    /// by what Qianbao's wallets paid its merchants, debited by what its wallets paid Qianbao's.
+    pub const NETWORK_SETTLEMENT: u16 = 9;
 }
 
 /// Ledger transfer kinds (also the transfer `code`).
@@ -69,6 +72,16 @@ pub mod transfer {
     /// A person converting between their own balances.
     pub const FX_CONVERT_IN: u16 = 50;
     pub const FX_CONVERT_OUT: u16 = 51;
+    /// A Qianbao wallet paying a partner network's merchant: the hold (the payer's wallet to the
+    /// network, or into the FX position), the FX position to the network, and their post or void.
+    pub const NETWORK_PAY: u16 = 60;
+    pub const NETWORK_PAY_FX_OUT: u16 = 61;
+    pub const NETWORK_PAY_POST: u16 = 62;
+    pub const NETWORK_PAY_VOID: u16 = 63;
+    /// A partner network's wallet paying a Qianbao merchant's order from the network's account.
+    pub const NETWORK_ORDER_PAY: u16 = 64;
+    /// A network's day settled: its net between the network's account and the bank rail.
+    pub const NETWORK_SETTLE: u16 = 65;
     pub const SETTLEMENT_FEE: u16 = 40;
     pub const SETTLEMENT_PAYOUT: u16 = 41;
     /// A limit period funded at KYC version 0: `+ tier` (the tiers' differences, in turn).

@@ -40,6 +40,10 @@ text_enum! {
         RegionRule => "REGION_RULE",
         LimitCrossBorderDaily => "LIMIT_CROSS_BORDER_DAILY",
         LimitCrossBorderYearly => "LIMIT_CROSS_BORDER_YEARLY",
+        /// A partner network did not answer (nothing was paid): try again.
+        NetworkUnreachable => "NETWORK_UNREACHABLE",
+        /// A partner network's payment id was used for another payment.
+        NetworkRequestReused => "NETWORK_REQUEST_REUSED",
     }
 }
 

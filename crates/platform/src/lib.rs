@@ -41,6 +41,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod ledger_admin;
 pub mod merchants;
+pub mod networks;
 pub mod outbox;
 pub mod p2p;
 pub mod payments;
@@ -110,6 +111,8 @@ pub struct PlatformConfig {
     /// 1 and 2, in major units of the currency paid in.
     pub limits_cross_border: [people::TierLimits; 3],
     pub fx: fx::FxRules,
+    /// The globally unique identifier of Qianbao's template in its EMV codes (reverse domain, ≤ 32).
+    pub qr_guid: String,
 }
 
 impl Default for PlatformConfig {
@@ -139,6 +142,7 @@ impl Default for PlatformConfig {
             limits: people::default_limits(),
             limits_in: people::default_limits_in(),
             public_url: "http://127.0.0.1:8080".into(),
+            qr_guid: "com.qianbao".into(),
             sign_in_attempts_max: 10,
             sign_in_window_s: 300,
             limits_cross_border: people::default_limits_cross_border(),
@@ -183,6 +187,7 @@ pub struct Platform {
     pub red_packets: Arc<red_packets::RedPackets>,
     pub merchants: Arc<merchants::Merchants>,
     pub payments: Arc<payments::Payments>,
+    pub networks: Arc<networks::Networks>,
     pub settlement: Arc<settlement::Settlements>,
     pub fx: Arc<fx::Fx>,
     pub history: history::History,
@@ -211,6 +216,7 @@ impl Platform {
         let payments =
             Arc::new(payments::Payments::new(core.clone(), people.clone(), wallet.clone(), merchants.clone(), outbox.clone(), fx.clone()));
         let settlement = Arc::new(settlement::Settlements::new(core.clone(), merchants.clone(), payments.clone()));
+        let networks = Arc::new(networks::Networks::new(core.clone(), people.clone(), payments.clone()));
         let audit = Arc::new(audit::Audit::new(core.clone()));
         let idempotency = Arc::new(idempotency::Idempotency::new(core.clone()));
         let history = history::History::new(wallet.clone(), p2p.clone(), red_packets.clone(), payments.clone());
@@ -225,6 +231,7 @@ impl Platform {
             red_packets,
             merchants,
             payments,
+            networks,
             settlement,
             fx,
             history,

@@ -17,6 +17,7 @@
 pub mod fuzzing;
 pub mod http;
 pub mod merchant;
+pub mod network;
 pub mod notify;
 pub mod openapi;
 pub mod operator;
@@ -54,6 +55,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
         .route("/pay/h5", get(pay_page::h5))
+        .route("/qr/code.svg", get(qr::svg))
+        .route("/qr/code.png", get(qr::png))
+        .merge(network::inbound::routes())
         .merge(wallet::routes(state.clone()))
         .merge(operator::routes())
         .merge(merchant::routes(state.clone()))

@@ -5,8 +5,15 @@
 use emvqr::{Object, Payload, Scheme};
 use serde_json::{Value, json};
 
-/// The decoded payload and its verdict; `valid` is false when it cannot be read or breaks a rule.
+/// The decoded payload and its verdict; `valid` is false when it cannot be read or breaks a rule. A
+/// consumer-presented payload (base64 BER-TLV) is decoded as its tag tree.
 pub fn decode(payload: &str) -> Value {
+    if emvqr::cpm::looks_like(payload) {
+        return match emvqr::cpm::parse(payload) {
+            Ok(objects) => json!({"valid": true, "mode": "cpm", "objects": objects.iter().map(tlv_json).collect::<Vec<_>>()}),
+            Err(e) => json!({"valid": false, "mode": "cpm", "error": e.to_string()}),
+        };
+    }
     let p = match emvqr::parse(payload) {
         Ok(p) => p,
         Err(e) => return json!({"valid": false, "error": e.to_string()}),
@@ -15,10 +22,77 @@ pub fn decode(payload: &str) -> Value {
     let schemes: Vec<Value> = emvqr::schemes(&p).into_iter().map(|(id, s)| scheme_json(id, &s)).collect();
     json!({
         "valid": refusals.is_empty(),
+        "mode": "mpm",
         "refusals": refusals,
         "objects": p.objects.iter().map(object_json).collect::<Vec<_>>(),
         "schemes": schemes,
     })
+}
+
+/// A BER-TLV object: its tag in hex, and its value as hex (and as text when it is printable) or its
+/// children.
+fn tlv_json(t: &emvqr::cpm::Tlv) -> Value {
+    let tag = format!("{:X}", t.tag);
+    match &t.value {
+        emvqr::cpm::Value::Constructed(children) => json!({"tag": tag, "template": children.iter().map(tlv_json).collect::<Vec<_>>()}),
+        emvqr::cpm::Value::Primitive(bytes) => {
+            let text = std::str::from_utf8(bytes).ok().filter(|s| s.bytes().all(|b| (0x20..=0x7e).contains(&b)));
+            json!({"tag": tag, "hex": emvqr::cpm::hex(bytes), "text": text})
+        }
+    }
+}
+
+/// The longest text rendered as a QR code (characters): an EMV payload is at most 512.
+pub const RENDER_CHARS_MAX: usize = 1024;
+/// PNG: pixels per module, and the quiet zone (modules) the QR specification asks for.
+const PNG_MODULE_PX: u32 = 8;
+const QUIET_ZONE_MODULES: u32 = 4;
+
+fn code(data: &str) -> Result<qrcode::QrCode, String> {
+    if data.is_empty() || data.chars().count() > RENDER_CHARS_MAX {
+        return Err(format!("1 to {RENDER_CHARS_MAX} characters"));
+    }
+    // Level M, as EMV QR codes are commonly printed; byte mode carries UTF-8 (template 64).
+    qrcode::QrCode::with_error_correction_level(data.as_bytes(), qrcode::EcLevel::M).map_err(|e| e.to_string())
+}
+
+/// The QR code of `data` as an SVG document.
+pub fn render_svg(data: &str) -> Result<String, String> {
+    let svg = code(data)?
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(256, 256)
+        .quiet_zone(true)
+        .dark_color(qrcode::render::svg::Color("#000000"))
+        .light_color(qrcode::render::svg::Color("#ffffff"))
+        .build();
+    Ok(svg)
+}
+
+/// The QR code of `data` as a grayscale PNG (8 pixels a module, the 4-module quiet zone).
+pub fn render_png(data: &str) -> Result<Vec<u8>, String> {
+    let code = code(data)?;
+    let width = code.width() as u32;
+    let colors = code.to_colors();
+    let side = (width + 2 * QUIET_ZONE_MODULES) * PNG_MODULE_PX;
+    let mut pixels = vec![255u8; (side * side) as usize];
+    for (i, color) in colors.iter().enumerate() {
+        if *color != qrcode::Color::Dark {
+            continue;
+        }
+        let (mx, my) = (i as u32 % width + QUIET_ZONE_MODULES, i as u32 / width + QUIET_ZONE_MODULES);
+        for y in my * PNG_MODULE_PX..(my + 1) * PNG_MODULE_PX {
+            let row = (y * side) as usize;
+            pixels[row + (mx * PNG_MODULE_PX) as usize..row + ((mx + 1) * PNG_MODULE_PX) as usize].fill(0);
+        }
+    }
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, side, side);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(&pixels).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 fn object_json(o: &Object) -> Value {
@@ -132,4 +206,30 @@ mod tests {
         assert!(encode(&json!({"objects": [{"id": "00", "value": "01"}, {"id": "00", "value": "01"}]})).is_err());
         assert!(encode(&json!({"objects": [{"id": "26", "template": [{"id": "00", "value": "x".repeat(100)}]}]})).is_err());
     }
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct ImageQuery {
+    data: String,
+}
+
+fn image(uri: &axum::http::Uri, render: impl Fn(&str) -> Result<(&'static str, Vec<u8>), String>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let rendered = crate::http::query::<ImageQuery>(uri).map_err(|e| format!("?data=<the text to encode>: {e}")).and_then(|q| render(&q.data));
+    match rendered {
+        Ok((content_type, bytes)) => {
+            ([("content-type", content_type), ("cache-control", "public, max-age=86400")], bytes).into_response()
+        }
+        Err(e) => crate::http::error(axum::http::StatusCode::BAD_REQUEST, "PARAM_ERROR", &format!("data: {e}")),
+    }
+}
+
+/// `GET /qr/code.svg?data=...`: any payload (a code_url, an EMV payload) as a QR code, SVG.
+pub(crate) async fn svg(uri: axum::http::Uri) -> axum::response::Response {
+    image(&uri, |d| render_svg(d).map(|s| ("image/svg+xml", s.into_bytes())))
+}
+
+/// `GET /qr/code.png?data=...`: the same as PNG.
+pub(crate) async fn png(uri: axum::http::Uri) -> axum::response::Response {
+    image(&uri, |d| render_png(d).map(|b| ("image/png", b)))
 }

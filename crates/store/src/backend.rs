@@ -55,6 +55,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "transient_failures", include_str!("../migrations/0004_transient_failures.sql")),
     (5, "exactly_once", include_str!("../migrations/0005_exactly_once.sql")),
     (6, "fx", include_str!("../migrations/0006_fx.sql")),
+    (7, "qr_networks", include_str!("../migrations/0007_qr_networks.sql")),
 ];
 
 pub(crate) fn latest_version() -> i64 {

@@ -9,6 +9,7 @@ pub mod countries;
 mod keys;
 mod nonces;
 mod platform_keys;
+pub mod qr;
 mod store;
 mod sub_merchants;
 

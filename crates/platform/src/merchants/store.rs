@@ -201,3 +201,67 @@ pub(crate) fn heartbeat(c: &mut dyn Conn, instance: &str, now_ms: i64, window_ms
     let row = c.query_one("SELECT COUNT(*) AS live FROM instances WHERE seen_at >= $1", params![now_ms - window_ms])?;
     row.map(|r| r.int("live")).transpose().map(|n| n.unwrap_or(1).max(1))
 }
+
+pub(crate) fn upsert_qr_profile(c: &mut dyn Conn, merchant: MerchantId, p: &super::qr::QrProfile, now_ms: i64) -> Result<()> {
+    c.execute(
+        "INSERT INTO merchant_qr_profiles (merchant_id, name, city, postal_code, language, local_name, local_city, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (merchant_id) DO UPDATE SET name = $2, city = $3, postal_code = $4, language = $5, local_name = $6, local_city = $7, updated_at = $8",
+        params![
+            merchant,
+            p.name.as_str(),
+            p.city.as_str(),
+            p.postal_code.as_deref(),
+            p.language.as_deref(),
+            p.local_name.as_deref(),
+            p.local_city.as_deref(),
+            now_ms
+        ],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn qr_profile(c: &mut dyn Conn, merchant: MerchantId) -> Result<Option<super::qr::QrProfile>> {
+    let row = c.query_one(
+        "SELECT name, city, postal_code, language, local_name, local_city FROM merchant_qr_profiles WHERE merchant_id = $1",
+        params![merchant],
+    )?;
+    row.map(|r| {
+        Ok(super::qr::QrProfile {
+            name: r.text("name")?,
+            city: r.text("city")?,
+            postal_code: r.opt_text("postal_code")?,
+            language: r.opt_text("language")?,
+            local_name: r.opt_text("local_name")?,
+            local_city: r.opt_text("local_city")?,
+        })
+    })
+    .transpose()
+}
+
+/// `false` when the merchant already has `max` other schemes.
+pub(crate) fn upsert_scheme(
+    c: &mut dyn Conn,
+    merchant: MerchantId,
+    scheme: super::qr::SchemeKind,
+    template: &str,
+    max: usize,
+    now_ms: i64,
+) -> Result<bool> {
+    let others = c
+        .query("SELECT scheme FROM merchant_schemes WHERE merchant_id = $1 AND scheme <> $2", params![merchant, scheme])?
+        .len();
+    if others >= max {
+        return Ok(false);
+    }
+    c.execute(
+        "INSERT INTO merchant_schemes (merchant_id, scheme, template, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (merchant_id, scheme) DO UPDATE SET template = $3",
+        params![merchant, scheme, template, now_ms],
+    )?;
+    Ok(true)
+}
+
+pub(crate) fn schemes(c: &mut dyn Conn, merchant: MerchantId) -> Result<Vec<(String, String)>> {
+    c.query("SELECT scheme, template FROM merchant_schemes WHERE merchant_id = $1 ORDER BY created_at, scheme", params![merchant])?
+        .iter()
+        .map(|r| Ok((r.text("scheme")?, r.text("template")?)))
+        .collect()
+}

@@ -20,7 +20,44 @@ const CODE_KEPT_MS: i64 = 86_400_000;
 pub struct PaymentCode {
     /// 18 digits; 13… for mainland wallets, 15… for Hong Kong ones (WeChat's prefixes 10–15).
     pub code: String,
+    /// The same code as an EMVCo consumer-presented payload (base64 BER-TLV), for card-scheme QR
+    /// terminals; `codepay` takes either as `auth_code`.
+    pub emv_cpm: String,
     pub expires_at_ms: i64,
+}
+
+/// Qianbao's application identifier in consumer-presented codes: a proprietary AID (ISO 7816-5: an
+/// AID starting with F is not registered), F0 followed by "QIANBAO".
+pub const CPM_AID: [u8; 8] = [0xF0, b'Q', b'I', b'A', b'N', b'B', b'A', b'O'];
+
+impl Payments {
+    /// The CPM payload of a payment code: 85 "CPV01", then the application template 61 with the AID
+    /// (4F), the label (50), the code as the token PAN (5A, BCD) and the transparent template 64 with
+    /// the cryptogram (9F26: 8 bytes of the server's MAC over the code) and the counter (9F36).
+    pub fn cpm_of(&self, code: &str) -> String {
+        use emvqr::cpm::{Tlv, bcd, build};
+        let cryptogram = self.core.mac_raw(format!("cpm\n{code}").as_bytes())[..8].to_vec();
+        let application = Tlv::constructed(
+            0x61,
+            vec![
+                Tlv::primitive(0x4F, CPM_AID.to_vec()),
+                Tlv::primitive(0x50, b"QIANBAO".to_vec()),
+                Tlv::primitive(0x5A, bcd(code)),
+                Tlv::constructed(0x64, vec![Tlv::primitive(0x9F26, cryptogram), Tlv::primitive(0x9F36, vec![0, 1])]),
+            ],
+        );
+        build(&[Tlv::primitive(0x85, emvqr::cpm::FORMAT_INDICATOR.to_vec()), application])
+    }
+
+    /// The payment code a CPM payload carries, if it is Qianbao's and its cryptogram verifies.
+    pub fn code_of_cpm(&self, payload: &str) -> Option<String> {
+        let objects = emvqr::cpm::parse(payload).ok()?;
+        let app = objects.iter().find(|o| o.tag == 0x61 && o.child(0x4F).and_then(|a| a.bytes()) == Some(&CPM_AID[..]))?;
+        let code = emvqr::cpm::digits_of_bcd(app.child(0x5A)?.bytes()?)?;
+        let cryptogram = app.child(0x64)?.child(0x9F26)?.bytes()?;
+        let expected = &self.core.mac_raw(format!("cpm\n{code}").as_bytes())[..8];
+        (valid_payment_code(&code) && crypto::constant_time_eq(expected, cryptogram)).then_some(code)
+    }
 }
 
 /// `^1[0-5][0-9]{16}$`, what merchants' POS software accepts.
@@ -43,7 +80,7 @@ impl Payments {
             debug_assert!(valid_payment_code(&code));
             let c = code.clone();
             if self.core.read(move |conn| store::insert_code(conn, &c, person, now, expires_at)).await? {
-                return Ok(PaymentCode { code, expires_at_ms: expires_at });
+                return Ok(PaymentCode { emv_cpm: self.cpm_of(&code), code, expires_at_ms: expires_at });
             }
         }
         Err(PlatformError::Internal("no free payment code after four tries".into()))
@@ -58,8 +95,11 @@ impl Payments {
         mut new: NewOrder,
         auth_code: &str,
     ) -> Result<Order> {
+        // A consumer-presented EMV payload stands for the code it carries.
+        let from_cpm = emvqr::cpm::looks_like(auth_code).then(|| self.code_of_cpm(auth_code)).flatten();
+        let auth_code = from_cpm.as_deref().unwrap_or(auth_code);
         if !valid_payment_code(auth_code) {
-            return Err(PlatformError::invalid("payer.auth_code", "18 digits starting 10 to 15"));
+            return Err(PlatformError::invalid("payer.auth_code", "18 digits starting 10 to 15, or Qianbao's EMV consumer-presented code"));
         }
         let (code, now) = (auth_code.to_string(), self.core.now_ms());
         let invalid = || PlatformError::invalid("payer.auth_code", "this payment code is unknown, used or expired: ask for a fresh one");

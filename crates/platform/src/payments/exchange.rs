@@ -37,7 +37,7 @@ impl PaymentPlan {
 }
 
 /// A purpose code for the regulator's report, from the merchant's category (ISO 18245).
-fn purpose_code(mcc: &str) -> &'static str {
+pub(crate) fn purpose_code(mcc: &str) -> &'static str {
     match mcc.parse::<u16>().unwrap_or(0) {
         3000..=3999 | 4111..=4131 | 4411 | 4511 | 4722 | 7011 | 7512 => "TRAVEL",
         5000..=5999 => "GOODS",
@@ -82,8 +82,13 @@ impl Payments {
 
     /// How `person` would pay `total` to merchant `mchid`.
     async fn plan_for(&self, person: PersonId, mchid: &str, total: Money, how: &PayOrder<'_>) -> Result<PaymentPlan> {
-        let (currency, payer_region) = self.pay_currency(person, how.balance_currency).await?;
         let country = self.merchants.merchant(mchid).await?.merchant.country.clone();
+        self.plan_in(person, &country, total, how).await
+    }
+
+    /// How `person` would pay `total` to a merchant in `country` (a partner network's, too).
+    pub(crate) async fn plan_in(&self, person: PersonId, country: &str, total: Money, how: &PayOrder<'_>) -> Result<PaymentPlan> {
+        let (currency, payer_region) = self.pay_currency(person, how.balance_currency).await?;
         let cross_border = country != payer_region;
         if currency == total.currency() {
             return Ok(PaymentPlan { pay: total, price: None, quote: None, cross_border, payer_region });
@@ -113,7 +118,13 @@ impl Payments {
     }
 
     async fn preview_plan_for(&self, person: PersonId, mchid: &str, total: Money, how: &PayOrder<'_>) -> Result<PaymentPlan> {
-        let mut plan = self.plan_for(person, mchid, total, how).await?;
+        let country = self.merchants.merchant(mchid).await?.merchant.country.clone();
+        self.preview_plan_in(person, &country, total, how).await
+    }
+
+    /// The preview of paying `total` to a merchant in `country`, its price locked in a quote.
+    pub async fn preview_plan_in(&self, person: PersonId, country: &str, total: Money, how: &PayOrder<'_>) -> Result<PaymentPlan> {
+        let mut plan = self.plan_in(person, country, total, how).await?;
         if let (Some(price), None) = (&plan.price, plan.quote) {
             let channel = if how.card.is_some() { Channel::CardPayment } else { Channel::Payment };
             let q = self.fx.lock(person, channel, plan.pay, total, price, pricing::PAYMENT_ROUNDING).await?;

@@ -11,7 +11,9 @@
 //! guard adds to the order's refunded total only while it stays within what was paid.
 
 mod codes;
+pub mod emv;
 mod exchange;
+mod network_pay;
 mod orders;
 mod pay;
 mod refunds;
@@ -22,6 +24,7 @@ mod wire;
 
 pub use codes::{PAYMENT_CODE_TTL_MS, PaymentCode, USERPAYING_TTL_MS, valid_payment_code};
 pub use exchange::PaymentPlan;
+pub(crate) use exchange::purpose_code;
 pub use orders::{ORDER_TOTAL_MAX, REFUNDS_PER_ORDER_MAX};
 pub use pay::{ClientSignature, OrderReference, PayOrder};
 pub use refunds::NewRefund;
@@ -90,6 +93,8 @@ text_enum! {
     pub enum Funding {
         Balance => "balance",
         Card => "card",
+        /// A partner network's wallet, from the network's settlement account.
+        Network => "network",
     }
 }
 
@@ -287,6 +292,10 @@ impl Payments {
         let key = transaction_id.to_string();
         let order = self.core.read(move |c| store::order_by_transaction_id(c, merchant, &key)).await?;
         order.filter(Order::paid).ok_or(PlatformError::NotFound("order"))
+    }
+
+    pub(crate) fn merchants(&self) -> &Arc<Merchants> {
+        &self.merchants
     }
 
     pub async fn order(&self, id: OrderId) -> Result<Order> {

@@ -139,7 +139,7 @@ impl Payments {
         let paid = paid(&order, &payer, charge.as_ref(), fee_minor, now, plan.exchange());
         let mut guards = vec![store::mark_paid(&store::Paid {
             order: order.id,
-            payer: person,
+            payer: Some(person),
             openid: &payer.openid,
             sub_openid: payer.sub_openid.as_deref(),
             funding: paid.funding.unwrap_or(Funding::Balance),
@@ -236,7 +236,7 @@ impl Payments {
     }
 
     /// The merchant's TRANSACTION.SUCCESS notification, if the order has a notify URL.
-    fn success_notification(&self, paid: &Order, now_ms: i64) -> Vec<::store::Effect> {
+    pub(super) fn success_notification(&self, paid: &Order, now_ms: i64) -> Vec<::store::Effect> {
         if paid.notify_url.is_empty() {
             return Vec::new();
         }

@@ -132,7 +132,7 @@ pub(crate) fn close_due(c: &mut dyn Conn, now_ms: i64) -> Result<u64> {
 /// What paying an order records.
 pub(crate) struct Paid<'a> {
     pub order: OrderId,
-    pub payer: PersonId,
+    pub payer: Option<PersonId>,
     pub openid: &'a str,
     pub sub_openid: Option<&'a str>,
     pub funding: Funding,

@@ -66,6 +66,14 @@ impl Payments {
             .and_then(|token| self.of_token(token))
     }
 
+    pub(crate) fn static_code_url_of_token(&self, token: &str) -> String {
+        format!("{STATIC_CODE_PREFIX}{token}")
+    }
+
+    pub(crate) fn code_url_of_token(&self, token: &str) -> String {
+        format!("{CODE_URL_PREFIX}{token}")
+    }
+
     /// Whether a scanned code is a merchant's static code (the person enters the amount).
     pub fn is_static_code(code_url: &str) -> bool {
         code_url.starts_with(STATIC_CODE_PREFIX)

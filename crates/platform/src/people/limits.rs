@@ -98,6 +98,11 @@ pub(crate) fn leg_ids(payment_id: u128) -> [u128; 2] {
     direction_leg_ids(Direction::Out, payment_id)
 }
 
+/// The limit legs' ids of a payment made within the limits of `directions` (as `limited_by` built them).
+pub(crate) fn legs_of(directions: &[Direction], payment_id: u128) -> Vec<u128> {
+    directions.iter().flat_map(|d| direction_leg_ids(*d, payment_id)).collect()
+}
+
 fn direction_leg_ids(direction: Direction, payment_id: u128) -> [u128; 2] {
     direction.spend_codes().map(|code| payment_id ^ (u128::from(code) << 32))
 }

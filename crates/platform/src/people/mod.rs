@@ -8,7 +8,7 @@ mod store;
 mod throttle;
 
 pub use kyc::{valid_cn_resident_id, valid_hk_id};
-pub(crate) use limits::{Direction, LimitedPayment, leg_ids};
+pub(crate) use limits::{Direction, LimitedPayment, leg_ids, legs_of};
 pub use limits::{TierLimits, default_limits, default_limits_cross_border, default_limits_in};
 
 use crate::cache::TimedCache;

@@ -126,7 +126,9 @@ pub(super) async fn add_static_code(
     let r: StaticCodeIn = parse_json(&body)?;
     let code_url = state.platform.payments.create_static_code(&mchid, &r.appid, &r.description, &r.notify_url).await?;
     audit(&state, "merchants.add_static_code", &format!("merchant:{mchid}"), &r.description).await?;
-    Ok((StatusCode::CREATED, Json(json!({"code_url": code_url}))))
+    // The EMV payload once the merchant has a QR profile (its Latin name and city).
+    let emv = state.platform.payments.emv_payload(&code_url).await.ok();
+    Ok((StatusCode::CREATED, Json(json!({"code_url": code_url, "emv": emv}))))
 }
 
 #[derive(Deserialize)]

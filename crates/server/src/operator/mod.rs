@@ -5,9 +5,11 @@ mod audit;
 mod fx;
 pub mod ledger;
 mod merchants;
+mod networks;
 mod notifications;
 mod people;
 mod platform_keys;
+mod qr;
 mod sandbox;
 mod settlements;
 
@@ -37,6 +39,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/api/merchants/{mchid}/apps", post(merchants::add_app))
         .route("/admin/api/merchants/{mchid}/static-codes", post(merchants::add_static_code))
         .route("/admin/api/merchants/{mchid}/covers", post(merchants::publish_cover))
+        .route("/admin/api/merchants/{mchid}/qr-profile", axum::routing::put(qr::set_profile))
+        .route("/admin/api/merchants/{mchid}/schemes/{scheme}", axum::routing::put(qr::register_scheme))
+        .route("/admin/api/networks", get(networks::networks))
+        .route("/admin/api/networks/{network}/reconciliations/{day}", get(networks::reconciliation))
+        .route("/admin/api/networks/{network}/settlements/{day}", post(networks::settle))
         .route("/admin/api/platform-keys", get(platform_keys::platform_keys))
         .route("/admin/api/platform-keys/rotate", post(platform_keys::rotate))
         .route("/admin/api/platform-keys/{serial}/retire", post(platform_keys::retire))

@@ -76,8 +76,16 @@ impl PaymentIn {
     }
 }
 
+/// An EMV payload of a Qianbao merchant in `code_url` stands for the Qianbao code it carries.
+fn canonical(state: &St, mut r: PaymentIn) -> PaymentIn {
+    if let Some(code) = r.code_url.as_deref().and_then(|c| state.platform.payments.qianbao_code(c)) {
+        r.code_url = Some(code);
+    }
+    r
+}
+
 /// What a person sees before paying a merchant.
-fn order_view(order: &Order, merchant_name: &str) -> serde_json::Value {
+pub(super) fn order_view(order: &Order, merchant_name: &str) -> serde_json::Value {
     serde_json::json!({
         "order_id": order.id.to_string(),
         "merchant": merchant_name,
@@ -109,7 +117,7 @@ pub(super) async fn awaiting_pin(SignedIn(me): SignedIn, state: St) -> Answer<Re
 }
 
 pub(super) async fn preview(SignedIn(me): SignedIn, state: St, body: axum::body::Bytes) -> Answer<Response> {
-    let r: PaymentIn = parse(&body)?;
+    let r = canonical(&state, parse(&body)?);
     // A static code shows who and what before an amount exists; with the amount, what it would cost
     // (previewing makes no order).
     if let Some(url) = r.code_url.as_deref().filter(|u| Payments::is_static_code(u)) {
@@ -139,7 +147,7 @@ pub(super) async fn preview(SignedIn(me): SignedIn, state: St, body: axum::body:
 }
 
 /// How the person would pay: the amount in their currency and, converting, the price and its quote.
-fn plan_view(plan: &PaymentPlan) -> serde_json::Value {
+pub(super) fn plan_view(plan: &PaymentPlan) -> serde_json::Value {
     let mut out = serde_json::json!({
         "currency": plan.pay.currency().code(),
         "amount": plan.pay.to_decimal_string(),
@@ -161,7 +169,7 @@ fn plan_view(plan: &PaymentPlan) -> serde_json::Value {
 }
 
 pub(super) async fn pay(SignedIn(me): SignedIn, state: St, Key(key): Key, body: axum::body::Bytes) -> Answer<Response> {
-    let r: PaymentIn = parse(&body)?;
+    let r = canonical(&state, parse(&body)?);
     let order = state.platform.payments.resolve_order(me, r.reference()?).await?;
     let paid = state.platform.payments.pay_order(me, order, r.how()?, key.as_deref()).await?;
     let name = state.platform.merchants.merchant(&paid.mchid).await?.merchant.name.clone();

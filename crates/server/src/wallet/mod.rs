@@ -16,6 +16,7 @@ mod money;
 mod people;
 mod qr;
 mod red_packets;
+mod scans;
 mod social;
 mod transfers;
 
@@ -42,6 +43,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/red-packets", post(red_packets::send))
         .route("/api/v1/red-packets/{id}/claims", post(red_packets::claim))
         .route("/api/v1/merchant-payments", post(merchant_payments::pay))
+        .route("/api/v1/network-payments", post(scans::pay))
         .route("/api/v1/fx/conversions", post(fx::convert))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::required));
     // Other writes: a key is optional.
@@ -61,6 +63,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/payment-codes", post(merchant_payments::payment_code))
         .route("/api/v1/fx/quotes", post(fx::quote))
         .route("/api/v1/qr/decode", post(qr::decode))
+        .route("/api/v1/scans", post(scans::scan))
         .route_layer(axum::middleware::from_fn_with_state(state, idempotency::optional));
     let reads = Router::new()
         .route("/api/v1/me", get(people::me))
@@ -78,7 +81,8 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/payment-codes/awaiting", get(merchant_payments::awaiting_pin))
         .route("/api/v1/history", get(history::history))
         .route("/api/v1/statements/{month}", get(history::statement))
-        .route("/api/v1/fx/quotes/{id}", get(fx::quote_of));
+        .route("/api/v1/fx/quotes/{id}", get(fx::quote_of))
+        .route("/api/v1/network-payments/{id}", get(scans::payment));
     money.merge(writes).merge(reads)
 }
 
