@@ -41,6 +41,34 @@ pub struct Config {
     pub public_url: Option<String>,
     /// A client has this long to send a request's headers; an idle keep-alive connection closes after it.
     pub header_read_timeout_ms: u64,
+    /// Partner networks (`[[networks]]`): their wallets pay Qianbao's merchants and Qianbao's wallets
+    /// pay theirs.
+    pub networks: Vec<NetworkFile>,
+    /// Run the sandbox partner network (a Thai network, PromptPay codes in THB) in this process,
+    /// listening here (`127.0.0.1:0`: any free port), and connect it. `serve --demo` runs one.
+    pub sandbox_network_listen: Option<String>,
+    /// How long Qianbao waits for the sandbox network, and how late its `..99` answers come.
+    pub sandbox_network_timeout_ms: u64,
+    pub sandbox_network_slow_ms: u64,
+}
+
+/// A partner network in the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkFile {
+    pub id: String,
+    pub number: u16,
+    pub name: String,
+    pub currency: String,
+    pub guids: Vec<String>,
+    pub url: String,
+    pub key: String,
+    #[serde(default = "network_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn network_timeout_ms() -> u64 {
+    5_000
 }
 
 impl Default for Config {
@@ -62,6 +90,10 @@ impl Default for Config {
             group_members_max: 500,
             public_url: None,
             header_read_timeout_ms: 10_000,
+            networks: Vec::new(),
+            sandbox_network_listen: None,
+            sandbox_network_timeout_ms: 2_000,
+            sandbox_network_slow_ms: 5_000,
         }
     }
 }
@@ -135,6 +167,18 @@ impl Config {
         }
         if let Some(v) = var("QIANBAO_GROUP_MEMBERS_MAX") {
             config.group_members_max = v.parse().map_err(|_| "QIANBAO_GROUP_MEMBERS_MAX must be a number".to_string())?;
+        }
+        if let Some(v) = var("QIANBAO_SANDBOX_NETWORK_LISTEN") {
+            config.sandbox_network_listen = Some(v);
+        }
+        if let Some(v) = var("QIANBAO_SANDBOX_NETWORK_TIMEOUT_MS") {
+            config.sandbox_network_timeout_ms = v.parse().map_err(|_| "QIANBAO_SANDBOX_NETWORK_TIMEOUT_MS must be a number".to_string())?;
+        }
+        if let Some(v) = var("QIANBAO_SANDBOX_NETWORK_SLOW_MS") {
+            config.sandbox_network_slow_ms = v.parse().map_err(|_| "QIANBAO_SANDBOX_NETWORK_SLOW_MS must be a number".to_string())?;
+        }
+        if !(100..=60_000).contains(&config.sandbox_network_timeout_ms) || config.sandbox_network_slow_ms > 600_000 {
+            return Err("sandbox_network_timeout_ms must be 100..=60000 and sandbox_network_slow_ms at most 600000".into());
         }
         if !(100..=600_000).contains(&config.header_read_timeout_ms) {
             return Err("header_read_timeout_ms must be 100..=600000".into());

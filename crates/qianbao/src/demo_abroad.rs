@@ -41,6 +41,17 @@ pub async fn seed(platform: &Platform, data_dir: &Path) -> Result<DemoAbroad, St
     onboard(platform, partner).await?;
     let store = setup(PARIS_MCHID, "sub_merchant", Some(PARTNER_MCHID), "Galeries du Boulevard Haussmann", "5311", "FR", "EUR");
     onboard(platform, store).await?;
+    // What their EMV codes say (the Latin name and city; the local ones in template 64).
+    let profiles = [
+        (RAIL_MCHID, "Mainland Rail Tickets", "Beijing", Some(("zh", "中国铁路购票", "北京"))),
+        (PARIS_MCHID, "Galeries Haussmann", "Paris", None),
+        (super::DEMO_MCHID, "Qianbao Demo Shop", "Shenzhen", Some(("zh", "钱包演示商店", "深圳"))),
+    ];
+    for (mchid, name, city, local) in profiles {
+        let profile = platform::merchants::qr::QrProfile::parse(name, city, None, local.map(|l| l.0), local.map(|l| l.1), local.map(|l| l.2))
+            .map_err(e("QR profiles"))?;
+        platform.merchants.set_qr_profile(mchid, profile).await.map_err(e("QR profiles"))?;
+    }
     let rail_code = static_code(platform, data_dir, RAIL_MCHID, "High-speed rail ticket").await?;
     let paris_code = static_code(platform, data_dir, PARIS_MCHID, "Galeries du Boulevard").await?;
     Ok(DemoAbroad { rail_code, paris_code })

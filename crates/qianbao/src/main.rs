@@ -5,6 +5,7 @@ mod bench_merchant;
 mod bench_wallet;
 mod config;
 mod demo_abroad;
+mod networks;
 
 use clap::{Parser, Subcommand};
 use config::Config;
@@ -209,9 +210,11 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
         platform_config.red_packets.shares_max = config.red_packet_shares_max;
         platform_config.no_pin_threshold_minor = config.no_pin_threshold_minor;
         platform_config.group_members_max = config.group_members_max;
-        platform_config.public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
+        platform_config.public_url = platform_config_url(&config);
         let parts = platform::Parts { store: store.clone(), db, committer, clock, config: platform_config, rail, secret };
+        let public_url = platform_config_url(&config);
         let platform = Arc::new(platform::Platform::start(parts).await.map_err(|e| e.to_string())?);
+        let networks = networks::connect(&config, &platform, demo, &public_url).await?;
         spawn_deadlines(platform.clone());
         let server_metrics = Arc::new(server::server_metrics::ServerMetrics::default());
         server::notify::spawn(platform.clone(), server_metrics.clone(), config.notify_destinations(demo));
@@ -239,12 +242,20 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
             print_demo(address, &config, &admin_token);
             print_demo_merchant(address, &merchant);
             demo_abroad::print(address, &abroad, &admin_token);
+            if let Some(url) = &networks.sandbox_url {
+                println!("Sandbox partner network ({}): {url}  (its merchants' PromptPay codes: GET {url}/sandbox/v1/merchants)", networks::SANDBOX_ID);
+            }
         }
         tokio::select! {
             served = server::serve(listener, server::router(state), std::time::Duration::from_millis(config.header_read_timeout_ms)) => served.map_err(|e| e.to_string()),
             () = shutdown_signal() => Ok(()),
         }
     })
+}
+
+/// Where this server is reached (H5 links; the sandbox network's wallet calls it there).
+fn platform_config_url(config: &Config) -> String {
+    config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen))
 }
 
 /// Resolve what fell due, every second, on every instance (each deadline resolves once whoever runs it).
@@ -333,7 +344,7 @@ async fn seed_demo_people(platform: &platform::Platform) -> Result<(), platform:
 }
 
 /// The demo merchant: WeChat's documented example mchid and appid, keys written to the data directory.
-const DEMO_MCHID: &str = "1900000109";
+pub(crate) const DEMO_MCHID: &str = "1900000109";
 const DEMO_APPID: &str = "wxd678efh567hg6787";
 
 struct DemoMerchant {

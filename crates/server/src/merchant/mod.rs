@@ -12,6 +12,7 @@
 mod auth;
 mod bills;
 mod certificates;
+mod emv_codes;
 mod codepay;
 mod exchange_rates;
 pub mod global;
@@ -56,6 +57,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/v3/refund/domestic/refunds", post(refunds::refund))
         .route("/v3/refund/domestic/refunds/{out_refund_no}", get(refunds::query_refund))
         .route("/v3/certificates", get(certificates::certificates))
+        .route("/v3/qianbao/emv-codes", post(emv_codes::emv_code))
         .route("/v3/pay/partner/transactions/jsapi", post(|s, m, u, h, b| partner::prepay(s, m, u, h, b, TradeType::Jsapi)))
         .route("/v3/pay/partner/transactions/app", post(|s, m, u, h, b| partner::prepay(s, m, u, h, b, TradeType::App)))
         .route("/v3/pay/partner/transactions/h5", post(|s, m, u, h, b| partner::prepay(s, m, u, h, b, TradeType::H5)))
