@@ -37,10 +37,15 @@ pub enum Value {
 /// Why a CPM payload cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CpmError {
-    TooLong { chars: usize },
+    TooLong {
+        chars: usize,
+    },
     NotBase64,
     /// At byte `at`: a tag or a length cut short, a length past the end, or nesting too deep.
-    Malformed { at: usize, why: &'static str },
+    Malformed {
+        at: usize,
+        why: &'static str,
+    },
     /// The first object is not `85` with "CPV01".
     NoFormatIndicator,
     /// No `61` application template.

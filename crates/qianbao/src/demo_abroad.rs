@@ -48,8 +48,9 @@ pub async fn seed(platform: &Platform, data_dir: &Path) -> Result<DemoAbroad, St
         (super::DEMO_MCHID, "Qianbao Demo Shop", "Shenzhen", Some(("zh", "钱包演示商店", "深圳"))),
     ];
     for (mchid, name, city, local) in profiles {
-        let profile = platform::merchants::qr::QrProfile::parse(name, city, None, local.map(|l| l.0), local.map(|l| l.1), local.map(|l| l.2))
-            .map_err(e("QR profiles"))?;
+        let profile =
+            platform::merchants::qr::QrProfile::parse(name, city, None, local.map(|l| l.0), local.map(|l| l.1), local.map(|l| l.2))
+                .map_err(e("QR profiles"))?;
         platform.merchants.set_qr_profile(mchid, profile).await.map_err(e("QR profiles"))?;
     }
     let rail_code = static_code(platform, data_dir, RAIL_MCHID, "High-speed rail ticket").await?;

@@ -215,11 +215,10 @@ pub(crate) struct ImageQuery {
 
 fn image(uri: &axum::http::Uri, render: impl Fn(&str) -> Result<(&'static str, Vec<u8>), String>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let rendered = crate::http::query::<ImageQuery>(uri).map_err(|e| format!("?data=<the text to encode>: {e}")).and_then(|q| render(&q.data));
+    let rendered =
+        crate::http::query::<ImageQuery>(uri).map_err(|e| format!("?data=<the text to encode>: {e}")).and_then(|q| render(&q.data));
     match rendered {
-        Ok((content_type, bytes)) => {
-            ([("content-type", content_type), ("cache-control", "public, max-age=86400")], bytes).into_response()
-        }
+        Ok((content_type, bytes)) => ([("content-type", content_type), ("cache-control", "public, max-age=86400")], bytes).into_response(),
         Err(e) => crate::http::error(axum::http::StatusCode::BAD_REQUEST, "PARAM_ERROR", &format!("data: {e}")),
     }
 }

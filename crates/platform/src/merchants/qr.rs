@@ -175,7 +175,10 @@ impl Merchants {
         let kind = SchemeKind::parse(scheme).ok_or_else(|| PlatformError::invalid("scheme", "fps, paynow, promptpay, pix or qris"))?;
         let merchant = self.merchant(mchid).await?.merchant.clone();
         if merchant.country != kind.country() {
-            return Err(PlatformError::invalid("scheme", format!("{kind} serves merchants in {}, not {}", kind.country(), merchant.country)));
+            return Err(PlatformError::invalid(
+                "scheme",
+                format!("{kind} serves merchants in {}, not {}", kind.country(), merchant.country),
+            ));
         }
         let template = scheme_from(kind, fields)?.template();
         if template.chars().count() > 99 {
@@ -184,7 +187,10 @@ impl Merchants {
         let (id, t, now) = (merchant.id, template.clone(), self.core.now_ms());
         let registered = self.core.read(move |c| store::upsert_scheme(c, id, kind, &t, SCHEMES_PER_MERCHANT_MAX, now)).await?;
         if !registered {
-            return Err(PlatformError::invalid("scheme", format!("a merchant is registered on at most {SCHEMES_PER_MERCHANT_MAX} schemes")));
+            return Err(PlatformError::invalid(
+                "scheme",
+                format!("a merchant is registered on at most {SCHEMES_PER_MERCHANT_MAX} schemes"),
+            ));
         }
         Ok(template)
     }

@@ -246,9 +246,7 @@ pub(crate) fn upsert_scheme(
     max: usize,
     now_ms: i64,
 ) -> Result<bool> {
-    let others = c
-        .query("SELECT scheme FROM merchant_schemes WHERE merchant_id = $1 AND scheme <> $2", params![merchant, scheme])?
-        .len();
+    let others = c.query("SELECT scheme FROM merchant_schemes WHERE merchant_id = $1 AND scheme <> $2", params![merchant, scheme])?.len();
     if others >= max {
         return Ok(false);
     }

@@ -95,7 +95,8 @@ impl Networks {
         if let Some(existing) = self.core.read(move |c| store::by_request(c, &n, Direction::In, &r)).await? {
             return same_payment(existing, &pay);
         }
-        let code_url = self.payments.qianbao_code(pay.code).ok_or_else(|| PlatformError::invalid("codeValue", "not a Qianbao merchant's code"))?;
+        let code_url =
+            self.payments.qianbao_code(pay.code).ok_or_else(|| PlatformError::invalid("codeValue", "not a Qianbao merchant's code"))?;
         let order = if Payments::is_static_code(&code_url) {
             let amount = pay.amount.to_decimal_string();
             self.payments.static_code_order(&code_url, &amount, Some(pay.amount.currency().code())).await?

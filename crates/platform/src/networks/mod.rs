@@ -17,9 +17,9 @@ mod outbound;
 mod reconciliation;
 mod store;
 
-pub use inbound::{InboundPay, Identification};
-pub use outbound::{NetworkPay, NetworkScan};
 pub use inbound::CODE_CHARS_MAX;
+pub use inbound::{Identification, InboundPay};
+pub use outbound::{NetworkPay, NetworkScan};
 pub use reconciliation::{CurrencyDay, Reconciliation, ReconciliationLine, Verdict};
 
 use crate::core::Core;
@@ -65,7 +65,9 @@ impl NetworkConfig {
     }
 
     pub fn check(&self) -> std::result::Result<(), String> {
-        let id_ok = !self.id.is_empty() && self.id.len() <= 32 && self.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let id_ok = !self.id.is_empty()
+            && self.id.len() <= 32
+            && self.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !id_ok {
             return Err(format!("network id {:?}: 1 to 32 characters of [a-z0-9-]", self.id));
         }
@@ -91,10 +93,16 @@ pub struct Identified {
 /// A network's answer to a payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetworkOutcome {
-    Succeeded { reference: String },
-    Declined { reason: String },
+    Succeeded {
+        reference: String,
+    },
+    Declined {
+        reason: String,
+    },
     /// No answer in time, or an answer that says nothing yet: ask again.
-    Unknown { why: String },
+    Unknown {
+        why: String,
+    },
 }
 
 /// One payment in a network's daily settlement report.
@@ -212,9 +220,15 @@ impl Networks {
     }
 
     /// Run a blocking network call off the runtime.
-    async fn call<T: Send + 'static>(&self, connector: &Arc<dyn NetworkConnector>, f: impl FnOnce(&dyn NetworkConnector) -> T + Send + 'static) -> Result<T> {
+    async fn call<T: Send + 'static>(
+        &self,
+        connector: &Arc<dyn NetworkConnector>,
+        f: impl FnOnce(&dyn NetworkConnector) -> T + Send + 'static,
+    ) -> Result<T> {
         let c = connector.clone();
-        tokio::task::spawn_blocking(move || f(c.as_ref())).await.map_err(|e| PlatformError::Internal(format!("a network call panicked: {e}")))
+        tokio::task::spawn_blocking(move || f(c.as_ref()))
+            .await
+            .map_err(|e| PlatformError::Internal(format!("a network call panicked: {e}")))
     }
 
     pub async fn payment(&self, id: i64) -> Result<NetworkPayment> {

@@ -51,14 +51,19 @@ impl Networks {
         let identified = self.call(&network, move |n| n.identify(&code)).await?.map_err(|why| {
             PlatformError::conflict(crate::Conflict::NetworkUnreachable, format!("{} did not answer: {why}", network.config().name))
         })?;
-        let identified = identified.ok_or_else(|| {
-            PlatformError::invalid("payload", format!("{} does not know this code", network.config().name))
-        })?;
+        let identified =
+            identified.ok_or_else(|| PlatformError::invalid("payload", format!("{} does not know this code", network.config().name)))?;
         Ok(Some(NetworkScan { network, identified }))
     }
 
     /// What paying a scanned code would cost the person: the plan, its price locked in a quote.
-    pub async fn preview(&self, person: PersonId, scan: &NetworkScan, amount: Option<&str>, how: &PayOrder<'_>) -> Result<Option<PaymentPlan>> {
+    pub async fn preview(
+        &self,
+        person: PersonId,
+        scan: &NetworkScan,
+        amount: Option<&str>,
+        how: &PayOrder<'_>,
+    ) -> Result<Option<PaymentPlan>> {
         let Some(total) = total(&scan.identified, amount)? else { return Ok(None) };
         Ok(Some(self.payments.preview_plan_in(person, &scan.identified.country, total, how).await?))
     }
@@ -72,7 +77,8 @@ impl Networks {
             }
             return self.follow(existing, Some(request.payload)).await;
         }
-        let scan = self.scan(request.payload).await?.ok_or_else(|| PlatformError::invalid("payload", "no partner network claims this code"))?;
+        let scan =
+            self.scan(request.payload).await?.ok_or_else(|| PlatformError::invalid("payload", "no partner network claims this code"))?;
         let total = total(&scan.identified, request.amount)?
             .ok_or_else(|| PlatformError::invalid("amount", "this code has no amount: give the amount you pay"))?;
         let plan = self.payments.plan_in(person, &scan.identified.country, total, &request.how).await?;
@@ -279,7 +285,10 @@ fn total(identified: &Identified, amount: Option<&str>) -> Result<Option<Money>>
         (Some(fixed), Some(given)) => {
             let given = crate::wallet::parse_amount("amount", given, identified.currency)?;
             if given != fixed {
-                return Err(PlatformError::invalid("amount", format!("this code fixes the amount at {} {}", fixed.to_decimal_string(), fixed.currency())));
+                return Err(PlatformError::invalid(
+                    "amount",
+                    format!("this code fixes the amount at {} {}", fixed.to_decimal_string(), fixed.currency()),
+                ));
             }
             Ok(Some(fixed))
         }

@@ -76,7 +76,10 @@ impl Networks {
         let ours = self.core.read(move |c| store::succeeded_between(c, &n, from, from + DAY_MS, DAY_PAYMENTS_MAX)).await?;
         let d = day.to_string();
         let theirs = self.call(&connector, move |c| c.settlement(&d)).await?.map_err(|why| {
-            PlatformError::conflict(crate::Conflict::NetworkUnreachable, format!("{} did not send its report: {why}", connector.config().name))
+            PlatformError::conflict(
+                crate::Conflict::NetworkUnreachable,
+                format!("{} did not send its report: {why}", connector.config().name),
+            )
         })?;
         Ok(Reconciliation { network: network.to_string(), day: day.to_string(), currencies: totals(&ours), lines: compare(&ours, &theirs) })
     }
@@ -89,11 +92,16 @@ impl Networks {
         let day_number = day_start_ms(day)? / DAY_MS;
         let mut transfers = Vec::new();
         for c in report.currencies.iter().filter(|c| c.net_minor != 0) {
-            let (account, bank) = (super::settlement_account(number, c.currency), chart::system_account(chart::account::BANK_RAIL, c.currency));
+            let (account, bank) =
+                (super::settlement_account(number, c.currency), chart::system_account(chart::account::BANK_RAIL, c.currency));
             // Qianbao owes the network: its account pays out through the bank; else the bank pays it in.
             let (debit, credit) = if c.net_minor > 0 { (account, bank) } else { (bank, account) };
             transfers.push(NewTransfer {
-                id: chart::derived((day_number << 16) | i64::from(number), chart::transfer::NETWORK_SETTLE, u32::from(c.currency.numeric())),
+                id: chart::derived(
+                    (day_number << 16) | i64::from(number),
+                    chart::transfer::NETWORK_SETTLE,
+                    u32::from(c.currency.numeric()),
+                ),
                 debit_account_id: debit,
                 credit_account_id: credit,
                 amount: chart::ledger_amount(c.net_minor.abs(), c.currency)?,
@@ -134,8 +142,10 @@ fn totals(ours: &[NetworkPayment]) -> Vec<CurrencyDay> {
 
 fn compare(ours: &[NetworkPayment], theirs: &[SettlementLine]) -> Vec<ReconciliationLine> {
     let mut lines = Vec::new();
-    let theirs_by: BTreeMap<(&str, &str), &SettlementLine> = theirs.iter().map(|l| ((l.direction.as_str(), l.request_id.as_str()), l)).collect();
-    let ours_by: BTreeMap<(&str, &str), &NetworkPayment> = ours.iter().map(|p| ((p.direction.as_str(), p.request_id.as_str()), p)).collect();
+    let theirs_by: BTreeMap<(&str, &str), &SettlementLine> =
+        theirs.iter().map(|l| ((l.direction.as_str(), l.request_id.as_str()), l)).collect();
+    let ours_by: BTreeMap<(&str, &str), &NetworkPayment> =
+        ours.iter().map(|p| ((p.direction.as_str(), p.request_id.as_str()), p)).collect();
     for (key, p) in &ours_by {
         let network = theirs_by.get(key).map(|l| l.amount);
         let verdict = match network {
@@ -143,7 +153,13 @@ fn compare(ours: &[NetworkPayment], theirs: &[SettlementLine]) -> Vec<Reconcilia
             Some(a) if a == p.amount => Verdict::Matched,
             Some(_) => Verdict::AmountDiffers,
         };
-        lines.push(ReconciliationLine { request_id: p.request_id.clone(), direction: key.0.to_string(), verdict, qianbao: Some(p.amount), network });
+        lines.push(ReconciliationLine {
+            request_id: p.request_id.clone(),
+            direction: key.0.to_string(),
+            verdict,
+            qianbao: Some(p.amount),
+            network,
+        });
     }
     for (key, l) in theirs_by.iter().filter(|(k, _)| !ours_by.contains_key(*k)) {
         lines.push(ReconciliationLine {

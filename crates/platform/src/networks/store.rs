@@ -87,7 +87,9 @@ pub(crate) fn by_request(c: &mut dyn Conn, network: &str, direction: Direction, 
 /// Outbound payments still waiting for the network, created before `before_ms`, oldest first.
 pub(crate) fn pending(c: &mut dyn Conn, before_ms: i64, limit: i64) -> Result<Vec<NetworkPayment>> {
     c.query(
-        &format!("SELECT {COLUMNS} FROM network_payments WHERE state = $1 AND direction = $2 AND created_at < $3 ORDER BY created_at LIMIT $4"),
+        &format!(
+            "SELECT {COLUMNS} FROM network_payments WHERE state = $1 AND direction = $2 AND created_at < $3 ORDER BY created_at LIMIT $4"
+        ),
         params![NetworkState::Pending, Direction::Out, before_ms, limit],
     )?
     .iter()

@@ -74,9 +74,9 @@ impl Payments {
 
     /// The `code_url` inside a payload's Qianbao template, if it has one.
     pub fn code_in(&self, payload: &Payload) -> Option<String> {
-        let ours = (26..=51u8).filter_map(|id| payload.template(id)).find(|t| {
-            t.first().is_some_and(|o| o.id == 0 && o.value.eq_ignore_ascii_case(&self.core.config.qr_guid))
-        })?;
+        let ours = (26..=51u8)
+            .filter_map(|id| payload.template(id))
+            .find(|t| t.first().is_some_and(|o| o.id == 0 && o.value.eq_ignore_ascii_case(&self.core.config.qr_guid)))?;
         let get = |id: u8| ours.iter().find(|o| o.id == id).map(|o| o.value.clone());
         match (get(2), get(3)) {
             (Some(token), None) => Some(self.static_code_url_of_token(&token)),

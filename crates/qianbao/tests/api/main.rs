@@ -16,6 +16,7 @@ mod global;
 mod hostile;
 mod merchant;
 mod merchant_sdk;
+mod networks;
 mod openapi;
 mod operator;
 mod qr;

@@ -40,6 +40,7 @@ pub(super) async fn emv_code(
     }
     let payload = p.emv_payload(&r.code_url).await?;
     let data: String = form_urlencoded::byte_serialize(payload.as_bytes()).collect();
-    let body = json!({"emv_payload": payload, "svg_url": format!("/qr/code.svg?data={data}"), "png_url": format!("/qr/code.png?data={data}")});
+    let body =
+        json!({"emv_payload": payload, "svg_url": format!("/qr/code.svg?data={data}"), "png_url": format!("/qr/code.png?data={data}")});
     signed_json(&state, &merchant, &headers, &body).await
 }

@@ -12,8 +12,8 @@
 mod auth;
 mod bills;
 mod certificates;
-mod emv_codes;
 mod codepay;
+mod emv_codes;
 mod exchange_rates;
 pub mod global;
 mod global_merchants;

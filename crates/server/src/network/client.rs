@@ -38,7 +38,10 @@ impl HttpNetwork {
         let time = now_ms();
         let sig = signature_header(&signature(&self.config.key, method, path, CLIENT_ID, time, &bytes));
         let request = |r: ureq::RequestBuilder<ureq::typestate::WithBody>| {
-            r.header("Client-Id", CLIENT_ID).header("Request-Time", time.to_string()).header("Signature", &sig).header("Content-Type", "application/json")
+            r.header("Client-Id", CLIENT_ID)
+                .header("Request-Time", time.to_string())
+                .header("Signature", &sig)
+                .header("Content-Type", "application/json")
         };
         let response = if method == "GET" {
             self.agent.get(&url).header("Client-Id", CLIENT_ID).header("Request-Time", time.to_string()).header("Signature", &sig).call()
@@ -49,7 +52,8 @@ impl HttpNetwork {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.body_mut().with_config().limit(BODY_BYTES_MAX as u64).read_to_string().map_err(|e| e.to_string())?;
-        super::verify(&self.config.key, method, path, &headers, text.as_bytes(), now_ms()).map_err(|e| format!("the answer's signature: {e}"))?;
+        super::verify(&self.config.key, method, path, &headers, text.as_bytes(), now_ms())
+            .map_err(|e| format!("the answer's signature: {e}"))?;
         if status >= 500 {
             return Err(format!("HTTP {status}"));
         }

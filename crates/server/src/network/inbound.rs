@@ -7,11 +7,11 @@
 
 use super::{BODY_BYTES_MAX, amount_json, amount_of, result, signature, signature_header};
 use crate::AppState;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Router;
 use platform::PlatformError;
 use platform::networks::{InboundPay, NetworkPayment};
 use serde_json::{Value, json};
@@ -24,11 +24,17 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/networks/v1/{network}/payments/inquiry", post(inquiry))
 }
 
+/// Signatures are fresh by the wall clock (replay protection), whatever the platform's business clock
+/// (a sandbox's manual one) says.
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
 /// A signed answer.
 fn answer(state: &AppState, network: &str, path: &str, status: StatusCode, body: Value) -> Response {
     let key = state.platform.networks.connector(network).map(|c| c.config().key.clone()).unwrap_or_default();
     let bytes = body.to_string();
-    let time = state.platform.now_ms();
+    let time = wall_clock_ms();
     let sig = signature_header(&signature(&key, "POST", path, super::client::CLIENT_ID, time, bytes.as_bytes()));
     let headers = [
         ("content-type", "application/json".to_string()),
@@ -66,19 +72,25 @@ fn checked(state: &AppState, network: &str, path: &str, headers: &HeaderMap, bod
     if body.len() > BODY_BYTES_MAX {
         return Err((StatusCode::PAYLOAD_TOO_LARGE, json!({"result": result("PARAM_ILLEGAL", "F", "the body is larger than 64 KiB")})));
     }
-    let client = super::verify(&connector.config().key, "POST", path, headers, body, state.platform.now_ms())
+    let client = super::verify(&connector.config().key, "POST", path, headers, body, wall_clock_ms())
         .map_err(|why| (StatusCode::UNAUTHORIZED, json!({"result": result("INVALID_SIGNATURE", "F", &why)})))?;
     if client != network {
         return Err((StatusCode::UNAUTHORIZED, json!({"result": result("INVALID_CLIENT", "F", "Client-Id is not this network")})));
     }
-    serde_json::from_slice(body).map_err(|e| (StatusCode::BAD_REQUEST, json!({"result": result("PARAM_ILLEGAL", "F", &format!("not JSON: {e}"))})))
+    serde_json::from_slice(body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, json!({"result": result("PARAM_ILLEGAL", "F", &format!("not JSON: {e}"))})))
 }
 
 fn text<'a>(body: &'a Value, field: &'static str) -> Result<&'a str, PlatformError> {
     body[field].as_str().ok_or_else(|| PlatformError::invalid(field, "a string"))
 }
 
-async fn identify(State(state): State<Arc<AppState>>, Path(network): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn identify(
+    State(state): State<Arc<AppState>>,
+    Path(network): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let path = format!("/networks/v1/{network}/codes/identify");
     let outcome = match checked(&state, &network, &path, &headers, &body) {
         Err((status, v)) => Err((status, v)),

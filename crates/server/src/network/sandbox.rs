@@ -149,8 +149,9 @@ impl Sandbox {
 
     /// Qianbao's request, once its signature verifies.
     fn checked(&self, method: &str, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, Response> {
-        super::verify(&self.config.key, method, path, headers, body, now_ms())
-            .map_err(|why| self.signed(method, path, StatusCode::UNAUTHORIZED, json!({"result": result("INVALID_SIGNATURE", "F", &why)})))?;
+        super::verify(&self.config.key, method, path, headers, body, now_ms()).map_err(|why| {
+            self.signed(method, path, StatusCode::UNAUTHORIZED, json!({"result": result("INVALID_SIGNATURE", "F", &why)}))
+        })?;
         if body.is_empty() {
             return Ok(Value::Null);
         }
@@ -175,7 +176,8 @@ impl Sandbox {
             .map_err(|e| e.to_string())?;
         let headers = response.headers().clone();
         let text = response.body_mut().read_to_string().map_err(|e| e.to_string())?;
-        super::verify(&self.config.key, "POST", path, &headers, text.as_bytes(), now_ms()).map_err(|e| format!("Qianbao's signature: {e}"))?;
+        super::verify(&self.config.key, "POST", path, &headers, text.as_bytes(), now_ms())
+            .map_err(|e| format!("Qianbao's signature: {e}"))?;
         serde_json::from_str(&text).map_err(|e| e.to_string())
     }
 }
@@ -214,20 +216,39 @@ async fn pay(State(s): St, headers: HeaderMap, body: axum::body::Bytes) -> Respo
         Ok(b) => b,
         Err(r) => return r,
     };
-    let (Some(request_id), Some(code), Some(amount)) = (body["paymentRequestId"].as_str(), body["codeValue"].as_str(), amount_of(&body["paymentAmount"])) else {
-        return s.signed("POST", path, StatusCode::BAD_REQUEST, json!({"result": result("PARAM_ILLEGAL", "F", "paymentRequestId, codeValue and paymentAmount")}));
+    let (Some(request_id), Some(code), Some(amount)) =
+        (body["paymentRequestId"].as_str(), body["codeValue"].as_str(), amount_of(&body["paymentAmount"]))
+    else {
+        return s.signed(
+            "POST",
+            path,
+            StatusCode::BAD_REQUEST,
+            json!({"result": result("PARAM_ILLEGAL", "F", "paymentRequestId, codeValue and paymentAmount")}),
+        );
     };
     let known = merchant_of(code);
     let fixed_differs = matches!(known, Some((_, Some(fixed))) if fixed != amount);
     if known.is_none() || fixed_differs || amount.currency().code() != "THB" {
-        return s.signed("POST", path, StatusCode::OK, json!({"result": result("INVALID_CODE", "F", "not this network's code, or not its amount in THB")}));
+        return s.signed(
+            "POST",
+            path,
+            StatusCode::OK,
+            json!({"result": result("INVALID_CODE", "F", "not this network's code, or not its amount in THB")}),
+        );
     }
     let (payment, first) = {
         let mut payments = s.payments.lock().expect("sandbox payments");
         match payments.get(request_id) {
             // Idempotent: the same request id answers the first payment (another code is refused).
             Some(p) if p.code == code && p.amount == amount => (p.clone(), false),
-            Some(_) => return s.signed("POST", path, StatusCode::OK, json!({"result": result("REPEAT_REQ_INCONSISTENT", "F", "this paymentRequestId paid another code or amount")})),
+            Some(_) => {
+                return s.signed(
+                    "POST",
+                    path,
+                    StatusCode::OK,
+                    json!({"result": result("REPEAT_REQ_INCONSISTENT", "F", "this paymentRequestId paid another code or amount")}),
+                );
+            }
             None => {
                 let tail = amount.minor() % 100;
                 let reported = if tail == 77 { Money::from_minor(amount.minor() + 1, amount.currency()).unwrap_or(amount) } else { amount };
@@ -321,7 +342,15 @@ async fn wallet_pay(State(s): St, body: axum::body::Bytes) -> Response {
         if paid["result"]["resultStatus"] == "S"
             && let Some(amount) = amount_of(&paid["paymentAmount"])
         {
-            let p = Payment { direction: "in", code, amount, reported: amount, status: "SUCCESS", payment_id: request_id.clone(), at_ms: now_ms() };
+            let p = Payment {
+                direction: "in",
+                code,
+                amount,
+                reported: amount,
+                status: "SUCCESS",
+                payment_id: request_id.clone(),
+                at_ms: now_ms(),
+            };
             sandbox.payments.lock().expect("sandbox payments").insert(request_id, p);
         }
         Ok(json!({"identified": identified, "paid": paid}))

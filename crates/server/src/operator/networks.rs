@@ -27,7 +27,8 @@ pub(super) async fn reconciliation(_: Operator, state: St, Path((network, day)):
 
 pub(super) async fn settle(_: Operator, state: St, Path((network, day)): Path<(String, String)>) -> Answer<Json<Value>> {
     let report = state.platform.networks.settle_day(&network, &day).await?;
-    let nets: Vec<String> = report.currencies.iter().map(|c| format!("{} {}", c.currency, platform::wallet::decimal(c.net_minor, c.currency))).collect();
+    let nets: Vec<String> =
+        report.currencies.iter().map(|c| format!("{} {}", c.currency, platform::wallet::decimal(c.net_minor, c.currency))).collect();
     audit(&state, "networks.settle_day", &format!("network:{network}"), &format!("{day}: {}", nets.join(", "))).await?;
     Ok(Json(report_json(&report)))
 }

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub(crate) struct KeyOf(pub String);
 
-/// Put on a response that must never be replayed (it carries a secret).
+/// Put on a response that must never be replayed (it carries a secret, or is not final: a pending
+/// network payment).
 #[derive(Debug, Clone, Copy)]
 pub struct NoReplay;
 

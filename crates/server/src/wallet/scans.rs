@@ -60,7 +60,13 @@ pub(super) async fn scan(SignedIn(me): SignedIn, state: St, body: axum::body::By
 }
 
 /// A Qianbao code: the order (with its plan while open), or a static code's merchant.
-async fn qianbao(state: &St, me: platform::PersonId, code_url: &str, amount: Option<&str>, how: &PayOrder<'_>) -> Result<Value, PlatformError> {
+async fn qianbao(
+    state: &St,
+    me: platform::PersonId,
+    code_url: &str,
+    amount: Option<&str>,
+    how: &PayOrder<'_>,
+) -> Result<Value, PlatformError> {
     let p = &state.platform;
     let pay_with = json!({"endpoint": "/api/v1/merchant-payments", "code_url": code_url});
     if Payments::is_static_code(code_url) {
@@ -148,7 +154,12 @@ pub(super) async fn pay(SignedIn(me): SignedIn, state: St, Key(key): Key, body: 
     let paid = state.platform.networks.pay_out(me, request, key.as_deref()).await?;
     // Pending: the network has not answered yet (202); follow it with GET.
     let status = if paid.state == NetworkState::Pending { StatusCode::ACCEPTED } else { StatusCode::CREATED };
-    Ok(json(status, &network_payment_view(&paid)))
+    let mut response = json(status, &network_payment_view(&paid));
+    if paid.state == NetworkState::Pending {
+        // Not final: a retry with the same key asks the network again instead of hearing this.
+        response.extensions_mut().insert(super::idempotency::NoReplay);
+    }
+    Ok(response)
 }
 
 pub(super) async fn payment(SignedIn(me): SignedIn, state: St, Path(payment): Path<String>) -> Answer<Response> {
