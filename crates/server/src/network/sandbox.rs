@@ -148,15 +148,16 @@ impl Sandbox {
     }
 
     /// Qianbao's request, once its signature verifies.
-    fn checked(&self, method: &str, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, Response> {
+    fn checked(&self, method: &str, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, Box<Response>> {
         super::verify(&self.config.key, method, path, headers, body, now_ms()).map_err(|why| {
             self.signed(method, path, StatusCode::UNAUTHORIZED, json!({"result": result("INVALID_SIGNATURE", "F", &why)}))
         })?;
         if body.is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_slice(body)
-            .map_err(|_| self.signed(method, path, StatusCode::BAD_REQUEST, json!({"result": result("PARAM_ILLEGAL", "F", "not JSON")})))
+        serde_json::from_slice(body).map_err(|_| {
+            Box::new(self.signed(method, path, StatusCode::BAD_REQUEST, json!({"result": result("PARAM_ILLEGAL", "F", "not JSON")})))
+        })
     }
 
     /// Call Qianbao's network API as this network.
@@ -186,7 +187,7 @@ async fn identify(State(s): St, headers: HeaderMap, body: axum::body::Bytes) -> 
     let path = "/v1/codes/identify";
     let body = match s.checked("POST", path, &headers, &body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let answer = match body["codeValue"].as_str().and_then(merchant_of) {
         None => json!({"result": result("SUCCESS", "S", "not this network's code"), "supported": false}),
@@ -214,7 +215,7 @@ async fn pay(State(s): St, headers: HeaderMap, body: axum::body::Bytes) -> Respo
     let path = "/v1/payments/pay";
     let body = match s.checked("POST", path, &headers, &body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (Some(request_id), Some(code), Some(amount)) =
         (body["paymentRequestId"].as_str(), body["codeValue"].as_str(), amount_of(&body["paymentAmount"]))
@@ -276,7 +277,7 @@ async fn inquiry(State(s): St, headers: HeaderMap, body: axum::body::Bytes) -> R
     let path = "/v1/payments/inquiry";
     let body = match s.checked("POST", path, &headers, &body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let request_id = body["paymentRequestId"].as_str().unwrap_or_default();
     let found = s.payments.lock().expect("sandbox payments").get(request_id).cloned();
@@ -290,7 +291,7 @@ async fn inquiry(State(s): St, headers: HeaderMap, body: axum::body::Bytes) -> R
 async fn settlement(State(s): St, Path(day): Path<String>, headers: HeaderMap) -> Response {
     let path = format!("/v1/settlements/{day}");
     if let Err(r) = s.checked("GET", &path, &headers, b"") {
-        return r;
+        return *r;
     }
     let Ok(date) = day.parse::<jiff::civil::Date>() else {
         return s.signed("GET", &path, StatusCode::BAD_REQUEST, json!({"result": result("PARAM_ILLEGAL", "F", "a day is YYYY-MM-DD")}));
