@@ -44,6 +44,8 @@ text_enum! {
         NetworkUnreachable => "NETWORK_UNREACHABLE",
         /// A partner network's payment id was used for another payment.
         NetworkRequestReused => "NETWORK_REQUEST_REUSED",
+        /// An order paid by a partner network's wallet is refunded through that network.
+        NetworkRefundUnsupported => "NETWORK_REFUND_UNSUPPORTED",
     }
 }
 

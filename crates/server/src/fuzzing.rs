@@ -57,6 +57,12 @@ pub fn notification(data: &[u8]) {
 /// EMV QR payloads: parsing, validating, decoding schemes and the JSON view never panic; a payload
 /// that parses rebuilds (canonical order) into one that parses to the same objects.
 pub fn emv_qr(data: &[u8]) {
+    // Consumer-presented: any bytes as BER-TLV; what decodes re-encodes (shortest lengths) to the same tree.
+    if let Ok(objects) = emvqr::cpm::decode_ber(data) {
+        let mut bytes = Vec::new();
+        objects.iter().for_each(|o| o.encode(&mut bytes));
+        assert_eq!(emvqr::cpm::decode_ber(&bytes).expect("an encoded tree decodes"), objects);
+    }
     let Ok(text) = std::str::from_utf8(data) else { return };
     let _ = crate::qr::decode(text);
     if let Ok(p) = emvqr::parse(text) {

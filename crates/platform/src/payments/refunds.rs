@@ -73,6 +73,14 @@ impl Payments {
     /// One attempt at a refund against `order` as read; `None` when a concurrent refund of an order paid
     /// in another currency changed what was refunded (the payer's share must be computed again).
     async fn try_refund(&self, merchant: MerchantId, order: &Order, new: &NewRefund, request_hash: &[u8]) -> Result<Option<Refund>> {
+        if order.funding == Some(Funding::Network) {
+            // The payer is the network's customer: its refund goes back through the network, which
+            // the connector cannot ask for yet. Refused before anything is recorded.
+            return Err(PlatformError::conflict(
+                Conflict::NetworkRefundUnsupported,
+                "this order was paid by a partner network's wallet: refund it through that network",
+            ));
+        }
         let payer = order.payer_id.ok_or_else(|| PlatformError::Internal("a paid order without its payer".into()))?;
         let to_card = order.funding == Some(Funding::Card);
         let now = self.core.now_ms();

@@ -134,6 +134,9 @@ fn a_partner_wallet_pays_a_qianbao_merchant_and_the_notification_names_the_netwo
     let notification = m.open_notification(&receiver.next(Duration::from_secs(10)));
     let paid = &notification["resource"];
     assert_eq!((paid["bank_type"].as_str(), paid["amount"]["total"].as_i64()), (Some("SANDBOX_TH"), Some(1234)), "{notification}");
+    let refund = m.refund(paid["out_trade_no"].as_str().unwrap(), "rf-network-1", 100, 1234);
+    assert_eq!(refund.status, 400, "{}", refund.body);
+    assert!(refund.body.contains("partner network"), "refused with why, before anything is recorded: {}", refund.body);
 }
 
 fn a_duplicate_pay_call_pays_once_and_a_reused_id_is_refused(env: Env) {
