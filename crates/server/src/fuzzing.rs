@@ -93,7 +93,7 @@ const APPID: &str = "wxd678efh567hg6787";
 const SERIAL: &str = "5E57F09EFDC096DE15EBE81A47057A7232F1B8E1";
 
 /// The wallet operations fuzzed: method and path (placeholders filled in).
-const WALLET_OPERATIONS: [(&str, &str); 20] = [
+const WALLET_OPERATIONS: [(&str, &str); 23] = [
     ("POST", "/api/v1/people"),
     ("POST", "/api/v1/sessions"),
     ("PUT", "/api/v1/me/pin"),
@@ -114,10 +114,13 @@ const WALLET_OPERATIONS: [(&str, &str); 20] = [
     ("POST", "/api/v1/merchant-payments"),
     ("POST", "/api/v1/payment-codes"),
     ("POST", "/admin/api/ledger/transfers"),
+    ("POST", "/api/v1/scans"),
+    ("POST", "/api/v1/network-payments"),
+    ("POST", "/api/v1/qr/decode"),
 ];
 
 /// The merchant operations fuzzed (`{no}` filled in with an order number).
-const MERCHANT_OPERATIONS: [&str; 9] = [
+const MERCHANT_OPERATIONS: [&str; 10] = [
     "/v3/pay/transactions/native",
     "/v3/pay/transactions/jsapi",
     "/v3/pay/transactions/app",
@@ -127,6 +130,7 @@ const MERCHANT_OPERATIONS: [&str; 9] = [
     "/v3/pay/transactions/out-trade-no/{no}/reverse",
     "/v3/refund/domestic/refunds",
     "/v3/pay/partner/transactions/native",
+    "/v3/qianbao/emv-codes",
 ];
 
 struct App {
@@ -306,7 +310,9 @@ async fn seed(platform: &Platform, key: &wxpay::SigningKey) -> (String, String, 
     people.register("+8613900090003", "correct horse battery", "CN", "Pin").await.expect("registered");
     let pin_session = people.sign_in("+8613900090003", "correct horse battery", None).await.expect("signed in");
     let (code_url, paid) = seed_merchant(platform, key, me.id).await;
+    let emv = platform.payments.emv_payload(&code_url).await.expect("the open order's EMV payload");
     let fills = vec![
+        ("$emv", emv),
         ("$card", cards[0].to_string()),
         ("$bank", bank.id.to_string()),
         ("$friend", friend.id.to_string()),
@@ -338,6 +344,9 @@ async fn seed_merchant(platform: &Platform, key: &wxpay::SigningKey, payer: plat
     platform.merchants.onboard(setup).await.expect("onboarded");
     platform.merchants.register_key(MCHID, &key.public_key_pem(), Some(SERIAL)).await.expect("a key");
     platform.merchants.register_app(MCHID, APPID, "mini_program", "Fuzz").await.expect("an app");
+    let profile =
+        platform::merchants::qr::QrProfile::parse("Fuzz Shop", "Shenzhen", None, Some("zh"), Some("模糊商店"), None).expect("a profile");
+    platform.merchants.set_qr_profile(MCHID, profile).await.expect("a QR profile");
     let auth = platform.merchants.merchant(MCHID).await.expect("the merchant");
     let order = |no: &str| platform::payments::NewOrder {
         trade_type: platform::payments::TradeType::Native,

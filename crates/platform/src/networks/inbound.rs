@@ -98,6 +98,13 @@ impl Networks {
         let code_url =
             self.payments.qianbao_code(pay.code).ok_or_else(|| PlatformError::invalid("codeValue", "not a Qianbao merchant's code"))?;
         let order = if Payments::is_static_code(&code_url) {
+            let (merchant, _) = self.payments.static_code(&code_url).await?;
+            if pay.amount.currency() != merchant.merchant.settlement_currency {
+                return Err(PlatformError::invalid(
+                    "paymentAmount",
+                    format!("this code is paid in {}", merchant.merchant.settlement_currency),
+                ));
+            }
             let amount = pay.amount.to_decimal_string();
             self.payments.static_code_order(&code_url, &amount, Some(pay.amount.currency().code())).await?
         } else {

@@ -266,6 +266,86 @@ fn a_native_orders_emv_code_pays_like_its_code_url_and_renders_as_an_image(env: 
     assert_eq!(w.available("CNY"), "975.00");
 }
 
+fn a_static_partner_code_is_paid_with_the_amount_the_person_enters(env: Env) {
+    let net = start(env);
+    let w = payer(net.server.port, "+8613800000107");
+    let code = server::network::sandbox::promptpay_code(&server::network::sandbox::MERCHANTS[1], None);
+    let scan = w.post("/api/v1/scans", &json!({"payload": code}).to_string()).json();
+    assert_eq!((scan["enter_amount"].as_bool(), scan["payment"].clone()), (Some(true), Value::Null), "{scan}");
+    let priced = w.post("/api/v1/scans", &json!({"payload": code, "amount": "50.00"}).to_string()).json();
+    assert_eq!(priced["payment"]["currency"], "CNY", "{priced}");
+    assert!(priced["payment"]["quote_id"].is_string(), "the preview locks a quote: {priced}");
+    let no_amount = pay_out(&w, &code, "static-none");
+    assert_eq!((no_amount.status, no_amount.json()["field"].as_str()), (400, Some("amount")), "{}", no_amount.body);
+    let body = json!({"payload": code, "amount": "50.00", "pin": "135790", "quote_id": priced["payment"]["quote_id"]}).to_string();
+    let paid = w.post_keyed("/api/v1/network-payments", &body, "static-paid");
+    assert_eq!(
+        (paid.status, paid.json()["state"].as_str(), paid.json()["amount"].as_str()),
+        (201, Some("succeeded"), Some("50.00")),
+        "{}",
+        paid.body
+    );
+    assert_eq!(paid.json()["payer_amount"], priced["payment"]["amount"], "paid at the quoted price");
+}
+
+/// A call to Qianbao's network API signed as the sandbox network (its published sandbox key).
+fn as_network(port: u16, path: &str, body: &Value) -> Response {
+    let body = body.to_string();
+    let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let key = "sandbox-network-key-not-a-secret-0123456789";
+    let signature = server::network::signature_header(&server::network::signature(key, "POST", path, "sandbox-th", time, body.as_bytes()));
+    let time = time.to_string();
+    let headers = [("Client-Id", "sandbox-th"), ("Request-Time", time.as_str()), ("Signature", signature.as_str())];
+    request_with(port, "POST", path, None, Some(&body), &headers).unwrap()
+}
+
+fn a_partner_wallet_pays_in_the_codes_currency_or_not_at_all(env: Env) {
+    let net = start(env);
+    let receiver = Receiver::start(vec![200]);
+    let (_, emv) = static_code(net.server.port, &receiver);
+    let path = "/networks/v1/sandbox-th/payments/pay";
+    let thb = json!({"paymentRequestId": "in-thb", "codeValue": emv, "paymentAmount": {"currency": "THB", "value": "1000"}});
+    let r = as_network(net.server.port, path, &thb);
+    assert_eq!((r.status, r.json()["result"]["resultCode"].as_str()), (400, Some("PARAM_ILLEGAL")), "{}", r.body);
+    assert!(r.body.contains("CNY"), "the refusal names the code's currency: {}", r.body);
+    let cny = json!({"paymentRequestId": "in-thb", "codeValue": emv, "paymentAmount": {"currency": "CNY", "value": "1000"}});
+    let r = as_network(net.server.port, path, &cny);
+    assert_eq!((r.status, r.json()["paymentStatus"].as_str()), (200, Some("SUCCESS")), "a refused call recorded nothing: {}", r.body);
+    let inquiry = as_network(net.server.port, "/networks/v1/sandbox-th/payments/inquiry", &json!({"paymentRequestId": "in-thb"}));
+    assert_eq!(inquiry.json()["paymentId"], r.json()["paymentId"], "{}", inquiry.body);
+    let unsigned = request(net.server.port, "POST", path, None, Some(r#"{"paymentRequestId":"x"}"#)).unwrap();
+    assert_eq!((unsigned.status, unsigned.json()["result"]["resultCode"].as_str()), (401, Some("INVALID_SIGNATURE")), "{}", unsigned.body);
+    let unknown = request(net.server.port, "POST", "/networks/v1/nowhere/payments/pay", None, Some("{}")).unwrap();
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+}
+
+fn a_payment_codes_emv_form_pays_at_the_merchants_till(env: Env) {
+    let net = start(env);
+    let m = TestMerchant::onboard(net.server.port, 0);
+    let w = payer(net.server.port, "+8613800000108");
+    let code = w.post("/api/v1/payment-codes", "{}").json();
+    let cpm = code["emv_cpm"].as_str().unwrap();
+    let decoded = emvqr::cpm::parse(cpm).expect("a consumer-presented payload");
+    assert_eq!(decoded[0].bytes(), Some(&b"CPV01"[..]));
+    let body = json!({
+        "appid": m.appid, "mchid": m.mchid, "description": "POS sale", "out_trade_no": "CPM0001",
+        "payer": {"auth_code": cpm}, "amount": {"total": 2500, "currency": "CNY"},
+        "scene_info": {"store_info": {"id": "S1"}, "device_id": "POS-1", "device_ip": "10.0.0.8"}
+    });
+    let r = m.call("POST", "/v3/pay/transactions/codepay", &body.to_string());
+    assert_eq!((r.status, r.json()["trade_state"].as_str()), (202, Some("USERPAYING")), "{}", r.body);
+    let order_id = w.get("/api/v1/payment-codes/awaiting").json()[0]["order_id"].as_str().unwrap().to_string();
+    let paid = w.post("/api/v1/merchant-payments", &json!({"order_id": order_id, "pin": "135790"}).to_string());
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    let mut forged = emvqr::cpm::parse(cpm).unwrap();
+    if let emvqr::cpm::Value::Constructed(children) = &mut forged[1].value {
+        children[2] = emvqr::cpm::Tlv::primitive(0x5A, emvqr::cpm::bcd("134567890123456789"));
+    }
+    let forged_body = body.to_string().replace(cpm, &emvqr::cpm::build(&forged)).replace("CPM0001", "CPM0002");
+    let refused = m.call("POST", "/v3/pay/transactions/codepay", &forged_body);
+    assert_eq!(refused.status, 400, "a code whose cryptogram does not match is refused: {}", refused.body);
+}
+
 both_backends!(
     a_wallet_pays_a_partner_networks_merchant_in_its_own_currency,
     a_declined_network_payment_gives_the_money_back,
@@ -275,4 +355,7 @@ both_backends!(
     the_days_reconciliation_finds_what_one_side_booked_differently,
     scanning_tells_every_kind_of_code_apart,
     a_native_orders_emv_code_pays_like_its_code_url_and_renders_as_an_image,
+    a_static_partner_code_is_paid_with_the_amount_the_person_enters,
+    a_partner_wallet_pays_in_the_codes_currency_or_not_at_all,
+    a_payment_codes_emv_form_pays_at_the_merchants_till,
 );
