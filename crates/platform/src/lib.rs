@@ -219,7 +219,7 @@ impl Platform {
         let networks = Arc::new(networks::Networks::new(core.clone(), people.clone(), payments.clone()));
         let audit = Arc::new(audit::Audit::new(core.clone()));
         let idempotency = Arc::new(idempotency::Idempotency::new(core.clone()));
-        let history = history::History::new(wallet.clone(), p2p.clone(), red_packets.clone(), payments.clone());
+        let history = history::History::new(wallet.clone(), p2p.clone(), red_packets.clone(), payments.clone(), networks.clone());
         merchants.platform_keys().await?;
         people.seal_plain_documents().await?;
         let ledger = ledger_admin::LedgerAdmin::new(core.clone());

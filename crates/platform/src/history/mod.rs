@@ -1,6 +1,7 @@
 //! A person's history: every way their money moved, newest first, composed from the domains that moved it
 //! (each answers for its own items in a window; the pages merge), and the monthly statement.
 
+use crate::networks::Networks;
 use crate::p2p::P2p;
 use crate::payments::Payments;
 use crate::red_packets::RedPackets;
@@ -22,6 +23,8 @@ text_enum! {
         CardFunding => "card_funding",
         MerchantPayment => "merchant_payment",
         MerchantRefund => "merchant_refund",
+        /// A payment to a partner network's merchant (scanned abroad).
+        NetworkPayment => "network_payment",
     }
 }
 
@@ -95,11 +98,18 @@ pub struct History {
     p2p: Arc<P2p>,
     red_packets: Arc<RedPackets>,
     payments: Arc<Payments>,
+    networks: Arc<Networks>,
 }
 
 impl History {
-    pub(crate) fn new(wallet: Arc<Wallet>, p2p: Arc<P2p>, red_packets: Arc<RedPackets>, payments: Arc<Payments>) -> History {
-        History { wallet, p2p, red_packets, payments }
+    pub(crate) fn new(
+        wallet: Arc<Wallet>,
+        p2p: Arc<P2p>,
+        red_packets: Arc<RedPackets>,
+        payments: Arc<Payments>,
+        networks: Arc<Networks>,
+    ) -> History {
+        History { wallet, p2p, red_packets, payments, networks }
     }
 
     /// A page of a person's history, newest first.
@@ -121,6 +131,7 @@ impl History {
                 HistoryKind::TransferOut | HistoryKind::TransferIn => self.p2p.history(person, kind, window).await?,
                 HistoryKind::RedPacketSent | HistoryKind::RedPacketReceived => self.red_packets.history(person, kind, window).await?,
                 HistoryKind::MerchantPayment | HistoryKind::MerchantRefund => self.payments.history(person, kind, window).await?,
+                HistoryKind::NetworkPayment => self.networks.history(person, window).await?,
             });
         }
         items.sort_by_key(|i| std::cmp::Reverse((i.created_at_ms, i.id)));

@@ -269,6 +269,24 @@ impl Networks {
         Ok(settled)
     }
 
+    /// A person's payments to partner networks' merchants, for their history: what each did to the
+    /// wallet (held or paid counts as out; a declined one moved nothing).
+    pub(crate) async fn history(&self, person: PersonId, window: crate::history::Window) -> Result<Vec<crate::history::HistoryItem>> {
+        let rows = self.core.read(move |c| store::paid_by(c, person, window)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|p| crate::history::HistoryItem {
+                kind: crate::history::HistoryKind::NetworkPayment,
+                id: p.id,
+                currency: p.payer_amount.currency(),
+                amount_minor: if p.state == NetworkState::Declined { 0 } else { -p.payer_amount.minor() },
+                counterparty_id: None,
+                state: p.state.as_str(),
+                created_at_ms: p.created_at_ms,
+            })
+            .collect())
+    }
+
     /// A person's own network payment.
     pub async fn payment_of(&self, person: PersonId, id: i64) -> Result<NetworkPayment> {
         match self.payment(id).await? {

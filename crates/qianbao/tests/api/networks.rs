@@ -69,6 +69,12 @@ fn a_wallet_pays_a_partner_networks_merchant_in_its_own_currency(env: Env) {
     let spent: f64 = paid.json()["payer_amount"].as_str().unwrap().parse().unwrap();
     assert!(spent > 20.0 && spent < 21.0, "100 THB at 0.20 plus the markup: {spent}");
     assert_eq!(w.available("CNY"), format!("{:.2}", 1000.0 - spent));
+    let history = w.get("/api/v1/history?type=network_payment").json();
+    assert_eq!(
+        (history[0]["amount"].as_str(), history[0]["currency"].as_str()),
+        (Some(format!("-{spent:.2}").as_str()), Some("CNY")),
+        "{history}"
+    );
 }
 
 fn a_declined_network_payment_gives_the_money_back(env: Env) {
