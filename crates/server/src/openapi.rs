@@ -161,7 +161,7 @@ fn base_document() -> Value {
             "/api/v1/history": {"get": {
                 "summary": "History, newest first", "security": [{"bearer": []}],
                 "parameters": [
-                    {"name": "type", "in": "query", "schema": {"enum": ["transfer_out", "transfer_in", "red_packet_sent", "red_packet_received", "top_up", "withdrawal", "card_funding", "merchant_payment", "merchant_refund"]}},
+                    {"name": "type", "in": "query", "schema": {"enum": ["transfer_out", "transfer_in", "red_packet_sent", "red_packet_received", "top_up", "withdrawal", "card_funding", "merchant_payment", "merchant_refund", "network_payment"]}},
                     {"name": "currency", "in": "query", "schema": currency},
                     {"name": "from_ms", "in": "query", "schema": {"type": "integer"}},
                     {"name": "to_ms", "in": "query", "schema": {"type": "integer"}},
