@@ -19,7 +19,6 @@ pub struct DeadlineReport {
     pub orders_closed: usize,
     pub settlements: usize,
     pub card_refunds_finished: usize,
-    pub network_payments_settled: usize,
 }
 
 /// Top-ups and withdrawals the rail has answered (or that were interrupted), card payments interrupted
@@ -44,6 +43,5 @@ pub(crate) async fn run(p: &Platform) -> Result<DeadlineReport> {
         orders_closed: p.payments.close_due_orders().await?,
         settlements: p.settlement.settle_due_day().await?,
         card_refunds_finished: p.payments.finish_interrupted_card_refunds().await?,
-        network_payments_settled: p.networks.sweep().await?,
     })
 }

@@ -216,6 +216,7 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
         let platform = Arc::new(platform::Platform::start(parts).await.map_err(|e| e.to_string())?);
         let networks = networks::connect(&config, &platform, demo, &public_url).await?;
         spawn_deadlines(platform.clone());
+        spawn_network_sweep(platform.clone());
         let server_metrics = Arc::new(server::server_metrics::ServerMetrics::default());
         server::notify::spawn(platform.clone(), server_metrics.clone(), config.notify_destinations(demo));
         let demo_merchant = if demo {
@@ -256,6 +257,20 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
 /// Where this server is reached (H5 links; the sandbox network's wallet calls it there).
 fn platform_config_url(config: &Config) -> String {
     config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen))
+}
+
+/// Ask the partner networks about payments they have not answered, every second, in a task of its
+/// own (a network that is down must not hold up the other deadlines).
+fn spawn_network_sweep(platform: Arc<platform::Platform>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(DEADLINES_PERIOD_MS));
+        loop {
+            tick.tick().await;
+            if let Err(e) = platform.networks.sweep().await {
+                tracing::error!(error = %e, "asking the partner networks about pending payments");
+            }
+        }
+    });
 }
 
 /// Resolve what fell due, every second, on every instance (each deadline resolves once whoever runs it).

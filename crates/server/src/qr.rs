@@ -223,12 +223,33 @@ fn image(uri: &axum::http::Uri, render: impl Fn(&str) -> Result<(&'static str, V
     }
 }
 
+/// Renders at once at most (each is CPU work of a millisecond or two, and a PNG a few hundred KiB of
+/// memory while it is drawn); more wait their turn.
+static RENDERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// Render off the async runtime, a few at a time.
+async fn rendered(uri: axum::http::Uri, png: bool) -> axum::response::Response {
+    let Ok(_permit) = RENDERS.acquire().await else {
+        return crate::http::error(axum::http::StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "rendering is shutting down");
+    };
+    let render = move || {
+        if png {
+            image(&uri, |d| render_png(d).map(|b| ("image/png", b)))
+        } else {
+            image(&uri, |d| render_svg(d).map(|s| ("image/svg+xml", s.into_bytes())))
+        }
+    };
+    tokio::task::spawn_blocking(render)
+        .await
+        .unwrap_or_else(|_| crate::http::error(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "rendering failed"))
+}
+
 /// `GET /qr/code.svg?data=...`: any payload (a code_url, an EMV payload) as a QR code, SVG.
 pub(crate) async fn svg(uri: axum::http::Uri) -> axum::response::Response {
-    image(&uri, |d| render_svg(d).map(|s| ("image/svg+xml", s.into_bytes())))
+    rendered(uri, false).await
 }
 
 /// `GET /qr/code.png?data=...`: the same as PNG.
 pub(crate) async fn png(uri: axum::http::Uri) -> axum::response::Response {
-    image(&uri, |d| render_png(d).map(|b| ("image/png", b)))
+    rendered(uri, true).await
 }

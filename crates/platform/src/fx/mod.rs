@@ -14,7 +14,7 @@ pub mod pricing;
 mod store;
 
 pub use store::rounding_name;
-pub(crate) use store::{insert_execution, use_quote};
+pub(crate) use store::{delete_execution, insert_execution, use_quote};
 
 use crate::cache::TimedCache;
 use crate::core::Core;

@@ -198,6 +198,11 @@ pub(crate) fn use_quote(id: i64, person: PersonId, by: i64, now_ms: i64) -> Effe
 const EXECUTION: &str = "id, kind, person_id, order_id, quote_id, sell_currency, sell_amount, buy_currency, buy_amount, rate_mantissa, rate_scale, mid_mantissa, mid_scale, mid_source, markup_bps, rounding, spread_minor, cross_border, payer_region, merchant_country, mcc, purpose_code, created_at";
 
 /// The record of an exchange; written with the money it explains (an effect: once, with its chain).
+/// An exchange that did not happen after all (its payment was declined): its record goes.
+pub(crate) fn delete_execution(id: i64) -> Effect {
+    Effect { sql: "DELETE FROM fx_executions WHERE id = $1", params: params![id].to_vec() }
+}
+
 pub(crate) fn insert_execution(e: &Execution) -> Effect {
     Effect {
         sql: "INSERT INTO fx_executions (id, kind, person_id, order_id, quote_id, sell_currency, sell_amount, buy_currency, buy_amount, rate_mantissa, rate_scale, mid_mantissa, mid_scale, mid_source, markup_bps, rounding, spread_minor, cross_border, payer_region, merchant_country, mcc, purpose_code, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) ON CONFLICT DO NOTHING",

@@ -1,6 +1,6 @@
 //! A partner network's wallet pays a Qianbao merchant (Alipay+ style): the network asks what a code
 //! is (`identify`: supported? which merchant, amount, currency), then pays it (`pay`), idempotent on
-//! (network, code, payment id): the same call again answers the same payment; the same payment id with
+//! the network's payment id: the same call again answers the same payment; the same payment id with
 //! another code or amount is refused.
 
 use super::{Direction, NetworkPayment, NetworkState, Networks, digest, store};
@@ -47,8 +47,14 @@ impl Networks {
         check_code(code)?;
         let Some(code_url) = self.payments.qianbao_code(code) else { return Ok(None) };
         let name = |m: &crate::merchants::MerchantAuth| m.merchant.name.clone();
+        // A code that is not (or no longer) a Qianbao code is unsupported; anything else is an error.
+        let unsupported = |e: &PlatformError| matches!(e, PlatformError::Invalid { .. } | PlatformError::NotFound(_));
         if Payments::is_static_code(&code_url) {
-            let Ok((merchant, description)) = self.payments.static_code(&code_url).await else { return Ok(None) };
+            let (merchant, description) = match self.payments.static_code(&code_url).await {
+                Ok(found) => found,
+                Err(e) if unsupported(&e) => return Ok(None),
+                Err(e) => return Err(e),
+            };
             let m = &merchant.merchant;
             return Ok(Some(Identification {
                 mchid: m.mchid.clone(),
@@ -60,7 +66,11 @@ impl Networks {
                 description,
             }));
         }
-        let Ok(order) = self.order_of(&code_url).await else { return Ok(None) };
+        let order = match self.order_of(&code_url).await {
+            Ok(order) => order,
+            Err(e) if unsupported(&e) => return Ok(None),
+            Err(e) => return Err(e), // a closed order says so; a database failure too
+        };
         let merchant = self.payments.merchants().by_id(order.merchant_id).await?;
         Ok(Some(Identification {
             mchid: order.mchid.clone(),

@@ -3,11 +3,14 @@
 //! - *out*: a Qianbao wallet pays a network's merchant by scanning its code. The payer's money is held
 //!   (pending transfers: the payer's wallet, through the FX positions when the currencies differ, to
 //!   the network's settlement account) with the payment's row in one commit; only then is the network
-//!   asked, with the payment's id as its idempotency key. Its answer posts or voids the hold; a network
-//!   that did not answer (a timeout) is asked again by the sweep and on a retry, so there is exactly
-//!   one outcome.
+//!   asked, with the payment's id as its idempotency key and an expiry (twice the network's timeout
+//!   after the hold) past which the network must refuse it. Its answer posts or voids the hold; a
+//!   network that did not answer is asked again on a retry (a new pay call while the payment has not
+//!   expired, an inquiry after) and by the sweep; only an inquiry after the expiry and a further
+//!   timeout that finds nothing voids it. So there is exactly one outcome, whoever asks.
 //! - *in*: the network's wallet pays a Qianbao merchant's code (identify, then pay, Alipay+ style). The
-//!   pay call is idempotent on (network, code, payment id): the order is paid from the network's
+//!   pay call is idempotent on the network's payment id (the same id with another code or amount is
+//!   refused): the order is paid from the network's
 //!   settlement account in one commit with the payment's row and the merchant's notification (whose
 //!   `bank_type` names the network).
 //! - each day, per network and currency, what Qianbao booked against what the network reports.
@@ -120,7 +123,9 @@ pub trait NetworkConnector: Send + Sync {
     fn config(&self) -> &NetworkConfig;
     /// What the network says a code is; `Ok(None)` when it does not know the code.
     fn identify(&self, code: &str) -> std::result::Result<Option<Identified>, String>;
-    fn pay(&self, request_id: &str, code: &str, amount: Money) -> NetworkOutcome;
+    /// The network must refuse (and not record) a payment it processes after `expires_at_ms`: past
+    /// then, Qianbao may give the payer's money back on hearing the network never had it.
+    fn pay(&self, request_id: &str, code: &str, amount: Money, expires_at_ms: i64) -> NetworkOutcome;
     /// `None`: the network never heard of `request_id`.
     fn inquire(&self, request_id: &str) -> std::result::Result<Option<NetworkOutcome>, String>;
     /// The network's settlement report of a day (`YYYY-MM-DD`, UTC).
@@ -208,6 +213,11 @@ impl Networks {
 
     pub fn connectors(&self) -> Vec<Arc<dyn NetworkConnector>> {
         self.connectors.read().expect("networks").clone()
+    }
+
+    /// Until when a payment may be paid by the network (held at `created_at_ms`).
+    pub fn expiry_ms(config: &NetworkConfig, created_at_ms: i64) -> i64 {
+        created_at_ms + 2 * config.timeout_ms as i64
     }
 
     pub fn connector(&self, id: &str) -> Result<Arc<dyn NetworkConnector>> {

@@ -12,8 +12,10 @@ use ledger::{AMOUNT_ALL, NewTransfer, TransferFlags};
 use money::Money;
 use std::sync::Arc;
 
-/// Pending payments the sweep asks about per round.
-const SWEEP_PAYMENTS_MAX: i64 = 500;
+/// Pending payments the sweep asks about per network and round.
+const SWEEP_PAYMENTS_MAX: i64 = 100;
+/// How long one sweep round may take.
+const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What scanning a partner network's code shows.
 pub struct NetworkScan {
@@ -49,10 +51,19 @@ impl Networks {
         let Some(network) = self.claiming(&parsed) else { return Ok(None) };
         let code = payload.to_string();
         let identified = self.call(&network, move |n| n.identify(&code)).await?.map_err(|why| {
-            PlatformError::conflict(crate::Conflict::NetworkUnreachable, format!("{} did not answer: {why}", network.config().name))
+            PlatformError::conflict(
+                crate::Conflict::NetworkUnreachable,
+                format!("{} could not identify this code: {why}", network.config().name),
+            )
         })?;
         let identified =
             identified.ok_or_else(|| PlatformError::invalid("payload", format!("{} does not know this code", network.config().name)))?;
+        if !self.core.config.currencies().contains(&identified.currency) {
+            return Err(PlatformError::invalid(
+                "payload",
+                format!("this merchant is paid in {}, a currency this platform does not convert to", identified.currency),
+            ));
+        }
         Ok(Some(NetworkScan { network, identified }))
     }
 
@@ -75,7 +86,7 @@ impl Networks {
             if existing.person != Some(person) || existing.code_digest != digest(request.payload) {
                 return Err(PlatformError::invalid("Idempotency-Key", "this key was used for another payment"));
             }
-            return self.follow(existing, Some(request.payload)).await;
+            return self.follow(existing, request.payload).await;
         }
         let scan =
             self.scan(request.payload).await?.ok_or_else(|| PlatformError::invalid("payload", "no partner network claims this code"))?;
@@ -195,34 +206,37 @@ impl Networks {
     /// Ask the network to pay (idempotent on the request id) and apply its answer.
     async fn ask(&self, row: NetworkPayment, code: &str) -> Result<NetworkPayment> {
         let network = self.connector(&row.network)?;
+        let expiry = Networks::expiry_ms(network.config(), row.created_at_ms);
         let (request_id, code, amount) = (row.request_id.clone(), code.to_string(), row.amount);
-        let outcome = self.call(&network, move |n| n.pay(&request_id, &code, amount)).await?;
+        let outcome = self.call(&network, move |n| n.pay(&request_id, &code, amount, expiry)).await?;
         self.settle(&row, outcome).await?;
         self.payment(row.id).await
     }
 
-    /// A payment found again (a retry): a pending one asks the network again.
-    async fn follow(&self, row: NetworkPayment, code: Option<&str>) -> Result<NetworkPayment> {
+    /// A payment found again (a retry): a pending one asks the network again, with a new pay call
+    /// while it has not expired, else only by an inquiry.
+    async fn follow(&self, row: NetworkPayment, code: &str) -> Result<NetworkPayment> {
         if row.state != NetworkState::Pending {
             return Ok(row);
         }
-        match code {
-            Some(code) => self.ask(row, code).await,
-            None => {
-                self.inquire(&row).await?;
-                self.payment(row.id).await
-            }
+        let network = self.connector(&row.network)?;
+        if self.core.now_ms() <= Networks::expiry_ms(network.config(), row.created_at_ms) {
+            return self.ask(row, code).await;
         }
+        self.inquire(&row).await?;
+        self.payment(row.id).await
     }
 
-    /// What the network did with a pending payment; one it never heard of, once it is older than the
-    /// network's timeout twice over, never happened (voided).
+    /// What the network did with a pending payment. One it never heard of, asked once the payment's
+    /// expiry and a further timeout have passed (a pay call still in flight then is refused by the
+    /// network as expired), never happened: voided.
     async fn inquire(&self, row: &NetworkPayment) -> Result<()> {
         let network = self.connector(&row.network)?;
         let request_id = row.request_id.clone();
+        let void_after = Networks::expiry_ms(network.config(), row.created_at_ms) + network.config().timeout_ms as i64;
         let outcome = match self.call(&network, move |n| n.inquire(&request_id)).await? {
             Ok(Some(outcome)) => outcome,
-            Ok(None) if self.core.now_ms() - row.created_at_ms > 2 * network.config().timeout_ms as i64 => {
+            Ok(None) if self.core.now_ms() > void_after => {
                 NetworkOutcome::Declined { reason: "the network never received the payment".into() }
             }
             Ok(None) => return Ok(()),
@@ -245,7 +259,9 @@ impl Networks {
         };
         let guard = store::finish(row.id, state, reference.as_deref(), failure.as_deref(), now);
         let transfers = resolution(row, post);
-        match self.core.commit(Commit { guards: vec![guard], transfers, effects: Vec::new() }).await? {
+        // A payment that did not happen made no exchange: its record goes with the hold.
+        let effects = if post { Vec::new() } else { vec![crate::fx::delete_execution(row.id)] };
+        match self.core.commit(Commit { guards: vec![guard], transfers, effects }).await? {
             Committed::Applied(results) => {
                 chain_outcome(&results).map_err(|e| PlatformError::Internal(format!("resolving a network payment: {}", e.code())))?;
                 Ok(())
@@ -254,17 +270,32 @@ impl Networks {
         }
     }
 
-    /// Outbound payments the network has not answered: ask it again.
-    pub(crate) async fn sweep(&self) -> Result<usize> {
+    /// Outbound payments the networks have not answered: ask them again, network by network, within a
+    /// time budget (a network that is down is skipped for the rest of the round after its first
+    /// failure, so it cannot hold up the others).
+    pub async fn sweep(&self) -> Result<usize> {
+        let started = std::time::Instant::now();
         let before = self.core.now_ms() - 1_000;
-        let pending = self.core.read(move |c| store::pending(c, before, SWEEP_PAYMENTS_MAX)).await?;
         let mut settled = 0;
-        for row in pending {
-            if self.connector(&row.network).is_err() {
-                continue; // a network no longer configured: left for the operator
+        for network in self.connectors() {
+            let id = network.config().id.clone();
+            let pending = self.core.read(move |c| store::pending(c, &id, before, SWEEP_PAYMENTS_MAX)).await?;
+            for row in pending {
+                if started.elapsed() > SWEEP_BUDGET {
+                    return Ok(settled);
+                }
+                match self.inquire(&row).await {
+                    Ok(()) => {}
+                    Err(e) => {
+                        tracing::warn!(network = %row.network, payment = row.id, error = %e, "asking a network about a payment");
+                        break;
+                    }
+                }
+                match self.payment(row.id).await?.state {
+                    NetworkState::Pending => break, // the network has not decided (or did not answer): next round
+                    _ => settled += 1,
+                }
             }
-            self.inquire(&row).await?;
-            settled += usize::from(self.payment(row.id).await?.state != NetworkState::Pending);
         }
         Ok(settled)
     }

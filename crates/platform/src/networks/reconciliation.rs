@@ -11,9 +11,12 @@ use ledger::{NewTransfer, TransferFlags};
 use money::{Currency, Money};
 use std::collections::BTreeMap;
 
-/// Payments of one network and day compared at most (a bound; a bigger day is reconciled in parts).
+/// Payments of one network and day compared at most (a bound: a bigger day is refused, never cut).
 const DAY_PAYMENTS_MAX: i64 = 100_000;
 const DAY_MS: i64 = 86_400_000;
+/// How long after midnight (UTC) a day may be reconciled: payments finishing at its last instant have
+/// committed by then.
+const DAY_GRACE_MS: i64 = 10 * 60_000;
 
 text_enum! {
     pub enum Verdict {
@@ -69,11 +72,17 @@ impl Networks {
     pub async fn reconcile(&self, network: &str, day: &str) -> Result<Reconciliation> {
         let connector = self.connector(network)?;
         let from = day_start_ms(day)?;
-        if from + DAY_MS > self.core.now_ms() {
-            return Err(PlatformError::invalid("day", "a day is reconciled once it has ended (UTC)"));
+        if from + DAY_MS + DAY_GRACE_MS > self.core.now_ms() {
+            return Err(PlatformError::invalid("day", "a day is reconciled once it has ended (UTC) and ten minutes have passed"));
         }
         let n = network.to_string();
-        let ours = self.core.read(move |c| store::succeeded_between(c, &n, from, from + DAY_MS, DAY_PAYMENTS_MAX)).await?;
+        let ours = self.core.read(move |c| store::succeeded_between(c, &n, from, from + DAY_MS, DAY_PAYMENTS_MAX + 1)).await?;
+        if ours.len() as i64 > DAY_PAYMENTS_MAX {
+            return Err(PlatformError::invalid(
+                "day",
+                format!("more than {DAY_PAYMENTS_MAX} payments in one day: too many to reconcile at once"),
+            ));
+        }
         let d = day.to_string();
         let theirs = self.call(&connector, move |c| c.settlement(&d)).await?.map_err(|why| {
             PlatformError::conflict(
@@ -90,6 +99,14 @@ impl Networks {
         let report = self.reconcile(network, day).await?;
         let number = self.connector(network)?.config().number;
         let day_number = day_start_ms(day)? / DAY_MS;
+        // A payment held that day and still waiting for the network may yet finish inside it.
+        let (n, end) = (network.to_string(), (day_number + 1) * DAY_MS);
+        if self.core.read(move |c| store::any_pending_before(c, &n, end)).await? {
+            return Err(PlatformError::conflict(
+                crate::Conflict::RequestInProgress,
+                "payments of this day still wait for the network's answer: settle once they are answered",
+            ));
+        }
         let mut transfers = Vec::new();
         for c in report.currencies.iter().filter(|c| c.net_minor != 0) {
             let (account, bank) =
@@ -115,9 +132,16 @@ impl Networks {
         }
         for t in transfers {
             match self.core.commit(Commit { guards: Vec::new(), transfers: vec![t], effects: Vec::new() }).await? {
-                Committed::Applied(results) => {
-                    chain_outcome(&results).map_err(|e| PlatformError::Internal(format!("settling a network day: {}", e.code())))?;
-                }
+                Committed::Applied(results) => match chain_outcome(&results) {
+                    Ok(_) => {}
+                    Err(ledger::TransferError::ExistsWithDifferentAmount) => {
+                        return Err(PlatformError::conflict(
+                            crate::Conflict::RequestInProgress,
+                            "this day was settled before at another net: its report changed since (see the reconciliation)",
+                        ));
+                    }
+                    Err(e) => return Err(PlatformError::Internal(format!("settling a network day: {}", e.code()))),
+                },
                 Committed::GuardFailed(_) => unreachable!("no guards"),
             }
         }

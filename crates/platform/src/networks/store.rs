@@ -84,13 +84,13 @@ pub(crate) fn by_request(c: &mut dyn Conn, network: &str, direction: Direction, 
     .transpose()
 }
 
-/// Outbound payments still waiting for the network, created before `before_ms`, oldest first.
-pub(crate) fn pending(c: &mut dyn Conn, before_ms: i64, limit: i64) -> Result<Vec<NetworkPayment>> {
+/// A network's outbound payments still waiting for it, created before `before_ms`, oldest first.
+pub(crate) fn pending(c: &mut dyn Conn, network: &str, before_ms: i64, limit: i64) -> Result<Vec<NetworkPayment>> {
     c.query(
         &format!(
-            "SELECT {COLUMNS} FROM network_payments WHERE state = $1 AND direction = $2 AND created_at < $3 ORDER BY created_at LIMIT $4"
+            "SELECT {COLUMNS} FROM network_payments WHERE network = $1 AND state = $2 AND direction = $3 AND created_at < $4 ORDER BY created_at LIMIT $5"
         ),
-        params![NetworkState::Pending, Direction::Out, before_ms, limit],
+        params![network, NetworkState::Pending, Direction::Out, before_ms, limit],
     )?
     .iter()
     .map(from_row)
@@ -117,4 +117,13 @@ pub(crate) fn paid_by(c: &mut dyn Conn, person: PersonId, w: crate::history::Win
     .iter()
     .map(from_row)
     .collect()
+}
+
+/// Whether a network has outbound payments created before `before_ms` still waiting for it.
+pub(crate) fn any_pending_before(c: &mut dyn Conn, network: &str, before_ms: i64) -> Result<bool> {
+    Ok(c.query_one(
+        "SELECT id FROM network_payments WHERE network = $1 AND state = $2 AND direction = $3 AND created_at < $4 LIMIT 1",
+        params![network, NetworkState::Pending, Direction::Out, before_ms],
+    )?
+    .is_some())
 }

@@ -3,8 +3,10 @@
 //! the merchant's national-scheme templates; a Native order's code (12) carries the amount and
 //! Qianbao's template only (the order is Qianbao's: another scheme's wallet paying it directly would
 //! pay outside the order). Qianbao's template (id 26) holds the GUID, the mchid, and the code's token
-//! (02 static, 03 order) with the order's expiry (04, YYYYMMDDhhmmss UTC): the same tokens as the
-//! `code_url`s, so the payload resolves to the same code and nobody can make one for another order.
+//! (02 static, 03 order) with the order's expiry (04, YYYYMMDDhhmmss UTC). The token is the same as the
+//! `code_url`'s and carries the MAC that protects it: reading a payload back, only the token counts
+//! (the mchid and expiry are for other networks' wallets to show), so nobody can make one for another
+//! order. A template holds 99 characters: with a long mchid the expiry, then the mchid, are left out.
 
 use super::{Order, Payments};
 use crate::merchants::MerchantAuth;
@@ -92,6 +94,14 @@ fn base(merchant: &MerchantAuth, profile: &QrProfile, initiation: &str, guid: &s
     let m = &merchant.merchant;
     let mut ours = vec![(0u8, guid), (1, m.mchid.as_str())];
     ours.extend_from_slice(token);
+    // The token (02 or 03) is what the code is; what else fits in 99 characters goes with it.
+    let length = |objects: &[(u8, &str)]| objects.iter().map(|(_, v)| 4 + v.chars().count()).sum::<usize>();
+    for optional in [4u8, 1] {
+        if length(&ours) > 99 {
+            ours.retain(|(id, _)| *id != optional);
+        }
+    }
+    assert!(length(&ours) <= 99, "a GUID of at most 32 characters and a 32-character token fit a template");
     let mut p = Payload::default();
     p.set(0, Some("01".into()));
     p.set(1, Some(initiation.into()));

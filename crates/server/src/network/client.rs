@@ -52,12 +52,24 @@ impl HttpNetwork {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.body_mut().with_config().limit(BODY_BYTES_MAX as u64).read_to_string().map_err(|e| e.to_string())?;
-        super::verify(&self.config.key, method, path, &headers, text.as_bytes(), now_ms())
+        let signer = super::verify(&self.config.key, method, path, &headers, text.as_bytes(), now_ms())
             .map_err(|e| format!("the answer's signature: {e}"))?;
+        // An answer is the network's own (never a request of ours played back to us).
+        if signer != self.config.id {
+            return Err(format!("the answer is signed as {signer:?}, not as the network {}", self.config.id));
+        }
         if status >= 500 {
             return Err(format!("HTTP {status}"));
         }
         serde_json::from_str(&text).map_err(|e| format!("the answer is not JSON: {e}"))
+    }
+}
+
+/// An answer about another payment than the one asked about is no answer (a replay, a network bug).
+fn about(answer: &Value, request_id: &str) -> Result<(), String> {
+    match answer["paymentRequestId"].as_str() {
+        Some(id) if id == request_id => Ok(()),
+        other => Err(format!("the answer is about payment {other:?}, not {request_id}")),
     }
 }
 
@@ -78,23 +90,38 @@ impl NetworkConnector for HttpNetwork {
 
     fn identify(&self, code: &str) -> Result<Option<Identified>, String> {
         let answer = self.call("POST", "/v1/codes/identify", Some(&json!({"codeValue": code})))?;
+        if answer["result"]["resultStatus"] == "F" {
+            let r = &answer["result"];
+            return Err(format!("refused: {} {}", r["resultCode"].as_str().unwrap_or(""), r["resultMessage"].as_str().unwrap_or("")));
+        }
         if answer["supported"] != Value::Bool(true) {
             return Ok(None);
         }
         let m = &answer["merchant"];
         let currency = money::Currency::from_code(answer["currency"].as_str().unwrap_or("")).map_err(|_| "the answer's currency")?;
+        let amount = match &answer["amount"] {
+            Value::Null => None,
+            given => Some(
+                amount_of(given)
+                    .filter(|a| a.is_positive() && a.currency() == currency)
+                    .ok_or("the answer's amount is not positive in its currency")?,
+            ),
+        };
+        let text = |v: &Value, what: &str, max: usize| -> Result<String, String> {
+            v.as_str().filter(|t| !t.is_empty() && t.chars().count() <= max).map(str::to_string).ok_or(format!("the answer's {what}"))
+        };
         Ok(Some(Identified {
-            merchant_name: m["name"].as_str().ok_or("the answer names no merchant")?.to_string(),
-            country: m["country"].as_str().ok_or("the answer names no country")?.to_string(),
-            mcc: m["mcc"].as_str().unwrap_or("0000").to_string(),
-            amount: amount_of(&answer["amount"]),
+            merchant_name: text(&m["name"], "merchant name", 100)?,
+            country: text(&m["country"], "country", 2)?,
+            mcc: text(&m["mcc"], "merchant category", 4).unwrap_or_else(|_| "0000".into()),
+            amount,
             currency,
         }))
     }
 
-    fn pay(&self, request_id: &str, code: &str, amount: money::Money) -> NetworkOutcome {
-        let body = json!({"paymentRequestId": request_id, "codeValue": code, "paymentAmount": amount_json(amount)});
-        match self.call("POST", "/v1/payments/pay", Some(&body)) {
+    fn pay(&self, request_id: &str, code: &str, amount: money::Money, expires_at_ms: i64) -> NetworkOutcome {
+        let body = json!({"paymentRequestId": request_id, "codeValue": code, "paymentAmount": amount_json(amount), "paymentExpiryTime": expires_at_ms});
+        match self.call("POST", "/v1/payments/pay", Some(&body)).and_then(|a| about(&a, request_id).map(|()| a)) {
             Ok(answer) => outcome_of(&answer),
             Err(why) => NetworkOutcome::Unknown { why },
         }
@@ -102,6 +129,7 @@ impl NetworkConnector for HttpNetwork {
 
     fn inquire(&self, request_id: &str) -> Result<Option<NetworkOutcome>, String> {
         let answer = self.call("POST", "/v1/payments/inquiry", Some(&json!({"paymentRequestId": request_id})))?;
+        about(&answer, request_id)?;
         Ok(match answer["paymentStatus"].as_str() {
             Some("SUCCESS") => Some(NetworkOutcome::Succeeded { reference: answer["paymentId"].as_str().unwrap_or_default().to_string() }),
             Some("FAIL") => Some(NetworkOutcome::Declined { reason: answer["failureReason"].as_str().unwrap_or("FAIL").to_string() }),
@@ -123,5 +151,17 @@ impl NetworkConnector for HttpNetwork {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_about_another_payment_is_no_answer() {
+        assert!(about(&json!({"paymentRequestId": "P1"}), "P1").is_ok());
+        assert!(about(&json!({"paymentRequestId": "P2"}), "P1").is_err());
+        assert!(about(&json!({"paymentStatus": "SUCCESS"}), "P1").is_err());
     }
 }

@@ -39,7 +39,7 @@ pub fn verify(key: &str, method: &str, path: &str, headers: &axum::http::HeaderM
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let client_id = get("client-id").ok_or("the Client-Id header is missing")?;
     let time_ms: i64 = get("request-time").and_then(|t| t.parse().ok()).ok_or("Request-Time: milliseconds since 1970")?;
-    if (now_ms - time_ms).abs() > CLOCK_SKEW_MS_MAX {
+    if now_ms.abs_diff(time_ms) > CLOCK_SKEW_MS_MAX as u64 {
         return Err("Request-Time is more than five minutes from now".into());
     }
     let given = get("signature").and_then(signature_of_header).ok_or("Signature: algorithm=HMAC-SHA256,keyVersion=1,signature=...")?;

@@ -149,9 +149,13 @@ impl Sandbox {
 
     /// Qianbao's request, once its signature verifies.
     fn checked(&self, method: &str, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, Box<Response>> {
-        super::verify(&self.config.key, method, path, headers, body, now_ms()).map_err(|why| {
+        let signer = super::verify(&self.config.key, method, path, headers, body, now_ms()).map_err(|why| {
             self.signed(method, path, StatusCode::UNAUTHORIZED, json!({"result": result("INVALID_SIGNATURE", "F", &why)}))
         })?;
+        if signer != super::client::CLIENT_ID {
+            let refused = json!({"result": result("INVALID_CLIENT", "F", "only Qianbao calls this network's API")});
+            return Err(Box::new(self.signed(method, path, StatusCode::UNAUTHORIZED, refused)));
+        }
         if body.is_empty() {
             return Ok(Value::Null);
         }
@@ -177,8 +181,11 @@ impl Sandbox {
             .map_err(|e| e.to_string())?;
         let headers = response.headers().clone();
         let text = response.body_mut().read_to_string().map_err(|e| e.to_string())?;
-        super::verify(&self.config.key, "POST", path, &headers, text.as_bytes(), now_ms())
+        let signer = super::verify(&self.config.key, "POST", path, &headers, text.as_bytes(), now_ms())
             .map_err(|e| format!("Qianbao's signature: {e}"))?;
+        if signer != super::client::CLIENT_ID {
+            return Err(format!("the answer is signed as {signer:?}, not as Qianbao"));
+        }
         serde_json::from_str(&text).map_err(|e| e.to_string())
     }
 }
@@ -224,9 +231,21 @@ async fn pay(State(s): St, headers: HeaderMap, body: axum::body::Bytes) -> Respo
             "POST",
             path,
             StatusCode::BAD_REQUEST,
-            json!({"result": result("PARAM_ILLEGAL", "F", "paymentRequestId, codeValue and paymentAmount")}),
+            json!({"result": result("PARAM_ILLEGAL", "F", "paymentRequestId, codeValue and paymentAmount"), "paymentRequestId": body["paymentRequestId"]}),
         );
     };
+    // A payment asked for after its expiry is refused and not recorded (the payer's side may have
+    // given the money back already).
+    if body["paymentExpiryTime"].as_i64().is_some_and(|expiry| now_ms() > expiry)
+        && !s.payments.lock().expect("sandbox payments").contains_key(request_id)
+    {
+        return s.signed(
+            "POST",
+            path,
+            StatusCode::OK,
+            json!({"result": result("PAYMENT_EXPIRED", "F", "asked for after its expiry"), "paymentRequestId": request_id}),
+        );
+    }
     let known = merchant_of(code);
     let fixed_differs = matches!(known, Some((_, Some(fixed))) if fixed != amount);
     if known.is_none() || fixed_differs || amount.currency().code() != "THB" {
@@ -234,7 +253,7 @@ async fn pay(State(s): St, headers: HeaderMap, body: axum::body::Bytes) -> Respo
             "POST",
             path,
             StatusCode::OK,
-            json!({"result": result("INVALID_CODE", "F", "not this network's code, or not its amount in THB")}),
+            json!({"result": result("INVALID_CODE", "F", "not this network's code, or not its amount in THB"), "paymentRequestId": request_id}),
         );
     }
     let (payment, first) = {
@@ -247,7 +266,7 @@ async fn pay(State(s): St, headers: HeaderMap, body: axum::body::Bytes) -> Respo
                     "POST",
                     path,
                     StatusCode::OK,
-                    json!({"result": result("REPEAT_REQ_INCONSISTENT", "F", "this paymentRequestId paid another code or amount")}),
+                    json!({"result": result("REPEAT_REQ_INCONSISTENT", "F", "this paymentRequestId paid another code or amount"), "paymentRequestId": request_id}),
                 );
             }
             None => {
@@ -283,7 +302,7 @@ async fn inquiry(State(s): St, headers: HeaderMap, body: axum::body::Bytes) -> R
     let found = s.payments.lock().expect("sandbox payments").get(request_id).cloned();
     let answer = match found {
         Some(p) => payment_answer(request_id, &p),
-        None => json!({"result": result("SUCCESS", "S", "success"), "paymentStatus": "NOT_FOUND"}),
+        None => json!({"result": result("SUCCESS", "S", "success"), "paymentRequestId": request_id, "paymentStatus": "NOT_FOUND"}),
     };
     s.signed("POST", path, StatusCode::OK, answer)
 }
