@@ -50,6 +50,9 @@ pub struct Config {
     /// How long Qianbao waits for the sandbox network, and how late its `..99` answers come.
     pub sandbox_network_timeout_ms: u64,
     pub sandbox_network_slow_ms: u64,
+    /// Serve the notification inbox (`/sandbox/inbox/{mchid}`): a notify receiver that shows each
+    /// notification verified and decrypted. Sandboxes only; `serve --demo` serves it.
+    pub sandbox_inbox: bool,
 }
 
 /// A partner network in the configuration file.
@@ -94,6 +97,7 @@ impl Default for Config {
             sandbox_network_listen: None,
             sandbox_network_timeout_ms: 2_000,
             sandbox_network_slow_ms: 5_000,
+            sandbox_inbox: false,
         }
     }
 }
@@ -167,6 +171,13 @@ impl Config {
         }
         if let Some(v) = var("QIANBAO_GROUP_MEMBERS_MAX") {
             config.group_members_max = v.parse().map_err(|_| "QIANBAO_GROUP_MEMBERS_MAX must be a number".to_string())?;
+        }
+        if let Some(v) = var("QIANBAO_SANDBOX_INBOX") {
+            config.sandbox_inbox = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err("QIANBAO_SANDBOX_INBOX must be true or false".into()),
+            };
         }
         if let Some(v) = var("QIANBAO_SANDBOX_NETWORK_LISTEN") {
             config.sandbox_network_listen = Some(v);

@@ -9,8 +9,8 @@ use platform::{Conflict, Platform, PlatformError};
 use std::path::Path;
 
 /// The Hong Kong person: phone, name (password and PIN as the other demo people).
-const HK_PHONE: &str = "+85291234567";
-const HK_NAME: &str = "Mei";
+pub const HK_PHONE: &str = "+85291234567";
+pub const HK_NAME: &str = "Mei";
 const RAIL_MCHID: &str = "1900000201";
 const PARTNER_MCHID: &str = "1900000301";
 const PARIS_MCHID: &str = "1900000302";
@@ -123,7 +123,12 @@ async fn static_code(platform: &Platform, data_dir: &Path, mchid: &str, descript
     }
     let url = platform
         .payments
-        .create_static_code(mchid, &appid(mchid), description, "https://merchant.example/notify")
+        .create_static_code(
+            mchid,
+            &appid(mchid),
+            description,
+            &format!("{}/sandbox/inbox/{mchid}", platform.config().public_url.trim_end_matches('/')),
+        )
         .await
         .map_err(|e| format!("demo static code of {mchid}: {e}"))?;
     std::fs::write(&path, &url).map_err(|e| format!("{}: {e}", path.display()))?;

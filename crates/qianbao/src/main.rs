@@ -227,6 +227,10 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
         } else {
             None
         };
+        let web = server::web::Web {
+            demo: demo.then(|| demo_page(networks.sandbox_url.clone())),
+            inbox: (demo || config.sandbox_inbox).then(Default::default),
+        };
         let state = Arc::new(server::AppState {
             platform,
             admin_token: admin_token.clone(),
@@ -234,6 +238,7 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
             merchant_rate: server::merchant::RateLimiter::new(config.merchant_requests_per_s_max),
             metrics: server_metrics,
             in_flight: Default::default(),
+            web,
         });
         spawn_instance_tasks(state.clone());
         let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
@@ -322,6 +327,18 @@ async fn shutdown_signal() {
 /// Demo people: phone, name. Password `qianbao-demo`, payment PIN 135790, 1000.00 CNY each.
 const DEMO_PEOPLE: &[(&str, &str)] = &[("+8613800000001", "Alice"), ("+8613800000002", "Bob"), ("+8613800000003", "Carol")];
 const DEMO_PASSWORD: &str = "qianbao-demo";
+
+/// What the landing page says about the demo.
+fn demo_page(network_url: Option<String>) -> server::web::DemoPage {
+    let person = |phone: &str, name: &str, balance: &str| server::web::DemoPerson {
+        name: name.into(),
+        phone: phone.into(),
+        balance: balance.into(),
+    };
+    let mut people: Vec<_> = DEMO_PEOPLE.iter().map(|(phone, name)| person(phone, name, "1000.00 CNY")).collect();
+    people.push(person(demo_abroad::HK_PHONE, demo_abroad::HK_NAME, "2000.00 HKD"));
+    server::web::DemoPage { people, mchid: DEMO_MCHID.into(), network_url }
+}
 const DEMO_PIN: &str = "135790";
 
 async fn seed_demo_people(platform: &platform::Platform) -> Result<(), platform::PlatformError> {
@@ -403,7 +420,7 @@ async fn seed_demo_merchant(platform: &platform::Platform, data_dir: &std::path:
                 settlement_currency: "CNY".into(),
                 fee_bps: 60,
                 settlement_account: "6222020000000000000".into(),
-                public_key_mode: false,
+                public_key_mode: true, // as the printed SDK lines configure it (WeChat's mode for new merchants)
                 licence: None,
             };
             let (_, apiv3_key) = platform.merchants.onboard(setup).await.map_err(|e| format!("demo merchant: {e}"))?;
@@ -447,9 +464,11 @@ fn print_demo_merchant(address: std::net::SocketAddr, m: &DemoMerchant) {
          Python (pip install wechatpayv3):\n  \
          from wechatpayv3 import WeChatPay, WeChatPayType\n  \
          pay = WeChatPay(WeChatPayType.NATIVE, '{DEMO_MCHID}', open('{dir}/apiclient_key.pem').read(), '{serial}', '{DEMO_APPID}', '{apiv3}',\n      \
-         notify_url='https://merchant.example/notify', public_key=open('{dir}/wechatpay_public_key.pem').read(), public_key_id='{pk}')\n  \
+         notify_url='http://{address}/sandbox/inbox/{DEMO_MCHID}', public_key=open('{dir}/wechatpay_public_key.pem').read(), public_key_id='{pk}')\n  \
          pay._core._gate_way = 'http://{address}'\n  \
-         print(pay.pay(description='demo', out_trade_no='demo0001', amount={{'total': 100}}))\n",
+         print(pay.pay(description='demo', out_trade_no='demo0001', amount={{'total': 100}}))\n\n\
+         Its notifications, verified and decrypted: http://{address}/sandbox/inbox/{DEMO_MCHID}\n\
+         This page in a browser: http://{address}/\n",
         serial = m.serial,
         apiv3 = m.apiv3_key,
         pk = m.public_key_id,

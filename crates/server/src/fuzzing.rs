@@ -192,6 +192,7 @@ impl App {
             merchant_rate: crate::merchant::RateLimiter::new(1_000_000),
             metrics: Default::default(),
             in_flight: Default::default(),
+            web: Default::default(),
         });
         let (token, pin_token, fills) = seeded;
         App { runtime, router: crate::router(state), clock, token, pin_token, fills, key, requests: AtomicU64::new(0) }

@@ -25,6 +25,7 @@ mod pay_page;
 pub mod qr;
 pub mod server_metrics;
 pub mod wallet;
+pub mod web;
 
 use axum::Router;
 use axum::extract::State;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub metrics: Arc<server_metrics::ServerMetrics>,
     /// Wallet requests in flight per idempotency key on this instance.
     pub in_flight: wallet::InFlight,
+    /// The pages: what the landing page says about the demo, the sandbox's notification inbox.
+    pub web: web::Web,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -58,6 +61,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/qr/code.svg", get(qr::svg))
         .route("/qr/code.png", get(qr::png))
         .merge(network::inbound::routes())
+        .merge(web::routes())
         .merge(wallet::routes(state.clone()))
         .merge(operator::routes())
         .merge(merchant::routes(state.clone()))

@@ -21,3 +21,4 @@ mod openapi;
 mod operator;
 mod qr;
 mod wallet;
+mod web;

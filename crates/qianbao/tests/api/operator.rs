@@ -190,6 +190,11 @@ fn demo_mode_seeds_funded_wallets_and_says_how_to_use_them() {
     assert_eq!(friends.as_array().unwrap().iter().filter(|f| f["state"] == "accepted").count(), 2);
     let groups = request(again.port, "GET", "/api/v1/groups", Some(&token), None).unwrap().json();
     assert_eq!(groups[0]["members"].as_array().unwrap().len(), 3);
+    // The landing page lists the demo accounts and links the demo merchant's notification inbox.
+    let landing = request(again.port, "GET", "/", None, None).unwrap();
+    assert!(landing.body.contains("+8613800000001") && landing.body.contains("/sandbox/inbox/1900000109"), "{}", landing.body);
+    let merchant = request(again.port, "GET", "/admin/api/merchants/1900000109", Some(TOKEN), None).unwrap().json();
+    assert_eq!(merchant["public_key_mode"], true, "the mode the printed SDK lines configure: {merchant}");
 }
 
 #[test]

@@ -1,0 +1,87 @@
+//! The pages people see, served by the binary (templates, messages and styles are compiled into it):
+//! the landing page at `/` and, in sandboxes, the merchants' notification inbox. In English,
+//! Simplified Chinese and Traditional Chinese (Hong Kong): `?lang=` (remembered in a cookie), else
+//! the browser's `Accept-Language`. Templates are minijinja's, HTML-escaped by default.
+
+mod i18n;
+pub mod inbox;
+
+use crate::AppState;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+pub use i18n::Lang;
+use serde::Serialize;
+use std::sync::{Arc, OnceLock};
+
+/// What the landing page says about the demo (in `--demo` only).
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoPage {
+    pub people: Vec<DemoPerson>,
+    pub mchid: String,
+    pub network_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoPerson {
+    pub name: String,
+    pub phone: String,
+    pub balance: String,
+}
+
+/// The web layer's settings.
+#[derive(Default)]
+pub struct Web {
+    pub demo: Option<DemoPage>,
+    /// The notification inbox (sandboxes and `--demo` only).
+    pub inbox: Option<Arc<inbox::Inbox>>,
+}
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/", get(landing)).route("/assets/app.css", get(css)).merge(inbox::routes())
+}
+
+fn templates() -> &'static minijinja::Environment<'static> {
+    static ENV: OnceLock<minijinja::Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = minijinja::Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("templates/base.html")),
+            ("landing.html", include_str!("templates/landing.html")),
+            ("inbox.html", include_str!("templates/inbox.html")),
+        ] {
+            env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
+        }
+        env
+    })
+}
+
+/// A page in the reader's language (the language cookie set when `?lang=` chose it).
+pub(crate) fn page(name: &str, lang: Lang, chosen: bool, context: minijinja::Value) -> Response {
+    let base = minijinja::context! { lang => lang.code(), t => lang.messages(), languages => Lang::menu() };
+    let rendered = templates().get_template(name).and_then(|t| t.render(minijinja::context! { ..base, ..context }));
+    let mut response = match rendered {
+        Ok(html) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+        Err(e) => {
+            tracing::error!(template = name, error = %e, "rendering a page");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered; see the server log").into_response()
+        }
+    };
+    if chosen {
+        let cookie = format!("qb_lang={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code());
+        response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
+    }
+    response
+}
+
+async fn landing(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
+    let (lang, chosen) = Lang::of(&uri, &headers);
+    page("landing.html", lang, chosen, minijinja::context! { demo => state.web.demo.clone() })
+}
+
+async fn css() -> Response {
+    let headers = [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")];
+    (headers, include_str!("app.css")).into_response()
+}
