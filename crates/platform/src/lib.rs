@@ -251,6 +251,11 @@ impl Platform {
         self.core.now_ms()
     }
 
+    /// A MAC under the platform secret for the web pages' own tokens (CSRF), labelled by purpose.
+    pub fn web_mac(&self, label: &str, data: &[u8]) -> Vec<u8> {
+        self.core.mac(&format!("web:{label}"), data)
+    }
+
     /// Woken when a notification is queued, so the dispatcher sends it at once.
     pub fn outbox_wake(&self) -> Arc<tokio::sync::Notify> {
         self.core.outbox_wake.clone()

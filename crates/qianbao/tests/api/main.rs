@@ -12,6 +12,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod browser;
 mod global;
 mod hostile;
 mod merchant;

@@ -5,6 +5,7 @@
 
 mod i18n;
 pub mod inbox;
+mod wallet;
 
 use crate::AppState;
 use axum::Router;
@@ -40,7 +41,7 @@ pub struct Web {
 }
 
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/", get(landing)).route("/assets/app.css", get(css)).merge(inbox::routes())
+    Router::new().route("/", get(landing)).route("/assets/app.css", get(css)).merge(inbox::routes()).merge(wallet::routes())
 }
 
 fn templates() -> &'static minijinja::Environment<'static> {
@@ -51,6 +52,8 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("base.html", include_str!("templates/base.html")),
             ("landing.html", include_str!("templates/landing.html")),
             ("inbox.html", include_str!("templates/inbox.html")),
+            ("wallet_sign_in.html", include_str!("templates/wallet_sign_in.html")),
+            ("wallet_home.html", include_str!("templates/wallet_home.html")),
         ] {
             env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
         }

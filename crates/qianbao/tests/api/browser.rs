@@ -1,0 +1,149 @@
+//! The web wallet in a real browser: headless Chromium driven through ChromeDriver (Debian's
+//! `chromium` and `chromium-driver`, which `.ci/run` installs), at a phone's width, as its users use it.
+
+use crate::support::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Chromium and ChromeDriver from Debian's packages, installed the first time (as the SDK tests install
+/// their SDKs), once per test run.
+fn installed() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    let present = || std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists();
+    INSTALL.call_once(|| {
+        if !present() {
+            let _ = Command::new("apt-get")
+                .args(["install", "-y", "-q", "chromium", "chromium-driver"])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status();
+        }
+    });
+    assert!(present(), "browser tests need Chromium and ChromeDriver: apt-get install chromium chromium-driver (bash .ci/run does)");
+}
+
+fn driver() -> Driver {
+    installed();
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // Ready once it accepts connections (it keeps them alive, so no read-to-close request here).
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not answer within 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Driver { child, port }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    let args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=375,812", "--lang=en-US"];
+    caps.insert("goog:chromeOptions".into(), serde_json::json!({"binary": CHROMIUM, "args": args}));
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a browser session")
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn sign_in(c: &Client, port: u16, phone: &str) {
+    c.goto(&format!("http://127.0.0.1:{port}/wallet/sign-in?lang=en")).await.unwrap();
+    c.find(Locator::Css("input[name=phone]")).await.unwrap().send_keys(phone).await.unwrap();
+    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("qianbao-demo").await.unwrap();
+    c.find(Locator::Css("#sign-in")).await.unwrap().click().await.unwrap();
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#balances")).await.expect("the wallet's home page");
+}
+
+#[test]
+fn a_person_pays_a_friend_in_the_web_wallet_and_the_friend_accepts() {
+    let env = Env::sqlite("browser_transfer");
+    let server = env.serve_with(&["--demo"], WALLET_ENV);
+    let driver = driver();
+    let port = server.port;
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let c = browser(&driver).await;
+        // The landing page leads to the wallet.
+        c.goto(&format!("http://127.0.0.1:{port}/?lang=en")).await.unwrap();
+        assert!(text(&c, "#demo").await.contains("+8613800000001"));
+        sign_in(&c, port, "+8613800000001").await;
+        assert!(text(&c, "#balances").await.contains("1000.00 CNY"), "Alice starts with 1000.00 CNY");
+        let send = c.find(Locator::Css("#send")).await.unwrap();
+        send.find(Locator::Css("select[name=to]")).await.unwrap().select_by_label("Bob").await.unwrap();
+        send.find(Locator::Css("input[name=amount]")).await.unwrap().send_keys("12.34").await.unwrap();
+        send.find(Locator::Css("input[name=note]")).await.unwrap().send_keys("noodles").await.unwrap();
+        send.find(Locator::Css("input[name=pin]")).await.unwrap().send_keys("135790").await.unwrap();
+        send.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+        assert!(text(&c, ".notice").await.contains("Sent"), "the page says it was sent");
+        assert!(text(&c, "#balances").await.contains("987.66 CNY"), "held from Alice's balance");
+        c.find(Locator::Css("#sign-out")).await.unwrap().click().await.unwrap();
+        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#sign-in")).await.expect("signed out");
+
+        sign_in(&c, port, "+8613800000002").await;
+        let incoming = text(&c, "#incoming").await;
+        assert!(incoming.contains("Alice") && incoming.contains("12.34 CNY"), "Bob sees Alice's transfer: {incoming}");
+        c.find(Locator::Css("#incoming button.accept")).await.unwrap().click().await.unwrap();
+        assert!(text(&c, ".notice").await.contains("Accepted"));
+        assert!(text(&c, "#balances").await.contains("1012.34 CNY"), "the money is Bob's");
+        assert!(text(&c, "#history").await.contains("transfer_in"));
+        c.close().await.unwrap();
+    });
+}
+
+#[test]
+fn a_wrong_password_is_told_and_a_forged_form_changes_nothing() {
+    let env = Env::sqlite("browser_refusals");
+    let server = env.serve_with(&["--demo"], WALLET_ENV);
+    let driver = driver();
+    let port = server.port;
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let c = browser(&driver).await;
+        c.goto(&format!("http://127.0.0.1:{port}/wallet/sign-in?lang=zh-HK")).await.unwrap();
+        c.find(Locator::Css("input[name=phone]")).await.unwrap().send_keys("+8613800000001").await.unwrap();
+        c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("not the password").await.unwrap();
+        c.find(Locator::Css("#sign-in")).await.unwrap().click().await.unwrap();
+        assert!(text(&c, ".error").await.contains("手機號碼或密碼錯誤"), "told in the language chosen");
+        c.close().await.unwrap();
+    });
+    // A form posted from elsewhere (no CSRF token) moves no money.
+    let session =
+        request(port, "POST", "/api/v1/sessions", None, Some(r#"{"phone":"+8613800000001","password":"qianbao-demo"}"#)).unwrap().json();
+    let token = session["token"].as_str().unwrap();
+    let cookie = format!("qb_wallet={token}");
+    let forged =
+        request_with(port, "POST", "/wallet/transfers", None, Some("to=1&amount=1.00&currency=CNY&pin=135790"), &[("Cookie", &cookie)])
+            .unwrap();
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let me = request(port, "GET", "/api/v1/wallet", Some(token), None).unwrap().json();
+    assert_eq!(me[0]["available"], "1000.00");
+}
