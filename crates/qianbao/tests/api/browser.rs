@@ -66,6 +66,13 @@ async fn browser(driver: &Driver) -> Client {
         .expect("a browser session")
 }
 
+/// The page as the browser shows it, kept under `target/screenshots/` (the README's pictures come from here).
+async fn screenshot(c: &Client, name: &str) {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), c.screenshot().await.unwrap()).unwrap();
+}
+
 async fn text(c: &Client, css: &str) -> String {
     c.wait()
         .at_most(Duration::from_secs(10))
@@ -96,8 +103,10 @@ fn a_person_pays_a_friend_in_the_web_wallet_and_the_friend_accepts() {
         // The landing page leads to the wallet.
         c.goto(&format!("http://127.0.0.1:{port}/?lang=en")).await.unwrap();
         assert!(text(&c, "#demo").await.contains("+8613800000001"));
+        screenshot(&c, "landing").await;
         sign_in(&c, port, "+8613800000001").await;
         assert!(text(&c, "#balances").await.contains("1000.00 CNY"), "Alice starts with 1000.00 CNY");
+        screenshot(&c, "wallet-home").await;
         let send = c.find(Locator::Css("#send")).await.unwrap();
         send.find(Locator::Css("select[name=to]")).await.unwrap().select_by_label("Bob").await.unwrap();
         send.find(Locator::Css("input[name=amount]")).await.unwrap().send_keys("12.34").await.unwrap();
@@ -146,4 +155,60 @@ fn a_wrong_password_is_told_and_a_forged_form_changes_nothing() {
     assert_eq!(forged.status, 403, "{}", forged.body);
     let me = request(port, "GET", "/api/v1/wallet", Some(token), None).unwrap().json();
     assert_eq!(me[0]["available"], "1000.00");
+}
+
+#[test]
+fn a_person_scans_a_merchants_code_and_pays_it_with_the_pin() {
+    let env = Env::sqlite("browser_scan");
+    let server = env.serve_with(&["--demo"], WALLET_ENV);
+    let port = server.port;
+    // The demo merchant's static code, as printed on its sticker (an EMV payload).
+    let body = r#"{"appid":"wxd678efh567hg6787","description":"Noodles","notify_url":"https://merchant.example/notify"}"#;
+    let code = post(port, "/admin/api/merchants/1900000109/static-codes", body);
+    assert_eq!(code.status, 201, "{}", code.body);
+    let emv = code.json()["emv"].as_str().expect("the demo merchant has a QR profile").to_string();
+    let driver = driver();
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let c = browser(&driver).await;
+        sign_in(&c, port, "+8613800000001").await;
+        c.find(Locator::Css("#to-scan")).await.unwrap().click().await.unwrap();
+        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#scan textarea")).await.unwrap().send_keys(&emv).await.unwrap();
+        c.find(Locator::Css("#scan button")).await.unwrap().click().await.unwrap();
+        assert!(text(&c, "#preview .merchant").await.contains("Qianbao Demo Shop"), "the preview names the merchant");
+        screenshot(&c, "wallet-scan-preview").await;
+        let pay = c.find(Locator::Css("#pay")).await.unwrap();
+        pay.find(Locator::Css("input[name=amount]")).await.unwrap().send_keys("25.00").await.unwrap();
+        pay.find(Locator::Css("input[name=pin]")).await.unwrap().send_keys("135790").await.unwrap();
+        pay.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+        let paid = text(&c, "#paid").await;
+        assert!(paid.contains("Paid") && paid.contains("25.00 CNY") && paid.contains("SUCCESS"), "{paid}");
+        c.goto(&format!("http://127.0.0.1:{port}/wallet")).await.unwrap();
+        assert!(text(&c, "#balances").await.contains("975.00 CNY"));
+        c.find(Locator::Css("#to-code")).await.unwrap().click().await.unwrap();
+        let digits = text(&c, "#code .digits").await.replace(' ', "");
+        assert!(digits.len() == 18 && digits.starts_with("13"), "an 18-digit mainland payment code: {digits}");
+        assert!(c.find(Locator::Css("#code svg")).await.is_ok(), "drawn inline as a QR code");
+        screenshot(&c, "wallet-payment-code").await;
+        c.close().await.unwrap();
+    });
+}
+
+#[test]
+fn a_newcomer_creates_a_wallet_and_lands_signed_in() {
+    let env = Env::sqlite("browser_register");
+    let server = env.serve_with(&[], WALLET_ENV);
+    let driver = driver();
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let c = browser(&driver).await;
+        c.goto(&format!("http://127.0.0.1:{}/wallet?lang=zh-CN", server.port)).await.unwrap();
+        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#to-register")).await.unwrap().click().await.unwrap();
+        let form = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("form")).await.unwrap();
+        form.find(Locator::Css("input[name=name]")).await.unwrap().send_keys("小明").await.unwrap();
+        form.find(Locator::Css("input[name=phone]")).await.unwrap().send_keys("+8613900001234").await.unwrap();
+        form.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("correct horse battery").await.unwrap();
+        form.find(Locator::Css("#register")).await.unwrap().click().await.unwrap();
+        let heading = text(&c, "h1").await;
+        assert!(heading.contains("你好") && heading.contains("小明"), "signed in, in the language chosen: {heading}");
+        c.close().await.unwrap();
+    });
 }

@@ -6,6 +6,7 @@
 mod i18n;
 pub mod inbox;
 mod wallet;
+mod wallet_pay;
 
 use crate::AppState;
 use axum::Router;
@@ -54,6 +55,9 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("inbox.html", include_str!("templates/inbox.html")),
             ("wallet_sign_in.html", include_str!("templates/wallet_sign_in.html")),
             ("wallet_home.html", include_str!("templates/wallet_home.html")),
+            ("wallet_register.html", include_str!("templates/wallet_register.html")),
+            ("wallet_scan.html", include_str!("templates/wallet_scan.html")),
+            ("wallet_code.html", include_str!("templates/wallet_code.html")),
         ] {
             env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
@@ -73,10 +77,15 @@ pub(crate) fn page(name: &str, lang: Lang, chosen: bool, context: minijinja::Val
         }
     };
     if chosen {
-        let cookie = format!("qb_lang={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code());
-        response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
+        remember(&mut response, lang);
     }
     response
+}
+
+/// Remember the reader's language choice in its cookie.
+pub(crate) fn remember(response: &mut Response, lang: Lang) {
+    let cookie = format!("qb_lang={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code());
+    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
 }
 
 async fn landing(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {

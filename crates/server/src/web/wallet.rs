@@ -32,9 +32,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/wallet/transfers", post(send))
         .route("/wallet/transfers/{id}/accept", post(|s, p, h, b| respond(s, p, h, b, true)))
         .route("/wallet/transfers/{id}/decline", post(|s, p, h, b| respond(s, p, h, b, false)))
+        .route("/wallet/register", get(register_form).post(register))
+        .merge(super::wallet_pay::routes())
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -43,19 +45,28 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .find_map(|c| c.trim().strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
 }
 
-fn csrf(state: &AppState, secret: &str) -> String {
+pub(super) fn csrf(state: &AppState, secret: &str) -> String {
     crate::http::hex(&state.platform.web_mac("csrf", secret.as_bytes())[..16])
 }
 
-fn secure(state: &AppState) -> &'static str {
+pub(super) fn secure(state: &AppState) -> &'static str {
     if state.platform.config().public_url.starts_with("https://") { "; Secure" } else { "" }
 }
 
-fn redirect(to: &str) -> Response {
+pub(super) fn redirect(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
 }
 
-fn form(body: &[u8]) -> HashMap<String, String> {
+/// To the sign-in page, keeping a language chosen with `?lang=` (in its cookie).
+pub(super) fn to_sign_in(uri: &Uri, headers: &HeaderMap) -> Response {
+    let mut response = redirect("/wallet/sign-in");
+    if let (lang, true) = Lang::of(uri, headers) {
+        super::remember(&mut response, lang);
+    }
+    response
+}
+
+pub(super) fn form(body: &[u8]) -> HashMap<String, String> {
     if body.len() > FORM_BYTES_MAX {
         return HashMap::new();
     }
@@ -63,7 +74,7 @@ fn form(body: &[u8]) -> HashMap<String, String> {
 }
 
 /// The signed-in person and their session token, from the cookie.
-async fn session(state: &AppState, headers: &HeaderMap) -> Option<(PersonId, String)> {
+pub(super) async fn session(state: &AppState, headers: &HeaderMap) -> Option<(PersonId, String)> {
     let token = cookie(headers, SESSION_COOKIE)?;
     let person = state.platform.people.authenticate(token).await.ok()?;
     Some((person, token.to_string()))
@@ -104,14 +115,7 @@ async fn sign_in(
     // Sign-in attempts are throttled per phone and per client address, as on the API.
     let address = client.map(|axum::Extension(c)| c.0.ip());
     match state.platform.people.sign_in(phone, f.get("password").map(String::as_str).unwrap_or(""), address).await {
-        Ok(session) => {
-            let mut response = redirect("/wallet");
-            let max_age = (session.expires_at_ms - state.platform.now_ms()).max(0) / 1000;
-            let cookie =
-                format!("{SESSION_COOKIE}={}; Path=/wallet; Max-Age={max_age}; HttpOnly; SameSite=Strict{}", session.token, secure(&state));
-            response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
-            response
-        }
+        Ok(session) => signed_in(&state, &session),
         Err(PlatformError::Conflict { code: platform::Conflict::SignInFailed, .. } | PlatformError::Invalid { .. }) => {
             sign_in_page(&state, lang, false, pre, phone, Some(&t["wrong_sign_in"]))
         }
@@ -120,14 +124,14 @@ async fn sign_in(
     }
 }
 
-fn error_page(e: PlatformError) -> Response {
+pub(super) fn error_page(e: PlatformError) -> Response {
     tracing::error!(error = %e, "web wallet");
     let status = crate::wallet::status_of(&e);
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], e.to_string()).into_response()
 }
 
 /// A signed-in form's fields once its CSRF token checks out; else the answer to give.
-async fn checked(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(PersonId, HashMap<String, String>), Response> {
+pub(super) async fn checked(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(PersonId, HashMap<String, String>), Response> {
     let Some((person, token)) = session(state, headers).await else { return Err(redirect("/wallet/sign-in")) };
     let f = form(body);
     if f.get("csrf") != Some(&csrf(state, &token)) {
@@ -161,7 +165,7 @@ fn notice(uri: &Uri, lang: Lang) -> (Option<String>, Option<String>) {
 }
 
 async fn home(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
-    let Some((person, token)) = session(&state, &headers).await else { return redirect("/wallet/sign-in") };
+    let Some((person, token)) = session(&state, &headers).await else { return to_sign_in(&uri, &headers) };
     let (lang, chosen) = Lang::of(&uri, &headers);
     match home_context(&state, person, &token, &uri, lang).await {
         Ok(context) => page("wallet_home.html", lang, chosen, context),
@@ -212,7 +216,7 @@ async fn home_context(state: &AppState, person: PersonId, token: &str, uri: &Uri
 }
 
 /// Back home with what went wrong, in the platform's words.
-fn failed(e: PlatformError) -> Response {
+pub(super) fn failed(e: PlatformError) -> Response {
     if e.is_internal() {
         return error_page(e);
     }
@@ -260,4 +264,58 @@ async fn respond(
         Ok(_) => redirect(if accept { "/wallet?done=accepted" } else { "/wallet?done=declined" }),
         Err(e) => failed(e),
     }
+}
+
+async fn register_form(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
+    let (lang, chosen) = Lang::of(&uri, &headers);
+    register_page(&state, lang, chosen, cookie(&headers, PRE_SESSION_COOKIE), "", "", None)
+}
+
+fn register_page(state: &AppState, lang: Lang, chosen: bool, pre: Option<&str>, name: &str, phone: &str, error: Option<&str>) -> Response {
+    let pre = pre.map(str::to_string).unwrap_or_else(|| wxpay::random_alphanumeric(32));
+    let context = minijinja::context! { csrf => csrf(state, &pre), name => name, phone => phone, error => error };
+    let mut response = page("wallet_register.html", lang, chosen, context);
+    let cookie = format!("{PRE_SESSION_COOKIE}={pre}; Path=/wallet; HttpOnly; SameSite=Strict{}", secure(state));
+    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
+    if error.is_some() {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    response
+}
+
+/// A new wallet, then signed in as at the sign-in form.
+async fn register(
+    State(state): State<Arc<AppState>>,
+    client: Option<axum::Extension<crate::http::ClientAddr>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let (lang, _) = Lang::of(&uri, &headers);
+    let f = form(&body);
+    let pre = cookie(&headers, PRE_SESSION_COOKIE);
+    let field = |name: &str| f.get(name).map(String::as_str).unwrap_or("");
+    if pre.is_none_or(|p| field("csrf") != csrf(&state, p)) {
+        return register_page(&state, lang, false, None, field("name"), field("phone"), Some(&lang.messages()["expired_form"]));
+    }
+    let region = if field("region") == "HK" { "HK" } else { "CN" };
+    if let Err(e) = state.platform.people.register(field("phone"), field("password"), region, field("name")).await {
+        if e.is_internal() {
+            return error_page(e);
+        }
+        return register_page(&state, lang, false, pre, field("name"), field("phone"), Some(&e.to_string()));
+    }
+    match state.platform.people.sign_in(field("phone"), field("password"), client.map(|axum::Extension(c)| c.0.ip())).await {
+        Ok(session) => signed_in(&state, &session),
+        Err(e) => error_page(e),
+    }
+}
+
+/// Home, with the session's cookie.
+fn signed_in(state: &AppState, session: &platform::people::Session) -> Response {
+    let mut response = redirect("/wallet");
+    let max_age = (session.expires_at_ms - state.platform.now_ms()).max(0) / 1000;
+    let cookie = format!("{SESSION_COOKIE}={}; Path=/wallet; Max-Age={max_age}; HttpOnly; SameSite=Strict{}", session.token, secure(state));
+    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
+    response
 }
