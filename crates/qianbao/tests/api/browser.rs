@@ -66,6 +66,41 @@ async fn browser(driver: &Driver) -> Client {
         .expect("a browser session")
 }
 
+/// axe-core (the accessibility rules engine), from npm, installed once per test run.
+const AXE: &str = "axe-core@4.10.2";
+
+fn axe_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("axe");
+        let script = dir.join("node_modules/axe-core/axe.min.js");
+        if !script.exists() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("package.json"), r#"{"name":"qianbao-axe","private":true}"#).unwrap();
+            let installed = Command::new("npm")
+                .args(["install", "--silent", "--no-audit", "--no-fund", AXE])
+                .current_dir(&dir)
+                .status()
+                .expect("npm is installed");
+            assert!(installed.success(), "npm install {AXE}");
+        }
+        std::fs::read_to_string(script).unwrap()
+    })
+}
+
+/// No serious or critical accessibility violation on the page as it is now (WCAG 2 A and AA rules).
+async fn accessible(c: &Client, what: &str) {
+    c.execute(axe_source(), vec![]).await.expect("axe loads");
+    let check = r#"
+        const done = arguments[arguments.length - 1];
+        axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']}).then(r => done(r.violations
+            .filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))));
+    "#;
+    let violations = c.execute_async(check, vec![]).await.expect("axe runs");
+    assert_eq!(violations, serde_json::json!([]), "{what}: accessibility violations");
+}
+
 /// The page as the browser shows it, kept under `target/screenshots/` (the README's pictures come from here).
 async fn screenshot(c: &Client, name: &str) {
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
@@ -104,9 +139,11 @@ fn a_person_pays_a_friend_in_the_web_wallet_and_the_friend_accepts() {
         c.goto(&format!("http://127.0.0.1:{port}/?lang=en")).await.unwrap();
         assert!(text(&c, "#demo").await.contains("+8613800000001"));
         screenshot(&c, "landing").await;
+        accessible(&c, "the landing page").await;
         sign_in(&c, port, "+8613800000001").await;
         assert!(text(&c, "#balances").await.contains("1000.00 CNY"), "Alice starts with 1000.00 CNY");
         screenshot(&c, "wallet-home").await;
+        accessible(&c, "the wallet's home").await;
         let send = c.find(Locator::Css("#send")).await.unwrap();
         send.find(Locator::Css("select[name=to]")).await.unwrap().select_by_label("Bob").await.unwrap();
         send.find(Locator::Css("input[name=amount]")).await.unwrap().send_keys("12.34").await.unwrap();
@@ -121,6 +158,7 @@ fn a_person_pays_a_friend_in_the_web_wallet_and_the_friend_accepts() {
         sign_in(&c, port, "+8613800000002").await;
         let incoming = text(&c, "#incoming").await;
         assert!(incoming.contains("Alice") && incoming.contains("12.34 CNY"), "Bob sees Alice's transfer: {incoming}");
+        accessible(&c, "the wallet with money to accept").await;
         c.find(Locator::Css("#incoming button.accept")).await.unwrap().click().await.unwrap();
         assert!(text(&c, ".notice").await.contains("Accepted"));
         assert!(text(&c, "#balances").await.contains("1012.34 CNY"), "the money is Bob's");
@@ -142,6 +180,7 @@ fn a_wrong_password_is_told_and_a_forged_form_changes_nothing() {
         c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("not the password").await.unwrap();
         c.find(Locator::Css("#sign-in")).await.unwrap().click().await.unwrap();
         assert!(text(&c, ".error").await.contains("手機號碼或密碼錯誤"), "told in the language chosen");
+        accessible(&c, "the sign-in page with its error").await;
         c.close().await.unwrap();
     });
     // A form posted from elsewhere (no CSRF token) moves no money.
@@ -176,6 +215,7 @@ fn a_person_scans_a_merchants_code_and_pays_it_with_the_pin() {
         c.find(Locator::Css("#scan button")).await.unwrap().click().await.unwrap();
         assert!(text(&c, "#preview .merchant").await.contains("Qianbao Demo Shop"), "the preview names the merchant");
         screenshot(&c, "wallet-scan-preview").await;
+        accessible(&c, "the scan preview").await;
         let pay = c.find(Locator::Css("#pay")).await.unwrap();
         pay.find(Locator::Css("input[name=amount]")).await.unwrap().send_keys("25.00").await.unwrap();
         pay.find(Locator::Css("input[name=pin]")).await.unwrap().send_keys("135790").await.unwrap();
@@ -189,6 +229,7 @@ fn a_person_scans_a_merchants_code_and_pays_it_with_the_pin() {
         assert!(digits.len() == 18 && digits.starts_with("13"), "an 18-digit mainland payment code: {digits}");
         assert!(c.find(Locator::Css("#code svg")).await.is_ok(), "drawn inline as a QR code");
         screenshot(&c, "wallet-payment-code").await;
+        accessible(&c, "the payment code").await;
         c.close().await.unwrap();
     });
 }
@@ -203,6 +244,7 @@ fn a_newcomer_creates_a_wallet_and_lands_signed_in() {
         c.goto(&format!("http://127.0.0.1:{}/wallet?lang=zh-CN", server.port)).await.unwrap();
         c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#to-register")).await.unwrap().click().await.unwrap();
         let form = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("form")).await.unwrap();
+        accessible(&c, "the register page").await;
         form.find(Locator::Css("input[name=name]")).await.unwrap().send_keys("小明").await.unwrap();
         form.find(Locator::Css("input[name=phone]")).await.unwrap().send_keys("+8613900001234").await.unwrap();
         form.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("correct horse battery").await.unwrap();

@@ -42,7 +42,12 @@ pub struct Web {
 }
 
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/", get(landing)).route("/assets/app.css", get(css)).merge(inbox::routes()).merge(wallet::routes())
+    Router::new()
+        .route("/", get(landing))
+        .route("/assets/app.css", get(css))
+        .route("/assets/payment-code.js", get(payment_code_js))
+        .merge(inbox::routes())
+        .merge(wallet::routes())
 }
 
 fn templates() -> &'static minijinja::Environment<'static> {
@@ -91,6 +96,11 @@ pub(crate) fn remember(response: &mut Response, lang: Lang) {
 async fn landing(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
     let (lang, chosen) = Lang::of(&uri, &headers);
     page("landing.html", lang, chosen, minijinja::context! { demo => state.web.demo.clone() })
+}
+
+async fn payment_code_js() -> Response {
+    let headers = [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")];
+    (headers, include_str!("payment-code.js")).into_response()
 }
 
 async fn css() -> Response {
