@@ -251,6 +251,25 @@ fn a_newcomer_creates_a_wallet_and_lands_signed_in() {
         form.find(Locator::Css("#register")).await.unwrap().click().await.unwrap();
         let heading = text(&c, "h1").await;
         assert!(heading.contains("你好") && heading.contains("小明"), "signed in, in the language chosen: {heading}");
+        // Money in: the PIN first, a card, then a top-up.
+        c.find(Locator::Css("#to-money")).await.unwrap().click().await.unwrap();
+        let pin = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#set-pin")).await.unwrap();
+        pin.find(Locator::Css("input[name=pin]")).await.unwrap().send_keys("246810").await.unwrap();
+        pin.find(Locator::Css("button")).await.unwrap().click().await.unwrap();
+        assert!(text(&c, ".notice").await.contains("支付密码已设置"));
+        let card = c.find(Locator::Css("#add-card")).await.unwrap();
+        card.find(Locator::Css("input[name=number]")).await.unwrap().send_keys("4242 4242 4242 4242").await.unwrap();
+        card.find(Locator::Css("input[name=exp_month]")).await.unwrap().send_keys("12").await.unwrap();
+        card.find(Locator::Css("input[name=exp_year]")).await.unwrap().send_keys("2099").await.unwrap();
+        card.find(Locator::Css("button")).await.unwrap().click().await.unwrap();
+        assert!(text(&c, "#cards").await.contains("4242"), "the card is linked (its last four digits only)");
+        accessible(&c, "the money page").await;
+        let top_up = c.find(Locator::Css("#top-up")).await.unwrap();
+        top_up.find(Locator::Css("input[name=amount]")).await.unwrap().send_keys("100.00").await.unwrap();
+        top_up.find(Locator::Css("input[name=pin]")).await.unwrap().send_keys("246810").await.unwrap();
+        top_up.find(Locator::Css("button")).await.unwrap().click().await.unwrap();
+        assert!(text(&c, ".notice").await.contains("充值成功"));
+        assert!(text(&c, "#balances").await.contains("100.00 CNY"), "the money is in the new wallet");
         c.close().await.unwrap();
     });
 }

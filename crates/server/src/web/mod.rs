@@ -6,6 +6,7 @@
 mod i18n;
 pub mod inbox;
 mod wallet;
+mod wallet_money;
 mod wallet_pay;
 
 use crate::AppState;
@@ -63,6 +64,7 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("wallet_register.html", include_str!("templates/wallet_register.html")),
             ("wallet_scan.html", include_str!("templates/wallet_scan.html")),
             ("wallet_code.html", include_str!("templates/wallet_code.html")),
+            ("wallet_money.html", include_str!("templates/wallet_money.html")),
         ] {
             env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
         }

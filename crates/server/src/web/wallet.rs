@@ -34,6 +34,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/wallet/transfers/{id}/decline", post(|s, p, h, b| respond(s, p, h, b, false)))
         .route("/wallet/register", get(register_form).post(register))
         .merge(super::wallet_pay::routes())
+        .merge(super::wallet_money::routes())
 }
 
 pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -159,7 +160,7 @@ fn notice(uri: &Uri, lang: Lang) -> (Option<String>, Option<String>) {
     let done = q
         .get("done")
         .and_then(|d| t.get(d.as_str()))
-        .filter(|_| q.get("done").is_some_and(|d| ["sent", "accepted", "declined"].contains(&d.as_str())))
+        .filter(|_| q.get("done").is_some_and(|d| ["sent", "accepted", "declined", "topped_up"].contains(&d.as_str())))
         .cloned();
     (done, q.get("error").map(|e| e.chars().take(200).collect()))
 }
