@@ -45,6 +45,7 @@ CREATE TABLE network_payments (
     network_reference TEXT,
     failure TEXT,
     created_at INT64 NOT NULL,
+    expires_at INT64 NOT NULL,          -- out: by the wall clock, when the network must refuse the pay call
     finished_at INT64,
     UNIQUE (network, direction, request_id)
 );

@@ -142,6 +142,7 @@ impl Networks {
             network_reference: Some(order.transaction_id.clone()),
             failure: None,
             created_at_ms: now,
+            expires_at_ms: now,
             finished_at_ms: Some(now),
         };
         let config = connector.config().clone();

@@ -4,7 +4,7 @@
 //!   (pending transfers: the payer's wallet, through the FX positions when the currencies differ, to
 //!   the network's settlement account) with the payment's row in one commit; only then is the network
 //!   asked, with the payment's id as its idempotency key and an expiry (twice the network's timeout
-//!   after the hold) past which the network must refuse it. Its answer posts or voids the hold; a
+//!   after the hold, ten seconds at least, by the wall clock) past which the network must refuse it. Its answer posts or voids the hold; a
 //!   network that did not answer is asked again on a retry (a new pay call while the payment has not
 //!   expired, an inquiry after) and by the sweep; only an inquiry after the expiry and a further
 //!   timeout that finds nothing voids it. So there is exactly one outcome, whoever asks.
@@ -165,6 +165,9 @@ pub struct NetworkPayment {
     pub network_reference: Option<String>,
     pub failure: Option<String>,
     pub created_at_ms: i64,
+    /// Out: when the network must refuse the pay call, by the wall clock (the network's own clock,
+    /// whatever the platform's business clock says in a sandbox).
+    pub expires_at_ms: i64,
     pub finished_at_ms: Option<i64>,
 }
 
@@ -215,9 +218,10 @@ impl Networks {
         self.connectors.read().expect("networks").clone()
     }
 
-    /// Until when a payment may be paid by the network (held at `created_at_ms`).
-    pub fn expiry_ms(config: &NetworkConfig, created_at_ms: i64) -> i64 {
-        created_at_ms + 2 * config.timeout_ms as i64
+    /// Until when a payment held now may be paid by the network: twice its timeout, ten seconds at
+    /// least (by the wall clock, which is the network's).
+    pub fn expiry_ms(config: &NetworkConfig) -> i64 {
+        wall_clock_ms() + (2 * config.timeout_ms as i64).max(PAY_EXPIRY_MS_MIN)
     }
 
     pub fn connector(&self, id: &str) -> Result<Arc<dyn NetworkConnector>> {
@@ -244,6 +248,14 @@ impl Networks {
     pub async fn payment(&self, id: i64) -> Result<NetworkPayment> {
         self.core.read(move |c| store::by_id(c, id)).await?.ok_or(PlatformError::NotFound("network payment"))
     }
+}
+
+/// The shortest time a network is given to take a payment.
+const PAY_EXPIRY_MS_MIN: i64 = 10_000;
+
+/// Milliseconds since 1970 by the system clock: payment expiries are agreed with the network by it.
+pub(crate) fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// SHA-256 of a code, hex: rows keep the digest, never the code.

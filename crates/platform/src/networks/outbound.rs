@@ -112,6 +112,7 @@ impl Networks {
             network_reference: None,
             failure: None,
             created_at_ms: now,
+            expires_at_ms: Networks::expiry_ms(config),
             finished_at_ms: None,
         };
         let chain = self.hold(person, &row, config.number).await?;
@@ -206,7 +207,7 @@ impl Networks {
     /// Ask the network to pay (idempotent on the request id) and apply its answer.
     async fn ask(&self, row: NetworkPayment, code: &str) -> Result<NetworkPayment> {
         let network = self.connector(&row.network)?;
-        let expiry = Networks::expiry_ms(network.config(), row.created_at_ms);
+        let expiry = row.expires_at_ms;
         let (request_id, code, amount) = (row.request_id.clone(), code.to_string(), row.amount);
         let outcome = self.call(&network, move |n| n.pay(&request_id, &code, amount, expiry)).await?;
         self.settle(&row, outcome).await?;
@@ -219,8 +220,7 @@ impl Networks {
         if row.state != NetworkState::Pending {
             return Ok(row);
         }
-        let network = self.connector(&row.network)?;
-        if self.core.now_ms() <= Networks::expiry_ms(network.config(), row.created_at_ms) {
+        if super::wall_clock_ms() <= row.expires_at_ms {
             return self.ask(row, code).await;
         }
         self.inquire(&row).await?;
@@ -233,10 +233,10 @@ impl Networks {
     async fn inquire(&self, row: &NetworkPayment) -> Result<()> {
         let network = self.connector(&row.network)?;
         let request_id = row.request_id.clone();
-        let void_after = Networks::expiry_ms(network.config(), row.created_at_ms) + network.config().timeout_ms as i64;
+        let void_after = row.expires_at_ms + network.config().timeout_ms as i64;
         let outcome = match self.call(&network, move |n| n.inquire(&request_id)).await? {
             Ok(Some(outcome)) => outcome,
-            Ok(None) if self.core.now_ms() > void_after => {
+            Ok(None) if super::wall_clock_ms() > void_after => {
                 NetworkOutcome::Declined { reason: "the network never received the payment".into() }
             }
             Ok(None) => return Ok(()),

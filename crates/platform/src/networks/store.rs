@@ -5,7 +5,7 @@ use crate::PersonId;
 use money::{Currency, Money};
 use store::{Conn, Effect, Result, Row, StoreError, params};
 
-const COLUMNS: &str = "id, network, direction, request_id, code_digest, state, person_id, order_id, merchant_name, currency, amount, payer_currency, payer_amount, cross_border, network_reference, failure, created_at, finished_at";
+const COLUMNS: &str = "id, network, direction, request_id, code_digest, state, person_id, order_id, merchant_name, currency, amount, payer_currency, payer_amount, cross_border, network_reference, failure, created_at, expires_at, finished_at";
 
 fn money(r: &Row, currency: &str, amount: &str) -> Result<Money> {
     let c = Currency::from_numeric(r.uint(currency)?).map_err(|_| StoreError::Database("unknown currency in a network payment".into()))?;
@@ -30,6 +30,7 @@ fn from_row(r: &Row) -> Result<NetworkPayment> {
         network_reference: r.opt_text("network_reference")?,
         failure: r.opt_text("failure")?,
         created_at_ms: r.int("created_at")?,
+        expires_at_ms: r.int("expires_at")?,
         finished_at_ms: r.opt_int("finished_at")?,
     })
 }
@@ -37,7 +38,7 @@ fn from_row(r: &Row) -> Result<NetworkPayment> {
 /// The payment's row (a guard: fails when its (network, direction, request id) exists).
 pub(crate) fn insert(p: &NetworkPayment) -> Effect {
     Effect {
-        sql: "INSERT INTO network_payments (id, network, direction, request_id, code_digest, state, person_id, order_id, merchant_name, currency, amount, payer_currency, payer_amount, cross_border, network_reference, failure, created_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT DO NOTHING",
+        sql: "INSERT INTO network_payments (id, network, direction, request_id, code_digest, state, person_id, order_id, merchant_name, currency, amount, payer_currency, payer_amount, cross_border, network_reference, failure, created_at, expires_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT DO NOTHING",
         params: params![
             p.id,
             p.network.as_str(),
@@ -56,6 +57,7 @@ pub(crate) fn insert(p: &NetworkPayment) -> Effect {
             p.network_reference.as_deref(),
             p.failure.as_deref(),
             p.created_at_ms,
+            p.expires_at_ms,
             p.finished_at_ms
         ]
         .to_vec(),
