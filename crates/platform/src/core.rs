@@ -45,6 +45,30 @@ pub(crate) enum Chain {
     Repeated,
 }
 
+/// Post (in full) or void pending transfers as one linked chain: each `(id, pending_id)` pair is one
+/// resolution, in the order given (a hold's limit legs, then the hold, then what follows it).
+pub(crate) fn resolve_pending(pairs: &[(u128, u128)], post: bool, user_data: u128) -> Vec<NewTransfer> {
+    let (flags, amount) =
+        if post { (ledger::TransferFlags::POST_PENDING, ledger::AMOUNT_ALL) } else { (ledger::TransferFlags::VOID_PENDING, 0) };
+    let last = pairs.len().saturating_sub(1);
+    pairs
+        .iter()
+        .enumerate()
+        .map(|(i, &(id, pending_id))| NewTransfer {
+            id,
+            debit_account_id: 0,
+            credit_account_id: 0,
+            amount,
+            pending_id,
+            currency: None,
+            code: 0,
+            flags: if i < last { flags.union(ledger::TransferFlags::LINKED) } else { flags },
+            timeout_s: 0,
+            user_data,
+        })
+        .collect()
+}
+
 /// The chain's outcome, or the refusal that failed it (not the `linked_event_failed` of its victims).
 pub(crate) fn chain_outcome(results: &[TransferResult]) -> std::result::Result<Chain, TransferError> {
     use ledger::Outcome;

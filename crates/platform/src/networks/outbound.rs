@@ -5,10 +5,10 @@
 
 use super::{Direction, Identified, NetworkConnector, NetworkOutcome, NetworkPayment, NetworkState, Networks, digest, store};
 use crate::core::{Commit, Committed, chain_outcome};
-use crate::payments::{PayOrder, PaymentPlan};
+use crate::payments::{PayOrder, Payee, PaymentPlan, payment_execution};
 use crate::people::{Direction as Limit, legs_of};
 use crate::{PersonId, PlatformError, Result, chart};
-use ledger::{AMOUNT_ALL, NewTransfer, TransferFlags};
+use ledger::{NewTransfer, TransferFlags};
 use money::Money;
 use std::sync::Arc;
 
@@ -120,7 +120,8 @@ impl Networks {
         guards.extend(plan.quote.map(|(q, _)| crate::fx::use_quote(q, person, id, now)));
         let mut effects = Vec::new();
         if plan.price.is_some() || plan.cross_border {
-            effects.push(crate::fx::insert_execution(&self.execution(&row, &scan.identified, &plan)));
+            let payee = Payee { order: None, country: &scan.identified.country, mcc: &scan.identified.mcc };
+            effects.push(crate::fx::insert_execution(&payment_execution(id, person, total, &plan, payee, now)?));
         }
         match self.core.commit(Commit { guards, transfers: chain.chain.clone(), effects }).await? {
             Committed::Applied(results) => {
@@ -167,41 +168,6 @@ impl Networks {
             Some(next) => chain.then(next),
             None => chain,
         })
-    }
-
-    fn execution(&self, row: &NetworkPayment, identified: &Identified, plan: &PaymentPlan) -> crate::fx::Execution {
-        let one = money::Rate::new(row.amount.currency(), row.amount.currency(), 1, 0).expect("rate 1");
-        let (rate, mid, mid_source, markup_bps, spread_minor) = match &plan.price {
-            Some(p) => (
-                p.rate,
-                p.mid,
-                p.mid_source.clone(),
-                p.markup_bps,
-                crate::fx::pricing::spread_minor(&p.mid, row.amount, plan.pay).unwrap_or(0),
-            ),
-            None => (one, one, "same currency".to_string(), 0, 0),
-        };
-        crate::fx::Execution {
-            id: row.id,
-            kind: crate::fx::ExecutionKind::Payment,
-            person: row.person.expect("an outbound payment has its payer"),
-            order: None,
-            quote: plan.quote.map(|(q, _)| q),
-            sell: plan.pay,
-            buy: row.amount,
-            rate,
-            mid,
-            mid_source,
-            markup_bps,
-            rounding: crate::fx::pricing::PAYMENT_ROUNDING,
-            spread_minor,
-            cross_border: plan.cross_border,
-            payer_region: plan.payer_region.clone(),
-            merchant_country: Some(identified.country.clone()),
-            mcc: Some(identified.mcc.clone()),
-            purpose_code: Some(crate::payments::purpose_code(&identified.mcc).to_string()),
-            created_at_ms: row.created_at_ms,
-        }
     }
 
     /// Ask the network to pay (idempotent on the request id) and apply its answer.
@@ -348,31 +314,12 @@ fn total(identified: &Identified, amount: Option<&str>) -> Result<Option<Money>>
 
 /// The hold's post (everything) or void, with its limit legs', as one linked chain.
 fn resolution(row: &NetworkPayment, post: bool) -> Vec<NewTransfer> {
-    let (flags, code, amount) = if post {
-        (TransferFlags::POST_PENDING, chart::transfer::NETWORK_PAY_POST, AMOUNT_ALL)
-    } else {
-        (TransferFlags::VOID_PENDING, chart::transfer::NETWORK_PAY_VOID, 0)
-    };
+    let code = if post { chart::transfer::NETWORK_PAY_POST } else { chart::transfer::NETWORK_PAY_VOID };
     let mut pending = legs_of(limits(row.cross_border), hold_id(row.id));
     pending.push(hold_id(row.id));
     if row.payer_amount.currency() != row.amount.currency() {
         pending.push(fx_leg_id(row.id));
     }
-    let last = pending.len() - 1;
-    pending
-        .into_iter()
-        .enumerate()
-        .map(|(i, pending_id)| NewTransfer {
-            id: chart::derived(row.id, code, i as u32),
-            debit_account_id: 0,
-            credit_account_id: 0,
-            amount,
-            pending_id,
-            currency: None,
-            code: 0,
-            flags: if i < last { flags.union(TransferFlags::LINKED) } else { flags },
-            timeout_s: 0,
-            user_data: row.id as u128,
-        })
-        .collect()
+    let pairs: Vec<(u128, u128)> = pending.into_iter().enumerate().map(|(i, p)| (chart::derived(row.id, code, i as u32), p)).collect();
+    crate::core::resolve_pending(&pairs, post, row.id as u128)
 }

@@ -90,7 +90,12 @@ impl Networks {
                 format!("{} did not send its report: {why}", connector.config().name),
             )
         })?;
-        Ok(Reconciliation { network: network.to_string(), day: day.to_string(), currencies: totals(&ours), lines: compare(&ours, &theirs) })
+        Ok(Reconciliation {
+            network: network.to_string(),
+            day: day.to_string(),
+            currencies: totals(&ours)?,
+            lines: compare(&ours, &theirs),
+        })
     }
 
     /// Book the day's net per currency between the network's account and the bank rail (once: a
@@ -149,19 +154,22 @@ impl Networks {
     }
 }
 
-fn totals(ours: &[NetworkPayment]) -> Vec<CurrencyDay> {
+/// Each currency's sums (checked: a day's sum that does not fit is an error, never a wrapped number).
+fn totals(ours: &[NetworkPayment]) -> Result<Vec<CurrencyDay>> {
+    let overflow = || PlatformError::Internal("a network day's sum overflows i64".into());
     let mut by: BTreeMap<&str, CurrencyDay> = BTreeMap::new();
     for p in ours {
         let c = p.amount.currency();
         let day = by.entry(c.code()).or_insert(CurrencyDay { currency: c, out_minor: 0, in_minor: 0, net_minor: 0, payments: 0 });
-        match p.direction {
-            Direction::Out => day.out_minor += p.amount.minor(),
-            Direction::In => day.in_minor += p.amount.minor(),
-        }
-        day.net_minor = day.out_minor - day.in_minor;
+        let side = match p.direction {
+            Direction::Out => &mut day.out_minor,
+            Direction::In => &mut day.in_minor,
+        };
+        *side = side.checked_add(p.amount.minor()).ok_or_else(overflow)?;
+        day.net_minor = day.out_minor.checked_sub(day.in_minor).ok_or_else(overflow)?;
         day.payments += 1;
     }
-    by.into_values().collect()
+    Ok(by.into_values().collect())
 }
 
 fn compare(ours: &[NetworkPayment], theirs: &[SettlementLine]) -> Vec<ReconciliationLine> {

@@ -14,7 +14,7 @@ use crate::people::{Direction, People, leg_ids};
 use crate::social::Social;
 use crate::wallet::{self, ChargeFor, Wallet};
 use crate::{Conflict, PersonId, PlatformError, Result, chart};
-use ledger::{AMOUNT_ALL, NewTransfer, PendingState, TransferError, TransferFlags};
+use ledger::{NewTransfer, PendingState, TransferError, TransferFlags};
 use money::Currency;
 use serde::Serialize;
 use std::sync::Arc;
@@ -286,33 +286,9 @@ impl P2p {
 
 /// Accepting posts the hold and its limit legs, declining voids them: one linked chain.
 fn resolution(id: i64, accept: bool) -> Vec<NewTransfer> {
-    let (kind, flags, amount) = if accept {
-        (chart::transfer::P2P_ACCEPT, TransferFlags::POST_PENDING, AMOUNT_ALL)
-    } else {
-        (chart::transfer::P2P_DECLINE, TransferFlags::VOID_PENDING, 0)
-    };
-    let resolution = NewTransfer {
-        id: chart::derived(id, kind, 0),
-        debit_account_id: 0,
-        credit_account_id: 0,
-        amount,
-        pending_id: hold_id(id),
-        currency: None,
-        code: 0,
-        flags,
-        timeout_s: 0,
-        user_data: id as u128,
-    };
-    let mut chain: Vec<NewTransfer> = leg_ids(hold_id(id))
-        .into_iter()
-        .zip(leg_ids(resolution.id))
-        .map(|(leg, leg_resolution)| NewTransfer {
-            id: leg_resolution,
-            pending_id: leg,
-            flags: flags.union(TransferFlags::LINKED),
-            ..resolution
-        })
-        .collect();
-    chain.push(resolution);
-    chain
+    let kind = if accept { chart::transfer::P2P_ACCEPT } else { chart::transfer::P2P_DECLINE };
+    let resolution_id = chart::derived(id, kind, 0);
+    let mut pairs: Vec<(u128, u128)> = leg_ids(resolution_id).into_iter().zip(leg_ids(hold_id(id))).collect();
+    pairs.push((resolution_id, hold_id(id)));
+    crate::core::resolve_pending(&pairs, accept, id as u128)
 }

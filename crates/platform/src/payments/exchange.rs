@@ -37,7 +37,7 @@ impl PaymentPlan {
 }
 
 /// A purpose code for the regulator's report, from the merchant's category (ISO 18245).
-pub(crate) fn purpose_code(mcc: &str) -> &'static str {
+fn purpose_code(mcc: &str) -> &'static str {
     match mcc.parse::<u16>().unwrap_or(0) {
         3000..=3999 | 4111..=4131 | 4411 | 4511 | 4722 | 7011 | 7512 => "TRAVEL",
         5000..=5999 => "GOODS",
@@ -138,39 +138,55 @@ impl Payments {
     pub(super) async fn execution(&self, id: i64, person: PersonId, order: &Order, plan: &PaymentPlan, now_ms: i64) -> Result<Execution> {
         let merchant = self.merchants.merchant(&order.mchid).await?;
         let total = Money::from_minor(order.total_minor, order.currency)?;
-        let one = || Rate::new(order.currency, order.currency, 1, 0).map_err(|e| PlatformError::Internal(e.to_string()));
-        let (rate, mid, mid_source, markup_bps, spread_minor) = match &plan.price {
-            Some(p) => (
-                p.rate,
-                p.mid,
-                p.mid_source.clone(),
-                p.markup_bps,
-                pricing::spread_minor(&p.mid, total, plan.pay).map_err(|e| PlatformError::Internal(e.to_string()))?,
-            ),
-            None => (one()?, one()?, "same currency".to_string(), 0, 0),
-        };
-        Ok(Execution {
-            id,
-            kind: ExecutionKind::Payment,
-            person,
-            order: Some(order.id.get()),
-            quote: plan.quote.map(|(q, _)| q),
-            sell: plan.pay,
-            buy: total,
-            rate,
-            mid,
-            mid_source,
-            markup_bps,
-            rounding: pricing::PAYMENT_ROUNDING,
-            spread_minor,
-            cross_border: plan.cross_border,
-            payer_region: plan.payer_region.clone(),
-            merchant_country: Some(merchant.merchant.country.clone()),
-            mcc: Some(merchant.merchant.mcc.clone()),
-            purpose_code: Some(purpose_code(&merchant.merchant.mcc).to_string()),
-            created_at_ms: now_ms,
-        })
+        let payee = Payee { order: Some(order.id.get()), country: &merchant.merchant.country, mcc: &merchant.merchant.mcc };
+        payment_execution(id, person, total, plan, payee, now_ms)
     }
+}
+
+/// Who a payment paid, as the regulator's record names them.
+pub(crate) struct Payee<'a> {
+    pub order: Option<i64>,
+    pub country: &'a str,
+    pub mcc: &'a str,
+}
+
+/// The record of a payment's exchange (`total` bought for `plan.pay`): at the plan's price, or at
+/// rate 1 for a cross-border payment in one currency.
+pub(crate) fn payment_execution(
+    id: i64,
+    person: PersonId,
+    total: Money,
+    plan: &PaymentPlan,
+    payee: Payee<'_>,
+    now_ms: i64,
+) -> Result<Execution> {
+    let internal = |e: money::MoneyError| PlatformError::Internal(e.to_string());
+    let one = || Rate::new(total.currency(), total.currency(), 1, 0).map_err(internal);
+    let (rate, mid, mid_source, markup_bps, spread_minor) = match &plan.price {
+        Some(p) => (p.rate, p.mid, p.mid_source.clone(), p.markup_bps, pricing::spread_minor(&p.mid, total, plan.pay).map_err(internal)?),
+        None => (one()?, one()?, "same currency".to_string(), 0, 0),
+    };
+    Ok(Execution {
+        id,
+        kind: ExecutionKind::Payment,
+        person,
+        order: payee.order,
+        quote: plan.quote.map(|(q, _)| q),
+        sell: plan.pay,
+        buy: total,
+        rate,
+        mid,
+        mid_source,
+        markup_bps,
+        rounding: pricing::PAYMENT_ROUNDING,
+        spread_minor,
+        cross_border: plan.cross_border,
+        payer_region: plan.payer_region.clone(),
+        merchant_country: Some(payee.country.to_string()),
+        mcc: Some(payee.mcc.to_string()),
+        purpose_code: Some(purpose_code(payee.mcc).to_string()),
+        created_at_ms: now_ms,
+    })
 }
 
 /// The two legs of a payment in another currency, ids of this attempt: the payer's wallet into the FX

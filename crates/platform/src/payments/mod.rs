@@ -24,7 +24,7 @@ mod wire;
 
 pub use codes::{PAYMENT_CODE_TTL_MS, PaymentCode, USERPAYING_TTL_MS, valid_payment_code};
 pub use exchange::PaymentPlan;
-pub(crate) use exchange::purpose_code;
+pub(crate) use exchange::{Payee, payment_execution};
 pub use orders::{ORDER_TOTAL_MAX, REFUNDS_PER_ORDER_MAX};
 pub use pay::{ClientSignature, OrderReference, PayOrder};
 pub use refunds::NewRefund;

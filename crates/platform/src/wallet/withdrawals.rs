@@ -9,7 +9,7 @@ use super::{INTERRUPTED_AFTER_MS, Operation, RailKind, RailOperation, RailOutcom
 use crate::core::{Chain, Commit, Committed, chain_outcome};
 use crate::people::{Direction, leg_ids};
 use crate::{PersonId, PlatformError, Result, chart};
-use ledger::{AMOUNT_ALL, NewTransfer, TransferError, TransferFlags};
+use ledger::{NewTransfer, TransferError, TransferFlags};
 
 /// What a person asks for.
 #[derive(Debug, Clone, Copy)]
@@ -156,26 +156,8 @@ impl Wallet {
 
 /// The hold's post or void, with its limit legs' (as one linked chain) unless `with_legs` is false.
 fn resolution(op: i64, flags: TransferFlags, kind: u16, with_legs: bool) -> Vec<NewTransfer> {
-    let amount = if flags.contains(TransferFlags::POST_PENDING) { AMOUNT_ALL } else { 0 };
-    let resolve = |id: u128, pending_id: u128, linked: bool| NewTransfer {
-        id,
-        debit_account_id: 0,
-        credit_account_id: 0,
-        amount,
-        pending_id,
-        currency: None,
-        code: 0,
-        flags: if linked { flags.union(TransferFlags::LINKED) } else { flags },
-        timeout_s: 0,
-        user_data: op as u128,
-    };
     let id = chart::derived(op, kind, 0);
-    let mut chain = Vec::new();
-    if with_legs {
-        for (leg, leg_resolution) in leg_ids(hold_id(op)).into_iter().zip(leg_ids(id)) {
-            chain.push(resolve(leg_resolution, leg, true));
-        }
-    }
-    chain.push(resolve(id, hold_id(op), false));
-    chain
+    let mut pairs: Vec<(u128, u128)> = if with_legs { leg_ids(id).into_iter().zip(leg_ids(hold_id(op))).collect() } else { Vec::new() };
+    pairs.push((id, hold_id(op)));
+    crate::core::resolve_pending(&pairs, flags.contains(TransferFlags::POST_PENDING), op as u128)
 }

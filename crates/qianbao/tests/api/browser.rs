@@ -108,15 +108,29 @@ async fn screenshot(c: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), c.screenshot().await.unwrap()).unwrap();
 }
 
-async fn text(c: &Client, css: &str) -> String {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+/// The text of the element `css` selects once it contains `needle` (within ten seconds: a submitted
+/// form's next page may not have replaced the current one yet, and an element of the page going away
+/// is looked up again); the last text seen when it never does.
+async fn text_with(c: &Client, css: &str, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(element) = c.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+        {
+            if text.contains(needle) {
+                return text;
+            }
+            last = text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    last
+}
+
+/// Whether the element `css` selects comes to contain `needle`.
+async fn shows(c: &Client, css: &str, needle: &str) -> bool {
+    text_with(c, css, needle).await.contains(needle)
 }
 
 async fn sign_in(c: &Client, port: u16, phone: &str) {
@@ -137,11 +151,11 @@ fn a_person_pays_a_friend_in_the_web_wallet_and_the_friend_accepts() {
         let c = browser(&driver).await;
         // The landing page leads to the wallet.
         c.goto(&format!("http://127.0.0.1:{port}/?lang=en")).await.unwrap();
-        assert!(text(&c, "#demo").await.contains("+8613800000001"));
+        assert!(shows(&c, "#demo", "+8613800000001").await);
         screenshot(&c, "landing").await;
         accessible(&c, "the landing page").await;
         sign_in(&c, port, "+8613800000001").await;
-        assert!(text(&c, "#balances").await.contains("1000.00 CNY"), "Alice starts with 1000.00 CNY");
+        assert!(shows(&c, "#balances", "1000.00 CNY").await, "Alice starts with 1000.00 CNY");
         screenshot(&c, "wallet-home").await;
         accessible(&c, "the wallet's home").await;
         let send = c.find(Locator::Css("#send")).await.unwrap();
@@ -150,19 +164,19 @@ fn a_person_pays_a_friend_in_the_web_wallet_and_the_friend_accepts() {
         send.find(Locator::Css("input[name=note]")).await.unwrap().send_keys("noodles").await.unwrap();
         send.find(Locator::Css("input[name=pin]")).await.unwrap().send_keys("135790").await.unwrap();
         send.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-        assert!(text(&c, ".notice").await.contains("Sent"), "the page says it was sent");
-        assert!(text(&c, "#balances").await.contains("987.66 CNY"), "held from Alice's balance");
+        assert!(shows(&c, ".notice", "Sent").await, "the page says it was sent");
+        assert!(shows(&c, "#balances", "987.66 CNY").await, "held from Alice's balance");
         c.find(Locator::Css("#sign-out")).await.unwrap().click().await.unwrap();
         c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#sign-in")).await.expect("signed out");
 
         sign_in(&c, port, "+8613800000002").await;
-        let incoming = text(&c, "#incoming").await;
+        let incoming = text_with(&c, "#incoming", "12.34 CNY").await;
         assert!(incoming.contains("Alice") && incoming.contains("12.34 CNY"), "Bob sees Alice's transfer: {incoming}");
         accessible(&c, "the wallet with money to accept").await;
         c.find(Locator::Css("#incoming button.accept")).await.unwrap().click().await.unwrap();
-        assert!(text(&c, ".notice").await.contains("Accepted"));
-        assert!(text(&c, "#balances").await.contains("1012.34 CNY"), "the money is Bob's");
-        assert!(text(&c, "#history").await.contains("transfer_in"));
+        assert!(shows(&c, ".notice", "Accepted").await);
+        assert!(shows(&c, "#balances", "1012.34 CNY").await, "the money is Bob's");
+        assert!(shows(&c, "#history", "transfer_in").await);
         c.close().await.unwrap();
     });
 }
@@ -179,7 +193,7 @@ fn a_wrong_password_is_told_and_a_forged_form_changes_nothing() {
         c.find(Locator::Css("input[name=phone]")).await.unwrap().send_keys("+8613800000001").await.unwrap();
         c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("not the password").await.unwrap();
         c.find(Locator::Css("#sign-in")).await.unwrap().click().await.unwrap();
-        assert!(text(&c, ".error").await.contains("手機號碼或密碼錯誤"), "told in the language chosen");
+        assert!(shows(&c, ".error", "手機號碼或密碼錯誤").await, "told in the language chosen");
         accessible(&c, "the sign-in page with its error").await;
         c.close().await.unwrap();
     });
@@ -213,19 +227,19 @@ fn a_person_scans_a_merchants_code_and_pays_it_with_the_pin() {
         c.find(Locator::Css("#to-scan")).await.unwrap().click().await.unwrap();
         c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#scan textarea")).await.unwrap().send_keys(&emv).await.unwrap();
         c.find(Locator::Css("#scan button")).await.unwrap().click().await.unwrap();
-        assert!(text(&c, "#preview .merchant").await.contains("Qianbao Demo Shop"), "the preview names the merchant");
+        assert!(shows(&c, "#preview .merchant", "Qianbao Demo Shop").await, "the preview names the merchant");
         screenshot(&c, "wallet-scan-preview").await;
         accessible(&c, "the scan preview").await;
         let pay = c.find(Locator::Css("#pay")).await.unwrap();
         pay.find(Locator::Css("input[name=amount]")).await.unwrap().send_keys("25.00").await.unwrap();
         pay.find(Locator::Css("input[name=pin]")).await.unwrap().send_keys("135790").await.unwrap();
         pay.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-        let paid = text(&c, "#paid").await;
+        let paid = text_with(&c, "#paid", "SUCCESS").await;
         assert!(paid.contains("Paid") && paid.contains("25.00 CNY") && paid.contains("SUCCESS"), "{paid}");
         c.goto(&format!("http://127.0.0.1:{port}/wallet")).await.unwrap();
-        assert!(text(&c, "#balances").await.contains("975.00 CNY"));
+        assert!(shows(&c, "#balances", "975.00 CNY").await);
         c.find(Locator::Css("#to-code")).await.unwrap().click().await.unwrap();
-        let digits = text(&c, "#code .digits").await.replace(' ', "");
+        let digits = text_with(&c, "#code .digits", "13").await.replace(' ', "");
         assert!(digits.len() == 18 && digits.starts_with("13"), "an 18-digit mainland payment code: {digits}");
         assert!(c.find(Locator::Css("#code svg")).await.is_ok(), "drawn inline as a QR code");
         screenshot(&c, "wallet-payment-code").await;
@@ -249,27 +263,27 @@ fn a_newcomer_creates_a_wallet_and_lands_signed_in() {
         form.find(Locator::Css("input[name=phone]")).await.unwrap().send_keys("+8613900001234").await.unwrap();
         form.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("correct horse battery").await.unwrap();
         form.find(Locator::Css("#register")).await.unwrap().click().await.unwrap();
-        let heading = text(&c, "h1").await;
+        let heading = text_with(&c, "h1", "小明").await;
         assert!(heading.contains("你好") && heading.contains("小明"), "signed in, in the language chosen: {heading}");
         // Money in: the PIN first, a card, then a top-up.
         c.find(Locator::Css("#to-money")).await.unwrap().click().await.unwrap();
         let pin = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#set-pin")).await.unwrap();
         pin.find(Locator::Css("input[name=pin]")).await.unwrap().send_keys("246810").await.unwrap();
         pin.find(Locator::Css("button")).await.unwrap().click().await.unwrap();
-        assert!(text(&c, ".notice").await.contains("支付密码已设置"));
+        assert!(shows(&c, ".notice", "支付密码已设置").await);
         let card = c.find(Locator::Css("#add-card")).await.unwrap();
         card.find(Locator::Css("input[name=number]")).await.unwrap().send_keys("4242 4242 4242 4242").await.unwrap();
         card.find(Locator::Css("input[name=exp_month]")).await.unwrap().send_keys("12").await.unwrap();
         card.find(Locator::Css("input[name=exp_year]")).await.unwrap().send_keys("2099").await.unwrap();
         card.find(Locator::Css("button")).await.unwrap().click().await.unwrap();
-        assert!(text(&c, "#cards").await.contains("4242"), "the card is linked (its last four digits only)");
+        assert!(shows(&c, "#cards", "4242").await, "the card is linked (its last four digits only)");
         accessible(&c, "the money page").await;
         let top_up = c.find(Locator::Css("#top-up")).await.unwrap();
         top_up.find(Locator::Css("input[name=amount]")).await.unwrap().send_keys("100.00").await.unwrap();
         top_up.find(Locator::Css("input[name=pin]")).await.unwrap().send_keys("246810").await.unwrap();
         top_up.find(Locator::Css("button")).await.unwrap().click().await.unwrap();
-        assert!(text(&c, ".notice").await.contains("充值成功"));
-        assert!(text(&c, "#balances").await.contains("100.00 CNY"), "the money is in the new wallet");
+        assert!(shows(&c, ".notice", "充值成功").await);
+        assert!(shows(&c, "#balances", "100.00 CNY").await, "the money is in the new wallet");
         c.close().await.unwrap();
     });
 }

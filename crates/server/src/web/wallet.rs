@@ -87,15 +87,37 @@ async fn sign_in_form(State(state): State<Arc<AppState>>, uri: Uri, headers: Hea
 }
 
 fn sign_in_page(state: &AppState, lang: Lang, chosen: bool, pre: Option<&str>, phone: &str, error: Option<&str>) -> Response {
-    let pre = pre.map(str::to_string).unwrap_or_else(|| wxpay::random_alphanumeric(32));
-    let context = minijinja::context! { csrf => csrf(state, &pre), phone => phone, error => error };
-    let mut response = page("wallet_sign_in.html", lang, chosen, context);
-    let cookie = format!("{PRE_SESSION_COOKIE}={pre}; Path=/wallet; HttpOnly; SameSite=Strict{}", secure(state));
-    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
-    if error.is_some() {
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
+    let page = PreSession { template: "wallet_sign_in.html", refused: StatusCode::UNAUTHORIZED };
+    page.render(state, lang, chosen, pre, error, minijinja::context! { phone => phone })
+}
+
+/// A page before sign-in (signing in, registering): its form's CSRF token is the MAC of a random cookie.
+struct PreSession {
+    template: &'static str,
+    /// The status when the page comes back with an error.
+    refused: StatusCode,
+}
+
+impl PreSession {
+    fn render(
+        &self,
+        state: &AppState,
+        lang: Lang,
+        chosen: bool,
+        pre: Option<&str>,
+        error: Option<&str>,
+        fields: minijinja::Value,
+    ) -> Response {
+        let pre = pre.map(str::to_string).unwrap_or_else(|| wxpay::random_alphanumeric(32));
+        let context = minijinja::context! { csrf => csrf(state, &pre), error => error, ..fields };
+        let mut response = page(self.template, lang, chosen, context);
+        let cookie = format!("{PRE_SESSION_COOKIE}={pre}; Path=/wallet; HttpOnly; SameSite=Strict{}", secure(state));
+        response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
+        if error.is_some() {
+            *response.status_mut() = self.refused;
+        }
+        response
     }
-    response
 }
 
 async fn sign_in(
@@ -154,14 +176,11 @@ async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
 }
 
 /// What happened, shown once on the home page (`?done=` / `?error=`): codes, never free text.
-fn notice(uri: &Uri, lang: Lang) -> (Option<String>, Option<String>) {
+/// `done` is one of the page's own message codes (anything else shows nothing); `error` is the
+/// platform's words, shortened.
+pub(super) fn notice(uri: &Uri, lang: Lang, codes: &[&str]) -> (Option<String>, Option<String>) {
     let q: HashMap<String, String> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
-    let t = lang.messages();
-    let done = q
-        .get("done")
-        .and_then(|d| t.get(d.as_str()))
-        .filter(|_| q.get("done").is_some_and(|d| ["sent", "accepted", "declined", "topped_up"].contains(&d.as_str())))
-        .cloned();
+    let done = q.get("done").filter(|d| codes.contains(&d.as_str())).map(|d| lang.messages()[d.as_str()].clone());
     (done, q.get("error").map(|e| e.chars().take(200).collect()))
 }
 
@@ -206,7 +225,7 @@ async fn home_context(state: &AppState, person: PersonId, token: &str, uri: &Uri
             }
         })
         .collect();
-    let (done, error) = notice(uri, lang);
+    let (done, error) = notice(uri, lang, &["sent", "accepted", "declined", "topped_up"]);
     Ok(minijinja::context! {
         name => me.display_name, balances => balances.iter().map(|b| minijinja::context! {
             currency => b.currency.code(), available => b.available, incoming_pending => b.incoming_pending,
@@ -218,11 +237,16 @@ async fn home_context(state: &AppState, person: PersonId, token: &str, uri: &Uri
 
 /// Back home with what went wrong, in the platform's words.
 pub(super) fn failed(e: PlatformError) -> Response {
+    failed_to("/wallet", e)
+}
+
+/// Back to `path` with what went wrong, in the platform's words (an internal error is a page of its own).
+pub(super) fn failed_to(path: &str, e: PlatformError) -> Response {
     if e.is_internal() {
         return error_page(e);
     }
     let message: String = form_urlencoded::byte_serialize(e.to_string().as_bytes()).collect();
-    redirect(&format!("/wallet?error={message}"))
+    redirect(&format!("{path}?error={message}"))
 }
 
 async fn send(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
@@ -273,15 +297,8 @@ async fn register_form(State(state): State<Arc<AppState>>, uri: Uri, headers: He
 }
 
 fn register_page(state: &AppState, lang: Lang, chosen: bool, pre: Option<&str>, name: &str, phone: &str, error: Option<&str>) -> Response {
-    let pre = pre.map(str::to_string).unwrap_or_else(|| wxpay::random_alphanumeric(32));
-    let context = minijinja::context! { csrf => csrf(state, &pre), name => name, phone => phone, error => error };
-    let mut response = page("wallet_register.html", lang, chosen, context);
-    let cookie = format!("{PRE_SESSION_COOKIE}={pre}; Path=/wallet; HttpOnly; SameSite=Strict{}", secure(state));
-    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
-    if error.is_some() {
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-    }
-    response
+    let page = PreSession { template: "wallet_register.html", refused: StatusCode::BAD_REQUEST };
+    page.render(state, lang, chosen, pre, error, minijinja::context! { name => name, phone => phone })
 }
 
 /// A new wallet, then signed in as at the sign-in form.

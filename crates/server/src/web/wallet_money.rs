@@ -2,7 +2,7 @@
 //! shown in sandboxes), and top-ups from a card with the PIN (the form's key makes a double submission
 //! one top-up).
 
-use super::wallet::{checked, error_page, failed, redirect, session, to_sign_in};
+use super::wallet::{checked, error_page, failed_to, notice, redirect, session, to_sign_in};
 use super::{Lang, page};
 use crate::AppState;
 use axum::Router;
@@ -12,7 +12,6 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use platform::wallet::{RailState, TopUp};
 use platform::{PersonId, PlatformError};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -43,15 +42,9 @@ async fn context(state: &AppState, person: PersonId, token: &str, uri: &Uri, lan
         .map(|c| minijinja::context! { id => c.id.to_string(), brand => c.brand, last4 => c.last4, exp => format!("{:02}/{}", c.exp_month, c.exp_year) })
         .collect();
     let currencies: Vec<&str> = p.config().region(&me.region).map(|r| r.currencies.iter().map(|c| c.code()).collect()).unwrap_or_default();
-    let q: HashMap<String, String> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
-    let t = lang.messages();
-    let done = q
-        .get("done")
-        .filter(|d| ["card_added", "pin_set", "topped_up", "top_up_pending"].contains(&d.as_str()))
-        .map(|d| t[d.as_str()].clone());
+    let (done, error) = notice(uri, lang, &["card_added", "pin_set", "top_up_pending"]);
     Ok(minijinja::context! {
-        pin_set => me.pin_set, cards => cards, currencies => currencies, notice => done,
-        error => q.get("error").map(|e| e.chars().take(200).collect::<String>()),
+        pin_set => me.pin_set, cards => cards, currencies => currencies, notice => done, error => error,
         sandbox => state.manual_clock.is_some() || state.web.demo.is_some(),
         csrf => super::wallet::csrf(state, token), key => wxpay::random_alphanumeric(24),
     })
@@ -59,11 +52,7 @@ async fn context(state: &AppState, person: PersonId, token: &str, uri: &Uri, lan
 
 /// Back to the money page with what went wrong, in the platform's words.
 fn back(e: PlatformError) -> Response {
-    if e.is_internal() {
-        return failed(e);
-    }
-    let message: String = form_urlencoded::byte_serialize(e.to_string().as_bytes()).collect();
-    redirect(&format!("/wallet/money?error={message}"))
+    failed_to("/wallet/money", e)
 }
 
 async fn set_pin(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
