@@ -203,7 +203,7 @@ impl Platform {
     /// Wire the domains together and set up the platform's own ledger accounts and signing keys.
     pub async fn start(parts: Parts) -> Result<Platform> {
         assert!(parts.secret.len() >= 32, "the platform secret has at least 256 bits");
-        let core = Arc::new(core::Core::new(parts.db, parts.committer, parts.store, parts.clock, parts.config, parts.secret));
+        let core = Arc::new(core::Core::new(parts.db, parts.committer, parts.store, parts.clock, parts.config, parts.secret)?);
         chart::create_system_accounts(&core).await?;
         let people = Arc::new(people::People::new(core.clone()));
         let social = Arc::new(social::Social::new(core.clone(), people.clone()));

@@ -1,5 +1,7 @@
 //! `qianbao bench ledger`: TigerBeetle's benchmark shape against either backend, in process, through the
-//! same group committer the server uses. Prints transfers/s and batch latency p50/p99/p100.
+//! same group committer the server uses. Prints transfers/s and batch latency p50/p99/p100; given
+//! `--tigerbeetle PATH`, runs TigerBeetle's own `benchmark` with the same counts right after, on the same
+//! machine, and prints the ratio.
 
 use ledger::{AccountFlags, BATCH_EVENTS_MAX, NewAccount, NewTransfer, Outcome, TransferFlags};
 use money::Currency;
@@ -45,6 +47,12 @@ pub struct LedgerBench {
     /// Run `ledger verify` at the end.
     #[arg(long)]
     pub verify: bool,
+    /// A `tigerbeetle` binary: run `tigerbeetle benchmark` with the same transfer and account counts
+    /// after this run, and compare (uniform or zipfian, single-phase only).
+    #[arg(long)]
+    pub tigerbeetle: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub output: crate::report::Output,
 }
 
 /// SplitMix64: fast, seedable, good enough to spread benchmark load (not for anything secret).
@@ -188,7 +196,7 @@ pub fn run(args: &LedgerBench) -> Result<(), String> {
     let store = fresh_database(&url)?;
     let committer = store.start_committer(CommitterConfig::default(), Arc::new(SystemClock)).map_err(|e| e.to_string())?;
     let cny = Currency::from_code("CNY").expect("CNY");
-    println!(
+    say!(
         "qianbao bench ledger: {} accounts={} transfers={} distribution={:?} batch-size={} two-phase={}% in-flight={}",
         url.redacted(),
         args.accounts,
@@ -209,7 +217,7 @@ pub fn run(args: &LedgerBench) -> Result<(), String> {
             return Err(format!("creating accounts: {}", e.code()));
         }
     }
-    println!("accounts: {} created in {:.2} s", args.accounts, started.elapsed().as_secs_f64());
+    say!("accounts: {} created in {:.2} s", args.accounts, started.elapsed().as_secs_f64());
 
     let picker = Picker::new(args.distribution, args.accounts);
     let mut rng = Rng(0x5EED);
@@ -285,8 +293,8 @@ pub fn run(args: &LedgerBench) -> Result<(), String> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    println!("transfers: {done} in {elapsed:.2} s = {:.0} transfers/s ({failed} not created)", done as f64 / elapsed);
-    println!(
+    say!("transfers: {done} in {elapsed:.2} s = {:.0} transfers/s ({failed} not created)", done as f64 / elapsed);
+    say!(
         "request latency (ms): p50 {:.1}  p99 {:.1}  p100 {:.1}  ({} requests of up to {})",
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99),
@@ -296,17 +304,87 @@ pub fn run(args: &LedgerBench) -> Result<(), String> {
     );
     let m = &store.metrics;
     let batches = m.batches.load(std::sync::atomic::Ordering::Relaxed);
-    println!("committer: {batches} database transactions");
+    say!("committer: {batches} database transactions");
     if failed > 0 {
         return Err(format!("{failed} transfers were not created"));
     }
-    if args.verify {
+    let mut report = crate::report::Report::new("ledger");
+    report
+        .figure("transfers", done as f64 / elapsed, "transfers/s")
+        .figure("request_latency_p50", percentile(&latencies, 0.50), "ms")
+        .figure("request_latency_p99", percentile(&latencies, 0.99), "ms");
+    if let Some(path) = &args.tigerbeetle {
         drop(committer);
+        let (version, rate) = tigerbeetle(path, args)?;
+        report.compare(
+            "transfers",
+            format!("TigerBeetle {version} `benchmark`, same counts, this run"),
+            rate,
+            crate::report::Better::Higher,
+            1.0,
+        );
+        report.finish();
+        return verify_if_asked(&store, args);
+    }
+    drop(committer);
+    report.finish();
+    verify_if_asked(&store, args)
+}
+
+fn verify_if_asked(store: &Store, args: &LedgerBench) -> Result<(), String> {
+    if args.verify {
         let report = store.verify().map_err(|e| e.to_string())?;
-        println!("verify: {} accounts, {} transfers, {}", report.accounts, report.transfers, if report.ok() { "ok" } else { "PROBLEMS" });
+        say!("verify: {} accounts, {} transfers, {}", report.accounts, report.transfers, if report.ok() { "ok" } else { "PROBLEMS" });
         if !report.ok() {
             return Err(report.problems.join("\n"));
         }
     }
     Ok(())
+}
+
+/// Run TigerBeetle's benchmark with this run's counts; its version and the rate it accepted.
+fn tigerbeetle(path: &std::path::Path, args: &LedgerBench) -> Result<(String, f64), String> {
+    let distribution = match (args.distribution, args.two_phase_percent) {
+        (Distribution::Uniform, 0) => "uniform",
+        (Distribution::Zipfian, 0) => "zipfian",
+        _ => return Err("--tigerbeetle compares the uniform and zipfian single-phase runs only".into()),
+    };
+    let run =
+        |args: &[String]| std::process::Command::new(path).args(args).output().map_err(|e| format!("running {}: {e}", path.display()));
+    let version = run(&["version".to_string()])?;
+    let version = String::from_utf8_lossy(&version.stdout).trim().trim_start_matches("TigerBeetle version ").to_string();
+    say!(
+        "tigerbeetle {version}: benchmark --transfer-count={} --account-count={} --account-distribution={distribution}",
+        args.transfers,
+        args.accounts
+    );
+    let out = run(&[
+        "benchmark".to_string(),
+        format!("--transfer-count={}", args.transfers),
+        format!("--account-count={}", args.accounts),
+        format!("--account-distribution={distribution}"),
+    ])?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        return Err(format!("tigerbeetle benchmark failed ({}):\n{text}", out.status));
+    }
+    let rate = accepted_rate(&text).ok_or_else(|| format!("no `load accepted = N tx/s` in TigerBeetle's output:\n{text}"))?;
+    say!("tigerbeetle: load accepted = {rate:.0} tx/s");
+    Ok((version, rate))
+}
+
+/// The rate in TigerBeetle's `load accepted = 306014 tx/s` line.
+fn accepted_rate(output: &str) -> Option<f64> {
+    let line = output.lines().find(|l| l.trim_start().starts_with("load accepted"))?;
+    line.split('=').nth(1)?.split_whitespace().next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tigerbeetles_accepted_rate_is_read_from_its_output() {
+        let out = "1 batches in 0.01 s\nload offered = 1000000 tx/s\nload accepted = 306014 tx/s\nbatch latency p00 = 4 ms\n";
+        assert_eq!(super::accepted_rate(out), Some(306_014.0));
+        assert_eq!(super::accepted_rate("nothing"), None);
+    }
 }

@@ -35,7 +35,15 @@ pub struct WalletBench {
     /// Database for the server (emptied first). Default: a fresh SQLite file under ./qianbao-bench.
     #[arg(long)]
     pub database: Option<String>,
+    #[command(flatten)]
+    pub output: crate::report::Output,
 }
+
+/// What the project asks of the transfers scenario (issue 15): throughput and tail latency.
+const TRANSFERS_GOAL_PER_S: f64 = 20_000.0;
+const TRANSFERS_P99_GOAL_MS: f64 = 50.0;
+/// Every claimer of the storm done within this.
+const CLAIM_STORM_GOAL_S: f64 = 2.0;
 
 /// A keep-alive HTTP/1.1 connection.
 pub(crate) struct Http {
@@ -280,7 +288,7 @@ pub fn run(args: &WalletBench) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&data_dir);
     let (_server, port) = start_server(&url, &data_dir, args.people)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    println!("qianbao bench wallet: {:?} over HTTP, {} people, {}", args.scenario, args.people, url.redacted());
+    say!("qianbao bench wallet: {:?} over HTTP, {} people, {}", args.scenario, args.people, url.redacted());
     runtime.block_on(async {
         match args.scenario {
             Scenario::Transfers => transfers(port, args).await,
@@ -296,7 +304,7 @@ async fn transfers(port: u16, args: &WalletBench) -> Result<(), String> {
     let couples: Vec<(Person, Person)> = people.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect();
     let c2 = couples.clone();
     in_parallel(couples.len(), 32, move |i| befriend(port, c2[i].0.clone(), c2[i].1.clone())).await?;
-    println!("setup: {} people, {pairs} friend pairs, in {:.1} s", pairs * 2, started.elapsed().as_secs_f64());
+    say!("setup: {} people, {pairs} friend pairs, in {:.1} s", pairs * 2, started.elapsed().as_secs_f64());
 
     let couples = Arc::new(couples);
     let next = Arc::new(AtomicU64::new(0));
@@ -336,7 +344,7 @@ async fn transfers(port: u16, args: &WalletBench) -> Result<(), String> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    println!(
+    say!(
         "transfers: {} in {elapsed:.2} s = {:.0}/s over {} connections ({failed} failed); latency ms p50 {:.1} p99 {:.1} p100 {:.1}",
         latencies.len(),
         latencies.len() as f64 / elapsed,
@@ -345,7 +353,18 @@ async fn transfers(port: u16, args: &WalletBench) -> Result<(), String> {
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0)
     );
-    if failed > 0 { Err(format!("{failed} transfers failed")) } else { Ok(()) }
+    if failed > 0 {
+        return Err(format!("{failed} transfers failed"));
+    }
+    use crate::report::{Better, Report};
+    let mut report = Report::new("wallet transfers");
+    report
+        .figure("transfers", latencies.len() as f64 / elapsed, "transfers/s")
+        .figure("latency_p99", percentile(&latencies, 0.99), "ms")
+        .compare("transfers", "the goal", TRANSFERS_GOAL_PER_S, Better::Higher, 1.0)
+        .compare("latency_p99", "the goal", TRANSFERS_P99_GOAL_MS, Better::Lower, 1.0);
+    report.finish();
+    Ok(())
 }
 
 async fn red_packet(port: u16, args: &WalletBench) -> Result<(), String> {
@@ -381,7 +400,7 @@ async fn red_packet(port: u16, args: &WalletBench) -> Result<(), String> {
         return Err(format!("red packet: {status} {body}"));
     }
     let packet = field(&body, "id")?;
-    println!(
+    say!(
         "setup: {n} people in one group with the sender, a lucky packet of {n} shares ({amount} CNY), in {:.1} s",
         started.elapsed().as_secs_f64()
     );
@@ -419,7 +438,7 @@ async fn red_packet(port: u16, args: &WalletBench) -> Result<(), String> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    println!(
+    say!(
         "claims: {claimed} of {n} shares claimed by {n} concurrent people in {elapsed:.2} s; sum {sum} fen (packet {}); latency ms p50 {:.0} p99 {:.0} p100 {:.0}",
         amount.replace('.', "").trim_start_matches('0'),
         percentile(&latencies, 0.5),
@@ -428,8 +447,17 @@ async fn red_packet(port: u16, args: &WalletBench) -> Result<(), String> {
     );
     let expected: i64 = amount.replace('.', "").parse().unwrap_or(-1);
     if claimed != n || sum != expected {
-        Err(format!("claimed {claimed} shares summing to {sum}, expected {n} summing to {expected}"))
-    } else {
-        Ok(())
+        return Err(format!("claimed {claimed} shares summing to {sum}, expected {n} summing to {expected}"));
     }
+    use crate::report::{Better, Report};
+    let mut report = Report::new("wallet red-packet claim storm");
+    report.figure("claim_storm", elapsed, "s").figure("claims", claimed as f64 / elapsed, "claims/s").compare(
+        "claim_storm",
+        "the goal",
+        CLAIM_STORM_GOAL_S,
+        Better::Lower,
+        1.0,
+    );
+    report.finish();
+    Ok(())
 }

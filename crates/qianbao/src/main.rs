@@ -1,5 +1,7 @@
 //! The `qianbao` binary: `serve`, `migrate`, ledger operator commands, benchmarks.
 
+#[macro_use]
+mod report;
 mod bench;
 mod bench_merchant;
 mod bench_wallet;
@@ -174,9 +176,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
             }
         }
-        Command::Bench { command: BenchCommand::Ledger(args) } => bench::run(&args)?,
-        Command::Bench { command: BenchCommand::Wallet(args) } => bench_wallet::run(&args)?,
-        Command::Bench { command: BenchCommand::Merchant(args) } => bench_merchant::run(&args)?,
+        Command::Bench { command: BenchCommand::Ledger(args) } => {
+            args.output.apply();
+            bench::run(&args)?
+        }
+        Command::Bench { command: BenchCommand::Wallet(args) } => {
+            args.output.apply();
+            bench_wallet::run(&args)?
+        }
+        Command::Bench { command: BenchCommand::Merchant(args) } => {
+            args.output.apply();
+            bench_merchant::run(&args)?
+        }
         Command::Qr { command } => return qr(command),
     }
     Ok(ExitCode::SUCCESS)

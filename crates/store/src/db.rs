@@ -223,7 +223,8 @@ pub fn sqlite_write_lock(path: &std::path::Path) -> std::sync::Arc<WriteLock> {
         .clone()
 }
 
-struct SqliteConn(rusqlite::Connection, std::sync::Arc<WriteLock>);
+/// A pooled SQLite connection: the file's write lock, or `None` for a reader (`PRAGMA query_only`).
+struct SqliteConn(rusqlite::Connection, Option<std::sync::Arc<WriteLock>>);
 
 impl rusqlite::ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
@@ -245,13 +246,14 @@ impl Conn for SqliteConn {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         // Outside an explicit transaction a write is its own transaction: take the file's write lock
         // for it (inside one, `Db::transaction` already holds it).
+        let Some(lock) = &self.1 else { return Err(StoreError::ReadOnly) };
         let autocommit = self.0.is_autocommit();
         if autocommit {
-            self.1.acquire();
+            lock.acquire();
         }
         let result = self.0.prepare_cached(&sqlite_sql(sql)).and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(params)));
         if autocommit {
-            self.1.release();
+            lock.release();
         }
         Ok(result? as u64)
     }
@@ -282,6 +284,9 @@ impl Conn for SqliteConn {
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
+        if self.1.is_none() {
+            return Err(StoreError::ReadOnly);
+        }
         Ok(self.0.execute_batch(sql)?)
     }
 }
@@ -373,6 +378,8 @@ pub struct Db {
     returned: Condvar,
     open: Mutex<usize>,
     connections_max: usize,
+    /// Connections refuse every write (SQLite readers: see [`Db::reader`]).
+    read_only: bool,
 }
 
 /// A write transaction that collides with another writer is retried this many times.
@@ -386,6 +393,7 @@ impl Db {
             returned: Condvar::new(),
             open: Mutex::new(0),
             connections_max: connections_max.max(1),
+            read_only: false,
         };
         let conn = db.connect()?;
         db.give_back(conn);
@@ -401,7 +409,12 @@ impl Db {
                 c.pragma_update(None, "foreign_keys", "ON")?;
                 c.busy_timeout(std::time::Duration::from_secs(30))?;
                 c.set_prepared_statement_cache_capacity(128);
-                Box::new(SqliteConn(c, sqlite_write_lock(path)))
+                if self.read_only {
+                    c.pragma_update(None, "query_only", "ON")?;
+                    Box::new(SqliteConn(c, None))
+                } else {
+                    Box::new(SqliteConn(c, Some(sqlite_write_lock(path))))
+                }
             }
             DatabaseUrl::Postgres(url) => Box::new(PgConn(postgres::Client::connect(url, postgres::NoTls)?)),
         };
@@ -431,6 +444,25 @@ impl Db {
     fn discard(&self) {
         *self.open.lock().expect("pool lock") -= 1;
         self.returned.notify_one();
+    }
+
+    /// For SQLite, a pool of read-only connections on the same file. In WAL mode a reader never waits
+    /// for a writer (it reads the last committed snapshot), so a read of a few indexed rows costs
+    /// microseconds and may run on the async runtime's own thread: cheaper than the two thread switches
+    /// of a hop to a blocking thread. `None` for PostgreSQL, whose every statement is a network round trip.
+    pub fn reader(&self, connections_max: usize) -> Result<Option<Db>> {
+        let DatabaseUrl::Sqlite(_) = &self.url else { return Ok(None) };
+        let db = Db {
+            url: self.url.clone(),
+            idle: Mutex::new(Vec::new()),
+            returned: Condvar::new(),
+            open: Mutex::new(0),
+            connections_max: connections_max.max(1),
+            read_only: true,
+        };
+        let conn = db.connect()?;
+        db.give_back(conn);
+        Ok(Some(db))
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -45,6 +45,8 @@ pub enum StoreError {
     Duplicate(String),
     /// The committer has stopped (shutdown, or a fatal database error).
     Unavailable,
+    /// A write was tried on a read-only connection (`Db::reader`): nothing was written.
+    ReadOnly,
     /// The database cannot be reached (connection refused or lost, I/O failure): nothing was written.
     Unreachable(String),
     /// The request carries more events than one batch may hold.
@@ -67,6 +69,7 @@ impl fmt::Display for StoreError {
             StoreError::Conflict(e) => write!(f, "conflict with a concurrent writer: {e}"),
             StoreError::Duplicate(e) => write!(f, "duplicate key: {e}"),
             StoreError::Unavailable => write!(f, "the ledger committer is not running"),
+            StoreError::ReadOnly => write!(f, "a write on a read-only connection (a bug: write through the writer pool)"),
             StoreError::Unreachable(e) => write!(f, "the database cannot be reached: {e}"),
             StoreError::TooManyEvents { count, max } => {
                 write!(f, "{count} events in one request; at most {max}")

@@ -45,7 +45,7 @@ impl Audit {
     /// Record an operator action. `detail` must not hold secrets (tokens, PINs, card numbers).
     pub async fn record(&self, actor: &str, action: &str, target: &str, detail: &str) -> Result<()> {
         let effect = store::insert(&self.entry(actor, action, target, detail));
-        self.core.read(move |c| c.execute(effect.sql, &effect.params)).await?;
+        self.core.write(move |c| c.execute(effect.sql, &effect.params)).await?;
         Ok(())
     }
 

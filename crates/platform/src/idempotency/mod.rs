@@ -66,6 +66,6 @@ impl Idempotency {
     /// Delete answers older than their TTL, a bounded number per call.
     pub(crate) async fn purge(&self, limit: i64) -> Result<u64> {
         let before = self.core.now_ms() - IDEMPOTENCY_KEY_TTL_MS;
-        self.core.read(move |c| store::purge(c, before, limit)).await
+        self.core.write(move |c| store::purge(c, before, limit)).await
     }
 }

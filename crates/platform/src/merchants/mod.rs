@@ -177,7 +177,7 @@ impl Merchants {
         let apiv3_key = wxpay::random_alphanumeric(32);
         let sealed_apiv3_key = self.core.seal(apiv3_key.as_bytes());
         let m = merchant.clone();
-        let inserted = self.core.read(move |c| store::insert(c, &store::NewMerchant { merchant: &m, sealed_apiv3_key })).await?;
+        let inserted = self.core.write(move |c| store::insert(c, &store::NewMerchant { merchant: &m, sealed_apiv3_key })).await?;
         if !inserted {
             return Err(PlatformError::conflict(Conflict::MchidTaken, "this mchid is already a merchant"));
         }

@@ -49,13 +49,13 @@ impl Merchants {
         // Signature windows are real time (a request's timestamp against the system clock).
         let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
         let before = now_s - NONCE_WINDOW_S * 2;
-        self.core.read(move |c| store::purge_nonces(c, before, limit)).await
+        self.core.write(move |c| store::purge_nonces(c, before, limit)).await
     }
 
     /// This instance is alive: how many instances are (seen within `window_ms`), for limits that hold
     /// across all of them.
     pub async fn heartbeat(&self, instance: &str, window_ms: i64) -> Result<i64> {
         let (id, now) = (instance.to_string(), self.core.now_ms());
-        self.core.read(move |c| store::heartbeat(c, &id, now, window_ms)).await
+        self.core.write(move |c| store::heartbeat(c, &id, now, window_ms)).await
     }
 }

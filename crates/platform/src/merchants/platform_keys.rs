@@ -55,7 +55,7 @@ impl Merchants {
             return Err(PlatformError::invalid("serial_no", "not a valid platform certificate, or the only one (rotate first)"));
         }
         let (serial, now) = (serial.to_string(), self.core.now_ms());
-        self.core.read(move |c| store::retire_platform_key(c, &serial, now)).await?;
+        self.core.write(move |c| store::retire_platform_key(c, &serial, now)).await?;
         self.load_platform_keys(false).await
     }
 
@@ -91,7 +91,7 @@ impl Merchants {
                     expires_at_ms: effective_at + PLATFORM_KEY_VALIDITY_S * 1000,
                 })
                 .collect();
-            self.core.read(move |c| rows.iter().try_for_each(|k| store::insert_platform_key(c, k))).await?;
+            self.core.write(move |c| rows.iter().try_for_each(|k| store::insert_platform_key(c, k))).await?;
         }
         // Read back: instances starting together each added keys; all agree on the oldest as signer.
         let stored = self.core.read(move |c| store::platform_keys(c, now)).await?;

@@ -162,7 +162,7 @@ impl Merchants {
     pub async fn set_qr_profile(&self, mchid: &str, profile: QrProfile) -> Result<()> {
         let merchant = self.merchant(mchid).await?.merchant.id;
         let now = self.core.now_ms();
-        self.core.read(move |c| store::upsert_qr_profile(c, merchant, &profile, now)).await
+        self.core.write(move |c| store::upsert_qr_profile(c, merchant, &profile, now)).await
     }
 
     pub async fn qr_profile(&self, merchant: crate::MerchantId) -> Result<Option<QrProfile>> {
@@ -185,7 +185,7 @@ impl Merchants {
             return Err(PlatformError::invalid("fields", "the scheme's template is longer than 99 characters"));
         }
         let (id, t, now) = (merchant.id, template.clone(), self.core.now_ms());
-        let registered = self.core.read(move |c| store::upsert_scheme(c, id, kind, &t, SCHEMES_PER_MERCHANT_MAX, now)).await?;
+        let registered = self.core.write(move |c| store::upsert_scheme(c, id, kind, &t, SCHEMES_PER_MERCHANT_MAX, now)).await?;
         if !registered {
             return Err(PlatformError::invalid(
                 "scheme",

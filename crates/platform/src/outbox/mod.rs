@@ -146,7 +146,7 @@ impl Outbox {
     /// Send an event again now (an operator's replay; also revives an abandoned one).
     pub async fn replay(&self, id: &str) -> Result<()> {
         let (id, now) = (id.to_string(), self.core.now_ms());
-        if !self.core.read(move |c| store::replay(c, &id, now)).await? {
+        if !self.core.write(move |c| store::replay(c, &id, now)).await? {
             return Err(PlatformError::NotFound("notification (or it is being delivered right now)"));
         }
         self.core.outbox_wake.notify_one();

@@ -79,7 +79,7 @@ impl Payments {
             let code = format!("{prefix}{:08}{:08}", crypto::random_in(0, 99_999_999), crypto::random_in(0, 99_999_999));
             debug_assert!(valid_payment_code(&code));
             let c = code.clone();
-            if self.core.read(move |conn| store::insert_code(conn, &c, person, now, expires_at)).await? {
+            if self.core.write(move |conn| store::insert_code(conn, &c, person, now, expires_at)).await? {
                 return Ok(PaymentCode { emv_cpm: self.cpm_of(&code), code, expires_at_ms: expires_at });
             }
         }
@@ -119,7 +119,7 @@ impl Payments {
         }
         let order = self.create_order(merchant, sp, new).await?;
         let (code, order_id) = (auth_code.to_string(), order.id);
-        if !self.core.read(move |c| store::bind_code(c, &code, order_id, now)).await? {
+        if !self.core.write(move |c| store::bind_code(c, &code, order_id, now)).await? {
             self.close_order(merchant.merchant.id, &order.out_trade_no).await?;
             return Err(invalid());
         }
@@ -142,7 +142,7 @@ impl Payments {
             };
         }
         let deadline = now + USERPAYING_TTL_MS;
-        self.core.read(move |c| store::set_user_paying(c, order_id, deadline)).await?;
+        self.core.write(move |c| store::set_user_paying(c, order_id, deadline)).await?;
         self.order(order.id).await
     }
 
@@ -186,13 +186,13 @@ impl Payments {
             self.refund_order(merchant, refund).await?;
         }
         let (id, now) = (order.id, self.core.now_ms());
-        self.core.read(move |c| store::revoke(c, id, now)).await?;
+        self.core.write(move |c| store::revoke(c, id, now)).await?;
         self.order(order.id).await
     }
 
     /// Forget codes long expired, a bounded number.
     pub(crate) async fn purge_codes(&self, limit: i64) -> Result<u64> {
         let before = self.core.now_ms() - CODE_KEPT_MS;
-        self.core.read(move |c| store::purge_codes(c, before, limit)).await
+        self.core.write(move |c| store::purge_codes(c, before, limit)).await
     }
 }

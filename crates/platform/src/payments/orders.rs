@@ -115,7 +115,7 @@ impl Payments {
     /// Close an unpaid order (idempotent: closing a closed order succeeds). A paid order is `ORDER_PAID`.
     pub async fn close_order(&self, merchant: MerchantId, out_trade_no: &str) -> Result<()> {
         let (key, now) = (out_trade_no.to_string(), self.core.now_ms());
-        self.core.read(move |c| store::close(c, merchant, &key, now)).await?;
+        self.core.write(move |c| store::close(c, merchant, &key, now)).await?;
         match self.order_by_out_trade_no(merchant, out_trade_no).await?.trade_state {
             TradeState::Closed | TradeState::Revoked => Ok(()),
             _ => Err(PlatformError::conflict(Conflict::OrderPaid, "this order is paid: refund it instead")),
@@ -125,7 +125,7 @@ impl Payments {
     /// Orders past their deadline close (run by the deadline task).
     pub(crate) async fn close_due_orders(&self) -> Result<usize> {
         let now = self.core.now_ms();
-        Ok(usize::try_from(self.core.read(move |c| store::close_due(c, now)).await?).unwrap_or(usize::MAX))
+        Ok(usize::try_from(self.core.write(move |c| store::close_due(c, now)).await?).unwrap_or(usize::MAX))
     }
 }
 

@@ -210,7 +210,7 @@ impl Payments {
                 (CardRefund::ToBalance, RefundChannel::Balance)
             }
         };
-        self.core.read(move |c| store::finish_card_refund(c, refund, state, channel)).await
+        self.core.write(move |c| store::finish_card_refund(c, refund, state, channel)).await
     }
 
     /// Card refunds interrupted between the ledger and the issuer (a crash): tell the issuer now (the

@@ -22,7 +22,7 @@ impl Payments {
         let now = self.core.now_ms();
         let id = ids::object_id(now);
         let (m, a, d, n) = (merchant.merchant.id, appid.to_string(), description.to_string(), notify_url.to_string());
-        self.core.read(move |c| store::insert_static_code(c, id, m, &a, &d, &n, now)).await?;
+        self.core.write(move |c| store::insert_static_code(c, id, m, &a, &d, &n, now)).await?;
         Ok(self.static_code_url(id))
     }
 

@@ -77,7 +77,7 @@ impl People {
             return Err(PlatformError::invalid("tier", "0, 1 or 2"));
         }
         self.check_versions(person).await?;
-        if !self.core.read(move |c| store::set_tier(c, person, tier)).await? {
+        if !self.core.write(move |c| store::set_tier(c, person, tier)).await? {
             return Err(PlatformError::NotFound("person"));
         }
         self.forget(person);

@@ -133,7 +133,7 @@ impl People {
         let (p, r, n) = (phone.clone(), region.code.clone(), display_name.clone());
         let inserted = self
             .core
-            .read(move |c| {
+            .write(move |c| {
                 store::insert(c, &store::NewPerson { id, phone: &p, password_hash: &hash, region: &r, display_name: &n, now_ms: now })
             })
             .await?;
@@ -178,7 +178,7 @@ impl People {
         let now = self.core.now_ms();
         let expires = now + i64::try_from(self.core.config.session_ttl_s * 1000).unwrap_or(i64::MAX / 2);
         let hash = crypto::sha256(token.as_bytes());
-        self.core.read(move |c| store::insert_session(c, hash, person, expires, now)).await?;
+        self.core.write(move |c| store::insert_session(c, hash, person, expires, now)).await?;
         Ok(Session { token, person_id: person, expires_at_ms: expires })
     }
 
@@ -209,7 +209,7 @@ impl People {
     pub async fn sign_out(&self, token: &str) -> Result<()> {
         let hash = crypto::sha256(token.as_bytes());
         self.sessions.forget(&hash);
-        self.core.read(move |c| store::delete_session(c, hash)).await
+        self.core.write(move |c| store::delete_session(c, hash)).await
     }
 
     /// Money may go from `sender` to `receiver` between people: the sender's region allows the
@@ -242,7 +242,7 @@ impl People {
     /// Delete expired sessions, a bounded number per call.
     pub(crate) async fn purge_sessions(&self, limit: i64) -> Result<u64> {
         let now = self.core.now_ms();
-        self.core.read(move |c| store::purge_sessions(c, now, limit)).await
+        self.core.write(move |c| store::purge_sessions(c, now, limit)).await
     }
 
     fn forget(&self, person: PersonId) {

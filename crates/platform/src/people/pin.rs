@@ -43,7 +43,7 @@ impl People {
             self.verify_pin(person, current).await?;
         }
         let mac = self.pin_mac(person, pin);
-        self.core.read(move |c| store::set_pin(c, person, mac)).await?;
+        self.core.write(move |c| store::set_pin(c, person, mac)).await?;
         self.forget(person);
         Ok(())
     }

@@ -31,7 +31,7 @@ impl RedPackets {
         let now = self.core.now_ms();
         let id = ids::object_id(now);
         let (merchant_id, t, url) = (merchant.merchant.id, title.clone(), image_url.to_string());
-        self.core.read(move |c| store::insert_cover(c, id, merchant_id, &t, &url, now)).await?;
+        self.core.write(move |c| store::insert_cover(c, id, merchant_id, &t, &url, now)).await?;
         self.cover(id).await
     }
 

@@ -54,7 +54,7 @@ impl RedPackets {
                     // A packet an older release never funded has no escrow: nothing to give back.
                     Err(TransferError::DebitAccountNotFound) => {
                         let effect = store::set_state(p.id, [PacketState::Open, PacketState::Failed], PacketState::Expired);
-                        self.core.read(move |c| store::run(c, &effect)).await?;
+                        self.core.write(move |c| store::run(c, &effect)).await?;
                     }
                     Err(e) => return Err(PlatformError::Internal(format!("refunding red packet {}: {}", p.id, e.code()))),
                 },
@@ -88,7 +88,7 @@ impl RedPackets {
             let commit = Commit { guards: Vec::new(), transfers: vec![payment], effects: vec![store::mark_paid(packet, idx)] };
             match self.core.commit(commit).await? {
                 Committed::Applied(results) if results[0].is_ok() => completed += 1,
-                _ => self.core.read(move |c| store::release_unpaid(c, packet, idx)).await?,
+                _ => self.core.write(move |c| store::release_unpaid(c, packet, idx)).await?,
             }
         }
         Ok(completed)
@@ -104,7 +104,7 @@ impl RedPackets {
             let funded = self.core.ledger_transfer(chart::derived(p.id, chart::transfer::PACKET_FUND, 0)).await?.is_some();
             let to = if funded { PacketState::Open } else { PacketState::Failed };
             let effect = store::set_state(p.id, [PacketState::Funding, PacketState::Funding], to);
-            self.core.read(move |c| store::run(c, &effect)).await?;
+            self.core.write(move |c| store::run(c, &effect)).await?;
         }
         Ok(())
     }

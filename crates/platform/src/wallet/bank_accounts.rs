@@ -17,7 +17,7 @@ impl Wallet {
         let now = self.core.now_ms();
         let account = BankAccount { id: ids::object_id(now), bank, holder_name, last4 };
         let stored = account.clone();
-        self.core.read(move |c| store::insert_bank_account(c, person, &stored, &token, now)).await?;
+        self.core.write(move |c| store::insert_bank_account(c, person, &stored, &token, now)).await?;
         Ok(account)
     }
 

@@ -69,7 +69,7 @@ impl Wallet {
             None => {
                 self.people.authorize_payment(person, amount_minor, pin).await?;
                 let intent = store::insert_operation(&record);
-                self.core.read(move |c| store::run(c, &intent)).await?;
+                self.core.write(move |c| store::run(c, &intent)).await?;
             }
         }
         let key = op.to_string();

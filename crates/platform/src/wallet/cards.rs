@@ -60,7 +60,7 @@ impl Wallet {
         let now = self.core.now_ms();
         let card = Card { id: ids::object_id(now), brand, last4, exp_month, exp_year };
         let stored = card.clone();
-        self.core.read(move |c| store::insert_card(c, person, &stored, &token, now)).await?;
+        self.core.write(move |c| store::insert_card(c, person, &stored, &token, now)).await?;
         Ok(card)
     }
 

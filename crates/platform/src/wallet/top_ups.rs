@@ -68,7 +68,7 @@ impl Wallet {
         // The single-payment limit is checked before the card is charged.
         self.top_up_chain(&op).await?;
         let intent = store::insert_operation(&op);
-        self.core.read(move |c| store::run(c, &intent)).await?;
+        self.core.write(move |c| store::run(c, &intent)).await?;
         self.charge_top_up(op, token).await
     }
 
@@ -102,7 +102,7 @@ impl Wallet {
         let reference = match outcome {
             RailOutcome::Pending { reference } => {
                 let id = op.id;
-                self.core.read(move |c| store::record_reference(c, id, &reference, now)).await?;
+                self.core.write(move |c| store::record_reference(c, id, &reference, now)).await?;
                 return self.operation(op.person, op.id, RailKind::TopUp).await;
             }
             RailOutcome::Declined { reason } => {
@@ -134,7 +134,7 @@ impl Wallet {
     /// End a pending operation (once).
     pub(crate) async fn finish(&self, id: i64, state: RailState, failure: Option<&str>, reference: Option<&str>) -> Result<bool> {
         let effect = store::finish_operation(id, state, failure, reference, self.core.now_ms());
-        Ok(self.core.read(move |c| store::run(c, &effect)).await? == 1)
+        Ok(self.core.write(move |c| store::run(c, &effect)).await? == 1)
     }
 
     pub async fn top_up_status(&self, person: PersonId, id: i64) -> Result<RailOperation> {

@@ -89,7 +89,7 @@ impl Wallet {
         let (flags, kind, state, failure, reference) = match outcome {
             RailOutcome::Pending { reference } => {
                 let id = op.id;
-                return self.core.read(move |c| store::record_reference(c, id, &reference, now)).await;
+                return self.core.write(move |c| store::record_reference(c, id, &reference, now)).await;
             }
             RailOutcome::Approved { reference } => {
                 (TransferFlags::POST_PENDING, chart::transfer::WITHDRAWAL_POST, RailState::Succeeded, None, Some(reference))

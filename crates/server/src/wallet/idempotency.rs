@@ -1,6 +1,13 @@
 //! The `Idempotency-Key` layer: authenticate first, then replay a kept answer, refuse a key reused for a
 //! different request, or run the request (once at a time per key on this instance) and keep its final
 //! answer. Answers carrying a secret (a session) are marked `NoReplay` by their handler and never kept.
+//!
+//! The answer goes out as soon as the request has run; its record is committed after, with other
+//! requests' rows, while the key stays held on this instance (a twin here waits for the record and
+//! replays it). Waiting for the record before answering would cost every request a second commit and
+//! buy nothing for the money: what a request moved is already exactly once, because the object it made
+//! has an id derived from its key, so a retry that finds no record (another instance, or a crash in
+//! between) finds that object instead.
 
 use super::{SignedIn, WalletError};
 use crate::AppState;
@@ -36,30 +43,32 @@ pub struct InFlight {
     done: tokio::sync::Notify,
 }
 
-/// Holds a key while its request runs.
-struct Running<'a> {
-    in_flight: &'a InFlight,
+/// Holds a key while its request runs and until its answer is kept.
+struct Running {
+    state: Arc<AppState>,
     key: (String, String),
 }
 
-impl Drop for Running<'_> {
+impl Drop for Running {
     fn drop(&mut self) {
-        self.in_flight.keys.lock().expect("in-flight lock").remove(&self.key);
-        self.in_flight.done.notify_waiters();
+        let in_flight = &self.state.in_flight;
+        in_flight.keys.lock().expect("in-flight lock").remove(&self.key);
+        in_flight.done.notify_waiters();
     }
 }
 
 impl InFlight {
     /// Wait until no twin runs, then hold the key; `None` if a twin runs too long.
-    async fn enter(&self, scope: &str, key: &str) -> Option<Running<'_>> {
+    async fn enter(state: &Arc<AppState>, scope: &str, key: &str) -> Option<Running> {
+        let this = &state.in_flight;
         let entry = (scope.to_string(), key.to_string());
         let deadline = Instant::now() + TWIN_WAIT_MAX;
         loop {
-            let notified = self.done.notified();
+            let notified = this.done.notified();
             {
-                let mut keys = self.keys.lock().expect("in-flight lock");
+                let mut keys = this.keys.lock().expect("in-flight lock");
                 if keys.len() < IN_FLIGHT_MAX && keys.insert(entry.clone()) {
-                    return Some(Running { in_flight: self, key: entry });
+                    return Some(Running { state: state.clone(), key: entry });
                 }
             }
             let left = deadline.checked_duration_since(Instant::now())?;
@@ -112,7 +121,7 @@ async fn keyed(State(state): State<Arc<AppState>>, mut request: Request, next: N
     let bytes = axum::body::to_bytes(body, crate::http::BODY_BYTES_MAX).await.unwrap_or_default();
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let hash = request_hash(parts.method.as_str(), &target, &bytes);
-    let Some(_running) = state.in_flight.enter(&scope, &key).await else {
+    let Some(running) = InFlight::enter(&state, &scope, &key).await else {
         return WalletError(PlatformError::conflict(
             Conflict::RequestInProgress,
             "a request with this Idempotency-Key is still running: retry shortly",
@@ -134,20 +143,25 @@ async fn keyed(State(state): State<Arc<AppState>>, mut request: Request, next: N
     let mut request = Request::from_parts(parts, Body::from(bytes));
     request.extensions_mut().insert(KeyOf(key.clone()));
     let response = next.run(request).await;
-    keep(&state, &scope, &key, hash, response).await
+    keep(running, hash, response).await
 }
 
-/// Keep a final answer (not a server failure: the client may retry those; not a secret).
-async fn keep(state: &AppState, scope: &str, key: &str, hash: Vec<u8>, response: Response) -> Response {
+/// Keep a final answer (not a server failure: the client may retry those; not a secret), committed
+/// after the answer leaves, the key held until it is (see the module docs).
+async fn keep(running: Running, hash: Vec<u8>, response: Response) -> Response {
     if response.status().is_server_error() || response.extensions().get::<NoReplay>().is_some() {
         return response;
     }
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, crate::http::BODY_BYTES_MAX).await.unwrap_or_default();
     let record = Record { request_hash: hash, status: parts.status.as_u16(), body: String::from_utf8_lossy(&bytes).into_owned() };
-    if let Err(e) = state.platform.idempotency.record(scope, key, record).await {
-        tracing::error!(error = %e, "keeping an idempotent answer");
-    }
+    tokio::spawn(async move {
+        let (scope, key) = &running.key;
+        if let Err(e) = running.state.platform.idempotency.record(scope, key, record).await {
+            tracing::error!(error = %e, "keeping an idempotent answer");
+        }
+        drop(running);
+    });
     Response::from_parts(parts, Body::from(bytes))
 }
 
