@@ -181,6 +181,16 @@ impl Ledger {
         self.pending.get(&id).copied()
     }
 
+    /// Drop a transfer from the working set once nothing can refer to it again: it is not a pending
+    /// transfer still open (its pending record, if any, stays). Journal replay calls this after each
+    /// transfer so that its memory is bounded by the accounts and the open holds, not the journal.
+    pub fn forget_settled(&mut self, id: Id) {
+        let open = self.pending.get(&id).is_some_and(|r| r.state == PendingState::Pending);
+        if !open {
+            self.transfers.remove(&id);
+        }
+    }
+
     pub fn accounts(&self) -> impl Iterator<Item = &Account> {
         self.accounts.values()
     }

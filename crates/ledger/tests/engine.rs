@@ -519,3 +519,19 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn replay_forgets_settled_transfers_but_keeps_an_open_hold_and_every_pending_record() {
+    let mut w = World::new();
+    assert_eq!(w.one(with(transfer(1, 2, 3, 1_000), TransferFlags::PENDING)), Ok(Outcome::Created));
+    assert_eq!(w.one(with(transfer(2, 2, 3, 2_000), TransferFlags::PENDING)), Ok(Outcome::Created));
+    assert_eq!(w.one(resolve(3, 1, AMOUNT_ALL, TransferFlags::POST_PENDING)), Ok(Outcome::Created));
+    for id in [1000, 1, 2, 3] {
+        w.ledger.forget_settled(id);
+    }
+    assert!(w.ledger.transfer(1000).is_none() && w.ledger.transfer(1).is_none() && w.ledger.transfer(3).is_none());
+    assert_eq!(w.ledger.transfer(2).map(|t| t.amount), Some(2_000), "an open hold stays: it may still be posted");
+    assert_eq!(w.ledger.pending_record(1).map(|r| r.state), Some(PendingState::Posted));
+    assert_eq!(w.one(resolve(4, 2, AMOUNT_ALL, TransferFlags::POST_PENDING)), Ok(Outcome::Created));
+    assert_eq!(w.balance(3), (0, 0, 0, 3_000));
+}

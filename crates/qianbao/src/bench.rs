@@ -138,8 +138,10 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1e3
 }
 
-struct Progress {
+/// A progress bar on a terminal, a line per tenth otherwise (both on stderr).
+pub(crate) struct Progress {
     total: u64,
+    unit: &'static str,
     started: Instant,
     last: Instant,
     tty: bool,
@@ -147,7 +149,27 @@ struct Progress {
 }
 
 impl Progress {
-    fn update(&mut self, done: u64) {
+    pub(crate) fn new(total: u64, unit: &'static str) -> Progress {
+        let now = Instant::now();
+        Progress { total, unit, started: now, last: now, tty: std::io::stderr().is_terminal(), next_decile: 1 }
+    }
+
+    /// Show the progress of `done` (counted by the measured tasks) every 200 ms until it reaches the total.
+    pub(crate) fn follow(total: u64, unit: &'static str, done: Arc<std::sync::atomic::AtomicU64>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut progress = Progress::new(total, unit);
+            loop {
+                let n = done.load(std::sync::atomic::Ordering::Relaxed).min(total);
+                progress.update(n);
+                if n >= total {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    }
+
+    pub(crate) fn update(&mut self, done: u64) {
         let now = Instant::now();
         if self.tty && now.duration_since(self.last) < Duration::from_millis(200) && done < self.total {
             return;
@@ -158,18 +180,19 @@ impl Progress {
             let width = 40;
             let filled = (fraction * width as f64) as usize;
             eprint!(
-                "\r[{}{}] {:>3.0}% {done}/{} {:.0} transfers/s ",
+                "\r[{}{}] {:>3.0}% {done}/{} {:.0} {}/s ",
                 "#".repeat(filled),
                 ".".repeat(width - filled),
                 fraction * 100.0,
                 self.total,
-                rate
+                rate,
+                self.unit
             );
             if done >= self.total {
                 eprintln!();
             }
         } else if fraction * 10.0 >= self.next_decile as f64 {
-            eprintln!("  {:>3.0}% {done}/{} {:.0} transfers/s", fraction * 100.0, self.total, rate);
+            eprintln!("  {:>3.0}% {done}/{} {:.0} {}/s", fraction * 100.0, self.total, rate, self.unit);
             self.next_decile += 1;
         }
         self.last = now;
@@ -226,8 +249,7 @@ pub fn run(args: &LedgerBench) -> Result<(), String> {
     let mut in_flight: VecDeque<(Instant, usize, store::Pending<Vec<ledger::TransferResult>>)> = VecDeque::new();
     let mut latencies: Vec<Duration> = Vec::new();
     let (mut submitted, mut done, mut failed) = (0u64, 0u64, 0u64);
-    let tty = std::io::stderr().is_terminal();
-    let mut progress = Progress { total: args.transfers, started: Instant::now(), last: Instant::now(), tty, next_decile: 1 };
+    let mut progress = Progress::new(args.transfers, "transfers");
     let started = Instant::now();
     let mut wait_one = |in_flight: &mut VecDeque<(Instant, usize, store::Pending<Vec<ledger::TransferResult>>)>,
                         done: &mut u64,
@@ -316,13 +338,10 @@ pub fn run(args: &LedgerBench) -> Result<(), String> {
     if let Some(path) = &args.tigerbeetle {
         drop(committer);
         let (version, rate) = tigerbeetle(path, args)?;
-        report.compare(
-            "transfers",
-            format!("TigerBeetle {version} `benchmark`, same counts, this run"),
-            rate,
-            crate::report::Better::Higher,
-            1.0,
-        );
+        // The project's marks (issue 15): at least level at 1M transfers, a 20% lead from 10M on.
+        let goal = if args.transfers >= 10_000_000 { 1.2 } else { 1.0 };
+        let against = format!("TigerBeetle {version} `benchmark`, same counts, this run");
+        report.compare("transfers", against, rate, crate::report::Better::Higher, goal);
         report.finish();
         return verify_if_asked(&store, args);
     }

@@ -261,9 +261,12 @@ async fn measure(run: &Run, merchant: Arc<Merchant>, label: &str) -> Result<f64,
     let (port, total) = (run.port, run.total);
     let received_before = run.received.load(Ordering::Relaxed);
     let next = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let progress = crate::bench::Progress::follow(total, "payments", done.clone());
     let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..run.connections {
+        let done = done.clone();
         let (merchant, payers, next, notify_url) = (merchant.clone(), run.payers.clone(), next.clone(), run.notify_url.clone());
         set.spawn(async move {
             let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
@@ -301,6 +304,7 @@ async fn measure(run: &Run, merchant: Arc<Merchant>, label: &str) -> Result<f64,
                     return Err(format!("payment: {status} {answer}"));
                 }
                 pay_latency.push(t.elapsed());
+                done.fetch_add(1, Ordering::Relaxed);
             }
             Ok::<_, String>((order_latency, pay_latency))
         });
@@ -321,6 +325,7 @@ async fn measure(run: &Run, merchant: Arc<Merchant>, label: &str) -> Result<f64,
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    progress.abort();
     orders.sort_unstable();
     payments.sort_unstable();
     let rate = total as f64 / elapsed;

@@ -309,10 +309,12 @@ async fn transfers(port: u16, args: &WalletBench) -> Result<(), String> {
     let couples = Arc::new(couples);
     let next = Arc::new(AtomicU64::new(0));
     let total = args.requests as u64;
+    let done = Arc::new(AtomicU64::new(0));
+    let progress = crate::bench::Progress::follow(total, "transfers", done.clone());
     let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..args.connections {
-        let (couples, next) = (couples.clone(), next.clone());
+        let (couples, next, done) = (couples.clone(), next.clone(), done.clone());
         set.spawn(async move {
             let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
             let mut latencies = Vec::new();
@@ -328,6 +330,7 @@ async fn transfers(port: u16, args: &WalletBench) -> Result<(), String> {
                 let (status, _) =
                     http.call("POST", "/api/v1/transfers", Some(&payer.token), Some(&key()), &body).await.map_err(|e| e.to_string())?;
                 latencies.push(t.elapsed());
+                done.fetch_add(1, Ordering::Relaxed);
                 if status != 201 {
                     failed += 1;
                 }
@@ -343,6 +346,7 @@ async fn transfers(port: u16, args: &WalletBench) -> Result<(), String> {
         failed += f;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    progress.abort();
     latencies.sort_unstable();
     say!(
         "transfers: {} in {elapsed:.2} s = {:.0}/s over {} connections ({failed} failed); latency ms p50 {:.1} p99 {:.1} p100 {:.1}",

@@ -301,10 +301,10 @@ impl Backend for Postgres {
     }
 
     fn scan_transfers(&mut self, f: &mut dyn FnMut(Transfer)) -> Result<()> {
-        for row in self.client.query(
-            &format!("SELECT {TRANSFER_COLUMNS} FROM transfers t LEFT JOIN pending_transfers p ON p.id = t.id ORDER BY t.timestamp"),
-            &[],
-        )? {
+        // Streamed row by row (`query` would collect the whole journal in memory first).
+        let sql = format!("SELECT {TRANSFER_COLUMNS} FROM transfers t LEFT JOIN pending_transfers p ON p.id = t.id ORDER BY t.timestamp");
+        let mut rows = self.client.query_raw(&sql, std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>())?;
+        while let Some(row) = postgres::fallible_iterator::FallibleIterator::next(&mut rows)? {
             f(transfer_from(&row)?.0);
         }
         Ok(())

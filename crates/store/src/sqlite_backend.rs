@@ -374,14 +374,21 @@ impl Backend for Sqlite {
     }
 
     fn scan_transfers(&mut self, f: &mut dyn FnMut(Transfer)) -> Result<()> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {TRANSFER_COLUMNS} FROM transfers t LEFT JOIN pending_transfers p ON p.id = t.id ORDER BY t.timestamp"
-        ))?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            f(transfer_from(row)?.0);
-        }
-        Ok(())
+        // The journal sorted by time does not fit memory at scale: let SQLite's sorter spill to temporary
+        // files (an external merge sort in bounded memory) for this scan only.
+        self.conn.pragma_update(None, "temp_store", "FILE")?;
+        let scanned = (|| {
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT {TRANSFER_COLUMNS} FROM transfers t LEFT JOIN pending_transfers p ON p.id = t.id ORDER BY t.timestamp"
+            ))?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                f(transfer_from(row)?.0);
+            }
+            Ok(())
+        })();
+        self.conn.pragma_update(None, "temp_store", "MEMORY")?;
+        scanned
     }
 
     fn scan_pending(&mut self, f: &mut dyn FnMut(Id, PendingRecord)) -> Result<()> {
