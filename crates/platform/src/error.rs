@@ -46,6 +46,8 @@ text_enum! {
         NetworkRequestReused => "NETWORK_REQUEST_REUSED",
         /// An order paid by a partner network's wallet is refunded through that network.
         NetworkRefundUnsupported => "NETWORK_REFUND_UNSUPPORTED",
+        /// A merchant already has a console user of that name (or as many users as it may).
+        UsernameTaken => "USERNAME_TAKEN",
     }
 }
 

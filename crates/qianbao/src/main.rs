@@ -441,6 +441,16 @@ async fn seed_demo_merchant(platform: &platform::Platform, data_dir: &std::path:
                 .register_app(DEMO_MCHID, DEMO_APPID, "mini_program", "Qianbao Demo Mini Program")
                 .await
                 .map_err(|e| e.to_string())?;
+            // The console's two roles, signed in at /merchant with the demo password.
+            for (username, role) in
+                [("owner", platform::merchants::MerchantRole::Owner), ("cashier", platform::merchants::MerchantRole::Cashier)]
+            {
+                platform
+                    .merchants
+                    .create_user(DEMO_MCHID, username, DEMO_PASSWORD, role)
+                    .await
+                    .map_err(|e| format!("demo console user: {e}"))?;
+            }
             apiv3_key
         }
     };

@@ -226,6 +226,7 @@ fn merchant_paths() -> Value {
             json!([{"name": "mchid", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "serial", "in": "path", "required": true, "schema": {"type": "string"}}]))},
         "/admin/api/merchants/{mchid}/apps": {"post": with(operator("Bind an app id (mini_program, official_account, mobile_app, web)"), mchid.clone())},
         "/admin/api/merchants/{mchid}/static-codes": {"post": with(operator("A static QR code for the till (people enter the amount)"), mchid.clone())},
+        "/admin/api/merchants/{mchid}/users": {"post": with(operator("Add a merchant console user (username, password, role owner or cashier)"), mchid.clone())},
         "/admin/api/merchants/{mchid}/covers": {"post": with(operator("Publish a red-packet cover (title, https image_url)"), mchid)},
         "/api/v1/red-packet-covers": {"get": op("Red-packet covers merchants published (choose one by id as a packet's cover)", true, None, false)},
         "/admin/api/settlements": {"get": with(operator("A day's settlements (format=json or csv)"),

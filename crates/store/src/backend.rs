@@ -56,6 +56,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "exactly_once", include_str!("../migrations/0005_exactly_once.sql")),
     (6, "fx", include_str!("../migrations/0006_fx.sql")),
     (7, "qr_networks", include_str!("../migrations/0007_qr_networks.sql")),
+    (8, "merchant_console", include_str!("../migrations/0008_merchant_console.sql")),
 ];
 
 pub(crate) fn latest_version() -> i64 {

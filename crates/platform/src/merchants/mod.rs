@@ -12,11 +12,13 @@ mod platform_keys;
 pub mod qr;
 mod store;
 mod sub_merchants;
+mod users;
 
 pub use keys::{MERCHANT_APPS_MAX, MERCHANT_KEYS_MAX};
 pub use nonces::NONCE_WINDOW_S;
 pub use platform_keys::{PlatformKey, PlatformKeys};
 pub use sub_merchants::SubMerchantApplication;
+pub use users::{MERCHANT_USERS_MAX, MerchantRole, MerchantUser, parse_username};
 
 use crate::core::Core;
 use crate::{Conflict, MerchantId, PlatformError, Result, crypto, ids};
@@ -140,10 +142,13 @@ pub struct Merchants {
     mchids: Mutex<HashMap<MerchantId, String>>,
     platform_keys: RwLock<Option<Arc<PlatformKeys>>>,
     nonces: nonces::Nonces,
+    /// Console sign-in failures per merchant user and per address.
+    console_throttle: crate::people::throttle::Throttle,
 }
 
 impl Merchants {
     pub(crate) fn new(core: Arc<Core>) -> Merchants {
+        let console_throttle = crate::people::throttle::Throttle::new(core.config.sign_in_attempts_max, core.config.sign_in_window_s);
         Merchants {
             core,
             by_mchid: Default::default(),
@@ -151,6 +156,7 @@ impl Merchants {
             mchids: Default::default(),
             platform_keys: Default::default(),
             nonces: Default::default(),
+            console_throttle,
         }
     }
 

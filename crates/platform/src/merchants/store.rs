@@ -1,7 +1,7 @@
 //! The merchants domain's storage: `merchants`, `merchant_keys`, `merchant_apps`, `platform_keys`,
-//! `merchant_nonces`, `instances`.
+//! `merchant_nonces`, `instances`, `merchant_users`, `merchant_sessions`.
 
-use super::{AppKind, Merchant, MerchantKind, PlatformKeyKind};
+use super::{AppKind, Merchant, MerchantKind, MerchantRole, MerchantUser, PlatformKeyKind};
 use crate::MerchantId;
 use money::Currency;
 use store::{Conn, Effect, Result, Row, StoreError, params};
@@ -262,4 +262,66 @@ pub(crate) fn schemes(c: &mut dyn Conn, merchant: MerchantId) -> Result<Vec<(Str
         .iter()
         .map(|r| Ok((r.text("scheme")?, r.text("template")?)))
         .collect()
+}
+
+/// Add a console user; `false` when the name is taken or the merchant has `max` users.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn insert_user(
+    c: &mut dyn Conn,
+    id: i64,
+    merchant: MerchantId,
+    username: &str,
+    password_hash: &str,
+    role: &str,
+    now_ms: i64,
+    max: i64,
+) -> Result<bool> {
+    let inserted = c.execute(
+        "INSERT INTO merchant_users (id, merchant_id, username, password_hash, role, created_at) SELECT $1, $2, $3, $4, $5, $6 WHERE (SELECT COUNT(*) FROM merchant_users WHERE merchant_id = $2) < $7 ON CONFLICT (merchant_id, username) DO NOTHING",
+        params![id, merchant, username, password_hash, role, now_ms, max],
+    )?;
+    Ok(inserted == 1)
+}
+
+const USER: &str = "u.id, u.merchant_id, m.mchid, u.username, u.role";
+
+fn user_from(r: &Row) -> Result<MerchantUser> {
+    Ok(MerchantUser {
+        id: r.int("id")?,
+        merchant_id: MerchantId::new(r.int("merchant_id")?),
+        mchid: r.text("mchid")?,
+        username: r.text("username")?,
+        role: MerchantRole::parse(&r.text("role")?).ok_or_else(|| corrupt("console role"))?,
+    })
+}
+
+/// A console user and their password hash.
+pub(crate) fn user_by_name(c: &mut dyn Conn, merchant: MerchantId, username: &str) -> Result<Option<(MerchantUser, String)>> {
+    let row = c.query_one(
+        &format!("SELECT {USER}, u.password_hash FROM merchant_users u JOIN merchants m ON m.id = u.merchant_id WHERE u.merchant_id = $1 AND u.username = $2"),
+        params![merchant, username],
+    )?;
+    row.map(|r| Ok((user_from(&r)?, r.text("password_hash")?))).transpose()
+}
+
+pub(crate) fn insert_console_session(c: &mut dyn Conn, token_hash: Vec<u8>, user: i64, expires_at_ms: i64, now_ms: i64) -> Result<()> {
+    c.execute(
+        "INSERT INTO merchant_sessions (token_hash, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4)",
+        params![token_hash, user, expires_at_ms, now_ms],
+    )?;
+    Ok(())
+}
+
+/// The user of a session still live at `now_ms`.
+pub(crate) fn console_session(c: &mut dyn Conn, token_hash: Vec<u8>, now_ms: i64) -> Result<Option<MerchantUser>> {
+    let row = c.query_one(
+        &format!("SELECT {USER} FROM merchant_sessions s JOIN merchant_users u ON u.id = s.user_id JOIN merchants m ON m.id = u.merchant_id WHERE s.token_hash = $1 AND s.expires_at > $2"),
+        params![token_hash, now_ms],
+    )?;
+    row.map(|r| user_from(&r)).transpose()
+}
+
+pub(crate) fn delete_console_session(c: &mut dyn Conn, token_hash: Vec<u8>) -> Result<()> {
+    c.execute("DELETE FROM merchant_sessions WHERE token_hash = $1", params![token_hash])?;
+    Ok(())
 }

@@ -11,6 +11,7 @@
 //! guard adds to the order's refunded total only while it stays within what was paid.
 
 mod codes;
+mod console;
 pub mod emv;
 mod exchange;
 mod network_pay;
@@ -23,6 +24,7 @@ mod tokens;
 mod wire;
 
 pub use codes::{PAYMENT_CODE_TTL_MS, PaymentCode, USERPAYING_TTL_MS, valid_payment_code};
+pub use console::{CONSOLE_ORDERS_MAX, OrderSearch, RefundLine};
 pub use exchange::PaymentPlan;
 pub(crate) use exchange::{Payee, payment_execution};
 pub use orders::{ORDER_TOTAL_MAX, REFUNDS_PER_ORDER_MAX};

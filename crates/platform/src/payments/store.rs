@@ -72,6 +72,46 @@ fn one_order(c: &mut dyn Conn, clause: &str, values: &[Value]) -> Result<Option<
     c.query_one(&format!("SELECT {ORDER} FROM {ORDER_FROM} WHERE {clause}"), values)?.as_ref().map(order_from).transpose()
 }
 
+/// A merchant's orders matching a console search, newest first.
+pub(crate) fn orders_of(c: &mut dyn Conn, merchant: MerchantId, search: &super::OrderSearch, limit: i64) -> Result<Vec<Order>> {
+    let state = search.state.map(|s| s.as_str().to_string());
+    let rows = c.query(
+        &format!(
+            "SELECT {ORDER} FROM {ORDER_FROM} WHERE o.merchant_id = $1 AND ($2 = '' OR o.out_trade_no = $2 OR o.transaction_id = $2) AND ($3 = '' OR o.trade_state = $3) AND o.created_at >= $4 AND o.created_at < $5 ORDER BY o.created_at DESC, o.id DESC LIMIT $6"
+        ),
+        params![
+            merchant,
+            search.reference.clone().unwrap_or_default(),
+            state.unwrap_or_default(),
+            search.from_ms.unwrap_or(0),
+            search.to_ms.unwrap_or(i64::MAX),
+            limit
+        ],
+    )?;
+    rows.iter().map(order_from).collect()
+}
+
+/// An order's refunds, oldest first.
+pub(crate) fn refunds_of(c: &mut dyn Conn, order: OrderId) -> Result<Vec<super::RefundLine>> {
+    let rows = c.query(
+        "SELECT refund_id, out_refund_no, amount, status, channel, created_at, success_at FROM refunds WHERE order_id = $1 ORDER BY created_at, id",
+        params![order],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(super::RefundLine {
+                refund_id: r.text("refund_id")?,
+                out_refund_no: r.text("out_refund_no")?,
+                amount_minor: r.int("amount")?,
+                status: RefundStatus::parse(&r.text("status")?).ok_or_else(|| corrupt("refund status"))?,
+                channel: RefundChannel::parse(&r.text("channel")?).ok_or_else(|| corrupt("refund channel"))?,
+                created_at_ms: r.int("created_at")?,
+                success_at_ms: r.opt_int("success_at")?,
+            })
+        })
+        .collect()
+}
+
 /// A new order (unpaid); `ON CONFLICT DO NOTHING` on (merchant, out_trade_no), so a guard.
 pub(crate) fn insert_order(o: &Order) -> Effect {
     Effect {

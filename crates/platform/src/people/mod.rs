@@ -5,7 +5,7 @@ mod kyc;
 mod limits;
 mod pin;
 mod store;
-mod throttle;
+pub(crate) mod throttle;
 
 pub use kyc::{valid_cn_resident_id, valid_hk_id};
 pub(crate) use limits::{Direction, LimitedPayment, leg_ids, legs_of};
@@ -68,7 +68,7 @@ pub fn parse_name(field: &'static str, text: &str, chars_max: usize) -> Result<S
     Ok(trimmed.to_string())
 }
 
-fn check_password(password: &str) -> Result<()> {
+pub(crate) fn check_password(password: &str) -> Result<()> {
     let n = password.chars().count();
     if !(8..=128).contains(&n) {
         return Err(PlatformError::invalid("password", "8 to 128 characters"));

@@ -244,6 +244,32 @@ fn a_person_scans_a_merchants_code_and_pays_it_with_the_pin() {
         assert!(c.find(Locator::Css("#code svg")).await.is_ok(), "drawn inline as a QR code");
         screenshot(&c, "wallet-payment-code").await;
         accessible(&c, "the payment code").await;
+        // The shop's owner sees it paid in the merchant console and refunds it, after confirming.
+        c.goto(&format!("http://127.0.0.1:{port}/merchant")).await.unwrap();
+        let form = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("form[action='/merchant/sign-in']")).await.unwrap();
+        accessible(&c, "the console's sign-in").await;
+        form.find(Locator::Css("input[name=mchid]")).await.unwrap().send_keys("1900000109").await.unwrap();
+        form.find(Locator::Css("input[name=username]")).await.unwrap().send_keys("owner").await.unwrap();
+        form.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("qianbao-demo").await.unwrap();
+        form.find(Locator::Css("#sign-in")).await.unwrap().click().await.unwrap();
+        let row = text_with(&c, "table.orders tbody tr", "25.00 CNY").await;
+        assert!(row.contains("Paid"), "the console lists the payment as paid: {row}");
+        screenshot(&c, "merchant-orders").await;
+        accessible(&c, "the console's orders").await;
+        c.find(Locator::Css("table.orders tbody tr a")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#order-state", "Paid").await);
+        accessible(&c, "an order's timeline").await;
+        c.find(Locator::Css("#refund")).await.unwrap().click().await.unwrap();
+        let confirm = text_with(&c, "#confirm-text", "25.00 CNY").await;
+        assert!(confirm.contains("25.00 CNY"), "the confirmation says what goes back: {confirm}");
+        accessible(&c, "the refund confirmation").await;
+        c.find(Locator::Css("#confirm-refund")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#order-refunded", "25.00 CNY").await, "the order shows the refund");
+        assert!(shows(&c, "#timeline .refund", "25.00").await);
+        screenshot(&c, "merchant-order-refunded").await;
+        // The payer has the money back.
+        c.goto(&format!("http://127.0.0.1:{port}/wallet")).await.unwrap();
+        assert!(shows(&c, "#balances", "1000.00 CNY").await, "the wallet shows the refund");
         c.close().await.unwrap();
     });
 }

@@ -13,6 +13,7 @@
 mod support;
 
 mod browser;
+mod console;
 mod global;
 mod hostile;
 mod merchant;

@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 pub const TOKEN: &str = "test-operator-token-0123456789";
 
+#[derive(Debug)]
 pub struct Response {
     pub status: u16,
     pub body: String,

@@ -150,3 +150,26 @@ pub(super) async fn publish_cover(
     audit(&state, "merchants.publish_cover", &format!("merchant:{mchid}"), &r.title).await?;
     Ok((StatusCode::CREATED, Json(cover)))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UserIn {
+    username: String,
+    password: String,
+    role: String,
+}
+
+/// A merchant console user (an owner, or a cashier).
+pub(super) async fn add_user(
+    _: Operator,
+    state: St,
+    Path(mchid): Path<String>,
+    body: axum::body::Bytes,
+) -> Answer<(StatusCode, Json<Value>)> {
+    let r: UserIn = parse_json(&body)?;
+    let role =
+        platform::merchants::MerchantRole::parse(&r.role).ok_or_else(|| platform::PlatformError::invalid("role", "owner or cashier"))?;
+    let user = state.platform.merchants.create_user(&mchid, &r.username, &r.password, role).await?;
+    audit(&state, "merchants.add_user", &format!("merchant:{mchid}"), &format!("{} ({})", user.username, role.as_str())).await?;
+    Ok((StatusCode::CREATED, Json(json!(user))))
+}

@@ -37,6 +37,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/api/merchants/{mchid}/keys", post(merchants::add_key))
         .route("/admin/api/merchants/{mchid}/keys/{serial}", delete(merchants::revoke_key))
         .route("/admin/api/merchants/{mchid}/apps", post(merchants::add_app))
+        .route("/admin/api/merchants/{mchid}/users", post(merchants::add_user))
         .route("/admin/api/merchants/{mchid}/static-codes", post(merchants::add_static_code))
         .route("/admin/api/merchants/{mchid}/covers", post(merchants::publish_cover))
         .route("/admin/api/merchants/{mchid}/qr-profile", axum::routing::put(qr::set_profile))

@@ -5,6 +5,7 @@
 
 mod i18n;
 pub mod inbox;
+mod merchant;
 mod wallet;
 mod wallet_money;
 mod wallet_pay;
@@ -49,6 +50,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/assets/payment-code.js", get(payment_code_js))
         .merge(inbox::routes())
         .merge(wallet::routes())
+        .merge(merchant::routes())
 }
 
 fn templates() -> &'static minijinja::Environment<'static> {
@@ -65,6 +67,11 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("wallet_scan.html", include_str!("templates/wallet_scan.html")),
             ("wallet_code.html", include_str!("templates/wallet_code.html")),
             ("wallet_money.html", include_str!("templates/wallet_money.html")),
+            ("merchant_bar.html", include_str!("templates/merchant_bar.html")),
+            ("merchant_sign_in.html", include_str!("templates/merchant_sign_in.html")),
+            ("merchant_orders.html", include_str!("templates/merchant_orders.html")),
+            ("merchant_order.html", include_str!("templates/merchant_order.html")),
+            ("merchant_refund_confirm.html", include_str!("templates/merchant_refund_confirm.html")),
         ] {
             env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
         }

@@ -1,0 +1,56 @@
+//! What the merchant console reads: a merchant's orders newest first, found by out_trade_no or
+//! transaction id, by state and by time; an order's refunds and notifications, for its timeline.
+
+use super::{Order, Payments, RefundChannel, RefundStatus, TradeState, store};
+use crate::outbox::Notification;
+use crate::{MerchantId, OrderId, Result};
+use serde::Serialize;
+
+/// Orders on one console page at most.
+pub const CONSOLE_ORDERS_MAX: i64 = 50;
+/// Notifications looked through for an order's timeline at most (the merchant's most recent).
+const TIMELINE_NOTIFICATIONS_MAX: i64 = 500;
+
+/// How the console looks for orders. Every part is optional; together they narrow the search.
+#[derive(Debug, Clone, Default)]
+pub struct OrderSearch {
+    /// An out_trade_no or a transaction id, exactly.
+    pub reference: Option<String>,
+    pub state: Option<TradeState>,
+    /// Placed at or after (ms since 1970).
+    pub from_ms: Option<i64>,
+    /// Placed before.
+    pub to_ms: Option<i64>,
+}
+
+/// A refund as the console lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundLine {
+    pub refund_id: String,
+    pub out_refund_no: String,
+    pub amount_minor: i64,
+    pub status: RefundStatus,
+    pub channel: RefundChannel,
+    pub created_at_ms: i64,
+    pub success_at_ms: Option<i64>,
+}
+
+impl Payments {
+    /// A merchant's orders matching the search, newest first, [`CONSOLE_ORDERS_MAX`] at most.
+    pub async fn merchant_orders(&self, merchant: MerchantId, search: OrderSearch) -> Result<Vec<Order>> {
+        self.core.read(move |c| store::orders_of(c, merchant, &search, CONSOLE_ORDERS_MAX)).await
+    }
+
+    /// An order's refunds, oldest first.
+    pub async fn order_refunds(&self, order: OrderId) -> Result<Vec<RefundLine>> {
+        self.core.read(move |c| store::refunds_of(c, order)).await
+    }
+
+    /// The notifications sent about an order (its payment and its refunds), oldest first.
+    pub async fn order_notifications(&self, order: &Order) -> Result<Vec<Notification>> {
+        let all = self.outbox.list(Some(&order.mchid), TIMELINE_NOTIFICATIONS_MAX).await?;
+        let mut about: Vec<Notification> = all.into_iter().filter(|n| n.resource.contains(&order.transaction_id)).collect();
+        about.reverse();
+        Ok(about)
+    }
+}

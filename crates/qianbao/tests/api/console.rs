@@ -1,0 +1,143 @@
+//! The merchant console over HTTP, as a browser without JavaScript uses it: a merchant's own users sign
+//! in, find orders, read an order's timeline, and refund (owners only, after a confirmation page).
+
+use crate::support::merchant::TestMerchant;
+use crate::support::*;
+use serde_json::json;
+
+/// A signed-in console user: the session cookie.
+struct Console {
+    port: u16,
+    cookie: String,
+}
+
+/// `name="csrf" value="..."` on a page.
+fn field(page: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} field in {page}")) + marker.len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+fn cookie_of(r: &Response, name: &str) -> Option<String> {
+    r.headers
+        .iter()
+        .filter(|(n, _)| n == "set-cookie")
+        .find_map(|(_, v)| v.strip_prefix(&format!("{name}=")).map(|v| v.split(';').next().unwrap().to_string()))
+}
+
+fn form(fields: &[(&str, &str)]) -> String {
+    fields.iter().map(|(k, v)| format!("{k}={}", v.replace(' ', "+"))).collect::<Vec<_>>().join("&")
+}
+
+impl Console {
+    /// Sign in through the form; `Err` with the refused page.
+    fn sign_in(port: u16, mchid: &str, username: &str, password: &str) -> Result<Console, Response> {
+        let page = request(port, "GET", "/merchant/sign-in", None, None).unwrap();
+        let pre = cookie_of(&page, "qb_mpre").expect("a pre-session cookie");
+        let body = form(&[("csrf", &field(&page.body, "csrf")), ("mchid", mchid), ("username", username), ("password", password)]);
+        let r = request_with(port, "POST", "/merchant/sign-in", None, Some(&body), &[("Cookie", &format!("qb_mpre={pre}"))]).unwrap();
+        match cookie_of(&r, "qb_merchant") {
+            Some(session) if r.status == 303 => Ok(Console { port, cookie: format!("qb_merchant={session}") }),
+            _ => Err(r),
+        }
+    }
+
+    fn get(&self, path: &str) -> Response {
+        request_with(self.port, "GET", path, None, None, &[("Cookie", &self.cookie)]).unwrap()
+    }
+
+    /// Post a form of the page at `from` (its CSRF token added).
+    fn post(&self, from: &str, path: &str, fields: &[(&str, &str)]) -> Response {
+        let csrf = field(&self.get(from).body, "csrf");
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        request_with(self.port, "POST", path, None, Some(&form(&all)), &[("Cookie", &self.cookie)]).unwrap()
+    }
+}
+
+fn add_user(port: u16, mchid: &str, username: &str, role: &str) {
+    let r = post(
+        port,
+        &format!("/admin/api/merchants/{mchid}/users"),
+        &json!({"username": username, "password": "console-pass-1", "role": role}).to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+/// A merchant with an owner and a cashier, and a payer who paid order PAID0001 (12.34); order OPEN0001 is unpaid.
+fn shop(env: &Env) -> (Server, TestMerchant) {
+    let server = env.serve_with(&[], WALLET_ENV);
+    let m = TestMerchant::onboard(server.port, 60);
+    add_user(server.port, &m.mchid, "owner", "owner");
+    add_user(server.port, &m.mchid, "cashier", "cashier");
+    let paid = m.native_order("PAID0001", 1234, "http://127.0.0.1:9/notify");
+    m.native_order("OPEN0001", 500, "http://127.0.0.1:9/notify");
+    let w = Wallet::register(server.port, "+8613900000811", "Payer");
+    w.set_pin("135790");
+    w.top_up("100.00", "135790");
+    let r = w.post("/api/v1/merchant-payments", &json!({"code_url": paid, "pin": "135790"}).to_string());
+    assert_eq!(r.status, 201, "{}", r.body);
+    (server, m)
+}
+
+fn a_console_user_finds_the_merchants_orders_by_reference_and_state(env: Env) {
+    let (server, m) = shop(&env);
+    let cashier = Console::sign_in(server.port, &m.mchid, "cashier", "console-pass-1").unwrap();
+    let all = cashier.get("/merchant");
+    assert!(all.body.contains("PAID0001") && all.body.contains("OPEN0001"), "{}", all.body);
+    let one = cashier.get("/merchant?q=PAID0001");
+    assert!(one.body.contains("PAID0001") && !one.body.contains("OPEN0001"), "{}", one.body);
+    let unpaid = cashier.get("/merchant?state=NOTPAY");
+    assert!(unpaid.body.contains("OPEN0001") && !unpaid.body.contains("PAID0001"), "{}", unpaid.body);
+    let other = TestMerchant::onboard(server.port, 60);
+    add_user(server.port, &other.mchid, "owner", "owner");
+    let stranger = Console::sign_in(server.port, &other.mchid, "owner", "console-pass-1").unwrap();
+    assert!(stranger.get("/merchant").body.contains(r#"id="no-orders""#), "another merchant sees none of them");
+    assert_eq!(stranger.get("/merchant/orders/PAID0001").status, 404);
+}
+
+fn a_wrong_password_or_another_merchants_id_does_not_sign_in(env: Env) {
+    let (server, m) = shop(&env);
+    let refused = Console::sign_in(server.port, &m.mchid, "owner", "wrong-password").err().expect("refused");
+    assert_eq!(refused.status, 401);
+    assert!(refused.body.contains("wrong"), "{}", refused.body);
+    assert!(Console::sign_in(server.port, "1999999999", "owner", "console-pass-1").is_err());
+    assert_eq!(request(server.port, "GET", "/merchant", None, None).unwrap().header("location"), Some("/merchant/sign-in"));
+}
+
+fn only_an_owner_refunds_and_only_after_confirming_once(env: Env) {
+    let (server, m) = shop(&env);
+    let order = "/merchant/orders/PAID0001";
+    let cashier = Console::sign_in(server.port, &m.mchid, "cashier", "console-pass-1").unwrap();
+    assert!(!cashier.get(order).body.contains(r#"id="refund""#), "a cashier is offered no refund");
+    let r = cashier.post(order, "/merchant/orders/PAID0001/refund", &[("amount", "2.00")]);
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    let owner = Console::sign_in(server.port, &m.mchid, "owner", "console-pass-1").unwrap();
+    let confirm = owner.post(order, "/merchant/orders/PAID0001/refund", &[("amount", "2.00"), ("reason", "broken cup")]);
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.body.contains(r#"id="confirm-refund""#) && confirm.body.contains("2.00"), "{}", confirm.body);
+    let before = owner.get(order).body;
+    assert!(
+        before.contains(r#"<dd id="order-refunded">0.00 CNY</dd>"#) && !before.contains(r#"class="refund""#),
+        "nothing is refunded before the confirmation: {before}"
+    );
+
+    let out_refund_no = field(&confirm.body, "out_refund_no");
+    let confirmed = [("amount", "2.00"), ("reason", "broken cup"), ("out_refund_no", out_refund_no.as_str()), ("confirm", "yes")];
+    let done = owner.post(order, "/merchant/orders/PAID0001/refund", &confirmed);
+    assert_eq!((done.status, done.header("location")), (303, Some(order)), "{}", done.body);
+    let again = owner.post(order, "/merchant/orders/PAID0001/refund", &confirmed);
+    assert_eq!(again.status, 303, "the same confirmation sent twice: {}", again.body);
+    let page = owner.get(order);
+    assert_eq!(page.body.matches(r#"class="refund""#).count(), 1, "one refund: {}", page.body);
+    assert!(page.body.contains(r#"<dd id="order-refunded">2.00 CNY</dd>"#), "{}", page.body);
+    let refunded = m.call("GET", &format!("/v3/refund/domestic/refunds/{out_refund_no}"), "");
+    assert_eq!((refunded.status, refunded.json()["amount"]["refund"].as_i64()), (200, Some(200)), "{}", refunded.body);
+}
+
+both_backends!(
+    a_console_user_finds_the_merchants_orders_by_reference_and_state,
+    a_wrong_password_or_another_merchants_id_does_not_sign_in,
+    only_an_owner_refunds_and_only_after_confirming_once,
+);

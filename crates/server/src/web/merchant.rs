@@ -1,0 +1,291 @@
+//! The merchant console, `/merchant`: the merchant's own users sign in (mchid, username, password),
+//! find orders (by out_trade_no or transaction id, state, day), read an order's timeline (placed, paid,
+//! notifications and their delivery, refunds) and, as an owner, refund it after a confirmation page.
+//! The session is a console session in an `HttpOnly; SameSite=Strict` cookie scoped to `/merchant`;
+//! every form carries a CSRF token (the MAC of the session, before sign-in of a random cookie).
+
+use super::wallet::{cookie, csrf, form, redirect, secure};
+use super::{Lang, page};
+use crate::AppState;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use platform::PlatformError;
+use platform::merchants::{MerchantRole, MerchantUser};
+use platform::payments::{NewRefund, Order, OrderSearch, TradeState};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+const SESSION_COOKIE: &str = "qb_merchant";
+const PRE_SESSION_COOKIE: &str = "qb_mpre";
+/// A day, for the order search's date filter.
+const DAY_MS: i64 = 86_400_000;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/merchant", get(orders))
+        .route("/merchant/sign-in", get(sign_in_form).post(sign_in))
+        .route("/merchant/sign-out", post(sign_out))
+        .route("/merchant/orders/{out_trade_no}", get(order))
+        .route("/merchant/orders/{out_trade_no}/refund", post(refund))
+}
+
+/// The signed-in console user and their token, from the cookie.
+async fn session(state: &AppState, headers: &HeaderMap) -> Option<(MerchantUser, String)> {
+    let token = cookie(headers, SESSION_COOKIE)?;
+    let user = state.platform.merchants.console_user(token).await.ok()?;
+    Some((user, token.to_string()))
+}
+
+fn to_sign_in() -> Response {
+    redirect("/merchant/sign-in")
+}
+
+fn failed(e: PlatformError) -> Response {
+    tracing::error!(error = %e, "merchant console");
+    (crate::wallet::status_of(&e), [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], e.to_string()).into_response()
+}
+
+async fn sign_in_form(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
+    let (lang, chosen) = Lang::of(&uri, &headers);
+    sign_in_page(&state, lang, chosen, cookie(&headers, PRE_SESSION_COOKIE), ("", ""), None)
+}
+
+fn sign_in_page(
+    state: &AppState,
+    lang: Lang,
+    chosen: bool,
+    pre: Option<&str>,
+    (mchid, username): (&str, &str),
+    error: Option<&str>,
+) -> Response {
+    let pre = pre.map(str::to_string).unwrap_or_else(|| wxpay::random_alphanumeric(32));
+    let context = minijinja::context! { csrf => csrf(state, &pre), error => error, mchid => mchid, username => username };
+    let mut response = page("merchant_sign_in.html", lang, chosen, context);
+    let cookie = format!("{PRE_SESSION_COOKIE}={pre}; Path=/merchant; HttpOnly; SameSite=Strict{}", secure(state));
+    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
+    if error.is_some() {
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+    }
+    response
+}
+
+async fn sign_in(
+    State(state): State<Arc<AppState>>,
+    client: Option<axum::Extension<crate::http::ClientAddr>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let (lang, _) = Lang::of(&uri, &headers);
+    let (f, t) = (form(&body), lang.messages());
+    let pre = cookie(&headers, PRE_SESSION_COOKIE);
+    let field = |name: &str| f.get(name).map(String::as_str).unwrap_or("");
+    let who = (field("mchid"), field("username"));
+    if pre.is_none_or(|p| f.get("csrf") != Some(&csrf(&state, p))) {
+        return sign_in_page(&state, lang, false, None, who, Some(&t["expired_form"]));
+    }
+    let address = client.map(|axum::Extension(c)| c.0.ip());
+    match state.platform.merchants.console_sign_in(who.0, who.1, field("password"), address).await {
+        Ok((token, _)) => {
+            let mut response = redirect("/merchant");
+            let cookie = format!("{SESSION_COOKIE}={token}; Path=/merchant; HttpOnly; SameSite=Strict{}", secure(&state));
+            response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
+            response
+        }
+        Err(PlatformError::Unauthorized) => sign_in_page(&state, lang, false, pre, who, Some(&t["console_wrong_sign_in"])),
+        Err(e @ PlatformError::TooManyAttempts { .. }) => sign_in_page(&state, lang, false, pre, who, Some(&e.to_string())),
+        Err(e) => failed(e),
+    }
+}
+
+async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Some((_, token)) = session(&state, &headers).await
+        && form(&body).get("csrf") == Some(&csrf(&state, &token))
+    {
+        let _ = state.platform.merchants.console_sign_out(&token).await;
+    }
+    let mut response = to_sign_in();
+    let cookie = format!("{SESSION_COOKIE}=; Path=/merchant; Max-Age=0; HttpOnly; SameSite=Strict{}", secure(&state));
+    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
+    response
+}
+
+/// An order as the console shows it.
+fn order_view(o: &Order) -> minijinja::Value {
+    minijinja::context! {
+        out_trade_no => o.out_trade_no,
+        transaction_id => o.transaction_id,
+        description => o.description,
+        trade_type => o.trade_type.as_str(),
+        state => o.trade_state.as_str(),
+        total => platform::wallet::decimal(o.total_minor, o.currency),
+        refunded => platform::wallet::decimal(o.refunded_minor, o.currency),
+        refundable => platform::wallet::decimal(o.total_minor - o.refunded_minor, o.currency),
+        currency => o.currency.code(),
+        created => time_of(o.created_at_ms),
+        paid => o.success_at_ms.map(time_of),
+    }
+}
+
+/// A time as people read it, UTC.
+fn time_of(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+}
+
+/// The start of a `YYYY-MM-DD` day, UTC, in ms since 1970.
+fn day_start_ms(day: &str) -> Option<i64> {
+    let date = jiff::civil::Date::strptime("%Y-%m-%d", day).ok()?;
+    Some(date.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp().as_millisecond())
+}
+
+/// The search the query string asks for; a malformed part is ignored (the form offers only valid ones).
+fn search_of(q: &HashMap<String, String>) -> OrderSearch {
+    let text = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let day = text("day").and_then(|d| day_start_ms(&d));
+    OrderSearch {
+        reference: text("q"),
+        state: text("state").and_then(|s| TradeState::parse(&s)),
+        from_ms: day,
+        to_ms: day.map(|d| d + DAY_MS),
+    }
+}
+
+async fn orders(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    let (lang, chosen) = Lang::of(&uri, &headers);
+    let Some((user, token)) = session(&state, &headers).await else { return to_sign_in() };
+    let found = match state.platform.payments.merchant_orders(user.merchant_id, search_of(&q)).await {
+        Ok(found) => found,
+        Err(e) => return failed(e),
+    };
+    let context = minijinja::context! {
+        user => user,
+        csrf => csrf(&state, &token),
+        orders => found.iter().map(order_view).collect::<Vec<_>>(),
+        q => q.get("q").cloned().unwrap_or_default(),
+        state_chosen => q.get("state").cloned().unwrap_or_default(),
+        day => q.get("day").cloned().unwrap_or_default(),
+        states => ["NOTPAY", "SUCCESS", "REFUND", "CLOSED", "USERPAYING", "REVOKED"],
+    };
+    page("merchant_orders.html", lang, chosen, context)
+}
+
+async fn order(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, Path(out_trade_no): Path<String>) -> Response {
+    let (lang, chosen) = Lang::of(&uri, &headers);
+    let Some((user, token)) = session(&state, &headers).await else { return to_sign_in() };
+    order_page(&state, lang, chosen, &user, &token, &out_trade_no, None).await
+}
+
+async fn order_page(
+    state: &AppState,
+    lang: Lang,
+    chosen: bool,
+    user: &MerchantUser,
+    token: &str,
+    out_trade_no: &str,
+    notice: Option<String>,
+) -> Response {
+    let payments = &state.platform.payments;
+    let o = match payments.order_by_out_trade_no(user.merchant_id, out_trade_no).await {
+        Ok(o) => o,
+        Err(e) => return failed(e),
+    };
+    let (refunds, notifications) = match (payments.order_refunds(o.id).await, payments.order_notifications(&o).await) {
+        (Ok(r), Ok(n)) => (r, n),
+        (Err(e), _) | (_, Err(e)) => return failed(e),
+    };
+    // One list in the order things happened; at the same instant: placed, paid, the payment's
+    // notification, a refund, the refund's notification.
+    let mut timeline: Vec<(i64, u8, minijinja::Value)> = vec![(
+        o.created_at_ms,
+        0,
+        minijinja::context! { kind => "placed", at => time_of(o.created_at_ms), trade_type => o.trade_type.as_str() },
+    )];
+    if let Some(paid) = o.success_at_ms {
+        timeline.push((paid, 1, minijinja::context! { kind => "paid", at => time_of(paid) }));
+    }
+    for n in &notifications {
+        let rank = if n.event_type.starts_with("REFUND") { 4 } else { 2 };
+        let entry = minijinja::context! {
+            kind => "notification", at => time_of(n.created_at_ms), event => n.event_type, state => n.state.as_str(),
+            attempts => n.attempts, status => n.last_status, error => n.last_error,
+        };
+        timeline.push((n.created_at_ms, rank, entry));
+    }
+    for r in &refunds {
+        let entry = minijinja::context! {
+            kind => "refund", at => time_of(r.created_at_ms), out_refund_no => r.out_refund_no, status => r.status.as_str(),
+            amount => platform::wallet::decimal(r.amount_minor, o.currency),
+        };
+        timeline.push((r.created_at_ms, 3, entry));
+    }
+    timeline.sort_by_key(|(at, rank, _)| (*at, *rank));
+    let timeline: Vec<minijinja::Value> = timeline.into_iter().map(|(_, _, entry)| entry).collect();
+    let context = minijinja::context! {
+        user => user, csrf => csrf(state, token), order => order_view(&o), timeline => timeline,
+        may_refund => user.role == MerchantRole::Owner && o.refunded_minor < o.total_minor
+            && matches!(o.trade_state, TradeState::Success | TradeState::Refund),
+        notice => notice,
+    };
+    page("merchant_order.html", lang, chosen, context)
+}
+
+/// Refund from the console: owners only. The first post shows what will happen and asks to confirm;
+/// the confirmed post refunds under the out_refund_no the confirmation page fixed, so a form sent
+/// twice refunds once.
+async fn refund(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(out_trade_no): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let (lang, _) = Lang::of(&uri, &headers);
+    let Some((user, token)) = session(&state, &headers).await else { return to_sign_in() };
+    let f = form(&body);
+    let t = lang.messages();
+    if f.get("csrf") != Some(&csrf(&state, &token)) {
+        return (StatusCode::FORBIDDEN, t["expired_form"].clone()).into_response();
+    }
+    if user.role != MerchantRole::Owner {
+        return (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], t["console_owner_only"].clone())
+            .into_response();
+    }
+    let o = match state.platform.payments.order_by_out_trade_no(user.merchant_id, &out_trade_no).await {
+        Ok(o) => o,
+        Err(e) => return failed(e),
+    };
+    let amount = f.get("amount").map(String::as_str).unwrap_or("").trim().to_string();
+    let reason = f.get("reason").map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    let minor = match platform::wallet::parse_amount("amount", &amount, o.currency) {
+        Ok(m) => m.minor(),
+        Err(e) => return order_page(&state, lang, false, &user, &token, &out_trade_no, Some(e.to_string())).await,
+    };
+    let Some(out_refund_no) = f.get("out_refund_no").filter(|_| f.get("confirm").map(String::as_str) == Some("yes")) else {
+        let context = minijinja::context! {
+            user => user, csrf => csrf(&state, &token), order => order_view(&o), amount => amount, reason => reason,
+            out_refund_no => format!("C{}", wxpay::random_alphanumeric(20)),
+        };
+        return page("merchant_refund_confirm.html", lang, false, context);
+    };
+    let new = NewRefund {
+        sp_merchant_id: None,
+        transaction_id: None,
+        out_trade_no: Some(out_trade_no.clone()),
+        out_refund_no: out_refund_no.clone(),
+        reason,
+        notify_url: None,
+        refund_minor: minor,
+        total_minor: o.total_minor,
+        currency: o.currency.code().to_string(),
+    };
+    match state.platform.payments.refund_order(user.merchant_id, new).await {
+        Ok(_) => redirect(&format!("/merchant/orders/{out_trade_no}")),
+        Err(e @ (PlatformError::Invalid { .. } | PlatformError::Conflict { .. })) => {
+            order_page(&state, lang, false, &user, &token, &out_trade_no, Some(e.to_string())).await
+        }
+        Err(e) => failed(e),
+    }
+}
