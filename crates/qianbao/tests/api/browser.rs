@@ -267,6 +267,13 @@ fn a_person_scans_a_merchants_code_and_pays_it_with_the_pin() {
         assert!(shows(&c, "#order-refunded", "25.00 CNY").await, "the order shows the refund");
         assert!(shows(&c, "#timeline .refund", "25.00").await);
         screenshot(&c, "merchant-order-refunded").await;
+        // The day's bills, for the owner.
+        c.find(Locator::Css("#to-bills")).await.unwrap().click().await.unwrap();
+        let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let today = &wxpay::time::format_rfc3339(now_s)[..10];
+        c.goto(&format!("http://127.0.0.1:{port}/merchant/bills?day={today}")).await.unwrap();
+        assert!(shows(&c, "#trade-bill", today).await, "the day's trade bill is offered");
+        accessible(&c, "the console's bills").await;
         // The payer has the money back.
         c.goto(&format!("http://127.0.0.1:{port}/wallet")).await.unwrap();
         assert!(shows(&c, "#balances", "1000.00 CNY").await, "the wallet shows the refund");

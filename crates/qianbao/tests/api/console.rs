@@ -136,7 +136,25 @@ fn only_an_owner_refunds_and_only_after_confirming_once(env: Env) {
     assert_eq!((refunded.status, refunded.json()["amount"]["refund"].as_i64()), (200, Some(200)), "{}", refunded.body);
 }
 
+fn an_owner_downloads_the_days_trade_bill_and_a_cashier_cannot(env: Env) {
+    let (server, m) = shop(&env);
+    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let today = wxpay::time::format_rfc3339(now_s)[..10].to_string(); // China Standard Time, as the bills
+    let owner = Console::sign_in(server.port, &m.mchid, "owner", "console-pass-1").unwrap();
+    let page = owner.get(&format!("/merchant/bills?day={today}"));
+    assert!(page.body.contains(r#"id="trade-bill""#), "{}", page.body);
+    let bill = owner.get(&format!("/merchant/bills/trade.csv?day={today}"));
+    assert_eq!(bill.status, 200, "{}", bill.body);
+    assert!(bill.header("content-disposition").is_some_and(|d| d.starts_with("attachment")));
+    assert!(bill.body.contains("PAID0001") && !bill.body.contains("OPEN0001"), "the day's payments only: {}", bill.body);
+    assert_eq!(owner.get("/merchant/bills/trade.csv?day=2026-02-30").status, 400, "an impossible day");
+    let cashier = Console::sign_in(server.port, &m.mchid, "cashier", "console-pass-1").unwrap();
+    assert_eq!(cashier.get(&format!("/merchant/bills/trade.csv?day={today}")).status, 403);
+    assert_eq!(cashier.get("/merchant/bills").status, 403);
+}
+
 both_backends!(
+    an_owner_downloads_the_days_trade_bill_and_a_cashier_cannot,
     a_console_user_finds_the_merchants_orders_by_reference_and_state,
     a_wrong_password_or_another_merchants_id_does_not_sign_in,
     only_an_owner_refunds_and_only_after_confirming_once,

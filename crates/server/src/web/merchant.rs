@@ -1,6 +1,7 @@
 //! The merchant console, `/merchant`: the merchant's own users sign in (mchid, username, password),
 //! find orders (by out_trade_no or transaction id, state, day), read an order's timeline (placed, paid,
-//! notifications and their delivery, refunds) and, as an owner, refund it after a confirmation page.
+//! notifications and their delivery, refunds) and, as an owner, refund it after a confirmation page and
+//! download the day's bills and see its settlements.
 //! The session is a console session in an `HttpOnly; SameSite=Strict` cookie scoped to `/merchant`;
 //! every form carries a CSRF token (the MAC of the session, before sign-in of a random cookie).
 
@@ -30,6 +31,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/merchant/sign-out", post(sign_out))
         .route("/merchant/orders/{out_trade_no}", get(order))
         .route("/merchant/orders/{out_trade_no}/refund", post(refund))
+        .route("/merchant/bills", get(bills))
+        .route("/merchant/bills/trade.csv", get(|s, h, q| bill_file(s, h, q, BillFile::Trade)))
+        .route("/merchant/bills/fund-flow.csv", get(|s, h, q| bill_file(s, h, q, BillFile::FundFlow)))
 }
 
 /// The signed-in console user and their token, from the cookie.
@@ -286,6 +290,83 @@ async fn refund(
         Err(e @ (PlatformError::Invalid { .. } | PlatformError::Conflict { .. })) => {
             order_page(&state, lang, false, &user, &token, &out_trade_no, Some(e.to_string())).await
         }
+        Err(e) => failed(e),
+    }
+}
+
+/// The owner-only pages refuse a cashier with this.
+fn owners_only(lang: Lang) -> Response {
+    (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], lang.messages()["console_owner_only"].clone())
+        .into_response()
+}
+
+/// A bill's day: `YYYY-MM-DD` as the query gives it, checked by the bill itself.
+fn bill_day(q: &HashMap<String, String>) -> Option<String> {
+    q.get("day").map(|d| d.trim().to_string()).filter(|d| !d.is_empty())
+}
+
+/// The bills page: a day's trade and fund-flow bills to download, and its settlements (owners only).
+async fn bills(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    let (lang, chosen) = Lang::of(&uri, &headers);
+    let Some((user, token)) = session(&state, &headers).await else { return to_sign_in() };
+    if user.role != MerchantRole::Owner {
+        return owners_only(lang);
+    }
+    let day = bill_day(&q);
+    let (settlements, error) = match &day {
+        None => (Vec::new(), None),
+        Some(d) => match state.platform.settlement.of_merchant(user.merchant_id, d, d, 30, 0).await {
+            Ok((found, _)) => (found, None),
+            Err(e @ PlatformError::Invalid { .. }) => (Vec::new(), Some(e.to_string())),
+            Err(e) => return failed(e),
+        },
+    };
+    let settlements: Vec<_> = settlements
+        .iter()
+        .map(|(_, s)| {
+            let money = |minor: i64| platform::wallet::decimal(minor, s.currency);
+            minijinja::context! {
+                currency => s.currency.code(), payments => s.payments, gross => money(s.gross_minor),
+                refunds => money(s.refunds_minor), fees => money(s.fees_minor), payout => money(s.payout_minor),
+            }
+        })
+        .collect();
+    let context =
+        minijinja::context! { user => user, csrf => csrf(&state, &token), day => day, settlements => settlements, error => error };
+    page("merchant_bills.html", lang, chosen, context)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum BillFile {
+    Trade,
+    FundFlow,
+}
+
+/// A day's bill as a CSV download (WeChat Pay's format, as the v3 bill API serves it).
+async fn bill_file(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    file: BillFile,
+) -> Response {
+    let lang = Lang::of(&Uri::from_static("/"), &headers).0;
+    let Some((user, _)) = session(&state, &headers).await else { return to_sign_in() };
+    if user.role != MerchantRole::Owner {
+        return owners_only(lang);
+    }
+    let Some(day) = bill_day(&q) else { return (StatusCode::BAD_REQUEST, "day: YYYY-MM-DD").into_response() };
+    let settlement = &state.platform.settlement;
+    let (csv, name) = match file {
+        BillFile::Trade => (settlement.trade_bill(user.merchant_id, &day, platform::settlement::TradeBillType::All).await, "trade"),
+        BillFile::FundFlow => (settlement.fund_flow_bill(user.merchant_id, &day).await, "fund-flow"),
+    };
+    match csv {
+        Ok(csv) => {
+            let disposition = format!("attachment; filename=\"{}-{name}-{day}.csv\"", user.mchid);
+            let headers = [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)];
+            (headers, csv).into_response()
+        }
+        Err(e @ PlatformError::Invalid { .. }) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
         Err(e) => failed(e),
     }
 }

@@ -72,6 +72,7 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("merchant_orders.html", include_str!("templates/merchant_orders.html")),
             ("merchant_order.html", include_str!("templates/merchant_order.html")),
             ("merchant_refund_confirm.html", include_str!("templates/merchant_refund_confirm.html")),
+            ("merchant_bills.html", include_str!("templates/merchant_bills.html")),
         ] {
             env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
