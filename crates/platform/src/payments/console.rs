@@ -1,5 +1,6 @@
 //! What the merchant console reads: a merchant's orders newest first, found by out_trade_no or
-//! transaction id, by state and by time; an order's refunds and notifications, for its timeline.
+//! transaction id, by state and by time; an order's refunds and notifications, for its timeline; and
+//! its sales summed per time bucket and channel, for the charts.
 
 use super::{Order, Payments, RefundChannel, RefundStatus, TradeState, store};
 use crate::outbox::Notification;
@@ -35,7 +36,35 @@ pub struct RefundLine {
     pub success_at_ms: Option<i64>,
 }
 
+/// Buckets one sales query may return at most (a day in hours, a fortnight in days; by channel).
+pub const SALES_BUCKETS_MAX: i64 = 24 * 8;
+
+/// Payments or refunds summed over one time bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SalesBucket {
+    /// The bucket's index from the window's start (`(time - start) / bucket`).
+    pub bucket: i64,
+    pub currency: money::Currency,
+    /// The channel (trade type) for payments; empty for refunds.
+    pub channel: String,
+    pub count: i64,
+    pub amount_minor: i64,
+}
+
 impl Payments {
+    /// A merchant's payments in `[start_ms, end_ms)`, summed per bucket of `bucket_ms`, currency and
+    /// channel (by when they were paid).
+    pub async fn sales(&self, merchant: MerchantId, start_ms: i64, end_ms: i64, bucket_ms: i64) -> Result<Vec<SalesBucket>> {
+        assert!(bucket_ms > 0 && end_ms > start_ms, "a sales window and a bucket size");
+        self.core.read(move |c| store::sales(c, merchant, start_ms, end_ms, bucket_ms, SALES_BUCKETS_MAX)).await
+    }
+
+    /// A merchant's refunds in `[start_ms, end_ms)`, summed per bucket and currency (by when they were made).
+    pub async fn refund_sales(&self, merchant: MerchantId, start_ms: i64, end_ms: i64, bucket_ms: i64) -> Result<Vec<SalesBucket>> {
+        assert!(bucket_ms > 0 && end_ms > start_ms, "a sales window and a bucket size");
+        self.core.read(move |c| store::refund_sales(c, merchant, start_ms, end_ms, bucket_ms, SALES_BUCKETS_MAX)).await
+    }
+
     /// A merchant's orders matching the search, newest first, [`CONSOLE_ORDERS_MAX`] at most.
     pub async fn merchant_orders(&self, merchant: MerchantId, search: OrderSearch) -> Result<Vec<Order>> {
         self.core.read(move |c| store::orders_of(c, merchant, &search, CONSOLE_ORDERS_MAX)).await

@@ -91,6 +91,48 @@ pub(crate) fn orders_of(c: &mut dyn Conn, merchant: MerchantId, search: &super::
     rows.iter().map(order_from).collect()
 }
 
+fn sales_from(r: &Row, channel: bool) -> Result<super::SalesBucket> {
+    Ok(super::SalesBucket {
+        bucket: r.int("bucket")?,
+        currency: Currency::from_numeric(r.uint("currency")?).map_err(|_| corrupt("currency"))?,
+        channel: if channel { r.text("trade_type")? } else { String::new() },
+        count: r.int("n")?,
+        amount_minor: r.int("amount")?,
+    })
+}
+
+/// Payments summed per bucket, currency and trade type (by the time they were paid).
+pub(crate) fn sales(
+    c: &mut dyn Conn,
+    merchant: MerchantId,
+    start_ms: i64,
+    end_ms: i64,
+    bucket_ms: i64,
+    limit: i64,
+) -> Result<Vec<super::SalesBucket>> {
+    let rows = c.query(
+        "SELECT (success_at - $2) / $4 AS bucket, currency, trade_type, COUNT(*) AS n, CAST(SUM(total) AS BIGINT) AS amount FROM orders WHERE merchant_id = $1 AND success_at >= $2 AND success_at < $3 GROUP BY 1, 2, 3 ORDER BY 1 LIMIT $5",
+        params![merchant, start_ms, end_ms, bucket_ms, limit],
+    )?;
+    rows.iter().map(|r| sales_from(r, true)).collect()
+}
+
+/// Refunds summed per bucket and currency (by the time they were made).
+pub(crate) fn refund_sales(
+    c: &mut dyn Conn,
+    merchant: MerchantId,
+    start_ms: i64,
+    end_ms: i64,
+    bucket_ms: i64,
+    limit: i64,
+) -> Result<Vec<super::SalesBucket>> {
+    let rows = c.query(
+        "SELECT (created_at - $2) / $4 AS bucket, currency, COUNT(*) AS n, CAST(SUM(amount) AS BIGINT) AS amount FROM refunds WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY 1, 2 ORDER BY 1 LIMIT $5",
+        params![merchant, start_ms, end_ms, bucket_ms, limit],
+    )?;
+    rows.iter().map(|r| sales_from(r, false)).collect()
+}
+
 /// An order's refunds, oldest first.
 pub(crate) fn refunds_of(c: &mut dyn Conn, order: OrderId) -> Result<Vec<super::RefundLine>> {
     let rows = c.query(

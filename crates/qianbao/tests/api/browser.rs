@@ -274,6 +274,11 @@ fn a_person_scans_a_merchants_code_and_pays_it_with_the_pin() {
         c.goto(&format!("http://127.0.0.1:{port}/merchant/bills?day={today}")).await.unwrap();
         assert!(shows(&c, "#trade-bill", today).await, "the day's trade bill is offered");
         accessible(&c, "the console's bills").await;
+        c.find(Locator::Css("#to-sales")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#sales-refunded", "25.00 CNY").await, "the day's sales count the refund");
+        assert!(c.find(Locator::Css("#chart-hours svg")).await.is_ok(), "the hourly chart is drawn");
+        screenshot(&c, "merchant-sales").await;
+        accessible(&c, "the console's sales").await;
         // The payer has the money back.
         c.goto(&format!("http://127.0.0.1:{port}/wallet")).await.unwrap();
         assert!(shows(&c, "#balances", "1000.00 CNY").await, "the wallet shows the refund");

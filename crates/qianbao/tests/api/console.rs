@@ -153,7 +153,22 @@ fn an_owner_downloads_the_days_trade_bill_and_a_cashier_cannot(env: Env) {
     assert_eq!(cashier.get("/merchant/bills").status, 403);
 }
 
+fn an_owner_sees_the_days_sales_in_figures_and_charts(env: Env) {
+    let (server, m) = shop(&env);
+    let owner = Console::sign_in(server.port, &m.mchid, "owner", "console-pass-1").unwrap();
+    let page = owner.get("/merchant/sales");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(r#"<dd id="sales-count">1</dd>"#), "one payment today: {}", page.body);
+    assert!(page.body.contains(r#"<dd id="sales-gross">12.34 CNY</dd>"#) && page.body.contains(r#"<dd id="sales-average">12.34 CNY</dd>"#));
+    assert!(page.body.contains("<td>NATIVE</td><td>1</td><td>12.34</td>"), "by channel: {}", page.body);
+    assert_eq!(page.body.matches("<svg").count(), 2, "two charts drawn on the server");
+    assert!(owner.get("/merchant/sales?day=2001-01-01").body.contains(r#"<dd id="sales-count">0</dd>"#), "another day has none");
+    let cashier = Console::sign_in(server.port, &m.mchid, "cashier", "console-pass-1").unwrap();
+    assert_eq!(cashier.get("/merchant/sales").status, 403);
+}
+
 both_backends!(
+    an_owner_sees_the_days_sales_in_figures_and_charts,
     an_owner_downloads_the_days_trade_bill_and_a_cashier_cannot,
     a_console_user_finds_the_merchants_orders_by_reference_and_state,
     a_wrong_password_or_another_merchants_id_does_not_sign_in,

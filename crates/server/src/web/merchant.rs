@@ -21,8 +21,11 @@ use std::sync::Arc;
 
 const SESSION_COOKIE: &str = "qb_merchant";
 const PRE_SESSION_COOKIE: &str = "qb_mpre";
-/// A day, for the order search's date filter.
+/// A day, for the order search's date filter and the sales charts.
 const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
+/// Days the daily sales chart covers, ending with the day shown.
+const SALES_DAYS: i64 = 14;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -32,6 +35,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/merchant/orders/{out_trade_no}", get(order))
         .route("/merchant/orders/{out_trade_no}/refund", post(refund))
         .route("/merchant/bills", get(bills))
+        .route("/merchant/sales", get(sales))
         .route("/merchant/bills/trade.csv", get(|s, h, q| bill_file(s, h, q, BillFile::Trade)))
         .route("/merchant/bills/fund-flow.csv", get(|s, h, q| bill_file(s, h, q, BillFile::FundFlow)))
 }
@@ -369,4 +373,75 @@ async fn bill_file(
         Err(e @ PlatformError::Invalid { .. }) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
         Err(e) => failed(e),
     }
+}
+
+/// A chart's bar height: minor units as major units (a picture, not an amount: the figures shown
+/// beside it are exact decimals).
+fn major(minor: i64, currency: money::Currency) -> f64 {
+    minor as f64 / 10f64.powi(i32::from(currency.minor_units().unwrap_or(0)))
+}
+
+/// The average ticket, rounded half up to the minor unit.
+fn average(total_minor: i64, count: i64) -> i64 {
+    if count == 0 { 0 } else { (2 * total_minor + count) / (2 * count) }
+}
+
+/// Sales (owners only): a UTC day's payments per hour and the last fortnight's per day, in the
+/// merchant's settlement currency, with the day's count, gross, refunds, average ticket and channels.
+async fn sales(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    let (lang, chosen) = Lang::of(&uri, &headers);
+    let Some((user, token)) = session(&state, &headers).await else { return to_sign_in() };
+    if user.role != MerchantRole::Owner {
+        return owners_only(lang);
+    }
+    let now = state.platform.now_ms();
+    let start = bill_day(&q).and_then(|d| day_start_ms(&d)).unwrap_or(now - now.rem_euclid(DAY_MS));
+    let (payments, m) = (&state.platform.payments, user.merchant_id);
+    let currency = match state.platform.merchants.by_id(m).await {
+        Ok(auth) => auth.merchant.settlement_currency,
+        Err(e) => return failed(e),
+    };
+    let fortnight = start - (SALES_DAYS - 1) * DAY_MS;
+    let found = tokio::try_join!(
+        payments.sales(m, start, start + DAY_MS, HOUR_MS),
+        payments.sales(m, fortnight, start + DAY_MS, DAY_MS),
+        payments.refund_sales(m, start, start + DAY_MS, DAY_MS),
+    );
+    let (hourly, daily, refunds) = match found {
+        Ok(found) => found,
+        Err(e) => return failed(e),
+    };
+    let in_currency = |b: &&platform::payments::SalesBucket| b.currency == currency;
+    let mut per_hour = vec![0i64; 24];
+    let mut channels: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+    for b in hourly.iter().filter(in_currency) {
+        per_hour[usize::try_from(b.bucket).unwrap_or(0).min(23)] += b.amount_minor;
+        let c = channels.entry(b.channel.clone()).or_default();
+        (c.0, c.1) = (c.0 + b.count, c.1 + b.amount_minor);
+    }
+    let mut per_day = vec![0i64; SALES_DAYS as usize];
+    for b in daily.iter().filter(in_currency) {
+        per_day[usize::try_from(b.bucket).unwrap_or(0).min(SALES_DAYS as usize - 1)] += b.amount_minor;
+    }
+    let (count, gross) = channels.values().fold((0, 0), |(n, g), (cn, cg)| (n + cn, g + cg));
+    let refunded: i64 = refunds.iter().filter(in_currency).map(|b| b.amount_minor).sum();
+    let hours: Vec<String> = (0..24).map(|h| format!("{h:02}")).collect();
+    let days: Vec<String> = (0..SALES_DAYS).map(|d| time_of(fortnight + d * DAY_MS)[5..10].to_string()).collect();
+    let chart = |labels: &[String], minor: &[i64]| {
+        super::charts::bars(labels, &minor.iter().map(|v| major(*v, currency)).collect::<Vec<_>>(), currency.code())
+    };
+    let (hour_chart, day_chart) = match (chart(&hours, &per_hour), chart(&days, &per_day)) {
+        (Ok(h), Ok(d)) => (h, d),
+        (Err(e), _) | (_, Err(e)) => return failed(PlatformError::Internal(format!("drawing a chart: {e}"))),
+    };
+    let money = |minor: i64| platform::wallet::decimal(minor, currency);
+    let channels: Vec<_> =
+        channels.iter().map(|(c, (n, g))| minijinja::context! { channel => c, count => n, gross => money(*g) }).collect();
+    let context = minijinja::context! {
+        user => user, csrf => csrf(&state, &token), day => time_of(start)[..10].to_string(), currency => currency.code(),
+        count => count, gross => money(gross), refunded => money(refunded), average => money(average(gross, count)),
+        channels => channels,
+        hour_chart => minijinja::Value::from_safe_string(hour_chart), day_chart => minijinja::Value::from_safe_string(day_chart),
+    };
+    page("merchant_sales.html", lang, chosen, context)
 }

@@ -3,6 +3,7 @@
 //! Simplified Chinese and Traditional Chinese (Hong Kong): `?lang=` (remembered in a cookie), else
 //! the browser's `Accept-Language`. Templates are minijinja's, HTML-escaped by default.
 
+mod charts;
 mod i18n;
 pub mod inbox;
 mod merchant;
@@ -73,6 +74,7 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("merchant_order.html", include_str!("templates/merchant_order.html")),
             ("merchant_refund_confirm.html", include_str!("templates/merchant_refund_confirm.html")),
             ("merchant_bills.html", include_str!("templates/merchant_bills.html")),
+            ("merchant_sales.html", include_str!("templates/merchant_sales.html")),
         ] {
             env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
