@@ -387,13 +387,18 @@ const TRANSACTION_ATTEMPTS_MAX: u32 = 20;
 
 impl Db {
     pub fn open(url: &DatabaseUrl, connections_max: usize) -> Result<Db> {
+        Db::pool(url, connections_max, false)
+    }
+
+    /// A pool with its first connection open (so a bad URL fails here, not on first use).
+    fn pool(url: &DatabaseUrl, connections_max: usize, read_only: bool) -> Result<Db> {
         let db = Db {
             url: url.clone(),
             idle: Mutex::new(Vec::new()),
             returned: Condvar::new(),
             open: Mutex::new(0),
             connections_max: connections_max.max(1),
-            read_only: false,
+            read_only,
         };
         let conn = db.connect()?;
         db.give_back(conn);
@@ -452,17 +457,7 @@ impl Db {
     /// of a hop to a blocking thread. `None` for PostgreSQL, whose every statement is a network round trip.
     pub fn reader(&self, connections_max: usize) -> Result<Option<Db>> {
         let DatabaseUrl::Sqlite(_) = &self.url else { return Ok(None) };
-        let db = Db {
-            url: self.url.clone(),
-            idle: Mutex::new(Vec::new()),
-            returned: Condvar::new(),
-            open: Mutex::new(0),
-            connections_max: connections_max.max(1),
-            read_only: true,
-        };
-        let conn = db.connect()?;
-        db.give_back(conn);
-        Ok(Some(db))
+        Db::pool(&self.url, connections_max, true).map(Some)
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -101,6 +101,22 @@ fn sales_from(r: &Row, channel: bool) -> Result<super::SalesBucket> {
     })
 }
 
+/// Rows summed per bucket by `sql` (parameters: merchant, start, end, bucket size, limit).
+#[allow(clippy::too_many_arguments)]
+fn bucketed(
+    c: &mut dyn Conn,
+    sql: &str,
+    channel: bool,
+    merchant: MerchantId,
+    start_ms: i64,
+    end_ms: i64,
+    bucket_ms: i64,
+    limit: i64,
+) -> Result<Vec<super::SalesBucket>> {
+    let rows = c.query(sql, params![merchant, start_ms, end_ms, bucket_ms, limit])?;
+    rows.iter().map(|r| sales_from(r, channel)).collect()
+}
+
 /// Payments summed per bucket, currency and trade type (by the time they were paid).
 pub(crate) fn sales(
     c: &mut dyn Conn,
@@ -110,11 +126,8 @@ pub(crate) fn sales(
     bucket_ms: i64,
     limit: i64,
 ) -> Result<Vec<super::SalesBucket>> {
-    let rows = c.query(
-        "SELECT (success_at - $2) / $4 AS bucket, currency, trade_type, COUNT(*) AS n, CAST(SUM(total) AS BIGINT) AS amount FROM orders WHERE merchant_id = $1 AND success_at >= $2 AND success_at < $3 GROUP BY 1, 2, 3 ORDER BY 1 LIMIT $5",
-        params![merchant, start_ms, end_ms, bucket_ms, limit],
-    )?;
-    rows.iter().map(|r| sales_from(r, true)).collect()
+    let sql = "SELECT (success_at - $2) / $4 AS bucket, currency, trade_type, COUNT(*) AS n, CAST(SUM(total) AS BIGINT) AS amount FROM orders WHERE merchant_id = $1 AND success_at >= $2 AND success_at < $3 GROUP BY 1, 2, 3 ORDER BY 1 LIMIT $5";
+    bucketed(c, sql, true, merchant, start_ms, end_ms, bucket_ms, limit)
 }
 
 /// Refunds summed per bucket and currency (by the time they were made).
@@ -126,11 +139,8 @@ pub(crate) fn refund_sales(
     bucket_ms: i64,
     limit: i64,
 ) -> Result<Vec<super::SalesBucket>> {
-    let rows = c.query(
-        "SELECT (created_at - $2) / $4 AS bucket, currency, COUNT(*) AS n, CAST(SUM(amount) AS BIGINT) AS amount FROM refunds WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY 1, 2 ORDER BY 1 LIMIT $5",
-        params![merchant, start_ms, end_ms, bucket_ms, limit],
-    )?;
-    rows.iter().map(|r| sales_from(r, false)).collect()
+    let sql = "SELECT (created_at - $2) / $4 AS bucket, currency, COUNT(*) AS n, CAST(SUM(amount) AS BIGINT) AS amount FROM refunds WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY 1, 2 ORDER BY 1 LIMIT $5";
+    bucketed(c, sql, false, merchant, start_ms, end_ms, bucket_ms, limit)
 }
 
 /// An order's refunds, oldest first.

@@ -5,7 +5,7 @@
 //! The session is a console session in an `HttpOnly; SameSite=Strict` cookie scoped to `/merchant`;
 //! every form carries a CSRF token (the MAC of the session, before sign-in of a random cookie).
 
-use super::wallet::{cookie, csrf, form, redirect, secure};
+use super::wallet::{PreSession, cookie, csrf, form, redirect, secure};
 use super::{Lang, page};
 use crate::AppState;
 use axum::Router;
@@ -69,15 +69,9 @@ fn sign_in_page(
     (mchid, username): (&str, &str),
     error: Option<&str>,
 ) -> Response {
-    let pre = pre.map(str::to_string).unwrap_or_else(|| wxpay::random_alphanumeric(32));
-    let context = minijinja::context! { csrf => csrf(state, &pre), error => error, mchid => mchid, username => username };
-    let mut response = page("merchant_sign_in.html", lang, chosen, context);
-    let cookie = format!("{PRE_SESSION_COOKIE}={pre}; Path=/merchant; HttpOnly; SameSite=Strict{}", secure(state));
-    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
-    if error.is_some() {
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
-    }
-    response
+    let page =
+        PreSession { template: "merchant_sign_in.html", refused: StatusCode::UNAUTHORIZED, cookie: PRE_SESSION_COOKIE, path: "/merchant" };
+    page.render(state, lang, chosen, pre, error, minijinja::context! { mchid => mchid, username => username })
 }
 
 async fn sign_in(

@@ -87,19 +87,23 @@ async fn sign_in_form(State(state): State<Arc<AppState>>, uri: Uri, headers: Hea
 }
 
 fn sign_in_page(state: &AppState, lang: Lang, chosen: bool, pre: Option<&str>, phone: &str, error: Option<&str>) -> Response {
-    let page = PreSession { template: "wallet_sign_in.html", refused: StatusCode::UNAUTHORIZED };
+    let page =
+        PreSession { template: "wallet_sign_in.html", refused: StatusCode::UNAUTHORIZED, cookie: PRE_SESSION_COOKIE, path: "/wallet" };
     page.render(state, lang, chosen, pre, error, minijinja::context! { phone => phone })
 }
 
 /// A page before sign-in (signing in, registering): its form's CSRF token is the MAC of a random cookie.
-struct PreSession {
-    template: &'static str,
+pub(super) struct PreSession {
+    pub template: &'static str,
     /// The status when the page comes back with an error.
-    refused: StatusCode,
+    pub refused: StatusCode,
+    /// The random cookie's name and path (each app has its own).
+    pub cookie: &'static str,
+    pub path: &'static str,
 }
 
 impl PreSession {
-    fn render(
+    pub(super) fn render(
         &self,
         state: &AppState,
         lang: Lang,
@@ -111,7 +115,7 @@ impl PreSession {
         let pre = pre.map(str::to_string).unwrap_or_else(|| wxpay::random_alphanumeric(32));
         let context = minijinja::context! { csrf => csrf(state, &pre), error => error, ..fields };
         let mut response = page(self.template, lang, chosen, context);
-        let cookie = format!("{PRE_SESSION_COOKIE}={pre}; Path=/wallet; HttpOnly; SameSite=Strict{}", secure(state));
+        let cookie = format!("{}={pre}; Path={}; HttpOnly; SameSite=Strict{}", self.cookie, self.path, secure(state));
         response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
         if error.is_some() {
             *response.status_mut() = self.refused;
@@ -297,7 +301,8 @@ async fn register_form(State(state): State<Arc<AppState>>, uri: Uri, headers: He
 }
 
 fn register_page(state: &AppState, lang: Lang, chosen: bool, pre: Option<&str>, name: &str, phone: &str, error: Option<&str>) -> Response {
-    let page = PreSession { template: "wallet_register.html", refused: StatusCode::BAD_REQUEST };
+    let page =
+        PreSession { template: "wallet_register.html", refused: StatusCode::BAD_REQUEST, cookie: PRE_SESSION_COOKIE, path: "/wallet" };
     page.render(state, lang, chosen, pre, error, minijinja::context! { name => name, phone => phone })
 }
 
