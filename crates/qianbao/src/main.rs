@@ -441,19 +441,16 @@ async fn seed_demo_merchant(platform: &platform::Platform, data_dir: &std::path:
                 .register_app(DEMO_MCHID, DEMO_APPID, "mini_program", "Qianbao Demo Mini Program")
                 .await
                 .map_err(|e| e.to_string())?;
-            // The console's two roles, signed in at /merchant with the demo password.
-            for (username, role) in
-                [("owner", platform::merchants::MerchantRole::Owner), ("cashier", platform::merchants::MerchantRole::Cashier)]
-            {
-                platform
-                    .merchants
-                    .create_user(DEMO_MCHID, username, DEMO_PASSWORD, role)
-                    .await
-                    .map_err(|e| format!("demo console user: {e}"))?;
-            }
             apiv3_key
         }
     };
+    // The console's two roles, signed in at /merchant with the demo password (kept from an earlier run).
+    for (username, role) in [("owner", platform::merchants::MerchantRole::Owner), ("cashier", platform::merchants::MerchantRole::Cashier)] {
+        match platform.merchants.create_user(DEMO_MCHID, username, DEMO_PASSWORD, role).await {
+            Ok(_) | Err(platform::PlatformError::Conflict { code: platform::Conflict::UsernameTaken, .. }) => {}
+            Err(e) => return Err(format!("demo console user: {e}")),
+        }
+    }
     let serial = match platform.merchants.register_key(DEMO_MCHID, &certificate_pem, None).await {
         Ok(serial) => serial,
         Err(platform::PlatformError::Conflict { .. }) => serial_bytes.iter().map(|b| format!("{b:02X}")).collect(),
@@ -489,6 +486,7 @@ fn print_demo_merchant(address: std::net::SocketAddr, m: &DemoMerchant) {
          pay._core._gate_way = 'http://{address}'\n  \
          print(pay.pay(description='demo', out_trade_no='demo0001', amount={{'total': 100}}))\n\n\
          Its notifications, verified and decrypted: http://{address}/sandbox/inbox/{DEMO_MCHID}\n\
+         Its console (orders, refunds, bills, sales): http://{address}/merchant, mchid {DEMO_MCHID}, users owner and cashier, password qianbao-demo\n\
          This page in a browser: http://{address}/\n",
         serial = m.serial,
         apiv3 = m.apiv3_key,
