@@ -279,6 +279,9 @@ fn a_person_scans_a_merchants_code_and_pays_it_with_the_pin() {
         assert!(c.find(Locator::Css("#chart-hours svg")).await.is_ok(), "the hourly chart is drawn");
         screenshot(&c, "merchant-sales").await;
         accessible(&c, "the console's sales").await;
+        c.find(Locator::Css("#to-keys")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#key-serials", "").await, "the demo merchant's key serial is listed");
+        accessible(&c, "the console's API keys").await;
         // The payer has the money back.
         c.goto(&format!("http://127.0.0.1:{port}/wallet")).await.unwrap();
         assert!(shows(&c, "#balances", "1000.00 CNY").await, "the wallet shows the refund");

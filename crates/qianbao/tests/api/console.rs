@@ -25,8 +25,12 @@ fn cookie_of(r: &Response, name: &str) -> Option<String> {
         .find_map(|(_, v)| v.strip_prefix(&format!("{name}=")).map(|v| v.split(';').next().unwrap().to_string()))
 }
 
+/// `application/x-www-form-urlencoded`: every byte but letters and digits percent-encoded.
 fn form(fields: &[(&str, &str)]) -> String {
-    fields.iter().map(|(k, v)| format!("{k}={}", v.replace(' ', "+"))).collect::<Vec<_>>().join("&")
+    let encode = |v: &str| {
+        v.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>()
+    };
+    fields.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect::<Vec<_>>().join("&")
 }
 
 impl Console {
@@ -167,7 +171,28 @@ fn an_owner_sees_the_days_sales_in_figures_and_charts(env: Env) {
     assert_eq!(cashier.get("/merchant/sales").status, 403);
 }
 
+fn an_owner_registers_and_revokes_api_keys_and_a_revoked_key_signs_nothing(env: Env) {
+    let (server, m) = shop(&env);
+    let owner = Console::sign_in(server.port, &m.mchid, "owner", "console-pass-1").unwrap();
+    assert!(owner.get("/merchant/keys").body.contains(&m.serial), "the merchant's key is listed");
+    let pem = wxpay::SigningKey::generate().public_key_pem();
+    let added = owner.post("/merchant/keys", "/merchant/keys", &[("pem", &pem), ("serial_no", "5EC0ND0001")]);
+    assert_eq!(added.status, 303, "{}", added.body);
+    assert!(owner.get("/merchant/keys").body.contains("5EC0ND0001"));
+    let unconfirmed = owner.post("/merchant/keys", &format!("/merchant/keys/{}/revoke", m.serial), &[]);
+    assert_eq!(unconfirmed.status, 400, "revoking asks to confirm: {}", unconfirmed.body);
+    assert_eq!(m.query("PAID0001").status, 200, "the key still signs");
+    let revoked = owner.post("/merchant/keys", &format!("/merchant/keys/{}/revoke", m.serial), &[("confirm", "yes")]);
+    assert_eq!(revoked.status, 303, "{}", revoked.body);
+    assert_eq!(m.query("PAID0001").status, 401, "a request signed with the revoked key is refused");
+    let cashier = Console::sign_in(server.port, &m.mchid, "cashier", "console-pass-1").unwrap();
+    assert_eq!(cashier.get("/merchant/keys").status, 403);
+    let audit = get(server.port, "/admin/api/audit").body;
+    assert!(audit.contains("console.revoke_key") && audit.contains(&format!("console:{}/owner", m.mchid)), "{audit}");
+}
+
 both_backends!(
+    an_owner_registers_and_revokes_api_keys_and_a_revoked_key_signs_nothing,
     an_owner_sees_the_days_sales_in_figures_and_charts,
     an_owner_downloads_the_days_trade_bill_and_a_cashier_cannot,
     a_console_user_finds_the_merchants_orders_by_reference_and_state,

@@ -36,6 +36,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/merchant/orders/{out_trade_no}/refund", post(refund))
         .route("/merchant/bills", get(bills))
         .route("/merchant/sales", get(sales))
+        .route("/merchant/keys", get(keys).post(add_key))
+        .route("/merchant/keys/{serial}/revoke", post(revoke_key))
         .route("/merchant/bills/trade.csv", get(|s, h, q| bill_file(s, h, q, BillFile::Trade)))
         .route("/merchant/bills/fund-flow.csv", get(|s, h, q| bill_file(s, h, q, BillFile::FundFlow)))
 }
@@ -245,16 +247,10 @@ async fn refund(
     body: axum::body::Bytes,
 ) -> Response {
     let (lang, _) = Lang::of(&uri, &headers);
-    let Some((user, token)) = session(&state, &headers).await else { return to_sign_in() };
-    let f = form(&body);
-    let t = lang.messages();
-    if f.get("csrf") != Some(&csrf(&state, &token)) {
-        return (StatusCode::FORBIDDEN, t["expired_form"].clone()).into_response();
-    }
-    if user.role != MerchantRole::Owner {
-        return (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], t["console_owner_only"].clone())
-            .into_response();
-    }
+    let (user, token, f) = match owner_form(&state, &headers, &body, lang).await {
+        Ok(checked) => checked,
+        Err(refused) => return refused,
+    };
     let o = match state.platform.payments.order_by_out_trade_no(user.merchant_id, &out_trade_no).await {
         Ok(o) => o,
         Err(e) => return failed(e),
@@ -284,7 +280,10 @@ async fn refund(
         currency: o.currency.code().to_string(),
     };
     match state.platform.payments.refund_order(user.merchant_id, new).await {
-        Ok(_) => redirect(&format!("/merchant/orders/{out_trade_no}")),
+        Ok(r) => match audit(&state, &user, "console.refund", &format!("{out_trade_no} {} {amount}", r.out_refund_no)).await {
+            Ok(()) => redirect(&format!("/merchant/orders/{out_trade_no}")),
+            Err(e) => failed(e),
+        },
         Err(e @ (PlatformError::Invalid { .. } | PlatformError::Conflict { .. })) => {
             order_page(&state, lang, false, &user, &token, &out_trade_no, Some(e.to_string())).await
         }
@@ -438,4 +437,98 @@ async fn sales(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap,
         hour_chart => minijinja::Value::from_safe_string(hour_chart), day_chart => minijinja::Value::from_safe_string(day_chart),
     };
     page("merchant_sales.html", lang, chosen, context)
+}
+
+/// The API keys page (owners only): the serials requests may be signed with, the app ids, a form to
+/// register a public key or certificate, and a revoke button per key.
+async fn keys(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
+    let (lang, chosen) = Lang::of(&uri, &headers);
+    let Some((user, token)) = session(&state, &headers).await else { return to_sign_in() };
+    if user.role != MerchantRole::Owner {
+        return owners_only(lang);
+    }
+    keys_page(&state, lang, chosen, &user, &token, None).await
+}
+
+async fn keys_page(state: &AppState, lang: Lang, chosen: bool, user: &MerchantUser, token: &str, notice: Option<String>) -> Response {
+    let auth = match state.platform.merchants.merchant(&user.mchid).await {
+        Ok(auth) => auth,
+        Err(e) => return failed(e),
+    };
+    let serials: Vec<&String> = auth.keys.iter().map(|(s, _)| s).collect();
+    let context =
+        minijinja::context! { user => user, csrf => csrf(state, token), serials => serials, appids => auth.appids, notice => notice };
+    let mut response = page("merchant_keys.html", lang, chosen, context);
+    if notice.is_some() {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    response
+}
+
+/// A console action in the audit log, by the console user who did it.
+async fn audit(state: &AppState, user: &MerchantUser, action: &str, detail: &str) -> Result<(), PlatformError> {
+    let actor = format!("console:{}/{}", user.mchid, user.username);
+    state.platform.audit.record(&actor, action, &format!("merchant:{}", user.mchid), detail).await
+}
+
+/// Owners' posts: the session, its CSRF token and the owner role checked; the form's fields.
+async fn owner_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    lang: Lang,
+) -> Result<(MerchantUser, String, HashMap<String, String>), Response> {
+    let Some((user, token)) = session(state, headers).await else { return Err(to_sign_in()) };
+    let f = form(body);
+    if f.get("csrf") != Some(&csrf(state, &token)) {
+        return Err((StatusCode::FORBIDDEN, lang.messages()["expired_form"].clone()).into_response());
+    }
+    if user.role != MerchantRole::Owner {
+        return Err(owners_only(lang));
+    }
+    Ok((user, token, f))
+}
+
+async fn add_key(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let (lang, _) = Lang::of(&uri, &headers);
+    let (user, token, f) = match owner_form(&state, &headers, &body, lang).await {
+        Ok(checked) => checked,
+        Err(refused) => return refused,
+    };
+    let serial = f.get("serial_no").map(|s| s.trim()).filter(|s| !s.is_empty());
+    match state.platform.merchants.register_key(&user.mchid, f.get("pem").map(String::as_str).unwrap_or(""), serial).await {
+        Ok(serial) => match audit(&state, &user, "console.add_key", &serial).await {
+            Ok(()) => redirect("/merchant/keys"),
+            Err(e) => failed(e),
+        },
+        Err(e @ (PlatformError::Invalid { .. } | PlatformError::Conflict { .. })) => {
+            keys_page(&state, lang, false, &user, &token, Some(e.to_string())).await
+        }
+        Err(e) => failed(e),
+    }
+}
+
+async fn revoke_key(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(serial): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let (lang, _) = Lang::of(&uri, &headers);
+    let (user, token, f) = match owner_form(&state, &headers, &body, lang).await {
+        Ok(checked) => checked,
+        Err(refused) => return refused,
+    };
+    // Revoking changes who may sign for the merchant: the form asks to confirm it.
+    if f.get("confirm").map(String::as_str) != Some("yes") {
+        return keys_page(&state, lang, false, &user, &token, Some(lang.messages()["console_confirm_revoke"].clone())).await;
+    }
+    match state.platform.merchants.revoke_key(&user.mchid, &serial).await {
+        Ok(()) => match audit(&state, &user, "console.revoke_key", &serial).await {
+            Ok(()) => redirect("/merchant/keys"),
+            Err(e) => failed(e),
+        },
+        Err(e) => failed(e),
+    }
 }

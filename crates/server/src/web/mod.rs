@@ -75,6 +75,7 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("merchant_refund_confirm.html", include_str!("templates/merchant_refund_confirm.html")),
             ("merchant_bills.html", include_str!("templates/merchant_bills.html")),
             ("merchant_sales.html", include_str!("templates/merchant_sales.html")),
+            ("merchant_keys.html", include_str!("templates/merchant_keys.html")),
         ] {
             env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
