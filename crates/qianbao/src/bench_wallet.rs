@@ -4,7 +4,10 @@
 //!
 //! - `transfers`: signed-in people pay a friend 0.01 CNY (PIN, limits, idempotency key, ledger hold);
 //! - `red-packet`: one lucky packet of N shares, claimed by N people at once, every one on its own
-//!   connection.
+//!   connection;
+//! - `pages`: the web wallet's pages for a signed-in person with a history, each fetched `--requests`
+//!   times in turn: server time per page (loopback round trip included) and weight (the page, its
+//!   stylesheet and script).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use tokio::net::TcpStream;
 pub enum Scenario {
     Transfers,
     RedPacket,
+    Pages,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -44,6 +48,11 @@ const TRANSFERS_GOAL_PER_S: f64 = 20_000.0;
 const TRANSFERS_P99_GOAL_MS: f64 = 50.0;
 /// Every claimer of the storm done within this.
 const CLAIM_STORM_GOAL_S: f64 = 2.0;
+/// What issue 12 asks of the pages: each rendered within this on the server, the home page lighter than this.
+const PAGE_RENDER_GOAL_MS: f64 = 50.0;
+const HOME_PAGE_WEIGHT_GOAL_BYTES: f64 = 100.0 * 1024.0;
+/// History items the measured person has (their home page lists the latest).
+const PAGES_HISTORY_ITEMS: usize = 50;
 
 /// A keep-alive HTTP/1.1 connection.
 pub(crate) struct Http {
@@ -293,6 +302,7 @@ pub fn run(args: &WalletBench) -> Result<(), String> {
         match args.scenario {
             Scenario::Transfers => transfers(port, args).await,
             Scenario::RedPacket => red_packet(port, args).await,
+            Scenario::Pages => pages(port, args).await,
         }
     })
 }
@@ -462,6 +472,62 @@ async fn red_packet(port: u16, args: &WalletBench) -> Result<(), String> {
         Better::Lower,
         1.0,
     );
+    report.finish();
+    Ok(())
+}
+
+/// The web wallet's pages: p99 server time per page and each page's weight with its subresources.
+async fn pages(port: u16, args: &WalletBench) -> Result<(), String> {
+    let (payer, friend) = (person(port, 0, true).await?, person(port, 1, false).await?);
+    befriend(port, payer.clone(), friend.clone()).await?;
+    let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
+    for _ in 0..PAGES_HISTORY_ITEMS {
+        let body = format!(r#"{{"to_person_id":"{}","amount":"0.01","currency":"CNY","pin":"135790"}}"#, friend.id);
+        let (status, answer) =
+            http.call("POST", "/api/v1/transfers", Some(&payer.token), Some(&key()), &body).await.map_err(|e| e.to_string())?;
+        if status != 201 {
+            return Err(format!("transfer: {status} {answer}"));
+        }
+    }
+    say!("setup: a person with {PAGES_HISTORY_ITEMS} transfers in their history");
+    let cookie = format!("qb_wallet={}", payer.token);
+    let get = |path: &'static str| (path, vec![("Cookie", cookie.clone())]);
+    let fetched = [get("/"), get("/wallet"), get("/wallet/money"), get("/wallet/scan"), get("/wallet/payment-code")];
+    let (mut css, mut js) = (0usize, 0usize);
+    for (asset, size) in [("/assets/app.css", &mut css), ("/assets/payment-code.js", &mut js)] {
+        *size = http.call_with_headers("GET", asset, &[], "").await.map_err(|e| e.to_string())?.1.len();
+    }
+    use crate::report::{Better, Report};
+    let mut report = Report::new("web wallet pages");
+    let mut slowest = 0.0_f64;
+    for (path, headers) in &fetched {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let (mut latencies, mut bytes) = (Vec::with_capacity(args.requests), 0);
+        for _ in 0..args.requests {
+            let t = Instant::now();
+            let (status, body, _) = http.call_with_headers("GET", path, &headers, "").await.map_err(|e| e.to_string())?;
+            latencies.push(t.elapsed());
+            if status != 200 {
+                return Err(format!("GET {path}: {status} {body}"));
+            }
+            bytes = body.len();
+        }
+        latencies.sort_unstable();
+        let weight = bytes + css + if *path == "/wallet/payment-code" { js } else { 0 };
+        let p99 = percentile(&latencies, 0.99);
+        slowest = slowest.max(p99);
+        say!("{path}: p50 {:.2} ms, p99 {p99:.2} ms, {weight} bytes with its stylesheet and script", percentile(&latencies, 0.5));
+        if *path == "/wallet" {
+            report.figure("home_page_weight", weight as f64, "bytes").compare(
+                "home_page_weight",
+                "the goal",
+                HOME_PAGE_WEIGHT_GOAL_BYTES,
+                Better::Lower,
+                1.0,
+            );
+        }
+    }
+    report.figure("slowest_page_p99", slowest, "ms").compare("slowest_page_p99", "the goal", PAGE_RENDER_GOAL_MS, Better::Lower, 1.0);
     report.finish();
     Ok(())
 }
