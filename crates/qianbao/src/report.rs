@@ -90,7 +90,7 @@ impl Report {
 
     /// Hold the figure `name` (recorded first) against a mark.
     pub fn compare(&mut self, name: &str, against: impl Into<String>, against_value: f64, better: Better, goal_ratio: f64) -> &mut Report {
-        let value = self.figures.iter().find(|f| f.name == name).map_or(f64::NAN, |f| f.value);
+        let value = self.figures.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no figure {name:?} to compare")).value;
         let ratio = match better {
             Better::Higher => value / against_value,
             Better::Lower => against_value / value,

@@ -325,3 +325,11 @@ pub(crate) fn delete_console_session(c: &mut dyn Conn, token_hash: Vec<u8>) -> R
     c.execute("DELETE FROM merchant_sessions WHERE token_hash = $1", params![token_hash])?;
     Ok(())
 }
+
+/// Delete up to `limit` expired console sessions.
+pub(crate) fn purge_console_sessions(c: &mut dyn Conn, now_ms: i64, limit: i64) -> Result<u64> {
+    c.execute(
+        "DELETE FROM merchant_sessions WHERE token_hash IN (SELECT token_hash FROM merchant_sessions WHERE expires_at <= $1 LIMIT $2)",
+        params![now_ms, limit],
+    )
+}

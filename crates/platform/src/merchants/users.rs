@@ -107,6 +107,12 @@ impl Merchants {
         self.core.read(move |c| store::console_session(c, hash, now)).await?.ok_or(PlatformError::Unauthorized)
     }
 
+    /// Delete expired console sessions, a bounded number per call.
+    pub(crate) async fn purge_console_sessions(&self, limit: i64) -> Result<u64> {
+        let now = self.core.now_ms();
+        self.core.write(move |c| store::purge_console_sessions(c, now, limit)).await
+    }
+
     pub async fn console_sign_out(&self, token: &str) -> Result<()> {
         let hash = crypto::sha256(token.as_bytes());
         self.core.write(move |c| store::delete_console_session(c, hash)).await

@@ -191,7 +191,17 @@ fn an_owner_registers_and_revokes_api_keys_and_a_revoked_key_signs_nothing(env: 
     assert!(audit.contains("console.revoke_key") && audit.contains(&format!("console:{}/owner", m.mchid)), "{audit}");
 }
 
+fn a_console_session_ends_after_twelve_hours(env: Env) {
+    let (server, m) = shop(&env);
+    let cashier = Console::sign_in(server.port, &m.mchid, "cashier", "console-pass-1").unwrap();
+    advance_clock(server.port, 11 * 3_600);
+    assert_eq!(cashier.get("/merchant").status, 200, "still signed in after 11 hours");
+    advance_clock(server.port, 3_600);
+    assert_eq!(cashier.get("/merchant").header("location"), Some("/merchant/sign-in"), "signed out at 12 hours");
+}
+
 both_backends!(
+    a_console_session_ends_after_twelve_hours,
     an_owner_registers_and_revokes_api_keys_and_a_revoked_key_signs_nothing,
     an_owner_sees_the_days_sales_in_figures_and_charts,
     an_owner_downloads_the_days_trade_bill_and_a_cashier_cannot,

@@ -5,7 +5,7 @@
 //! The session is a console session in an `HttpOnly; SameSite=Strict` cookie scoped to `/merchant`;
 //! every form carries a CSRF token (the MAC of the session, before sign-in of a random cookie).
 
-use super::wallet::{PreSession, cookie, csrf, form, redirect, secure};
+use super::wallet::{PreSession, cookie, csrf, form, redirect, secure, submitted_pre};
 use super::{Lang, page};
 use crate::AppState;
 use axum::Router;
@@ -38,8 +38,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/merchant/sales", get(sales))
         .route("/merchant/keys", get(keys).post(add_key))
         .route("/merchant/keys/{serial}/revoke", post(revoke_key))
-        .route("/merchant/bills/trade.csv", get(|s, h, q| bill_file(s, h, q, BillFile::Trade)))
-        .route("/merchant/bills/fund-flow.csv", get(|s, h, q| bill_file(s, h, q, BillFile::FundFlow)))
+        .route("/merchant/bills/trade.csv", get(|s, u, h, q| bill_file(s, u, h, q, BillFile::Trade)))
+        .route("/merchant/bills/fund-flow.csv", get(|s, u, h, q| bill_file(s, u, h, q, BillFile::FundFlow)))
 }
 
 /// The signed-in console user and their token, from the cookie.
@@ -85,10 +85,10 @@ async fn sign_in(
 ) -> Response {
     let (lang, _) = Lang::of(&uri, &headers);
     let (f, t) = (form(&body), lang.messages());
-    let pre = cookie(&headers, PRE_SESSION_COOKIE);
+    let pre = submitted_pre(&state, &headers, PRE_SESSION_COOKIE, &f);
     let field = |name: &str| f.get(name).map(String::as_str).unwrap_or("");
     let who = (field("mchid"), field("username"));
-    if pre.is_none_or(|p| f.get("csrf") != Some(&csrf(&state, p))) {
+    if pre.is_none() {
         return sign_in_page(&state, lang, false, None, who, Some(&t["expired_form"]));
     }
     let address = client.map(|axum::Extension(c)| c.0.ip());
@@ -342,11 +342,12 @@ enum BillFile {
 /// A day's bill as a CSV download (WeChat Pay's format, as the v3 bill API serves it).
 async fn bill_file(
     State(state): State<Arc<AppState>>,
+    uri: Uri,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
     file: BillFile,
 ) -> Response {
-    let lang = Lang::of(&Uri::from_static("/"), &headers).0;
+    let lang = Lang::of(&uri, &headers).0;
     let Some((user, _)) = session(&state, &headers).await else { return to_sign_in() };
     if user.role != MerchantRole::Owner {
         return owners_only(lang);
@@ -368,15 +369,59 @@ async fn bill_file(
     }
 }
 
-/// A chart's bar height: minor units as major units (a picture, not an amount: the figures shown
-/// beside it are exact decimals).
-fn major(minor: i64, currency: money::Currency) -> f64 {
-    minor as f64 / 10f64.powi(i32::from(currency.minor_units().unwrap_or(0)))
+/// The average ticket, rounded half up to the minor unit (in i128: `2 × total` cannot overflow).
+fn average(total_minor: i64, count: i64) -> i64 {
+    if count <= 0 {
+        return 0;
+    }
+    let (total, count) = (i128::from(total_minor), i128::from(count));
+    i64::try_from((2 * total + count) / (2 * count)).expect("an average is at most the total")
 }
 
-/// The average ticket, rounded half up to the minor unit.
-fn average(total_minor: i64, count: i64) -> i64 {
-    if count == 0 { 0 } else { (2 * total_minor + count) / (2 * count) }
+/// A day's sales in one currency, summed with checked arithmetic.
+#[derive(Debug, Default)]
+struct DaySales {
+    per_hour: Vec<i64>,
+    per_day: Vec<i64>,
+    /// Channel → (payments, gross).
+    channels: std::collections::BTreeMap<String, (i64, i64)>,
+    count: i64,
+    gross: i64,
+    refunded: i64,
+}
+
+/// `*sum += more`, refusing an overflow (corrupt data or a bug; never a figure to show).
+fn add(sum: &mut i64, more: i64) -> Result<(), PlatformError> {
+    *sum = sum.checked_add(more).ok_or_else(|| PlatformError::Internal("a sales sum overflows 64 bits".into()))?;
+    Ok(())
+}
+
+/// The query's buckets (already within the day and the fortnight) summed for `currency`.
+fn day_sales(
+    (hourly, daily, refunds): (
+        Vec<platform::payments::SalesBucket>,
+        Vec<platform::payments::SalesBucket>,
+        Vec<platform::payments::SalesBucket>,
+    ),
+    currency: money::Currency,
+) -> Result<DaySales, PlatformError> {
+    let mut d = DaySales { per_hour: vec![0; 24], per_day: vec![0; SALES_DAYS as usize], ..DaySales::default() };
+    let slot = |bucket: i64, len: usize| usize::try_from(bucket).ok().filter(|b| *b < len).expect("a bucket within its window");
+    for b in hourly.iter().filter(|b| b.currency == currency) {
+        add(&mut d.per_hour[slot(b.bucket, 24)], b.amount_minor)?;
+        let c = d.channels.entry(b.channel.clone()).or_default();
+        add(&mut c.0, b.count)?;
+        add(&mut c.1, b.amount_minor)?;
+        add(&mut d.count, b.count)?;
+        add(&mut d.gross, b.amount_minor)?;
+    }
+    for b in daily.iter().filter(|b| b.currency == currency) {
+        add(&mut d.per_day[slot(b.bucket, SALES_DAYS as usize)], b.amount_minor)?;
+    }
+    for b in refunds.iter().filter(|b| b.currency == currency) {
+        add(&mut d.refunded, b.amount_minor)?;
+    }
+    Ok(d)
 }
 
 /// Sales (owners only): a UTC day's payments per hour and the last fortnight's per day, in the
@@ -400,39 +445,23 @@ async fn sales(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap,
         payments.sales(m, fortnight, start + DAY_MS, DAY_MS),
         payments.refund_sales(m, start, start + DAY_MS, DAY_MS),
     );
-    let (hourly, daily, refunds) = match found {
-        Ok(found) => found,
+    let d = match found.and_then(|found| day_sales(found, currency)) {
+        Ok(d) => d,
         Err(e) => return failed(e),
     };
-    let in_currency = |b: &&platform::payments::SalesBucket| b.currency == currency;
-    let mut per_hour = vec![0i64; 24];
-    let mut channels: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
-    for b in hourly.iter().filter(in_currency) {
-        per_hour[usize::try_from(b.bucket).unwrap_or(0).min(23)] += b.amount_minor;
-        let c = channels.entry(b.channel.clone()).or_default();
-        (c.0, c.1) = (c.0 + b.count, c.1 + b.amount_minor);
-    }
-    let mut per_day = vec![0i64; SALES_DAYS as usize];
-    for b in daily.iter().filter(in_currency) {
-        per_day[usize::try_from(b.bucket).unwrap_or(0).min(SALES_DAYS as usize - 1)] += b.amount_minor;
-    }
-    let (count, gross) = channels.values().fold((0, 0), |(n, g), (cn, cg)| (n + cn, g + cg));
-    let refunded: i64 = refunds.iter().filter(in_currency).map(|b| b.amount_minor).sum();
+    let money = |minor: i64| platform::wallet::decimal(minor, currency);
     let hours: Vec<String> = (0..24).map(|h| format!("{h:02}")).collect();
     let days: Vec<String> = (0..SALES_DAYS).map(|d| time_of(fortnight + d * DAY_MS)[5..10].to_string()).collect();
-    let chart = |labels: &[String], minor: &[i64]| {
-        super::charts::bars(labels, &minor.iter().map(|v| major(*v, currency)).collect::<Vec<_>>(), currency.code())
-    };
-    let (hour_chart, day_chart) = match (chart(&hours, &per_hour), chart(&days, &per_day)) {
+    let chart = |labels: &[String], minor: &[i64]| super::charts::bars(labels, minor, currency.code(), &money);
+    let (hour_chart, day_chart) = match (chart(&hours, &d.per_hour), chart(&days, &d.per_day)) {
         (Ok(h), Ok(d)) => (h, d),
         (Err(e), _) | (_, Err(e)) => return failed(PlatformError::Internal(format!("drawing a chart: {e}"))),
     };
-    let money = |minor: i64| platform::wallet::decimal(minor, currency);
     let channels: Vec<_> =
-        channels.iter().map(|(c, (n, g))| minijinja::context! { channel => c, count => n, gross => money(*g) }).collect();
+        d.channels.iter().map(|(c, (n, g))| minijinja::context! { channel => c, count => n, gross => money(*g) }).collect();
     let context = minijinja::context! {
         user => user, csrf => csrf(&state, &token), day => time_of(start)[..10].to_string(), currency => currency.code(),
-        count => count, gross => money(gross), refunded => money(refunded), average => money(average(gross, count)),
+        count => d.count, gross => money(d.gross), refunded => money(d.refunded), average => money(average(d.gross, d.count)),
         channels => channels,
         hour_chart => minijinja::Value::from_safe_string(hour_chart), day_chart => minijinja::Value::from_safe_string(day_chart),
     };
@@ -530,5 +559,26 @@ async fn revoke_key(
             Err(e) => failed(e),
         },
         Err(e) => failed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_average_ticket_rounds_half_up_and_survives_the_largest_totals() {
+        assert_eq!((average(1001, 2), average(1000, 3), average(0, 0)), (501, 333, 0));
+        assert_eq!(average(i64::MAX, 1), i64::MAX);
+    }
+
+    #[test]
+    fn a_sales_sum_past_64_bits_is_refused_not_wrapped() {
+        let cny = money::Currency::from_code("CNY").unwrap();
+        let bucket =
+            |amount_minor| platform::payments::SalesBucket { bucket: 0, currency: cny, channel: "NATIVE".into(), count: 1, amount_minor };
+        assert!(day_sales((vec![bucket(i64::MAX), bucket(1)], vec![], vec![]), cny).is_err());
+        let d = day_sales((vec![bucket(5), bucket(7)], vec![bucket(12)], vec![]), cny).unwrap();
+        assert_eq!((d.count, d.gross, d.per_hour[0], d.per_day[0]), (2, 12, 12, 12));
     }
 }

@@ -50,6 +50,12 @@ pub(super) fn csrf(state: &AppState, secret: &str) -> String {
     crate::http::hex(&state.platform.web_mac("csrf", secret.as_bytes())[..16])
 }
 
+/// The pre-session cookie `name`, when the form carries the CSRF token made from it (`None`: the form
+/// expired or was forged).
+pub(super) fn submitted_pre<'a>(state: &AppState, headers: &'a HeaderMap, name: &str, form: &HashMap<String, String>) -> Option<&'a str> {
+    cookie(headers, name).filter(|pre| form.get("csrf") == Some(&csrf(state, pre)))
+}
+
 pub(super) fn secure(state: &AppState) -> &'static str {
     if state.platform.config().public_url.starts_with("https://") { "; Secure" } else { "" }
 }
@@ -133,9 +139,9 @@ async fn sign_in(
 ) -> Response {
     let (lang, _) = Lang::of(&uri, &headers);
     let f = form(&body);
-    let pre = cookie(&headers, PRE_SESSION_COOKIE);
+    let pre = submitted_pre(&state, &headers, PRE_SESSION_COOKIE, &f);
     let t = lang.messages();
-    if pre.is_none_or(|p| f.get("csrf") != Some(&csrf(&state, p))) {
+    if pre.is_none() {
         return sign_in_page(&state, lang, false, None, "", Some(&t["expired_form"]));
     }
     let phone = f.get("phone").map(String::as_str).unwrap_or("");
@@ -316,9 +322,9 @@ async fn register(
 ) -> Response {
     let (lang, _) = Lang::of(&uri, &headers);
     let f = form(&body);
-    let pre = cookie(&headers, PRE_SESSION_COOKIE);
+    let pre = submitted_pre(&state, &headers, PRE_SESSION_COOKIE, &f);
     let field = |name: &str| f.get(name).map(String::as_str).unwrap_or("");
-    if pre.is_none_or(|p| field("csrf") != csrf(&state, p)) {
+    if pre.is_none() {
         return register_page(&state, lang, false, None, field("name"), field("phone"), Some(&lang.messages()["expired_form"]));
     }
     let region = if field("region") == "HK" { "HK" } else { "CN" };
