@@ -136,6 +136,44 @@ impl Core {
             .map_err(Into::into)
     }
 
+    /// `f` in one write transaction with what must commit with it: each guard must change a row first
+    /// (else the transaction is rolled back and the answer is `None`), then `f`, then the effects (an
+    /// audit row, say).
+    pub async fn transaction_with<T: Send + 'static>(
+        &self,
+        conditions: Conditions,
+        mut f: impl FnMut(&mut dyn Conn) -> store::Result<T> + Send + 'static,
+    ) -> Result<Option<T>> {
+        let db = self.db.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            db.transaction(|c| {
+                for (i, guard) in conditions.guards.iter().enumerate() {
+                    if c.execute(guard.sql, &guard.params)? == 0 {
+                        return Err(store::StoreError::GuardFailed(i));
+                    }
+                }
+                let value = f(c)?;
+                for effect in &conditions.effects {
+                    c.execute(effect.sql, &effect.params)?;
+                }
+                Ok(value)
+            })
+        })
+        .await
+        .map_err(|e| PlatformError::Internal(format!("worker panicked: {e}")))?;
+        match done {
+            Ok(value) => Ok(Some(value)),
+            Err(store::StoreError::GuardFailed(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `ledger verify` on the live database, off the runtime (it reads the whole journal).
+    pub async fn verify_ledger(&self) -> Result<store::VerifyReport> {
+        let store = self.store.clone();
+        self.blocking(move || store.verify()).await?.map_err(Into::into)
+    }
+
     /// Blocking work off the async runtime (argon2, the rail's sandbox).
     pub async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         tokio::task::spawn_blocking(f).await.map_err(|e| PlatformError::Internal(format!("worker panicked: {e}")))

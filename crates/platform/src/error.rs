@@ -48,6 +48,8 @@ text_enum! {
         NetworkRefundUnsupported => "NETWORK_REFUND_UNSUPPORTED",
         /// A merchant already has a console user of that name (or as many users as it may).
         UsernameTaken => "USERNAME_TAKEN",
+        /// The operator has a second factor and the sign-in carried no code.
+        TotpRequired => "TOTP_REQUIRED",
     }
 }
 

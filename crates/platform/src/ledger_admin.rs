@@ -1,9 +1,9 @@
 //! The operator's direct access to the ledger: raw accounts and transfers (corrections, tests), and
 //! reading them back. Every other movement of money belongs to a domain.
 
-use crate::core::Core;
+use crate::core::{Commit, Committed, Core};
 use crate::{PlatformError, Result};
-use ledger::{Account, AccountResult, NewAccount, NewTransfer, PendingRecord, Transfer, TransferResult};
+use ledger::{Account, AccountResult, NewAccount, NewTransfer, PendingRecord, Transfer, TransferFlags, TransferResult};
 use std::sync::Arc;
 
 pub struct LedgerAdmin {
@@ -20,9 +20,20 @@ impl LedgerAdmin {
         self.core.raw_accounts(batch).await
     }
 
-    /// Up to `ledger::BATCH_EVENTS_MAX` transfers; one result per event.
-    pub async fn create_transfers(&self, batch: Vec<NewTransfer>) -> Result<Vec<TransferResult>> {
-        self.core.transfers(batch).await
+    /// A correction: up to `ledger::BATCH_EVENTS_MAX` transfers, applied together or not at all (they are
+    /// made one linked chain), in one commit with `conditions` (an approval's guard and its audit row:
+    /// money moved by an operator is never without the record of who approved it). `None`: a guard
+    /// changed no row and nothing was applied. One result per event.
+    pub async fn correct(&self, mut batch: Vec<NewTransfer>, conditions: store::Conditions) -> Result<Option<Vec<TransferResult>>> {
+        let last = batch.len().saturating_sub(1);
+        for t in &mut batch[..last] {
+            t.flags = t.flags.union(TransferFlags::LINKED);
+        }
+        let commit = Commit { guards: conditions.guards, transfers: batch, effects: conditions.effects };
+        Ok(match self.core.commit(commit).await? {
+            Committed::Applied(results) => Some(results),
+            Committed::GuardFailed(_) => None,
+        })
     }
 
     pub async fn account(&self, id: u128) -> Result<Account> {

@@ -42,6 +42,7 @@ pub mod ids;
 pub mod ledger_admin;
 pub mod merchants;
 pub mod networks;
+pub mod operators;
 pub mod outbox;
 pub mod p2p;
 pub mod payments;
@@ -193,6 +194,7 @@ pub struct Platform {
     pub history: history::History,
     pub outbox: Arc<outbox::Outbox>,
     pub audit: Arc<audit::Audit>,
+    pub operators: Arc<operators::Operators>,
     pub idempotency: Arc<idempotency::Idempotency>,
     /// The operator's raw ledger access.
     pub ledger: ledger_admin::LedgerAdmin,
@@ -218,6 +220,7 @@ impl Platform {
         let settlement = Arc::new(settlement::Settlements::new(core.clone(), merchants.clone(), payments.clone()));
         let networks = Arc::new(networks::Networks::new(core.clone(), people.clone(), payments.clone()));
         let audit = Arc::new(audit::Audit::new(core.clone()));
+        let operators = Arc::new(operators::Operators::new(core.clone(), audit.clone()));
         let idempotency = Arc::new(idempotency::Idempotency::new(core.clone()));
         let history = history::History::new(wallet.clone(), p2p.clone(), red_packets.clone(), payments.clone(), networks.clone());
         merchants.platform_keys().await?;
@@ -237,6 +240,7 @@ impl Platform {
             history,
             outbox,
             audit,
+            operators,
             idempotency,
             ledger,
             core,
@@ -249,6 +253,11 @@ impl Platform {
 
     pub fn now_ms(&self) -> i64 {
         self.core.now_ms()
+    }
+
+    /// Recompute every balance from the journal now and check every invariant (`qianbao ledger verify`).
+    pub async fn verify_ledger(&self) -> Result<store::VerifyReport> {
+        self.core.verify_ledger().await
     }
 
     /// A MAC under the platform secret for the web pages' own tokens (CSRF), labelled by purpose.

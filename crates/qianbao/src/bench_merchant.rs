@@ -166,17 +166,38 @@ pub fn run(args: &MerchantBench) -> Result<(), String> {
     runtime.block_on(bench(port, args))
 }
 
-async fn admin(http: &mut Http, method: &str, path: &str, body: &str) -> Result<String, String> {
-    let (status, body) = http.call(method, path, Some(TOKEN), None, body).await.map_err(|e| e.to_string())?;
+/// An operator call (with the reason every change gives); the answer's body, or what went wrong.
+async fn admin(http: &mut Http, token: &str, method: &str, path: &str, body: &str) -> Result<String, String> {
+    let bearer = format!("Bearer {token}");
+    let headers = [("Authorization", bearer.as_str()), ("Qianbao-Reason", "bench%20setup")];
+    let (status, body, _) = http.call_with_headers(method, path, &headers, body).await.map_err(|e| e.to_string())?;
     if !(200..300).contains(&status) {
         return Err(format!("{method} {path}: {status} {body}"));
     }
     Ok(body)
 }
 
+/// The bench's operator session: the first admin (by the bootstrap token) adds an operator with the
+/// roles the setup needs, and the bench signs in as it.
+async fn sign_in_operator(http: &mut Http) -> Result<String, String> {
+    const PASSWORD: &str = "bench-operator-password";
+    let sign_in = async |http: &mut Http, user: &str| -> Result<String, String> {
+        let body = format!(r#"{{"username":"{user}","password":"{PASSWORD}"}}"#);
+        let answer = admin(http, "", "POST", "/admin/api/sessions", &body).await?;
+        let v: serde_json::Value = serde_json::from_str(&answer).map_err(|e| e.to_string())?;
+        v["token"].as_str().map(str::to_string).ok_or_else(|| format!("no token in {answer}"))
+    };
+    admin(http, TOKEN, "POST", "/admin/api/bootstrap", &format!(r#"{{"username":"bench-admin","password":"{PASSWORD}"}}"#)).await?;
+    let first = sign_in(http, "bench-admin").await?;
+    let ops = format!(r#"{{"username":"bench-ops","password":"{PASSWORD}","roles":["operator","finance"]}}"#);
+    admin(http, &first, "POST", "/admin/api/operators", &ops).await?;
+    sign_in(http, "bench-ops").await
+}
+
 /// Onboard a merchant with the bench's key and app id.
 async fn onboard(
     http: &mut Http,
+    ops: &str,
     (mchid, appid): (&str, &str),
     country: &str,
     currency: &str,
@@ -185,11 +206,17 @@ async fn onboard(
     let merchant = format!(
         r#"{{"mchid":"{mchid}","name":"Bench Shop","mcc":"5411","country":"{country}","settlement_currency":"{currency}","fee_bps":60,"settlement_account":"6222020000000000000"}}"#
     );
-    admin(http, "POST", "/admin/api/merchants", &merchant).await?;
+    admin(http, ops, "POST", "/admin/api/merchants", &merchant).await?;
     let body = serde_json::json!({"pem": key.public_key_pem(), "serial_no": SERIAL}).to_string();
-    admin(http, "POST", &format!("/admin/api/merchants/{mchid}/keys"), &body).await?;
-    admin(http, "POST", &format!("/admin/api/merchants/{mchid}/apps"), &format!(r#"{{"appid":"{appid}","kind":"web","name":"Bench"}}"#))
-        .await?;
+    admin(http, ops, "POST", &format!("/admin/api/merchants/{mchid}/keys"), &body).await?;
+    admin(
+        http,
+        ops,
+        "POST",
+        &format!("/admin/api/merchants/{mchid}/apps"),
+        &format!(r#"{{"appid":"{appid}","kind":"web","name":"Bench"}}"#),
+    )
+    .await?;
     Ok(())
 }
 
@@ -198,14 +225,15 @@ async fn bench(port: u16, args: &MerchantBench) -> Result<(), String> {
     let received = Arc::new(AtomicU64::new(0));
     let notify_url = format!("http://127.0.0.1:{}/notify", receiver(received.clone()).await?);
     let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
+    let ops = sign_in_operator(&mut http).await?;
     let signing_key = wxpay::SigningKey::generate();
-    onboard(&mut http, (MCHID, APPID), "CN", "CNY", &signing_key).await?;
+    onboard(&mut http, &ops, (MCHID, APPID), "CN", "CNY", &signing_key).await?;
     if args.cross_border {
-        onboard(&mut http, (HK_MCHID, HK_APPID), "HK", "HKD", &signing_key).await?;
-        admin(&mut http, "PUT", "/admin/api/fx/rates", r#"{"base":"HKD","quote":"CNY","rate":"0.9200","source":"bench"}"#).await?;
+        onboard(&mut http, &ops, (HK_MCHID, HK_APPID), "HK", "HKD", &signing_key).await?;
+        admin(&mut http, &ops, "PUT", "/admin/api/fx/rates", r#"{"base":"HKD","quote":"CNY","rate":"0.9200","source":"bench"}"#).await?;
     }
     let keys: serde_json::Value =
-        serde_json::from_str(&admin(&mut http, "GET", "/admin/api/platform-keys", "").await?).map_err(|e| e.to_string())?;
+        serde_json::from_str(&admin(&mut http, &ops, "GET", "/admin/api/platform-keys", "").await?).map_err(|e| e.to_string())?;
     let mut platform = Vec::new();
     for c in keys["certificates"].as_array().into_iter().flatten() {
         let (key, _, serial) = wxpay::VerifyingKey::from_pem(c["certificate_pem"].as_str().unwrap_or("")).map_err(|e| e.to_string())?;

@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     /// Address to listen on.
     pub listen: String,
+    /// Where the operator API, the operator console and `/metrics` listen: an address, or `shared` for
+    /// the public listener. Unset: shared when `listen` is a loopback address, else `127.0.0.1:8081`
+    /// (an operator surface is never public by accident).
+    pub admin_listen: Option<String>,
     /// Where the embedded database and generated secrets live.
     pub data_dir: PathBuf,
     /// `postgres://...` for PostgreSQL; unset means SQLite at `<data_dir>/qianbao.db`.
@@ -78,6 +82,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             listen: "127.0.0.1:8080".into(),
+            admin_listen: None,
             data_dir: PathBuf::from("./qianbao-data"),
             database_url: None,
             admin_token: None,
@@ -102,7 +107,23 @@ impl Default for Config {
     }
 }
 
+/// The admin listener's address when nothing says otherwise and the public one is not loopback.
+pub const ADMIN_LISTEN_DEFAULT: &str = "127.0.0.1:8081";
+
 impl Config {
+    /// Where the operator surface listens apart from the public one, if it does.
+    pub fn admin_listener(&self) -> Option<String> {
+        match self.admin_listen.as_deref() {
+            Some("shared") => None,
+            Some(address) => Some(address.to_string()),
+            None => {
+                let loopback = self.listen.parse::<std::net::SocketAddr>().map(|a| a.ip().is_loopback()).unwrap_or(false)
+                    || self.listen.starts_with("localhost:");
+                (!loopback).then(|| ADMIN_LISTEN_DEFAULT.to_string())
+            }
+        }
+    }
+
     pub fn load(file: Option<&Path>) -> Result<Config, String> {
         let file = file.map(Path::to_path_buf).or_else(|| std::env::var_os("QIANBAO_CONFIG").map(PathBuf::from));
         let mut config = match &file {
@@ -115,6 +136,9 @@ impl Config {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         if let Some(v) = var("QIANBAO_LISTEN") {
             config.listen = v;
+        }
+        if let Some(v) = var("QIANBAO_ADMIN_LISTEN") {
+            config.admin_listen = Some(v);
         }
         if let Some(v) = var("QIANBAO_DATA_DIR") {
             config.data_dir = PathBuf::from(v);
@@ -301,4 +325,20 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
         .open(path)
         .map_err(|e| format!("creating {}: {e}", path.display()))?;
     file.write_all(text.as_bytes()).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operator_surface_listens_apart_unless_the_public_listener_is_loopback_or_told_to_share() {
+        let with =
+            |listen: &str, admin: Option<&str>| Config { listen: listen.into(), admin_listen: admin.map(Into::into), ..Config::default() };
+        assert_eq!(with("127.0.0.1:8080", None).admin_listener(), None);
+        assert_eq!(with("[::1]:8080", None).admin_listener(), None);
+        assert_eq!(with("0.0.0.0:8080", None).admin_listener().as_deref(), Some(ADMIN_LISTEN_DEFAULT));
+        assert_eq!(with("0.0.0.0:8080", Some("shared")).admin_listener(), None);
+        assert_eq!(with("127.0.0.1:8080", Some("10.0.0.5:9000")).admin_listener().as_deref(), Some("10.0.0.5:9000"));
+    }
 }

@@ -232,9 +232,10 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
         server::notify::spawn(platform.clone(), server_metrics.clone(), config.notify_destinations(demo));
         let demo_merchant = if demo {
             seed_demo_people(&platform).await.map_err(|e| format!("demo people: {e}"))?;
+            let operator = seed_demo_operators(&platform).await.map_err(|e| format!("demo operators: {e}"))?;
             let merchant = seed_demo_merchant(&platform, &config.data_dir).await?;
             let abroad = demo_abroad::seed(&platform, &config.data_dir).await?;
-            Some((merchant, abroad))
+            Some((merchant, abroad, operator))
         } else {
             None
         };
@@ -255,16 +256,32 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
         let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| format!("listening on {}: {e}", config.listen))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(%address, "qianbao listening");
-        if let Some((merchant, abroad)) = demo_merchant {
-            print_demo(address, &config, &admin_token);
+        if let Some((merchant, abroad, operator)) = demo_merchant {
+            print_demo(address, &config, &operator);
             print_demo_merchant(address, &merchant);
-            demo_abroad::print(address, &abroad, &admin_token);
+            demo_abroad::print(address, &abroad, &operator);
             if let Some(url) = &networks.sandbox_url {
-                println!("Sandbox partner network ({}): {url}  (its merchants' PromptPay codes: GET {url}/sandbox/v1/merchants)", networks::SANDBOX_ID);
+                println!(
+                    "Sandbox partner network ({}): {url}  (its merchants' PromptPay codes: GET {url}/sandbox/v1/merchants)",
+                    networks::SANDBOX_ID
+                );
             }
         }
+        let header_timeout = std::time::Duration::from_millis(config.header_read_timeout_ms);
+        let Some(admin_address) = config.admin_listener() else {
+            return tokio::select! {
+                served = server::serve(listener, server::router(state), header_timeout) => served.map_err(|e| e.to_string()),
+                () = shutdown_signal() => Ok(()),
+            };
+        };
+        let admin =
+            tokio::net::TcpListener::bind(&admin_address).await.map_err(|e| format!("listening on {admin_address} (admin_listen): {e}"))?;
+        tracing::info!(address = %admin.local_addr().map_err(|e| e.to_string())?, "operator API, console and metrics listening");
+        let public_app = server::router_for(state.clone(), server::Surface::Public);
+        let admin_app = server::router_for(state, server::Surface::Admin);
         tokio::select! {
-            served = server::serve(listener, server::router(state), std::time::Duration::from_millis(config.header_read_timeout_ms)) => served.map_err(|e| e.to_string()),
+            served = server::serve(listener, public_app, header_timeout) => served.map_err(|e| e.to_string()),
+            served = server::serve(admin, admin_app, header_timeout) => served.map_err(|e| e.to_string()),
             () = shutdown_signal() => Ok(()),
         }
     })
@@ -386,6 +403,29 @@ async fn seed_demo_people(platform: &platform::Platform) -> Result<(), platform:
     Ok(())
 }
 
+/// The demo's operators (password `qianbao-demo`): `admin` (users and roles), `alex` (the day-to-day
+/// operator: merchants, risk, finance, support) and `fiona` (finance, the second pair of eyes).
+const DEMO_OPERATORS: [(&str, &[&str]); 2] = [("alex", &["operator", "risk", "finance", "support"]), ("fiona", &["finance"])];
+
+/// Create the demo's operators once, and sign `alex` in: the session token the printed examples use.
+async fn seed_demo_operators(platform: &platform::Platform) -> Result<String, platform::PlatformError> {
+    use platform::operators::{Acting, parse_roles};
+    let ops = &platform.operators;
+    match ops.create_first_admin("admin", DEMO_PASSWORD, "demo").await {
+        Ok(_) | Err(platform::PlatformError::Forbidden(_)) => {}
+        Err(e) => return Err(e),
+    }
+    let admin = ops.by_name("admin").await?;
+    for (name, roles) in DEMO_OPERATORS {
+        let roles = parse_roles(&roles.iter().map(|r| r.to_string()).collect::<Vec<_>>())?;
+        match ops.create(Acting { by: &admin, reason: "demo" }, name, DEMO_PASSWORD, roles).await {
+            Ok(_) | Err(platform::PlatformError::Conflict { code: platform::Conflict::UsernameTaken, .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(ops.sign_in("alex", DEMO_PASSWORD, None, None).await?.0)
+}
+
 /// The demo merchant: WeChat's documented example mchid and appid, keys written to the data directory.
 pub(crate) const DEMO_MCHID: &str = "1900000109";
 const DEMO_APPID: &str = "wxd678efh567hg6787";
@@ -497,7 +537,10 @@ fn print_demo_merchant(address: std::net::SocketAddr, m: &DemoMerchant) {
 fn print_demo(address: std::net::SocketAddr, config: &Config, token: &str) {
     println!(
         "\nQianbao demo is running at http://{address}\n\
-         Data: {data}   Operator token: {token} (also in {data}/admin-token)\n\
+         Data: {data}   Bootstrap token (creates the first admin only): {data}/admin-token\n\
+         Operators: admin (admin), alex (operator, risk, finance, support), fiona (finance), password qianbao-demo.\n\
+         alex is signed in for the examples (the session lasts 10 h; POST /admin/api/sessions for a new one):\n  \
+         OPS={token}\n\
          Metrics: http://{address}/metrics\n\n\
          Wallets: Alice +8613800000001, Bob +8613800000002, Carol +8613800000003 (password qianbao-demo, PIN 135790),\n\
          1000.00 CNY each, all friends, in the group Family. Sign in as Alice and keep her session token:\n  \

@@ -140,6 +140,8 @@ struct App {
     token: String,
     /// Another person's session, for changing the PIN (so the PIN the inputs use stays the seeded one).
     pin_token: String,
+    /// A finance operator's session, for the operator routes fuzzed.
+    operator: String,
     /// Placeholders an input may use (`$card`, `$friend` ...) and the seeded ids they stand for, so the
     /// fuzzer reaches past "no such card" into the rules.
     fills: Vec<(&'static str, String)>,
@@ -183,7 +185,8 @@ impl App {
             let parts = Parts { store, db, committer, clock: clock.clone(), config, rail, secret: vec![9; 32] };
             let platform = Arc::new(Platform::start(parts).await.expect("the platform starts"));
             let seeded = seed(&platform, &key).await;
-            (platform, seeded)
+            let operator = seed_operator(&platform).await;
+            (platform, (seeded, operator))
         });
         let state = Arc::new(AppState {
             platform,
@@ -194,8 +197,8 @@ impl App {
             in_flight: Default::default(),
             web: Default::default(),
         });
-        let (token, pin_token, fills) = seeded;
-        App { runtime, router: crate::router(state), clock, token, pin_token, fills, key, requests: AtomicU64::new(0) }
+        let ((token, pin_token, fills), operator) = seeded;
+        App { runtime, router: crate::router(state), clock, token, pin_token, operator, fills, key, requests: AtomicU64::new(0) }
     }
 
     fn send(&self, request: Request<Body>) -> (StatusCode, Vec<u8>) {
@@ -214,7 +217,7 @@ impl App {
         let body = &self.filled(body)[..];
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
         let token = match path.as_str() {
-            p if p.starts_with("/admin/") => "fuzz-operator-token-0123456789",
+            p if p.starts_with("/admin/") => &self.operator,
             "/api/v1/me/pin" => &self.pin_token,
             _ => &self.token,
         };
@@ -223,6 +226,7 @@ impl App {
             .uri(&path)
             .header("authorization", format!("Bearer {token}"))
             .header("idempotency-key", format!("fuzz-{n}"))
+            .header("qianbao-reason", "fuzzing")
             .body(Body::from(body.to_vec()))
             .expect("a request");
         let (status, answer) = self.send(request);
@@ -274,6 +278,15 @@ fn check(what: &str, status: StatusCode, answer: &[u8], body: &[u8], fields: &[&
 /// A person with a PIN, 1,000.00 CNY, a card, a bank account, a friend (who sent a transfer and a red
 /// packet), a group; the merchant with a key, an app, an open order and a paid one. Returns the session
 /// token and the placeholders.
+/// The first admin adds a finance operator, who signs in.
+async fn seed_operator(platform: &Platform) -> String {
+    let ops = &platform.operators;
+    let admin = ops.create_first_admin("fuzz-admin", "fuzz-operator-password", "fuzzing").await.expect("the first admin");
+    let acting = platform::operators::Acting { by: &admin, reason: "fuzzing" };
+    ops.create(acting, "fuzz-finance", "fuzz-operator-password", vec![platform::operators::Role::Finance]).await.expect("an operator");
+    ops.sign_in("fuzz-finance", "fuzz-operator-password", None, None).await.expect("signed in").0
+}
+
 async fn seed(platform: &Platform, key: &wxpay::SigningKey) -> (String, String, Vec<(&'static str, String)>) {
     let people = &platform.people;
     let me = people.register("+8613900090001", "correct horse battery", "CN", "Fuzz").await.expect("registered");

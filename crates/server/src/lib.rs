@@ -51,11 +51,26 @@ pub struct AppState {
     pub web: web::Web,
 }
 
+/// Which routes a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// Everything on one listener (a loopback deployment, the tests).
+    All,
+    /// What the public reaches: the wallet, merchant and partner-network APIs and pages; no operator
+    /// API, operator console or metrics.
+    Public,
+    /// What operators reach: the operator API and console, `/metrics`, health.
+    Admin,
+}
+
+/// Every route on one listener.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+    router_for(state, Surface::All)
+}
+
+pub fn router_for(state: Arc<AppState>, surface: Surface) -> Router {
+    let health = Router::new().route("/healthz", get(|| async { "ok\n" })).route("/readyz", get(readyz));
+    let public = Router::new()
         .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
         .route("/pay/h5", get(pay_page::h5))
         .route("/qr/code.svg", get(qr::svg))
@@ -63,8 +78,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(network::inbound::routes())
         .merge(web::routes())
         .merge(wallet::routes(state.clone()))
-        .merge(operator::routes())
-        .merge(merchant::routes(state.clone()))
+        .merge(merchant::routes(state.clone()));
+    let admin = Router::new().route("/metrics", get(metrics)).merge(web::ops_routes()).merge(operator::routes(state.clone()));
+    let routes = match surface {
+        Surface::All => health.merge(public).merge(admin),
+        Surface::Public => health.merge(public),
+        Surface::Admin => health.merge(admin).route("/assets/app.css", get(web::css)),
+    };
+    routes
         .layer(axum::middleware::from_fn(http::detach))
         .layer(axum::middleware::from_fn(http::bounded_body))
         .layer(axum::middleware::from_fn(merchant::request_id))

@@ -54,22 +54,79 @@ const WALLET_ERRORS: [u16; 13] = [400, 401, 402, 403, 404, 408, 409, 410, 413, 4
 /// money (no 402, 410, 423).
 const SIGN_UP_ERRORS: [u16; 8] = [400, 401, 408, 409, 413, 429, 500, 503];
 /// The operator surface's mapping (see `operator::ApiError`).
-const OPERATOR_ERRORS: [u16; 9] = [400, 401, 403, 404, 408, 409, 413, 500, 503];
+const OPERATOR_ERRORS: [u16; 10] = [400, 401, 403, 404, 408, 409, 413, 429, 500, 503];
 
 pub fn document() -> Value {
     let mut doc = base_document();
     let paths = doc["paths"].as_object_mut().expect("paths");
-    for extra in [merchant_paths(), fx_paths()] {
+    for extra in [merchant_paths(), fx_paths(), operator_paths()] {
         for (path, item) in extra.as_object().expect("paths") {
             paths.insert(path.clone(), item.clone());
         }
     }
+    // Four eyes: the change waits for a second operator.
+    paths["/admin/api/fx/markups"]["put"]["responses"] = json!({"202": ok("the approval request; a second finance operator approves it")});
     for (path, item) in paths.iter_mut() {
         for (method, op) in item.as_object_mut().expect("a path item").iter_mut() {
             complete_responses(path, method, op);
         }
     }
+    for rule in crate::operator::policy() {
+        let op = &mut doc["paths"][rule.path][rule.method.to_lowercase()];
+        assert!(op.is_object(), "{} {} is in the operator table but not documented", rule.method, rule.path);
+        document_access(op, &rule);
+    }
     doc
+}
+
+/// Who may call an operator route (`x-qianbao-access`), its security scheme, and the reason header a
+/// change needs.
+fn document_access(op: &mut Value, rule: &crate::operator::Rule) {
+    use crate::operator::Access;
+    let (security, access) = match rule.access {
+        Access::Public => (json!([]), json!("public")),
+        Access::Bootstrap => (json!([{"bootstrap": []}]), json!("bootstrap")),
+        Access::Own => (json!([{"operator": []}]), json!("any operator, about themselves")),
+        Access::Signed => (json!([{"operator": []}]), json!("any operator")),
+        Access::Roles(roles) => (json!([{"operator": []}]), json!(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>())),
+    };
+    op["security"] = security;
+    op["x-qianbao-access"] = access;
+    if rule.needs_reason() {
+        let reason = json!({"name": "Qianbao-Reason", "in": "header", "required": true, "description": "why (3 to 500 characters, percent-encoded UTF-8): the audit log keeps it",
+            "schema": {"type": "string", "minLength": 3}});
+        match op["parameters"].as_array_mut() {
+            Some(list) => list.push(reason),
+            None => op["parameters"] = json!([reason]),
+        }
+    }
+}
+
+/// Operators, sessions and four-eyes approvals.
+fn operator_paths() -> Value {
+    let doc = |summary: &str| json!({"summary": summary, "responses": {"200": ok("OK")}});
+    let with = |mut o: Value, params: Value| {
+        o["parameters"] = params;
+        o
+    };
+    let name = json!([{"name": "username", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    json!({
+        "/admin/api/bootstrap": {"post": doc("With the bootstrap token, once: create the first admin (username, password of 12 to 128 characters)")},
+        "/admin/api/sessions": {"post": doc("Sign in (username, password, totp when enrolled): a session token for 10 hours")},
+        "/admin/api/sessions/current": {"delete": doc("Sign out")},
+        "/admin/api/operators/me": {"get": doc("The signed-in operator and their roles")},
+        "/admin/api/operators/me/totp": {"post": doc("Start enrolling a TOTP second factor: its secret and otpauth:// URI, shown once")},
+        "/admin/api/operators/me/totp/confirm": {"post": doc("Confirm the second factor with a code from it (totp)")},
+        "/admin/api/operators": {"get": doc("Every operator"), "post": doc("Add an operator (username, password, roles)")},
+        "/admin/api/operators/{username}/roles": {"put": with(doc("Set another operator's roles (admin, operator, risk, finance, support)"), name.clone())},
+        "/admin/api/operators/{username}/disabled": {"put": with(doc("Disable (ending their sessions) or enable another operator"), name)},
+        "/admin/api/approvals": {"get": with(doc("Four-eyes requests, newest first"), json!([{"name": "state", "in": "query", "schema": {"enum": ["pending", "approved", "rejected", "expired"]}}, {"name": "limit", "in": "query", "schema": {"type": "integer"}}]))},
+        "/admin/api/approvals/{id}": {"get": with_id(doc("A four-eyes request"))},
+        "/admin/api/approvals/{id}/approve": {"post": with_id(doc("Approve (not the operator who asked; the role it names): the action runs now"))},
+        "/admin/api/approvals/{id}/reject": {"post": with_id(doc("Reject"))},
+        "/admin/api/partners/{mchid}/settlements/{day}": {"get": with(doc("A partner institution's settlement file for a day, per currency (CSV; its SHA-256 in a header)"),
+            json!([{"name": "mchid", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "day", "in": "path", "required": true, "schema": {"type": "string", "format": "date"}}]))}
+    })
 }
 
 /// Each operation documents every status it can answer: its successes, and every error of its surface.
@@ -103,7 +160,8 @@ fn base_document() -> Value {
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "a session token from POST /api/v1/sessions"},
-                "operator": {"type": "http", "scheme": "bearer", "description": "the operator token"}
+                "operator": {"type": "http", "scheme": "bearer", "description": "an operator session token from POST /admin/api/sessions"},
+                "bootstrap": {"type": "http", "scheme": "bearer", "description": "the bootstrap token (creates the first admin only)"}
             },
             "parameters": {"IdempotencyKey": {"name": "Idempotency-Key", "in": "header", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 64}}},
             "responses": {"Error": {"description": "refused", "content": {"application/json": {"schema": {"type": "object", "required": ["code", "message"],
@@ -177,7 +235,7 @@ fn base_document() -> Value {
                 "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}}
             }},
             "/admin/api/ledger/accounts": {"post": {"summary": "Create ledger accounts (up to 8190)", "security": [{"operator": []}], "responses": {"200": ok("one result per event")}}},
-            "/admin/api/ledger/transfers": {"post": {"summary": "Create ledger transfers (up to 8190)", "security": [{"operator": []}], "responses": {"200": ok("one result per event")}}},
+            "/admin/api/ledger/transfers": {"post": {"summary": "Ask for a ledger correction (up to 8190 transfers, applied together or not at all) that a second finance operator approves", "security": [{"operator": []}], "responses": {"202": ok("the approval request")}}},
             "/admin/api/ledger/accounts/{id}": {"get": {"summary": "A ledger account", "security": [{"operator": []}], "parameters": id_param(), "responses": {"200": ok("account")}}},
             "/admin/api/ledger/transfers/{id}": {"get": {"summary": "A ledger transfer", "security": [{"operator": []}], "parameters": id_param(), "responses": {"200": ok("transfer")}}},
             "/admin/api/people/{id}/kyc": {"post": {"summary": "Set a person's KYC tier (2: verified by an operator)", "security": [{"operator": []}], "parameters": id_param(),
@@ -308,4 +366,26 @@ fn fx_paths() -> Value {
         "/admin/api/fx/positions": {"get": with(operator("The platform's FX exposure per currency, valued in a report currency, and the spread earned", None), query(&[("report_currency", false)]))},
         "/admin/api/fx/cross-border-report": {"get": with(operator("A day's exchanges and cross-border payments (JSON or CSV)", None), query(&[("day", true), ("format", false)]))}
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The operator table and the document list the same routes: a route added to one and not the
+    /// other fails here (and `document` itself refuses a rule it cannot find).
+    #[test]
+    fn every_operator_route_is_documented_and_every_documented_one_has_a_rule() {
+        let doc = super::document();
+        let mut documented: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(path, _)| path.starts_with("/admin/"))
+            .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone())))
+            .collect();
+        let mut ruled: Vec<(String, String)> =
+            crate::operator::policy().iter().map(|r| (r.method.to_string(), r.path.to_string())).collect();
+        documented.sort();
+        ruled.sort();
+        assert_eq!(documented, ruled);
+    }
 }

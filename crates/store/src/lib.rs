@@ -54,6 +54,9 @@ pub enum StoreError {
         count: usize,
         max: usize,
     },
+    /// A transaction's guard (a statement that must change a row) changed none: the transaction was rolled
+    /// back, nothing of it written. The index of the guard.
+    GuardFailed(usize),
     /// The schema is newer than this binary knows.
     SchemaTooNew {
         found: i64,
@@ -71,6 +74,7 @@ impl fmt::Display for StoreError {
             StoreError::Unavailable => write!(f, "the ledger committer is not running"),
             StoreError::ReadOnly => write!(f, "a write on a read-only connection (a bug: write through the writer pool)"),
             StoreError::Unreachable(e) => write!(f, "the database cannot be reached: {e}"),
+            StoreError::GuardFailed(i) => write!(f, "guard {i} changed no row: nothing was written"),
             StoreError::TooManyEvents { count, max } => {
                 write!(f, "{count} events in one request; at most {max}")
             }
@@ -288,9 +292,20 @@ impl Store {
         Ok(ledger.failed(id).copied())
     }
 
-    /// Recompute every balance from the journal and check every invariant (see [`verify`]).
+    /// Recompute every balance from the journal and check every invariant (see [`verify`]), in one read
+    /// snapshot: on a live database, the balances and the journal it compares are of the same instant.
     pub fn verify(&self) -> Result<VerifyReport> {
-        self.with_reader(|r| verify::verify(r))
+        let begin = match self.url {
+            DatabaseUrl::Sqlite(_) => "BEGIN",
+            DatabaseUrl::Postgres(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        };
+        self.with_reader(|r| {
+            r.savepoint(begin)?;
+            let report = verify::verify(r);
+            let ended = r.savepoint(if report.is_ok() { "COMMIT" } else { "ROLLBACK" });
+            let report = report?;
+            ended.map(|()| report)
+        })
     }
 
     /// Drop every table of the database's current schema without opening it (benchmarks only: whatever

@@ -16,6 +16,8 @@ pub struct AuditEntry {
     pub action: String,
     pub target: String,
     pub detail: String,
+    /// Why, as the operator said (required of every operator change).
+    pub reason: String,
 }
 
 /// Entries returned per page at most.
@@ -30,7 +32,7 @@ impl Audit {
         Audit { core }
     }
 
-    fn entry(&self, actor: &str, action: &str, target: &str, detail: &str) -> AuditEntry {
+    fn entry(&self, actor: &str, action: &str, target: &str, detail: &str, reason: &str) -> AuditEntry {
         let now = self.core.now_ms();
         AuditEntry {
             id: ids::object_id(now),
@@ -39,12 +41,19 @@ impl Audit {
             action: action.into(),
             target: target.into(),
             detail: detail.into(),
+            reason: reason.into(),
         }
     }
 
-    /// Record an operator action. `detail` must not hold secrets (tokens, PINs, card numbers).
-    pub async fn record(&self, actor: &str, action: &str, target: &str, detail: &str) -> Result<()> {
-        let effect = store::insert(&self.entry(actor, action, target, detail));
+    /// The row recording an action, to commit in the same transaction as the action itself.
+    /// `detail` must not hold secrets (tokens, PINs, card numbers).
+    pub fn effect(&self, actor: &str, action: &str, target: &str, detail: &str, reason: &str) -> ::store::Effect {
+        store::insert(&self.entry(actor, action, target, detail, reason))
+    }
+
+    /// Record an action on its own (for actions whose effect is not one of this platform's transactions).
+    pub async fn record(&self, actor: &str, action: &str, target: &str, detail: &str, reason: &str) -> Result<()> {
+        let effect = self.effect(actor, action, target, detail, reason);
         self.core.write(move |c| c.execute(effect.sql, &effect.params)).await?;
         Ok(())
     }

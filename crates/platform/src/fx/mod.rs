@@ -179,6 +179,18 @@ fn currency_field(field: &'static str, text: &str) -> Result<Currency> {
     parse_currency(text).map_err(|_| PlatformError::invalid(field, "an ISO 4217 currency code"))
 }
 
+/// A markup's pair (numeric codes, 0: any) and channel, checked: the errors a request gets before it
+/// waits for approval.
+pub fn check_markup(base: Option<&str>, quote: Option<&str>, channel: &str, bps: i64) -> Result<(u16, u16, Channel)> {
+    let side = |field, text: Option<&str>| -> Result<u16> { text.map(|t| currency_field(field, t).map(|c| c.numeric())).unwrap_or(Ok(0)) };
+    let (base, quote) = (side("base", base)?, side("quote", quote)?);
+    let channel = Channel::parse(channel).ok_or_else(|| PlatformError::invalid("channel", "payment, card_payment or conversion"))?;
+    if !(0..=MARKUP_BPS_MAX).contains(&bps) {
+        return Err(PlatformError::invalid("markup_bps", format!("0 to {MARKUP_BPS_MAX} basis points")));
+    }
+    Ok((base, quote, channel))
+}
+
 impl Fx {
     pub(crate) fn new(core: Arc<Core>, people: Arc<People>, wallet: Arc<Wallet>) -> Fx {
         let second = std::time::Duration::from_secs(1);
@@ -265,19 +277,29 @@ impl Fx {
     }
 
     /// A markup for a pair and channel; either side may be `None` (any currency).
-    pub async fn set_markup(&self, base: Option<&str>, quote: Option<&str>, channel: &str, bps: i64) -> Result<()> {
-        let side =
-            |field, text: Option<&str>| -> Result<u16> { text.map(|t| currency_field(field, t).map(|c| c.numeric())).unwrap_or(Ok(0)) };
-        let (base, quote) = (side("base", base)?, side("quote", quote)?);
-        let channel = Channel::parse(channel).ok_or_else(|| PlatformError::invalid("channel", "payment, card_payment or conversion"))?;
-        if !(0..=MARKUP_BPS_MAX).contains(&bps) {
-            return Err(PlatformError::invalid("markup_bps", format!("0 to {MARKUP_BPS_MAX} basis points")));
-        }
+    /// The markup of a pair (a side `None`: any currency) and channel, now; in one transaction with
+    /// `conditions` (an approval's guard and its audit row). `None`: a guard changed no row, nothing set.
+    /// Answers the markup it replaced.
+    pub async fn set_markup(
+        &self,
+        base: Option<&str>,
+        quote: Option<&str>,
+        channel: &str,
+        bps: i64,
+        conditions: ::store::Conditions,
+    ) -> Result<Option<Option<i64>>> {
+        let (base, quote, channel) = check_markup(base, quote, channel, bps)?;
         let now = self.core.now_ms();
-        self.core.transaction(move |c| store::set_markup(c, base, quote, channel, bps, now)).await?;
+        let done = self.core.transaction_with(conditions, move |c| store::set_markup(c, base, quote, channel, bps, now)).await?;
         // A markup may be a default for many pairs: this instance forgets them all.
         self.markups.clear();
-        Ok(())
+        Ok(done)
+    }
+
+    /// The markup set for exactly this pair (a side `None`: any currency) and channel, if one is.
+    pub async fn markup_set(&self, base: Option<&str>, quote: Option<&str>, channel: &str) -> Result<Option<i64>> {
+        let (base, quote, channel) = check_markup(base, quote, channel, 0)?;
+        self.core.read(move |c| store::markup_set(c, base, quote, channel)).await
     }
 
     /// How old a pair's rate may be (seconds) before what needs it is refused.

@@ -117,12 +117,24 @@ pub(super) fn max_age_s(c: &mut dyn Conn, base: Currency, quote: Currency) -> Re
 }
 
 /// 0 for a side means any currency.
-pub(super) fn set_markup(c: &mut dyn Conn, base: u16, quote: u16, channel: Channel, bps: i64, now_ms: i64) -> Result<()> {
+/// The markup set for exactly this pair (0: any) and channel.
+pub(super) fn markup_set(c: &mut dyn Conn, base: u16, quote: u16, channel: Channel) -> Result<Option<i64>> {
+    c.query_one(
+        "SELECT markup_bps FROM fx_markups WHERE base_currency = $1 AND quote_currency = $2 AND channel = $3",
+        params![i64::from(base), i64::from(quote), channel],
+    )?
+    .map(|r| r.int("markup_bps"))
+    .transpose()
+}
+
+/// Set a markup; the one it replaced, if any.
+pub(super) fn set_markup(c: &mut dyn Conn, base: u16, quote: u16, channel: Channel, bps: i64, now_ms: i64) -> Result<Option<i64>> {
+    let before = markup_set(c, base, quote, channel)?;
     c.execute(
         "INSERT INTO fx_markups (base_currency, quote_currency, channel, markup_bps, updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (base_currency, quote_currency, channel) DO UPDATE SET markup_bps = $4, updated_at = $5",
         params![i64::from(base), i64::from(quote), channel, bps, now_ms],
     )?;
-    Ok(())
+    Ok(before)
 }
 
 /// The most specific markup for a pair and channel: the pair's own, then one side's, then any.

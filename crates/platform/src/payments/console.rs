@@ -51,7 +51,21 @@ pub struct SalesBucket {
     pub amount_minor: i64,
 }
 
+/// All merchants' payments in a window, per currency (the operator's dashboard).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PaymentTotal {
+    pub currency: money::Currency,
+    pub count: i64,
+    pub amount_minor: i64,
+}
+
 impl Payments {
+    /// Every merchant's payments in `[start_ms, end_ms)` (by when they were paid), per currency.
+    pub async fn totals(&self, start_ms: i64, end_ms: i64) -> Result<Vec<PaymentTotal>> {
+        assert!(end_ms > start_ms, "a window");
+        self.core.read(move |c| store::totals(c, start_ms, end_ms)).await
+    }
+
     /// A merchant's payments in `[start_ms, end_ms)`, summed per bucket of `bucket_ms`, currency and
     /// channel (by when they were paid).
     pub async fn sales(&self, merchant: MerchantId, start_ms: i64, end_ms: i64, bucket_ms: i64) -> Result<Vec<SalesBucket>> {

@@ -24,7 +24,7 @@ mod tokens;
 mod wire;
 
 pub use codes::{PAYMENT_CODE_TTL_MS, PaymentCode, USERPAYING_TTL_MS, valid_payment_code};
-pub use console::{CONSOLE_ORDERS_MAX, OrderSearch, RefundLine, SALES_BUCKETS_MAX, SalesBucket};
+pub use console::{CONSOLE_ORDERS_MAX, OrderSearch, PaymentTotal, RefundLine, SALES_BUCKETS_MAX, SalesBucket};
 pub use exchange::PaymentPlan;
 pub(crate) use exchange::{Payee, payment_execution};
 pub use orders::{ORDER_TOTAL_MAX, REFUNDS_PER_ORDER_MAX};

@@ -130,6 +130,23 @@ pub(crate) fn sales(
     bucketed(c, sql, true, merchant, start_ms, end_ms, bucket_ms, limit)
 }
 
+/// Every merchant's payments in a window, per currency (a currency is a row: at most the currencies known).
+pub(crate) fn totals(c: &mut dyn Conn, start_ms: i64, end_ms: i64) -> Result<Vec<super::PaymentTotal>> {
+    let rows = c.query(
+        "SELECT currency, COUNT(*) AS n, CAST(SUM(total) AS BIGINT) AS amount FROM orders WHERE success_at >= $1 AND success_at < $2 GROUP BY currency ORDER BY currency",
+        params![start_ms, end_ms],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(super::PaymentTotal {
+                currency: Currency::from_numeric(r.uint("currency")?).map_err(|_| corrupt("currency"))?,
+                count: r.int("n")?,
+                amount_minor: r.int("amount")?,
+            })
+        })
+        .collect()
+}
+
 /// Refunds summed per bucket and currency (by the time they were made).
 pub(crate) fn refund_sales(
     c: &mut dyn Conn,

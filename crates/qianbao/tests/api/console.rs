@@ -12,13 +12,13 @@ struct Console {
 }
 
 /// `name="csrf" value="..."` on a page.
-fn field(page: &str, name: &str) -> String {
+pub(crate) fn field(page: &str, name: &str) -> String {
     let marker = format!(r#"name="{name}" value=""#);
     let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} field in {page}")) + marker.len();
     page[start..].split('"').next().unwrap().to_string()
 }
 
-fn cookie_of(r: &Response, name: &str) -> Option<String> {
+pub(crate) fn cookie_of(r: &Response, name: &str) -> Option<String> {
     r.headers
         .iter()
         .filter(|(n, _)| n == "set-cookie")
@@ -26,7 +26,7 @@ fn cookie_of(r: &Response, name: &str) -> Option<String> {
 }
 
 /// `application/x-www-form-urlencoded`: every byte but letters and digits percent-encoded.
-fn form(fields: &[(&str, &str)]) -> String {
+pub(crate) fn form(fields: &[(&str, &str)]) -> String {
     let encode = |v: &str| {
         v.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>()
     };
@@ -69,7 +69,7 @@ fn add_user(port: u16, mchid: &str, username: &str, role: &str) {
 }
 
 /// A merchant with an owner and a cashier, and a payer who paid order PAID0001 (12.34); order OPEN0001 is unpaid.
-fn shop(env: &Env) -> (Server, TestMerchant) {
+pub(crate) fn shop(env: &Env) -> (Server, TestMerchant) {
     let server = env.serve_with(&[], WALLET_ENV);
     let m = TestMerchant::onboard(server.port, 60);
     add_user(server.port, &m.mchid, "owner", "owner");

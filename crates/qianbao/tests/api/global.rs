@@ -40,9 +40,7 @@ fn payer(port: u16) -> Wallet {
 
 /// The operator publishes 1 HKD = 0.9200 CNY.
 fn hkd_cny(port: u16) {
-    let r =
-        request(port, "PUT", "/admin/api/fx/rates", Some(TOKEN), Some(r#"{"base":"HKD","quote":"CNY","rate":"0.9200","source":"desk"}"#))
-            .unwrap();
+    let r = operator_request(port, "PUT", "/admin/api/fx/rates", Some(r#"{"base":"HKD","quote":"CNY","rate":"0.9200","source":"desk"}"#));
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
@@ -143,8 +141,7 @@ fn a_global_refund_gives_back_the_payers_share_at_the_original_rate(env: Env) {
     let hk = TestMerchant::onboard_in(server.port, 0, "direct", "HK", "HKD");
     let alice = payer(server.port);
     pay(&alice, &global_native(&hk, "G2026000004", 10_000, "https://merchant.example/notify"));
-    let r =
-        request(server.port, "PUT", "/admin/api/fx/rates", Some(TOKEN), Some(r#"{"base":"HKD","quote":"CNY","rate":"0.9900"}"#)).unwrap();
+    let r = operator_request(server.port, "PUT", "/admin/api/fx/rates", Some(r#"{"base":"HKD","quote":"CNY","rate":"0.9900"}"#));
     assert_eq!(r.status, 200, "the rate moves: {}", r.body);
     let body = serde_json::json!({"out_trade_no": "G2026000004", "out_refund_no": "GR1", "amount": {"refund": 3_000, "total": 10_000, "currency": "HKD"}});
     let refund = hk.call("POST", "/v3/global/refunds", &body.to_string());
@@ -205,8 +202,7 @@ fn the_wallet_preview_shows_both_amounts_and_the_rate_before_the_pin(env: Env) {
     assert_eq!((payment["reference_rate"].as_str(), payment["markup_bps"].as_i64()), (Some("0.9200"), Some(50)));
     let quote = payment["quote_id"].as_str().unwrap();
     assert_eq!(alice.available("CNY"), "1000.00", "a preview pays nothing");
-    let r =
-        request(server.port, "PUT", "/admin/api/fx/rates", Some(TOKEN), Some(r#"{"base":"HKD","quote":"CNY","rate":"1.5000"}"#)).unwrap();
+    let r = operator_request(server.port, "PUT", "/admin/api/fx/rates", Some(r#"{"base":"HKD","quote":"CNY","rate":"1.5000"}"#));
     assert_eq!(r.status, 200);
     let paid =
         alice.post("/api/v1/merchant-payments", &serde_json::json!({"code_url": code_url, "pin": "135790", "quote_id": quote}).to_string());
@@ -222,7 +218,7 @@ fn a_rate_that_is_not_a_decimal_is_a_param_error_and_changes_nothing(env: Env) {
         r#"{"base":"HKD","quote":"HKD","rate":"1"}"#,
         r#"{"base":"XYZ","quote":"CNY","rate":"1"}"#,
     ] {
-        let r = request(server.port, "PUT", "/admin/api/fx/rates", Some(TOKEN), Some(body)).unwrap();
+        let r = operator_request(server.port, "PUT", "/admin/api/fx/rates", Some(body));
         assert_eq!((r.status, r.json()["code"].as_str()), (400, Some("PARAM_ERROR")), "{body}: {}", r.body);
     }
     let rates = get(server.port, "/admin/api/fx/rates?base=HKD&quote=CNY");

@@ -6,7 +6,8 @@
 //! - `merchant`: the WeChat Pay v3 merchant API (orders, codes, refunds, notifications, bills, settlement);
 //! - `merchant_sdk`: the merchants' own unmodified SDKs against it;
 //! - `global`: the global merchant API and paying across currencies;
-//! - `qr`: the `qianbao qr` command.
+//! - `qr`: the `qianbao qr` command;
+//! - `roles`: operators, their roles on every operator route, sessions, second factors, four eyes.
 
 #[macro_use]
 #[path = "../support/mod.rs"]
@@ -21,6 +22,8 @@ mod merchant_sdk;
 mod networks;
 mod openapi;
 mod operator;
+mod ops_console;
 mod qr;
+mod roles;
 mod wallet;
 mod web;

@@ -74,7 +74,7 @@ fn sdk_flow(env: Env, mode: &str) {
     let merchant = if global {
         // A Hong Kong merchant pricing in HKD; the payer's wallet is in CNY at 1 HKD = 0.9200 CNY.
         let rate = r#"{"base":"HKD","quote":"CNY","rate":"0.9200","source":"desk"}"#;
-        assert_eq!(request(server.port, "PUT", "/admin/api/fx/rates", Some(TOKEN), Some(rate)).unwrap().status, 200);
+        assert_eq!(operator_request(server.port, "PUT", "/admin/api/fx/rates", Some(rate)).status, 200);
         TestMerchant::onboard_in(server.port, 60, "direct", "HK", "HKD")
     } else {
         TestMerchant::onboard(server.port, 60)

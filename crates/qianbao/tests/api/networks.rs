@@ -24,8 +24,7 @@ fn start(env: Env) -> Interop {
         ("QIANBAO_SANDBOX_NETWORK_SLOW_MS", "1500"),
     ]);
     let server = env.serve_with(&[], &envs);
-    let r =
-        request(server.port, "PUT", "/admin/api/fx/rates", Some(TOKEN), Some(r#"{"base":"THB","quote":"CNY","rate":"0.2000"}"#)).unwrap();
+    let r = operator_request(server.port, "PUT", "/admin/api/fx/rates", Some(r#"{"base":"THB","quote":"CNY","rate":"0.2000"}"#));
     assert_eq!(r.status, 200, "{}", r.body);
     Interop { server, network_port, env }
 }
@@ -114,14 +113,12 @@ fn a_network_that_times_out_after_debiting_has_one_outcome_after_retries(env: En
 /// A Qianbao merchant with its QR profile, and a static code notifying `receiver`.
 fn static_code(port: u16, receiver: &Receiver) -> (TestMerchant, String) {
     let m = TestMerchant::onboard(port, 60);
-    let r = request(
+    let r = operator_request(
         port,
         "PUT",
         &format!("/admin/api/merchants/{}/qr-profile", m.mchid),
-        Some(TOKEN),
         Some(r#"{"name":"Lucky Noodles","city":"Shenzhen","language":"zh","local_name":"幸运面馆"}"#),
-    )
-    .unwrap();
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let body = json!({"appid": m.appid, "description": "Noodles", "notify_url": receiver.url}).to_string();
     let r = post(port, &format!("/admin/api/merchants/{}/static-codes", m.mchid), &body);
@@ -248,14 +245,12 @@ fn scanning_tells_every_kind_of_code_apart(env: Env) {
 fn a_native_orders_emv_code_pays_like_its_code_url_and_renders_as_an_image(env: Env) {
     let net = start(env);
     let m = TestMerchant::onboard(net.server.port, 60);
-    let r = request(
+    let r = operator_request(
         net.server.port,
         "PUT",
         &format!("/admin/api/merchants/{}/qr-profile", m.mchid),
-        Some(TOKEN),
         Some(r#"{"name":"Test Merchant","city":"Shanghai"}"#),
-    )
-    .unwrap();
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let code_url = m.native_order("emv-order-1", 2500, "https://merchant.example/notify");
     let r = m.call("POST", "/v3/qianbao/emv-codes", &json!({"code_url": code_url}).to_string());

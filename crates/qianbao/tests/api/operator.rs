@@ -34,12 +34,11 @@ fn the_operator_api_refuses_a_missing_or_wrong_token() {
 #[test]
 fn a_transfer_moves_money_between_accounts() {
     let (_env, server) = started();
-    let r = post(
+    let r = correct_ledger(
         server.port,
-        "/admin/api/ledger/transfers",
         r#"[{"id":"10","debit_account_id":"1","credit_account_id":"2","amount":5000,"currency":"CNY","code":1},{"id":"11","debit_account_id":"2","credit_account_id":"3","amount":1234,"currency":"CNY","code":10}]"#,
     );
-    assert_eq!(r.json(), serde_json::json!([{"index":0,"result":"created"},{"index":1,"result":"created"}]));
+    assert_eq!(r.json()["result"], serde_json::json!([{"index":0,"result":"created"},{"index":1,"result":"created"}]));
     let bob = get(server.port, "/admin/api/ledger/accounts/3").json();
     assert_eq!(bob["credits_posted"], 1234);
     assert_eq!(bob["currency"], "CNY");
@@ -48,28 +47,42 @@ fn a_transfer_moves_money_between_accounts() {
 }
 
 #[test]
-fn each_failed_transfer_reports_its_own_code() {
+fn a_correction_that_cannot_apply_moves_nothing_names_its_failure_and_stays_pending() {
     let (_env, server) = started();
-    let r = post(
-        server.port,
-        "/admin/api/ledger/transfers",
-        r#"[{"id":"20","debit_account_id":"2","credit_account_id":"3","amount":1,"currency":"CNY","code":10},
-            {"id":"21","debit_account_id":"2","credit_account_id":"2","amount":1,"currency":"CNY","code":10},
-            {"id":"22","debit_account_id":"2","credit_account_id":"3","amount":1,"currency":"CNY","code":10,"flags":["closing_debit"]},
-            {"id":"23","debit_account_id":"2","credit_account_id":"99","amount":1,"currency":"CNY","code":10},
-            {"id":"24","debit_account_id":"2","credit_account_id":"3","amount":1,"currency":"HKD","code":10}]"#,
-    );
-    let codes: Vec<String> = r.json().as_array().unwrap().iter().map(|e| e["result"].as_str().unwrap().to_string()).collect();
-    assert_eq!(
-        codes,
-        [
-            "exceeds_credits",
+    for (transfer, code) in [
+        (r#"{"id":"20","debit_account_id":"2","credit_account_id":"3","amount":1,"currency":"CNY","code":10}"#, "exceeds_credits"),
+        (
+            r#"{"id":"21","debit_account_id":"2","credit_account_id":"2","amount":1,"currency":"CNY","code":10}"#,
             "accounts_must_be_different",
+        ),
+        (
+            r#"{"id":"22","debit_account_id":"2","credit_account_id":"3","amount":1,"currency":"CNY","code":10,"flags":["closing_debit"]}"#,
             "closing_transfer_must_be_pending",
+        ),
+        (
+            r#"{"id":"23","debit_account_id":"2","credit_account_id":"99","amount":1,"currency":"CNY","code":10}"#,
             "credit_account_not_found",
-            "transfer_must_have_the_same_currency_as_accounts"
-        ]
+        ),
+        (
+            r#"{"id":"24","debit_account_id":"2","credit_account_id":"3","amount":1,"currency":"HKD","code":10}"#,
+            "transfer_must_have_the_same_currency_as_accounts",
+        ),
+    ] {
+        let asked = post(server.port, "/admin/api/ledger/transfers", &format!("[{transfer}]"));
+        assert_eq!(asked.status, 202, "{}", asked.body);
+        let id = asked.json()["approval"]["id"].as_str().unwrap().to_string();
+        let r = checker_request(server.port, "POST", &format!("/admin/api/approvals/{id}/approve"), None);
+        assert_eq!((r.status, r.json()["code"].as_str()), (409, Some("ACTION_FAILED")), "{}", r.body);
+        assert!(r.json()["message"].as_str().unwrap().contains(code), "{code}: {}", r.body);
+        assert_eq!(get(server.port, &format!("/admin/api/approvals/{id}")).json()["state"], "pending");
+    }
+    // All or nothing: a good transfer beside a bad one does not move either.
+    let r = correct_ledger(
+        server.port,
+        r#"[{"id":"25","debit_account_id":"1","credit_account_id":"2","amount":9,"currency":"CNY","code":1},{"id":"26","debit_account_id":"2","credit_account_id":"3","amount":10,"currency":"CNY","code":10}]"#,
     );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(get(server.port, "/admin/api/ledger/accounts/2").json()["credits_posted"], 0);
     assert_eq!(get(server.port, "/admin/api/ledger/accounts/2").json()["debits_posted"], 0);
 }
 
@@ -77,8 +90,8 @@ fn each_failed_transfer_reports_its_own_code() {
 fn a_retried_request_answers_exists_and_moves_no_more_money() {
     let (_env, server) = started();
     let body = r#"[{"id":"30","debit_account_id":"1","credit_account_id":"2","amount":700,"currency":"CNY","code":1}]"#;
-    assert_eq!(post(server.port, "/admin/api/ledger/transfers", body).json()[0]["result"], "created");
-    assert_eq!(post(server.port, "/admin/api/ledger/transfers", body).json()[0]["result"], "exists");
+    assert_eq!(correct_ledger(server.port, body).json()["result"][0]["result"], "created");
+    assert_eq!(correct_ledger(server.port, body).json()["result"][0]["result"], "exists");
     assert_eq!(get(server.port, "/admin/api/ledger/accounts/2").json()["credits_posted"], 700);
 }
 
@@ -137,11 +150,7 @@ fn metrics_count_accounts_transfers_and_batches() {
     let (_env, server) = started();
     let before = request(server.port, "GET", "/metrics", None, None).unwrap().body;
     post(server.port, "/admin/api/ledger/accounts", r#"[{"id":"70","currency":"CNY","code":1},{"id":"71","currency":"CNY","code":1}]"#);
-    post(
-        server.port,
-        "/admin/api/ledger/transfers",
-        r#"[{"id":"40","debit_account_id":"2","credit_account_id":"3","amount":1,"currency":"CNY","code":10}]"#,
-    );
+    correct_ledger(server.port, r#"[{"id":"40","debit_account_id":"2","credit_account_id":"3","amount":1,"currency":"CNY","code":10}]"#);
     let text = request(server.port, "GET", "/metrics", None, None).unwrap().body;
     let name = "qianbao_ledger_accounts_created_total ";
     assert_eq!(metric(&text, name), metric(&before, name) + 2, "{text}");
@@ -177,7 +186,7 @@ fn demo_mode_seeds_funded_wallets_and_says_how_to_use_them() {
     let mut out = String::new();
     use std::io::Read;
     server.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    assert!(out.contains("Operator token") && out.contains("curl") && out.contains("+8613800000001"), "{out}");
+    assert!(out.contains("OPS=qbo_") && out.contains("curl") && out.contains("+8613800000001"), "{out}");
     // A second start with --demo is idempotent.
     let again = env.serve(&["--demo"]);
     // The demo people: signed in as Alice, 1000.00 CNY (not topped up twice), two friends, one group.
@@ -193,18 +202,14 @@ fn demo_mode_seeds_funded_wallets_and_says_how_to_use_them() {
     // The landing page lists the demo accounts and links the demo merchant's notification inbox.
     let landing = request(again.port, "GET", "/", None, None).unwrap();
     assert!(landing.body.contains("+8613800000001") && landing.body.contains("/sandbox/inbox/1900000109"), "{}", landing.body);
-    let merchant = request(again.port, "GET", "/admin/api/merchants/1900000109", Some(TOKEN), None).unwrap().json();
+    let merchant = operator_request(again.port, "GET", "/admin/api/merchants/1900000109", None).json();
     assert_eq!(merchant["public_key_mode"], true, "the mode the printed SDK lines configure: {merchant}");
 }
 
 #[test]
 fn ledger_verify_exits_non_zero_on_a_tampered_database() {
     let (env, server) = started();
-    post(
-        server.port,
-        "/admin/api/ledger/transfers",
-        r#"[{"id":"50","debit_account_id":"1","credit_account_id":"2","amount":10,"currency":"CNY","code":1}]"#,
-    );
+    correct_ledger(server.port, r#"[{"id":"50","debit_account_id":"1","credit_account_id":"2","amount":10,"currency":"CNY","code":1}]"#);
     drop(server);
     assert!(env.command(&["ledger", "verify"]).output().unwrap().status.success());
     let db = env.data_dir.join("qianbao.db");
@@ -237,20 +242,37 @@ fn every_path_in_the_openapi_document_is_served() {
 }
 
 #[test]
-fn every_operator_action_lands_in_the_audit_log() {
+fn every_operator_action_lands_in_the_audit_log_with_who_what_and_why() {
     let (_env, server) = started();
-    post(
-        server.port,
-        "/admin/api/ledger/transfers",
-        r#"[{"id":"60","debit_account_id":"1","credit_account_id":"2","amount":5,"currency":"CNY","code":1}]"#,
-    );
+    let r =
+        correct_ledger(server.port, r#"[{"id":"60","debit_account_id":"1","credit_account_id":"2","amount":5,"currency":"CNY","code":1}]"#);
+    assert_eq!(r.status, 200, "{}", r.body);
     let log = get(server.port, "/admin/api/audit").json();
-    let actions: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["ledger.create_transfers", "ledger.create_accounts"], "newest first");
-    assert_eq!(log[0]["actor"], "operator");
-    assert_eq!(log[0]["detail"], "1 transfers requested, 1 created or existing");
+    let entries = log.as_array().unwrap();
+    let actions: Vec<&str> = entries.iter().take(3).map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["ledger.correction.approved", "ledger.correction.requested", "ledger.create_accounts"], "newest first");
+    assert_eq!((entries[0]["actor"].as_str(), entries[1]["actor"].as_str()), (Some("operator:checker"), Some("operator:ops")));
+    assert_eq!(entries[1]["reason"], "test case");
+    assert!(entries[0]["detail"].as_str().unwrap().contains("transfer 60: 1 → 2, CNY 0.05"), "{}", entries[0]);
+    assert!(entries.iter().any(|e| e["action"] == "operators.create_first_admin" && e["actor"] == "bootstrap"));
     let page = get(server.port, &format!("/admin/api/audit?limit=1&before={}", log[0]["id"].as_str().unwrap())).json();
-    assert_eq!(page[0]["action"], "ledger.create_accounts");
+    assert_eq!(page[0]["action"], "ledger.correction.requested");
     assert_eq!(request(server.port, "GET", "/admin/api/audit", None, None).unwrap().status, 401);
-    assert!(!get(server.port, "/admin/api/audit").body.contains(TOKEN));
+    let body = get(server.port, "/admin/api/audit").body;
+    assert!(!body.contains(TOKEN) && !body.contains("qbo_"), "no token is ever logged");
+}
+
+#[test]
+fn the_operator_surface_can_listen_apart_from_the_public_one() {
+    let env = Env::sqlite("admin_listen");
+    let admin_port = free_port();
+    let server = env.serve_with(&[], &[("QIANBAO_ADMIN_LISTEN", &format!("127.0.0.1:{admin_port}"))]);
+    for path in ["/admin/api/operators/me", "/metrics", "/ops/sign-in"] {
+        assert_eq!(request(server.port, "GET", path, None, None).unwrap().status, 404, "{path} is not public");
+    }
+    assert_eq!(request(server.port, "GET", "/api/v1/me", None, None).unwrap().status, 401, "the wallet API is");
+    assert_eq!(request(admin_port, "GET", "/admin/api/operators/me", None, None).unwrap().status, 401);
+    assert_eq!(request(admin_port, "GET", "/metrics", None, None).unwrap().status, 200);
+    assert_eq!(request(admin_port, "GET", "/ops/sign-in", None, None).unwrap().status, 200);
+    assert_eq!(request(admin_port, "GET", "/api/v1/me", None, None).unwrap().status, 404, "the admin listener serves operators only");
 }

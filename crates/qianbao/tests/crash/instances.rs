@@ -46,8 +46,7 @@ fn a_key_revoked_on_one_instance_stops_working_on_the_other_within_two_seconds()
     merchant.port = b.port;
     let query = format!("/v3/pay/transactions/out-trade-no/I2026000002?mchid={}", merchant.mchid);
     assert_eq!(merchant.call("GET", &query, "").status, 404, "the key works on B (no such order)");
-    let revoked =
-        request(a.port, "DELETE", &format!("/admin/api/merchants/{}/keys/{}", merchant.mchid, merchant.serial), Some(TOKEN), None).unwrap();
+    let revoked = operator_request(a.port, "DELETE", &format!("/admin/api/merchants/{}/keys/{}", merchant.mchid, merchant.serial), None);
     assert_eq!(revoked.status, 204, "{}", revoked.body);
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {

@@ -29,7 +29,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The bootstrap token: it creates the first admin and nothing else.
 pub const TOKEN: &str = "test-operator-token-0123456789";
+/// The test operators' password.
+pub const OPERATOR_PASSWORD: &str = "test-operator-password";
+/// The reason the helpers give for each operator change.
+pub const REASON: &str = "test%20case";
 
 #[derive(Debug)]
 pub struct Response {
@@ -95,12 +100,109 @@ pub fn request_with(
     Ok(Response { status, body: body.to_string(), headers })
 }
 
+/// A GET as the tests' operator (every role).
 pub fn get(port: u16, path: &str) -> Response {
-    request(port, "GET", path, Some(TOKEN), None).expect("server reachable")
+    operator_request(port, "GET", path, None)
 }
 
+/// A POST as the tests' operator (every role), with a reason.
 pub fn post(port: u16, path: &str, body: &str) -> Response {
-    request(port, "POST", path, Some(TOKEN), Some(body)).expect("server reachable")
+    operator_request(port, "POST", path, Some(body))
+}
+
+/// Any operator call as the tests' operator, with a reason.
+pub fn operator_request(port: u16, method: &str, path: &str, body: Option<&str>) -> Response {
+    as_operator(port, method, path, body, |tokens| tokens.0)
+}
+
+/// The same call as the second operator (every role): the other pair of eyes.
+pub fn checker_request(port: u16, method: &str, path: &str, body: Option<&str>) -> Response {
+    as_operator(port, method, path, body, |tokens| tokens.1)
+}
+
+/// A call with one of the two sessions; when it has ended (a test moved the server's clock past it), the
+/// operators sign in again and the call is made once more.
+fn as_operator(port: u16, method: &str, path: &str, body: Option<&str>, which: fn((String, String)) -> String) -> Response {
+    let reason = [("Qianbao-Reason", REASON)];
+    let r = request_with(port, method, path, Some(&which(operators(port))), body, &reason).expect("server reachable");
+    if r.status != 401 {
+        return r;
+    }
+    forget_operators(port);
+    request_with(port, method, path, Some(&which(operators(port))), body, &reason).expect("server reachable")
+}
+
+/// A ledger correction asked for by the tests' operator and approved by the second: the approval's
+/// answer (`result` holds one result per event).
+pub fn correct_ledger(port: u16, body: &str) -> Response {
+    let asked = post(port, "/admin/api/ledger/transfers", body);
+    if asked.status != 202 {
+        return asked;
+    }
+    let id = asked.json()["approval"]["id"].as_str().expect("an approval id").to_string();
+    checker_request(port, "POST", &format!("/admin/api/approvals/{id}/approve"), None)
+}
+
+/// As [`correct_ledger`], `None` when the server cannot be reached (it was killed).
+pub fn try_correct_ledger(port: u16, body: &str) -> Option<Response> {
+    let (ops, checker) = operators(port);
+    let reason = [("Qianbao-Reason", REASON)];
+    let asked = request_with(port, "POST", "/admin/api/ledger/transfers", Some(&ops), Some(body), &reason).ok()?;
+    if asked.status != 202 {
+        return None;
+    }
+    let id = asked.json()["approval"]["id"].as_str()?.to_string();
+    request_with(port, "POST", &format!("/admin/api/approvals/{id}/approve"), Some(&checker), None, &reason).ok()
+}
+
+/// Session tokens of the tests' operator and of the second operator on a server, both with every
+/// role: on a fresh database the bootstrap token creates the first admin, who adds them; on one that
+/// has them (a restart) they sign in; on a demo database the demo's operators sign in.
+pub fn operators(port: u16) -> (String, String) {
+    if let Some(known) = operator_tokens().lock().unwrap().get(&port) {
+        return known.clone();
+    }
+    let made = make_operators(port);
+    operator_tokens().lock().unwrap().insert(port, made.clone());
+    made
+}
+
+fn operator_tokens() -> &'static std::sync::Mutex<std::collections::HashMap<u16, (String, String)>> {
+    static TOKENS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<u16, (String, String)>>> = std::sync::OnceLock::new();
+    TOKENS.get_or_init(Default::default)
+}
+
+/// Forget a server's operator sessions (they ended): the next call signs in again.
+pub fn forget_operators(port: u16) {
+    operator_tokens().lock().unwrap().remove(&port);
+}
+
+pub fn sign_in_operator(port: u16, username: &str, password: &str) -> Option<String> {
+    let body = format!(r#"{{"username":"{username}","password":"{password}"}}"#);
+    let r = request(port, "POST", "/admin/api/sessions", None, Some(&body)).expect("server reachable");
+    (r.status == 200).then(|| r.json()["token"].as_str().unwrap().to_string())
+}
+
+fn make_operators(port: u16) -> (String, String) {
+    let first = format!(r#"{{"username":"root","password":"{OPERATOR_PASSWORD}"}}"#);
+    let bootstrapped = request(port, "POST", "/admin/api/bootstrap", Some(TOKEN), Some(&first)).expect("server reachable").status == 200;
+    if bootstrapped {
+        let root = sign_in_operator(port, "root", OPERATOR_PASSWORD).expect("root signs in");
+        for name in ["ops", "checker"] {
+            let body = format!(
+                r#"{{"username":"{name}","password":"{OPERATOR_PASSWORD}","roles":["admin","operator","risk","finance","support"]}}"#
+            );
+            let r = request_with(port, "POST", "/admin/api/operators", Some(&root), Some(&body), &[("Qianbao-Reason", REASON)]).unwrap();
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+    }
+    match (sign_in_operator(port, "ops", OPERATOR_PASSWORD), sign_in_operator(port, "checker", OPERATOR_PASSWORD)) {
+        (Some(ops), Some(checker)) => (ops, checker),
+        _ => (
+            sign_in_operator(port, "alex", "qianbao-demo").expect("the demo's operator signs in"),
+            sign_in_operator(port, "fiona", "qianbao-demo").expect("the demo's second operator signs in"),
+        ),
+    }
 }
 
 pub fn free_port() -> u16 {

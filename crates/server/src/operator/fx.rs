@@ -6,6 +6,8 @@ use axum::Json;
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use platform::operators::Role;
+use platform::operators::approvals::ApprovalAction;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -21,7 +23,7 @@ pub(super) struct RateIn {
     source: Option<String>,
 }
 
-pub(super) async fn set_rate(_: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Value>> {
+pub(super) async fn set_rate(op: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Value>> {
     let r: RateIn = parse_json(&body)?;
     let at = match &r.effective_at {
         Some(t) => Some(
@@ -32,16 +34,16 @@ pub(super) async fn set_rate(_: Operator, state: St, body: axum::body::Bytes) ->
     };
     let source = format!("operator:{}", r.source.as_deref().unwrap_or("ops"));
     let rate = state.platform.fx.set_rate(&r.base, &r.quote, &r.rate, at, &source).await?;
-    audit(&state, "fx.set_rate", &format!("rate:{}/{}", r.base, r.quote), &r.rate).await?;
+    audit(&state, &op, "fx.set_rate", &format!("rate:{}/{}", r.base, r.quote), &r.rate).await?;
     Ok(Json(rate.view()))
 }
 
 /// The ECB's CSV as the body (`eurofxref.csv` or the whole history).
-pub(super) async fn import_rates(_: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Value>> {
+pub(super) async fn import_rates(op: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Value>> {
     let text =
         std::str::from_utf8(&body).map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "PARAM_ERROR", "the body is not UTF-8 text"))?;
     let report = state.platform.fx.import_ecb(text).await?;
-    audit(&state, "fx.import_rates", "rates:ecb", &format!("{} imported, {} days", report.imported, report.days)).await?;
+    audit(&state, &op, "fx.import_rates", "rates:ecb", &format!("{} imported, {} days", report.imported, report.days)).await?;
     Ok(Json(serde_json::to_value(report).expect("a report serialises")))
 }
 
@@ -62,18 +64,24 @@ pub(super) async fn rates(_: Operator, state: St, Params(q): Params<PairParams>)
 #[serde(deny_unknown_fields)]
 pub(super) struct MarkupIn {
     /// Absent: any currency.
-    base: Option<String>,
-    quote: Option<String>,
-    channel: String,
-    markup_bps: i64,
+    pub base: Option<String>,
+    pub quote: Option<String>,
+    pub channel: String,
+    pub markup_bps: i64,
 }
 
-pub(super) async fn set_markup(_: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Value>> {
+/// A markup change waits for a second finance operator (it reprices every conversion of the pair).
+pub(super) async fn request_markup(op: Operator, state: St, body: axum::body::Bytes) -> Answer<(StatusCode, Json<Value>)> {
     let r: MarkupIn = parse_json(&body)?;
-    state.platform.fx.set_markup(r.base.as_deref(), r.quote.as_deref(), &r.channel, r.markup_bps).await?;
+    platform::fx::check_markup(r.base.as_deref(), r.quote.as_deref(), &r.channel, r.markup_bps)?;
     let pair = format!("{}/{}", r.base.as_deref().unwrap_or("*"), r.quote.as_deref().unwrap_or("*"));
-    audit(&state, "fx.set_markup", &format!("markup:{pair}:{}", r.channel), &format!("{} bps", r.markup_bps)).await?;
-    Ok(Json(json!({"pair": pair, "channel": r.channel, "markup_bps": r.markup_bps})))
+    let current = state.platform.fx.markup_set(r.base.as_deref(), r.quote.as_deref(), &r.channel).await?;
+    let before = current.map(|b| format!("{b} bps")).unwrap_or_else(|| "unset".into());
+    let summary = format!("markup {pair} {}: {before} → {} bps", r.channel, r.markup_bps);
+    let payload = String::from_utf8_lossy(&body).into_owned();
+    let approvals = &state.platform.operators.approvals;
+    let approval = approvals.request(op.acting(), ApprovalAction::MarkupChange, Role::Finance, payload, summary).await?;
+    Ok(super::approvals::waiting(approval))
 }
 
 #[derive(Deserialize)]
@@ -83,14 +91,14 @@ pub(super) struct PairIn {
 }
 
 pub(super) async fn set_pair(
-    _: Operator,
+    op: Operator,
     state: St,
     Path((base, quote)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Answer<Json<Value>> {
     let r: PairIn = parse_json(&body)?;
     state.platform.fx.set_max_age(&base, &quote, r.max_age_s).await?;
-    audit(&state, "fx.set_pair", &format!("pair:{base}/{quote}"), &format!("max age {} s", r.max_age_s)).await?;
+    audit(&state, &op, "fx.set_pair", &format!("pair:{base}/{quote}"), &format!("max age {} s", r.max_age_s)).await?;
     Ok(Json(json!({"base": base, "quote": quote, "max_age_s": r.max_age_s})))
 }
 

@@ -7,6 +7,8 @@ use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use ledger::BATCH_EVENTS_MAX;
+use platform::operators::Role;
+use platform::operators::approvals::ApprovalAction;
 
 use ledger::{
     Account, AccountFlags, AccountResult, NewAccount, NewTransfer, Outcome, PendingRecord, Transfer, TransferFlags, TransferResult,
@@ -191,26 +193,46 @@ fn check_count(n: usize) -> Answer<()> {
     Ok(())
 }
 
-pub(super) async fn create_accounts(_: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Vec<EventResult>>> {
+pub(super) async fn create_accounts(op: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Vec<EventResult>>> {
     let accounts: Vec<AccountIn> = parse_json(&body)?;
     check_count(accounts.len())?;
     let batch: Vec<NewAccount> = accounts.into_iter().map(AccountIn::into_ledger).collect();
     let results = state.platform.ledger.create_accounts(batch).await?;
     let created = results.iter().filter(|r| r.is_ok()).count();
     let detail = format!("{} accounts requested, {created} created or existing", results.len());
-    audit(&state, "ledger.create_accounts", "ledger", &detail).await?;
+    audit(&state, &op, "ledger.create_accounts", "ledger", &detail).await?;
     Ok(Json(results.into_iter().enumerate().map(EventResult::from_account).collect()))
 }
 
-pub(super) async fn create_transfers(_: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Vec<EventResult>>> {
+/// A ledger correction: checked and stored, then applied when a second finance operator approves it.
+pub(super) async fn request_transfers(op: Operator, state: St, body: axum::body::Bytes) -> Answer<(StatusCode, Json<serde_json::Value>)> {
     let transfers: Vec<TransferIn> = parse_json(&body)?;
     check_count(transfers.len())?;
-    let batch: Vec<NewTransfer> = transfers.into_iter().map(TransferIn::into_ledger).collect();
-    let results = state.platform.ledger.create_transfers(batch).await?;
-    let created = results.iter().filter(|r| r.is_ok()).count();
-    let detail = format!("{} transfers requested, {created} created or existing", results.len());
-    audit(&state, "ledger.create_transfers", "ledger", &detail).await?;
-    Ok(Json(results.into_iter().enumerate().map(EventResult::from_transfer).collect()))
+    let summary = summary(&transfers);
+    let payload = String::from_utf8_lossy(&body).into_owned();
+    let approvals = &state.platform.operators.approvals;
+    let approval = approvals.request(op.acting(), ApprovalAction::LedgerCorrection, Role::Finance, payload, summary).await?;
+    Ok(super::approvals::waiting(approval))
+}
+
+/// What a correction moves, for the approver and the audit log: each transfer's accounts and amount.
+fn summary(transfers: &[TransferIn]) -> String {
+    const SHOWN_MAX: usize = 20;
+    let mut lines: Vec<String> = transfers
+        .iter()
+        .take(SHOWN_MAX)
+        .map(|t| {
+            let amount = match t.currency.and_then(|c| money::Money::from_minor(i64::try_from(t.amount).ok()?, c).ok()) {
+                Some(m) => m.to_string(),
+                None => format!("{} minor units", t.amount),
+            };
+            format!("transfer {}: {} → {}, {amount}, code {}", t.id.0, t.debit_account_id.0, t.credit_account_id.0, t.code)
+        })
+        .collect();
+    if transfers.len() > SHOWN_MAX {
+        lines.push(format!("and {} more", transfers.len() - SHOWN_MAX));
+    }
+    format!("{} transfers: {}", transfers.len(), lines.join("; "))
 }
 
 fn parse_id(text: &str) -> Answer<u128> {

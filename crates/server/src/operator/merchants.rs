@@ -32,7 +32,7 @@ fn direct() -> String {
 }
 
 /// Onboard a merchant. The answer carries its APIv3 key: the only time it is shown.
-pub(super) async fn onboard(_: Operator, state: St, body: axum::body::Bytes) -> Answer<(StatusCode, Json<Value>)> {
+pub(super) async fn onboard(op: Operator, state: St, body: axum::body::Bytes) -> Answer<(StatusCode, Json<Value>)> {
     let r: OnboardIn = parse_json(&body)?;
     let setup = MerchantSetup {
         mchid: r.mchid,
@@ -48,7 +48,7 @@ pub(super) async fn onboard(_: Operator, state: St, body: axum::body::Bytes) -> 
         licence: r.licence.map(|l| l.to_string()),
     };
     let (merchant, apiv3_key) = state.platform.merchants.onboard(setup).await?;
-    audit(&state, "merchants.onboard", &format!("merchant:{}", merchant.mchid), &merchant.name).await?;
+    audit(&state, &op, "merchants.onboard", &format!("merchant:{}", merchant.mchid), &merchant.name).await?;
     let mut out = serde_json::to_value(&merchant).expect("a merchant serialises");
     out["apiv3_key"] = json!(apiv3_key);
     Ok((StatusCode::CREATED, Json(out)))
@@ -71,20 +71,20 @@ pub(super) struct KeyIn {
 }
 
 pub(super) async fn add_key(
-    _: Operator,
+    op: Operator,
     state: St,
     Path(mchid): Path<String>,
     body: axum::body::Bytes,
 ) -> Answer<(StatusCode, Json<Value>)> {
     let r: KeyIn = parse_json(&body)?;
     let serial = state.platform.merchants.register_key(&mchid, &r.pem, r.serial_no.as_deref()).await?;
-    audit(&state, "merchants.add_key", &format!("merchant:{mchid}"), &serial).await?;
+    audit(&state, &op, "merchants.add_key", &format!("merchant:{mchid}"), &serial).await?;
     Ok((StatusCode::CREATED, Json(json!({"serial_no": serial}))))
 }
 
-pub(super) async fn revoke_key(_: Operator, state: St, Path((mchid, serial)): Path<(String, String)>) -> Answer<StatusCode> {
+pub(super) async fn revoke_key(op: Operator, state: St, Path((mchid, serial)): Path<(String, String)>) -> Answer<StatusCode> {
     state.platform.merchants.revoke_key(&mchid, &serial).await?;
-    audit(&state, "merchants.revoke_key", &format!("merchant:{mchid}"), &serial).await?;
+    audit(&state, &op, "merchants.revoke_key", &format!("merchant:{mchid}"), &serial).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -97,14 +97,14 @@ pub(super) struct AppIn {
 }
 
 pub(super) async fn add_app(
-    _: Operator,
+    op: Operator,
     state: St,
     Path(mchid): Path<String>,
     body: axum::body::Bytes,
 ) -> Answer<(StatusCode, Json<Value>)> {
     let r: AppIn = parse_json(&body)?;
     state.platform.merchants.register_app(&mchid, &r.appid, &r.kind, &r.name).await?;
-    audit(&state, "merchants.add_app", &format!("merchant:{mchid}"), &r.appid).await?;
+    audit(&state, &op, "merchants.add_app", &format!("merchant:{mchid}"), &r.appid).await?;
     Ok((StatusCode::CREATED, Json(json!({"appid": r.appid}))))
 }
 
@@ -118,14 +118,14 @@ pub(super) struct StaticCodeIn {
 
 /// A printed QR code for the till: people scan it and enter the amount.
 pub(super) async fn add_static_code(
-    _: Operator,
+    op: Operator,
     state: St,
     Path(mchid): Path<String>,
     body: axum::body::Bytes,
 ) -> Answer<(StatusCode, Json<Value>)> {
     let r: StaticCodeIn = parse_json(&body)?;
     let code_url = state.platform.payments.create_static_code(&mchid, &r.appid, &r.description, &r.notify_url).await?;
-    audit(&state, "merchants.add_static_code", &format!("merchant:{mchid}"), &r.description).await?;
+    audit(&state, &op, "merchants.add_static_code", &format!("merchant:{mchid}"), &r.description).await?;
     // The EMV payload once the merchant has a QR profile (its Latin name and city).
     let emv = state.platform.payments.emv_payload(&code_url).await.ok();
     Ok((StatusCode::CREATED, Json(json!({"code_url": code_url, "emv": emv}))))
@@ -140,14 +140,14 @@ pub(super) struct CoverIn {
 
 /// Publish a red-packet cover for the merchant (people choose it when they send a packet).
 pub(super) async fn publish_cover(
-    _: Operator,
+    op: Operator,
     state: St,
     Path(mchid): Path<String>,
     body: axum::body::Bytes,
 ) -> Answer<(StatusCode, Json<platform::red_packets::Cover>)> {
     let r: CoverIn = parse_json(&body)?;
     let cover = state.platform.red_packets.publish_cover(&mchid, &r.title, &r.image_url).await?;
-    audit(&state, "merchants.publish_cover", &format!("merchant:{mchid}"), &r.title).await?;
+    audit(&state, &op, "merchants.publish_cover", &format!("merchant:{mchid}"), &r.title).await?;
     Ok((StatusCode::CREATED, Json(cover)))
 }
 
@@ -161,7 +161,7 @@ pub(super) struct UserIn {
 
 /// A merchant console user (an owner, or a cashier).
 pub(super) async fn add_user(
-    _: Operator,
+    op: Operator,
     state: St,
     Path(mchid): Path<String>,
     body: axum::body::Bytes,
@@ -170,6 +170,6 @@ pub(super) async fn add_user(
     let role =
         platform::merchants::MerchantRole::parse(&r.role).ok_or_else(|| platform::PlatformError::invalid("role", "owner or cashier"))?;
     let user = state.platform.merchants.create_user(&mchid, &r.username, &r.password, role).await?;
-    audit(&state, "merchants.add_user", &format!("merchant:{mchid}"), &format!("{} ({})", user.username, role.as_str())).await?;
+    audit(&state, &op, "merchants.add_user", &format!("merchant:{mchid}"), &format!("{} ({})", user.username, role.as_str())).await?;
     Ok((StatusCode::CREATED, Json(json!(user))))
 }

@@ -25,11 +25,11 @@ pub(super) async fn reconciliation(_: Operator, state: St, Path((network, day)):
     Ok(Json(report_json(&state.platform.networks.reconcile(&network, &day).await?)))
 }
 
-pub(super) async fn settle(_: Operator, state: St, Path((network, day)): Path<(String, String)>) -> Answer<Json<Value>> {
+pub(super) async fn settle(op: Operator, state: St, Path((network, day)): Path<(String, String)>) -> Answer<Json<Value>> {
     let report = state.platform.networks.settle_day(&network, &day).await?;
     let nets: Vec<String> =
         report.currencies.iter().map(|c| format!("{} {}", c.currency, platform::wallet::decimal(c.net_minor, c.currency))).collect();
-    audit(&state, "networks.settle_day", &format!("network:{network}"), &format!("{day}: {}", nets.join(", "))).await?;
+    audit(&state, &op, "networks.settle_day", &format!("network:{network}"), &format!("{day}: {}", nets.join(", "))).await?;
     Ok(Json(report_json(&report)))
 }
 

@@ -30,8 +30,8 @@ pub(super) async fn notification(_: Operator, state: St, Path(id): Path<String>)
     Ok(Json(out))
 }
 
-pub(super) async fn replay(_: Operator, state: St, Path(id): Path<String>) -> Answer<StatusCode> {
+pub(super) async fn replay(op: Operator, state: St, Path(id): Path<String>) -> Answer<StatusCode> {
     state.platform.outbox.replay(&id).await?;
-    audit(&state, "notifications.replay", &format!("notification:{id}"), "").await?;
+    audit(&state, &op, "notifications.replay", &format!("notification:{id}"), "").await?;
     Ok(StatusCode::ACCEPTED)
 }

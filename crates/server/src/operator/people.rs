@@ -13,7 +13,7 @@ pub(super) struct TierIn {
 }
 
 pub(super) async fn set_kyc_tier(
-    _: Operator,
+    op: Operator,
     state: St,
     Path(id): Path<String>,
     body: axum::body::Bytes,
@@ -22,6 +22,6 @@ pub(super) async fn set_kyc_tier(
     let person = PersonId::parse("id", &id)?;
     let before = state.platform.people.person(person).await?.kyc_tier;
     let tier = state.platform.people.set_kyc_tier(person, r.tier).await?;
-    audit(&state, "people.set_kyc_tier", &format!("person:{person}"), &format!("tier {before} → {tier}")).await?;
+    audit(&state, &op, "people.set_kyc_tier", &format!("person:{person}"), &format!("tier {before} → {tier}")).await?;
     Ok(Json(serde_json::json!({"kyc_tier": tier})))
 }

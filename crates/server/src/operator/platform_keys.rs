@@ -33,14 +33,14 @@ pub(super) async fn platform_keys(_: Operator, state: St) -> Answer<Json<Value>>
     Ok(Json(keys_view(&keys)))
 }
 
-pub(super) async fn rotate(_: Operator, state: St) -> Answer<Json<Value>> {
+pub(super) async fn rotate(op: Operator, state: St) -> Answer<Json<Value>> {
     let keys = state.platform.merchants.rotate_platform_certificate().await?;
-    audit(&state, "platform_keys.rotate", "platform_keys", &keys.signer(false).serial).await?;
+    audit(&state, &op, "platform_keys.rotate", "platform_keys", &keys.signer(false).serial).await?;
     Ok(Json(keys_view(&keys)))
 }
 
-pub(super) async fn retire(_: Operator, state: St, Path(serial): Path<String>) -> Answer<Json<Value>> {
+pub(super) async fn retire(op: Operator, state: St, Path(serial): Path<String>) -> Answer<Json<Value>> {
     let keys = state.platform.merchants.retire_platform_key(&serial).await?;
-    audit(&state, "platform_keys.retire", "platform_keys", &serial).await?;
+    audit(&state, &op, "platform_keys.retire", "platform_keys", &serial).await?;
     Ok(Json(keys_view(&keys)))
 }

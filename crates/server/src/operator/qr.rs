@@ -20,7 +20,7 @@ pub(super) struct ProfileIn {
     local_city: Option<String>,
 }
 
-pub(super) async fn set_profile(_: Operator, state: St, Path(mchid): Path<String>, body: axum::body::Bytes) -> Answer<Json<Value>> {
+pub(super) async fn set_profile(op: Operator, state: St, Path(mchid): Path<String>, body: axum::body::Bytes) -> Answer<Json<Value>> {
     let r: ProfileIn = parse_json(&body)?;
     let profile = QrProfile::parse(
         &r.name,
@@ -31,18 +31,18 @@ pub(super) async fn set_profile(_: Operator, state: St, Path(mchid): Path<String
         r.local_city.as_deref(),
     )?;
     state.platform.merchants.set_qr_profile(&mchid, profile.clone()).await?;
-    audit(&state, "merchants.set_qr_profile", &format!("merchant:{mchid}"), &format!("{} / {}", profile.name, profile.city)).await?;
+    audit(&state, &op, "merchants.set_qr_profile", &format!("merchant:{mchid}"), &format!("{} / {}", profile.name, profile.city)).await?;
     Ok(Json(serde_json::to_value(&profile).expect("a profile is JSON")))
 }
 
 pub(super) async fn register_scheme(
-    _: Operator,
+    op: Operator,
     state: St,
     Path((mchid, scheme)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Answer<(StatusCode, Json<Value>)> {
     let fields: serde_json::Map<String, Value> = parse_json(&body)?;
     let template = state.platform.merchants.register_scheme(&mchid, &scheme, &fields).await?;
-    audit(&state, "merchants.register_scheme", &format!("merchant:{mchid}"), &format!("{scheme}: {template}")).await?;
+    audit(&state, &op, "merchants.register_scheme", &format!("merchant:{mchid}"), &format!("{scheme}: {template}")).await?;
     Ok((StatusCode::OK, Json(json!({"scheme": scheme, "template": template}))))
 }

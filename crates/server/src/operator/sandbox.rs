@@ -14,7 +14,7 @@ pub(super) struct ClockIn {
 /// The most one call may move the clock.
 const ADVANCE_S_MAX: u64 = 10 * 365 * 86_400;
 
-pub(super) async fn advance_clock(_: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<serde_json::Value>> {
+pub(super) async fn advance_clock(op: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<serde_json::Value>> {
     let clock = state
         .manual_clock
         .as_ref()
@@ -24,7 +24,7 @@ pub(super) async fn advance_clock(_: Operator, state: St, body: axum::body::Byte
         return Err(ApiError::bad_request("advance_s: at most ten years"));
     }
     clock.advance_s(r.advance_s);
-    audit(&state, "sandbox.clock_advance", "clock", &format!("{} s", r.advance_s)).await?;
+    audit(&state, &op, "sandbox.clock_advance", "clock", &format!("{} s", r.advance_s)).await?;
     let report = state.platform.run_deadlines().await?;
     Ok(Json(serde_json::json!({"now_ms": state.platform.now_ms(), "deadlines": report})))
 }

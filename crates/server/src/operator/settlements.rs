@@ -31,10 +31,10 @@ pub(super) struct RunIn {
 }
 
 /// Settle a day now (it also runs by itself each day); idempotent per merchant, day and currency.
-pub(super) async fn run(_: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Vec<Settlement>>> {
+pub(super) async fn run(op: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Vec<Settlement>>> {
     let r: RunIn = parse_json(&body)?;
     let rows = state.platform.settlement.settle_day(&r.day).await?;
-    audit(&state, "settlements.run", "settlements", &r.day).await?;
+    audit(&state, &op, "settlements.run", "settlements", &r.day).await?;
     Ok(Json(rows))
 }
 

@@ -135,7 +135,7 @@ fn order_view(o: &Order) -> minijinja::Value {
 }
 
 /// A time as people read it, UTC.
-fn time_of(ms: i64) -> String {
+pub(super) fn time_of(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
 }
 
@@ -497,7 +497,7 @@ async fn keys_page(state: &AppState, lang: Lang, chosen: bool, user: &MerchantUs
 /// A console action in the audit log, by the console user who did it.
 async fn audit(state: &AppState, user: &MerchantUser, action: &str, detail: &str) -> Result<(), PlatformError> {
     let actor = format!("console:{}/{}", user.mchid, user.username);
-    state.platform.audit.record(&actor, action, &format!("merchant:{}", user.mchid), detail).await
+    state.platform.audit.record(&actor, action, &format!("merchant:{}", user.mchid), detail, "merchant console").await
 }
 
 /// Owners' posts: the session, its CSRF token and the owner role checked; the form's fields.

@@ -7,6 +7,7 @@ mod charts;
 mod i18n;
 pub mod inbox;
 mod merchant;
+mod ops;
 mod wallet;
 mod wallet_money;
 mod wallet_pay;
@@ -54,6 +55,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(merchant::routes())
 }
 
+/// The operator console (served where the operator API is).
+pub fn ops_routes() -> Router<Arc<AppState>> {
+    ops::routes()
+}
+
 fn templates() -> &'static minijinja::Environment<'static> {
     static ENV: OnceLock<minijinja::Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
@@ -76,6 +82,13 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("merchant_bills.html", include_str!("templates/merchant_bills.html")),
             ("merchant_sales.html", include_str!("templates/merchant_sales.html")),
             ("merchant_keys.html", include_str!("templates/merchant_keys.html")),
+            ("ops_bar.html", include_str!("templates/ops_bar.html")),
+            ("ops_sign_in.html", include_str!("templates/ops_sign_in.html")),
+            ("ops_forbidden.html", include_str!("templates/ops_forbidden.html")),
+            ("ops_dashboard.html", include_str!("templates/ops_dashboard.html")),
+            ("ops_approvals.html", include_str!("templates/ops_approvals.html")),
+            ("ops_audit.html", include_str!("templates/ops_audit.html")),
+            ("ops_people.html", include_str!("templates/ops_people.html")),
         ] {
             env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
@@ -116,7 +129,7 @@ async fn payment_code_js() -> Response {
     (headers, include_str!("payment-code.js")).into_response()
 }
 
-async fn css() -> Response {
+pub async fn css() -> Response {
     let headers = [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")];
     (headers, include_str!("app.css")).into_response()
 }

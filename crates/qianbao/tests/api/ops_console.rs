@@ -1,0 +1,128 @@
+//! The operator console over HTTP, as a browser without JavaScript uses it: operators sign in by name,
+//! read the dashboard, decide four-eyes requests after confirming, look people up (masked for support)
+//! and set a KYC tier (risk), read the audit log, and verify the ledger on demand.
+
+use super::console::{cookie_of, field, form, shop};
+use crate::support::*;
+
+/// A signed-in operator in the console: the session cookie.
+struct Ops {
+    port: u16,
+    cookie: String,
+}
+
+impl Ops {
+    fn sign_in(port: u16, username: &str, password: &str) -> Result<Ops, Response> {
+        let page = request(port, "GET", "/ops/sign-in", None, None).unwrap();
+        let pre = cookie_of(&page, "qb_opre").expect("a pre-session cookie");
+        let body = form(&[("csrf", &field(&page.body, "csrf")), ("username", username), ("password", password), ("totp", "")]);
+        let r = request_with(port, "POST", "/ops/sign-in", None, Some(&body), &[("Cookie", &format!("qb_opre={pre}"))]).unwrap();
+        match cookie_of(&r, "qb_ops") {
+            Some(session) if r.status == 303 => Ok(Ops { port, cookie: format!("qb_ops={session}") }),
+            _ => Err(r),
+        }
+    }
+
+    fn get(&self, path: &str) -> Response {
+        request_with(self.port, "GET", path, None, None, &[("Cookie", &self.cookie)]).unwrap()
+    }
+
+    /// Post a form of the page at `from` (its CSRF token added).
+    fn post(&self, from: &str, path: &str, fields: &[(&str, &str)]) -> Response {
+        let csrf = field(&self.get(from).body, "csrf");
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        request_with(self.port, "POST", path, None, Some(&form(&all)), &[("Cookie", &self.cookie)]).unwrap()
+    }
+}
+
+fn an_operator_signs_in_and_the_dashboard_shows_the_days_payments_and_waiting_work(env: Env) {
+    let (server, _m) = shop(&env);
+    let port = server.port;
+    assert_eq!(request(port, "GET", "/ops", None, None).unwrap().status, 303, "signed out: to the sign-in page");
+    let wrong = Ops::sign_in(port, "ops", "not-the-password").err().expect("refused");
+    assert_eq!(wrong.status, 401);
+    operators(port);
+    let ops = Ops::sign_in(port, "ops", OPERATOR_PASSWORD).unwrap_or_else(|r| panic!("{}", r.body));
+    let asked = post(port, "/admin/api/fx/markups", r#"{"channel":"payment","markup_bps":60}"#);
+    assert_eq!(asked.status, 405, "markups are PUT");
+    let asked = operator_request(port, "PUT", "/admin/api/fx/markups", Some(r#"{"channel":"payment","markup_bps":60}"#));
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    let page = ops.get("/ops");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<td>CNY</td><td>1</td><td>12.34</td>"), "today's payments: {}", page.body);
+    assert!(page.body.contains(r#"<a href="/ops/approvals">1</a>"#), "one request waits: {}", page.body);
+}
+
+fn a_second_operator_approves_a_correction_in_the_console_after_confirming(env: Env) {
+    let server = env.serve(&[]);
+    let port = server.port;
+    let accounts = r#"[{"id":"1","currency":"CNY","code":2},{"id":"2","currency":"CNY","code":1}]"#;
+    assert_eq!(post(port, "/admin/api/ledger/accounts", accounts).status, 200);
+    let body = r#"[{"id":"5","debit_account_id":"1","credit_account_id":"2","amount":250,"currency":"CNY","code":1}]"#;
+    let asked = post(port, "/admin/api/ledger/transfers", body);
+    let id = asked.json()["approval"]["id"].as_str().unwrap().to_string();
+    let own = Ops::sign_in(port, "ops", OPERATOR_PASSWORD).unwrap();
+    assert!(!own.get("/ops/approvals").body.contains(r#"value="approve""#), "the one who asked gets no approve button");
+    let checker = Ops::sign_in(port, "checker", OPERATOR_PASSWORD).unwrap();
+    let list = checker.get("/ops/approvals");
+    assert!(list.body.contains("transfer 5: 1 → 2, CNY 2.50"), "{}", list.body);
+    let path = format!("/ops/approvals/{id}");
+    let no_reason = checker.post("/ops/approvals", &path, &[("decision", "approve"), ("reason", "")]);
+    assert!(no_reason.body.contains(r#"id="decide-error""#), "a reason is required: {}", no_reason.body);
+    let confirm = checker.post("/ops/approvals", &path, &[("decision", "approve"), ("reason", "month-end fix")]);
+    assert!(confirm.body.contains(r#"id="confirm-decision""#), "{}", confirm.body);
+    assert_eq!(get(port, "/admin/api/ledger/accounts/2").json()["credits_posted"], 0, "nothing moves before confirming");
+    let done = checker.post("/ops/approvals", &path, &[("decision", "approve"), ("reason", "month-end fix"), ("confirm", "yes")]);
+    assert_eq!((done.status, done.header("location")), (303, Some("/ops/approvals?done=approved")), "{}", done.body);
+    assert_eq!(get(port, "/admin/api/ledger/accounts/2").json()["credits_posted"], 250);
+    let entry = get(port, "/admin/api/audit?limit=1").json()[0].clone();
+    assert_eq!((entry["actor"].as_str(), entry["reason"].as_str()), (Some("operator:checker"), Some("month-end fix")));
+}
+
+fn support_sees_people_masked_and_risk_sets_a_tier_after_confirming(env: Env) {
+    let server = env.serve_with(&[], WALLET_ENV);
+    let port = server.port;
+    let person = Wallet::register(port, "+8613900000931", "Lin");
+    let support = r#"{"username":"helpdesk","password":"test-operator-password","roles":["support"]}"#;
+    assert_eq!(post(port, "/admin/api/operators", support).status, 200);
+    let helpdesk = Ops::sign_in(port, "helpdesk", OPERATOR_PASSWORD).unwrap();
+    let seen = helpdesk.get("/ops/people?phone=%2B8613900000931");
+    assert!(seen.body.contains("+86•••••••0931") && !seen.body.contains("+8613900000931</code>"), "masked: {}", seen.body);
+    assert!(!seen.body.contains(r#"id="set-tier""#), "support changes nothing");
+    assert_eq!(helpdesk.get("/ops/audit").status, 403, "the audit log is for admin and risk");
+    let risk = Ops::sign_in(port, "ops", OPERATOR_PASSWORD).unwrap();
+    let from = "/ops/people?phone=%2B8613900000931";
+    let path = format!("/ops/people/{}/kyc", person.id);
+    let confirm = risk.post(from, &path, &[("tier", "2"), ("reason", "documents checked at the branch")]);
+    assert!(confirm.body.contains(r#"id="confirm-tier""#), "{}", confirm.body);
+    let done = risk.post(from, &path, &[("tier", "2"), ("reason", "documents checked at the branch"), ("confirm", "yes")]);
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(risk.get(from).body.contains(r#"<strong id="kyc-tier">2</strong>"#));
+    let audit = risk.get("/ops/audit").body;
+    assert!(
+        audit.contains("people.set_kyc_tier") && audit.contains("tier 0 → 2") && audit.contains("documents checked at the branch"),
+        "{audit}"
+    );
+    assert!(audit.contains("people.read") && audit.contains("operator:helpdesk"), "reading a person is audited: {audit}");
+}
+
+fn finance_verifies_the_ledger_from_the_dashboard(env: Env) {
+    let server = env.serve_with(&[], WALLET_ENV);
+    let port = server.port;
+    let w = Wallet::register(port, "+8613900000941", "Verifier");
+    w.set_pin("135790");
+    w.top_up("10.00", "135790");
+    operators(port);
+    let finance = Ops::sign_in(port, "checker", OPERATOR_PASSWORD).unwrap();
+    let r = finance.post("/ops", "/ops/verify", &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains(r#"id="verified" class="notice""#), "{}", r.body);
+}
+
+both_backends!(
+    an_operator_signs_in_and_the_dashboard_shows_the_days_payments_and_waiting_work,
+    a_second_operator_approves_a_correction_in_the_console_after_confirming,
+    support_sees_people_masked_and_risk_sets_a_tier_after_confirming,
+    finance_verifies_the_ledger_from_the_dashboard,
+);

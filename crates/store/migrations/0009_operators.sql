@@ -1,0 +1,55 @@
+-- Operators by name, with roles (admin, operator, risk, finance, support), a password (argon2id) and,
+-- once enrolled, a TOTP second factor (the secret sealed under the server secret). The bootstrap token
+-- creates the first admin only: `operator_bootstrap` holds one row once it has.
+CREATE TABLE operator_users (
+    id INT64 PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    totp_secret BYTES,
+    totp_pending BYTES,
+    totp_last_step INT64 NOT NULL DEFAULT 0,
+    disabled INT64 NOT NULL DEFAULT 0,
+    created_at INT64 NOT NULL,
+    created_by TEXT NOT NULL
+);
+
+CREATE TABLE operator_bootstrap (
+    id INT64 PRIMARY KEY,
+    at INT64 NOT NULL
+);
+
+-- Operator sessions, stored hashed (SHA-256 of the token).
+CREATE TABLE operator_sessions (
+    token_hash BYTES PRIMARY KEY,
+    user_id INT64 NOT NULL REFERENCES operator_users (id),
+    expires_at INT64 NOT NULL,
+    created_at INT64 NOT NULL
+);
+CREATE INDEX operator_sessions_expiry ON operator_sessions (expires_at);
+
+-- Four eyes: a dangerous action waits here for a second operator holding `role`.
+-- state: pending, approved, rejected (expired is pending past expires_at).
+CREATE TABLE approvals (
+    id INT64 PRIMARY KEY,
+    action TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    role TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    state TEXT NOT NULL,
+    decided_by TEXT,
+    decision_reason TEXT,
+    result TEXT,
+    created_at INT64 NOT NULL,
+    expires_at INT64 NOT NULL,
+    decided_at INT64
+);
+CREATE INDEX approvals_state ON approvals (state, expires_at);
+
+-- Why: every operator change carries the reason its operator gave.
+ALTER TABLE audit_log ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+
+-- The operator's dashboard sums the day's payments across merchants.
+CREATE INDEX orders_success ON orders (success_at) WHERE success_at IS NOT NULL;
