@@ -50,6 +50,11 @@ text_enum! {
         UsernameTaken => "USERNAME_TAKEN",
         /// The operator has a second factor and the sign-in carried no code.
         TotpRequired => "TOTP_REQUIRED",
+        /// The person is frozen: no money out (and in, unless the freeze allows it).
+        AccountFrozen => "ACCOUNT_FROZEN",
+        CardFrozen => "CARD_FROZEN",
+        MerchantFrozen => "MERCHANT_FROZEN",
+        AlreadyFrozen => "ALREADY_FROZEN",
     }
 }
 

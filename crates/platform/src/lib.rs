@@ -48,6 +48,7 @@ pub mod p2p;
 pub mod payments;
 pub mod people;
 pub mod red_packets;
+pub mod risk;
 pub mod settlement;
 pub mod social;
 pub mod wallet;
@@ -195,6 +196,7 @@ pub struct Platform {
     pub outbox: Arc<outbox::Outbox>,
     pub audit: Arc<audit::Audit>,
     pub operators: Arc<operators::Operators>,
+    pub freezes: risk::Freezes,
     pub idempotency: Arc<idempotency::Idempotency>,
     /// The operator's raw ledger access.
     pub ledger: ledger_admin::LedgerAdmin,
@@ -221,6 +223,7 @@ impl Platform {
         let networks = Arc::new(networks::Networks::new(core.clone(), people.clone(), payments.clone()));
         let audit = Arc::new(audit::Audit::new(core.clone()));
         let operators = Arc::new(operators::Operators::new(core.clone(), audit.clone()));
+        let freezes = risk::Freezes::new(core.clone(), audit.clone());
         let idempotency = Arc::new(idempotency::Idempotency::new(core.clone()));
         let history = history::History::new(wallet.clone(), p2p.clone(), red_packets.clone(), payments.clone(), networks.clone());
         merchants.platform_keys().await?;
@@ -241,6 +244,7 @@ impl Platform {
             outbox,
             audit,
             operators,
+            freezes,
             idempotency,
             ledger,
             core,

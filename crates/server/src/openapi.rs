@@ -124,6 +124,12 @@ fn operator_paths() -> Value {
         "/admin/api/approvals/{id}": {"get": with_id(doc("A four-eyes request"))},
         "/admin/api/approvals/{id}/approve": {"post": with_id(doc("Approve (not the operator who asked; the role it names): the action runs now"))},
         "/admin/api/approvals/{id}/reject": {"post": with_id(doc("Reject"))},
+        "/admin/api/freezes": {"get": doc("The active freezes"), "post": doc("Freeze a person, a card or a merchant (kind, id, inbound_allowed): money out refused with ACCOUNT_FROZEN, CARD_FROZEN or MERCHANT_FROZEN")},
+        "/admin/api/freezes/{id}/lift": {"post": with_id({
+            let mut o = doc("Ask to lift a freeze: a second risk operator approves it");
+            o["responses"] = json!({"202": ok("the approval request")});
+            o
+        })},
         "/admin/api/partners/{mchid}/settlements/{day}": {"get": with(doc("A partner institution's settlement file for a day, per currency (CSV; its SHA-256 in a header)"),
             json!([{"name": "mchid", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "day", "in": "path", "required": true, "schema": {"type": "string", "format": "date"}}]))}
     })

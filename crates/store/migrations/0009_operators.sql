@@ -53,3 +53,18 @@ ALTER TABLE audit_log ADD COLUMN reason TEXT NOT NULL DEFAULT '';
 
 -- The operator's dashboard sums the day's payments across merchants.
 CREATE INDEX orders_success ON orders (success_at) WHERE success_at IS NOT NULL;
+
+-- Freezes: a person, card or merchant stopped from moving money; lifted (by a second operator) sets
+-- lifted_at. At most one active freeze per subject.
+CREATE TABLE freezes (
+    id INT64 PRIMARY KEY,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    inbound_allowed INT64 NOT NULL,
+    reason TEXT NOT NULL,
+    frozen_by TEXT NOT NULL,
+    frozen_at INT64 NOT NULL,
+    lifted_by TEXT,
+    lifted_at INT64
+);
+CREATE UNIQUE INDEX freezes_active ON freezes (kind, subject) WHERE lifted_at IS NULL;

@@ -239,6 +239,11 @@ impl P2p {
         if t.receiver_id != person {
             return Err(PlatformError::Forbidden("only the receiver can accept or decline a transfer".into()));
         }
+        if accept {
+            // A frozen receiver takes money in only if the freeze allows it (declining returns it).
+            let frozen = crate::risk::FreezeKind::Person;
+            crate::risk::freezes::refuse_if_frozen(&self.core, frozen, person.to_string(), crate::risk::Flow::In).await?;
+        }
         // A resolved transfer says how it was resolved.
         match t.state {
             P2pState::Accepted => return Err(PlatformError::conflict(Conflict::AlreadyAccepted, "this transfer was already accepted")),

@@ -81,6 +81,8 @@ impl Payments {
     /// if any, the sub-merchant's.
     pub async fn create_order(&self, merchant: &MerchantAuth, sp: Option<&MerchantAuth>, new: NewOrder) -> Result<Order> {
         let currency = self.check_order(merchant, sp, &new)?;
+        let frozen = crate::risk::FreezeKind::Merchant;
+        crate::risk::freezes::refuse_if_frozen(&self.core, frozen, merchant.merchant.mchid.clone(), crate::risk::Flow::Out).await?;
         let now = self.core.now_ms();
         let placed = placed_order(merchant, sp, new, currency, now)?;
         if self.core.commit_rows(vec![store::insert_order(&placed)], Vec::new()).await? {

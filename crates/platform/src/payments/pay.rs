@@ -121,6 +121,8 @@ impl Payments {
         if let Some(done) = self.check_payable(person, &order)? {
             return Ok(done);
         }
+        let frozen = crate::risk::FreezeKind::Merchant;
+        crate::risk::freezes::refuse_if_frozen(&self.core, frozen, order.mchid.clone(), crate::risk::Flow::Out).await?;
         let payer = self.payer(person, &order).await?;
         let plan = self.plan(person, &order, &how).await?;
         // A failed attempt must not burn the order: each attempt has ledger ids of its own.

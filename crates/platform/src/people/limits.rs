@@ -16,6 +16,7 @@
 use super::People;
 use crate::chart::{self, account, transfer};
 use crate::core::Chain;
+use crate::risk::freezes::{Flow, FreezeKind, refuse_if_frozen};
 use crate::{Conflict, PersonId, PlatformError, Result};
 use ledger::{Account, AccountFlags, NewAccount, NewTransfer, TransferError, TransferFlags, TransferResult};
 use money::{Currency, Money};
@@ -221,6 +222,8 @@ impl People {
         payment: NewTransfer,
     ) -> Result<LimitedPayment> {
         let person = self.person(payer).await?;
+        let flow = if directions.iter().all(|d| matches!(d, Direction::In)) { Flow::In } else { Flow::Out };
+        refuse_if_frozen(&self.core, FreezeKind::Person, payer.to_string(), flow).await?;
         for direction in directions {
             self.check_single(&person, *direction, currency, amount_minor)?;
         }

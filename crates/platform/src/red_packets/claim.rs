@@ -55,6 +55,8 @@ impl RedPackets {
             return Err(PlatformError::Forbidden("a 1:1 red packet is for its receiver".into()));
         }
         self.people.require_p2p_allowed(p.sender, person).await?;
+        let frozen = crate::risk::FreezeKind::Person;
+        crate::risk::freezes::refuse_if_frozen(&self.core, frozen, person.to_string(), crate::risk::Flow::In).await?;
         if self.core.read(move |c| store::has_claimed(c, id, person)).await? {
             return Err(PlatformError::conflict(Conflict::AlreadyClaimed, "you have already claimed this red packet"));
         }

@@ -69,8 +69,12 @@ impl Wallet {
     }
 
     /// The rail token of the person's own card.
+    /// The rail token of a person's card to charge, unless the card is frozen (`CARD_FROZEN`).
     pub(crate) async fn card_token(&self, person: PersonId, card: i64) -> Result<String> {
-        self.core.read(move |c| store::card_token(c, person, card)).await?.ok_or(PlatformError::NotFound("card"))
+        let token = self.core.read(move |c| store::card_token(c, person, card)).await?.ok_or(PlatformError::NotFound("card"))?;
+        let frozen = crate::risk::freezes::FreezeKind::Card;
+        crate::risk::freezes::refuse_if_frozen(&self.core, frozen, card.to_string(), crate::risk::Flow::Out).await?;
+        Ok(token)
     }
 }
 

@@ -15,6 +15,7 @@ mod support;
 
 mod browser;
 mod console;
+mod freezes;
 mod global;
 mod hostile;
 mod merchant;

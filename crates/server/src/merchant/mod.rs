@@ -186,6 +186,8 @@ impl From<PlatformError> for WxError {
                     Conflict::OrderPaid => (StatusCode::BAD_REQUEST, "ORDER_PAID"),
                     Conflict::OrderClosed => (StatusCode::BAD_REQUEST, "ORDER_CLOSED"),
                     Conflict::NotEnough => (StatusCode::FORBIDDEN, "NOT_ENOUGH"),
+                    Conflict::MerchantFrozen => (StatusCode::FORBIDDEN, "NO_AUTH"),
+                    Conflict::AccountFrozen | Conflict::CardFrozen => (StatusCode::FORBIDDEN, "ACCOUNT_ERROR"),
                     Conflict::RegionRule | Conflict::LimitCrossBorderDaily | Conflict::LimitCrossBorderYearly => {
                         (StatusCode::FORBIDDEN, "RULE_LIMIT")
                     }

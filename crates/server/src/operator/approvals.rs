@@ -40,6 +40,7 @@ pub(super) async fn approve(op: Operator, state: St, Path(id): Path<String>) -> 
 /// the approval as it now is and what the action answered.
 pub(crate) async fn approve_and_run(state: &crate::AppState, acting: platform::operators::Acting<'_>, id: i64) -> Answer<Value> {
     let approvals = &state.platform.operators.approvals;
+    let acting_actor = acting.by.actor();
     let (approval, conditions) = approvals.decide(acting, id).await?;
     let result = match approval.action {
         ApprovalAction::LedgerCorrection => {
@@ -64,6 +65,12 @@ pub(crate) async fn approve_and_run(state: &crate::AppState, acting: platform::o
             let before = state.platform.fx.set_markup(m.base.as_deref(), m.quote.as_deref(), &m.channel, m.markup_bps, conditions).await?;
             let before = before.ok_or_else(decided)?;
             json!({"markup_bps_before": before, "markup_bps": m.markup_bps})
+        }
+        ApprovalAction::Unfreeze => {
+            let lift: super::freezes::LiftIn = parse_json(approval.payload.as_bytes())?;
+            let freeze = platform::ids::parse("freeze_id", &lift.freeze_id)?;
+            let lifted = state.platform.freezes.lift(freeze, &acting_actor, conditions).await?.ok_or_else(decided)?;
+            json!(lifted)
         }
     };
     approvals.record_result(id, result.to_string()).await?;

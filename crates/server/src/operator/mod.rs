@@ -5,6 +5,7 @@
 
 pub(crate) mod approvals;
 mod audit;
+mod freezes;
 mod fx;
 mod guard;
 pub mod ledger;
@@ -99,6 +100,9 @@ fn table() -> Handlers {
     at(t, "GET", "/admin/api/ledger/transfers/{id}", Roles(&[Finance, Risk, Support]), ledger::transfer);
     at(t, "POST", "/admin/api/sandbox/clock", Roles(&[Ops]), sandbox::advance_clock);
     at(t, "POST", "/admin/api/people/{id}/kyc", Roles(&[Risk]), people::set_kyc_tier);
+    at(t, "POST", "/admin/api/freezes", Roles(&[Risk]), freezes::freeze);
+    at(t, "GET", "/admin/api/freezes", Roles(&[Risk, Support]), freezes::active);
+    at(t, "POST", "/admin/api/freezes/{id}/lift", Roles(&[Risk]), freezes::request_lift);
     at(t, "GET", "/admin/api/audit", Roles(&[Admin, Risk]), audit::audit_log);
     at(t, "POST", "/admin/api/merchants", Roles(&[Ops]), merchants::onboard);
     at(t, "GET", "/admin/api/merchants/{mchid}", Roles(&[Ops, Finance, Risk, Support]), merchants::merchant);

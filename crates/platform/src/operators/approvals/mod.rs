@@ -30,6 +30,8 @@ text_enum! {
         LedgerCorrection => "ledger.correction",
         /// A change of an FX markup.
         MarkupChange => "fx.markup",
+        /// Lifting a freeze.
+        Unfreeze => "risk.unfreeze",
     }
 }
 

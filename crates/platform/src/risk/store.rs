@@ -1,0 +1,55 @@
+//! Risk's storage: `freezes` (at most one active per subject).
+
+use super::freezes::{Freeze, FreezeKind};
+use store::{Conn, Effect, Result, Row, StoreError, params};
+
+const FREEZE: &str = "id, kind, subject, inbound_allowed, reason, frozen_by, frozen_at, lifted_by, lifted_at";
+
+fn freeze(r: &Row) -> Result<Freeze> {
+    Ok(Freeze {
+        id: r.int("id")?,
+        kind: FreezeKind::parse(&r.text("kind")?).ok_or_else(|| StoreError::Database("unknown kind in a stored freeze".into()))?,
+        subject: r.text("subject")?,
+        inbound_allowed: r.int("inbound_allowed")? != 0,
+        reason: r.text("reason")?,
+        frozen_by: r.text("frozen_by")?,
+        frozen_at_ms: r.int("frozen_at")?,
+        lifted_by: r.opt_text("lifted_by")?,
+        lifted_at_ms: r.opt_int("lifted_at")?,
+    })
+}
+
+/// The subject's active freeze, if any.
+pub(super) fn active(c: &mut dyn Conn, kind: FreezeKind, subject: &str) -> Result<Option<Freeze>> {
+    c.query_one(&format!("SELECT {FREEZE} FROM freezes WHERE kind = $1 AND subject = $2 AND lifted_at IS NULL"), params![kind, subject])?
+        .map(|r| freeze(&r))
+        .transpose()
+}
+
+/// `false` when the subject is frozen already.
+pub(super) fn insert(c: &mut dyn Conn, f: &Freeze, audit: &Effect) -> Result<bool> {
+    let n = c.execute(
+        "INSERT INTO freezes (id, kind, subject, inbound_allowed, reason, frozen_by, frozen_at) SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM freezes WHERE kind = $2 AND subject = $3 AND lifted_at IS NULL)",
+        params![f.id, f.kind, f.subject.as_str(), i64::from(f.inbound_allowed), f.reason.as_str(), f.frozen_by.as_str(), f.frozen_at_ms],
+    )?;
+    if n == 1 {
+        c.execute(audit.sql, &audit.params)?;
+    }
+    Ok(n == 1)
+}
+
+pub(super) fn by_id(c: &mut dyn Conn, id: i64) -> Result<Option<Freeze>> {
+    c.query_one(&format!("SELECT {FREEZE} FROM freezes WHERE id = $1"), params![id])?.map(|r| freeze(&r)).transpose()
+}
+
+pub(super) fn list_active(c: &mut dyn Conn, limit: i64) -> Result<Vec<Freeze>> {
+    c.query(&format!("SELECT {FREEZE} FROM freezes WHERE lifted_at IS NULL ORDER BY id DESC LIMIT $1"), params![limit])?
+        .iter()
+        .map(freeze)
+        .collect()
+}
+
+/// `false` when it was lifted already.
+pub(super) fn lift(c: &mut dyn Conn, id: i64, by: &str, now_ms: i64) -> Result<bool> {
+    Ok(c.execute("UPDATE freezes SET lifted_by = $2, lifted_at = $3 WHERE id = $1 AND lifted_at IS NULL", params![id, by, now_ms])? == 1)
+}
