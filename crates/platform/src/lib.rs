@@ -47,6 +47,7 @@ pub mod outbox;
 pub mod p2p;
 pub mod payments;
 pub mod people;
+pub mod privacy;
 pub mod red_packets;
 pub mod risk;
 pub mod settlement;
@@ -197,6 +198,7 @@ pub struct Platform {
     pub audit: Arc<audit::Audit>,
     pub operators: Arc<operators::Operators>,
     pub freezes: risk::Freezes,
+    pub privacy: privacy::Privacy,
     pub idempotency: Arc<idempotency::Idempotency>,
     /// The operator's raw ledger access.
     pub ledger: ledger_admin::LedgerAdmin,
@@ -224,6 +226,7 @@ impl Platform {
         let audit = Arc::new(audit::Audit::new(core.clone()));
         let operators = Arc::new(operators::Operators::new(core.clone(), audit.clone()));
         let freezes = risk::Freezes::new(core.clone(), audit.clone());
+        let privacy = privacy::Privacy::new(people.clone(), wallet.clone(), social.clone(), audit.clone());
         let idempotency = Arc::new(idempotency::Idempotency::new(core.clone()));
         let history = history::History::new(wallet.clone(), p2p.clone(), red_packets.clone(), payments.clone(), networks.clone());
         merchants.platform_keys().await?;
@@ -245,6 +248,7 @@ impl Platform {
             audit,
             operators,
             freezes,
+            privacy,
             idempotency,
             ledger,
             core,
@@ -257,6 +261,11 @@ impl Platform {
 
     pub fn now_ms(&self) -> i64 {
         self.core.now_ms()
+    }
+
+    /// Everything held about a person, for them (see [`privacy`]).
+    pub async fn export_person(&self, person: PersonId) -> Result<serde_json::Value> {
+        self.privacy.export(person, &self.history, self.core.now_ms()).await
     }
 
     /// Recompute every balance from the journal now and check every invariant (`qianbao ledger verify`).

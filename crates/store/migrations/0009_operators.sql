@@ -68,3 +68,6 @@ CREATE TABLE freezes (
     lifted_at INT64
 );
 CREATE UNIQUE INDEX freezes_active ON freezes (kind, subject) WHERE lifted_at IS NULL;
+
+-- A person's data export lists what operators did about them.
+CREATE INDEX audit_log_target ON audit_log (target, id);

@@ -22,6 +22,8 @@ pub struct AuditEntry {
 
 /// Entries returned per page at most.
 pub const AUDIT_PAGE_MAX: i64 = 500;
+/// Entries about one target returned at most.
+pub const AUDIT_ABOUT_MAX: i64 = 10_000;
 
 pub struct Audit {
     core: Arc<Core>,
@@ -56,6 +58,12 @@ impl Audit {
         let effect = self.effect(actor, action, target, detail, reason);
         self.core.write(move |c| c.execute(effect.sql, &effect.params)).await?;
         Ok(())
+    }
+
+    /// The entries about one target (`person:42`), newest first, `limit` at most.
+    pub async fn about(&self, target: &str, limit: i64) -> Result<Vec<AuditEntry>> {
+        let (target, limit) = (target.to_string(), limit.clamp(1, AUDIT_ABOUT_MAX));
+        self.core.read(move |c| store::about(c, &target, limit)).await
     }
 
     /// The newest entries first; `before` is the previous page's last id.

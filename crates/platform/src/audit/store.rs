@@ -11,11 +11,23 @@ pub(crate) fn insert(e: &AuditEntry) -> Effect {
     }
 }
 
+pub(crate) fn about(c: &mut dyn Conn, target: &str, limit: i64) -> Result<Vec<AuditEntry>> {
+    let rows = c.query(
+        "SELECT id, at, actor, action, target, detail, reason FROM audit_log WHERE target = $1 ORDER BY id DESC LIMIT $2",
+        params![target, limit],
+    )?;
+    entries(&rows)
+}
+
 pub(crate) fn page(c: &mut dyn Conn, before: i64, limit: i64) -> Result<Vec<AuditEntry>> {
     let rows = c.query(
         "SELECT id, at, actor, action, target, detail, reason FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2",
         params![before, limit],
     )?;
+    entries(&rows)
+}
+
+fn entries(rows: &[store::Row]) -> Result<Vec<AuditEntry>> {
     rows.iter()
         .map(|r| {
             Ok(AuditEntry {

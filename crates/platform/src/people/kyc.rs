@@ -55,7 +55,24 @@ fn document_text(document_type: &str, number: &str) -> Result<String> {
     Ok(format!("{document_type}:{number}"))
 }
 
+/// What a person gave for KYC: the legal name and the identity document (`type:number`), unsealed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KycRecord {
+    pub legal_name: Option<String>,
+    pub document: Option<String>,
+}
+
 impl People {
+    /// A person's own KYC record (for their data export): the document unsealed.
+    pub async fn kyc_record(&self, person: PersonId) -> Result<KycRecord> {
+        let (legal_name, sealed) = self.core.read(move |c| store::kyc_record(c, person)).await?;
+        let document = match sealed {
+            Some(s) => Some(String::from_utf8_lossy(&self.core.unseal(&s)?).into_owned()),
+            None => None,
+        };
+        Ok(KycRecord { legal_name, document })
+    }
+
     /// Tier 1: legal name and a checksum-valid identity document that verifies no other wallet.
     pub async fn submit_kyc(&self, person: PersonId, legal_name: &str, document_type: &str, document_number: &str) -> Result<i64> {
         let legal_name = parse_name("legal_name", legal_name, self.core.config.name_chars_max)?;

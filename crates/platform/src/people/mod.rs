@@ -7,7 +7,7 @@ mod pin;
 mod store;
 pub(crate) mod throttle;
 
-pub use kyc::{valid_cn_resident_id, valid_hk_id};
+pub use kyc::{KycRecord, valid_cn_resident_id, valid_hk_id};
 pub(crate) use limits::{Direction, LimitedPayment, leg_ids, legs_of};
 pub use limits::{TierLimits, default_limits, default_limits_cross_border, default_limits_in};
 

@@ -103,6 +103,14 @@ pub(crate) fn record_pin(c: &mut dyn Conn, person: PersonId, failures: i64, lock
 }
 
 /// Tier 1: the legal name and the sealed document; `false` when that document verifies another wallet.
+/// A person's legal name and sealed identity document.
+pub(crate) fn kyc_record(c: &mut dyn Conn, person: PersonId) -> Result<(Option<String>, Option<Vec<u8>>)> {
+    match c.query_one("SELECT legal_name, id_document_sealed FROM people WHERE id = $1", params![person])? {
+        Some(r) => Ok((r.opt_text("legal_name")?, r.opt_bytes("id_document_sealed")?)),
+        None => Ok((None, None)),
+    }
+}
+
 pub(crate) fn set_kyc(c: &mut dyn Conn, person: PersonId, legal_name: &str, sealed: Vec<u8>, mac: Vec<u8>) -> Result<bool> {
     let taken = c.query_one("SELECT id FROM people WHERE id_document_mac = $1 AND id <> $2", params![mac.clone(), person])?;
     if taken.is_some() {

@@ -24,6 +24,7 @@ mod networks;
 mod openapi;
 mod operator;
 mod ops_console;
+mod privacy;
 mod qr;
 mod roles;
 mod wallet;

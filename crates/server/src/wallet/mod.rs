@@ -67,6 +67,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route_layer(axum::middleware::from_fn_with_state(state, idempotency::optional));
     let reads = Router::new()
         .route("/api/v1/me", get(people::me))
+        .route("/api/v1/me/export", get(people::export))
         .route("/api/v1/wallet", get(money::wallet))
         .route("/api/v1/friends", get(social::friends))
         .route("/api/v1/groups", get(social::groups))

@@ -50,6 +50,15 @@ pub(super) async fn me(SignedIn(id): SignedIn, state: St) -> Answer<Response> {
     Ok(json(StatusCode::OK, &serde_json::json!({"person": p, "balances": balances})))
 }
 
+/// Everything Qianbao holds about the signed-in person, as a JSON download.
+pub(super) async fn export(SignedIn(id): SignedIn, state: St) -> Answer<Response> {
+    let data = state.platform.export_person(id).await?;
+    let mut response = json(StatusCode::OK, &data);
+    let disposition = format!("attachment; filename=\"qianbao-{id}.json\"");
+    response.headers_mut().insert(axum::http::header::CONTENT_DISPOSITION, disposition.parse().expect("a header value"));
+    Ok(response)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PinIn {
