@@ -198,6 +198,7 @@ pub struct Platform {
     pub audit: Arc<audit::Audit>,
     pub operators: Arc<operators::Operators>,
     pub freezes: risk::Freezes,
+    pub sanctions: risk::Sanctions,
     pub privacy: privacy::Privacy,
     pub idempotency: Arc<idempotency::Idempotency>,
     /// The operator's raw ledger access.
@@ -226,6 +227,7 @@ impl Platform {
         let audit = Arc::new(audit::Audit::new(core.clone()));
         let operators = Arc::new(operators::Operators::new(core.clone(), audit.clone()));
         let freezes = risk::Freezes::new(core.clone(), audit.clone());
+        let sanctions = risk::Sanctions::new(core.clone(), audit.clone());
         let privacy = privacy::Privacy::new(people.clone(), wallet.clone(), social.clone(), audit.clone());
         let idempotency = Arc::new(idempotency::Idempotency::new(core.clone()));
         let history = history::History::new(wallet.clone(), p2p.clone(), red_packets.clone(), payments.clone(), networks.clone());
@@ -248,6 +250,7 @@ impl Platform {
             audit,
             operators,
             freezes,
+            sanctions,
             privacy,
             idempotency,
             ledger,
@@ -261,6 +264,52 @@ impl Platform {
 
     pub fn now_ms(&self) -> i64 {
         self.core.now_ms()
+    }
+
+    /// Screen a person by their legal name (after KYC): the hits found, the person frozen if any.
+    pub async fn screen_person(&self, person: PersonId, legal_name: &str) -> Result<Vec<risk::sanctions::Hit>> {
+        self.sanctions.screen(&self.freezes, risk::FreezeKind::Person, &person.to_string(), legal_name).await
+    }
+
+    /// Screen a merchant by name (at onboarding).
+    pub async fn screen_merchant(&self, mchid: &str, name: &str) -> Result<Vec<risk::sanctions::Hit>> {
+        self.sanctions.screen(&self.freezes, risk::FreezeKind::Merchant, mchid, name).await
+    }
+
+    /// Import a sanctions list, then screen again everyone screened before (people with a legal name,
+    /// every merchant), a page at a time. The names imported and the new hits.
+    pub async fn import_sanctions_list(
+        &self,
+        acting: operators::Acting<'_>,
+        kind: risk::sanctions::ListKind,
+        text: &str,
+    ) -> Result<(usize, Vec<risk::sanctions::Hit>)> {
+        const PAGE: i64 = 1_000;
+        let imported = self.sanctions.import(acting, kind, text).await?;
+        let mut hits = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.people.legal_names(after, PAGE).await?;
+            for (person, name) in &page {
+                hits.extend(self.screen_person(*person, name).await?);
+            }
+            match page.last() {
+                Some((last, _)) if page.len() as i64 == PAGE => after = last.get(),
+                _ => break,
+            }
+        }
+        let mut after = 0;
+        loop {
+            let page = self.merchants.names(after, PAGE).await?;
+            for (_, mchid, name) in &page {
+                hits.extend(self.screen_merchant(mchid, name).await?);
+            }
+            match page.last() {
+                Some((last, _, _)) if page.len() as i64 == PAGE => after = *last,
+                _ => break,
+            }
+        }
+        Ok((imported, hits))
     }
 
     /// Everything held about a person, for them (see [`privacy`]).

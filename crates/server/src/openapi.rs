@@ -125,6 +125,10 @@ fn operator_paths() -> Value {
         "/admin/api/approvals/{id}/approve": {"post": with_id(doc("Approve (not the operator who asked; the role it names): the action runs now"))},
         "/admin/api/approvals/{id}/reject": {"post": with_id(doc("Reject"))},
         "/admin/api/freezes": {"get": doc("The active freezes"), "post": doc("Freeze a person, a card or a merchant (kind, id, inbound_allowed): money out refused with ACCOUNT_FROZEN, CARD_FROZEN or MERCHANT_FROZEN")},
+        "/admin/api/screening/lists/{list}": {"post": with(doc("Import a sanctions list, the body as published (ofac_sdn: sdn.csv; un: consolidated.xml); replaces that list or changes nothing, naming the bad line; everyone screened before is screened again"),
+            json!([{"name": "list", "in": "path", "required": true, "schema": {"enum": ["ofac_sdn", "un"]}}]))},
+        "/admin/api/screening/hits": {"get": with(doc("Possible matches found by screening, newest first"), json!([{"name": "state", "in": "query", "schema": {"enum": ["pending", "cleared", "confirmed"]}}]))},
+        "/admin/api/screening/hits/{id}": {"post": with_id(doc("Review a hit: {\"state\": \"cleared\" | \"confirmed\"} (lifting the freeze is asked for apart)"))},
         "/admin/api/freezes/{id}/lift": {"post": with_id({
             let mut o = doc("Ask to lift a freeze: a second risk operator approves it");
             o["responses"] = json!({"202": ok("the approval request")});

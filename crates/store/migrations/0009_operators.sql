@@ -71,3 +71,34 @@ CREATE UNIQUE INDEX freezes_active ON freezes (kind, subject) WHERE lifted_at IS
 
 -- A person's data export lists what operators did about them.
 CREATE INDEX audit_log_target ON audit_log (target, id);
+
+-- Sanctions lists (each name normalised for screening), their versions, and the hits to review.
+CREATE TABLE sanctions_entries (
+    list TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    name TEXT NOT NULL,
+    normalized TEXT NOT NULL
+);
+CREATE INDEX sanctions_entries_list ON sanctions_entries (list);
+CREATE TABLE sanctions_lists (
+    list TEXT PRIMARY KEY,
+    version INT64 NOT NULL,
+    names INT64 NOT NULL,
+    imported_at INT64 NOT NULL
+);
+CREATE TABLE screening_hits (
+    id INT64 PRIMARY KEY,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    name TEXT NOT NULL,
+    list TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    listed_name TEXT NOT NULL,
+    score_permille INT64 NOT NULL,
+    state TEXT NOT NULL,
+    decided_by TEXT,
+    decided_at INT64,
+    created_at INT64 NOT NULL,
+    UNIQUE (kind, subject, list, reference)
+);
+CREATE INDEX screening_hits_state ON screening_hits (state, id);

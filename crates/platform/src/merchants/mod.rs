@@ -257,6 +257,11 @@ impl Merchants {
     }
 
     /// A merchant with its credentials (cached briefly; see `forget_changed`).
+    /// Merchants a page at a time in id order: (id, mchid, name) (for screening them again).
+    pub async fn names(&self, after: i64, limit: i64) -> Result<Vec<(i64, String, String)>> {
+        self.core.read(move |c| store::names(c, after, limit)).await
+    }
+
     pub async fn merchant(&self, mchid: &str) -> Result<Arc<MerchantAuth>> {
         if let Some((at, auth)) = self.by_mchid.lock().expect("merchant cache").get(mchid)
             && at.elapsed() < MERCHANT_CACHE_TTL

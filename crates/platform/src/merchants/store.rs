@@ -333,3 +333,11 @@ pub(crate) fn purge_console_sessions(c: &mut dyn Conn, now_ms: i64, limit: i64) 
         params![now_ms, limit],
     )
 }
+
+/// Merchants after `after` in id order, `limit` at most: (id, mchid, name) (for screening them again).
+pub(crate) fn names(c: &mut dyn Conn, after: i64, limit: i64) -> Result<Vec<(i64, String, String)>> {
+    c.query("SELECT id, mchid, name FROM merchants WHERE id > $1 ORDER BY id LIMIT $2", params![after, limit])?
+        .iter()
+        .map(|r| Ok((r.int("id")?, r.text("mchid")?, r.text("name")?)))
+        .collect()
+}

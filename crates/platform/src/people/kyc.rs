@@ -63,6 +63,11 @@ pub struct KycRecord {
 }
 
 impl People {
+    /// People who gave a legal name, a page at a time in id order (for screening them again).
+    pub async fn legal_names(&self, after: i64, limit: i64) -> Result<Vec<(PersonId, String)>> {
+        self.core.read(move |c| store::legal_names(c, after, limit)).await
+    }
+
     /// A person's own KYC record (for their data export): the document unsealed.
     pub async fn kyc_record(&self, person: PersonId) -> Result<KycRecord> {
         let (legal_name, sealed) = self.core.read(move |c| store::kyc_record(c, person)).await?;

@@ -103,6 +103,14 @@ pub(crate) fn record_pin(c: &mut dyn Conn, person: PersonId, failures: i64, lock
 }
 
 /// Tier 1: the legal name and the sealed document; `false` when that document verifies another wallet.
+/// People who gave a legal name, after `after` in id order, `limit` at most (screening them again).
+pub(crate) fn legal_names(c: &mut dyn Conn, after: i64, limit: i64) -> Result<Vec<(PersonId, String)>> {
+    c.query("SELECT id, legal_name FROM people WHERE legal_name IS NOT NULL AND id > $1 ORDER BY id LIMIT $2", params![after, limit])?
+        .iter()
+        .map(|r| Ok((PersonId::new(r.int("id")?), r.text("legal_name")?)))
+        .collect()
+}
+
 /// A person's legal name and sealed identity document.
 pub(crate) fn kyc_record(c: &mut dyn Conn, person: PersonId) -> Result<(Option<String>, Option<Vec<u8>>)> {
     match c.query_one("SELECT legal_name, id_document_sealed FROM people WHERE id = $1", params![person])? {

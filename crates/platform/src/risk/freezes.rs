@@ -60,7 +60,8 @@ pub(crate) async fn refuse_if_frozen(core: &Core, kind: FreezeKind, subject: Str
         FreezeKind::Card => Conflict::CardFrozen,
         FreezeKind::Merchant => Conflict::MerchantFrozen,
     };
-    Err(PlatformError::conflict(code, format!("this {kind} is frozen ({}): contact the operator", freeze.reason)))
+    // The reason is the operator's (a screening hit must not be told to its subject).
+    Err(PlatformError::conflict(code, format!("this {kind} is frozen since {}: contact the operator", freeze.frozen_at_ms)))
 }
 
 pub struct Freezes {
@@ -97,6 +98,20 @@ impl Freezes {
             return Err(PlatformError::conflict(Conflict::AlreadyFrozen, format!("this {kind} is frozen already")));
         }
         Ok(freeze)
+    }
+
+    /// Freeze a subject because screening found a possible match (the reason names it).
+    pub(crate) async fn freeze_by_screening(&self, kind: FreezeKind, subject: &str, reason: &str) -> Result<Freeze> {
+        let by = crate::operators::OperatorUser {
+            id: 0,
+            username: "screening".into(),
+            roles: Vec::new(),
+            totp: false,
+            disabled: false,
+            created_at_ms: 0,
+            created_by: "platform".into(),
+        };
+        self.freeze(Acting { by: &by, reason }, kind, subject, true).await
     }
 
     pub async fn get(&self, id: i64) -> Result<Freeze> {

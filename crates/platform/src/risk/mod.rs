@@ -3,6 +3,8 @@
 //! sanctions screening will live here too.
 
 pub mod freezes;
+pub mod sanctions;
 mod store;
 
 pub use freezes::{Flow, Freeze, FreezeKind, Freezes};
+pub use sanctions::Sanctions;

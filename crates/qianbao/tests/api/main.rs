@@ -27,5 +27,6 @@ mod ops_console;
 mod privacy;
 mod qr;
 mod roles;
+mod screening;
 mod wallet;
 mod web;

@@ -49,8 +49,10 @@ pub(super) async fn onboard(op: Operator, state: St, body: axum::body::Bytes) ->
     };
     let (merchant, apiv3_key) = state.platform.merchants.onboard(setup).await?;
     audit(&state, &op, "merchants.onboard", &format!("merchant:{}", merchant.mchid), &merchant.name).await?;
+    let hits = state.platform.screen_merchant(&merchant.mchid, &merchant.name).await?;
     let mut out = serde_json::to_value(&merchant).expect("a merchant serialises");
     out["apiv3_key"] = json!(apiv3_key);
+    out["screening_hits"] = json!(hits);
     Ok((StatusCode::CREATED, Json(out)))
 }
 

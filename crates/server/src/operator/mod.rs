@@ -17,6 +17,7 @@ mod people;
 mod platform_keys;
 mod qr;
 mod sandbox;
+mod screening;
 mod settlements;
 
 use crate::AppState;
@@ -103,6 +104,9 @@ fn table() -> Handlers {
     at(t, "POST", "/admin/api/freezes", Roles(&[Risk]), freezes::freeze);
     at(t, "GET", "/admin/api/freezes", Roles(&[Risk, Support]), freezes::active);
     at(t, "POST", "/admin/api/freezes/{id}/lift", Roles(&[Risk]), freezes::request_lift);
+    at(t, "POST", "/admin/api/screening/lists/{list}", Roles(&[Risk]), screening::import);
+    at(t, "GET", "/admin/api/screening/hits", Roles(&[Risk]), screening::hits);
+    at(t, "POST", "/admin/api/screening/hits/{id}", Roles(&[Risk]), screening::decide);
     at(t, "GET", "/admin/api/audit", Roles(&[Admin, Risk]), audit::audit_log);
     at(t, "POST", "/admin/api/merchants", Roles(&[Ops]), merchants::onboard);
     at(t, "GET", "/admin/api/merchants/{mchid}", Roles(&[Ops, Finance, Risk, Support]), merchants::merchant);
