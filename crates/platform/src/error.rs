@@ -55,6 +55,8 @@ text_enum! {
         CardFrozen => "CARD_FROZEN",
         MerchantFrozen => "MERCHANT_FROZEN",
         AlreadyFrozen => "ALREADY_FROZEN",
+        /// A risk rule declined the payment (the message names it).
+        RiskDeclined => "RISK_DECLINED",
     }
 }
 

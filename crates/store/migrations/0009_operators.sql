@@ -102,3 +102,12 @@ CREATE TABLE screening_hits (
     UNIQUE (kind, subject, list, reference)
 );
 CREATE INDEX screening_hits_state ON screening_hits (state, id);
+
+-- The risk engine's rule set (one row; every instance reloads it when its version moves).
+CREATE TABLE risk_rules (
+    id INT64 PRIMARY KEY,
+    version INT64 NOT NULL,
+    body TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at INT64 NOT NULL
+);

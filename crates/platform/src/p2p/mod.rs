@@ -115,6 +115,16 @@ impl P2p {
             timeout_s: self.core.config.transfer_timeout_s,
             user_data: sent.id as u128,
         };
+        let attempt = crate::risk::Attempt {
+            person: sender,
+            payee: Some(sent.receiver),
+            merchant: None,
+            card: request.card,
+            currency: sent.currency.numeric(),
+            amount_minor: sent.amount_minor,
+            cross_border: false,
+        };
+        self.people.assess(&attempt, request.pin).await?;
         if request.card.is_none() {
             self.people.authorize_payment(sender, sent.amount_minor, request.pin).await?;
         }
@@ -152,7 +162,12 @@ impl P2p {
             self.wallet.give_back(charge.op, &charge.reference).await?;
         }
         // Written now, the row is `sent` itself: no need to read it back.
-        if outcome? { self.view(sent).await } else { self.transfer(sender, sent.id).await }
+        if outcome? {
+            self.people.risk.record(&attempt, false);
+            self.view(sent).await
+        } else {
+            self.transfer(sender, sent.id).await
+        }
     }
 
     /// The request, checked: friends, currencies, the note.

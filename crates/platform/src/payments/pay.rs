@@ -127,6 +127,16 @@ impl Payments {
         let plan = self.plan(person, &order, &how).await?;
         // A failed attempt must not burn the order: each attempt has ledger ids of its own.
         let attempt = self.core.request_id("order-pay", person, key);
+        let judged = crate::risk::Attempt {
+            person,
+            payee: None,
+            merchant: Some(order.merchant_id.get()),
+            card: how.card,
+            currency: plan.pay.currency().numeric(),
+            amount_minor: plan.pay.minor(),
+            cross_border: plan.cross_border,
+        };
+        self.people.assess(&judged, how.pin).await?;
         if how.card.is_none() {
             self.people.authorize_payment(person, plan.pay.minor(), how.pin).await?;
         }
@@ -174,6 +184,9 @@ impl Payments {
         };
         if let (Err(_), Some(c)) = (&outcome, &charge) {
             self.wallet.give_back(c.op, &c.reference).await?;
+        }
+        if outcome.is_ok() {
+            self.people.risk.record(&judged, false);
         }
         self.answer_payment(person, paid, outcome).await
     }

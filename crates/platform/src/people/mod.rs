@@ -89,10 +89,13 @@ pub struct People {
     /// What an unknown phone's sign-in is checked against: a hash with the real parameters, so the two
     /// cost the same and timing tells no one which phones are registered.
     dummy_hash: OnceLock<String>,
+    /// The risk engine every movement of money a person starts is judged by.
+    pub risk: Arc<crate::risk::Engine>,
 }
 
 impl People {
     pub(crate) fn new(core: Arc<Core>) -> People {
+        let risk = Arc::new(crate::risk::Engine::new(core.clone()));
         let throttle = throttle::Throttle::new(core.config.sign_in_attempts_max, core.config.sign_in_window_s);
         People {
             core,
@@ -101,6 +104,7 @@ impl People {
             throttle,
             opened: Default::default(),
             dummy_hash: OnceLock::new(),
+            risk,
         }
     }
 

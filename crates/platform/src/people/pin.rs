@@ -96,6 +96,15 @@ impl People {
         }
     }
 
+    /// Judge an attempt by the risk rules: a declined one is refused (`RISK_DECLINED`); one the rules
+    /// step up needs the right PIN whatever its amount.
+    pub async fn assess(&self, attempt: &crate::risk::Attempt, pin: Option<&str>) -> Result<()> {
+        if self.risk.check(attempt).await? {
+            self.verify_pin(attempt.person, pin.ok_or(PlatformError::PinRequired)?).await?;
+        }
+        Ok(())
+    }
+
     /// A payment of `amount_minor` may go ahead: above the no-PIN threshold the PIN must be right.
     pub async fn authorize_payment(&self, person: PersonId, amount_minor: i64, pin: Option<&str>) -> Result<()> {
         if amount_minor <= self.core.config.no_pin_threshold_minor {

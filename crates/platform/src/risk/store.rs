@@ -1,4 +1,4 @@
-//! Risk's storage: `freezes` (at most one active per subject).
+//! Risk's storage: `freezes` (at most one active per subject), `risk_rules` (the rule set in force).
 
 use super::freezes::{Freeze, FreezeKind};
 use store::{Conn, Effect, Result, Row, StoreError, params};
@@ -52,4 +52,18 @@ pub(super) fn list_active(c: &mut dyn Conn, limit: i64) -> Result<Vec<Freeze>> {
 /// `false` when it was lifted already.
 pub(super) fn lift(c: &mut dyn Conn, id: i64, by: &str, now_ms: i64) -> Result<bool> {
     Ok(c.execute("UPDATE freezes SET lifted_by = $2, lifted_at = $3 WHERE id = $1 AND lifted_at IS NULL", params![id, by, now_ms])? == 1)
+}
+
+/// The rule set in force and its version, if one was ever set.
+pub(super) fn rules(c: &mut dyn Conn) -> Result<Option<(i64, String)>> {
+    c.query_one("SELECT version, body FROM risk_rules WHERE id = 1", &[])?.map(|r| Ok((r.int("version")?, r.text("body")?))).transpose()
+}
+
+/// Replace the rule set (one row, its version bumped), with the audit row.
+pub(super) fn set_rules(c: &mut dyn Conn, body: &str, by: &str, now_ms: i64, audit: &Effect) -> Result<()> {
+    c.execute(
+        "INSERT INTO risk_rules (id, version, body, updated_by, updated_at) VALUES (1, 1, $1, $2, $3) ON CONFLICT (id) DO UPDATE SET version = risk_rules.version + 1, body = $1, updated_by = $2, updated_at = $3",
+        params![body, by, now_ms],
+    )?;
+    c.execute(audit.sql, &audit.params).map(|_| ())
 }

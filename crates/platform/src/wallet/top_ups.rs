@@ -22,6 +22,19 @@ pub struct TopUp<'a> {
 
 /// Money in from a card: card rail → the person's wallet, `kind` saying why (a top-up, a card payment's
 /// funding), its id derived from the rail operation.
+/// A top-up as the risk engine sees it: money from a card.
+fn card_attempt(op: &Operation) -> crate::risk::Attempt {
+    crate::risk::Attempt {
+        person: op.person,
+        payee: None,
+        merchant: None,
+        card: Some(op.instrument),
+        currency: op.currency.numeric(),
+        amount_minor: op.amount_minor,
+        cross_border: false,
+    }
+}
+
 pub(crate) fn card_in(op: i64, kind: u16, person: PersonId, currency: Currency, amount: u64) -> NewTransfer {
     NewTransfer {
         id: chart::derived(op, kind, 0),
@@ -64,6 +77,8 @@ impl Wallet {
                 _ => Ok(existing.view()),
             };
         }
+        let judged = card_attempt(&op);
+        self.people.assess(&judged, request.pin).await?;
         self.people.authorize_payment(person, op.amount_minor, request.pin).await?;
         // The single-payment limit is checked before the card is charged.
         self.top_up_chain(&op).await?;
@@ -106,6 +121,8 @@ impl Wallet {
                 return self.operation(op.person, op.id, RailKind::TopUp).await;
             }
             RailOutcome::Declined { reason } => {
+                // Declines are what card testing looks like: the risk engine counts them per card.
+                self.people.risk.record(&card_attempt(&op), true);
                 self.finish(op.id, RailState::Failed, Some(&reason), None).await?;
                 return self.operation(op.person, op.id, RailKind::TopUp).await;
             }

@@ -26,6 +26,7 @@ mod operator;
 mod ops_console;
 mod privacy;
 mod qr;
+mod risk;
 mod roles;
 mod screening;
 mod wallet;

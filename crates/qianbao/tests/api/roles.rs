@@ -32,6 +32,8 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/admin/api/freezes", "risk"),
     ("GET", "/admin/api/freezes", "risk support"),
     ("POST", "/admin/api/freezes/{id}/lift", "risk"),
+    ("GET", "/admin/api/risk/rules", "risk"),
+    ("PUT", "/admin/api/risk/rules", "risk"),
     ("POST", "/admin/api/screening/lists/{list}", "risk"),
     ("GET", "/admin/api/screening/hits", "risk"),
     ("POST", "/admin/api/screening/hits/{id}", "risk"),

@@ -188,7 +188,7 @@ impl From<PlatformError> for WxError {
                     Conflict::NotEnough => (StatusCode::FORBIDDEN, "NOT_ENOUGH"),
                     Conflict::MerchantFrozen => (StatusCode::FORBIDDEN, "NO_AUTH"),
                     Conflict::AccountFrozen | Conflict::CardFrozen => (StatusCode::FORBIDDEN, "ACCOUNT_ERROR"),
-                    Conflict::RegionRule | Conflict::LimitCrossBorderDaily | Conflict::LimitCrossBorderYearly => {
+                    Conflict::RegionRule | Conflict::LimitCrossBorderDaily | Conflict::LimitCrossBorderYearly | Conflict::RiskDeclined => {
                         (StatusCode::FORBIDDEN, "RULE_LIMIT")
                     }
                     _ => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),

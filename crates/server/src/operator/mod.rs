@@ -16,6 +16,7 @@ mod operators;
 mod people;
 mod platform_keys;
 mod qr;
+mod risk_rules;
 mod sandbox;
 mod screening;
 mod settlements;
@@ -104,6 +105,8 @@ fn table() -> Handlers {
     at(t, "POST", "/admin/api/freezes", Roles(&[Risk]), freezes::freeze);
     at(t, "GET", "/admin/api/freezes", Roles(&[Risk, Support]), freezes::active);
     at(t, "POST", "/admin/api/freezes/{id}/lift", Roles(&[Risk]), freezes::request_lift);
+    at(t, "GET", "/admin/api/risk/rules", Roles(&[Risk]), risk_rules::rules);
+    at(t, "PUT", "/admin/api/risk/rules", Roles(&[Risk]), risk_rules::set_rules);
     at(t, "POST", "/admin/api/screening/lists/{list}", Roles(&[Risk]), screening::import);
     at(t, "GET", "/admin/api/screening/hits", Roles(&[Risk]), screening::hits);
     at(t, "POST", "/admin/api/screening/hits/{id}", Roles(&[Risk]), screening::decide);
