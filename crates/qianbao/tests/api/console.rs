@@ -5,10 +5,25 @@ use crate::support::merchant::TestMerchant;
 use crate::support::*;
 use serde_json::json;
 
-/// A signed-in console user: the session cookie.
-struct Console {
+/// A signed-in user of one of the web consoles, as a browser without JavaScript: the session cookie.
+pub(crate) struct Console {
     port: u16,
     cookie: String,
+}
+
+/// Sign in through a console's form at `page` (its pre-session cookie `pre`), with `fields`: the session
+/// cookie `session` on success, else the refused page.
+pub(crate) fn sign_in_form(port: u16, page: &str, (pre, session): (&str, &str), fields: &[(&str, &str)]) -> Result<Console, Response> {
+    let form_page = request(port, "GET", page, None, None).unwrap();
+    let pre_value = cookie_of(&form_page, pre).expect("a pre-session cookie");
+    let csrf = field(&form_page.body, "csrf");
+    let mut all = vec![("csrf", csrf.as_str())];
+    all.extend_from_slice(fields);
+    let r = request_with(port, "POST", page, None, Some(&form(&all)), &[("Cookie", &format!("{pre}={pre_value}"))]).unwrap();
+    match cookie_of(&r, session) {
+        Some(value) if r.status == 303 => Ok(Console { port, cookie: format!("{session}={value}") }),
+        _ => Err(r),
+    }
 }
 
 /// `name="csrf" value="..."` on a page.
@@ -34,24 +49,18 @@ pub(crate) fn form(fields: &[(&str, &str)]) -> String {
 }
 
 impl Console {
-    /// Sign in through the form; `Err` with the refused page.
+    /// Sign in through the merchant console's form; `Err` with the refused page.
     fn sign_in(port: u16, mchid: &str, username: &str, password: &str) -> Result<Console, Response> {
-        let page = request(port, "GET", "/merchant/sign-in", None, None).unwrap();
-        let pre = cookie_of(&page, "qb_mpre").expect("a pre-session cookie");
-        let body = form(&[("csrf", &field(&page.body, "csrf")), ("mchid", mchid), ("username", username), ("password", password)]);
-        let r = request_with(port, "POST", "/merchant/sign-in", None, Some(&body), &[("Cookie", &format!("qb_mpre={pre}"))]).unwrap();
-        match cookie_of(&r, "qb_merchant") {
-            Some(session) if r.status == 303 => Ok(Console { port, cookie: format!("qb_merchant={session}") }),
-            _ => Err(r),
-        }
+        let fields = [("mchid", mchid), ("username", username), ("password", password)];
+        sign_in_form(port, "/merchant/sign-in", ("qb_mpre", "qb_merchant"), &fields)
     }
 
-    fn get(&self, path: &str) -> Response {
+    pub(crate) fn get(&self, path: &str) -> Response {
         request_with(self.port, "GET", path, None, None, &[("Cookie", &self.cookie)]).unwrap()
     }
 
     /// Post a form of the page at `from` (its CSRF token added).
-    fn post(&self, from: &str, path: &str, fields: &[(&str, &str)]) -> Response {
+    pub(crate) fn post(&self, from: &str, path: &str, fields: &[(&str, &str)]) -> Response {
         let csrf = field(&self.get(from).body, "csrf");
         let mut all = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(fields);

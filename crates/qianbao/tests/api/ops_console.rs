@@ -2,37 +2,16 @@
 //! read the dashboard, decide four-eyes requests after confirming, look people up (masked for support)
 //! and set a KYC tier (risk), read the audit log, and verify the ledger on demand.
 
-use super::console::{cookie_of, field, form, shop};
+use super::console::{Console, shop, sign_in_form};
 use crate::support::*;
 
-/// A signed-in operator in the console: the session cookie.
-struct Ops {
-    port: u16,
-    cookie: String,
-}
+/// The operator console as a browser: an operator signed in through its form.
+struct Ops;
 
 impl Ops {
-    fn sign_in(port: u16, username: &str, password: &str) -> Result<Ops, Response> {
-        let page = request(port, "GET", "/ops/sign-in", None, None).unwrap();
-        let pre = cookie_of(&page, "qb_opre").expect("a pre-session cookie");
-        let body = form(&[("csrf", &field(&page.body, "csrf")), ("username", username), ("password", password), ("totp", "")]);
-        let r = request_with(port, "POST", "/ops/sign-in", None, Some(&body), &[("Cookie", &format!("qb_opre={pre}"))]).unwrap();
-        match cookie_of(&r, "qb_ops") {
-            Some(session) if r.status == 303 => Ok(Ops { port, cookie: format!("qb_ops={session}") }),
-            _ => Err(r),
-        }
-    }
-
-    fn get(&self, path: &str) -> Response {
-        request_with(self.port, "GET", path, None, None, &[("Cookie", &self.cookie)]).unwrap()
-    }
-
-    /// Post a form of the page at `from` (its CSRF token added).
-    fn post(&self, from: &str, path: &str, fields: &[(&str, &str)]) -> Response {
-        let csrf = field(&self.get(from).body, "csrf");
-        let mut all = vec![("csrf", csrf.as_str())];
-        all.extend_from_slice(fields);
-        request_with(self.port, "POST", path, None, Some(&form(&all)), &[("Cookie", &self.cookie)]).unwrap()
+    fn sign_in(port: u16, username: &str, password: &str) -> Result<Console, Response> {
+        let fields = [("username", username), ("password", password), ("totp", "")];
+        sign_in_form(port, "/ops/sign-in", ("qb_opre", "qb_ops"), &fields)
     }
 }
 

@@ -280,6 +280,8 @@ impl Env {
             .spawn()
             .expect("qianbao starts");
         let server = Server { child, port };
+        // A port is used again by later servers: sessions of an earlier one are not this one's.
+        forget_operators(port);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(r) = request(port, "GET", "/readyz", None, None)

@@ -5,12 +5,12 @@
 //! The session is a console session in an `HttpOnly; SameSite=Strict` cookie scoped to `/merchant`;
 //! every form carries a CSRF token (the MAC of the session, before sign-in of a random cookie).
 
-use super::wallet::{PreSession, cookie, csrf, form, redirect, secure, submitted_pre};
+use super::wallet::{PreSession, cookie, csrf, form, redirect, submitted_pre};
 use super::{Lang, page};
 use crate::AppState;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use platform::PlatformError;
@@ -93,12 +93,7 @@ async fn sign_in(
     }
     let address = client.map(|axum::Extension(c)| c.0.ip());
     match state.platform.merchants.console_sign_in(who.0, who.1, field("password"), address).await {
-        Ok((token, _)) => {
-            let mut response = redirect("/merchant");
-            let cookie = format!("{SESSION_COOKIE}={token}; Path=/merchant; HttpOnly; SameSite=Strict{}", secure(&state));
-            response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
-            response
-        }
+        Ok((token, _)) => super::wallet::session_started(&state, SESSION_COOKIE, "/merchant", &token, "/merchant"),
         Err(PlatformError::Unauthorized) => sign_in_page(&state, lang, false, pre, who, Some(&t["console_wrong_sign_in"])),
         Err(e @ PlatformError::TooManyAttempts { .. }) => sign_in_page(&state, lang, false, pre, who, Some(&e.to_string())),
         Err(e) => failed(e),
@@ -111,10 +106,7 @@ async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     {
         let _ = state.platform.merchants.console_sign_out(&token).await;
     }
-    let mut response = to_sign_in();
-    let cookie = format!("{SESSION_COOKIE}=; Path=/merchant; Max-Age=0; HttpOnly; SameSite=Strict{}", secure(&state));
-    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
-    response
+    super::wallet::session_ended(&state, SESSION_COOKIE, "/merchant", "/merchant/sign-in")
 }
 
 /// An order as the console shows it.

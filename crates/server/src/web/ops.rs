@@ -6,12 +6,12 @@
 //! The session is an operator session in an `HttpOnly; SameSite=Strict` cookie scoped to `/ops`; every
 //! form carries a CSRF token (the MAC of the session, before sign-in of a random cookie).
 
-use super::wallet::{PreSession, cookie, csrf, form, redirect, secure, submitted_pre};
+use super::wallet::{PreSession, cookie, csrf, form, redirect, session_ended, session_started, submitted_pre};
 use super::{Lang, page};
 use crate::AppState;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use platform::PlatformError;
@@ -94,12 +94,7 @@ async fn sign_in(
     let address = client.map(|axum::Extension(c)| c.0.ip());
     let code = Some(field("totp")).filter(|c| !c.is_empty());
     match state.platform.operators.sign_in(field("username"), field("password"), code, address).await {
-        Ok((token, _, _)) => {
-            let mut response = redirect("/ops");
-            let cookie = format!("{SESSION_COOKIE}={token}; Path=/ops; HttpOnly; SameSite=Strict{}", secure(&state));
-            response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
-            response
-        }
+        Ok((token, _, _)) => session_started(&state, SESSION_COOKIE, "/ops", &token, "/ops"),
         Err(PlatformError::Unauthorized | PlatformError::Conflict { .. }) => {
             sign_in_page(&state, lang, false, pre, field("username"), Some(&t["ops_wrong_sign_in"]))
         }
@@ -114,10 +109,7 @@ async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     {
         let _ = state.platform.operators.sign_out(&token).await;
     }
-    let mut response = to_sign_in();
-    let cookie = format!("{SESSION_COOKIE}=; Path=/ops; Max-Age=0; HttpOnly; SameSite=Strict{}", secure(&state));
-    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
-    response
+    session_ended(&state, SESSION_COOKIE, "/ops", "/ops/sign-in")
 }
 
 /// A signed-in form post: the operator, their token and the form, when the CSRF token is the session's.

@@ -60,6 +60,22 @@ pub(super) fn secure(state: &AppState) -> &'static str {
     if state.platform.config().public_url.starts_with("https://") { "; Secure" } else { "" }
 }
 
+/// Signed in: to `home`, with the session cookie (`HttpOnly; SameSite=Strict`, scoped to `path`).
+pub(super) fn session_started(state: &AppState, name: &str, path: &str, token: &str, home: &str) -> Response {
+    let mut response = redirect(home);
+    let cookie = format!("{name}={token}; Path={path}; HttpOnly; SameSite=Strict{}", secure(state));
+    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
+    response
+}
+
+/// Signed out: to `to`, the session cookie cleared.
+pub(super) fn session_ended(state: &AppState, name: &str, path: &str, to: &str) -> Response {
+    let mut response = redirect(to);
+    let cookie = format!("{name}=; Path={path}; Max-Age=0; HttpOnly; SameSite=Strict{}", secure(state));
+    response.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("a cookie"));
+    response
+}
+
 pub(super) fn redirect(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
 }
