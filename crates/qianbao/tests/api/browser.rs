@@ -332,3 +332,48 @@ fn a_newcomer_creates_a_wallet_and_lands_signed_in() {
         c.close().await.unwrap();
     });
 }
+
+#[test]
+fn a_second_operator_approves_a_markup_change_in_the_operator_console() {
+    let env = Env::sqlite("browser_ops");
+    let server = env.serve_with(&["--demo"], WALLET_ENV);
+    let driver = driver();
+    let port = server.port;
+    // alex (finance among his roles) asks; fiona, the demo's second finance operator, decides.
+    let alex = sign_in_operator(port, "alex", "qianbao-demo").expect("the demo's operator");
+    let markup = r#"{"base":"HKD","quote":"CNY","channel":"payment","markup_bps":75}"#;
+    let asked =
+        request_with(port, "PUT", "/admin/api/fx/markups", Some(&alex), Some(markup), &[("Qianbao-Reason", "quarterly%20review")]).unwrap();
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let c = browser(&driver).await;
+        c.goto(&format!("http://127.0.0.1:{port}/ops/sign-in?lang=en")).await.unwrap();
+        accessible(&c, "the operator console's sign-in").await;
+        c.find(Locator::Css("input[name=username]")).await.unwrap().send_keys("fiona").await.unwrap();
+        c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("qianbao-demo").await.unwrap();
+        c.find(Locator::Css("#sign-in")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#waiting", "1").await, "one request waits for a second operator");
+        c.find(Locator::Css("#verify")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#verified", "The books verify").await, "the ledger verified on demand");
+        screenshot(&c, "ops-dashboard").await;
+        accessible(&c, "the operator dashboard").await;
+        c.find(Locator::Css("#to-approvals")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#approvals", "markup HKD/CNY payment").await);
+        c.find(Locator::Css("#approvals input[name=reason]")).await.unwrap().send_keys("checked against the rate policy").await.unwrap();
+        c.find(Locator::Css("#approvals button.approve")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#confirm-text", "→ 75 bps").await, "the confirmation says what changes");
+        accessible(&c, "the approval's confirmation").await;
+        c.find(Locator::Css("#confirm-decision")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#notice", "Approved").await);
+        assert!(shows(&c, "#approvals", "approved").await);
+        screenshot(&c, "ops-approvals").await;
+        accessible(&c, "the approvals queue").await;
+        c.close().await.unwrap();
+    });
+    let log = get(port, "/admin/api/audit?limit=20").json();
+    let approved = log.as_array().unwrap().iter().find(|e| e["action"] == "fx.markup.approved").expect("the approval is audited");
+    assert_eq!(
+        (approved["actor"].as_str(), approved["reason"].as_str()),
+        (Some("operator:fiona"), Some("checked against the rate policy"))
+    );
+}
