@@ -55,6 +55,8 @@ text_enum! {
         CardFrozen => "CARD_FROZEN",
         MerchantFrozen => "MERCHANT_FROZEN",
         AlreadyFrozen => "ALREADY_FROZEN",
+        /// The merchant's daily cap on takings is reached.
+        MerchantCapReached => "MERCHANT_CAP_REACHED",
         /// A risk rule declined the payment (the message names it).
         RiskDeclined => "RISK_DECLINED",
     }

@@ -125,6 +125,8 @@ fn operator_paths() -> Value {
         "/admin/api/approvals/{id}/approve": {"post": with_id(doc("Approve (not the operator who asked; the role it names): the action runs now"))},
         "/admin/api/approvals/{id}/reject": {"post": with_id(doc("Reject"))},
         "/admin/api/freezes": {"get": doc("The active freezes"), "post": doc("Freeze a person, a card or a merchant (kind, id, inbound_allowed): money out refused with ACCOUNT_FROZEN, CARD_FROZEN or MERCHANT_FROZEN")},
+        "/admin/api/merchants/{mchid}/daily-cap": {"put": with(doc("A merchant's daily cap on takings (UTC day): {currency, amount} in major units, amount null removes it; payments past it get MERCHANT_CAP_REACHED"),
+            json!([{"name": "mchid", "in": "path", "required": true, "schema": {"type": "string"}}]))},
         "/admin/api/risk/rules": {"get": doc("The risk engine's rule set"),
             "put": doc("Replace the rule set: [{id, when: {velocity: {scope: person|payee|merchant|card, measure: count|amount|declines, window_s, max}} | {new_payee: {amount_minor_over}} | {first_abroad: {}}, then: allow|step_up|decline}]")},
         "/admin/api/screening/lists/{list}": {"post": with(doc("Import a sanctions list, the body as published (ofac_sdn: sdn.csv; un: consolidated.xml); replaces that list or changes nothing, naming the bad line; everyone screened before is screened again"),

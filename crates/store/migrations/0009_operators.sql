@@ -111,3 +111,19 @@ CREATE TABLE risk_rules (
     updated_by TEXT NOT NULL,
     updated_at INT64 NOT NULL
 );
+
+-- Per-merchant daily caps on takings (UTC days), and each day's takings so far: a payment's guard adds
+-- to the day's row only while it stays within the cap.
+CREATE TABLE merchant_caps (
+    merchant_id INT64 PRIMARY KEY REFERENCES merchants (id),
+    currency INT64 NOT NULL,
+    cap_minor INT64 NOT NULL,
+    set_by TEXT NOT NULL,
+    set_at INT64 NOT NULL
+);
+CREATE TABLE merchant_cap_usage (
+    merchant_id INT64 NOT NULL,
+    day INT64 NOT NULL,
+    used_minor INT64 NOT NULL,
+    PRIMARY KEY (merchant_id, day)
+);

@@ -257,6 +257,29 @@ impl Merchants {
     }
 
     /// A merchant with its credentials (cached briefly; see `forget_changed`).
+    /// The guard that keeps today's (UTC) takings in `currency` within the merchant's daily cap, if it
+    /// has one in that currency.
+    pub(crate) async fn cap_guard(&self, merchant: MerchantId, currency: Currency, amount_minor: i64) -> Result<Option<::store::Effect>> {
+        let Some((cap_currency, cap_minor)) = self.core.read(move |c| store::daily_cap(c, merchant)).await? else { return Ok(None) };
+        if cap_currency != currency.numeric() {
+            return Ok(None);
+        }
+        let day = self.core.now_ms().div_euclid(86_400_000);
+        self.core.write(move |c| store::open_cap_day(c, merchant, day)).await?;
+        Ok(Some(store::cap_guard(merchant, day, amount_minor, cap_minor)))
+    }
+
+    /// Set a merchant's daily cap on takings (UTC day), or remove it (`None`), in one transaction with
+    /// its audit row.
+    pub async fn set_daily_cap(&self, mchid: &str, cap: Option<(Currency, i64)>, by: &str, audit: ::store::Effect) -> Result<()> {
+        let merchant = self.merchant(mchid).await?.merchant.id;
+        if cap.is_some_and(|(_, minor)| minor <= 0) {
+            return Err(PlatformError::invalid("amount", "a positive amount"));
+        }
+        let (by, now, cap) = (by.to_string(), self.core.now_ms(), cap.map(|(c, m)| (c.numeric(), m)));
+        self.core.transaction(move |c| store::set_daily_cap(c, merchant, cap, &by, now, &audit)).await
+    }
+
     /// Merchants a page at a time in id order: (id, mchid, name) (for screening them again).
     pub async fn names(&self, after: i64, limit: i64) -> Result<Vec<(i64, String, String)>> {
         self.core.read(move |c| store::names(c, after, limit)).await

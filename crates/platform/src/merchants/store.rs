@@ -341,3 +341,47 @@ pub(crate) fn names(c: &mut dyn Conn, after: i64, limit: i64) -> Result<Vec<(i64
         .map(|r| Ok((r.int("id")?, r.text("mchid")?, r.text("name")?)))
         .collect()
 }
+
+/// A merchant's daily cap: (currency numeric, cap in minor units).
+pub(crate) fn daily_cap(c: &mut dyn Conn, merchant: MerchantId) -> Result<Option<(u16, i64)>> {
+    c.query_one("SELECT currency, cap_minor FROM merchant_caps WHERE merchant_id = $1", params![merchant])?
+        .map(|r| Ok((r.uint("currency")?, r.int("cap_minor")?)))
+        .transpose()
+}
+
+/// Set (or, `None`, remove) a merchant's daily cap, with the audit row.
+pub(crate) fn set_daily_cap(
+    c: &mut dyn Conn,
+    merchant: MerchantId,
+    cap: Option<(u16, i64)>,
+    by: &str,
+    now_ms: i64,
+    audit: &Effect,
+) -> Result<()> {
+    match cap {
+        Some((currency, cap_minor)) => c.execute(
+            "INSERT INTO merchant_caps (merchant_id, currency, cap_minor, set_by, set_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (merchant_id) DO UPDATE SET currency = $2, cap_minor = $3, set_by = $4, set_at = $5",
+            params![merchant, i64::from(currency), cap_minor, by, now_ms],
+        )?,
+        None => c.execute("DELETE FROM merchant_caps WHERE merchant_id = $1", params![merchant])?,
+    };
+    c.execute(audit.sql, &audit.params).map(|_| ())
+}
+
+/// The day's usage row, so that the cap's guard has a row to change.
+pub(crate) fn open_cap_day(c: &mut dyn Conn, merchant: MerchantId, day: i64) -> Result<()> {
+    c.execute(
+        "INSERT INTO merchant_cap_usage (merchant_id, day, used_minor) VALUES ($1, $2, 0) ON CONFLICT (merchant_id, day) DO NOTHING",
+        params![merchant, day],
+    )
+    .map(|_| ())
+}
+
+/// The guard a payment commits with: the day's takings stay within the cap (exact: the committer decides
+/// guards in its transaction, one request after another).
+pub(crate) fn cap_guard(merchant: MerchantId, day: i64, amount_minor: i64, cap_minor: i64) -> Effect {
+    Effect {
+        sql: "UPDATE merchant_cap_usage SET used_minor = used_minor + $3 WHERE merchant_id = $1 AND day = $2 AND used_minor + $3 <= $4",
+        params: params![merchant, day, amount_minor, cap_minor].to_vec(),
+    }
+}

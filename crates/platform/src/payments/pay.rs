@@ -162,6 +162,11 @@ impl Payments {
             exchange: paid.exchange.as_ref(),
         })];
         guards.extend(quote_guard(&plan, person, &order, now));
+        let cap = self.merchants.cap_guard(order.merchant_id, order.currency, order.total_minor).await?;
+        let cap_guard = cap.map(|g| {
+            guards.push(g);
+            guards.len() - 1
+        });
         let chain = match &charge {
             Some(c) => {
                 guards.push(c.guard(now));
@@ -176,6 +181,9 @@ impl Payments {
         let outcome = match self.core.commit(Commit { guards, transfers: chain.chain.clone(), effects }).await {
             Ok(Committed::Applied(results)) => chain.outcome(&results).map(|_| ()),
             Ok(Committed::GuardFailed(0)) => Err(self.why_not_payable(order.id, person).await),
+            Ok(Committed::GuardFailed(i)) if Some(i) == cap_guard => {
+                Err(PlatformError::conflict(Conflict::MerchantCapReached, "this merchant has taken all it may today: try again tomorrow"))
+            }
             Ok(Committed::GuardFailed(1)) if plan.quote.is_some() => Err(self.why_not_usable(person, &plan, &how).await),
             Ok(Committed::GuardFailed(_)) => {
                 Err(PlatformError::Declined("the card charge was given back: pay again with a new request".into()))

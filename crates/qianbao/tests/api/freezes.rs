@@ -101,7 +101,38 @@ fn a_frozen_merchant_takes_no_order_and_no_payment(env: Env) {
     assert_eq!(bad.status, 400, "{}", bad.body);
 }
 
+fn a_merchants_daily_cap_stops_payments_exactly_at_the_cap(env: Env) {
+    let server = env.serve_with(&[], WALLET_ENV);
+    let port = server.port;
+    let m = TestMerchant::onboard(port, 60);
+    let cap = operator_request(
+        port,
+        "PUT",
+        &format!("/admin/api/merchants/{}/daily-cap", m.mchid),
+        Some(r#"{"currency":"CNY","amount":"5.00"}"#),
+    );
+    assert_eq!(cap.status, 200, "{}", cap.body);
+    let payer = funded(port, "+8613900001501", "Payer");
+    let pay = |no: &str, total: i64| {
+        let code = m.native_order(no, total, "http://127.0.0.1:9/notify");
+        payer.post_keyed("/api/v1/merchant-payments", &json!({"code_url": code, "pin": PIN}).to_string(), &format!("cap-{no}"))
+    };
+    assert_eq!(pay("CAP0001", 300).status, 201);
+    assert_eq!(pay("CAP0002", 200).status, 201, "exactly at the cap is within it");
+    let over = pay("CAP0003", 1);
+    assert_eq!((over.status, over.json()["code"].as_str()), (409, Some("MERCHANT_CAP_REACHED")), "{}", over.body);
+    assert_eq!(payer.available("CNY"), "95.00", "the refused payment moved nothing");
+    let bad =
+        operator_request(port, "PUT", &format!("/admin/api/merchants/{}/daily-cap", m.mchid), Some(r#"{"currency":"CNY","amount":"-1"}"#));
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let removed =
+        operator_request(port, "PUT", &format!("/admin/api/merchants/{}/daily-cap", m.mchid), Some(r#"{"currency":"CNY","amount":null}"#));
+    assert_eq!(removed.status, 200);
+    assert_eq!(pay("CAP0004", 1).status, 201, "no cap, no limit");
+}
+
 both_backends!(
+    a_merchants_daily_cap_stops_payments_exactly_at_the_cap,
     a_frozen_person_sends_nothing_and_receives_only_when_the_freeze_allows_it,
     lifting_a_freeze_takes_a_second_risk_operator,
     a_frozen_card_is_charged_for_nothing,

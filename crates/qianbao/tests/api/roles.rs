@@ -32,6 +32,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/admin/api/freezes", "risk"),
     ("GET", "/admin/api/freezes", "risk support"),
     ("POST", "/admin/api/freezes/{id}/lift", "risk"),
+    ("PUT", "/admin/api/merchants/{mchid}/daily-cap", "risk"),
     ("GET", "/admin/api/risk/rules", "risk"),
     ("PUT", "/admin/api/risk/rules", "risk"),
     ("POST", "/admin/api/screening/lists/{list}", "risk"),

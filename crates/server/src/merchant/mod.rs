@@ -187,6 +187,7 @@ impl From<PlatformError> for WxError {
                     Conflict::OrderClosed => (StatusCode::BAD_REQUEST, "ORDER_CLOSED"),
                     Conflict::NotEnough => (StatusCode::FORBIDDEN, "NOT_ENOUGH"),
                     Conflict::MerchantFrozen => (StatusCode::FORBIDDEN, "NO_AUTH"),
+                    Conflict::MerchantCapReached => (StatusCode::FORBIDDEN, "RULE_LIMIT"),
                     Conflict::AccountFrozen | Conflict::CardFrozen => (StatusCode::FORBIDDEN, "ACCOUNT_ERROR"),
                     Conflict::RegionRule | Conflict::LimitCrossBorderDaily | Conflict::LimitCrossBorderYearly | Conflict::RiskDeclined => {
                         (StatusCode::FORBIDDEN, "RULE_LIMIT")

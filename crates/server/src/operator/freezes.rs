@@ -54,3 +54,25 @@ pub(super) async fn request_lift(op: Operator, state: St, Path(id): Path<String>
 pub(super) struct LiftIn {
     pub freeze_id: String,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CapIn {
+    currency: String,
+    /// Major units (`"500.00"`); `null` removes the cap.
+    amount: Option<String>,
+}
+
+/// A merchant's daily cap on takings (risk): payments past it are refused with `MERCHANT_CAP_REACHED`.
+pub(super) async fn set_daily_cap(op: Operator, state: St, Path(mchid): Path<String>, body: axum::body::Bytes) -> Answer<Json<Value>> {
+    let r: CapIn = parse_json(&body)?;
+    let currency = money::Currency::from_code(&r.currency).map_err(|_| ApiError::bad_request("currency: an ISO 4217 code"))?;
+    let cap = match &r.amount {
+        Some(a) => Some(money::Money::parse_positive(a, currency).map_err(|e| ApiError::bad_request(format!("amount: {e}")))?),
+        None => None,
+    };
+    let detail = cap.map_or("removed".to_string(), |m| format!("{m} a day"));
+    let audit = state.platform.audit.effect(&op.user.actor(), "merchants.set_daily_cap", &format!("merchant:{mchid}"), &detail, &op.reason);
+    state.platform.merchants.set_daily_cap(&mchid, cap.map(|m| (currency, m.minor())), &op.user.actor(), audit).await?;
+    Ok(Json(json!({"mchid": mchid, "currency": currency.code(), "amount": r.amount})))
+}

@@ -105,6 +105,7 @@ fn table() -> Handlers {
     at(t, "POST", "/admin/api/freezes", Roles(&[Risk]), freezes::freeze);
     at(t, "GET", "/admin/api/freezes", Roles(&[Risk, Support]), freezes::active);
     at(t, "POST", "/admin/api/freezes/{id}/lift", Roles(&[Risk]), freezes::request_lift);
+    at(t, "PUT", "/admin/api/merchants/{mchid}/daily-cap", Roles(&[Risk]), freezes::set_daily_cap);
     at(t, "GET", "/admin/api/risk/rules", Roles(&[Risk]), risk_rules::rules);
     at(t, "PUT", "/admin/api/risk/rules", Roles(&[Risk]), risk_rules::set_rules);
     at(t, "POST", "/admin/api/screening/lists/{list}", Roles(&[Risk]), screening::import);
