@@ -171,6 +171,16 @@ impl RedPackets {
             return self.red_packet(sender, id).await;
         }
         let amounts = self.draw(&packet);
+        let judged = crate::risk::Attempt {
+            person: sender,
+            payee: packet.receiver,
+            merchant: None,
+            card: None,
+            currency: packet.currency.numeric(),
+            amount_minor: packet.total_minor,
+            cross_border: false,
+        };
+        self.people.assess(&judged, request.pin).await?;
         self.people.authorize_payment(sender, packet.total_minor, request.pin).await?;
         let escrow = NewAccount {
             id: packet.escrow(),
@@ -198,6 +208,7 @@ impl RedPackets {
         match self.core.commit(commit).await? {
             Committed::Applied(results) => {
                 chain.outcome(&results)?;
+                self.people.risk.record(&judged, false);
             }
             Committed::GuardFailed(_) => {} // the same request raced in first: follow it
         }

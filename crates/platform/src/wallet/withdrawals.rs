@@ -51,6 +51,16 @@ impl Wallet {
                 _ => Ok(existing.view()),
             };
         }
+        let judged = crate::risk::Attempt {
+            person,
+            payee: None,
+            merchant: None,
+            card: None,
+            currency: currency.numeric(),
+            amount_minor: op.amount_minor,
+            cross_border: false,
+        };
+        self.people.assess(&judged, request.pin).await?;
         self.people.authorize_payment(person, op.amount_minor, request.pin).await?;
         let hold = NewTransfer {
             id: hold_id(op.id),
@@ -69,6 +79,7 @@ impl Wallet {
         match self.core.commit(commit).await? {
             Committed::Applied(results) => {
                 chain.outcome(&results)?;
+                self.people.risk.record(&judged, false);
             }
             // The same request raced in: it holds the money; follow it.
             Committed::GuardFailed(_) => return Box::pin(self.withdraw(person, request, key)).await,

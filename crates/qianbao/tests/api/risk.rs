@@ -124,7 +124,29 @@ fn a_rule_set_that_does_not_parse_is_refused_and_the_old_one_stays(env: Env) {
     assert_eq!(get(port, "/admin/api/risk/rules").json(), good);
 }
 
+fn the_person_velocity_counts_red_packets_and_withdrawals_too(env: Env) {
+    let server = env.serve_with(&[], WALLET_ENV);
+    let port = server.port;
+    let (ann, ben, _) = people(port);
+    let rules = json!([{"id": "one-a-day", "when": {"velocity": {"scope": "person", "measure": "count", "window_s": 86400, "max": 1}}, "then": "decline"}]);
+    assert_eq!(set_rules(port, rules).status, 200);
+    let packet = json!({"split": "single", "to_person_id": ben.id, "currency": "CNY", "amount": "8.00", "pin": PIN}).to_string();
+    let sent = ann.post_keyed("/api/v1/red-packets", &packet, "rp-1");
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let account = ann.post("/api/v1/bank-accounts", r#"{"bank":"ICBC","holder_name":"Ann Lee","number":"6222021234567890123"}"#);
+    let id = account.json()["id"].as_str().unwrap().to_string();
+    let out = ann.post_keyed(
+        "/api/v1/withdrawals",
+        &json!({"bank_account_id": id, "amount": "1.00", "currency": "CNY", "pin": PIN}).to_string(),
+        "wd-1",
+    );
+    assert_eq!((out.status, out.json()["code"].as_str()), (409, Some("RISK_DECLINED")), "{}", out.body);
+    let again = ann.post_keyed("/api/v1/red-packets", &packet.replace("8.00", "9.00"), "rp-2");
+    assert_eq!(again.json()["code"], "RISK_DECLINED", "{}", again.body);
+}
+
 both_backends!(
+    the_person_velocity_counts_red_packets_and_withdrawals_too,
     a_velocity_rule_declines_the_burst_and_no_one_else,
     an_amount_rule_counts_money_in_the_window,
     a_new_payee_above_an_amount_needs_the_pin_under_the_no_pin_threshold,
