@@ -167,8 +167,11 @@ fn a_duplicate_pay_call_pays_once_and_a_reused_id_is_refused(env: Env) {
 }
 
 /// Today's date (UTC), YYYY-MM-DD.
-fn today() -> String {
-    let t = wxpay::time::civil(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64);
+/// The server's day (UTC), read off its own clock: the test's may have passed midnight since.
+fn server_today(port: u16) -> String {
+    let r = post(port, "/admin/api/sandbox/clock", r#"{"advance_s":0}"#);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = wxpay::time::civil(r.json()["now_ms"].as_i64().unwrap() / 1_000);
     format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)
 }
 
@@ -180,10 +183,11 @@ fn the_days_reconciliation_finds_what_one_side_booked_differently(env: Env) {
     let extra =
         json!({"paymentRequestId": "only-at-network", "direction": "out", "amount": {"currency": "THB", "value": "500"}}).to_string();
     assert_eq!(request(net.network_port, "POST", "/sandbox/v1/report-lines", None, Some(&extra)).unwrap().status, 201);
-    let day = today();
+    let day = server_today(net.server.port);
     let early = get(net.server.port, &format!("/admin/api/networks/sandbox-th/reconciliations/{day}"));
     assert_eq!(early.status, 400, "a day is reconciled once it has ended: {}", early.body);
-    advance_clock(net.server.port, 86_400);
+    // A day later, and past the ten minutes the network has to finish its report.
+    advance_clock(net.server.port, 86_400 + 900);
     let r = get(net.server.port, &format!("/admin/api/networks/sandbox-th/reconciliations/{day}"));
     assert_eq!(r.status, 200, "{}", r.body);
     let report = r.json();
