@@ -34,7 +34,8 @@ pub(crate) async fn run(p: &Platform) -> Result<DeadlineReport> {
         + p.payments.purge(PURGE_ROWS_MAX).await?
         + p.merchants.purge_nonces(PURGE_ROWS_MAX).await?
         + p.merchants.purge_console_sessions(PURGE_ROWS_MAX).await?
-        + p.operators.purge_sessions(PURGE_ROWS_MAX).await?;
+        + p.operators.purge_sessions(PURGE_ROWS_MAX).await?
+        + p.people.erase_closed(PURGE_ROWS_MAX).await?;
     Ok(DeadlineReport {
         top_ups_settled,
         withdrawals_settled,

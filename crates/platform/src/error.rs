@@ -57,6 +57,8 @@ text_enum! {
         AlreadyFrozen => "ALREADY_FROZEN",
         /// The merchant's daily cap on takings is reached.
         MerchantCapReached => "MERCHANT_CAP_REACHED",
+        /// A wallet is closed only when nothing remains in it.
+        BalanceRemains => "BALANCE_REMAINS",
         /// A risk rule declined the payment (the message names it).
         RiskDeclined => "RISK_DECLINED",
     }

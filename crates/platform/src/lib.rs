@@ -312,6 +312,11 @@ impl Platform {
         Ok((imported, hits))
     }
 
+    /// Close a person's wallet at their request (see [`privacy::Privacy::close`]).
+    pub async fn close_wallet(&self, person: PersonId, pin: &str) -> Result<i64> {
+        self.privacy.close(person, pin, self.core.now_ms()).await
+    }
+
     /// Everything held about a person, for them (see [`privacy`]).
     pub async fn export_person(&self, person: PersonId) -> Result<serde_json::Value> {
         self.privacy.export(person, &self.history, self.core.now_ms()).await

@@ -188,6 +188,8 @@ fn base_document() -> Value {
                 Some(body(&["phone", "password"], json!({"phone": {"type": "string"}, "password": {"type": "string"}}))), false)},
             "/api/v1/sessions/current": {"delete": op("Sign out", true, None, false)},
             "/api/v1/me": {"get": op("Profile and balances", true, None, false)},
+            "/api/v1/me/close": {"post": op("Close my wallet (nothing may remain in it: BALANCE_REMAINS); sessions end, sign-in is refused, personal data erased after five years", true,
+                Some(body(&["pin"], json!({"pin": pin}))), false)},
             "/api/v1/me/export": {"get": op("Everything Qianbao holds about me (JSON download): profile, KYC record, balances, cards, bank accounts, friends, groups, history, what operators did about me", true, None, false)},
             "/api/v1/me/pin": {"put": op("Set or change the 6-digit payment PIN", true,
                 Some(body(&["pin"], json!({"pin": pin, "current_pin": pin}))), false)},

@@ -127,3 +127,9 @@ CREATE TABLE merchant_cap_usage (
     used_minor INT64 NOT NULL,
     PRIMARY KEY (merchant_id, day)
 );
+
+-- Closing a wallet: when it was closed, when its personal data is erased, and when it was.
+ALTER TABLE people ADD COLUMN closed_at INT64;
+ALTER TABLE people ADD COLUMN erase_after INT64;
+ALTER TABLE people ADD COLUMN erased_at INT64;
+CREATE INDEX people_erase_after ON people (erase_after) WHERE erase_after IS NOT NULL AND erased_at IS NULL;

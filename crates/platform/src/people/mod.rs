@@ -210,6 +210,27 @@ impl People {
         }
     }
 
+    /// Close a person's wallet (see `privacy::Privacy::close`): their sessions end (on other instances
+    /// within the session cache's bound) and sign-in is refused; the personal data is erased after
+    /// `retention_ms`. `false` when it was closed already.
+    pub(crate) async fn close(&self, person: PersonId, retention_ms: i64) -> Result<bool> {
+        let now = self.core.now_ms();
+        let closed = self.core.transaction(move |c| store::close(c, person, now, now + retention_ms)).await?;
+        self.sessions.clear();
+        self.forget(person);
+        Ok(closed)
+    }
+
+    /// Erase closed wallets' personal data past retention, a bounded number per call.
+    pub(crate) async fn erase_closed(&self, limit: i64) -> Result<u64> {
+        let now = self.core.now_ms();
+        let erased = self.core.write(move |c| store::erase_closed(c, now, limit)).await?;
+        if erased > 0 {
+            self.people.clear();
+        }
+        Ok(erased)
+    }
+
     pub async fn sign_out(&self, token: &str) -> Result<()> {
         let hash = crypto::sha256(token.as_bytes());
         self.sessions.forget(&hash);

@@ -47,7 +47,7 @@ pub(crate) fn by_phone(c: &mut dyn Conn, phone: &str) -> Result<Option<Person>> 
 
 /// The person and password hash behind a phone number.
 pub(crate) fn credentials(c: &mut dyn Conn, phone: &str) -> Result<Option<(PersonId, String)>> {
-    let row = c.query_one("SELECT id, password_hash FROM people WHERE phone = $1", params![phone])?;
+    let row = c.query_one("SELECT id, password_hash FROM people WHERE phone = $1 AND closed_at IS NULL", params![phone])?;
     row.map(|r| Ok((PersonId::new(r.int("id")?), r.text("password_hash")?))).transpose()
 }
 
@@ -156,4 +156,24 @@ pub(crate) fn seal_document(c: &mut dyn Conn, person: PersonId, sealed: Vec<u8>,
         params![sealed, mac, person],
     )?;
     Ok(())
+}
+
+/// Close a wallet: `false` when it was closed already. Its sessions end with it.
+pub(crate) fn close(c: &mut dyn Conn, person: PersonId, now_ms: i64, erase_after_ms: i64) -> Result<bool> {
+    let closed = c.execute(
+        "UPDATE people SET closed_at = $2, erase_after = $3 WHERE id = $1 AND closed_at IS NULL",
+        params![person, now_ms, erase_after_ms],
+    )? == 1;
+    c.execute("DELETE FROM sessions WHERE person_id = $1", params![person])?;
+    Ok(closed)
+}
+
+/// Erase the personal data of up to `limit` closed wallets past their retention: the phone number (the
+/// row keeps a placeholder, so the number may register again), names and the identity document. The
+/// person's id stays: the ledger and the history refer to it, pseudonymous.
+pub(crate) fn erase_closed(c: &mut dyn Conn, now_ms: i64, limit: i64) -> Result<u64> {
+    c.execute(
+        "UPDATE people SET phone = 'erased:' || CAST(id AS TEXT), display_name = '', legal_name = NULL, id_document = NULL, id_document_sealed = NULL, id_document_mac = NULL, erased_at = $1 WHERE id IN (SELECT id FROM people WHERE erase_after <= $1 AND erased_at IS NULL LIMIT $2)",
+        params![now_ms, limit],
+    )
 }

@@ -22,7 +22,27 @@ pub struct Privacy {
     audit: Arc<Audit>,
 }
 
+/// Closed wallets' personal data is kept this long (the record-keeping rules for payment institutions
+/// ask for five years), then erased.
+pub const CLOSED_RETENTION_MS: i64 = 5 * 365 * 86_400_000;
+
 impl Privacy {
+    /// Close the person's wallet at their request, with their PIN. Refused while money remains in it or is
+    /// on its way (`BALANCE_REMAINS`: withdraw it first). The answer: when the personal data is erased.
+    pub async fn close(&self, person: PersonId, pin: &str, now_ms: i64) -> Result<i64> {
+        self.people.verify_pin(person, pin).await?;
+        let money = self.wallet.balances(person).await?;
+        let zero = |s: &str| s.bytes().all(|b| b == b'0' || b == b'.');
+        if money.iter().any(|b| !zero(&b.available) || !zero(&b.outgoing_pending) || !zero(&b.incoming_pending)) {
+            return Err(crate::PlatformError::conflict(
+                crate::Conflict::BalanceRemains,
+                "money remains in this wallet or is on its way: withdraw it first",
+            ));
+        }
+        self.people.close(person, CLOSED_RETENTION_MS).await?;
+        Ok(now_ms + CLOSED_RETENTION_MS)
+    }
+
     pub(crate) fn new(people: Arc<People>, wallet: Arc<Wallet>, social: Arc<Social>, audit: Arc<Audit>) -> Privacy {
         Privacy { people, wallet, social, audit }
     }

@@ -48,4 +48,53 @@ fn a_persons_export_holds_everything_about_them_and_nothing_of_anyone_else(env: 
     assert_eq!(request(port, "GET", "/api/v1/me/export", None, None).unwrap().status, 401);
 }
 
-both_backends!(a_persons_export_holds_everything_about_them_and_nothing_of_anyone_else);
+fn a_wallet_closes_only_when_empty_and_its_personal_data_is_erased_after_retention(env: Env) {
+    let server = env.serve_with(&[], WALLET_ENV);
+    let port = server.port;
+    let full = Wallet::register(port, "+8613900002101", "Full");
+    full.set_pin("135790");
+    full.top_up("1.00", "135790");
+    let refused = full.post("/api/v1/me/close", r#"{"pin":"135790"}"#);
+    assert_eq!((refused.status, refused.json()["code"].as_str()), (409, Some("BALANCE_REMAINS")), "{}", refused.body);
+    assert_eq!(full.get("/api/v1/me").status, 200, "still open");
+    let empty = Wallet::register(port, "+8613900002102", "Empty");
+    empty.set_pin("135790");
+    assert_eq!(empty.post("/api/v1/me/close", r#"{"pin":"000000"}"#).status, 403, "the PIN guards it");
+    let closed = empty.post("/api/v1/me/close", r#"{"pin":"135790"}"#);
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    assert_eq!(empty.get("/api/v1/me").status, 401, "its sessions ended");
+    let again =
+        request(port, "POST", "/api/v1/sessions", None, Some(r#"{"phone":"+8613900002102","password":"correct horse battery"}"#)).unwrap();
+    assert_eq!(
+        (again.status, again.json()["code"].as_str()),
+        (409, Some("SIGN_IN_FAILED")),
+        "a closed wallet does not sign in: {}",
+        again.body
+    );
+    let taken = request(
+        port,
+        "POST",
+        "/api/v1/people",
+        None,
+        Some(r#"{"phone":"+8613900002102","password":"qianbao-demo","region":"CN","display_name":"New"}"#),
+    )
+    .unwrap();
+    assert_eq!(taken.status, 409, "the number is kept through the retention period: {}", taken.body);
+    advance_clock(port, 5 * 365 * 86_400 + 60);
+    std::thread::sleep(std::time::Duration::from_millis(2_500)); // the deadline sweep erases it
+    let fresh = request(
+        port,
+        "POST",
+        "/api/v1/people",
+        None,
+        Some(r#"{"phone":"+8613900002102","password":"qianbao-demo","region":"CN","display_name":"New"}"#),
+    )
+    .unwrap();
+    assert_eq!(fresh.status, 201, "erased: the number may register again: {}", fresh.body);
+    assert_ne!(fresh.json()["id"], empty.id.as_str(), "a new person, not the old one");
+}
+
+both_backends!(
+    a_persons_export_holds_everything_about_them_and_nothing_of_anyone_else,
+    a_wallet_closes_only_when_empty_and_its_personal_data_is_erased_after_retention,
+);

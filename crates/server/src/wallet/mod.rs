@@ -53,6 +53,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/sessions/current", axum::routing::delete(people::sign_out))
         .route("/api/v1/me/pin", axum::routing::put(people::set_pin))
         .route("/api/v1/me/kyc", post(people::submit_kyc))
+        .route("/api/v1/me/close", post(people::close))
         .route("/api/v1/friends", post(social::add_friend))
         .route("/api/v1/friends/{id}/accept", post(social::accept_friend))
         .route("/api/v1/groups", post(social::create_group))

@@ -50,6 +50,19 @@ pub(super) async fn me(SignedIn(id): SignedIn, state: St) -> Answer<Response> {
     Ok(json(StatusCode::OK, &serde_json::json!({"person": p, "balances": balances})))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CloseIn {
+    pin: String,
+}
+
+/// Close my wallet (nothing may remain in it); my personal data is erased after the retention period.
+pub(super) async fn close(SignedIn(id): SignedIn, state: St, body: axum::body::Bytes) -> Answer<Response> {
+    let r: CloseIn = parse(&body)?;
+    let erased_after_ms = state.platform.close_wallet(id, &r.pin).await?;
+    Ok(json(StatusCode::OK, &serde_json::json!({"closed": true, "personal_data_erased_after_ms": erased_after_ms})))
+}
+
 /// Everything Qianbao holds about the signed-in person, as a JSON download.
 pub(super) async fn export(SignedIn(id): SignedIn, state: St) -> Answer<Response> {
     let data = state.platform.export_person(id).await?;
