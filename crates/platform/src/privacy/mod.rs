@@ -31,9 +31,7 @@ impl Privacy {
     /// on its way (`BALANCE_REMAINS`: withdraw it first). The answer: when the personal data is erased.
     pub async fn close(&self, person: PersonId, pin: &str, now_ms: i64) -> Result<i64> {
         self.people.verify_pin(person, pin).await?;
-        let money = self.wallet.balances(person).await?;
-        let zero = |s: &str| s.bytes().all(|b| b == b'0' || b == b'.');
-        if money.iter().any(|b| !zero(&b.available) || !zero(&b.outgoing_pending) || !zero(&b.incoming_pending)) {
+        if self.wallet.holds_money(person).await? {
             return Err(crate::PlatformError::conflict(
                 crate::Conflict::BalanceRemains,
                 "money remains in this wallet or is on its way: withdraw it first",

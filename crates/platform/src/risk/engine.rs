@@ -266,7 +266,7 @@ fn fires(seen: &Counters, when: &Condition, a: &Attempt, now_ms: i64) -> bool {
             let recent = events.into_iter().flatten().filter(|e| e.0 >= since);
             match measure {
                 Measure::Count => recent.filter(|e| !e.2).count() as i64 + 1 > *max,
-                Measure::Amount => recent.filter(|e| !e.2).map(|e| e.1).sum::<i64>().saturating_add(a.amount_minor) > *max,
+                Measure::Amount => recent.filter(|e| !e.2).fold(a.amount_minor, |sum, e| sum.saturating_add(e.1)) > *max,
                 Measure::Declines => recent.filter(|e| e.2).count() as i64 >= *max,
             }
         }

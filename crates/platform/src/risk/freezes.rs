@@ -76,6 +76,15 @@ impl Freezes {
 
     /// Freeze a subject now (risk). Freezing what is frozen is refused: lift first, then freeze anew.
     pub async fn freeze(&self, acting: Acting<'_>, kind: FreezeKind, subject: &str, inbound_allowed: bool) -> Result<Freeze> {
+        self.freeze_as(&acting.by.actor(), acting.reason, kind, subject, inbound_allowed).await
+    }
+
+    /// Freeze a subject because screening found a possible match (the reason names it).
+    pub(crate) async fn freeze_by_screening(&self, kind: FreezeKind, subject: &str, reason: &str) -> Result<Freeze> {
+        self.freeze_as("operator:screening", reason, kind, subject, true).await
+    }
+
+    async fn freeze_as(&self, actor: &str, reason: &str, kind: FreezeKind, subject: &str, inbound_allowed: bool) -> Result<Freeze> {
         if subject.is_empty() || subject.len() > 64 {
             return Err(PlatformError::invalid("id", "1 to 64 characters"));
         }
@@ -85,33 +94,19 @@ impl Freezes {
             kind,
             subject: subject.to_string(),
             inbound_allowed: inbound_allowed && kind == FreezeKind::Person,
-            reason: acting.reason.to_string(),
-            frozen_by: acting.by.actor(),
+            reason: reason.to_string(),
+            frozen_by: actor.to_string(),
             frozen_at_ms: now,
             lifted_by: None,
             lifted_at_ms: None,
         };
         let detail = if freeze.inbound_allowed { "money out stopped, money in allowed" } else { "money out and in stopped" };
-        let audit = self.audit.effect(&freeze.frozen_by, "risk.freeze", &format!("{kind}:{subject}"), detail, acting.reason);
+        let audit = self.audit.effect(actor, "risk.freeze", &format!("{kind}:{subject}"), detail, reason);
         let f = freeze.clone();
         if !self.core.transaction(move |c| store::insert(c, &f, &audit)).await? {
             return Err(PlatformError::conflict(Conflict::AlreadyFrozen, format!("this {kind} is frozen already")));
         }
         Ok(freeze)
-    }
-
-    /// Freeze a subject because screening found a possible match (the reason names it).
-    pub(crate) async fn freeze_by_screening(&self, kind: FreezeKind, subject: &str, reason: &str) -> Result<Freeze> {
-        let by = crate::operators::OperatorUser {
-            id: 0,
-            username: "screening".into(),
-            roles: Vec::new(),
-            totp: false,
-            disabled: false,
-            created_at_ms: 0,
-            created_by: "platform".into(),
-        };
-        self.freeze(Acting { by: &by, reason }, kind, subject, true).await
     }
 
     pub async fn get(&self, id: i64) -> Result<Freeze> {

@@ -162,6 +162,19 @@ impl Wallet {
         Ok(())
     }
 
+    /// Whether any of the person's wallets holds money or has money on its way in or out (read off the
+    /// ledger's balances in minor units).
+    pub async fn holds_money(&self, person: PersonId) -> Result<bool> {
+        for currency in self.currencies(person).await? {
+            if let Some(a) = self.core.account(crate::chart::wallet(person, currency)).await?
+                && (a.credits_posted != a.debits_posted || a.debits_pending != 0 || a.credits_pending != 0)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     pub async fn balances(&self, person: PersonId) -> Result<Vec<Balance>> {
         let currencies = self.currencies(person).await?;
         let ids: Vec<u128> = currencies.iter().map(|c| crate::chart::wallet(person, *c)).collect();
