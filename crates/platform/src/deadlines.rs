@@ -19,6 +19,8 @@ pub struct DeadlineReport {
     pub orders_closed: usize,
     pub settlements: usize,
     pub card_refunds_finished: usize,
+    /// Movements held for review past their deadline, their money returned.
+    pub reviews_expired: usize,
 }
 
 /// Top-ups and withdrawals the rail has answered (or that were interrupted), card payments interrupted
@@ -46,5 +48,6 @@ pub(crate) async fn run(p: &Platform) -> Result<DeadlineReport> {
         orders_closed: p.payments.close_due_orders().await?,
         settlements: p.settlement.settle_due_day().await?,
         card_refunds_finished: p.payments.finish_interrupted_card_refunds().await?,
+        reviews_expired: p.reviews.sweep().await?,
     })
 }

@@ -61,6 +61,11 @@ text_enum! {
         BalanceRemains => "BALANCE_REMAINS",
         /// A risk rule declined the payment (the message names it).
         RiskDeclined => "RISK_DECLINED",
+        /// The transfer is held for a risk review: it cannot be accepted or declined until a reviewer
+        /// releases it (or returns the money to its sender).
+        HeldForReview => "HELD_FOR_REVIEW",
+        /// The review was decided already.
+        ReviewDecided => "REVIEW_DECIDED",
     }
 }
 

@@ -198,6 +198,7 @@ pub struct Platform {
     pub audit: Arc<audit::Audit>,
     pub operators: Arc<operators::Operators>,
     pub freezes: risk::Freezes,
+    pub reviews: risk::Reviews,
     pub sanctions: risk::Sanctions,
     pub privacy: privacy::Privacy,
     pub idempotency: Arc<idempotency::Idempotency>,
@@ -227,6 +228,7 @@ impl Platform {
         let audit = Arc::new(audit::Audit::new(core.clone()));
         let operators = Arc::new(operators::Operators::new(core.clone(), audit.clone()));
         let freezes = risk::Freezes::new(core.clone(), audit.clone());
+        let reviews = risk::Reviews::new(core.clone(), audit.clone(), p2p.clone(), wallet.clone());
         let sanctions = risk::Sanctions::new(core.clone(), audit.clone());
         let privacy = privacy::Privacy::new(people.clone(), wallet.clone(), social.clone(), audit.clone());
         let idempotency = Arc::new(idempotency::Idempotency::new(core.clone()));
@@ -250,6 +252,7 @@ impl Platform {
             audit,
             operators,
             freezes,
+            reviews,
             sanctions,
             privacy,
             idempotency,

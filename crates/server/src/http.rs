@@ -72,18 +72,36 @@ pub async fn bounded_body(request: Request, next: Next) -> Response {
 }
 
 /// Requests that may change something run to completion whatever the client does: the handler runs
-/// in a task of its own, so a client that hangs up cannot cancel it between two steps.
+/// in a task of its own, so a client that hangs up cannot cancel it between two steps. The task knows
+/// where a person's request came from, for the risk engine ([`origin`]).
 pub async fn detach(request: Request, next: Next) -> Response {
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(request).await;
     }
-    match tokio::spawn(next.run(request)).await {
+    let origin = origin(&request);
+    match tokio::spawn(platform::risk::engine::ORIGIN.scope(origin, next.run(request))).await {
         Ok(response) => response,
         Err(e) => {
             tracing::error!(error = %e, "a request's task failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "internal error; see the server log")
         }
     }
+}
+
+/// A person's request's origin: the client's address and the app's `Qianbao-Device` id (1 to 64
+/// printable ASCII characters; another value is ignored). Only the wallet API and pages: a merchant's
+/// server calling the merchant API is not the payer's device.
+fn origin(request: &Request) -> platform::risk::engine::Origin {
+    let path = request.uri().path();
+    if !(path.starts_with("/api/v1/") || path.starts_with("/wallet")) {
+        return platform::risk::engine::Origin::default();
+    }
+    let device = request
+        .headers()
+        .get("qianbao-device")
+        .and_then(|v| v.to_str().ok())
+        .filter(|d| (1..=64).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_graphic()));
+    platform::risk::engine::Origin { ip: request.extensions().get::<ClientAddr>().map(|c| c.0.ip()), device: device.map(str::to_string) }
 }
 
 /// One line per request: method, path, status, latency. Never headers (they carry tokens) or bodies.

@@ -58,6 +58,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "qr_networks", include_str!("../migrations/0007_qr_networks.sql")),
     (8, "merchant_console", include_str!("../migrations/0008_merchant_console.sql")),
     (9, "operators", include_str!("../migrations/0009_operators.sql")),
+    (10, "risk_reviews", include_str!("../migrations/0010_risk_reviews.sql")),
 ];
 
 pub(crate) fn latest_version() -> i64 {

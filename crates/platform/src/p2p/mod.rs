@@ -5,12 +5,17 @@
 //!
 //! A transfer's id derives from the sender's idempotency key: the same request can only ever make the
 //! same transfer, however late it is retried.
+//!
+//! A transfer the risk engine holds for review is made the same way (the money is held alike) with its
+//! review; it cannot be accepted or declined until a reviewer releases it, and a reviewer may instead
+//! return the money (see [`crate::risk::reviews`]).
 
 mod store;
 
 use crate::core::{Commit, Committed, Core};
 use crate::history::{HistoryItem, HistoryKind, Window};
 use crate::people::{Direction, People, leg_ids};
+use crate::risk::reviews::{Decision, Review, ReviewKind};
 use crate::social::Social;
 use crate::wallet::{self, ChargeFor, Wallet};
 use crate::{Conflict, PersonId, PlatformError, Result, chart};
@@ -26,6 +31,37 @@ text_enum! {
         Declined => "declined",
         /// Not accepted in time: the money went back to the sender.
         Refunded => "refunded",
+        /// Held for a risk review: the money is on its way, not yet acceptable.
+        Held => "held",
+        /// A risk review gave the money back to the sender.
+        Returned => "returned",
+    }
+}
+
+/// Whether a transfer is held for review (`p2p_transfers.held`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hold {
+    None = 0,
+    Waiting = 1,
+    Returned = 2,
+}
+
+impl Hold {
+    fn of(stored: i64) -> Hold {
+        match stored {
+            1 => Hold::Waiting,
+            2 => Hold::Returned,
+            _ => Hold::None,
+        }
+    }
+
+    /// The state shown: the ledger's, unless a review holds the money or returned it.
+    fn shown(self, ledger: P2pState) -> P2pState {
+        match (self, ledger) {
+            (Hold::Waiting, P2pState::Pending) => P2pState::Held,
+            (Hold::Returned, P2pState::Declined) => P2pState::Returned,
+            (_, state) => state,
+        }
     }
 }
 
@@ -51,6 +87,7 @@ pub(crate) struct Sent {
     pub note: String,
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
+    pub held: Hold,
 }
 
 /// A transfer, as its sender or receiver sees it.
@@ -116,15 +153,18 @@ impl P2p {
             user_data: sent.id as u128,
         };
         let attempt = crate::risk::Attempt {
-            person: sender,
             payee: Some(sent.receiver),
-            merchant: None,
             card: request.card,
-            currency: sent.currency.numeric(),
-            amount_minor: sent.amount_minor,
-            cross_border: false,
+            ..crate::risk::Attempt::of(crate::risk::engine::Kind::Transfer, sender, sent.currency.numeric(), sent.amount_minor)
         };
-        self.people.assess(&attempt, request.pin).await?;
+        let held = self.people.assess(&attempt, request.pin).await?;
+        let (mut sent, mut effects) = (sent, Vec::new());
+        if let Some(held) = &held {
+            let review =
+                Review::waiting(ReviewKind::Transfer, sent.id, &attempt, sent.currency, held, sent.created_at_ms, sent.expires_at_ms);
+            effects.push(review.open());
+            sent.held = Hold::Waiting;
+        }
         if request.card.is_none() {
             self.people.authorize_payment(sender, sent.amount_minor, request.pin).await?;
         }
@@ -150,7 +190,7 @@ impl P2p {
                 (chain.funded_by(charge.funding), Some(charge))
             }
         };
-        let outcome = match self.core.commit(Commit { guards, transfers: chain.chain.clone(), effects: Vec::new() }).await {
+        let outcome = match self.core.commit(Commit { guards, transfers: chain.chain.clone(), effects }).await {
             Ok(Committed::Applied(results)) => chain.outcome(&results).map(|_| true),
             Ok(Committed::GuardFailed(0)) => Ok(false), // the same request raced in first: follow it
             Ok(Committed::GuardFailed(_)) => {
@@ -200,6 +240,7 @@ impl P2p {
             note: note.to_string(),
             created_at_ms: now,
             expires_at_ms: now + i64::from(self.core.config.transfer_timeout_s) * 1000,
+            held: Hold::None,
         })
     }
 
@@ -216,7 +257,7 @@ impl P2p {
     async fn view(&self, s: Sent) -> Result<P2pTransfer> {
         let found = self.core.ledger_transfer(hold_id(s.id)).await?;
         let state = match found {
-            Some((_, Some(record))) => P2pState::of(record.state),
+            Some((_, Some(record))) => s.held.shown(P2pState::of(record.state)),
             _ => return Err(PlatformError::Internal(format!("transfer {} has no hold in the ledger", s.id))),
         };
         Ok(P2pTransfer {
@@ -264,6 +305,12 @@ impl P2p {
             P2pState::Accepted => return Err(PlatformError::conflict(Conflict::AlreadyAccepted, "this transfer was already accepted")),
             P2pState::Declined => return Err(PlatformError::conflict(Conflict::AlreadyDeclined, "this transfer was already declined")),
             P2pState::Refunded => return Err(PlatformError::Expired("transfer (the money went back to the sender)")),
+            P2pState::Held => {
+                return Err(PlatformError::conflict(Conflict::HeldForReview, "this transfer is held for a review: try again later"));
+            }
+            P2pState::Returned => {
+                return Err(PlatformError::conflict(Conflict::AlreadyResolved, "a review gave this transfer's money back to its sender"));
+            }
             P2pState::Pending => {}
         }
         let results = self.core.transfers(resolution(id, accept)).await?;
@@ -283,6 +330,29 @@ impl P2p {
         }
     }
 
+    /// A reviewer let a held transfer go ahead: the receiver may accept it now. `false`: decided already.
+    pub(crate) async fn release_held(&self, id: i64, decision: Decision) -> Result<bool> {
+        let mut guards = decision.guards;
+        guards.push(store::set_hold(id, Hold::Waiting, Hold::None));
+        self.core.commit_rows(guards, vec![decision.audit]).await
+    }
+
+    /// A reviewer gave a held transfer's money back to its sender (voided with its limit legs). `None`:
+    /// the ledger expired it first; `false`: decided already.
+    pub(crate) async fn return_held(&self, id: i64, decision: Decision) -> Result<Option<bool>> {
+        let mut guards = decision.guards;
+        guards.push(store::set_hold(id, Hold::Waiting, Hold::Returned));
+        let commit = Commit { guards, transfers: resolution(id, false), effects: vec![decision.audit] };
+        match self.core.commit(commit).await? {
+            Committed::GuardFailed(_) => Ok(Some(false)),
+            Committed::Applied(results) => match crate::core::chain_outcome(&results) {
+                Ok(_) => Ok(Some(true)),
+                Err(TransferError::PendingTransferExpired) => Ok(None),
+                Err(e) => Err(PlatformError::Internal(format!("returning held transfer {id}: {}", e.code()))),
+            },
+        }
+    }
+
     /// A person's transfers of one history kind, newest first, with their ledger state.
     pub(crate) async fn history(&self, person: PersonId, kind: HistoryKind, window: Window) -> Result<Vec<HistoryItem>> {
         let outgoing = kind == HistoryKind::TransferOut;
@@ -297,7 +367,7 @@ impl P2p {
                 currency: s.currency,
                 amount_minor: if outgoing { -s.amount_minor } else { s.amount_minor },
                 counterparty_id: Some(if outgoing { s.receiver } else { s.sender }),
-                state: hold.and_then(|(_, r)| r).map_or("unknown", |r| P2pState::of(r.state).as_str()),
+                state: hold.and_then(|(_, r)| r).map_or("unknown", |r| s.held.shown(P2pState::of(r.state)).as_str()),
                 created_at_ms: s.created_at_ms,
             })
             .collect())

@@ -128,13 +128,10 @@ impl Payments {
         // A failed attempt must not burn the order: each attempt has ledger ids of its own.
         let attempt = self.core.request_id("order-pay", person, key);
         let judged = crate::risk::Attempt {
-            person,
-            payee: None,
             merchant: Some(order.merchant_id.get()),
             card: how.card,
-            currency: plan.pay.currency().numeric(),
-            amount_minor: plan.pay.minor(),
             cross_border: plan.cross_border,
+            ..crate::risk::Attempt::of(crate::risk::engine::Kind::Payment, person, plan.pay.currency().numeric(), plan.pay.minor())
         };
         self.people.assess(&judged, how.pin).await?;
         if how.card.is_none() {

@@ -97,12 +97,18 @@ impl People {
     }
 
     /// Judge an attempt by the risk rules: a declined one is refused (`RISK_DECLINED`); one the rules
-    /// step up needs the right PIN whatever its amount.
-    pub async fn assess(&self, attempt: &crate::risk::Attempt, pin: Option<&str>) -> Result<()> {
-        if self.risk.check(attempt).await? {
+    /// step up or hold needs the right PIN whatever its amount; a held one's reason is the answer, for
+    /// the caller to hold the money under review.
+    pub async fn assess(&self, attempt: &crate::risk::Attempt, pin: Option<&str>) -> Result<Option<crate::risk::engine::Held>> {
+        use crate::risk::engine::Judgement;
+        let judged = self.risk.check(attempt).await?;
+        if judged != Judgement::Allow {
             self.verify_pin(attempt.person, pin.ok_or(PlatformError::PinRequired)?).await?;
         }
-        Ok(())
+        Ok(match judged {
+            Judgement::Hold(held) => Some(held),
+            Judgement::Allow | Judgement::StepUp => None,
+        })
     }
 
     /// A payment of `amount_minor` may go ahead: above the no-PIN threshold the PIN must be right.

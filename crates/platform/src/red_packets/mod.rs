@@ -171,14 +171,10 @@ impl RedPackets {
             return self.red_packet(sender, id).await;
         }
         let amounts = self.draw(&packet);
+        let kind = crate::risk::engine::Kind::RedPacket;
         let judged = crate::risk::Attempt {
-            person: sender,
             payee: packet.receiver,
-            merchant: None,
-            card: None,
-            currency: packet.currency.numeric(),
-            amount_minor: packet.total_minor,
-            cross_border: false,
+            ..crate::risk::Attempt::of(kind, sender, packet.currency.numeric(), packet.total_minor)
         };
         self.people.assess(&judged, request.pin).await?;
         self.people.authorize_payment(sender, packet.total_minor, request.pin).await?;

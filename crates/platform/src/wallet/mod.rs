@@ -44,6 +44,8 @@ text_enum! {
         Failed => "failed",
         /// A card payment whose payment did not happen: the charge was given back.
         Refunded => "refunded",
+        /// A withdrawal held for a risk review: the money is held, the bank not yet asked.
+        Held => "held",
     }
 }
 

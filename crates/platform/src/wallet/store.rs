@@ -86,18 +86,7 @@ pub(crate) fn insert_operation(op: &Operation) -> Effect {
     };
     Effect {
         sql: "INSERT INTO rail_operations (id, person_id, kind, card_id, bank_account_id, currency, amount, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (id) DO NOTHING",
-        params: params![
-            op.id,
-            op.person,
-            op.kind,
-            card,
-            bank,
-            op.currency.numeric(),
-            op.amount_minor,
-            RailState::Pending,
-            op.created_at_ms
-        ]
-        .to_vec(),
+        params: params![op.id, op.person, op.kind, card, bank, op.currency.numeric(), op.amount_minor, op.state, op.created_at_ms].to_vec(),
     }
 }
 
@@ -108,9 +97,21 @@ pub(crate) fn run(c: &mut dyn Conn, effect: &Effect) -> Result<u64> {
 
 /// A pending operation ends: only once (a guard: it changes no row if it already ended).
 pub(crate) fn finish_operation(id: i64, state: RailState, failure: Option<&str>, reference: Option<&str>, now_ms: i64) -> Effect {
+    change_operation(id, RailState::Pending, state, failure, reference, now_ms)
+}
+
+/// An operation's state changed from `from` (a guard: an operation in another state changes nothing).
+pub(crate) fn change_operation(
+    id: i64,
+    from: RailState,
+    to: RailState,
+    failure: Option<&str>,
+    reference: Option<&str>,
+    now_ms: i64,
+) -> Effect {
     Effect {
         sql: "UPDATE rail_operations SET state = $2, failure = $3, rail_reference = COALESCE($4, rail_reference), updated_at = $5 WHERE id = $1 AND state = $6",
-        params: params![id, state, failure, reference, now_ms, RailState::Pending].to_vec(),
+        params: params![id, to, failure, reference, now_ms, from].to_vec(),
     }
 }
 

@@ -24,15 +24,8 @@ pub struct TopUp<'a> {
 /// funding), its id derived from the rail operation.
 /// A top-up as the risk engine sees it: money from a card.
 fn card_attempt(op: &Operation) -> crate::risk::Attempt {
-    crate::risk::Attempt {
-        person: op.person,
-        payee: None,
-        merchant: None,
-        card: Some(op.instrument),
-        currency: op.currency.numeric(),
-        amount_minor: op.amount_minor,
-        cross_border: false,
-    }
+    let kind = crate::risk::engine::Kind::TopUp;
+    crate::risk::Attempt { card: Some(op.instrument), ..crate::risk::Attempt::of(kind, op.person, op.currency.numeric(), op.amount_minor) }
 }
 
 pub(crate) fn card_in(op: i64, kind: u16, person: PersonId, currency: Currency, amount: u64) -> NewTransfer {

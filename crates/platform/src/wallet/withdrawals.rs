@@ -4,10 +4,15 @@
 //! the payout's idempotency key. The bank's confirmation posts the hold, a refusal voids it. A withdrawal
 //! interrupted before the bank answered is settled by the sweep with what the bank says it did with the
 //! key; one the bank never heard of is voided.
+//!
+//! A withdrawal the risk engine holds for review is held alike but waits, `held`, without asking the
+//! bank, until a reviewer releases it (then the bank is asked) or returns it (the hold is voided); the
+//! deadline sweep returns one not reviewed in time (see [`crate::risk::reviews`]).
 
 use super::{INTERRUPTED_AFTER_MS, Operation, RailKind, RailOperation, RailOutcome, RailState, SWEEP_OPERATIONS_MAX, Wallet, store};
 use crate::core::{Chain, Commit, Committed, chain_outcome};
 use crate::people::{Direction, leg_ids};
+use crate::risk::reviews::{Decision, Review, ReviewKind, WITHDRAWAL_REVIEW_MS};
 use crate::{PersonId, PlatformError, Result, chart};
 use ledger::{NewTransfer, TransferError, TransferFlags};
 
@@ -51,17 +56,15 @@ impl Wallet {
                 _ => Ok(existing.view()),
             };
         }
-        let judged = crate::risk::Attempt {
-            person,
-            payee: None,
-            merchant: None,
-            card: None,
-            currency: currency.numeric(),
-            amount_minor: op.amount_minor,
-            cross_border: false,
-        };
-        self.people.assess(&judged, request.pin).await?;
+        let judged = crate::risk::Attempt::of(crate::risk::engine::Kind::Withdrawal, person, currency.numeric(), op.amount_minor);
+        let held = self.people.assess(&judged, request.pin).await?;
         self.people.authorize_payment(person, op.amount_minor, request.pin).await?;
+        let (mut op, mut effects) = (op, Vec::new());
+        if let Some(held) = &held {
+            let (now, kind) = (op.created_at_ms, ReviewKind::Withdrawal);
+            effects.push(Review::waiting(kind, op.id, &judged, currency, held, now, now + WITHDRAWAL_REVIEW_MS).open());
+            op.state = RailState::Held;
+        }
         let hold = NewTransfer {
             id: hold_id(op.id),
             debit_account_id: chart::wallet(person, currency),
@@ -75,7 +78,7 @@ impl Wallet {
             user_data: op.id as u128,
         };
         let chain = self.people.limited(person, Direction::Out, currency, op.amount_minor, None, hold).await?;
-        let commit = Commit { guards: vec![store::insert_operation(&op)], transfers: chain.chain.clone(), effects: Vec::new() };
+        let commit = Commit { guards: vec![store::insert_operation(&op)], transfers: chain.chain.clone(), effects };
         match self.core.commit(commit).await? {
             Committed::Applied(results) => {
                 chain.outcome(&results)?;
@@ -84,7 +87,43 @@ impl Wallet {
             // The same request raced in: it holds the money; follow it.
             Committed::GuardFailed(_) => return Box::pin(self.withdraw(person, request, key)).await,
         }
+        if op.state == RailState::Held {
+            return Ok(op.view());
+        }
         self.pay_out(op, token).await
+    }
+
+    /// A reviewer let a held withdrawal go: the bank is asked now. `false`: decided already.
+    pub(crate) async fn release_held_withdrawal(&self, id: i64, decision: Decision) -> Result<bool> {
+        let mut op = self.core.read(move |c| store::operation(c, id)).await?.ok_or(PlatformError::NotFound("withdrawal"))?;
+        let mut guards = decision.guards;
+        guards.push(store::change_operation(id, RailState::Held, RailState::Pending, None, None, self.core.now_ms()));
+        if !self.core.commit_rows(guards, vec![decision.audit]).await? {
+            return Ok(false);
+        }
+        op.state = RailState::Pending;
+        let (person, account) = (op.person, op.instrument);
+        match self.core.read(move |c| store::bank_account_token(c, person, account)).await? {
+            Some(token) => self.pay_out(op, token).await.map(|_| true),
+            None => {
+                let gone = RailOutcome::Declined { reason: "the bank account was removed".into() };
+                self.settle_withdrawal(&op, gone).await.map(|_| true)
+            }
+        }
+    }
+
+    /// A reviewer (or the deadline) gave a held withdrawal's money back. `false`: decided already.
+    pub(crate) async fn return_held_withdrawal(&self, id: i64, decision: Decision) -> Result<bool> {
+        let mut guards = decision.guards;
+        let failure = Some("returned by a risk review");
+        guards.push(store::change_operation(id, RailState::Held, RailState::Failed, failure, None, self.core.now_ms()));
+        let transfers = resolution(id, TransferFlags::VOID_PENDING, chart::transfer::WITHDRAWAL_VOID, true);
+        match self.core.commit(Commit { guards, transfers, effects: vec![decision.audit] }).await? {
+            Committed::GuardFailed(_) => Ok(false),
+            Committed::Applied(results) => chain_outcome(&results)
+                .map(|_| true)
+                .map_err(|e| PlatformError::Internal(format!("returning held withdrawal {id}: {}", e.code()))),
+        }
     }
 
     async fn pay_out(&self, op: Operation, token: String) -> Result<RailOperation> {

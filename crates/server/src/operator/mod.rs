@@ -16,6 +16,7 @@ mod operators;
 mod people;
 mod platform_keys;
 mod qr;
+mod reviews;
 mod risk_rules;
 mod sandbox;
 mod screening;
@@ -108,6 +109,10 @@ fn table() -> Handlers {
     at(t, "PUT", "/admin/api/merchants/{mchid}/daily-cap", Roles(&[Risk]), freezes::set_daily_cap);
     at(t, "GET", "/admin/api/risk/rules", Roles(&[Risk]), risk_rules::rules);
     at(t, "PUT", "/admin/api/risk/rules", Roles(&[Risk]), risk_rules::set_rules);
+    at(t, "GET", "/admin/api/risk/reviews", Roles(&[Risk]), reviews::reviews);
+    at(t, "GET", "/admin/api/risk/reviews/{id}", Roles(&[Risk]), reviews::review);
+    at(t, "POST", "/admin/api/risk/reviews/{id}/release", Roles(&[Risk]), reviews::release);
+    at(t, "POST", "/admin/api/risk/reviews/{id}/return", Roles(&[Risk]), reviews::give_back);
     at(t, "POST", "/admin/api/screening/lists/{list}", Roles(&[Risk]), screening::import);
     at(t, "GET", "/admin/api/screening/hits", Roles(&[Risk]), screening::hits);
     at(t, "POST", "/admin/api/screening/hits/{id}", Roles(&[Risk]), screening::decide);
