@@ -66,6 +66,8 @@ text_enum! {
         HeldForReview => "HELD_FOR_REVIEW",
         /// The review was decided already.
         ReviewDecided => "REVIEW_DECIDED",
+        /// Screening found a possible sanctions match for the payee: a reviewer must clear it first.
+        ScreeningReview => "SCREENING_REVIEW",
     }
 }
 

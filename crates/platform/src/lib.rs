@@ -199,7 +199,7 @@ pub struct Platform {
     pub operators: Arc<operators::Operators>,
     pub freezes: risk::Freezes,
     pub reviews: risk::Reviews,
-    pub sanctions: risk::Sanctions,
+    pub sanctions: Arc<risk::Sanctions>,
     pub privacy: privacy::Privacy,
     pub idempotency: Arc<idempotency::Idempotency>,
     /// The operator's raw ledger access.
@@ -224,12 +224,12 @@ impl Platform {
         let payments =
             Arc::new(payments::Payments::new(core.clone(), people.clone(), wallet.clone(), merchants.clone(), outbox.clone(), fx.clone()));
         let settlement = Arc::new(settlement::Settlements::new(core.clone(), merchants.clone(), payments.clone()));
-        let networks = Arc::new(networks::Networks::new(core.clone(), people.clone(), payments.clone()));
         let audit = Arc::new(audit::Audit::new(core.clone()));
+        let sanctions = Arc::new(risk::Sanctions::new(core.clone(), audit.clone()));
+        let networks = Arc::new(networks::Networks::new(core.clone(), people.clone(), payments.clone(), sanctions.clone()));
         let operators = Arc::new(operators::Operators::new(core.clone(), audit.clone()));
         let freezes = risk::Freezes::new(core.clone(), audit.clone());
         let reviews = risk::Reviews::new(core.clone(), audit.clone(), p2p.clone(), wallet.clone());
-        let sanctions = risk::Sanctions::new(core.clone(), audit.clone());
         let privacy = privacy::Privacy::new(people.clone(), wallet.clone(), social.clone(), audit.clone());
         let idempotency = Arc::new(idempotency::Idempotency::new(core.clone()));
         let history = history::History::new(wallet.clone(), p2p.clone(), red_packets.clone(), payments.clone(), networks.clone());

@@ -138,6 +138,11 @@ fn operator_paths() -> Value {
             json!([{"name": "list", "in": "path", "required": true, "schema": {"enum": ["ofac_sdn", "un"]}}]))},
         "/admin/api/screening/hits": {"get": with(doc("Possible matches found by screening, newest first"), json!([{"name": "state", "in": "query", "schema": {"enum": ["pending", "cleared", "confirmed"]}}]))},
         "/admin/api/screening/hits/{id}": {"post": with_id(doc("Review a hit: {\"state\": \"cleared\" | \"confirmed\"} (lifting the freeze is asked for apart)"))},
+        "/admin/api/merchants/{mchid}/refunds": {"post": with({
+            let mut o = doc("Refund a merchant's paid order to its payer in the merchant's name: {transaction_id, amount (major units), out_refund_no?}; 1,000 major units of the order's currency or more wait for a second finance operator (202 with the approval)");
+            o["responses"] = json!({"200": ok("the refund, as the merchant API shows it"), "202": ok("the approval request")});
+            o
+        }, json!([{"name": "mchid", "in": "path", "required": true, "schema": {"type": "string"}}]))},
         "/admin/api/freezes/{id}/lift": {"post": with_id({
             let mut o = doc("Ask to lift a freeze: a second risk operator approves it");
             o["responses"] = json!({"202": ok("the approval request")});

@@ -215,6 +215,29 @@ impl Fx {
     /// Publish a rate (`quote` per one `base`) from `source`, in force from `effective_at_ms` (now when
     /// absent).
     pub async fn set_rate(&self, base: &str, quote: &str, rate: &str, effective_at_ms: Option<i64>, source: &str) -> Result<ReferenceRate> {
+        self.record_rate(base, quote, rate, effective_at_ms, source, None).await
+    }
+
+    /// An operator's rate, in one transaction with its audit row.
+    pub async fn set_rate_audited(
+        &self,
+        (base, quote, rate): (&str, &str, &str),
+        effective_at_ms: Option<i64>,
+        source: &str,
+        audit: ::store::Effect,
+    ) -> Result<ReferenceRate> {
+        self.record_rate(base, quote, rate, effective_at_ms, source, Some(audit)).await
+    }
+
+    async fn record_rate(
+        &self,
+        base: &str,
+        quote: &str,
+        rate: &str,
+        effective_at_ms: Option<i64>,
+        source: &str,
+        audit: Option<::store::Effect>,
+    ) -> Result<ReferenceRate> {
         let base = self.enabled("base", currency_field("base", base)?)?;
         let quote = self.enabled("quote", currency_field("quote", quote)?)?;
         if base == quote {
@@ -227,7 +250,12 @@ impl Fx {
         let now = self.core.now_ms();
         let at = effective_at_ms.unwrap_or(now);
         let (id, source_text) = (ids::object_id(now), source.to_string());
-        self.core.transaction(move |c| store::insert_rate(c, id, &rate, &source_text, at, now)).await?;
+        self.core
+            .transaction(move |c| {
+                store::insert_rate(c, id, &rate, &source_text, at, now)?;
+                audit.as_ref().map_or(Ok(0), |a| c.execute(a.sql, &a.params))
+            })
+            .await?;
         self.mids.forget(&(base.numeric(), quote.numeric()));
         Ok(ReferenceRate { id, rate, source: source.to_string(), effective_at_ms: at })
     }

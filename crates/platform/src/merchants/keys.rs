@@ -10,6 +10,17 @@ impl Merchants {
     /// Register a merchant's API certificate (its serial comes from it) or public key (with the serial
     /// the merchant will send). Returns the serial.
     pub async fn register_key(&self, mchid: &str, pem: &str, serial: Option<&str>) -> Result<String> {
+        self.register_key_audited(mchid, pem, serial, |_| None).await
+    }
+
+    /// [`Merchants::register_key`], in one transaction with the audit row `audit` makes of the serial.
+    pub async fn register_key_audited(
+        &self,
+        mchid: &str,
+        pem: &str,
+        serial: Option<&str>,
+        audit: impl FnOnce(&str) -> Option<::store::Effect>,
+    ) -> Result<String> {
         let auth = self.merchant(mchid).await?;
         if pem.len() > 8192 {
             return Err(PlatformError::invalid("pem", "at most 8 KiB"));
@@ -25,8 +36,12 @@ impl Merchants {
         if auth.keys.len() >= MERCHANT_KEYS_MAX {
             return Err(PlatformError::invalid("pem", format!("at most {MERCHANT_KEYS_MAX} keys per merchant: revoke one first")));
         }
-        let (merchant, s, now) = (auth.merchant.id, serial.clone(), self.core.now_ms());
-        let inserted = self.core.transaction(move |c| store::insert_key(c, merchant, &s, spki.clone(), now)).await?;
+        let (merchant, s, now, audit) = (auth.merchant.id, serial.clone(), self.core.now_ms(), audit(&serial));
+        let inserted = self.core.transaction(move |c| {
+            let inserted = store::insert_key(c, merchant, &s, spki.clone(), now)?;
+            with_audit(c, inserted, &audit)
+        });
+        let inserted = inserted.await?;
         self.forget(mchid);
         if !inserted {
             return Err(PlatformError::conflict(Conflict::SerialTaken, "this serial number is already registered"));
@@ -34,10 +49,15 @@ impl Merchants {
         Ok(serial)
     }
 
-    pub async fn revoke_key(&self, mchid: &str, serial: &str) -> Result<()> {
+    /// Revoke a key, in one transaction with its audit row when given.
+    pub async fn revoke_key(&self, mchid: &str, serial: &str, audit: Option<::store::Effect>) -> Result<()> {
         let auth = self.merchant(mchid).await?;
         let (merchant, s, now) = (auth.merchant.id, serial.to_ascii_uppercase(), self.core.now_ms());
-        let revoked = self.core.transaction(move |c| store::revoke_key(c, merchant, &s, now)).await?;
+        let revoked = self.core.transaction(move |c| {
+            let revoked = store::revoke_key(c, merchant, &s, now)?;
+            with_audit(c, revoked, &audit)
+        });
+        let revoked = revoked.await?;
         self.forget(mchid);
         if !revoked {
             return Err(PlatformError::NotFound("key"));
@@ -63,4 +83,12 @@ impl Merchants {
         }
         Ok(())
     }
+}
+
+/// Write `audit` when the change `done` happened: the change and its audit row commit together.
+pub(super) fn with_audit(c: &mut dyn ::store::Conn, done: bool, audit: &Option<::store::Effect>) -> ::store::Result<bool> {
+    if let (true, Some(a)) = (done, audit) {
+        c.execute(a.sql, &a.params)?;
+    }
+    Ok(done)
 }

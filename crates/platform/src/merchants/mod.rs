@@ -163,6 +163,15 @@ impl Merchants {
     /// Onboard a merchant: its row, its receivable accounts (one per enabled currency) and a fresh APIv3
     /// key, returned this once (it is sealed at rest).
     pub async fn onboard(&self, setup: MerchantSetup) -> Result<(Merchant, String)> {
+        self.onboard_audited(setup, |_| None).await
+    }
+
+    /// [`Merchants::onboard`], the merchant's row committed with the audit row `audit` makes of it.
+    pub async fn onboard_audited(
+        &self,
+        setup: MerchantSetup,
+        audit: impl FnOnce(&Merchant) -> Option<::store::Effect>,
+    ) -> Result<(Merchant, String)> {
         let merchant = self.parse(setup).await?;
         // The receivable accounts come first: a crash after them leaves unused accounts, never a
         // merchant that cannot be paid.
@@ -182,8 +191,14 @@ impl Merchants {
         self.core.accounts(accounts).await?;
         let apiv3_key = wxpay::random_alphanumeric(32);
         let sealed_apiv3_key = self.core.seal(apiv3_key.as_bytes());
-        let m = merchant.clone();
-        let inserted = self.core.write(move |c| store::insert(c, &store::NewMerchant { merchant: &m, sealed_apiv3_key })).await?;
+        let (m, audit) = (merchant.clone(), audit(&merchant));
+        let inserted = self
+            .core
+            .transaction(move |c| {
+                let inserted = store::insert(c, &store::NewMerchant { merchant: &m, sealed_apiv3_key: sealed_apiv3_key.clone() })?;
+                keys::with_audit(c, inserted, &audit)
+            })
+            .await?;
         if !inserted {
             return Err(PlatformError::conflict(Conflict::MchidTaken, "this mchid is already a merchant"));
         }

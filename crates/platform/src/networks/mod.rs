@@ -182,11 +182,12 @@ pub struct Networks {
     people: Arc<People>,
     payments: Arc<Payments>,
     connectors: RwLock<Vec<Arc<dyn NetworkConnector>>>,
+    sanctions: Arc<crate::risk::Sanctions>,
 }
 
 impl Networks {
-    pub(crate) fn new(core: Arc<Core>, people: Arc<People>, payments: Arc<Payments>) -> Networks {
-        Networks { core, people, payments, connectors: RwLock::new(Vec::new()) }
+    pub(crate) fn new(core: Arc<Core>, people: Arc<People>, payments: Arc<Payments>, sanctions: Arc<crate::risk::Sanctions>) -> Networks {
+        Networks { core, people, payments, connectors: RwLock::new(Vec::new()), sanctions }
     }
 
     /// Connect a network: its settlement accounts (one per enabled currency) are opened first.

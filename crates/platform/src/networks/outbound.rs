@@ -93,8 +93,19 @@ impl Networks {
         let total = total(&scan.identified, request.amount)?
             .ok_or_else(|| PlatformError::invalid("amount", "this code has no amount: give the amount you pay"))?;
         let plan = self.payments.plan_in(person, &scan.identified.country, total, &request.how).await?;
-        self.people.authorize_payment(person, plan.pay.minor(), request.how.pin).await?;
         let config = scan.network.config();
+        if plan.cross_border {
+            // The payee is not one of ours: screened by the name its code carries, each payment.
+            let payee = format!("network:{}:{}", config.id, scan.identified.merchant_name);
+            self.sanctions.screen_payee(&payee, &scan.identified.merchant_name).await?;
+        }
+        let kind = crate::risk::engine::Kind::Payment;
+        let judged = crate::risk::Attempt {
+            cross_border: plan.cross_border,
+            ..crate::risk::Attempt::of(kind, person, plan.pay.currency().numeric(), plan.pay.minor())
+        };
+        self.people.assess(&judged, request.how.pin).await?;
+        self.people.authorize_payment(person, plan.pay.minor(), request.how.pin).await?;
         let now = self.core.now_ms();
         let row = NetworkPayment {
             id,
@@ -126,6 +137,7 @@ impl Networks {
         match self.core.commit(Commit { guards, transfers: chain.chain.clone(), effects }).await? {
             Committed::Applied(results) => {
                 chain.outcome(&results)?;
+                self.people.risk.record(&judged, false);
             }
             // The same request raced in and holds the money: follow it.
             Committed::GuardFailed(0) => return Box::pin(self.pay_out(person, request, key)).await,

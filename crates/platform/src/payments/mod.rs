@@ -17,7 +17,7 @@ mod exchange;
 mod network_pay;
 mod orders;
 mod pay;
-mod refunds;
+pub mod refunds;
 mod static_codes;
 mod store;
 mod tokens;

@@ -30,6 +30,16 @@ pub struct NewRefund {
     pub currency: String,
 }
 
+/// An operator's refund of this many major units of the order's currency or more needs a second
+/// operator's approval (four eyes); a smaller one runs at once, audited.
+pub const LARGE_REFUND_MAJOR: i64 = 1_000;
+
+/// Whether an operator's refund of `amount_minor` is large (see [`LARGE_REFUND_MAJOR`]).
+pub fn large_refund(amount_minor: i64, currency: Currency) -> bool {
+    let unit = 10i64.pow(u32::from(currency.minor_units().unwrap_or(0)));
+    amount_minor >= LARGE_REFUND_MAJOR.saturating_mul(unit)
+}
+
 /// Card refunds the sweep tells the issuer of per round.
 const SWEEP_REFUNDS_MAX: i64 = 100;
 
@@ -52,6 +62,36 @@ impl Payments {
     /// refunded amount (so the last refund closes exactly); a concurrent refund makes the share be
     /// computed again.
     pub async fn refund_order(&self, merchant: MerchantId, new: NewRefund) -> Result<Refund> {
+        self.refund_order_with(merchant, new, ::store::Conditions::default()).await
+    }
+
+    /// An operator's refund of a merchant's paid order, in the merchant's name, committed with
+    /// `conditions` (an approval's guard, the audit row): idempotent on `out_refund_no` as any refund.
+    pub async fn refund_by_operator(
+        &self,
+        merchant: MerchantId,
+        transaction_id: &str,
+        amount_minor: i64,
+        out_refund_no: &str,
+        reason: &str,
+        conditions: ::store::Conditions,
+    ) -> Result<Refund> {
+        let order = self.order_by_transaction_id(merchant, transaction_id).await?;
+        let new = NewRefund {
+            sp_merchant_id: order.sp_merchant_id,
+            transaction_id: Some(transaction_id.to_string()),
+            out_trade_no: None,
+            out_refund_no: out_refund_no.to_string(),
+            reason: Some(reason.chars().take(80).collect()),
+            notify_url: None,
+            refund_minor: amount_minor,
+            total_minor: order.total_minor,
+            currency: order.currency.code().to_string(),
+        };
+        self.refund_order_with(merchant, new, conditions).await
+    }
+
+    async fn refund_order_with(&self, merchant: MerchantId, new: NewRefund, conditions: ::store::Conditions) -> Result<Refund> {
         check(&new)?;
         let mut order = self.refundable(merchant, &new).await?;
         let request_hash = crypto::sha256(json!([order.id.get(), new.refund_minor, new.reason, new.notify_url]).to_string().as_bytes());
@@ -62,7 +102,7 @@ impl Payments {
             if !order.paid() {
                 return Err(PlatformError::conflict(Conflict::InvalidRequest, "this order is not paid"));
             }
-            match self.try_refund(merchant, &order, &new, &request_hash).await? {
+            match self.try_refund(merchant, &order, &new, &request_hash, &conditions).await? {
                 Some(refund) => return Ok(refund),
                 None => order = self.order(order.id).await?, // another refund came first: recompute the share
             }
@@ -72,7 +112,14 @@ impl Payments {
 
     /// One attempt at a refund against `order` as read; `None` when a concurrent refund of an order paid
     /// in another currency changed what was refunded (the payer's share must be computed again).
-    async fn try_refund(&self, merchant: MerchantId, order: &Order, new: &NewRefund, request_hash: &[u8]) -> Result<Option<Refund>> {
+    async fn try_refund(
+        &self,
+        merchant: MerchantId,
+        order: &Order,
+        new: &NewRefund,
+        request_hash: &[u8],
+        extra: &::store::Conditions,
+    ) -> Result<Option<Refund>> {
         if order.funding == Some(Funding::Network) {
             // The payer is the network's customer: its refund goes back through the network, which
             // the connector cannot ask for yet. Refused before anything is recorded.
@@ -96,8 +143,10 @@ impl Payments {
             _ => store::add_refunded(order.id, new.refund_minor, REFUNDS_PER_ORDER_MAX),
         };
         let card = to_card.then_some(CardRefund::Pending);
-        let guards = vec![added, store::insert_refund(&refund, merchant, new.reason.as_deref(), new.notify_url.as_deref(), card)];
-        let effects = self.refund_notification(order, new, &refund, now);
+        let mut guards = vec![added, store::insert_refund(&refund, merchant, new.reason.as_deref(), new.notify_url.as_deref(), card)];
+        guards.extend(extra.guards.iter().cloned());
+        let mut effects = self.refund_notification(order, new, &refund, now);
+        effects.extend(extra.effects.iter().cloned());
         match self.core.commit(Commit { guards, transfers, effects }).await? {
             Committed::Applied(results) => {
                 if let Some(e) = results.iter().find_map(|r| r.err()) {
@@ -120,6 +169,10 @@ impl Payments {
                     Conflict::NotEnough,
                     "the refund is more than what is left to refund on this order (or 50 refunds were made)",
                 ))
+            }
+            // An operator's approval was decided meanwhile.
+            Committed::GuardFailed(i) if i >= 2 => {
+                Err(PlatformError::conflict(Conflict::AlreadyResolved, "this refund's approval was decided already"))
             }
             // The same out_refund_no raced in: answer as its first request did.
             Committed::GuardFailed(_) => {

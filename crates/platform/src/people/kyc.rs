@@ -95,11 +95,27 @@ impl People {
     /// Tier 2 (or a downgrade): an operator has verified the person. A downgrade's lower limits hold at
     /// once, for what is left of the day and year.
     pub async fn set_kyc_tier(&self, person: PersonId, tier: i64) -> Result<i64> {
+        self.set_tier_with(person, tier, None).await
+    }
+
+    /// An operator's change of a person's tier, in one transaction with its audit row.
+    pub async fn set_kyc_tier_audited(&self, person: PersonId, tier: i64, audit: ::store::Effect) -> Result<i64> {
+        self.set_tier_with(person, tier, Some(audit)).await
+    }
+
+    async fn set_tier_with(&self, person: PersonId, tier: i64, audit: Option<::store::Effect>) -> Result<i64> {
         if !(0..=2).contains(&tier) {
             return Err(PlatformError::invalid("tier", "0, 1 or 2"));
         }
         self.check_versions(person).await?;
-        if !self.core.write(move |c| store::set_tier(c, person, tier)).await? {
+        let set = self.core.transaction(move |c| {
+            let set = store::set_tier(c, person, tier)?;
+            if let (true, Some(audit)) = (set, &audit) {
+                c.execute(audit.sql, &audit.params)?;
+            }
+            Ok(set)
+        });
+        if !set.await? {
             return Err(PlatformError::NotFound("person"));
         }
         self.forget(person);

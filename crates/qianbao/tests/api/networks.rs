@@ -86,6 +86,28 @@ fn a_wallet_pays_a_partner_networks_merchant_in_its_own_currency(env: Env) {
     );
 }
 
+fn a_payment_to_a_listed_partner_merchant_waits_for_a_screening_review(env: Env) {
+    let net = start(env);
+    let port = net.server.port;
+    let sdn = "9101,\"SOM TAM NONG BEE\",-0- ,\"SDGT\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n";
+    let imported = operator_request(port, "POST", "/admin/api/screening/lists/ofac_sdn", Some(sdn));
+    assert_eq!(imported.status, 200, "{}", imported.body);
+    let w = payer(port, "+8613800000151");
+    let code = thai_code("100.00");
+    let refused = pay_out(&w, &code, "listed-1");
+    assert_eq!((refused.status, refused.json()["code"].as_str()), (409, Some("SCREENING_REVIEW")), "{}", refused.body);
+    assert_eq!(w.available("CNY"), "1000.00", "nothing moved");
+    let hits = get(port, "/admin/api/screening/hits?state=pending").json();
+    let hit =
+        hits.as_array().unwrap().iter().find(|h| h["subject"] == "network:sandbox-th:Som Tam Nong Bee").expect("a hit for review").clone();
+    assert_eq!(hit["reference"], "9101");
+    assert_eq!(pay_out(&w, &code, "listed-2").json()["code"], "SCREENING_REVIEW", "still refused while pending");
+    let cleared = post(port, &format!("/admin/api/screening/hits/{}", hit["id"].as_str().unwrap()), r#"{"state":"cleared"}"#);
+    assert_eq!(cleared.status, 200, "{}", cleared.body);
+    let paid = pay_out(&w, &code, "listed-3");
+    assert_eq!((paid.status, paid.json()["state"].as_str()), (201, Some("succeeded")), "cleared by a reviewer: {}", paid.body);
+}
+
 fn a_declined_network_payment_gives_the_money_back(env: Env) {
     let net = start(env);
     let w = payer(net.server.port, "+8613800000102");
@@ -357,6 +379,7 @@ fn a_payment_codes_emv_form_pays_at_the_merchants_till(env: Env) {
 both_backends!(
     a_wallet_pays_a_partner_networks_merchant_in_its_own_currency,
     a_declined_network_payment_gives_the_money_back,
+    a_payment_to_a_listed_partner_merchant_waits_for_a_screening_review,
     a_network_that_times_out_after_debiting_has_one_outcome_after_retries,
     a_partner_wallet_pays_a_qianbao_merchant_and_the_notification_names_the_network,
     a_duplicate_pay_call_pays_once_and_a_reused_id_is_refused,

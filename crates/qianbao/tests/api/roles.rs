@@ -45,6 +45,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/admin/api/audit", "admin risk"),
     ("POST", "/admin/api/merchants", "operator"),
     ("GET", "/admin/api/merchants/{mchid}", "operator finance risk support"),
+    ("POST", "/admin/api/merchants/{mchid}/refunds", "finance"),
     ("POST", "/admin/api/merchants/{mchid}/keys", "operator"),
     ("DELETE", "/admin/api/merchants/{mchid}/keys/{serial}", "operator"),
     ("POST", "/admin/api/merchants/{mchid}/apps", "operator"),
@@ -284,6 +285,43 @@ fn a_correction_waits_for_a_second_finance_operator_and_runs_once(env: Env) {
     assert_eq!(get(port, "/admin/api/ledger/accounts/2").json()["credits_posted"], 1234, "approved once, moved once");
 }
 
+fn a_large_manual_refund_waits_for_a_second_finance_operator_and_a_small_one_runs_at_once(env: Env) {
+    use crate::support::merchant::{Receiver, TestMerchant};
+    let server = env.serve_with(&[], WALLET_ENV);
+    let port = server.port;
+    let merchant = TestMerchant::onboard(port, 0);
+    let notify = Receiver::start(vec![]);
+    let payer = Wallet::register(port, "+8613900002601", "Payer");
+    payer.set_pin("135790");
+    assert_eq!(post(port, &format!("/admin/api/people/{}/kyc", payer.id), r#"{"tier":2}"#).status, 200);
+    payer.top_up("1000.00", "135790");
+    payer.top_up("500.00", "135790");
+    let code_url = merchant.native_order("T2026009001", 120_000, &notify.url);
+    let paid = payer.post("/api/v1/merchant-payments", &serde_json::json!({"code_url": code_url, "pin": "135790"}).to_string());
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    let tx = merchant.query("T2026009001").json()["transaction_id"].as_str().unwrap().to_string();
+    let path = format!("/admin/api/merchants/{}/refunds", merchant.mchid);
+    let refund = |amount: &str, no: &str| serde_json::json!({"transaction_id": tx, "amount": amount, "out_refund_no": no}).to_string();
+    let small = post(port, &path, &refund("100.00", "OPS-1"));
+    assert_eq!((small.status, small.json()["status"].as_str()), (200, Some("SUCCESS")), "{}", small.body);
+    assert_eq!(payer.available("CNY"), "400.00", "a small refund runs at once");
+    let entry = get(port, "/admin/api/audit?limit=1").json()[0].clone();
+    assert_eq!(entry["action"], "payments.manual_refund");
+    let large = post(port, &path, &refund("1000.00", "OPS-2"));
+    assert_eq!(large.status, 202, "{}", large.body);
+    assert_eq!(payer.available("CNY"), "400.00", "a large one waits");
+    let approve = format!("/admin/api/approvals/{}/approve", large.json()["approval"]["id"].as_str().unwrap());
+    assert_eq!(post(port, &approve, "").status, 403, "the one who asked cannot approve");
+    let done = checker_request(port, "POST", &approve, Some(""));
+    assert_eq!((done.status, done.json()["result"]["status"].as_str()), (200, Some("SUCCESS")), "{}", done.body);
+    assert_eq!(payer.available("CNY"), "1400.00");
+    let twice = checker_request(port, "POST", &approve, Some(""));
+    assert_eq!(twice.status, 409, "approved once, refunded once: {}", twice.body);
+    assert_eq!(payer.available("CNY"), "1400.00");
+    let over = post(port, &path, &refund("100.01", "OPS-3"));
+    assert_eq!((over.status, over.json()["code"].as_str()), (409, Some("NOT_ENOUGH")), "{}", over.body);
+}
+
 fn a_rejected_markup_changes_nothing_and_an_approved_one_says_before_and_after(env: Env) {
     let server = env.serve(&[]);
     let port = server.port;
@@ -329,6 +367,7 @@ both_backends!(
     an_admin_changes_roles_and_the_audit_log_says_before_and_after,
     with_a_second_factor_signing_in_needs_a_fresh_code,
     a_correction_waits_for_a_second_finance_operator_and_runs_once,
+    a_large_manual_refund_waits_for_a_second_finance_operator_and_a_small_one_runs_at_once,
     a_rejected_markup_changes_nothing_and_an_approved_one_says_before_and_after,
     a_change_without_a_reason_is_refused_and_changes_nothing,
 );

@@ -1,4 +1,5 @@
-//! `/admin/api/approvals`: four eyes. A dangerous change (a ledger correction, a markup) waits here
+//! `/admin/api/approvals`: four eyes. A dangerous change (a ledger correction, a markup, lifting a
+//! freeze, a large manual refund) waits here
 //! until a second operator approves it (it then runs, in one transaction with the decision and its audit
 //! row) or rejects it.
 
@@ -71,6 +72,10 @@ pub(crate) async fn approve_and_run(state: &crate::AppState, acting: platform::o
             let freeze = platform::ids::parse("freeze_id", &lift.freeze_id)?;
             let lifted = state.platform.freezes.lift(freeze, &acting_actor, conditions).await?.ok_or_else(decided)?;
             json!(lifted)
+        }
+        ApprovalAction::ManualRefund => {
+            let refund: super::refunds::ManualRefund = parse_json(approval.payload.as_bytes())?;
+            super::refunds::run(state, &refund, &approval.reason, conditions).await?
         }
     };
     approvals.record_result(id, result.to_string()).await?;

@@ -33,8 +33,8 @@ pub(super) async fn set_rate(op: Operator, state: St, body: axum::body::Bytes) -
         None => None,
     };
     let source = format!("operator:{}", r.source.as_deref().unwrap_or("ops"));
-    let rate = state.platform.fx.set_rate(&r.base, &r.quote, &r.rate, at, &source).await?;
-    audit(&state, &op, "fx.set_rate", &format!("rate:{}/{}", r.base, r.quote), &r.rate).await?;
+    let audit = state.platform.audit.effect(&op.user.actor(), "fx.set_rate", &format!("rate:{}/{}", r.base, r.quote), &r.rate, &op.reason);
+    let rate = state.platform.fx.set_rate_audited((&r.base, &r.quote, &r.rate), at, &source, audit).await?;
     Ok(Json(rate.view()))
 }
 

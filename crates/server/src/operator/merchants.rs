@@ -47,8 +47,11 @@ pub(super) async fn onboard(op: Operator, state: St, body: axum::body::Bytes) ->
         public_key_mode: r.public_key_mode,
         licence: r.licence.map(|l| l.to_string()),
     };
-    let (merchant, apiv3_key) = state.platform.merchants.onboard(setup).await?;
-    audit(&state, &op, "merchants.onboard", &format!("merchant:{}", merchant.mchid), &merchant.name).await?;
+    let (actor, audit) = (op.user.actor(), &state.platform.audit);
+    let audited = |m: &platform::merchants::Merchant| {
+        Some(audit.effect(&actor, "merchants.onboard", &format!("merchant:{}", m.mchid), &m.name, &op.reason))
+    };
+    let (merchant, apiv3_key) = state.platform.merchants.onboard_audited(setup, audited).await?;
     let hits = state.platform.screen_merchant(&merchant.mchid, &merchant.name).await?;
     let mut out = serde_json::to_value(&merchant).expect("a merchant serialises");
     out["apiv3_key"] = json!(apiv3_key);
@@ -79,14 +82,15 @@ pub(super) async fn add_key(
     body: axum::body::Bytes,
 ) -> Answer<(StatusCode, Json<Value>)> {
     let r: KeyIn = parse_json(&body)?;
-    let serial = state.platform.merchants.register_key(&mchid, &r.pem, r.serial_no.as_deref()).await?;
-    audit(&state, &op, "merchants.add_key", &format!("merchant:{mchid}"), &serial).await?;
+    let (actor, audit) = (op.user.actor(), &state.platform.audit);
+    let audited = |serial: &str| Some(audit.effect(&actor, "merchants.add_key", &format!("merchant:{mchid}"), serial, &op.reason));
+    let serial = state.platform.merchants.register_key_audited(&mchid, &r.pem, r.serial_no.as_deref(), audited).await?;
     Ok((StatusCode::CREATED, Json(json!({"serial_no": serial}))))
 }
 
 pub(super) async fn revoke_key(op: Operator, state: St, Path((mchid, serial)): Path<(String, String)>) -> Answer<StatusCode> {
-    state.platform.merchants.revoke_key(&mchid, &serial).await?;
-    audit(&state, &op, "merchants.revoke_key", &format!("merchant:{mchid}"), &serial).await?;
+    let audit = state.platform.audit.effect(&op.user.actor(), "merchants.revoke_key", &format!("merchant:{mchid}"), &serial, &op.reason);
+    state.platform.merchants.revoke_key(&mchid, &serial, Some(audit)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

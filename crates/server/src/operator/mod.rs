@@ -16,6 +16,7 @@ mod operators;
 mod people;
 mod platform_keys;
 mod qr;
+mod refunds;
 mod reviews;
 mod risk_rules;
 mod sandbox;
@@ -119,6 +120,7 @@ fn table() -> Handlers {
     at(t, "GET", "/admin/api/audit", Roles(&[Admin, Risk]), audit::audit_log);
     at(t, "POST", "/admin/api/merchants", Roles(&[Ops]), merchants::onboard);
     at(t, "GET", "/admin/api/merchants/{mchid}", Roles(&[Ops, Finance, Risk, Support]), merchants::merchant);
+    at(t, "POST", "/admin/api/merchants/{mchid}/refunds", Roles(&[Finance]), refunds::refund);
     at(t, "POST", "/admin/api/merchants/{mchid}/keys", Roles(&[Ops]), merchants::add_key);
     at(t, "DELETE", "/admin/api/merchants/{mchid}/keys/{serial}", Roles(&[Ops]), merchants::revoke_key);
     at(t, "POST", "/admin/api/merchants/{mchid}/apps", Roles(&[Ops]), merchants::add_app);

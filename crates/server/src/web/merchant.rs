@@ -488,8 +488,19 @@ async fn keys_page(state: &AppState, lang: Lang, chosen: bool, user: &MerchantUs
 
 /// A console action in the audit log, by the console user who did it.
 async fn audit(state: &AppState, user: &MerchantUser, action: &str, detail: &str) -> Result<(), PlatformError> {
-    let actor = format!("console:{}/{}", user.mchid, user.username);
-    state.platform.audit.record(&actor, action, &format!("merchant:{}", user.mchid), detail, "merchant console").await
+    let (actor, target) = audit_row(user);
+    state.platform.audit.record(&actor, action, &target, detail, "merchant console").await
+}
+
+/// The actor and target of a console user's audit row.
+fn audit_row(user: &MerchantUser) -> (String, String) {
+    (format!("console:{}/{}", user.mchid, user.username), format!("merchant:{}", user.mchid))
+}
+
+/// A console action's audit row, to commit with the action.
+fn audit_effect(state: &AppState, user: &MerchantUser, action: &str, detail: &str) -> store::Effect {
+    let (actor, target) = audit_row(user);
+    state.platform.audit.effect(&actor, action, &target, detail, "merchant console")
 }
 
 /// Owners' posts: the session, its CSRF token and the owner role checked; the form's fields.
@@ -517,11 +528,10 @@ async fn add_key(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMa
         Err(refused) => return refused,
     };
     let serial = f.get("serial_no").map(|s| s.trim()).filter(|s| !s.is_empty());
-    match state.platform.merchants.register_key(&user.mchid, f.get("pem").map(String::as_str).unwrap_or(""), serial).await {
-        Ok(serial) => match audit(&state, &user, "console.add_key", &serial).await {
-            Ok(()) => redirect("/merchant/keys"),
-            Err(e) => failed(e),
-        },
+    let audited = |serial: &str| Some(audit_effect(&state, &user, "console.add_key", serial));
+    match state.platform.merchants.register_key_audited(&user.mchid, f.get("pem").map(String::as_str).unwrap_or(""), serial, audited).await
+    {
+        Ok(_) => redirect("/merchant/keys"),
         Err(e @ (PlatformError::Invalid { .. } | PlatformError::Conflict { .. })) => {
             keys_page(&state, lang, false, &user, &token, Some(e.to_string())).await
         }
@@ -545,11 +555,9 @@ async fn revoke_key(
     if f.get("confirm").map(String::as_str) != Some("yes") {
         return keys_page(&state, lang, false, &user, &token, Some(lang.messages()["console_confirm_revoke"].clone())).await;
     }
-    match state.platform.merchants.revoke_key(&user.mchid, &serial).await {
-        Ok(()) => match audit(&state, &user, "console.revoke_key", &serial).await {
-            Ok(()) => redirect("/merchant/keys"),
-            Err(e) => failed(e),
-        },
+    let audit = audit_effect(&state, &user, "console.revoke_key", &serial);
+    match state.platform.merchants.revoke_key(&user.mchid, &serial, Some(audit)).await {
+        Ok(()) => redirect("/merchant/keys"),
         Err(e) => failed(e),
     }
 }

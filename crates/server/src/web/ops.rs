@@ -373,18 +373,15 @@ async fn set_kyc_tier(
         return people_page(&state, lang, chosen, &user, &token, &query, Some(confirm)).await;
     }
     let before = person.kyc_tier;
-    let done = state.platform.people.set_kyc_tier(person.id, tier).await;
-    let done = match done {
-        Ok(tier) => {
-            let detail = format!("tier {before} → {tier}");
-            state
-                .platform
-                .audit
-                .record(&user.actor(), "people.set_kyc_tier", &format!("person:{}", person.id), &detail, &reason.unwrap_or_default())
-                .await
-        }
-        Err(e) => Err(e),
-    };
+    let detail = format!("tier {before} → {tier}");
+    let audit = state.platform.audit.effect(
+        &user.actor(),
+        "people.set_kyc_tier",
+        &format!("person:{}", person.id),
+        &detail,
+        &reason.unwrap_or_default(),
+    );
+    let done = state.platform.people.set_kyc_tier_audited(person.id, tier, audit).await.map(|_| ());
     match done {
         Ok(()) => {
             redirect(&format!("/ops/people?phone={}&done=1", form_urlencoded::byte_serialize(person.phone.as_bytes()).collect::<String>()))

@@ -32,6 +32,8 @@ text_enum! {
         MarkupChange => "fx.markup",
         /// Lifting a freeze.
         Unfreeze => "risk.unfreeze",
+        /// An operator's large refund of a merchant's payment.
+        ManualRefund => "payments.manual_refund",
     }
 }
 

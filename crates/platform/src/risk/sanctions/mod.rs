@@ -170,6 +170,44 @@ impl Sanctions {
         Ok(hits)
     }
 
+    /// Screen a payee who is not one of ours (a partner network's merchant, by the name its code
+    /// carries) before a cross-border payment to it: a possible match becomes a hit for review and the
+    /// payment is refused (`SCREENING_REVIEW`) until a reviewer clears that hit; a confirmed one stays
+    /// refused. Nothing is frozen: the payee has no account here.
+    pub async fn screen_payee(&self, subject: &str, name: &str) -> Result<()> {
+        for (score, reference, listed_name, list) in self.matches(name).await? {
+            let now = self.core.now_ms();
+            let hit = Hit {
+                id: ids::object_id(now),
+                kind: FreezeKind::Merchant,
+                subject: subject.to_string(),
+                name: name.to_string(),
+                list,
+                reference: reference.clone(),
+                listed_name,
+                score_permille: (score * 1000.0).floor() as i64,
+                state: HitState::Pending,
+                decided_by: None,
+                created_at_ms: now,
+            };
+            let subject = subject.to_string();
+            let state = self
+                .core
+                .transaction(move |c| {
+                    store::insert_hit(c, &hit)?;
+                    store::hit_state(c, FreezeKind::Merchant, &subject, list, &reference)
+                })
+                .await?;
+            if state != Some(HitState::Cleared) {
+                return Err(PlatformError::conflict(
+                    Conflict::ScreeningReview,
+                    "this payee's name is under a sanctions review: the payment was not made",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub async fn hits(&self, state: Option<HitState>) -> Result<Vec<Hit>> {
         self.core.read(move |c| store::hits(c, state, HITS_PAGE_MAX)).await
     }

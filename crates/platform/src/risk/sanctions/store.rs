@@ -89,3 +89,12 @@ pub(super) fn decide(c: &mut dyn Conn, id: i64, state: HitState, by: &str, now_m
     }
     Ok(n == 1)
 }
+
+/// The state of the hit of one subject on one listed entry, if screening found it.
+pub(super) fn hit_state(c: &mut dyn Conn, kind: FreezeKind, subject: &str, list: ListKind, reference: &str) -> Result<Option<HitState>> {
+    let row = c.query_one(
+        "SELECT state FROM screening_hits WHERE kind = $1 AND subject = $2 AND list = $3 AND reference = $4",
+        params![kind, subject, list, reference],
+    )?;
+    row.map(|r| HitState::parse(&r.text("state")?).ok_or_else(|| StoreError::Database("unknown state in a stored hit".into()))).transpose()
+}
