@@ -51,7 +51,7 @@ pub async fn seed(platform: &Platform, data_dir: &Path) -> Result<DemoAbroad, St
         let profile =
             platform::merchants::qr::QrProfile::parse(name, city, None, local.map(|l| l.0), local.map(|l| l.1), local.map(|l| l.2))
                 .map_err(e("QR profiles"))?;
-        platform.merchants.set_qr_profile(mchid, profile).await.map_err(e("QR profiles"))?;
+        platform.merchants.set_qr_profile(mchid, profile, None).await.map_err(e("QR profiles"))?;
     }
     let rail_code = static_code(platform, data_dir, RAIL_MCHID, "High-speed rail ticket").await?;
     let paris_code = static_code(platform, data_dir, PARIS_MCHID, "Galeries du Boulevard").await?;
@@ -110,7 +110,7 @@ async fn onboard(platform: &Platform, setup: MerchantSetup) -> Result<(), String
     platform.merchants.onboard(setup).await.map_err(|e| format!("demo merchant {mchid}: {e}"))?;
     platform
         .merchants
-        .register_app(&mchid, &appid(&mchid), "official_account", "Qianbao demo")
+        .register_app(&mchid, &appid(&mchid), "official_account", "Qianbao demo", None)
         .await
         .map_err(|e| format!("demo app of {mchid}: {e}"))
 }
@@ -128,6 +128,7 @@ async fn static_code(platform: &Platform, data_dir: &Path, mchid: &str, descript
             &appid(mchid),
             description,
             &format!("{}/sandbox/inbox/{mchid}", platform.config().public_url.trim_end_matches('/')),
+            None,
         )
         .await
         .map_err(|e| format!("demo static code of {mchid}: {e}"))?;

@@ -485,7 +485,7 @@ async fn seed_demo_merchant(platform: &platform::Platform, data_dir: &std::path:
             write_private(&apiv3_path, &apiv3_key).map_err(io)?;
             platform
                 .merchants
-                .register_app(DEMO_MCHID, DEMO_APPID, "mini_program", "Qianbao Demo Mini Program")
+                .register_app(DEMO_MCHID, DEMO_APPID, "mini_program", "Qianbao Demo Mini Program", None)
                 .await
                 .map_err(|e| e.to_string())?;
             apiv3_key
@@ -493,7 +493,7 @@ async fn seed_demo_merchant(platform: &platform::Platform, data_dir: &std::path:
     };
     // The console's two roles, signed in at /merchant with the demo password (kept from an earlier run).
     for (username, role) in [("owner", platform::merchants::MerchantRole::Owner), ("cashier", platform::merchants::MerchantRole::Cashier)] {
-        match platform.merchants.create_user(DEMO_MCHID, username, DEMO_PASSWORD, role).await {
+        match platform.merchants.create_user(DEMO_MCHID, username, DEMO_PASSWORD, role, None).await {
             Ok(_) | Err(platform::PlatformError::Conflict { code: platform::Conflict::UsernameTaken, .. }) => {}
             Err(e) => return Err(format!("demo console user: {e}")),
         }

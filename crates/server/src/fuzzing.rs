@@ -357,10 +357,10 @@ async fn seed_merchant(platform: &Platform, key: &wxpay::SigningKey, payer: plat
     };
     platform.merchants.onboard(setup).await.expect("onboarded");
     platform.merchants.register_key(MCHID, &key.public_key_pem(), Some(SERIAL)).await.expect("a key");
-    platform.merchants.register_app(MCHID, APPID, "mini_program", "Fuzz").await.expect("an app");
+    platform.merchants.register_app(MCHID, APPID, "mini_program", "Fuzz", None).await.expect("an app");
     let profile =
         platform::merchants::qr::QrProfile::parse("Fuzz Shop", "Shenzhen", None, Some("zh"), Some("模糊商店"), None).expect("a profile");
-    platform.merchants.set_qr_profile(MCHID, profile).await.expect("a QR profile");
+    platform.merchants.set_qr_profile(MCHID, profile, None).await.expect("a QR profile");
     let auth = platform.merchants.merchant(MCHID).await.expect("the merchant");
     let order = |no: &str| platform::payments::NewOrder {
         trade_type: platform::payments::TradeType::Native,

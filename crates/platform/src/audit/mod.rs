@@ -72,3 +72,11 @@ impl Audit {
         self.core.read(move |c| store::page(c, before, limit)).await
     }
 }
+
+/// Write `audit` when the change `done` happened: the change and its audit row commit together.
+pub(crate) fn with_audit(c: &mut dyn ::store::Conn, done: bool, audit: &Option<::store::Effect>) -> ::store::Result<bool> {
+    if let (true, Some(a)) = (done, audit) {
+        c.execute(a.sql, &a.params)?;
+    }
+    Ok(done)
+}

@@ -331,13 +331,18 @@ impl Fx {
     }
 
     /// How old a pair's rate may be (seconds) before what needs it is refused.
-    pub async fn set_max_age(&self, base: &str, quote: &str, max_age_s: i64) -> Result<()> {
+    pub async fn set_max_age(&self, base: &str, quote: &str, max_age_s: i64, audit: Option<::store::Effect>) -> Result<()> {
         let (base, quote) = (currency_field("base", base)?, currency_field("quote", quote)?);
         if !(60..=366 * 86_400).contains(&max_age_s) {
             return Err(PlatformError::invalid("max_age_s", "one minute to a year"));
         }
         let now = self.core.now_ms();
-        self.core.transaction(move |c| store::set_max_age(c, base, quote, max_age_s, now)).await?;
+        self.core
+            .transaction(move |c| {
+                store::set_max_age(c, base, quote, max_age_s, now)?;
+                crate::audit::with_audit(c, true, &audit)
+            })
+            .await?;
         self.max_ages.forget(&(base.numeric(), quote.numeric()));
         Ok(())
     }

@@ -39,7 +39,7 @@ impl Merchants {
         let (merchant, s, now, audit) = (auth.merchant.id, serial.clone(), self.core.now_ms(), audit(&serial));
         let inserted = self.core.transaction(move |c| {
             let inserted = store::insert_key(c, merchant, &s, spki.clone(), now)?;
-            with_audit(c, inserted, &audit)
+            crate::audit::with_audit(c, inserted, &audit)
         });
         let inserted = inserted.await?;
         self.forget(mchid);
@@ -55,7 +55,7 @@ impl Merchants {
         let (merchant, s, now) = (auth.merchant.id, serial.to_ascii_uppercase(), self.core.now_ms());
         let revoked = self.core.transaction(move |c| {
             let revoked = store::revoke_key(c, merchant, &s, now)?;
-            with_audit(c, revoked, &audit)
+            crate::audit::with_audit(c, revoked, &audit)
         });
         let revoked = revoked.await?;
         self.forget(mchid);
@@ -66,7 +66,7 @@ impl Merchants {
     }
 
     /// Bind an app id (mini-program, official account, mobile app, web site) to a merchant.
-    pub async fn register_app(&self, mchid: &str, appid: &str, kind: &str, name: &str) -> Result<()> {
+    pub async fn register_app(&self, mchid: &str, appid: &str, kind: &str, name: &str, audit: Option<::store::Effect>) -> Result<()> {
         let auth = self.merchant(mchid).await?;
         let appid = parse_token("appid", appid, 32)?;
         let kind =
@@ -76,19 +76,15 @@ impl Merchants {
             return Err(PlatformError::invalid("appid", format!("at most {MERCHANT_APPS_MAX} app ids per merchant")));
         }
         let (merchant, now) = (auth.merchant.id, self.core.now_ms());
-        let inserted = self.core.transaction(move |c| store::insert_app(c, merchant, &appid, kind, &name, now)).await?;
+        let inserted = self.core.transaction(move |c| {
+            let inserted = store::insert_app(c, merchant, &appid, kind, &name, now)?;
+            crate::audit::with_audit(c, inserted, &audit)
+        });
+        let inserted = inserted.await?;
         self.forget(mchid);
         if !inserted {
             return Err(PlatformError::conflict(Conflict::AppidTaken, "this app id is already registered"));
         }
         Ok(())
     }
-}
-
-/// Write `audit` when the change `done` happened: the change and its audit row commit together.
-pub(super) fn with_audit(c: &mut dyn ::store::Conn, done: bool, audit: &Option<::store::Effect>) -> ::store::Result<bool> {
-    if let (true, Some(a)) = (done, audit) {
-        c.execute(a.sql, &a.params)?;
-    }
-    Ok(done)
 }

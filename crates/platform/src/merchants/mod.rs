@@ -16,7 +16,7 @@ mod users;
 
 pub use keys::{MERCHANT_APPS_MAX, MERCHANT_KEYS_MAX};
 pub use nonces::NONCE_WINDOW_S;
-pub use platform_keys::{PlatformKey, PlatformKeys};
+pub use platform_keys::{AuditOf, PlatformKey, PlatformKeys};
 pub use sub_merchants::SubMerchantApplication;
 pub use users::{MERCHANT_USERS_MAX, MerchantRole, MerchantUser, parse_username};
 
@@ -196,7 +196,7 @@ impl Merchants {
             .core
             .transaction(move |c| {
                 let inserted = store::insert(c, &store::NewMerchant { merchant: &m, sealed_apiv3_key: sealed_apiv3_key.clone() })?;
-                keys::with_audit(c, inserted, &audit)
+                crate::audit::with_audit(c, inserted, &audit)
             })
             .await?;
         if !inserted {

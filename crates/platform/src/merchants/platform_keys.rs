@@ -33,33 +33,42 @@ impl PlatformKeys {
     }
 }
 
+/// Makes an audit row of what an action produced (a new key's serial), to commit with it.
+pub type AuditOf = Box<dyn FnOnce(&str) -> ::store::Effect + Send>;
+
 impl Merchants {
     /// Qianbao's signing keys, created on first use (and by a rotation).
     pub async fn platform_keys(&self) -> Result<Arc<PlatformKeys>> {
         if let Some(keys) = self.platform_keys.read().expect("platform keys").as_ref() {
             return Ok(keys.clone());
         }
-        self.load_platform_keys(false).await
+        self.load_platform_keys(false, None).await
     }
 
     /// Start a new platform certificate now. The old one stays valid (and listed at
     /// `/v3/certificates`) until it expires or is retired, so merchants can switch over.
-    pub async fn rotate_platform_certificate(&self) -> Result<Arc<PlatformKeys>> {
-        self.load_platform_keys(true).await
+    /// `audit` makes the audit row of the new certificate's serial: it commits with the new key.
+    pub async fn rotate_platform_certificate(&self, audit: AuditOf) -> Result<Arc<PlatformKeys>> {
+        self.load_platform_keys(true, Some(audit)).await
     }
 
     /// Retire a platform certificate at once (after a rotation, when merchants have switched).
-    pub async fn retire_platform_key(&self, serial: &str) -> Result<Arc<PlatformKeys>> {
+    pub async fn retire_platform_key(&self, serial: &str, audit: Option<::store::Effect>) -> Result<Arc<PlatformKeys>> {
         let keys = self.platform_keys().await?;
         if keys.certificates.len() < 2 || !keys.certificates.iter().any(|k| k.serial == serial) {
             return Err(PlatformError::invalid("serial_no", "not a valid platform certificate, or the only one (rotate first)"));
         }
         let (serial, now) = (serial.to_string(), self.core.now_ms());
-        self.core.write(move |c| store::retire_platform_key(c, &serial, now)).await?;
-        self.load_platform_keys(false).await
+        self.core
+            .transaction(move |c| {
+                store::retire_platform_key(c, &serial, now)?;
+                crate::audit::with_audit(c, true, &audit)
+            })
+            .await?;
+        self.load_platform_keys(false, None).await
     }
 
-    async fn load_platform_keys(&self, rotate: bool) -> Result<Arc<PlatformKeys>> {
+    async fn load_platform_keys(&self, rotate: bool, audit: Option<AuditOf>) -> Result<Arc<PlatformKeys>> {
         let now = self.core.now_ms();
         let stored = self.core.read(move |c| store::platform_keys(c, now)).await?;
         let has = |kind: PlatformKeyKind| stored.iter().any(|k| k.kind == kind);
@@ -79,6 +88,10 @@ impl Merchants {
             let id = format!("PUB_KEY_ID_0114{:012}{:012}", crypto::random_in(0, 999_999_999_999), crypto::random_in(0, 999_999_999_999));
             fresh.push((id, PlatformKeyKind::PublicKey, wxpay::SigningKey::generate(), None));
         }
+        let audit = match (audit, fresh.iter().find(|k| k.1 == PlatformKeyKind::Certificate)) {
+            (Some(audit), Some(new)) => Some(audit(&new.0)),
+            _ => None,
+        };
         if !fresh.is_empty() {
             let rows: Vec<store::StoredKey> = fresh
                 .into_iter()
@@ -91,7 +104,12 @@ impl Merchants {
                     expires_at_ms: effective_at + PLATFORM_KEY_VALIDITY_S * 1000,
                 })
                 .collect();
-            self.core.write(move |c| rows.iter().try_for_each(|k| store::insert_platform_key(c, k))).await?;
+            self.core
+                .transaction(move |c| {
+                    rows.iter().try_for_each(|k| store::insert_platform_key(c, k))?;
+                    crate::audit::with_audit(c, true, &audit)
+                })
+                .await?;
         }
         // Read back: instances starting together each added keys; all agree on the oldest as signer.
         let stored = self.core.read(move |c| store::platform_keys(c, now)).await?;

@@ -159,10 +159,14 @@ pub const SCHEMES_PER_MERCHANT_MAX: usize = 5;
 
 impl Merchants {
     /// Set what a merchant's EMV codes say about it.
-    pub async fn set_qr_profile(&self, mchid: &str, profile: QrProfile) -> Result<()> {
+    pub async fn set_qr_profile(&self, mchid: &str, profile: QrProfile, audit: Option<::store::Effect>) -> Result<()> {
         let merchant = self.merchant(mchid).await?.merchant.id;
         let now = self.core.now_ms();
-        self.core.write(move |c| store::upsert_qr_profile(c, merchant, &profile, now)).await
+        let set = self.core.transaction(move |c| {
+            store::upsert_qr_profile(c, merchant, &profile, now)?;
+            crate::audit::with_audit(c, true, &audit)
+        });
+        set.await.map(|_| ())
     }
 
     pub async fn qr_profile(&self, merchant: crate::MerchantId) -> Result<Option<QrProfile>> {
@@ -171,7 +175,13 @@ impl Merchants {
 
     /// Register a merchant on a national scheme (replacing an earlier registration on it); answers the
     /// template that its static codes will carry.
-    pub async fn register_scheme(&self, mchid: &str, scheme: &str, fields: &serde_json::Map<String, serde_json::Value>) -> Result<String> {
+    pub async fn register_scheme(
+        &self,
+        mchid: &str,
+        scheme: &str,
+        fields: &serde_json::Map<String, serde_json::Value>,
+        audit: Option<::store::Effect>,
+    ) -> Result<String> {
         let kind = SchemeKind::parse(scheme).ok_or_else(|| PlatformError::invalid("scheme", "fps, paynow, promptpay, pix or qris"))?;
         let merchant = self.merchant(mchid).await?.merchant.clone();
         if merchant.country != kind.country() {
@@ -185,7 +195,11 @@ impl Merchants {
             return Err(PlatformError::invalid("fields", "the scheme's template is longer than 99 characters"));
         }
         let (id, t, now) = (merchant.id, template.clone(), self.core.now_ms());
-        let registered = self.core.write(move |c| store::upsert_scheme(c, id, kind, &t, SCHEMES_PER_MERCHANT_MAX, now)).await?;
+        let registered = self.core.transaction(move |c| {
+            let registered = store::upsert_scheme(c, id, kind, &t, SCHEMES_PER_MERCHANT_MAX, now)?;
+            crate::audit::with_audit(c, registered, &audit)
+        });
+        let registered = registered.await?;
         if !registered {
             return Err(PlatformError::invalid(
                 "scheme",

@@ -49,7 +49,15 @@ pub fn parse_username(text: &str) -> Result<String> {
 
 impl Merchants {
     /// Add a console user to a merchant (the operator does this; an owner adds cashiers the same way).
-    pub async fn create_user(&self, mchid: &str, username: &str, password: &str, role: MerchantRole) -> Result<MerchantUser> {
+    /// Add a console user, in one transaction with the audit row when given.
+    pub async fn create_user(
+        &self,
+        mchid: &str,
+        username: &str,
+        password: &str,
+        role: MerchantRole,
+        audit: Option<::store::Effect>,
+    ) -> Result<MerchantUser> {
         let merchant = self.merchant(mchid).await?;
         let username = parse_username(username)?;
         crate::people::check_password(password)?;
@@ -58,7 +66,11 @@ impl Merchants {
         let hash = self.core.blocking(move || crypto::hash_password(&password, memory)).await?;
         let id = ids::object_id(self.core.now_ms());
         let (m, u, now) = (merchant.merchant.id, username.clone(), self.core.now_ms());
-        let created = self.core.write(move |c| store::insert_user(c, id, m, &u, &hash, role.as_str(), now, MERCHANT_USERS_MAX)).await?;
+        let created = self.core.transaction(move |c| {
+            let created = store::insert_user(c, id, m, &u, &hash, role.as_str(), now, MERCHANT_USERS_MAX)?;
+            crate::audit::with_audit(c, created, &audit)
+        });
+        let created = created.await?;
         if !created {
             return Err(PlatformError::conflict(
                 Conflict::UsernameTaken,

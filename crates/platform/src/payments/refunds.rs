@@ -91,6 +91,11 @@ impl Payments {
         self.refund_order_with(merchant, new, conditions).await
     }
 
+    /// [`Payments::refund_order`] committed with `conditions` (an audit row, an approval's guard).
+    pub async fn refund_order_audited(&self, merchant: MerchantId, new: NewRefund, conditions: ::store::Conditions) -> Result<Refund> {
+        self.refund_order_with(merchant, new, conditions).await
+    }
+
     async fn refund_order_with(&self, merchant: MerchantId, new: NewRefund, conditions: ::store::Conditions) -> Result<Refund> {
         check(&new)?;
         let mut order = self.refundable(merchant, &new).await?;

@@ -8,7 +8,14 @@ use crate::{Conflict, PlatformError, Result, ids};
 use std::sync::Arc;
 
 impl Payments {
-    pub async fn create_static_code(&self, mchid: &str, appid: &str, description: &str, notify_url: &str) -> Result<String> {
+    pub async fn create_static_code(
+        &self,
+        mchid: &str,
+        appid: &str,
+        description: &str,
+        notify_url: &str,
+        audit: Option<::store::Effect>,
+    ) -> Result<String> {
         let merchant = self.merchants.merchant(mchid).await?;
         if !merchant.appids.iter().any(|a| a == appid) {
             return Err(PlatformError::conflict(Conflict::AppidMchidNotMatch, "this appid is not bound to this mchid"));
@@ -22,7 +29,12 @@ impl Payments {
         let now = self.core.now_ms();
         let id = ids::object_id(now);
         let (m, a, d, n) = (merchant.merchant.id, appid.to_string(), description.to_string(), notify_url.to_string());
-        self.core.write(move |c| store::insert_static_code(c, id, m, &a, &d, &n, now)).await?;
+        self.core
+            .transaction(move |c| {
+                store::insert_static_code(c, id, m, &a, &d, &n, now)?;
+                crate::audit::with_audit(c, true, &audit)
+            })
+            .await?;
         Ok(self.static_code_url(id))
     }
 

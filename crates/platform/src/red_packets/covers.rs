@@ -22,7 +22,7 @@ pub struct Cover {
 pub const COVERS_PAGE_MAX: i64 = 100;
 
 impl RedPackets {
-    pub async fn publish_cover(&self, mchid: &str, title: &str, image_url: &str) -> Result<Cover> {
+    pub async fn publish_cover(&self, mchid: &str, title: &str, image_url: &str, audit: Option<::store::Effect>) -> Result<Cover> {
         let merchant = self.merchants.merchant(mchid).await?;
         let title = parse_name("title", title, self.core.config.name_chars_max)?;
         if !image_url.starts_with("https://") || image_url.len() > 512 || image_url.chars().any(|c| c.is_control() || c.is_whitespace()) {
@@ -31,7 +31,12 @@ impl RedPackets {
         let now = self.core.now_ms();
         let id = ids::object_id(now);
         let (merchant_id, t, url) = (merchant.merchant.id, title.clone(), image_url.to_string());
-        self.core.write(move |c| store::insert_cover(c, id, merchant_id, &t, &url, now)).await?;
+        self.core
+            .transaction(move |c| {
+                store::insert_cover(c, id, merchant_id, &t, &url, now)?;
+                crate::audit::with_audit(c, true, &audit)
+            })
+            .await?;
         self.cover(id).await
     }
 

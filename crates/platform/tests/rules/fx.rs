@@ -152,7 +152,7 @@ async fn a_stale_rate_refuses_the_payment_and_moves_nothing(h: &Harness) {
         "{refused:?}"
     );
     assert_eq!(h.available_in(hana, "HKD").await, "500.00");
-    h.platform.fx.set_max_age("CNY", "HKD", 7 * 86_400).await.unwrap();
+    h.platform.fx.set_max_age("CNY", "HKD", 7 * 86_400, None).await.unwrap();
     pay_with(h, hana, &order, how(None, None)).await.expect("the pair allows a week now");
 }
 

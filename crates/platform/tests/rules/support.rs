@@ -152,7 +152,7 @@ impl Harness {
         let (m, _) = self.platform.merchants.onboard(setup).await.unwrap();
         static APP: AtomicU32 = AtomicU32::new(1);
         let appid = format!("wx{:016}", APP.fetch_add(1, Ordering::SeqCst));
-        self.platform.merchants.register_app(&m.mchid, &appid, "mini_program", "Shop").await.unwrap();
+        self.platform.merchants.register_app(&m.mchid, &appid, "mini_program", "Shop", None).await.unwrap();
         (*self.platform.merchants.merchant(&m.mchid).await.unwrap()).clone()
     }
 

@@ -1,7 +1,7 @@
 //! `/admin/api/fx/...`: reference rates (set one, import the ECB's file, read a pair's history), markups,
 //! maximum ages, any quote, the platform's FX positions, and the day's cross-border report.
 
-use super::{Answer, ApiError, Operator, Params, St, audit, parse_json};
+use super::{Answer, ApiError, Operator, Params, St, audit_asked, audit_row, parse_json};
 use axum::Json;
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
@@ -42,8 +42,8 @@ pub(super) async fn set_rate(op: Operator, state: St, body: axum::body::Bytes) -
 pub(super) async fn import_rates(op: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Value>> {
     let text =
         std::str::from_utf8(&body).map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "PARAM_ERROR", "the body is not UTF-8 text"))?;
+    audit_asked(&state, &op, "fx.import_rates", "rates:ecb", &format!("an ECB file of {} bytes", body.len())).await?;
     let report = state.platform.fx.import_ecb(text).await?;
-    audit(&state, &op, "fx.import_rates", "rates:ecb", &format!("{} imported, {} days", report.imported, report.days)).await?;
     Ok(Json(serde_json::to_value(report).expect("a report serialises")))
 }
 
@@ -97,8 +97,8 @@ pub(super) async fn set_pair(
     body: axum::body::Bytes,
 ) -> Answer<Json<Value>> {
     let r: PairIn = parse_json(&body)?;
-    state.platform.fx.set_max_age(&base, &quote, r.max_age_s).await?;
-    audit(&state, &op, "fx.set_pair", &format!("pair:{base}/{quote}"), &format!("max age {} s", r.max_age_s)).await?;
+    let audit = audit_row(&state, &op, "fx.set_pair", &format!("pair:{base}/{quote}"), &format!("max age {} s", r.max_age_s));
+    state.platform.fx.set_max_age(&base, &quote, r.max_age_s, audit).await?;
     Ok(Json(json!({"base": base, "quote": quote, "max_age_s": r.max_age_s})))
 }
 

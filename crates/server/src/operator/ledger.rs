@@ -2,7 +2,7 @@
 //! On the wire, ids and `user_data` are decimal strings (a u128 does not fit a JSON number), amounts
 //! are integers in minor units, currencies are ISO 4217 codes, flags are lists of names.
 
-use super::{Answer, ApiError, Operator, St, audit, parse_json};
+use super::{Answer, ApiError, Operator, St, audit_asked, parse_json};
 use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -197,10 +197,10 @@ pub(super) async fn create_accounts(op: Operator, state: St, body: axum::body::B
     let accounts: Vec<AccountIn> = parse_json(&body)?;
     check_count(accounts.len())?;
     let batch: Vec<NewAccount> = accounts.into_iter().map(AccountIn::into_ledger).collect();
+    let ids: Vec<String> = batch.iter().take(10).map(|a| a.id.to_string()).collect();
+    let detail = format!("{} accounts: {}{}", batch.len(), ids.join(", "), if batch.len() > ids.len() { ", …" } else { "" });
+    audit_asked(&state, &op, "ledger.create_accounts", "ledger", &detail).await?;
     let results = state.platform.ledger.create_accounts(batch).await?;
-    let created = results.iter().filter(|r| r.is_ok()).count();
-    let detail = format!("{} accounts requested, {created} created or existing", results.len());
-    audit(&state, &op, "ledger.create_accounts", "ledger", &detail).await?;
     Ok(Json(results.into_iter().enumerate().map(EventResult::from_account).collect()))
 }
 

@@ -1,6 +1,6 @@
 //! `/admin/api/merchants/...`: onboarding merchants, their API keys and app ids, static codes, covers.
 
-use super::{Answer, Operator, St, audit, parse_json};
+use super::{Answer, Operator, St, audit_row, parse_json};
 use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -109,8 +109,8 @@ pub(super) async fn add_app(
     body: axum::body::Bytes,
 ) -> Answer<(StatusCode, Json<Value>)> {
     let r: AppIn = parse_json(&body)?;
-    state.platform.merchants.register_app(&mchid, &r.appid, &r.kind, &r.name).await?;
-    audit(&state, &op, "merchants.add_app", &format!("merchant:{mchid}"), &r.appid).await?;
+    let audit = audit_row(&state, &op, "merchants.add_app", &format!("merchant:{mchid}"), &r.appid);
+    state.platform.merchants.register_app(&mchid, &r.appid, &r.kind, &r.name, audit).await?;
     Ok((StatusCode::CREATED, Json(json!({"appid": r.appid}))))
 }
 
@@ -130,8 +130,8 @@ pub(super) async fn add_static_code(
     body: axum::body::Bytes,
 ) -> Answer<(StatusCode, Json<Value>)> {
     let r: StaticCodeIn = parse_json(&body)?;
-    let code_url = state.platform.payments.create_static_code(&mchid, &r.appid, &r.description, &r.notify_url).await?;
-    audit(&state, &op, "merchants.add_static_code", &format!("merchant:{mchid}"), &r.description).await?;
+    let audit = audit_row(&state, &op, "merchants.add_static_code", &format!("merchant:{mchid}"), &r.description);
+    let code_url = state.platform.payments.create_static_code(&mchid, &r.appid, &r.description, &r.notify_url, audit).await?;
     // The EMV payload once the merchant has a QR profile (its Latin name and city).
     let emv = state.platform.payments.emv_payload(&code_url).await.ok();
     Ok((StatusCode::CREATED, Json(json!({"code_url": code_url, "emv": emv}))))
@@ -152,8 +152,8 @@ pub(super) async fn publish_cover(
     body: axum::body::Bytes,
 ) -> Answer<(StatusCode, Json<platform::red_packets::Cover>)> {
     let r: CoverIn = parse_json(&body)?;
-    let cover = state.platform.red_packets.publish_cover(&mchid, &r.title, &r.image_url).await?;
-    audit(&state, &op, "merchants.publish_cover", &format!("merchant:{mchid}"), &r.title).await?;
+    let audit = audit_row(&state, &op, "merchants.publish_cover", &format!("merchant:{mchid}"), &r.title);
+    let cover = state.platform.red_packets.publish_cover(&mchid, &r.title, &r.image_url, audit).await?;
     Ok((StatusCode::CREATED, Json(cover)))
 }
 
@@ -175,7 +175,8 @@ pub(super) async fn add_user(
     let r: UserIn = parse_json(&body)?;
     let role =
         platform::merchants::MerchantRole::parse(&r.role).ok_or_else(|| platform::PlatformError::invalid("role", "owner or cashier"))?;
-    let user = state.platform.merchants.create_user(&mchid, &r.username, &r.password, role).await?;
-    audit(&state, &op, "merchants.add_user", &format!("merchant:{mchid}"), &format!("{} ({})", user.username, role.as_str())).await?;
+    let detail = format!("{} ({})", r.username, role.as_str());
+    let audit = audit_row(&state, &op, "merchants.add_user", &format!("merchant:{mchid}"), &detail);
+    let user = state.platform.merchants.create_user(&mchid, &r.username, &r.password, role, audit).await?;
     Ok((StatusCode::CREATED, Json(json!(user))))
 }

@@ -257,8 +257,15 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Answer<T> {
     })
 }
 
-/// Record an operator action that is not one of the platform's own transactions, after it.
-async fn audit(state: &AppState, op: &Operator, action: &str, target: &str, detail: &str) -> Answer<()> {
+/// The audit row of an operator's change, to commit in the change's own transaction.
+fn audit_row(state: &AppState, op: &Operator, action: &str, target: &str, detail: &str) -> Option<store::Effect> {
+    Some(state.platform.audit.effect(&op.user.actor(), action, target, detail, &op.reason))
+}
+
+/// Record an operator's request *before* running it, for the actions that are jobs of many transactions
+/// of their own (settlement runs, a rate file's import, replays, the sandbox clock), each idempotent and
+/// safe to run again: no such action runs without its row, and its answer says what it did.
+async fn audit_asked(state: &AppState, op: &Operator, action: &str, target: &str, detail: &str) -> Answer<()> {
     Ok(state.platform.audit.record(&op.user.actor(), action, target, detail, &op.reason).await?)
 }
 

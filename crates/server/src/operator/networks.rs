@@ -1,7 +1,7 @@
 //! `/admin/api/networks/...`: the partner networks, each day's reconciliation against the network's
 //! report, and the day's settlement (the net per currency booked once).
 
-use super::{Answer, Operator, St, audit};
+use super::{Answer, Operator, St, audit_asked};
 use axum::Json;
 use axum::extract::Path;
 use platform::networks::Reconciliation;
@@ -26,10 +26,8 @@ pub(super) async fn reconciliation(_: Operator, state: St, Path((network, day)):
 }
 
 pub(super) async fn settle(op: Operator, state: St, Path((network, day)): Path<(String, String)>) -> Answer<Json<Value>> {
+    audit_asked(&state, &op, "networks.settle_day", &format!("network:{network}"), &day).await?;
     let report = state.platform.networks.settle_day(&network, &day).await?;
-    let nets: Vec<String> =
-        report.currencies.iter().map(|c| format!("{} {}", c.currency, platform::wallet::decimal(c.net_minor, c.currency))).collect();
-    audit(&state, &op, "networks.settle_day", &format!("network:{network}"), &format!("{day}: {}", nets.join(", "))).await?;
     Ok(Json(report_json(&report)))
 }
 

@@ -1,6 +1,6 @@
 //! `/admin/api/notifications`: the outbox, every delivery attempt, and replays.
 
-use super::{Answer, Operator, Params, St, audit};
+use super::{Answer, Operator, Params, St, audit_asked};
 use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -31,7 +31,7 @@ pub(super) async fn notification(_: Operator, state: St, Path(id): Path<String>)
 }
 
 pub(super) async fn replay(op: Operator, state: St, Path(id): Path<String>) -> Answer<StatusCode> {
+    audit_asked(&state, &op, "notifications.replay", &format!("notification:{id}"), "").await?;
     state.platform.outbox.replay(&id).await?;
-    audit(&state, &op, "notifications.replay", &format!("notification:{id}"), "").await?;
     Ok(StatusCode::ACCEPTED)
 }

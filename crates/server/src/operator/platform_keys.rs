@@ -1,6 +1,6 @@
 //! `/admin/api/platform-keys`: Qianbao's signing keys, their rotation and retirement.
 
-use super::{Answer, Operator, St, audit};
+use super::{Answer, Operator, St, audit_row};
 use axum::Json;
 use axum::extract::Path;
 use platform::merchants::PlatformKeys;
@@ -34,13 +34,16 @@ pub(super) async fn platform_keys(_: Operator, state: St) -> Answer<Json<Value>>
 }
 
 pub(super) async fn rotate(op: Operator, state: St) -> Answer<Json<Value>> {
-    let keys = state.platform.merchants.rotate_platform_certificate().await?;
-    audit(&state, &op, "platform_keys.rotate", "platform_keys", &keys.signer(false).serial).await?;
+    let (audit, actor, reason) = (state.platform.audit.clone(), op.user.actor(), op.reason.clone());
+    let row: platform::merchants::AuditOf = Box::new(move |serial| {
+        audit.effect(&actor, "platform_keys.rotate", "platform_keys", &format!("new certificate {serial}"), &reason)
+    });
+    let keys = state.platform.merchants.rotate_platform_certificate(row).await?;
     Ok(Json(keys_view(&keys)))
 }
 
 pub(super) async fn retire(op: Operator, state: St, Path(serial): Path<String>) -> Answer<Json<Value>> {
-    let keys = state.platform.merchants.retire_platform_key(&serial).await?;
-    audit(&state, &op, "platform_keys.retire", "platform_keys", &serial).await?;
+    let audit = audit_row(&state, &op, "platform_keys.retire", "platform_keys", &serial);
+    let keys = state.platform.merchants.retire_platform_key(&serial, audit).await?;
     Ok(Json(keys_view(&keys)))
 }

@@ -1,7 +1,7 @@
 //! `/admin/api/merchants/{mchid}/qr-profile` and `/schemes/{scheme}`: what a merchant's EMV codes say
 //! (the Latin name and city, the local-language ones) and the national schemes it is registered on.
 
-use super::{Answer, Operator, St, audit, parse_json};
+use super::{Answer, Operator, St, audit_row, parse_json};
 use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -30,8 +30,9 @@ pub(super) async fn set_profile(op: Operator, state: St, Path(mchid): Path<Strin
         r.local_name.as_deref(),
         r.local_city.as_deref(),
     )?;
-    state.platform.merchants.set_qr_profile(&mchid, profile.clone()).await?;
-    audit(&state, &op, "merchants.set_qr_profile", &format!("merchant:{mchid}"), &format!("{} / {}", profile.name, profile.city)).await?;
+    let detail = format!("{} / {}", profile.name, profile.city);
+    let audit = audit_row(&state, &op, "merchants.set_qr_profile", &format!("merchant:{mchid}"), &detail);
+    state.platform.merchants.set_qr_profile(&mchid, profile.clone(), audit).await?;
     Ok(Json(serde_json::to_value(&profile).expect("a profile is JSON")))
 }
 
@@ -42,7 +43,8 @@ pub(super) async fn register_scheme(
     body: axum::body::Bytes,
 ) -> Answer<(StatusCode, Json<Value>)> {
     let fields: serde_json::Map<String, Value> = parse_json(&body)?;
-    let template = state.platform.merchants.register_scheme(&mchid, &scheme, &fields).await?;
-    audit(&state, &op, "merchants.register_scheme", &format!("merchant:{mchid}"), &format!("{scheme}: {template}")).await?;
+    let detail = format!("{scheme}: {}", Value::Object(fields.clone()));
+    let audit = audit_row(&state, &op, "merchants.register_scheme", &format!("merchant:{mchid}"), &detail);
+    let template = state.platform.merchants.register_scheme(&mchid, &scheme, &fields, audit).await?;
     Ok((StatusCode::OK, Json(json!({"scheme": scheme, "template": template}))))
 }

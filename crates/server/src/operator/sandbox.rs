@@ -1,6 +1,6 @@
 //! `/admin/api/sandbox/clock`: move the manual clock (sandbox and tests), then resolve what fell due.
 
-use super::{Answer, ApiError, Operator, St, audit, parse_json};
+use super::{Answer, ApiError, Operator, St, audit_asked, parse_json};
 use axum::Json;
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -23,8 +23,8 @@ pub(super) async fn advance_clock(op: Operator, state: St, body: axum::body::Byt
     if r.advance_s > ADVANCE_S_MAX {
         return Err(ApiError::bad_request("advance_s: at most ten years"));
     }
+    audit_asked(&state, &op, "sandbox.clock_advance", "clock", &format!("{} s", r.advance_s)).await?;
     clock.advance_s(r.advance_s);
-    audit(&state, &op, "sandbox.clock_advance", "clock", &format!("{} s", r.advance_s)).await?;
     let report = state.platform.run_deadlines().await?;
     Ok(Json(serde_json::json!({"now_ms": state.platform.now_ms(), "deadlines": report})))
 }

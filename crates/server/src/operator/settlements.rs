@@ -1,6 +1,6 @@
 //! `/admin/api/settlements`: a day's settlement report, and settling a day now.
 
-use super::{Answer, ApiError, Operator, Params, St, audit, parse_json};
+use super::{Answer, ApiError, Operator, Params, St, audit_asked, parse_json};
 use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -33,8 +33,8 @@ pub(super) struct RunIn {
 /// Settle a day now (it also runs by itself each day); idempotent per merchant, day and currency.
 pub(super) async fn run(op: Operator, state: St, body: axum::body::Bytes) -> Answer<Json<Vec<Settlement>>> {
     let r: RunIn = parse_json(&body)?;
+    audit_asked(&state, &op, "settlements.run", "settlements", &r.day).await?;
     let rows = state.platform.settlement.settle_day(&r.day).await?;
-    audit(&state, &op, "settlements.run", "settlements", &r.day).await?;
     Ok(Json(rows))
 }
 

@@ -271,11 +271,10 @@ async fn refund(
         total_minor: o.total_minor,
         currency: o.currency.code().to_string(),
     };
-    match state.platform.payments.refund_order(user.merchant_id, new).await {
-        Ok(r) => match audit(&state, &user, "console.refund", &format!("{out_trade_no} {} {amount}", r.out_refund_no)).await {
-            Ok(()) => redirect(&format!("/merchant/orders/{out_trade_no}")),
-            Err(e) => failed(e),
-        },
+    let audit = audit_effect(&state, &user, "console.refund", &format!("{out_trade_no} {out_refund_no} {amount}"));
+    let conditions = store::Conditions { guards: Vec::new(), effects: vec![audit] };
+    match state.platform.payments.refund_order_audited(user.merchant_id, new, conditions).await {
+        Ok(_) => redirect(&format!("/merchant/orders/{out_trade_no}")),
         Err(e @ (PlatformError::Invalid { .. } | PlatformError::Conflict { .. })) => {
             order_page(&state, lang, false, &user, &token, &out_trade_no, Some(e.to_string())).await
         }
@@ -484,12 +483,6 @@ async fn keys_page(state: &AppState, lang: Lang, chosen: bool, user: &MerchantUs
         *response.status_mut() = StatusCode::BAD_REQUEST;
     }
     response
-}
-
-/// A console action in the audit log, by the console user who did it.
-async fn audit(state: &AppState, user: &MerchantUser, action: &str, detail: &str) -> Result<(), PlatformError> {
-    let (actor, target) = audit_row(user);
-    state.platform.audit.record(&actor, action, &target, detail, "merchant console").await
 }
 
 /// The actor and target of a console user's audit row.
