@@ -50,6 +50,26 @@ pub struct Hit {
 }
 
 /// Hits listed at most.
+impl Hit {
+    /// A possible match just found: (score, reference, listed name, list) as [`Sanctions::matches`] gives.
+    fn pending(kind: FreezeKind, subject: &str, name: &str, found: (f64, String, String, ListKind), now_ms: i64) -> Hit {
+        let (score, reference, listed_name, list) = found;
+        Hit {
+            id: ids::object_id(now_ms),
+            kind,
+            subject: subject.to_string(),
+            name: name.to_string(),
+            list,
+            reference,
+            listed_name,
+            score_permille: (score * 1000.0).floor() as i64,
+            state: HitState::Pending,
+            decided_by: None,
+            created_at_ms: now_ms,
+        }
+    }
+}
+
 pub const HITS_PAGE_MAX: i64 = 500;
 /// Hits kept per screening at most (the best ones).
 const HITS_PER_SCREENING_MAX: usize = 5;
@@ -137,21 +157,8 @@ impl Sanctions {
     pub async fn screen(&self, freezes: &Freezes, kind: FreezeKind, subject: &str, name: &str) -> Result<Vec<Hit>> {
         let found = self.matches(name).await?;
         let mut hits = Vec::new();
-        for (score, reference, listed_name, list) in found {
-            let now = self.core.now_ms();
-            let hit = Hit {
-                id: ids::object_id(now),
-                kind,
-                subject: subject.to_string(),
-                name: name.to_string(),
-                list,
-                reference,
-                listed_name,
-                score_permille: (score * 1000.0).floor() as i64,
-                state: HitState::Pending,
-                decided_by: None,
-                created_at_ms: now,
-            };
+        for found in found {
+            let hit = Hit::pending(kind, subject, name, found, self.core.now_ms());
             let h = hit.clone();
             if self.core.write(move |c| store::insert_hit(c, &h)).await? {
                 hits.push(hit);
@@ -175,22 +182,9 @@ impl Sanctions {
     /// payment is refused (`SCREENING_REVIEW`) until a reviewer clears that hit; a confirmed one stays
     /// refused. Nothing is frozen: the payee has no account here.
     pub async fn screen_payee(&self, subject: &str, name: &str) -> Result<()> {
-        for (score, reference, listed_name, list) in self.matches(name).await? {
-            let now = self.core.now_ms();
-            let hit = Hit {
-                id: ids::object_id(now),
-                kind: FreezeKind::Merchant,
-                subject: subject.to_string(),
-                name: name.to_string(),
-                list,
-                reference: reference.clone(),
-                listed_name,
-                score_permille: (score * 1000.0).floor() as i64,
-                state: HitState::Pending,
-                decided_by: None,
-                created_at_ms: now,
-            };
-            let subject = subject.to_string();
+        for found in self.matches(name).await? {
+            let hit = Hit::pending(FreezeKind::Merchant, subject, name, found, self.core.now_ms());
+            let (subject, list, reference) = (subject.to_string(), hit.list, hit.reference.clone());
             let state = self
                 .core
                 .transaction(move |c| {
