@@ -20,3 +20,9 @@ CREATE INDEX risk_reviews_state ON risk_reviews (state, deadline_at);
 
 -- A transfer to a friend under review cannot be accepted or declined until it is released.
 ALTER TABLE p2p_transfers ADD COLUMN held INT64 NOT NULL DEFAULT 0;
+
+-- The red packets a person may open (the web wallet lists them): by receiver, and by group through the
+-- person's memberships.
+CREATE INDEX red_packets_receiver ON red_packets (receiver_id, created_at) WHERE receiver_id IS NOT NULL;
+CREATE INDEX red_packets_group ON red_packets (group_id, created_at) WHERE group_id IS NOT NULL;
+CREATE INDEX group_members_person ON group_members (person_id);

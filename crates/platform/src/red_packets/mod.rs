@@ -315,6 +315,18 @@ impl RedPackets {
         if eligible || person == p.sender { Ok(()) } else { Err(PlatformError::NotFound("red packet")) }
     }
 
+    /// Open packets this person may open (sent to them, or to one of their groups), newest first,
+    /// `limit` at most (1 to 100).
+    pub async fn openable(&self, person: PersonId, limit: i64) -> Result<Vec<RedPacket>> {
+        let (now, limit) = (self.core.now_ms(), limit.clamp(1, 100));
+        let ids = self.core.read(move |c| store::openable(c, person, now, limit)).await?;
+        let mut packets = Vec::with_capacity(ids.len());
+        for id in ids {
+            packets.push(self.red_packet(person, id).await?);
+        }
+        Ok(packets)
+    }
+
     /// A packet as its sender or a person who may claim it sees it: who claimed what, and when.
     pub async fn red_packet(&self, person: PersonId, id: i64) -> Result<RedPacket> {
         let p = self.packet(id).await?;

@@ -65,6 +65,16 @@ pub(crate) fn packet(c: &mut dyn Conn, id: i64) -> Result<Option<Packet>> {
     c.query_one(&format!("SELECT {PACKET} FROM red_packets WHERE id = $1"), params![id])?.as_ref().map(packet_from).transpose()
 }
 
+/// Open packets a person may open, not expired at `now_ms`: sent to them, or to a group they are in;
+/// newest first, `limit` at most.
+pub(crate) fn openable(c: &mut dyn Conn, person: PersonId, now_ms: i64, limit: i64) -> Result<Vec<i64>> {
+    let rows = c.query(
+        "SELECT id, created_at FROM red_packets WHERE receiver_id = $3 AND state = $1 AND expires_at > $2 UNION ALL SELECT p.id, p.created_at FROM red_packets p JOIN group_members m ON m.group_id = p.group_id WHERE m.person_id = $3 AND p.state = $1 AND p.expires_at > $2 ORDER BY created_at DESC, id DESC LIMIT $4",
+        params![PacketState::Open, now_ms, person, limit],
+    )?;
+    rows.iter().map(|r| r.int("id")).collect()
+}
+
 /// The unclaimed shares of a packet, lowest index first: (idx, amount).
 pub(crate) fn unclaimed(c: &mut dyn Conn, packet: i64) -> Result<Vec<(i64, i64)>> {
     let rows =

@@ -134,9 +134,13 @@ async fn shows(c: &Client, css: &str, needle: &str) -> bool {
 }
 
 async fn sign_in(c: &Client, port: u16, phone: &str) {
+    sign_in_with(c, port, phone, "qianbao-demo").await;
+}
+
+async fn sign_in_with(c: &Client, port: u16, phone: &str, password: &str) {
     c.goto(&format!("http://127.0.0.1:{port}/wallet/sign-in?lang=en")).await.unwrap();
     c.find(Locator::Css("input[name=phone]")).await.unwrap().send_keys(phone).await.unwrap();
-    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("qianbao-demo").await.unwrap();
+    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(password).await.unwrap();
     c.find(Locator::Css("#sign-in")).await.unwrap().click().await.unwrap();
     c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#balances")).await.expect("the wallet's home page");
 }
@@ -179,6 +183,103 @@ fn a_person_pays_a_friend_in_the_web_wallet_and_the_friend_accepts() {
         assert!(shows(&c, "#history", "transfer_in").await);
         c.close().await.unwrap();
     });
+}
+
+async fn sign_out(c: &Client, port: u16) {
+    c.goto(&format!("http://127.0.0.1:{port}/wallet?lang=en")).await.unwrap();
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#sign-out")).await.unwrap().click().await.unwrap();
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#sign-in")).await.expect("signed out");
+}
+
+/// Open the newest red packet waiting for the signed-in person; the share they got.
+async fn open_newest_packet(c: &Client, port: u16) -> String {
+    c.goto(&format!("http://127.0.0.1:{port}/wallet/red-packets?lang=en")).await.unwrap();
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#openable a")).await.unwrap().click().await.unwrap();
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#open button")).await.unwrap().click().await.unwrap();
+    assert!(shows(c, ".notice", "Opened").await, "the page says it was opened");
+    text_with(c, "#my-share", "CNY").await
+}
+
+#[test]
+fn friends_make_a_group_and_three_members_open_its_red_packet() {
+    let env = Env::sqlite("browser_red_packet");
+    let server = env.serve_with(&["--demo"], WALLET_ENV);
+    let driver = driver();
+    let port = server.port;
+    let dan = Wallet::register(port, "+8613900002001", "Dan");
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let c = browser(&driver).await;
+        sign_in(&c, port, "+8613800000001").await;
+        c.find(Locator::Css("#to-friends")).await.unwrap().click().await.unwrap();
+        let add = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#add-friend")).await.unwrap();
+        add.find(Locator::Css("input[name=phone]")).await.unwrap().send_keys("+8613900002001").await.unwrap();
+        add.find(Locator::Css("button")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, ".notice", "Asked").await);
+        assert!(shows(&c, "#asked", "Dan").await, "Alice waits for Dan");
+        sign_out(&c, port).await;
+
+        sign_in_with(&c, port, "+8613900002001", "correct horse battery").await;
+        c.goto(&format!("http://127.0.0.1:{port}/wallet/friends?lang=en")).await.unwrap();
+        assert!(shows(&c, "#asking", "Alice").await, "Dan sees Alice's request");
+        accessible(&c, "the friends page").await;
+        c.find(Locator::Css("#asking button.accept")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, ".notice", "friends now").await);
+        assert!(shows(&c, "#friends", "Alice").await);
+        sign_out(&c, port).await;
+
+        sign_in(&c, port, "+8613800000001").await;
+        c.goto(&format!("http://127.0.0.1:{port}/wallet/friends?lang=en")).await.unwrap();
+        let group = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#create-group")).await.unwrap();
+        group.find(Locator::Css("input[name=name]")).await.unwrap().send_keys("Lunch").await.unwrap();
+        for name in ["Bob", "Carol", "Dan"] {
+            let tick = format!("//form[@id='create-group']//label[contains(., '{name}')]/input");
+            c.find(Locator::XPath(&tick)).await.unwrap().click().await.unwrap();
+        }
+        c.find(Locator::Css("#create-group button")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#groups", "Lunch").await, "the group is made");
+        let groups = text_with(&c, "#groups", "Dan").await;
+        assert!(groups.contains("Bob") && groups.contains("Carol"), "{groups}");
+        c.goto(&format!("http://127.0.0.1:{port}/wallet/red-packets?lang=en")).await.unwrap();
+        let send = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#send-group")).await.unwrap();
+        accessible(&c, "the red packets page").await;
+        send.find(Locator::Css("select[name=group]")).await.unwrap().select_by_label("Lunch").await.unwrap();
+        send.find(Locator::Css("input[name=amount]")).await.unwrap().send_keys("30.00").await.unwrap();
+        send.find(Locator::Css("input[name=shares]")).await.unwrap().send_keys("3").await.unwrap();
+        send.find(Locator::Css("input[name=title]")).await.unwrap().send_keys("Lunch is on me").await.unwrap();
+        send.find(Locator::Css("input[name=pin]")).await.unwrap().send_keys("135790").await.unwrap();
+        send.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, ".notice", "Sent").await);
+        assert!(shows(&c, "#packet", "30.00 CNY").await);
+        assert!(shows(&c, "#packet", "0/3").await, "nobody has opened it yet");
+        sign_out(&c, port).await;
+
+        let mut shares = Vec::new();
+        for (phone, password) in
+            [("+8613800000002", "qianbao-demo"), ("+8613800000003", "qianbao-demo"), ("+8613900002001", "correct horse battery")]
+        {
+            sign_in_with(&c, port, phone, password).await;
+            shares.push(open_newest_packet(&c, port).await);
+            if shares.len() < 3 {
+                sign_out(&c, port).await;
+            }
+        }
+        assert!(shows(&c, "#packet", "all opened").await, "three shares, three members");
+        let claims = text_with(&c, "#claims", "Dan").await;
+        assert!(claims.contains("Bob") && claims.contains("Carol"), "who got what: {claims}");
+        assert!(shows(&c, "#claimed", "30.00 CNY").await, "the shares add up to the packet exactly");
+        screenshot(&c, "wallet-red-packet").await;
+        accessible(&c, "an opened red packet").await;
+        let cents: i64 = shares
+            .iter()
+            .map(|s| {
+                let amount = s.split_whitespace().find(|w| w.contains('.')).expect("an amount");
+                amount.replace('.', "").parse::<i64>().unwrap()
+            })
+            .sum();
+        assert_eq!(cents, 3_000, "each member's share as their page showed it: {shares:?}");
+        c.close().await.unwrap();
+    });
+    assert_ne!(dan.available("CNY"), "0.00", "Dan's share is in his balance");
 }
 
 #[test]

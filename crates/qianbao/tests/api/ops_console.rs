@@ -99,7 +99,42 @@ fn finance_verifies_the_ledger_from_the_dashboard(env: Env) {
     assert!(r.body.contains(r#"id="verified" class="notice""#), "{}", r.body);
 }
 
+fn risk_releases_a_held_transfer_from_the_review_queue_after_confirming(env: Env) {
+    let server = env.serve_with(&[], WALLET_ENV);
+    let port = server.port;
+    let (ann, ben) = (Wallet::register(port, "+8613900000951", "Ann"), Wallet::register(port, "+8613900000952", "Ben"));
+    ann.set_pin("135790");
+    ann.top_up("100.00", "135790");
+    ann.befriend(&ben);
+    let rules = r#"[{"id":"hold-new-payee","when":{"new_payee":{"amount_minor_over":1000}},"then":"hold"}]"#;
+    assert_eq!(operator_request(port, "PUT", "/admin/api/risk/rules", Some(rules)).status, 200);
+    let sent =
+        ann.post("/api/v1/transfers", &format!(r#"{{"to_person_id":"{}","amount":"20.00","currency":"CNY","pin":"135790"}}"#, ben.id));
+    assert_eq!(sent.json()["state"], "held", "{}", sent.body);
+    let id = sent.json()["id"].as_str().unwrap().to_string();
+    let support = r#"{"username":"helpdesk","password":"test-operator-password","roles":["support"]}"#;
+    assert_eq!(post(port, "/admin/api/operators", support).status, 200);
+    let helpdesk = Ops::sign_in(port, "helpdesk", OPERATOR_PASSWORD).unwrap();
+    assert_eq!(helpdesk.get("/ops/reviews").status, 403, "the queue is the risk role's");
+    let risk = Ops::sign_in(port, "ops", OPERATOR_PASSWORD).unwrap();
+    let queue = risk.get("/ops/reviews");
+    assert!(queue.body.contains(&format!(r#"id="review-{id}""#)) && queue.body.contains("hold-new-payee"), "{}", queue.body);
+    assert!(queue.body.contains("20.00 CNY"), "{}", queue.body);
+    let path = format!("/ops/reviews/{id}");
+    let confirm = risk.post("/ops/reviews", &path, &[("decision", "release"), ("reason", "called the sender")]);
+    assert!(confirm.body.contains(r#"id="confirm-decision""#), "{}", confirm.body);
+    assert_eq!(ben.get(&format!("/api/v1/transfers/{id}")).json()["state"], "held", "nothing moves before confirming");
+    let done = risk.post("/ops/reviews", &path, &[("decision", "release"), ("reason", "called the sender"), ("confirm", "yes")]);
+    assert_eq!((done.status, done.header("location")), (303, Some("/ops/reviews?done=released")), "{}", done.body);
+    assert_eq!(ben.get(&format!("/api/v1/transfers/{id}")).json()["state"], "pending", "Ben may accept it now");
+    let again = risk.post("/ops/reviews", &path, &[("decision", "return"), ("reason", "changed my mind"), ("confirm", "yes")]);
+    assert!(again.body.contains(r#"id="decide-error""#), "decided once: {}", again.body);
+    let entry = get(port, "/admin/api/audit?limit=1").json()[0].clone();
+    assert_eq!((entry["action"].as_str(), entry["reason"].as_str()), (Some("risk.review.released"), Some("called the sender")));
+}
+
 both_backends!(
+    risk_releases_a_held_transfer_from_the_review_queue_after_confirming,
     an_operator_signs_in_and_the_dashboard_shows_the_days_payments_and_waiting_work,
     a_second_operator_approves_a_correction_in_the_console_after_confirming,
     support_sees_people_masked_and_risk_sets_a_tier_after_confirming,

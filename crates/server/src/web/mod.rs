@@ -8,9 +8,11 @@ mod i18n;
 pub mod inbox;
 mod merchant;
 mod ops;
+mod ops_reviews;
 mod wallet;
 mod wallet_money;
 mod wallet_pay;
+mod wallet_social;
 
 use crate::AppState;
 use axum::Router;
@@ -57,7 +59,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 /// The operator console (served where the operator API is).
 pub fn ops_routes() -> Router<Arc<AppState>> {
-    ops::routes()
+    ops::routes().merge(ops_reviews::routes())
 }
 
 fn templates() -> &'static minijinja::Environment<'static> {
@@ -74,6 +76,9 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("wallet_scan.html", include_str!("templates/wallet_scan.html")),
             ("wallet_code.html", include_str!("templates/wallet_code.html")),
             ("wallet_money.html", include_str!("templates/wallet_money.html")),
+            ("wallet_friends.html", include_str!("templates/wallet_friends.html")),
+            ("wallet_red_packets.html", include_str!("templates/wallet_red_packets.html")),
+            ("wallet_red_packet.html", include_str!("templates/wallet_red_packet.html")),
             ("merchant_bar.html", include_str!("templates/merchant_bar.html")),
             ("merchant_sign_in.html", include_str!("templates/merchant_sign_in.html")),
             ("merchant_orders.html", include_str!("templates/merchant_orders.html")),
@@ -89,6 +94,7 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("ops_approvals.html", include_str!("templates/ops_approvals.html")),
             ("ops_audit.html", include_str!("templates/ops_audit.html")),
             ("ops_people.html", include_str!("templates/ops_people.html")),
+            ("ops_reviews.html", include_str!("templates/ops_reviews.html")),
         ] {
             env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
         }

@@ -40,30 +40,30 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// The signed-in operator and their token, from the cookie.
-async fn session(state: &AppState, headers: &HeaderMap) -> Option<(OperatorUser, String)> {
+pub(super) async fn session(state: &AppState, headers: &HeaderMap) -> Option<(OperatorUser, String)> {
     let token = cookie(headers, SESSION_COOKIE)?;
     let user = state.platform.operators.session(token).await.ok()?;
     Some((user, token.to_string()))
 }
 
-fn to_sign_in() -> Response {
+pub(super) fn to_sign_in() -> Response {
     redirect("/ops/sign-in")
 }
 
-fn failed(e: PlatformError) -> Response {
+pub(super) fn failed(e: PlatformError) -> Response {
     tracing::error!(error = %e, "operator console");
     (crate::wallet::status_of(&e), [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], e.to_string()).into_response()
 }
 
 /// The page saying the operator's roles do not include this one (as the API's 403 `ROLE_REQUIRED`).
-fn role_missing(lang: Lang, chosen: bool, user: &OperatorUser, token_csrf: String, roles: &[Role]) -> Response {
+pub(super) fn role_missing(lang: Lang, chosen: bool, user: &OperatorUser, token_csrf: String, roles: &[Role]) -> Response {
     let context = minijinja::context! { user => user, csrf => token_csrf, needed => platform::operators::names(roles).replace(',', ", ") };
     let mut response = page("ops_forbidden.html", lang, chosen, context);
     *response.status_mut() = StatusCode::FORBIDDEN;
     response
 }
 
-fn holds(user: &OperatorUser, roles: &[Role]) -> bool {
+pub(super) fn holds(user: &OperatorUser, roles: &[Role]) -> bool {
     roles.iter().any(|r| user.has(*r))
 }
 
@@ -113,14 +113,14 @@ async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
 }
 
 /// A signed-in form post: the operator, their token and the form, when the CSRF token is the session's.
-async fn posted(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Option<(OperatorUser, String, HashMap<String, String>)> {
+pub(super) async fn posted(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Option<(OperatorUser, String, HashMap<String, String>)> {
     let (user, token) = session(state, headers).await?;
     let f = form(body);
     (f.get("csrf") == Some(&csrf(state, &token))).then_some((user, token, f))
 }
 
 /// A reason from a form: trimmed, 3 to 500 characters (as the API's `Qianbao-Reason`).
-fn reason_of(f: &HashMap<String, String>) -> Option<String> {
+pub(super) fn reason_of(f: &HashMap<String, String>) -> Option<String> {
     let r = f.get("reason").map(|r| r.trim().to_string()).unwrap_or_default();
     let n = r.chars().count();
     (3..=500).contains(&n).then_some(r)

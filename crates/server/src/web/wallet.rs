@@ -35,6 +35,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/wallet/register", get(register_form).post(register))
         .merge(super::wallet_pay::routes())
         .merge(super::wallet_money::routes())
+        .merge(super::wallet_social::routes())
 }
 
 pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
