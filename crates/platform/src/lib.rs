@@ -269,6 +269,14 @@ impl Platform {
         self.core.now_ms()
     }
 
+    /// A person's identity submission (KYC), then their screening by the legal name given: a possible
+    /// sanctions match goes to review and freezes the wallet meanwhile (the person is not told).
+    pub async fn submit_kyc(&self, person: PersonId, legal_name: &str, document_type: &str, document_number: &str) -> Result<i64> {
+        let tier = self.people.submit_kyc(person, legal_name, document_type, document_number).await?;
+        self.screen_person(person, legal_name).await?;
+        Ok(tier)
+    }
+
     /// Screen a person by their legal name (after KYC): the hits found, the person frozen if any.
     pub async fn screen_person(&self, person: PersonId, legal_name: &str) -> Result<Vec<risk::sanctions::Hit>> {
         self.sanctions.screen(&self.freezes, risk::FreezeKind::Person, &person.to_string(), legal_name).await

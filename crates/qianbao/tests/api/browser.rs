@@ -277,6 +277,14 @@ fn friends_make_a_group_and_three_members_open_its_red_packet() {
             })
             .sum();
         assert_eq!(cents, 3_000, "each member's share as their page showed it: {shares:?}");
+        // Dan's other pages: money out, the history (his share in it), the settings.
+        for (path, shows_text) in
+            [("/wallet/withdraw", "Bank accounts"), ("/wallet/history", "Red packet received"), ("/wallet/settings", "Identity")]
+        {
+            c.goto(&format!("http://127.0.0.1:{port}{path}?lang=en")).await.unwrap();
+            assert!(shows(&c, "main", shows_text).await, "{path}");
+            accessible(&c, path).await;
+        }
         c.close().await.unwrap();
     });
     assert_ne!(dan.available("CNY"), "0.00", "Dan's share is in his balance");

@@ -55,6 +55,11 @@ impl Console {
         sign_in_form(port, "/merchant/sign-in", ("qb_mpre", "qb_merchant"), &fields)
     }
 
+    /// The session cookie, as a `Cookie` header's value.
+    pub(crate) fn cookie(&self) -> String {
+        self.cookie.clone()
+    }
+
     pub(crate) fn get(&self, path: &str) -> Response {
         request_with(self.port, "GET", path, None, None, &[("Cookie", &self.cookie)]).unwrap()
     }

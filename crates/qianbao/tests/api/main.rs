@@ -30,4 +30,5 @@ mod risk;
 mod roles;
 mod screening;
 mod wallet;
+mod wallet_pages;
 mod web;

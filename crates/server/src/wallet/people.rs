@@ -95,8 +95,6 @@ pub(super) struct KycIn {
 
 pub(super) async fn submit_kyc(SignedIn(id): SignedIn, state: St, body: axum::body::Bytes) -> Answer<Response> {
     let r: KycIn = parse(&body)?;
-    let tier = state.platform.people.submit_kyc(id, &r.legal_name, &r.document_type, &r.document_number).await?;
-    // A possible sanctions match goes to review (and freezes the wallet meanwhile); the person is not told.
-    state.platform.screen_person(id, &r.legal_name).await?;
+    let tier = state.platform.submit_kyc(id, &r.legal_name, &r.document_type, &r.document_number).await?;
     Ok(json(StatusCode::OK, &serde_json::json!({"kyc_tier": tier})))
 }

@@ -10,6 +10,7 @@ mod merchant;
 mod ops;
 mod ops_reviews;
 mod wallet;
+mod wallet_account;
 mod wallet_money;
 mod wallet_pay;
 mod wallet_social;
@@ -77,6 +78,9 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("wallet_code.html", include_str!("templates/wallet_code.html")),
             ("wallet_money.html", include_str!("templates/wallet_money.html")),
             ("wallet_friends.html", include_str!("templates/wallet_friends.html")),
+            ("wallet_withdraw.html", include_str!("templates/wallet_withdraw.html")),
+            ("wallet_history.html", include_str!("templates/wallet_history.html")),
+            ("wallet_settings.html", include_str!("templates/wallet_settings.html")),
             ("wallet_red_packets.html", include_str!("templates/wallet_red_packets.html")),
             ("wallet_red_packet.html", include_str!("templates/wallet_red_packet.html")),
             ("merchant_bar.html", include_str!("templates/merchant_bar.html")),

@@ -36,6 +36,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(super::wallet_pay::routes())
         .merge(super::wallet_money::routes())
         .merge(super::wallet_social::routes())
+        .merge(super::wallet_account::routes())
 }
 
 pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
