@@ -68,6 +68,13 @@ impl People {
         self.core.read(move |c| store::legal_names(c, after, limit)).await
     }
 
+    /// The people waiting for an operator to verify them (tier 1, a legal name given), oldest first,
+    /// `limit` at most (1 to 200): (id, display name, legal name, phone).
+    pub async fn kyc_queue(&self, limit: i64) -> Result<Vec<(PersonId, String, String, String)>> {
+        let limit = limit.clamp(1, 200);
+        self.core.read(move |c| store::kyc_queue(c, limit)).await
+    }
+
     /// A person's own KYC record (for their data export): the document unsealed.
     pub async fn kyc_record(&self, person: PersonId) -> Result<KycRecord> {
         let (legal_name, sealed) = self.core.read(move |c| store::kyc_record(c, person)).await?;

@@ -111,6 +111,18 @@ pub(crate) fn legal_names(c: &mut dyn Conn, after: i64, limit: i64) -> Result<Ve
         .collect()
 }
 
+/// People waiting for an operator to verify their identity (tier 1, a legal name given), oldest first:
+/// (id, display name, legal name, phone).
+pub(crate) fn kyc_queue(c: &mut dyn Conn, limit: i64) -> Result<Vec<(PersonId, String, String, String)>> {
+    c.query(
+        "SELECT id, display_name, legal_name, phone FROM people WHERE kyc_tier = 1 AND legal_name IS NOT NULL ORDER BY id LIMIT $1",
+        params![limit],
+    )?
+    .iter()
+    .map(|r| Ok((PersonId::new(r.int("id")?), r.text("display_name")?, r.text("legal_name")?, r.text("phone")?)))
+    .collect()
+}
+
 /// A person's legal name and sealed identity document.
 pub(crate) fn kyc_record(c: &mut dyn Conn, person: PersonId) -> Result<(Option<String>, Option<Vec<u8>>)> {
     match c.query_one("SELECT legal_name, id_document_sealed FROM people WHERE id = $1", params![person])? {

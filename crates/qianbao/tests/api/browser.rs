@@ -443,6 +443,75 @@ fn a_newcomer_creates_a_wallet_and_lands_signed_in() {
 }
 
 #[test]
+fn an_operator_onboards_a_merchant_and_verifies_a_persons_identity_in_the_console() {
+    let env = Env::sqlite("browser_ops_onboard");
+    let server = env.serve_with(&["--demo"], WALLET_ENV);
+    let driver = driver();
+    let port = server.port;
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let c = browser(&driver).await;
+        // Bob gives his identity in the wallet's settings: tier 1, waiting for an operator's check.
+        sign_in(&c, port, "+8613800000002").await;
+        c.find(Locator::Css("#to-settings")).await.unwrap().click().await.unwrap();
+        let kyc = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#kyc")).await.unwrap();
+        kyc.find(Locator::Css("input[name=legal_name]")).await.unwrap().send_keys("Bob Chen").await.unwrap();
+        kyc.find(Locator::Css("select[name=document_type]")).await.unwrap().select_by_value("passport").await.unwrap();
+        kyc.find(Locator::Css("input[name=document_number]")).await.unwrap().send_keys("E12345678").await.unwrap();
+        kyc.find(Locator::Css("button")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, ".notice", "Submitted").await);
+        assert!(shows(&c, "#kyc-tier", "1").await);
+        sign_out(&c, port).await;
+
+        // alex (operator and risk among his roles) onboards a merchant, then verifies Bob.
+        c.goto(&format!("http://127.0.0.1:{port}/ops/sign-in?lang=en")).await.unwrap();
+        c.find(Locator::Css("input[name=username]")).await.unwrap().send_keys("alex").await.unwrap();
+        c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("qianbao-demo").await.unwrap();
+        c.find(Locator::Css("#sign-in")).await.unwrap().click().await.unwrap();
+        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#to-merchants")).await.unwrap().click().await.unwrap();
+        let form = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#onboard")).await.unwrap();
+        accessible(&c, "the onboarding form").await;
+        for (name, value) in [
+            ("name", "Noodle House"),
+            ("mcc", "5812"),
+            ("country", "CN"),
+            ("fee_bps", "60"),
+            ("settlement_account", "ICBC 6222 0000 1111"),
+            ("reason", "signed contract 2026-118"),
+        ] {
+            form.find(Locator::Css(&format!("input[name={name}]"))).await.unwrap().send_keys(value).await.unwrap();
+        }
+        form.find(Locator::Css("select[name=settlement_currency]")).await.unwrap().select_by_label("CNY").await.unwrap();
+        form.find(Locator::Css("#onboard-merchant")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#confirm-text", "Noodle House").await, "the confirmation says what will be made");
+        c.find(Locator::Css("#confirm-onboard")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#made", "Onboarded").await);
+        let mchid = text_with(&c, "#made-mchid", "").await;
+        let key = text_with(&c, "#made-key", "").await;
+        assert_eq!(key.len(), 32, "the APIv3 key, shown once");
+        accessible(&c, "a merchant onboarded").await;
+
+        c.find(Locator::Css("#to-kyc")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#kyc-queue", "Bob Chen").await, "Bob waits in the queue");
+        accessible(&c, "the KYC queue").await;
+        c.find(Locator::Css("#kyc-queue a.review")).await.unwrap().click().await.unwrap();
+        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#tier")).await.unwrap().select_by_value("2").await.unwrap();
+        c.find(Locator::Css("#tier-reason")).await.unwrap().send_keys("passport checked at the branch").await.unwrap();
+        c.find(Locator::Css("#set-tier")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#confirm-text", "1 → 2").await);
+        c.find(Locator::Css("#confirm-tier")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#kyc-tier", "2").await, "Bob is verified");
+        c.find(Locator::Css("#to-kyc")).await.unwrap().click().await.unwrap();
+        assert!(!shows(&c, "#kyc-queue", "Bob Chen").await, "the queue is empty of him now");
+        c.close().await.unwrap();
+        let merchant = get(port, &format!("/admin/api/merchants/{mchid}")).json();
+        assert_eq!(merchant["name"], "Noodle House", "{merchant}");
+    });
+    let log = get(port, "/admin/api/audit?limit=20").json();
+    let onboarded = log.as_array().unwrap().iter().find(|e| e["action"] == "merchants.onboard").expect("onboarding is audited");
+    assert_eq!((onboarded["actor"].as_str(), onboarded["reason"].as_str()), (Some("operator:alex"), Some("signed contract 2026-118")));
+}
+
+#[test]
 fn a_second_operator_approves_a_markup_change_in_the_operator_console() {
     let env = Env::sqlite("browser_ops");
     let server = env.serve_with(&["--demo"], WALLET_ENV);

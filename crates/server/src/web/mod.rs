@@ -8,6 +8,7 @@ mod i18n;
 pub mod inbox;
 mod merchant;
 mod ops;
+mod ops_merchants;
 mod ops_reviews;
 mod wallet;
 mod wallet_account;
@@ -60,7 +61,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 /// The operator console (served where the operator API is).
 pub fn ops_routes() -> Router<Arc<AppState>> {
-    ops::routes().merge(ops_reviews::routes())
+    ops::routes().merge(ops_reviews::routes()).merge(ops_merchants::routes())
 }
 
 fn templates() -> &'static minijinja::Environment<'static> {
@@ -99,6 +100,8 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("ops_audit.html", include_str!("templates/ops_audit.html")),
             ("ops_people.html", include_str!("templates/ops_people.html")),
             ("ops_reviews.html", include_str!("templates/ops_reviews.html")),
+            ("ops_merchants.html", include_str!("templates/ops_merchants.html")),
+            ("ops_kyc.html", include_str!("templates/ops_kyc.html")),
         ] {
             env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
