@@ -26,3 +26,6 @@ ALTER TABLE p2p_transfers ADD COLUMN held INT64 NOT NULL DEFAULT 0;
 CREATE INDEX red_packets_receiver ON red_packets (receiver_id, created_at) WHERE receiver_id IS NOT NULL;
 CREATE INDEX red_packets_group ON red_packets (group_id, created_at) WHERE group_id IS NOT NULL;
 CREATE INDEX group_members_person ON group_members (person_id);
+
+-- A merchant's static codes (its console lists them).
+CREATE INDEX static_codes_merchant ON static_codes (merchant_id, created_at);

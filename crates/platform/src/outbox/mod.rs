@@ -94,6 +94,22 @@ impl Outbox {
         store::insert(event, merchant, notify_url, now_ms)
     }
 
+    /// A test notification to `notify_url` for a merchant (from its console): signed and encrypted as
+    /// every notification is and delivered by the same schedule, so the merchant sees its endpoint work.
+    pub async fn send_test(&self, merchant: MerchantId, notify_url: &str) -> Result<()> {
+        if !crate::payments::valid_notify_url(notify_url) {
+            return Err(PlatformError::invalid("notify_url", "an http:// or https:// URL of at most 256 characters, without a query"));
+        }
+        let now = self.core.now_ms();
+        let object = crate::ids::object_id(now);
+        let resource =
+            serde_json::json!({"message": "a test notification from the merchant console", "test_id": object.to_string()}).to_string();
+        let event = Event::new("QIANBAO.TEST", "测试通知", "test", object, resource);
+        self.core.commit_rows(Vec::new(), vec![self.queue(&event, merchant, notify_url, now)]).await?;
+        self.core.outbox_wake.notify_one();
+        Ok(())
+    }
+
     /// Take up to `limit` due events, each under a fresh lease held by the caller. Each lease is a guard
     /// of its own committer request; submitted together, a round's leases share one transaction.
     pub async fn lease_due(&self, limit: i64) -> Result<Vec<Notification>> {

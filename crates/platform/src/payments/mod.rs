@@ -30,6 +30,7 @@ pub(crate) use exchange::{Payee, payment_execution};
 pub use orders::{ORDER_TOTAL_MAX, REFUNDS_PER_ORDER_MAX};
 pub use pay::{ClientSignature, OrderReference, PayOrder};
 pub use refunds::NewRefund;
+pub use static_codes::StaticCode;
 
 use crate::core::Core;
 use crate::fx::Fx;

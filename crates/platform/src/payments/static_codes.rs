@@ -38,6 +38,34 @@ impl Payments {
         Ok(self.static_code_url(id))
     }
 
+    /// A merchant's static codes, newest first, `limit` at most (1 to 200).
+    pub async fn static_codes(&self, merchant: crate::MerchantId, limit: i64) -> Result<Vec<StaticCode>> {
+        let limit = limit.clamp(1, 200);
+        let rows = self.core.read(move |c| store::static_codes_of(c, merchant, limit)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, appid, description, notify_url, created_at_ms)| StaticCode {
+                id,
+                code_url: self.static_code_url(id),
+                appid,
+                description,
+                notify_url,
+                created_at_ms,
+            })
+            .collect())
+    }
+
+    /// One of a merchant's static codes.
+    pub async fn merchant_static_code(&self, merchant: crate::MerchantId, id: i64) -> Result<StaticCode> {
+        let found = self.core.read(move |c| store::static_code(c, id)).await?;
+        match found {
+            Some((m, appid, description, notify_url)) if m == merchant => {
+                Ok(StaticCode { id, code_url: self.static_code_url(id), appid, description, notify_url, created_at_ms: 0 })
+            }
+            _ => Err(PlatformError::NotFound("static code")),
+        }
+    }
+
     /// What a static code says (merchant, description), before the person enters the amount.
     pub async fn static_code(&self, code_url: &str) -> Result<(Arc<MerchantAuth>, String)> {
         let id = self.static_code_of(code_url)?;
@@ -76,4 +104,16 @@ impl Payments {
 
 fn withdrawn() -> PlatformError {
     PlatformError::invalid("code_url", "this payment code was withdrawn")
+}
+
+/// A static code as its merchant sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StaticCode {
+    #[serde(serialize_with = "crate::ids::as_string")]
+    pub id: i64,
+    pub code_url: String,
+    pub appid: String,
+    pub description: String,
+    pub notify_url: String,
+    pub created_at_ms: i64,
 }

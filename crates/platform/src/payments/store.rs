@@ -518,6 +518,17 @@ pub(crate) fn insert_static_code(
 }
 
 /// A static code: (merchant, appid, description, notify_url).
+/// A merchant's static codes, newest first: (id, appid, description, notify_url, created_at).
+pub(crate) fn static_codes_of(c: &mut dyn Conn, merchant: MerchantId, limit: i64) -> Result<Vec<(i64, String, String, String, i64)>> {
+    c.query(
+        "SELECT id, appid, description, notify_url, created_at FROM static_codes WHERE merchant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+        params![merchant, limit],
+    )?
+    .iter()
+    .map(|r| Ok((r.int("id")?, r.text("appid")?, r.text("description")?, r.text("notify_url")?, r.int("created_at")?)))
+    .collect()
+}
+
 pub(crate) fn static_code(c: &mut dyn Conn, id: i64) -> Result<Option<(MerchantId, String, String, String)>> {
     let row = c.query_one("SELECT merchant_id, appid, description, notify_url FROM static_codes WHERE id = $1", params![id])?;
     row.map(|r| Ok((MerchantId::new(r.int("merchant_id")?), r.text("appid")?, r.text("description")?, r.text("notify_url")?))).transpose()

@@ -395,6 +395,16 @@ fn a_person_scans_a_merchants_code_and_pays_it_with_the_pin() {
             "the demo merchant's key serial is listed: {serials:?}"
         );
         accessible(&c, "the console's API keys").await;
+        // The delivery log holds the payment's and the refund's notifications; the static code prints.
+        c.find(Locator::Css("#to-notifications")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#notifications", "REFUND.SUCCESS").await, "the delivery log lists the refund's notification");
+        accessible(&c, "the console's delivery log").await;
+        c.find(Locator::Css("#to-codes")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#codes", "Noodles").await);
+        c.find(Locator::Css("#codes a.sticker")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#sticker", "Qianbao Demo Shop").await, "the sticker names the shop");
+        screenshot(&c, "merchant-sticker").await;
+        accessible(&c, "a static code's sticker").await;
         // The payer has the money back.
         c.goto(&format!("http://127.0.0.1:{port}/wallet")).await.unwrap();
         assert!(shows(&c, "#balances", "1000.00 CNY").await, "the wallet shows the refund");

@@ -214,7 +214,55 @@ fn a_console_session_ends_after_twelve_hours(env: Env) {
     assert_eq!(cashier.get("/merchant").header("location"), Some("/merchant/sign-in"), "signed out at 12 hours");
 }
 
+fn an_owner_sends_a_test_notification_and_reads_its_delivery_in_the_log(env: Env) {
+    let (server, m) = shop(&env);
+    let receiver = crate::support::merchant::Receiver::start(vec![]);
+    let owner = Console::sign_in(server.port, &m.mchid, "owner", "console-pass-1").unwrap();
+    let sent = owner.post("/merchant/notifications", "/merchant/notifications/test", &[("notify_url", &receiver.url)]);
+    assert_eq!((sent.status, sent.header("location")), (303, Some("/merchant/notifications?sent=1")), "{}", sent.body);
+    let arrived = receiver.next(std::time::Duration::from_secs(10));
+    let event = m.open_notification(&arrived);
+    assert_eq!(event["event_type"], "QIANBAO.TEST", "signed with the platform key, encrypted with the merchant's APIv3 key: {event}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let log = loop {
+        let log = owner.get("/merchant/notifications");
+        if log.body.contains("QIANBAO.TEST") && log.body.contains("delivered") || std::time::Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(log.body.contains("QIANBAO.TEST") && log.body.contains("delivered"), "{}", log.body);
+    let bad = owner.post("/merchant/notifications", "/merchant/notifications/test", &[("notify_url", "ftp://example.com/x")]);
+    assert!(bad.header("location").is_some_and(|l| l.starts_with("/merchant/notifications?error=")), "{:?}", bad.header("location"));
+    let cashier = Console::sign_in(server.port, &m.mchid, "cashier", "console-pass-1").unwrap();
+    let refused = cashier.post("/merchant/notifications", "/merchant/notifications/test", &[("notify_url", &receiver.url)]);
+    assert_eq!(refused.status, 403, "owners only");
+}
+
+fn an_owner_makes_a_static_code_and_prints_its_sticker(env: Env) {
+    let (server, m) = shop(&env);
+    let owner = Console::sign_in(server.port, &m.mchid, "owner", "console-pass-1").unwrap();
+    let fields = [("appid", m.appid.as_str()), ("description", "Till 1"), ("notify_url", "http://127.0.0.1:9/notify")];
+    let made = owner.post("/merchant/codes", "/merchant/codes", &fields);
+    assert_eq!((made.status, made.header("location")), (303, Some("/merchant/codes")), "{}", made.body);
+    let list = owner.get("/merchant/codes");
+    assert!(list.body.contains("Till 1"), "{}", list.body);
+    let start = list.body.find("/merchant/codes/").expect("a sticker link");
+    let link: String = list.body[start..].chars().take_while(|c| *c != '"').collect();
+    let sticker = owner.get(&link);
+    assert_eq!(sticker.status, 200, "{}", sticker.body);
+    assert!(sticker.body.contains("<svg") && sticker.body.contains("Till 1"), "{}", sticker.body);
+    let entry = get(server.port, "/admin/api/audit?limit=1").json()[0].clone();
+    assert_eq!((entry["action"].as_str(), entry["detail"].as_str()), (Some("console.add_static_code"), Some("Till 1")));
+    let other = TestMerchant::onboard(server.port, 60);
+    add_user(server.port, &other.mchid, "owner", "owner");
+    let stranger = Console::sign_in(server.port, &other.mchid, "owner", "console-pass-1").unwrap();
+    assert_eq!(stranger.get(&link).status, 404, "another merchant's code is not theirs to print");
+}
+
 both_backends!(
+    an_owner_sends_a_test_notification_and_reads_its_delivery_in_the_log,
+    an_owner_makes_a_static_code_and_prints_its_sticker,
     a_console_session_ends_after_twelve_hours,
     an_owner_registers_and_revokes_api_keys_and_a_revoked_key_signs_nothing,
     an_owner_sees_the_days_sales_in_figures_and_charts,

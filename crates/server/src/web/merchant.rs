@@ -43,17 +43,17 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// The signed-in console user and their token, from the cookie.
-async fn session(state: &AppState, headers: &HeaderMap) -> Option<(MerchantUser, String)> {
+pub(super) async fn session(state: &AppState, headers: &HeaderMap) -> Option<(MerchantUser, String)> {
     let token = cookie(headers, SESSION_COOKIE)?;
     let user = state.platform.merchants.console_user(token).await.ok()?;
     Some((user, token.to_string()))
 }
 
-fn to_sign_in() -> Response {
+pub(super) fn to_sign_in() -> Response {
     redirect("/merchant/sign-in")
 }
 
-fn failed(e: PlatformError) -> Response {
+pub(super) fn failed(e: PlatformError) -> Response {
     tracing::error!(error = %e, "merchant console");
     (crate::wallet::status_of(&e), [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], e.to_string()).into_response()
 }
@@ -491,7 +491,7 @@ fn audit_row(user: &MerchantUser) -> (String, String) {
 }
 
 /// A console action's audit row, to commit with the action.
-fn audit_effect(state: &AppState, user: &MerchantUser, action: &str, detail: &str) -> store::Effect {
+pub(super) fn audit_effect(state: &AppState, user: &MerchantUser, action: &str, detail: &str) -> store::Effect {
     let (actor, target) = audit_row(user);
     state.platform.audit.effect(&actor, action, &target, detail, "merchant console")
 }

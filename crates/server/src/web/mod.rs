@@ -7,6 +7,7 @@ mod charts;
 mod i18n;
 pub mod inbox;
 mod merchant;
+mod merchant_tools;
 mod ops;
 mod ops_merchants;
 mod ops_reviews;
@@ -57,6 +58,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(inbox::routes())
         .merge(wallet::routes())
         .merge(merchant::routes())
+        .merge(merchant_tools::routes())
 }
 
 /// The operator console (served where the operator API is).
@@ -92,6 +94,10 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("merchant_bills.html", include_str!("templates/merchant_bills.html")),
             ("merchant_sales.html", include_str!("templates/merchant_sales.html")),
             ("merchant_keys.html", include_str!("templates/merchant_keys.html")),
+            ("merchant_notifications.html", include_str!("templates/merchant_notifications.html")),
+            ("merchant_notification.html", include_str!("templates/merchant_notification.html")),
+            ("merchant_codes.html", include_str!("templates/merchant_codes.html")),
+            ("merchant_sticker.html", include_str!("templates/merchant_sticker.html")),
             ("ops_bar.html", include_str!("templates/ops_bar.html")),
             ("ops_sign_in.html", include_str!("templates/ops_sign_in.html")),
             ("ops_forbidden.html", include_str!("templates/ops_forbidden.html")),
