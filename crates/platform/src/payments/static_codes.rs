@@ -42,17 +42,7 @@ impl Payments {
     pub async fn static_codes(&self, merchant: crate::MerchantId, limit: i64) -> Result<Vec<StaticCode>> {
         let limit = limit.clamp(1, 200);
         let rows = self.core.read(move |c| store::static_codes_of(c, merchant, limit)).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, appid, description, notify_url, created_at_ms)| StaticCode {
-                id,
-                code_url: self.static_code_url(id),
-                appid,
-                description,
-                notify_url,
-                created_at_ms,
-            })
-            .collect())
+        Ok(rows.into_iter().map(|code| StaticCode { code_url: self.static_code_url(code.id), ..code }).collect())
     }
 
     /// One of a merchant's static codes.

@@ -518,14 +518,23 @@ pub(crate) fn insert_static_code(
 }
 
 /// A static code: (merchant, appid, description, notify_url).
-/// A merchant's static codes, newest first: (id, appid, description, notify_url, created_at).
-pub(crate) fn static_codes_of(c: &mut dyn Conn, merchant: MerchantId, limit: i64) -> Result<Vec<(i64, String, String, String, i64)>> {
+/// A merchant's static codes, newest first (their `code_url` left for the caller to fill).
+pub(crate) fn static_codes_of(c: &mut dyn Conn, merchant: MerchantId, limit: i64) -> Result<Vec<super::StaticCode>> {
     c.query(
         "SELECT id, appid, description, notify_url, created_at FROM static_codes WHERE merchant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
         params![merchant, limit],
     )?
     .iter()
-    .map(|r| Ok((r.int("id")?, r.text("appid")?, r.text("description")?, r.text("notify_url")?, r.int("created_at")?)))
+    .map(|r| {
+        Ok(super::StaticCode {
+            id: r.int("id")?,
+            code_url: String::new(),
+            appid: r.text("appid")?,
+            description: r.text("description")?,
+            notify_url: r.text("notify_url")?,
+            created_at_ms: r.int("created_at")?,
+        })
+    })
     .collect()
 }
 
