@@ -48,6 +48,12 @@ fn a_possible_match_at_kyc_freezes_the_wallet_until_review_and_near_misses_pass(
     assert!(found.contains(&(listed.id.clone(), "ZHANG, Weiming".into())), "Chinese characters transliterated: {found:?}");
     assert!(found.iter().any(|(s, n)| *s == other.id && n.contains("MÜLLER")), "word order and diacritics: {found:?}");
     assert!(!found.iter().any(|(s, _)| *s == near.id), "Zhang Min is below the threshold: {found:?}");
+    let read = get(port, "/admin/api/audit?limit=1").json()[0].clone();
+    assert_eq!(
+        (read["action"].as_str(), read["target"].as_str()),
+        (Some("people.read"), Some("screening:hits")),
+        "the hits name people: reading them is audited"
+    );
     let pay = listed.post_keyed(
         "/api/v1/transfers",
         &json!({"to_person_id": near.id, "amount": "1.00", "currency": "CNY", "pin": "135790"}).to_string(),

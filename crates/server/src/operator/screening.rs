@@ -22,12 +22,16 @@ pub(super) struct HitsParams {
     state: Option<String>,
 }
 
-pub(super) async fn hits(_: Operator, state: St, Params(q): Params<HitsParams>) -> Answer<Json<Vec<Hit>>> {
+/// The hits name the people screened (their legal names): reading them is audited.
+pub(super) async fn hits(op: Operator, state: St, Params(q): Params<HitsParams>) -> Answer<Json<Vec<Hit>>> {
     let wanted = match q.state.as_deref() {
         None => None,
         Some(s) => Some(HitState::parse(s).ok_or_else(|| ApiError::bad_request("state: pending, cleared or confirmed"))?),
     };
-    Ok(Json(state.platform.sanctions.hits(wanted).await?))
+    let hits = state.platform.sanctions.hits(wanted).await?;
+    let detail = format!("{} possible matches listed", hits.len());
+    state.platform.audit.record(&op.user.actor(), "people.read", "screening:hits", &detail, "operator API").await?;
+    Ok(Json(hits))
 }
 
 #[derive(Deserialize)]
