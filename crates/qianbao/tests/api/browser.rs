@@ -512,6 +512,12 @@ fn an_operator_onboards_a_merchant_and_verifies_a_persons_identity_in_the_consol
         assert!(shows(&c, "#kyc-tier", "2").await, "Bob is verified");
         c.find(Locator::Css("#to-kyc")).await.unwrap().click().await.unwrap();
         assert!(!shows(&c, "#kyc-queue", "Bob Chen").await, "the queue is empty of him now");
+        c.find(Locator::Css("#to-operations")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#platform-keys", "signing").await, "the platform's signing keys");
+        accessible(&c, "the operations page").await;
+        c.find(Locator::Css("#to-reviews")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#reviews", "Nothing is held").await);
+        accessible(&c, "the review queue").await;
         c.close().await.unwrap();
         let merchant = get(port, &format!("/admin/api/merchants/{mchid}")).json();
         assert_eq!(merchant["name"], "Noodle House", "{merchant}");

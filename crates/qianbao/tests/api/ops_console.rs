@@ -133,7 +133,38 @@ fn risk_releases_a_held_transfer_from_the_review_queue_after_confirming(env: Env
     assert_eq!((entry["action"].as_str(), entry["reason"].as_str()), (Some("risk.review.released"), Some("called the sender")));
 }
 
+fn an_operator_rotates_the_platform_certificate_and_moves_the_sandbox_clock_after_confirming(env: Env) {
+    let server = env.serve_with(&[], WALLET_ENV);
+    let port = server.port;
+    operators(port);
+    let ops = Ops::sign_in(port, "ops", OPERATOR_PASSWORD).unwrap();
+    let page = ops.get("/ops/operations");
+    assert!(page.body.contains(r#"id="platform-keys""#) && page.body.contains(r#"id="advance-clock""#), "{}", page.body);
+    let unticked = ops.post("/ops/operations", "/ops/operations/rotate", &[("reason", "yearly rotation")]);
+    assert!(unticked.body.contains(r#"id="operation-error""#), "the confirmation must be ticked: {}", unticked.body);
+    assert_eq!(get(port, "/admin/api/platform-keys").json()["certificates"].as_array().unwrap().len(), 1, "nothing rotated");
+    let rotated = ops.post("/ops/operations", "/ops/operations/rotate", &[("reason", "yearly rotation"), ("confirm", "yes")]);
+    assert!(rotated.body.contains(r#"id="notice""#) && rotated.body.contains("New certificate"), "{}", rotated.body);
+    assert_eq!(get(port, "/admin/api/platform-keys").json()["certificates"].as_array().unwrap().len(), 2);
+    let entry = get(port, "/admin/api/audit?limit=1").json()[0].clone();
+    assert_eq!((entry["action"].as_str(), entry["reason"].as_str()), (Some("platform_keys.rotate"), Some("yearly rotation")));
+    let before = post(port, "/admin/api/sandbox/clock", r#"{"advance_s":0}"#).json()["now_ms"].as_i64().unwrap();
+    let moved =
+        ops.post("/ops/operations", "/ops/operations/clock", &[("advance_s", "3600"), ("reason", "testing expiry"), ("confirm", "yes")]);
+    assert!(moved.body.contains("The clock moved"), "{}", moved.body);
+    let after = post(port, "/admin/api/sandbox/clock", r#"{"advance_s":0}"#).json()["now_ms"].as_i64().unwrap();
+    assert_eq!(after - before, 3_600_000);
+    let too_far =
+        ops.post("/ops/operations", "/ops/operations/clock", &[("advance_s", "999999"), ("reason", "testing expiry"), ("confirm", "yes")]);
+    assert!(too_far.body.contains(r#"id="operation-error""#), "{}", too_far.body);
+    let support = r#"{"username":"helpdesk","password":"test-operator-password","roles":["support"]}"#;
+    assert_eq!(post(port, "/admin/api/operators", support).status, 200);
+    let helpdesk = Ops::sign_in(port, "helpdesk", OPERATOR_PASSWORD).unwrap();
+    assert_eq!(helpdesk.get("/ops/operations").status, 403);
+}
+
 both_backends!(
+    an_operator_rotates_the_platform_certificate_and_moves_the_sandbox_clock_after_confirming,
     risk_releases_a_held_transfer_from_the_review_queue_after_confirming,
     an_operator_signs_in_and_the_dashboard_shows_the_days_payments_and_waiting_work,
     a_second_operator_approves_a_correction_in_the_console_after_confirming,

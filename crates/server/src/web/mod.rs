@@ -10,6 +10,7 @@ mod merchant;
 mod merchant_tools;
 mod ops;
 mod ops_merchants;
+mod ops_operations;
 mod ops_reviews;
 mod wallet;
 mod wallet_account;
@@ -63,7 +64,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 /// The operator console (served where the operator API is).
 pub fn ops_routes() -> Router<Arc<AppState>> {
-    ops::routes().merge(ops_reviews::routes()).merge(ops_merchants::routes())
+    ops::routes().merge(ops_reviews::routes()).merge(ops_merchants::routes()).merge(ops_operations::routes())
 }
 
 fn templates() -> &'static minijinja::Environment<'static> {
@@ -108,6 +109,7 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("ops_reviews.html", include_str!("templates/ops_reviews.html")),
             ("ops_merchants.html", include_str!("templates/ops_merchants.html")),
             ("ops_kyc.html", include_str!("templates/ops_kyc.html")),
+            ("ops_operations.html", include_str!("templates/ops_operations.html")),
         ] {
             env.add_template(name, source).unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
