@@ -45,6 +45,14 @@ impl RedPackets {
         Ok(Cover { merchant: self.merchants.name(merchant).await?, ..cover })
     }
 
+    /// One merchant's published covers, newest first (its console lists them).
+    pub async fn covers_of(&self, merchant: crate::MerchantId, limit: i64) -> Result<Vec<Cover>> {
+        let limit = limit.clamp(1, COVERS_PAGE_MAX);
+        let name = self.merchants.name(merchant).await?;
+        let rows = self.core.read(move |c| store::covers_of(c, merchant, limit)).await?;
+        Ok(rows.into_iter().map(|(cover, _)| Cover { merchant: name.clone(), ..cover }).collect())
+    }
+
     /// Published covers, newest first.
     pub async fn covers(&self, limit: i64) -> Result<Vec<Cover>> {
         let limit = limit.clamp(1, COVERS_PAGE_MAX);

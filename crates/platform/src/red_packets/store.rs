@@ -221,6 +221,15 @@ pub(crate) fn cover(c: &mut dyn Conn, id: i64) -> Result<Option<(Cover, Merchant
         .transpose()
 }
 
+/// One merchant's covers, newest first.
+pub(crate) fn covers_of(c: &mut dyn Conn, merchant: MerchantId, limit: i64) -> Result<Vec<(Cover, MerchantId)>> {
+    let rows = c.query(
+        "SELECT id, merchant_id, title, image_url, created_at FROM red_packet_covers WHERE merchant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+        params![merchant, limit],
+    )?;
+    rows.iter().map(cover_from).collect()
+}
+
 pub(crate) fn covers(c: &mut dyn Conn, limit: i64) -> Result<Vec<(Cover, MerchantId)>> {
     let rows = c.query(
         "SELECT id, merchant_id, title, image_url, created_at FROM red_packet_covers ORDER BY created_at DESC, id DESC LIMIT $1",

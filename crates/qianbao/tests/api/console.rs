@@ -260,7 +260,27 @@ fn an_owner_makes_a_static_code_and_prints_its_sticker(env: Env) {
     assert_eq!(stranger.get(&link).status, 404, "another merchant's code is not theirs to print");
 }
 
+fn an_owner_publishes_a_red_packet_cover_that_people_can_choose(env: Env) {
+    let (server, m) = shop(&env);
+    let owner = Console::sign_in(server.port, &m.mchid, "owner", "console-pass-1").unwrap();
+    let bad = owner.post("/merchant/covers", "/merchant/covers", &[("title", "Spring"), ("image_url", "http://insecure.example/a.png")]);
+    assert!(bad.header("location").is_some_and(|l| l.starts_with("/merchant/covers?error=")), "https only: {:?}", bad.header("location"));
+    let made = owner.post("/merchant/covers", "/merchant/covers", &[("title", "Spring"), ("image_url", "https://cdn.example/spring.png")]);
+    assert_eq!(made.header("location"), Some("/merchant/covers"), "{}", made.body);
+    let listed = owner.get("/merchant/covers").body;
+    assert!(listed.contains("<strong>Spring</strong>") && listed.contains("cdn.example"), "{listed}");
+    let person = Wallet::register(server.port, "+8613900000821", "Chooser");
+    let offered = person.get("/api/v1/red-packet-covers").json();
+    assert!(offered.as_array().unwrap().iter().any(|c| c["title"] == "Spring"), "people can choose it: {offered}");
+    let cashier = Console::sign_in(server.port, &m.mchid, "cashier", "console-pass-1").unwrap();
+    assert_eq!(
+        cashier.post("/merchant/covers", "/merchant/covers", &[("title", "X"), ("image_url", "https://cdn.example/x.png")]).status,
+        403
+    );
+}
+
 both_backends!(
+    an_owner_publishes_a_red_packet_cover_that_people_can_choose,
     an_owner_sends_a_test_notification_and_reads_its_delivery_in_the_log,
     an_owner_makes_a_static_code_and_prints_its_sticker,
     a_console_session_ends_after_twelve_hours,

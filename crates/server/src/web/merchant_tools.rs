@@ -2,7 +2,8 @@
 //! one's state and every delivery attempt), a **test notification** sent to a notify URL the owner gives
 //! (signed and encrypted as every notification is, delivered by the same outbox), and **static codes**
 //! (make one for the till, list them, print its sticker: the QR code in its EMV form when the merchant
-//! has a QR profile, so other networks' wallets read it too).
+//! has a QR profile, so other networks' wallets read it too), and the **red-packet covers** it publishes
+//! for people to dress their packets in.
 
 use super::merchant::{failed, session, time_of, to_sign_in};
 use super::wallet::{csrf, form, redirect};
@@ -27,6 +28,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/merchant/notifications/{id}", get(notification))
         .route("/merchant/codes", get(codes).post(add_code))
         .route("/merchant/codes/{id}/sticker", get(sticker))
+        .route("/merchant/covers", get(covers).post(publish_cover))
 }
 
 /// An owner's post: the CSRF token checked; else the answer to give.
@@ -173,4 +175,38 @@ async fn sticker(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMa
     };
     let context = minijinja::context! { merchant => name, description => code.description, svg => svg, emv => payload != code.code_url };
     page("merchant_sticker.html", lang, chosen, context)
+}
+
+async fn covers(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
+    let (lang, chosen) = Lang::of(&uri, &headers);
+    let Some((user, token)) = session(&state, &headers).await else { return to_sign_in() };
+    let covers = match state.platform.red_packets.covers_of(user.merchant_id, LISTED_MAX).await {
+        Ok(c) => c,
+        Err(e) => return failed(e),
+    };
+    let view: Vec<_> =
+        covers.iter().map(|c| minijinja::context! { title => c.title, image_url => c.image_url, at => time_of(c.created_at_ms) }).collect();
+    let q: std::collections::HashMap<String, String> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let context = minijinja::context! {
+        user => user, csrf => csrf(&state, &token), covers => view, owner => user.role == MerchantRole::Owner,
+        error => q.get("error").map(|e| e.chars().take(200).collect::<String>()),
+    };
+    page("merchant_covers.html", lang, chosen, context)
+}
+
+async fn publish_cover(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let (lang, _) = Lang::of(&uri, &headers);
+    let (user, f) = match owner_post(&state, &headers, &body, lang).await {
+        Ok(ok) => ok,
+        Err(refused) => return refused,
+    };
+    let field = |name: &str| f.get(name).map(|v| v.trim()).unwrap_or("");
+    let audit = super::merchant::audit_effect(&state, &user, "console.publish_cover", field("title"));
+    match state.platform.red_packets.publish_cover(&user.mchid, field("title"), field("image_url"), Some(audit)).await {
+        Ok(_) => redirect("/merchant/covers"),
+        Err(e @ PlatformError::Invalid { .. }) => {
+            redirect(&format!("/merchant/covers?error={}", form_urlencoded::byte_serialize(e.to_string().as_bytes()).collect::<String>()))
+        }
+        Err(e) => failed(e),
+    }
 }

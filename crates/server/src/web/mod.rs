@@ -99,6 +99,7 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("merchant_notification.html", include_str!("templates/merchant_notification.html")),
             ("merchant_codes.html", include_str!("templates/merchant_codes.html")),
             ("merchant_sticker.html", include_str!("templates/merchant_sticker.html")),
+            ("merchant_covers.html", include_str!("templates/merchant_covers.html")),
             ("ops_bar.html", include_str!("templates/ops_bar.html")),
             ("ops_sign_in.html", include_str!("templates/ops_sign_in.html")),
             ("ops_forbidden.html", include_str!("templates/ops_forbidden.html")),
