@@ -282,6 +282,22 @@ impl Platform {
         self.sanctions.screen(&self.freezes, risk::FreezeKind::Person, &person.to_string(), legal_name).await
     }
 
+    /// An operator onboards a merchant (its row committed with the audit row), then its name is screened:
+    /// the merchant, its APIv3 key (shown this once) and screening's possible matches.
+    pub async fn onboard_merchant(
+        &self,
+        acting: operators::Acting<'_>,
+        setup: merchants::MerchantSetup,
+    ) -> Result<(merchants::Merchant, String, Vec<risk::sanctions::Hit>)> {
+        let actor = acting.by.actor();
+        let audited = |m: &merchants::Merchant| {
+            Some(self.audit.effect(&actor, "merchants.onboard", &format!("merchant:{}", m.mchid), &m.name, acting.reason))
+        };
+        let (merchant, apiv3_key) = self.merchants.onboard_audited(setup, audited).await?;
+        let hits = self.screen_merchant(&merchant.mchid, &merchant.name).await?;
+        Ok((merchant, apiv3_key, hits))
+    }
+
     /// Screen a merchant by name (at onboarding).
     pub async fn screen_merchant(&self, mchid: &str, name: &str) -> Result<Vec<risk::sanctions::Hit>> {
         self.sanctions.screen(&self.freezes, risk::FreezeKind::Merchant, mchid, name).await

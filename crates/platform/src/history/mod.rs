@@ -93,6 +93,13 @@ pub struct HistoryQuery {
 
 pub const HISTORY_PAGE_MAX: usize = 100;
 
+/// A statement's month as people write it, `YYYY-MM`: (year, month), checked by [`History::statement_csv`].
+pub fn parse_month(text: &str) -> Result<(i64, i64)> {
+    text.split_once('-')
+        .and_then(|(y, m)| Some((y.parse::<i64>().ok()?, m.parse::<i64>().ok()?)))
+        .ok_or_else(|| PlatformError::invalid("month", "YYYY-MM, e.g. 2026-11"))
+}
+
 pub struct History {
     wallet: Arc<Wallet>,
     p2p: Arc<P2p>,

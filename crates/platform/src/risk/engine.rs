@@ -305,16 +305,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Judge an attempt against every rule (the strongest outcome wins).
-    pub async fn assess(&self, a: &Attempt) -> Result<Verdict> {
-        let rules = self.rules().await?;
-        Ok(self.judge(&rules, a, self.core.now_ms()))
-    }
-
-    fn judge(&self, rules: &[Rule], a: &Attempt, now_ms: i64) -> Verdict {
-        self.seen.lock().expect("risk counters").judge(rules, a, now_ms)
-    }
-
     /// Refuse a declined attempt (`RISK_DECLINED`, naming the rule), and one held where it cannot wait;
     /// else what it needs: nothing, the PIN, or a reviewer.
     pub async fn check(&self, a: &Attempt) -> Result<Judgement> {

@@ -47,12 +47,7 @@ pub(super) async fn onboard(op: Operator, state: St, body: axum::body::Bytes) ->
         public_key_mode: r.public_key_mode,
         licence: r.licence.map(|l| l.to_string()),
     };
-    let (actor, audit) = (op.user.actor(), &state.platform.audit);
-    let audited = |m: &platform::merchants::Merchant| {
-        Some(audit.effect(&actor, "merchants.onboard", &format!("merchant:{}", m.mchid), &m.name, &op.reason))
-    };
-    let (merchant, apiv3_key) = state.platform.merchants.onboard_audited(setup, audited).await?;
-    let hits = state.platform.screen_merchant(&merchant.mchid, &merchant.name).await?;
+    let (merchant, apiv3_key, hits) = state.platform.onboard_merchant(op.acting(), setup).await?;
     let mut out = serde_json::to_value(&merchant).expect("a merchant serialises");
     out["apiv3_key"] = json!(apiv3_key);
     out["screening_hits"] = json!(hits);

@@ -55,10 +55,7 @@ pub(super) async fn statement(
     Path(month): Path<String>,
     Params(q): Params<StatementParams>,
 ) -> Answer<Response> {
-    let (year, m) = month
-        .split_once('-')
-        .and_then(|(y, m)| Some((y.parse::<i64>().ok()?, m.parse::<i64>().ok()?)))
-        .ok_or_else(|| PlatformError::invalid("month", "YYYY-MM, e.g. 2026-11"))?;
+    let (year, m) = platform::history::parse_month(&month)?;
     let currency = match q.currency {
         Some(c) => platform::wallet::parse_currency(&c)?,
         None => match state.platform.wallet.currencies(me).await?.first() {

@@ -497,7 +497,7 @@ pub(super) fn audit_effect(state: &AppState, user: &MerchantUser, action: &str, 
 }
 
 /// Owners' posts: the session, its CSRF token and the owner role checked; the form's fields.
-async fn owner_form(
+pub(super) async fn owner_form(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],

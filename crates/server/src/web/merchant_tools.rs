@@ -5,17 +5,17 @@
 //! has a QR profile, so other networks' wallets read it too), and the **red-packet covers** it publishes
 //! for people to dress their packets in.
 
-use super::merchant::{failed, session, time_of, to_sign_in};
-use super::wallet::{csrf, form, redirect};
+use super::merchant::{failed, owner_form, session, time_of, to_sign_in};
+use super::wallet::{csrf, redirect};
 use super::{Lang, page};
 use crate::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
 use axum::routing::{get, post};
 use platform::PlatformError;
-use platform::merchants::{MerchantRole, MerchantUser};
+use platform::merchants::MerchantRole;
 use std::sync::Arc;
 
 /// Notifications and static codes listed at once.
@@ -29,24 +29,6 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/merchant/codes", get(codes).post(add_code))
         .route("/merchant/codes/{id}/sticker", get(sticker))
         .route("/merchant/covers", get(covers).post(publish_cover))
-}
-
-/// An owner's post: the CSRF token checked; else the answer to give.
-async fn owner_post(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-    lang: Lang,
-) -> Result<(MerchantUser, std::collections::HashMap<String, String>), Response> {
-    let Some((user, token)) = session(state, headers).await else { return Err(to_sign_in()) };
-    let f = form(body);
-    if f.get("csrf") != Some(&csrf(state, &token)) {
-        return Err((StatusCode::FORBIDDEN, lang.messages()["expired_form"].clone()).into_response());
-    }
-    if user.role != MerchantRole::Owner {
-        return Err((StatusCode::FORBIDDEN, lang.messages()["console_for_owners"].clone()).into_response());
-    }
-    Ok((user, f))
 }
 
 async fn notifications(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
@@ -76,7 +58,7 @@ async fn notifications(State(state): State<Arc<AppState>>, uri: Uri, headers: He
 
 async fn send_test(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let (lang, _) = Lang::of(&uri, &headers);
-    let (user, f) = match owner_post(&state, &headers, &body, lang).await {
+    let (user, _, f) = match owner_form(&state, &headers, &body, lang).await {
         Ok(ok) => ok,
         Err(refused) => return refused,
     };
@@ -134,7 +116,7 @@ async fn codes(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap)
 
 async fn add_code(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let (lang, _) = Lang::of(&uri, &headers);
-    let (user, f) = match owner_post(&state, &headers, &body, lang).await {
+    let (user, _, f) = match owner_form(&state, &headers, &body, lang).await {
         Ok(ok) => ok,
         Err(refused) => return refused,
     };
@@ -196,7 +178,7 @@ async fn covers(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap
 
 async fn publish_cover(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let (lang, _) = Lang::of(&uri, &headers);
-    let (user, f) = match owner_post(&state, &headers, &body, lang).await {
+    let (user, _, f) = match owner_form(&state, &headers, &body, lang).await {
         Ok(ok) => ok,
         Err(refused) => return refused,
     };

@@ -14,7 +14,7 @@ use axum::response::Response;
 use axum::routing::get;
 use platform::PlatformError;
 use platform::merchants::MerchantSetup;
-use platform::operators::{OperatorUser, Role};
+use platform::operators::{Acting, OperatorUser, Role};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -84,22 +84,15 @@ async fn onboard(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMa
             minijinja::context! { confirm => true, form => form, reason => reason },
         );
     }
-    let (actor, audit) = (user.actor(), &state.platform.audit);
-    let audited = |m: &platform::merchants::Merchant| {
-        Some(audit.effect(&actor, "merchants.onboard", &format!("merchant:{}", m.mchid), &m.name, &reason))
-    };
-    let (merchant, apiv3_key) = match state.platform.merchants.onboard_audited(setup_of(&f), audited).await {
+    let acting = Acting { by: &user, reason: &reason };
+    let (merchant, apiv3_key, hits) = match state.platform.onboard_merchant(acting, setup_of(&f)).await {
         Ok(made) => made,
         Err(e @ (PlatformError::Invalid { .. } | PlatformError::Conflict { .. })) => {
             return merchants_page(&state, lang, chosen, &user, &token, minijinja::context! { error => e.to_string(), form => form });
         }
         Err(e) => return failed(e),
     };
-    let hits = match state.platform.screen_merchant(&merchant.mchid, &merchant.name).await {
-        Ok(hits) => hits.len(),
-        Err(e) => return failed(e),
-    };
-    let made = minijinja::context! { mchid => merchant.mchid, name => merchant.name, apiv3_key => apiv3_key, hits => hits };
+    let made = minijinja::context! { mchid => merchant.mchid, name => merchant.name, apiv3_key => apiv3_key, hits => hits.len() };
     merchants_page(&state, lang, chosen, &user, &token, minijinja::context! { made => made, form => HashMap::<&str, &str>::new() })
 }
 

@@ -175,6 +175,21 @@ async fn sign_in(
     }
 }
 
+/// A signed-in wallet page: `context` builds what `template` shows for the person, given their session's
+/// token (the forms' CSRF token is its MAC) and the reader's language; signed out, the sign-in page.
+pub(super) async fn signed_in_page<F, Fut>(state: &AppState, uri: &Uri, headers: &HeaderMap, template: &str, context: F) -> Response
+where
+    F: FnOnce(PersonId, String, Lang) -> Fut,
+    Fut: std::future::Future<Output = Result<minijinja::Value, PlatformError>>,
+{
+    let Some((person, token)) = session(state, headers).await else { return to_sign_in(uri, headers) };
+    let (lang, chosen) = Lang::of(uri, headers);
+    match context(person, token, lang).await {
+        Ok(context) => page(template, lang, chosen, context),
+        Err(e) => error_page(e),
+    }
+}
+
 pub(super) fn error_page(e: PlatformError) -> Response {
     tracing::error!(error = %e, "web wallet");
     let status = crate::wallet::status_of(&e);

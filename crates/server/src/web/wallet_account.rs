@@ -2,7 +2,7 @@
 //! each withdrawal's state), the whole history with filters and the monthly statement (CSV), and
 //! settings (change the PIN, submit identity for KYC, download everything Qianbao holds about you).
 
-use super::wallet::{checked, error_page, failed_to, notice, redirect, session, to_sign_in};
+use super::wallet::{checked, error_page, failed_to, notice, redirect, session, signed_in_page, to_sign_in};
 use super::{Lang, page};
 use crate::AppState;
 use axum::Router;
@@ -42,12 +42,9 @@ fn item_view(i: &platform::history::HistoryItem) -> minijinja::Value {
 }
 
 async fn withdraw_page(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
-    let Some((person, token)) = session(&state, &headers).await else { return to_sign_in(&uri, &headers) };
-    let (lang, chosen) = Lang::of(&uri, &headers);
-    match withdraw_context(&state, person, &token, &uri, lang).await {
-        Ok(context) => page("wallet_withdraw.html", lang, chosen, context),
-        Err(e) => error_page(e),
-    }
+    let (s, u) = (&*state, &uri);
+    let context = |person, token: String, lang| async move { withdraw_context(s, person, &token, u, lang).await };
+    signed_in_page(s, u, &headers, "wallet_withdraw.html", context).await
 }
 
 async fn withdraw_context(
@@ -117,12 +114,8 @@ async fn withdraw(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
 }
 
 async fn history(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
-    let Some((person, _)) = session(&state, &headers).await else { return to_sign_in(&uri, &headers) };
-    let (lang, chosen) = Lang::of(&uri, &headers);
-    match history_context(&state, person, &q).await {
-        Ok(context) => page("wallet_history.html", lang, chosen, context),
-        Err(e) => error_page(e),
-    }
+    let (s, q) = (&*state, &q);
+    signed_in_page(s, &uri, &headers, "wallet_history.html", |person, _, _| async move { history_context(s, person, q).await }).await
 }
 
 /// The history page's items: filtered by kind and currency, a page at a time (`before` is the last
@@ -154,8 +147,10 @@ async fn statement(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let Some((person, _)) = session(&state, &headers).await else { return to_sign_in(&uri, &headers) };
-    let parsed = month.split_once('-').and_then(|(y, m)| Some((y.parse::<i64>().ok()?, m.parse::<i64>().ok()?)));
-    let Some((year, m)) = parsed else { return failed_to("/wallet/history", PlatformError::invalid("month", "YYYY-MM, e.g. 2026-11")) };
+    let (year, m) = match platform::history::parse_month(&month) {
+        Ok(parsed) => parsed,
+        Err(e) => return failed_to("/wallet/history", e),
+    };
     let currency = match q.get("currency").map(|c| platform::wallet::parse_currency(c)) {
         Some(Ok(c)) => c,
         Some(Err(e)) => return failed_to("/wallet/history", e),

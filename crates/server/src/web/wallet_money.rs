@@ -2,8 +2,8 @@
 //! shown in sandboxes), and top-ups from a card with the PIN (the form's key makes a double submission
 //! one top-up).
 
-use super::wallet::{checked, error_page, failed_to, notice, redirect, session, to_sign_in};
-use super::{Lang, page};
+use super::Lang;
+use super::wallet::{checked, failed_to, notice, redirect, signed_in_page};
 use crate::AppState;
 use axum::Router;
 use axum::extract::State;
@@ -23,12 +23,9 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 async fn money(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
-    let Some((person, token)) = session(&state, &headers).await else { return to_sign_in(&uri, &headers) };
-    let (lang, chosen) = Lang::of(&uri, &headers);
-    match context(&state, person, &token, &uri, lang).await {
-        Ok(context) => page("wallet_money.html", lang, chosen, context),
-        Err(e) => error_page(e),
-    }
+    let (s, u) = (&*state, &uri);
+    signed_in_page(s, u, &headers, "wallet_money.html", |person, token, lang| async move { context(s, person, &token, u, lang).await })
+        .await
 }
 
 async fn context(state: &AppState, person: PersonId, token: &str, uri: &Uri, lang: Lang) -> Result<minijinja::Value, PlatformError> {

@@ -3,8 +3,8 @@
 //! post carries the session's CSRF token; sending carries the form's key, so a double submission is one
 //! packet.
 
-use super::wallet::{checked, error_page, failed_to, notice, redirect, session, to_sign_in};
-use super::{Lang, page};
+use super::Lang;
+use super::wallet::{checked, error_page, failed_to, notice, redirect, signed_in_page};
 use crate::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -31,12 +31,15 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 async fn friends(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
-    let Some((person, token)) = session(&state, &headers).await else { return to_sign_in(&uri, &headers) };
-    let (lang, chosen) = Lang::of(&uri, &headers);
-    match friends_context(&state, person, &token, &uri, lang).await {
-        Ok(context) => page("wallet_friends.html", lang, chosen, context),
-        Err(e) => error_page(e),
-    }
+    let (s, u) = (&*state, &uri);
+    signed_in_page(
+        s,
+        u,
+        &headers,
+        "wallet_friends.html",
+        |person, token, lang| async move { friends_context(s, person, &token, u, lang).await },
+    )
+    .await
 }
 
 async fn friends_context(
@@ -133,12 +136,9 @@ fn back_to_friends(e: PlatformError) -> Response {
 }
 
 async fn red_packets(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
-    let Some((person, token)) = session(&state, &headers).await else { return to_sign_in(&uri, &headers) };
-    let (lang, chosen) = Lang::of(&uri, &headers);
-    match packets_context(&state, person, &token, &uri, lang).await {
-        Ok(context) => page("wallet_red_packets.html", lang, chosen, context),
-        Err(e) => error_page(e),
-    }
+    let (s, u) = (&*state, &uri);
+    let context = |person, token: String, lang| async move { packets_context(s, person, &token, u, lang).await };
+    signed_in_page(s, u, &headers, "wallet_red_packets.html", context).await
 }
 
 async fn packets_context(
@@ -216,13 +216,10 @@ fn back_to_packets(e: PlatformError) -> Response {
 }
 
 async fn red_packet(State(state): State<Arc<AppState>>, Path(id): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
-    let Some((person, token)) = session(&state, &headers).await else { return to_sign_in(&uri, &headers) };
-    let (lang, chosen) = Lang::of(&uri, &headers);
     let Ok(id) = id.parse::<i64>() else { return error_page(PlatformError::NotFound("red packet")) };
-    match packet_context(&state, person, id, &token, &uri, lang).await {
-        Ok(context) => page("wallet_red_packet.html", lang, chosen, context),
-        Err(e) => error_page(e),
-    }
+    let (s, u) = (&*state, &uri);
+    let context = |person, token: String, lang| async move { packet_context(s, person, id, &token, u, lang).await };
+    signed_in_page(s, u, &headers, "wallet_red_packet.html", context).await
 }
 
 async fn packet_context(
