@@ -40,6 +40,8 @@ pub mod account {
     /// A partner network's settlement account per currency (`| number << 16`, see `networks`): credited
     /// by what Qianbao's wallets paid its merchants, debited by what its wallets paid Qianbao's.
     pub const NETWORK_SETTLEMENT: u16 = 9;
+    /// A sponsor's pledge to match a campaign (per pledge): funded with the cap, drawn by each match.
+    pub const MATCH_ESCROW: u16 = 10;
 }
 
 /// Ledger transfer kinds (also the transfer `code`).
@@ -82,6 +84,18 @@ pub mod transfer {
     pub const NETWORK_ORDER_PAY: u16 = 64;
     /// A network's day settled: its net between the network's account and the bank rail.
     pub const NETWORK_SETTLE: u16 = 65;
+    /// A gift to a campaign: the donor's wallet to the charity's receivable.
+    pub const DONATION: u16 = 70;
+    /// A gift's match: the pledge's escrow to the charity's receivable.
+    pub const DONATION_MATCH: u16 = 71;
+    /// A pledge funded: the sponsor's wallet to its escrow.
+    pub const MATCH_FUND: u16 = 72;
+    /// What a pledge did not match, back to the sponsor when its campaign ended.
+    pub const MATCH_RETURN: u16 = 73;
+    /// A gift refunded: the charity's receivable back to the donor's wallet.
+    pub const DONATION_REFUND: u16 = 74;
+    /// A refunded gift's match, back to the pledge's escrow.
+    pub const MATCH_REFUND: u16 = 75;
     pub const SETTLEMENT_FEE: u16 = 40;
     pub const SETTLEMENT_PAYOUT: u16 = 41;
     /// A limit period funded at KYC version 0: `+ tier` (the tiers' differences, in turn).

@@ -6,6 +6,8 @@ use serde::Serialize;
 
 /// Rows purged per table per sweep at most (the sweep runs every second; a backlog drains in steps).
 const PURGE_ROWS_MAX: i64 = 10_000;
+/// Ended campaigns' matches returned per sweep at most.
+const PLEDGES_RETURNED_MAX: i64 = 100;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DeadlineReport {
@@ -21,6 +23,8 @@ pub struct DeadlineReport {
     pub card_refunds_finished: usize,
     /// Movements held for review past their deadline, their money returned.
     pub reviews_expired: usize,
+    /// Matches of ended campaigns whose unmatched rest went back to the sponsor.
+    pub matches_returned: usize,
 }
 
 /// Top-ups and withdrawals the rail has answered (or that were interrupted), card payments interrupted
@@ -49,5 +53,6 @@ pub(crate) async fn run(p: &Platform) -> Result<DeadlineReport> {
         settlements: p.settlement.settle_due_day().await?,
         card_refunds_finished: p.payments.finish_interrupted_card_refunds().await?,
         reviews_expired: p.reviews.sweep().await?,
+        matches_returned: p.charity.return_unmatched(PLEDGES_RETURNED_MAX).await?,
     })
 }

@@ -68,6 +68,16 @@ text_enum! {
         ReviewDecided => "REVIEW_DECIDED",
         /// Screening found a possible sanctions match for the payee: a reviewer must clear it first.
         ScreeningReview => "SCREENING_REVIEW",
+        /// The merchant is a charity already, or the registration is another charity's.
+        CharityRegistered => "CHARITY_REGISTERED",
+        /// The charity is suspended: it takes no donations.
+        CharitySuspended => "CHARITY_SUSPENDED",
+        /// The campaign has not started or has ended.
+        CampaignClosed => "CAMPAIGN_CLOSED",
+        /// The charity already used this `out_campaign_no` for another campaign.
+        CampaignNoUsed => "CAMPAIGN_NO_USED",
+        /// The campaign has a sponsor's match already.
+        MatchPledged => "MATCH_PLEDGED",
     }
 }
 

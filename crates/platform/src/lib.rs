@@ -30,6 +30,7 @@ mod macros;
 
 pub mod audit;
 mod cache;
+pub mod charity;
 pub mod chart;
 mod core;
 pub mod crypto;
@@ -201,6 +202,7 @@ pub struct Platform {
     pub reviews: risk::Reviews,
     pub sanctions: Arc<risk::Sanctions>,
     pub privacy: privacy::Privacy,
+    pub charity: Arc<charity::Charities>,
     pub idempotency: Arc<idempotency::Idempotency>,
     /// The operator's raw ledger access.
     pub ledger: ledger_admin::LedgerAdmin,
@@ -223,7 +225,8 @@ impl Platform {
         let outbox = Arc::new(outbox::Outbox::new(core.clone(), merchants.clone()));
         let payments =
             Arc::new(payments::Payments::new(core.clone(), people.clone(), wallet.clone(), merchants.clone(), outbox.clone(), fx.clone()));
-        let settlement = Arc::new(settlement::Settlements::new(core.clone(), merchants.clone(), payments.clone()));
+        let charity = Arc::new(charity::Charities::new(core.clone(), people.clone(), merchants.clone()));
+        let settlement = Arc::new(settlement::Settlements::new(core.clone(), merchants.clone(), payments.clone(), charity.clone()));
         let audit = Arc::new(audit::Audit::new(core.clone()));
         let sanctions = Arc::new(risk::Sanctions::new(core.clone(), audit.clone()));
         let networks = Arc::new(networks::Networks::new(core.clone(), people.clone(), payments.clone(), sanctions.clone()));
@@ -255,6 +258,7 @@ impl Platform {
             reviews,
             sanctions,
             privacy,
+            charity,
             idempotency,
             ledger,
             core,

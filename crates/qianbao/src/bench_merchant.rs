@@ -76,11 +76,12 @@ const HK_APPID: &str = "wxd678efh567hg6788";
 const APPID: &str = "wxd678efh567hg6787";
 const SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
 
-struct Merchant {
-    mchid: &'static str,
-    appid: &'static str,
-    key: Arc<wxpay::SigningKey>,
-    platform: Vec<(String, wxpay::VerifyingKey)>,
+/// A merchant as the bench plays it: its ids, its signing key, the platform keys it verifies with.
+pub(crate) struct Merchant {
+    pub(crate) mchid: &'static str,
+    pub(crate) appid: &'static str,
+    pub(crate) key: Arc<wxpay::SigningKey>,
+    pub(crate) platform: Vec<(String, wxpay::VerifyingKey)>,
 }
 
 impl Merchant {
@@ -99,7 +100,7 @@ impl Merchant {
         ("/v3/pay/transactions/native", body)
     }
 
-    fn authorization(&self, method: &str, target: &str, body: &str) -> String {
+    pub(crate) fn authorization(&self, method: &str, target: &str, body: &str) -> String {
         let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         let nonce = wxpay::random_alphanumeric(32);
         let signature = self.key.sign(&wxpay::request_message(method, target, timestamp, &nonce, body.as_bytes()));
@@ -167,7 +168,7 @@ pub fn run(args: &MerchantBench) -> Result<(), String> {
 }
 
 /// An operator call (with the reason every change gives); the answer's body, or what went wrong.
-async fn admin(http: &mut Http, token: &str, method: &str, path: &str, body: &str) -> Result<String, String> {
+pub(crate) async fn admin(http: &mut Http, token: &str, method: &str, path: &str, body: &str) -> Result<String, String> {
     let bearer = format!("Bearer {token}");
     let headers = [("Authorization", bearer.as_str()), ("Qianbao-Reason", "bench%20setup")];
     let (status, body, _) = http.call_with_headers(method, path, &headers, body).await.map_err(|e| e.to_string())?;
@@ -179,7 +180,7 @@ async fn admin(http: &mut Http, token: &str, method: &str, path: &str, body: &st
 
 /// The bench's operator session: the first admin (by the bootstrap token) adds an operator with the
 /// roles the setup needs, and the bench signs in as it.
-async fn sign_in_operator(http: &mut Http) -> Result<String, String> {
+pub(crate) async fn sign_in_operator(http: &mut Http) -> Result<String, String> {
     const PASSWORD: &str = "bench-operator-password";
     let sign_in = async |http: &mut Http, user: &str| -> Result<String, String> {
         let body = format!(r#"{{"username":"{user}","password":"{PASSWORD}"}}"#);
@@ -194,17 +195,18 @@ async fn sign_in_operator(http: &mut Http) -> Result<String, String> {
     sign_in(http, "bench-ops").await
 }
 
-/// Onboard a merchant with the bench's key and app id.
-async fn onboard(
+/// Onboard a merchant with the bench's key and app id, at `fee_bps`.
+pub(crate) async fn onboard(
     http: &mut Http,
     ops: &str,
     (mchid, appid): (&str, &str),
     country: &str,
     currency: &str,
     key: &wxpay::SigningKey,
+    fee_bps: i64,
 ) -> Result<(), String> {
     let merchant = format!(
-        r#"{{"mchid":"{mchid}","name":"Bench Shop","mcc":"5411","country":"{country}","settlement_currency":"{currency}","fee_bps":60,"settlement_account":"6222020000000000000"}}"#
+        r#"{{"mchid":"{mchid}","name":"Bench Shop","mcc":"5411","country":"{country}","settlement_currency":"{currency}","fee_bps":{fee_bps},"settlement_account":"6222020000000000000"}}"#
     );
     admin(http, ops, "POST", "/admin/api/merchants", &merchant).await?;
     let body = serde_json::json!({"pem": key.public_key_pem(), "serial_no": SERIAL}).to_string();
@@ -227,9 +229,9 @@ async fn bench(port: u16, args: &MerchantBench) -> Result<(), String> {
     let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
     let ops = sign_in_operator(&mut http).await?;
     let signing_key = wxpay::SigningKey::generate();
-    onboard(&mut http, &ops, (MCHID, APPID), "CN", "CNY", &signing_key).await?;
+    onboard(&mut http, &ops, (MCHID, APPID), "CN", "CNY", &signing_key, 60).await?;
     if args.cross_border {
-        onboard(&mut http, &ops, (HK_MCHID, HK_APPID), "HK", "HKD", &signing_key).await?;
+        onboard(&mut http, &ops, (HK_MCHID, HK_APPID), "HK", "HKD", &signing_key, 60).await?;
         admin(&mut http, &ops, "PUT", "/admin/api/fx/rates", r#"{"base":"HKD","quote":"CNY","rate":"0.9200","source":"bench"}"#).await?;
     }
     let keys: serde_json::Value =

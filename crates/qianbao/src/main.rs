@@ -3,6 +3,7 @@
 #[macro_use]
 mod report;
 mod bench;
+mod bench_donations;
 mod bench_merchant;
 mod bench_risk;
 mod bench_wallet;
@@ -81,6 +82,8 @@ enum BenchCommand {
     Wallet(bench_wallet::WalletBench),
     /// Merchant payments end to end: signed order creation, the wallet paying, the notification delivered.
     Merchant(bench_merchant::MerchantBench),
+    /// A storm of donors on one campaign with a capped 1:1 match, checked against the ledger.
+    Donations(bench_donations::DonationsBench),
     /// The risk engine's cost per payment, against 5% of a payment at 20,000 payments/s.
     Risk(bench_risk::RiskBench),
 }
@@ -191,6 +194,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             args.output.apply();
             bench_merchant::run(&args)?
         }
+        Command::Bench { command: BenchCommand::Donations(args) } => {
+            args.output.apply();
+            bench_donations::run(&args)?
+        }
         Command::Bench { command: BenchCommand::Risk(args) } => {
             args.output.apply();
             bench_risk::run(&args)?
@@ -257,6 +264,7 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
             merchant_rate: server::merchant::RateLimiter::new(config.merchant_requests_per_s_max),
             metrics: server_metrics,
             in_flight: Default::default(),
+            live_streams: server::wallet::live_slots(),
             web,
         });
         spawn_instance_tasks(state.clone());

@@ -195,6 +195,7 @@ impl App {
             merchant_rate: crate::merchant::RateLimiter::new(1_000_000),
             metrics: Default::default(),
             in_flight: Default::default(),
+            live_streams: crate::wallet::live_slots(),
             web: Default::default(),
         });
         let ((token, pin_token, fills), operator) = seeded;

@@ -47,6 +47,8 @@ pub struct AppState {
     pub metrics: Arc<server_metrics::ServerMetrics>,
     /// Wallet requests in flight per idempotency key on this instance.
     pub in_flight: wallet::InFlight,
+    /// Slots for campaigns' live-total streams on this instance (`wallet::live_slots`).
+    pub live_streams: Arc<tokio::sync::Semaphore>,
     /// The pages: what the landing page says about the demo, the sandbox's notification inbox.
     pub web: web::Web,
 }

@@ -59,7 +59,7 @@ const OPERATOR_ERRORS: [u16; 10] = [400, 401, 403, 404, 408, 409, 413, 429, 500,
 pub fn document() -> Value {
     let mut doc = base_document();
     let paths = doc["paths"].as_object_mut().expect("paths");
-    for extra in [merchant_paths(), fx_paths(), operator_paths()] {
+    for extra in [merchant_paths(), fx_paths(), operator_paths(), charity_paths()] {
         for (path, item) in extra.as_object().expect("paths") {
             paths.insert(path.clone(), item.clone());
         }
@@ -350,6 +350,39 @@ fn merchant_paths() -> Value {
 }
 
 /// Currency exchange: the wallet's quotes and conversions, the operator's rates, markups and reports.
+/// Campaigns and donations (the charity's own side is on the merchant API: `/v3/qianbao/campaigns`).
+fn charity_paths() -> Value {
+    let currency = json!({"type": "string", "pattern": "^[A-Z]{3}$"});
+    let amount = json!({"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$"});
+    let pin = json!({"type": "string", "pattern": "^[0-9]{6}$"});
+    let operator =
+        |summary: &str| json!({"summary": summary, "security": [{"operator": []}], "responses": {"200": ok("OK"), "201": ok("Created")}});
+    let mchid = json!([{"name": "mchid", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    let with = |mut o: Value, params: Value| {
+        o["parameters"] = params;
+        o
+    };
+    let live = json!({"summary": "The campaign's totals now and each time they change (server-sent events: event totals, data the totals)",
+        "parameters": id_param(), "responses": {"200": {"description": "an event stream", "content": {"text/event-stream": {}}}}});
+    json!({
+        "/api/v1/campaigns/{id}": {"get": with_id(op("A campaign: its charity's badge, goal, totals and match (public)", false, None, false))},
+        "/api/v1/campaigns/{id}/live": {"get": live},
+        "/api/v1/campaigns/{id}/donations": {"post": with_id(op("Give to a campaign from my balance (its currency, at least its minimum)", true,
+            Some(body(&["amount", "currency"], json!({"amount": amount, "currency": currency, "anonymous": {"type": "boolean"},
+                "message": {"type": "string", "maxLength": 200}, "pin": pin}))), true))},
+        "/api/v1/campaigns/{id}/matches": {"post": with_id(op("Pledge to match a campaign's donations 1:1 up to a cap and a per-donor limit (the cap leaves my balance now)", true,
+            Some(body(&["currency", "cap", "per_donor_max"], json!({"currency": currency, "cap": amount, "per_donor_max": amount, "pin": pin}))), true))},
+        "/api/v1/donations": {"get": op("My donations, newest first", true, None, false)},
+        "/api/v1/donations/{id}/receipt": {"get": with_id(op("A donation's receipt: charity and registration, donor, amount, date, receipt number", true, None, false))},
+        "/api/v1/charities/{mchid}/receipts": {"get": with(op("My year's gifts to a charity: totals and every receipt", true, None, false),
+            json!([{"name": "mchid", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "year", "in": "query", "required": true, "schema": {"type": "integer"}}]))},
+        "/admin/api/charities": {"post": operator("Register a merchant as a charity: {mchid, charity_number, jurisdiction, fee_bps?} (no fee by default)")},
+        "/admin/api/charities/{mchid}": {"get": with(operator("A charity's registration"), mchid.clone())},
+        "/admin/api/charities/{mchid}/state": {"put": with(operator("Suspend a charity (it takes no donations) or make it active: {state}"), mchid)},
+        "/admin/api/campaigns/{id}/reconciliation": {"get": with_id(operator("A campaign's totals beside the ledger: the match's escrow, the charity's receivable"))}
+    })
+}
+
 fn fx_paths() -> Value {
     let currency = json!({"type": "string", "pattern": "^[A-Z]{3}$"});
     let amount = json!({"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$"});

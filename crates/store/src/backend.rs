@@ -59,6 +59,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "merchant_console", include_str!("../migrations/0008_merchant_console.sql")),
     (9, "operators", include_str!("../migrations/0009_operators.sql")),
     (10, "risk_reviews", include_str!("../migrations/0010_risk_reviews.sql")),
+    (11, "charity", include_str!("../migrations/0011_charity.sql")),
 ];
 
 pub(crate) fn latest_version() -> i64 {

@@ -69,13 +69,20 @@ pub struct Settlements {
     core: Arc<Core>,
     merchants: Arc<Merchants>,
     payments: Arc<Payments>,
+    /// Donations are a charity's takings, settled with its payments.
+    charity: Arc<crate::charity::Charities>,
     /// The last day this instance settled per time zone (the deadline task settles each day once).
     last_settled_day: Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Settlements {
-    pub(crate) fn new(core: Arc<Core>, merchants: Arc<Merchants>, payments: Arc<Payments>) -> Settlements {
-        Settlements { core, merchants, payments, last_settled_day: Mutex::new(std::collections::HashMap::new()) }
+    pub(crate) fn new(
+        core: Arc<Core>,
+        merchants: Arc<Merchants>,
+        payments: Arc<Payments>,
+        charity: Arc<crate::charity::Charities>,
+    ) -> Settlements {
+        Settlements { core, merchants, payments, charity, last_settled_day: Mutex::new(std::collections::HashMap::new()) }
     }
 
     /// Settle a day for every merchant and currency with payments, refunds or a carried shortfall. Each
@@ -100,6 +107,17 @@ impl Settlements {
     /// The day of the merchants of one time zone: `[start_ms, end_ms)`.
     async fn settle_day_in(&self, day: &str, time_zone: &str, start_ms: i64, end_ms: i64) -> Result<usize> {
         let mut days = self.payments.day_totals(start_ms, end_ms, time_zone).await?;
+        for gifts in self.charity.day_totals(start_ms, end_ms, time_zone).await? {
+            match days.iter_mut().find(|x| x.merchant == gifts.merchant && x.currency == gifts.currency) {
+                Some(d) => {
+                    d.payments += gifts.payments;
+                    d.gross += gifts.gross;
+                    d.fees += gifts.fees;
+                    d.refunds += gifts.refunds;
+                }
+                None => days.push(gifts),
+            }
+        }
         let (d, tz) = (day.to_string(), time_zone.to_string());
         for (merchant, currency) in self.core.read(move |c| store::carrying(c, &d, &tz)).await? {
             if !days.iter().any(|x| x.merchant == merchant && x.currency == currency) {

@@ -572,3 +572,56 @@ fn a_second_operator_approves_a_markup_change_in_the_operator_console() {
         (Some("operator:fiona"), Some("checked against the rate policy"))
     );
 }
+
+#[test]
+fn a_gift_on_the_campaign_page_shows_live_in_the_charitys_console() {
+    use super::charity::{campaign, charity, donor, give};
+    let env = Env::sqlite("browser_giving");
+    let server = env.serve_with(&[], WALLET_ENV);
+    let port = server.port;
+    let m = charity(port);
+    let id = campaign(&m, "NEPAL2026", 30);
+    let owner = serde_json::json!({"username": "owner", "password": "console-pass-1", "role": "owner"}).to_string();
+    assert_eq!(post(port, &format!("/admin/api/merchants/{}/users", m.mchid), &owner).status, 201);
+    let w = donor(port, "300.00");
+    let phone = w.get("/api/v1/me").json()["person"]["phone"].as_str().unwrap().to_string();
+    let driver = driver();
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let c = browser(&driver).await;
+        // The charity watches its campaign in the console.
+        c.goto(&format!("http://127.0.0.1:{port}/merchant/sign-in?lang=en")).await.unwrap();
+        let form = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("form[action='/merchant/sign-in']")).await.unwrap();
+        form.find(Locator::Css("input[name=mchid]")).await.unwrap().send_keys(&m.mchid).await.unwrap();
+        form.find(Locator::Css("input[name=username]")).await.unwrap().send_keys("owner").await.unwrap();
+        form.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("console-pass-1").await.unwrap();
+        form.find(Locator::Css("#sign-in")).await.unwrap().click().await.unwrap();
+        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#to-campaigns")).await.unwrap().click().await.unwrap();
+        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#campaigns a")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#live-total", "0.00").await);
+        // A gift lands elsewhere: the open page shows it without being reloaded.
+        assert_eq!(give(&donor(port, "100.00"), &id, "25.00").status, 201);
+        assert!(shows(&c, "#live-total", "25.00").await, "the console's total follows the donations live");
+        assert!(shows(&c, "#live-donations", "1").await);
+        screenshot(&c, "merchant-campaign").await;
+        accessible(&c, "the charity's campaign").await;
+        // A person finds the campaign in the wallet, gives with the PIN and reads the receipt.
+        sign_in_with(&c, port, &phone, "correct horse battery").await;
+        c.find(Locator::Css("#to-giving")).await.unwrap().click().await.unwrap();
+        accessible(&c, "the campaigns").await;
+        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#campaigns a")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#badge", "Verified charity").await);
+        let form = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#donate")).await.unwrap();
+        form.find(Locator::Css("input[name=amount]")).await.unwrap().send_keys("50.00").await.unwrap();
+        form.find(Locator::Css("input[name=message]")).await.unwrap().send_keys("From Sha Tin").await.unwrap();
+        form.find(Locator::Css("input[name=pin]")).await.unwrap().send_keys("135790").await.unwrap();
+        screenshot(&c, "wallet-campaign").await;
+        accessible(&c, "a campaign").await;
+        form.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+        assert!(shows(&c, "#receipt-amount", "50.00 HKD").await, "the receipt");
+        assert!(shows(&c, "#receipt", "QB-").await);
+        screenshot(&c, "wallet-receipt").await;
+        accessible(&c, "a receipt").await;
+        c.close().await.unwrap();
+    });
+    assert_eq!(w.available("HKD"), "250.00");
+}

@@ -260,6 +260,37 @@ fn an_owner_makes_a_static_code_and_prints_its_sticker(env: Env) {
     assert_eq!(stranger.get(&link).status, 404, "another merchant's code is not theirs to print");
 }
 
+fn an_owner_registers_an_app_id_and_a_cashier_cannot(env: Env) {
+    let (server, m) = shop(&env);
+    let owner = Console::sign_in(server.port, &m.mchid, "owner", "console-pass-1").unwrap();
+    let app = [("appid", "wxconsole0000001"), ("kind", "mini_program"), ("name", "Noodle House")];
+    let made = owner.post("/merchant/keys", "/merchant/apps", &app);
+    assert_eq!(made.header("location"), Some("/merchant/keys"), "{}", made.body);
+    assert!(owner.get("/merchant/keys").body.contains("<code>wxconsole0000001</code>"), "listed");
+    let again = owner.post("/merchant/keys", "/merchant/apps", &app);
+    assert!(again.body.contains("already registered"), "an app id is bound once: {}", again.body);
+    let bad = owner.post("/merchant/keys", "/merchant/apps", &[("appid", "wx bad id"), ("kind", "mini_program"), ("name", "X")]);
+    assert!(bad.body.contains("appid"), "{}", bad.body);
+    let entry = get(server.port, "/admin/api/audit?limit=1").json()[0].clone();
+    assert_eq!((entry["action"].as_str(), entry["detail"].as_str()), (Some("console.register_app"), Some("wxconsole0000001")));
+    let cashier = Console::sign_in(server.port, &m.mchid, "cashier", "console-pass-1").unwrap();
+    let refused = cashier.post("/merchant", "/merchant/apps", &[("appid", "wxcashier000001"), ("kind", "web"), ("name", "X")]);
+    assert_eq!(refused.status, 403);
+}
+
+fn the_console_shows_times_in_the_merchants_own_time_zone(env: Env) {
+    let (server, beijing) = shop(&env);
+    let owner = Console::sign_in(server.port, &beijing.mchid, "owner", "console-pass-1").unwrap();
+    assert!(owner.get("/merchant").body.contains(" CST</td>"), "Beijing time");
+    let paris = TestMerchant::onboard_in(server.port, 60, "direct", "FR", "EUR");
+    add_user(server.port, &paris.mchid, "owner", "owner");
+    let code = json!({"appid": paris.appid, "description": "Comptoir", "notify_url": "https://merchant.example/notify"});
+    assert_eq!(post(server.port, &format!("/admin/api/merchants/{}/static-codes", paris.mchid), &code.to_string()).status, 201);
+    let owner = Console::sign_in(server.port, &paris.mchid, "owner", "console-pass-1").unwrap();
+    let codes = owner.get("/merchant/codes").body;
+    assert!(codes.contains(" CET</small>") || codes.contains(" CEST</small>"), "Paris time: {codes}");
+}
+
 fn an_owner_publishes_a_red_packet_cover_that_people_can_choose(env: Env) {
     let (server, m) = shop(&env);
     let owner = Console::sign_in(server.port, &m.mchid, "owner", "console-pass-1").unwrap();
@@ -280,6 +311,8 @@ fn an_owner_publishes_a_red_packet_cover_that_people_can_choose(env: Env) {
 }
 
 both_backends!(
+    an_owner_registers_an_app_id_and_a_cashier_cannot,
+    the_console_shows_times_in_the_merchants_own_time_zone,
     an_owner_publishes_a_red_packet_cover_that_people_can_choose,
     an_owner_sends_a_test_notification_and_reads_its_delivery_in_the_log,
     an_owner_makes_a_static_code_and_prints_its_sticker,

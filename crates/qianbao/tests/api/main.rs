@@ -14,6 +14,7 @@
 mod support;
 
 mod browser;
+mod charity;
 mod console;
 mod freezes;
 mod global;

@@ -236,7 +236,10 @@ fn every_path_in_the_openapi_document_is_served() {
         let concrete = path.replace("{id}", "1").replace("{month}", "2026-11");
         for method in methods.as_object().unwrap().keys() {
             let r = request(server.port, &method.to_uppercase(), &concrete, None, Some("{}")).unwrap();
-            assert!(r.status != 404 && r.status != 405, "{method} {path} is documented but not served: {} {}", r.status, r.body);
+            // A served route may answer 404 for a missing object (a public one, unauthenticated), in its
+            // surface's JSON error; an unserved path gets the router's bare 404.
+            let unserved = r.status == 405 || (r.status == 404 && !r.body.contains(r#""code""#));
+            assert!(!unserved, "{method} {path} is documented but not served: {} {}", r.status, r.body);
         }
     }
 }

@@ -163,7 +163,56 @@ fn an_operator_rotates_the_platform_certificate_and_moves_the_sandbox_clock_afte
     assert_eq!(helpdesk.get("/ops/operations").status, 403);
 }
 
+fn an_operator_retires_the_old_platform_certificate_after_a_rotation(env: Env) {
+    let server = env.serve_with(&[], WALLET_ENV);
+    let port = server.port;
+    operators(port);
+    let ops = Ops::sign_in(port, "ops", OPERATOR_PASSWORD).unwrap();
+    assert!(!ops.get("/ops/operations").body.contains(r#"id="retire""#), "the only certificate cannot be retired");
+    let old = get(port, "/admin/api/platform-keys").json()["certificates"][0]["serial_no"].as_str().unwrap().to_string();
+    ops.post("/ops/operations", "/ops/operations/rotate", &[("reason", "yearly rotation"), ("confirm", "yes")]);
+    let page = ops.get("/ops/operations").body;
+    assert!(page.contains(r#"id="retire""#) && page.contains(&format!(r#"<option value="{old}">"#)), "{page}");
+    let retired =
+        ops.post("/ops/operations", "/ops/operations/retire", &[("serial", &old), ("reason", "merchants switched"), ("confirm", "yes")]);
+    assert!(retired.body.contains("Retired"), "{}", retired.body);
+    let left = get(port, "/admin/api/platform-keys").json()["certificates"].clone();
+    assert!(left.as_array().unwrap().iter().all(|k| k["serial_no"] != old.as_str()), "{left}");
+    let entry = get(port, "/admin/api/audit?limit=1").json()[0].clone();
+    assert_eq!((entry["action"].as_str(), entry["reason"].as_str()), (Some("platform_keys.retire"), Some("merchants switched")));
+}
+
+fn an_operator_onboards_a_service_providers_sub_merchant_after_confirming(env: Env) {
+    let server = env.serve_with(&[], WALLET_ENV);
+    let port = server.port;
+    operators(port);
+    let provider = crate::support::merchant::TestMerchant::onboard_as(port, 60, "service_provider");
+    let ops = Ops::sign_in(port, "ops", OPERATOR_PASSWORD).unwrap();
+    fn fields(parent: &str) -> Vec<(&'static str, &str)> {
+        let mut f = vec![("name", "Harbour Tea"), ("kind", "sub_merchant"), ("mcc", "5814"), ("country", "HK")];
+        f.extend([("settlement_currency", "HKD"), ("fee_bps", "50"), ("settlement_account", "HSBC-1"), ("reason", "provider's request")]);
+        f.push(("parent_mchid", parent));
+        f
+    }
+    let orphan = ops.post("/ops/merchants", "/ops/merchants", &[fields("").as_slice(), &[("confirm", "yes")]].concat());
+    assert!(orphan.body.contains(r#"id="onboard-error""#) && orphan.body.contains("service provider"), "{}", orphan.body);
+    let confirm = ops.post("/ops/merchants", "/ops/merchants", &fields(&provider.mchid));
+    assert!(confirm.body.contains(&provider.mchid) && confirm.body.contains(r#"id="confirm-onboard""#), "{}", confirm.body);
+    let made = ops.post("/ops/merchants", "/ops/merchants", &[fields(&provider.mchid).as_slice(), &[("confirm", "yes")]].concat());
+    assert!(made.body.contains(r#"id="made-mchid""#), "{}", made.body);
+    let mchid =
+        super::console::field(&made.body.replace(r#"<code id="made-mchid">"#, r#"name="made" value=""#).replace("</code>", "\""), "made");
+    let merchant = get(port, &format!("/admin/api/merchants/{mchid}")).json();
+    assert_eq!(
+        (merchant["kind"].as_str(), merchant["parent_mchid"].as_str()),
+        (Some("sub_merchant"), Some(provider.mchid.as_str())),
+        "{merchant}"
+    );
+}
+
 both_backends!(
+    an_operator_retires_the_old_platform_certificate_after_a_rotation,
+    an_operator_onboards_a_service_providers_sub_merchant_after_confirming,
     an_operator_rotates_the_platform_certificate_and_moves_the_sandbox_clock_after_confirming,
     risk_releases_a_held_transfer_from_the_review_queue_after_confirming,
     an_operator_signs_in_and_the_dashboard_shows_the_days_payments_and_waiting_work,

@@ -103,7 +103,65 @@ fn settings_change_the_pin_submit_identity_and_export_the_data(env: Env) {
     assert_ne!(forged.header("location"), Some("/wallet/settings?done=pin_changed"), "a forged form changes nothing");
 }
 
+/// The bytes of a GET's answer (a picture), read as they are.
+fn bytes_of(port: u16, path: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a header end") + 4;
+    raw.split_off(end)
+}
+
+/// Post `multipart/form-data` with a CSRF token and one file, as a browser sends an upload.
+fn upload(port: u16, web: &Console, csrf: &str, path: &str, file: &[u8]) -> Response {
+    use std::io::{Read, Write};
+    let boundary = "----qianbao-test-boundary";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n").into_bytes();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"code.png\"\r\nContent-Type: image/png\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nCookie: {}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+        web.cookie(),
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    Response { status: head.split(' ').nth(1).unwrap().parse().unwrap(), body: body.to_string(), headers: Vec::new() }
+}
+
+fn a_photo_of_a_merchants_code_opens_its_payment_preview(env: Env) {
+    let server = env.serve_with(&["--demo"], WALLET_ENV);
+    let port = server.port;
+    let body = r#"{"appid":"wxd678efh567hg6787","description":"Noodles","notify_url":"https://merchant.example/notify"}"#;
+    let code = post(port, "/admin/api/merchants/1900000109/static-codes", body);
+    assert_eq!(code.status, 201, "{}", code.body);
+    let emv = code.json()["emv"].as_str().unwrap().to_string();
+    let picture = bytes_of(port, &format!("/qr/code.png?data={}", super::console::form(&[("", &emv)]).trim_start_matches('=')));
+    assert!(picture.starts_with(b"\x89PNG"), "the code drawn as a PNG");
+    let (_, web) = signed_in(port, "+8613900003005");
+    let csrf = super::console::field(&web.get("/wallet/scan").body, "csrf");
+    let forged = upload(port, &web, "forged", "/wallet/scan/image", &picture);
+    assert_eq!(forged.status, 403, "a forged form reads nothing");
+    let preview = upload(port, &web, &csrf, "/wallet/scan/image", &picture);
+    assert_eq!(preview.status, 200);
+    assert!(preview.body.contains("Qianbao Demo Shop") && preview.body.contains(r#"id="pay""#), "{}", preview.body);
+    let not_a_picture = upload(port, &web, &csrf, "/wallet/scan/image", b"GIF89a");
+    assert!(not_a_picture.body.contains("not a PNG or JPEG") && !not_a_picture.body.contains(r#"id="pay""#), "{}", not_a_picture.body);
+}
+
 both_backends!(
+    a_photo_of_a_merchants_code_opens_its_payment_preview,
     a_person_links_a_bank_account_and_withdraws_to_it_with_the_pin,
     the_history_filters_by_kind_and_the_statement_downloads_as_csv,
     settings_change_the_pin_submit_identity_and_export_the_data,

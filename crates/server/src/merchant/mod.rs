@@ -11,6 +11,7 @@
 
 mod auth;
 mod bills;
+mod campaigns;
 mod certificates;
 mod codepay;
 mod emv_codes;
@@ -58,6 +59,10 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/v3/refund/domestic/refunds/{out_refund_no}", get(refunds::query_refund))
         .route("/v3/certificates", get(certificates::certificates))
         .route("/v3/qianbao/emv-codes", post(emv_codes::emv_code))
+        .route("/v3/qianbao/campaigns", post(campaigns::create))
+        .route("/v3/qianbao/campaigns/{id}", get(campaigns::campaign))
+        .route("/v3/qianbao/campaigns/{id}/donations", get(campaigns::donations))
+        .route("/v3/qianbao/donations/{id}/refund", post(campaigns::refund))
         .route("/v3/pay/partner/transactions/jsapi", post(|s, m, u, h, b| partner::prepay(s, m, u, h, b, TradeType::Jsapi)))
         .route("/v3/pay/partner/transactions/app", post(|s, m, u, h, b| partner::prepay(s, m, u, h, b, TradeType::App)))
         .route("/v3/pay/partner/transactions/h5", post(|s, m, u, h, b| partner::prepay(s, m, u, h, b, TradeType::H5)))

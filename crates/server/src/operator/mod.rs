@@ -5,6 +5,7 @@
 
 pub(crate) mod approvals;
 mod audit;
+mod charities;
 mod freezes;
 mod fx;
 mod guard;
@@ -119,6 +120,10 @@ fn table() -> Handlers {
     at(t, "POST", "/admin/api/screening/hits/{id}", Roles(&[Risk]), screening::decide);
     at(t, "GET", "/admin/api/audit", Roles(&[Admin, Risk]), audit::audit_log);
     at(t, "POST", "/admin/api/merchants", Roles(&[Ops]), merchants::onboard);
+    at(t, "POST", "/admin/api/charities", Roles(&[Ops]), charities::register);
+    at(t, "GET", "/admin/api/charities/{mchid}", Roles(&[Ops, Finance, Risk, Support]), charities::charity);
+    at(t, "PUT", "/admin/api/charities/{mchid}/state", Roles(&[Ops, Risk]), charities::set_state);
+    at(t, "GET", "/admin/api/campaigns/{id}/reconciliation", Roles(&[Finance, Risk]), charities::reconciliation);
     at(t, "GET", "/admin/api/merchants/{mchid}", Roles(&[Ops, Finance, Risk, Support]), merchants::merchant);
     at(t, "POST", "/admin/api/merchants/{mchid}/refunds", Roles(&[Finance]), refunds::refund);
     at(t, "POST", "/admin/api/merchants/{mchid}/keys", Roles(&[Ops]), merchants::add_key);

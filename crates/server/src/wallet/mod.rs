@@ -8,6 +8,7 @@
 //! final. A request that moved money made an object whose id derives from the key, so even after the
 //! kept answer expired a retry finds that object instead of paying again.
 
+mod charity;
 mod fx;
 mod history;
 mod idempotency;
@@ -20,6 +21,7 @@ mod scans;
 mod social;
 mod transfers;
 
+pub use charity::live_slots;
 pub use idempotency::InFlight;
 
 use crate::AppState;
@@ -45,6 +47,8 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/merchant-payments", post(merchant_payments::pay))
         .route("/api/v1/network-payments", post(scans::pay))
         .route("/api/v1/fx/conversions", post(fx::convert))
+        .route("/api/v1/campaigns/{id}/donations", post(charity::donate))
+        .route("/api/v1/campaigns/{id}/matches", post(charity::pledge))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::required));
     // Other writes: a key is optional.
     let writes = Router::new()
@@ -84,7 +88,13 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/history", get(history::history))
         .route("/api/v1/statements/{month}", get(history::statement))
         .route("/api/v1/fx/quotes/{id}", get(fx::quote_of))
-        .route("/api/v1/network-payments/{id}", get(scans::payment));
+        .route("/api/v1/network-payments/{id}", get(scans::payment))
+        .route("/api/v1/donations", get(charity::donations))
+        .route("/api/v1/donations/{id}/receipt", get(charity::receipt))
+        .route("/api/v1/charities/{mchid}/receipts", get(charity::year_summary))
+        // Public: a campaign's page and its live totals.
+        .route("/api/v1/campaigns/{id}", get(charity::campaign))
+        .route("/api/v1/campaigns/{id}/live", get(charity::live));
     money.merge(writes).merge(reads)
 }
 

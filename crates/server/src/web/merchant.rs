@@ -38,6 +38,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/merchant/sales", get(sales))
         .route("/merchant/keys", get(keys).post(add_key))
         .route("/merchant/keys/{serial}/revoke", post(revoke_key))
+        .route("/merchant/apps", post(add_app))
         .route("/merchant/bills/trade.csv", get(|s, u, h, q| bill_file(s, u, h, q, BillFile::Trade)))
         .route("/merchant/bills/fund-flow.csv", get(|s, u, h, q| bill_file(s, u, h, q, BillFile::FundFlow)))
 }
@@ -110,7 +111,7 @@ async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
 }
 
 /// An order as the console shows it.
-fn order_view(o: &Order) -> minijinja::Value {
+fn order_view(o: &Order, local: &Local) -> minijinja::Value {
     minijinja::context! {
         out_trade_no => o.out_trade_no,
         transaction_id => o.transaction_id,
@@ -121,26 +122,54 @@ fn order_view(o: &Order) -> minijinja::Value {
         refunded => platform::wallet::decimal(o.refunded_minor, o.currency),
         refundable => platform::wallet::decimal(o.total_minor - o.refunded_minor, o.currency),
         currency => o.currency.code(),
-        created => time_of(o.created_at_ms),
-        paid => o.success_at_ms.map(time_of),
+        created => local.time(o.created_at_ms),
+        paid => o.success_at_ms.map(|ms| local.time(ms)),
     }
 }
 
-/// A time as people read it, UTC.
+/// A time as people read it, UTC (the operator console's clock: operators work across zones).
 pub(super) fn time_of(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
 }
 
-/// The start of a `YYYY-MM-DD` day, UTC, in ms since 1970.
-fn day_start_ms(day: &str) -> Option<i64> {
-    let date = jiff::civil::Date::strptime("%Y-%m-%d", day).ok()?;
-    Some(date.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp().as_millisecond())
+/// The merchant's business time zone (its country's): the console shows times and days in it, the day
+/// its bills and settlements count (a Paris shop's day starts at midnight in Paris, not in UTC).
+pub(super) struct Local(jiff::tz::TimeZone);
+
+impl Local {
+    /// The signed-in user's merchant's zone.
+    pub(super) async fn of(state: &AppState, user: &MerchantUser) -> Result<Local, Response> {
+        let auth = state.platform.merchants.by_id(user.merchant_id).await.map_err(failed)?;
+        let zone = &auth.merchant.time_zone;
+        jiff::tz::TimeZone::get(zone).map(Local).map_err(|e| failed(PlatformError::Internal(format!("time zone {zone}: {e}"))))
+    }
+
+    /// `2026-12-02 14:05:09 CET`.
+    pub(super) fn time(&self, ms: i64) -> String {
+        jiff::Timestamp::from_millisecond(ms)
+            .map_or_else(|_| ms.to_string(), |t| t.to_zoned(self.0.clone()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string())
+    }
+
+    /// The start of a `YYYY-MM-DD` day here, in ms since 1970.
+    fn day_start_ms(&self, day: &str) -> Option<i64> {
+        let date = jiff::civil::Date::strptime("%Y-%m-%d", day).ok()?;
+        Some(date.to_zoned(self.0.clone()).ok()?.timestamp().as_millisecond())
+    }
+
+    /// The start of today here.
+    fn today_start_ms(&self, now_ms: i64) -> i64 {
+        let today = jiff::Timestamp::from_millisecond(now_ms).map(|t| t.to_zoned(self.0.clone()).date());
+        today
+            .ok()
+            .and_then(|d| d.to_zoned(self.0.clone()).ok())
+            .map_or(now_ms - now_ms.rem_euclid(DAY_MS), |z| z.timestamp().as_millisecond())
+    }
 }
 
 /// The search the query string asks for; a malformed part is ignored (the form offers only valid ones).
-fn search_of(q: &HashMap<String, String>) -> OrderSearch {
+fn search_of(q: &HashMap<String, String>, local: &Local) -> OrderSearch {
     let text = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let day = text("day").and_then(|d| day_start_ms(&d));
+    let day = text("day").and_then(|d| local.day_start_ms(&d));
     OrderSearch {
         reference: text("q"),
         state: text("state").and_then(|s| TradeState::parse(&s)),
@@ -152,14 +181,18 @@ fn search_of(q: &HashMap<String, String>) -> OrderSearch {
 async fn orders(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
     let (lang, chosen) = Lang::of(&uri, &headers);
     let Some((user, token)) = session(&state, &headers).await else { return to_sign_in() };
-    let found = match state.platform.payments.merchant_orders(user.merchant_id, search_of(&q)).await {
+    let local = match Local::of(&state, &user).await {
+        Ok(local) => local,
+        Err(failed) => return failed,
+    };
+    let found = match state.platform.payments.merchant_orders(user.merchant_id, search_of(&q, &local)).await {
         Ok(found) => found,
         Err(e) => return failed(e),
     };
     let context = minijinja::context! {
         user => user,
         csrf => csrf(&state, &token),
-        orders => found.iter().map(order_view).collect::<Vec<_>>(),
+        orders => found.iter().map(|o| order_view(o, &local)).collect::<Vec<_>>(),
         q => q.get("q").cloned().unwrap_or_default(),
         state_chosen => q.get("state").cloned().unwrap_or_default(),
         day => q.get("day").cloned().unwrap_or_default(),
@@ -184,6 +217,10 @@ async fn order_page(
     notice: Option<String>,
 ) -> Response {
     let payments = &state.platform.payments;
+    let local = match Local::of(state, user).await {
+        Ok(local) => local,
+        Err(failed) => return failed,
+    };
     let o = match payments.order_by_out_trade_no(user.merchant_id, out_trade_no).await {
         Ok(o) => o,
         Err(e) => return failed(e),
@@ -197,22 +234,22 @@ async fn order_page(
     let mut timeline: Vec<(i64, u8, minijinja::Value)> = vec![(
         o.created_at_ms,
         0,
-        minijinja::context! { kind => "placed", at => time_of(o.created_at_ms), trade_type => o.trade_type.as_str() },
+        minijinja::context! { kind => "placed", at => local.time(o.created_at_ms), trade_type => o.trade_type.as_str() },
     )];
     if let Some(paid) = o.success_at_ms {
-        timeline.push((paid, 1, minijinja::context! { kind => "paid", at => time_of(paid) }));
+        timeline.push((paid, 1, minijinja::context! { kind => "paid", at => local.time(paid) }));
     }
     for n in &notifications {
         let rank = if n.event_type.starts_with("REFUND") { 4 } else { 2 };
         let entry = minijinja::context! {
-            kind => "notification", at => time_of(n.created_at_ms), event => n.event_type, state => n.state.as_str(),
+            kind => "notification", at => local.time(n.created_at_ms), event => n.event_type, state => n.state.as_str(),
             attempts => n.attempts, status => n.last_status, error => n.last_error,
         };
         timeline.push((n.created_at_ms, rank, entry));
     }
     for r in &refunds {
         let entry = minijinja::context! {
-            kind => "refund", at => time_of(r.created_at_ms), out_refund_no => r.out_refund_no, status => r.status.as_str(),
+            kind => "refund", at => local.time(r.created_at_ms), out_refund_no => r.out_refund_no, status => r.status.as_str(),
             amount => platform::wallet::decimal(r.amount_minor, o.currency),
         };
         timeline.push((r.created_at_ms, 3, entry));
@@ -220,7 +257,7 @@ async fn order_page(
     timeline.sort_by_key(|(at, rank, _)| (*at, *rank));
     let timeline: Vec<minijinja::Value> = timeline.into_iter().map(|(_, _, entry)| entry).collect();
     let context = minijinja::context! {
-        user => user, csrf => csrf(state, token), order => order_view(&o), timeline => timeline,
+        user => user, csrf => csrf(state, token), order => order_view(&o, &local), timeline => timeline,
         may_refund => user.role == MerchantRole::Owner && o.refunded_minor < o.total_minor
             && matches!(o.trade_state, TradeState::Success | TradeState::Refund),
         notice => notice,
@@ -247,6 +284,10 @@ async fn refund(
         Ok(o) => o,
         Err(e) => return failed(e),
     };
+    let local = match Local::of(&state, &user).await {
+        Ok(local) => local,
+        Err(failed) => return failed,
+    };
     let amount = f.get("amount").map(String::as_str).unwrap_or("").trim().to_string();
     let reason = f.get("reason").map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
     let minor = match platform::wallet::parse_amount("amount", &amount, o.currency) {
@@ -255,7 +296,7 @@ async fn refund(
     };
     let Some(out_refund_no) = f.get("out_refund_no").filter(|_| f.get("confirm").map(String::as_str) == Some("yes")) else {
         let context = minijinja::context! {
-            user => user, csrf => csrf(&state, &token), order => order_view(&o), amount => amount, reason => reason,
+            user => user, csrf => csrf(&state, &token), order => order_view(&o, &local), amount => amount, reason => reason,
             out_refund_no => format!("C{}", wxpay::random_alphanumeric(20)),
         };
         return page("merchant_refund_confirm.html", lang, false, context);
@@ -415,7 +456,7 @@ fn day_sales(
     Ok(d)
 }
 
-/// Sales (owners only): a UTC day's payments per hour and the last fortnight's per day, in the
+/// Sales (owners only): a day's payments (the merchant's own day) per hour and the last fortnight's per day, in the
 /// merchant's settlement currency, with the day's count, gross, refunds, average ticket and channels.
 async fn sales(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
     let (lang, chosen) = Lang::of(&uri, &headers);
@@ -423,8 +464,11 @@ async fn sales(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap,
     if user.role != MerchantRole::Owner {
         return owners_only(lang);
     }
-    let now = state.platform.now_ms();
-    let start = bill_day(&q).and_then(|d| day_start_ms(&d)).unwrap_or(now - now.rem_euclid(DAY_MS));
+    let local = match Local::of(&state, &user).await {
+        Ok(local) => local,
+        Err(failed) => return failed,
+    };
+    let start = bill_day(&q).and_then(|d| local.day_start_ms(&d)).unwrap_or_else(|| local.today_start_ms(state.platform.now_ms()));
     let (payments, m) = (&state.platform.payments, user.merchant_id);
     let currency = match state.platform.merchants.by_id(m).await {
         Ok(auth) => auth.merchant.settlement_currency,
@@ -442,7 +486,7 @@ async fn sales(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap,
     };
     let money = |minor: i64| platform::wallet::decimal(minor, currency);
     let hours: Vec<String> = (0..24).map(|h| format!("{h:02}")).collect();
-    let days: Vec<String> = (0..SALES_DAYS).map(|d| time_of(fortnight + d * DAY_MS)[5..10].to_string()).collect();
+    let days: Vec<String> = (0..SALES_DAYS).map(|d| local.time(fortnight + d * DAY_MS)[5..10].to_string()).collect();
     let chart = |labels: &[String], minor: &[i64]| super::charts::bars(labels, minor, currency.code(), &money);
     let (hour_chart, day_chart) = match (chart(&hours, &d.per_hour), chart(&days, &d.per_day)) {
         (Ok(h), Ok(d)) => (h, d),
@@ -451,7 +495,7 @@ async fn sales(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap,
     let channels: Vec<_> =
         d.channels.iter().map(|(c, (n, g))| minijinja::context! { channel => c, count => n, gross => money(*g) }).collect();
     let context = minijinja::context! {
-        user => user, csrf => csrf(&state, &token), day => time_of(start)[..10].to_string(), currency => currency.code(),
+        user => user, csrf => csrf(&state, &token), day => local.time(start)[..10].to_string(), currency => currency.code(),
         count => d.count, gross => money(d.gross), refunded => money(d.refunded), average => money(average(d.gross, d.count)),
         channels => channels,
         hour_chart => minijinja::Value::from_safe_string(hour_chart), day_chart => minijinja::Value::from_safe_string(day_chart),
@@ -525,6 +569,25 @@ async fn add_key(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMa
     match state.platform.merchants.register_key_audited(&user.mchid, f.get("pem").map(String::as_str).unwrap_or(""), serial, audited).await
     {
         Ok(_) => redirect("/merchant/keys"),
+        Err(e @ (PlatformError::Invalid { .. } | PlatformError::Conflict { .. })) => {
+            keys_page(&state, lang, false, &user, &token, Some(e.to_string())).await
+        }
+        Err(e) => failed(e),
+    }
+}
+
+/// Bind an app id (a mini-program, official account, mobile app or web site) the merchant takes
+/// payments in: orders and codes name it, and people's openids are per app.
+async fn add_app(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let (lang, _) = Lang::of(&uri, &headers);
+    let (user, token, f) = match owner_form(&state, &headers, &body, lang).await {
+        Ok(checked) => checked,
+        Err(refused) => return refused,
+    };
+    let field = |name: &str| f.get(name).map(|v| v.trim()).unwrap_or("");
+    let audit = audit_effect(&state, &user, "console.register_app", field("appid"));
+    match state.platform.merchants.register_app(&user.mchid, field("appid"), field("kind"), field("name"), Some(audit)).await {
+        Ok(()) => redirect("/merchant/keys"),
         Err(e @ (PlatformError::Invalid { .. } | PlatformError::Conflict { .. })) => {
             keys_page(&state, lang, false, &user, &token, Some(e.to_string())).await
         }

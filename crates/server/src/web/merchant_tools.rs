@@ -5,7 +5,7 @@
 //! has a QR profile, so other networks' wallets read it too), and the **red-packet covers** it publishes
 //! for people to dress their packets in.
 
-use super::merchant::{failed, owner_form, session, time_of, to_sign_in};
+use super::merchant::{Local, failed, owner_form, session, to_sign_in};
 use super::wallet::{csrf, redirect};
 use super::{Lang, page};
 use crate::AppState;
@@ -34,6 +34,10 @@ pub fn routes() -> Router<Arc<AppState>> {
 async fn notifications(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
     let (lang, chosen) = Lang::of(&uri, &headers);
     let Some((user, token)) = session(&state, &headers).await else { return to_sign_in() };
+    let local = match Local::of(&state, &user).await {
+        Ok(local) => local,
+        Err(failed) => return failed,
+    };
     let list = match state.platform.outbox.list(Some(&user.mchid), LISTED_MAX).await {
         Ok(list) => list,
         Err(e) => return failed(e),
@@ -43,7 +47,7 @@ async fn notifications(State(state): State<Arc<AppState>>, uri: Uri, headers: He
         .map(|n| {
             minijinja::context! {
                 id => n.id, event_type => n.event_type, url => n.notify_url, state => n.state.as_str(), attempts => n.attempts,
-                last_status => n.last_status, at => time_of(n.created_at_ms),
+                last_status => n.last_status, at => local.time(n.created_at_ms),
             }
         })
         .collect();
@@ -76,6 +80,10 @@ async fn send_test(State(state): State<Arc<AppState>>, uri: Uri, headers: Header
 async fn notification(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let (lang, chosen) = Lang::of(&uri, &headers);
     let Some((user, token)) = session(&state, &headers).await else { return to_sign_in() };
+    let local = match Local::of(&state, &user).await {
+        Ok(local) => local,
+        Err(failed) => return failed,
+    };
     let (n, attempts) = match state.platform.outbox.get(&id).await {
         Ok(found) if found.0.mchid == user.mchid => found,
         Ok(_) | Err(PlatformError::NotFound(_)) => return failed(PlatformError::NotFound("notification")),
@@ -83,11 +91,11 @@ async fn notification(State(state): State<Arc<AppState>>, uri: Uri, headers: Hea
     };
     let attempts: Vec<_> = attempts
         .iter()
-        .map(|a| minijinja::context! { attempt => a.attempt, at => time_of(a.at_ms), status => a.status, error => a.error, latency_ms => a.latency_ms })
+        .map(|a| minijinja::context! { attempt => a.attempt, at => local.time(a.at_ms), status => a.status, error => a.error, latency_ms => a.latency_ms })
         .collect();
     let context = minijinja::context! {
         user => user, csrf => csrf(&state, &token), id => n.id, event_type => n.event_type, url => n.notify_url, state => n.state.as_str(),
-        at => time_of(n.created_at_ms), attempts => attempts,
+        at => local.time(n.created_at_ms), attempts => attempts,
     };
     page("merchant_notification.html", lang, chosen, context)
 }
@@ -95,6 +103,10 @@ async fn notification(State(state): State<Arc<AppState>>, uri: Uri, headers: Hea
 async fn codes(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
     let (lang, chosen) = Lang::of(&uri, &headers);
     let Some((user, token)) = session(&state, &headers).await else { return to_sign_in() };
+    let local = match Local::of(&state, &user).await {
+        Ok(local) => local,
+        Err(failed) => return failed,
+    };
     let (codes, auth) = match (
         state.platform.payments.static_codes(user.merchant_id, LISTED_MAX).await,
         state.platform.merchants.merchant(&user.mchid).await,
@@ -104,7 +116,7 @@ async fn codes(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap)
     };
     let view: Vec<_> = codes
         .iter()
-        .map(|c| minijinja::context! { id => c.id.to_string(), description => c.description, appid => c.appid, url => c.code_url, at => time_of(c.created_at_ms) })
+        .map(|c| minijinja::context! { id => c.id.to_string(), description => c.description, appid => c.appid, url => c.code_url, at => local.time(c.created_at_ms) })
         .collect();
     let q: std::collections::HashMap<String, String> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
     let context = minijinja::context! {
@@ -162,12 +174,18 @@ async fn sticker(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMa
 async fn covers(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
     let (lang, chosen) = Lang::of(&uri, &headers);
     let Some((user, token)) = session(&state, &headers).await else { return to_sign_in() };
+    let local = match Local::of(&state, &user).await {
+        Ok(local) => local,
+        Err(failed) => return failed,
+    };
     let covers = match state.platform.red_packets.covers_of(user.merchant_id, LISTED_MAX).await {
         Ok(c) => c,
         Err(e) => return failed(e),
     };
-    let view: Vec<_> =
-        covers.iter().map(|c| minijinja::context! { title => c.title, image_url => c.image_url, at => time_of(c.created_at_ms) }).collect();
+    let view: Vec<_> = covers
+        .iter()
+        .map(|c| minijinja::context! { title => c.title, image_url => c.image_url, at => local.time(c.created_at_ms) })
+        .collect();
     let q: std::collections::HashMap<String, String> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
     let context = minijinja::context! {
         user => user, csrf => csrf(&state, &token), covers => view, owner => user.role == MerchantRole::Owner,

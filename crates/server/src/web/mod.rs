@@ -7,13 +7,16 @@ mod charts;
 mod i18n;
 pub mod inbox;
 mod merchant;
+mod merchant_campaigns;
 mod merchant_tools;
 mod ops;
 mod ops_merchants;
 mod ops_operations;
 mod ops_reviews;
+mod qr_image;
 mod wallet;
 mod wallet_account;
+mod wallet_giving;
 mod wallet_money;
 mod wallet_pay;
 mod wallet_social;
@@ -55,11 +58,14 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(landing))
         .route("/assets/app.css", get(css))
-        .route("/assets/payment-code.js", get(payment_code_js))
+        .route("/assets/payment-code.js", get(|| script(include_str!("payment-code.js"))))
+        .route("/assets/scan.js", get(|| script(include_str!("scan.js"))))
+        .route("/assets/campaign.js", get(|| script(include_str!("campaign.js"))))
         .merge(inbox::routes())
         .merge(wallet::routes())
         .merge(merchant::routes())
         .merge(merchant_tools::routes())
+        .merge(merchant_campaigns::routes())
 }
 
 /// The operator console (served where the operator API is).
@@ -87,6 +93,11 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("wallet_settings.html", include_str!("templates/wallet_settings.html")),
             ("wallet_red_packets.html", include_str!("templates/wallet_red_packets.html")),
             ("wallet_red_packet.html", include_str!("templates/wallet_red_packet.html")),
+            ("wallet_campaigns.html", include_str!("templates/wallet_campaigns.html")),
+            ("wallet_campaign.html", include_str!("templates/wallet_campaign.html")),
+            ("wallet_receipt.html", include_str!("templates/wallet_receipt.html")),
+            ("merchant_campaigns.html", include_str!("templates/merchant_campaigns.html")),
+            ("merchant_campaign.html", include_str!("templates/merchant_campaign.html")),
             ("merchant_bar.html", include_str!("templates/merchant_bar.html")),
             ("merchant_sign_in.html", include_str!("templates/merchant_sign_in.html")),
             ("merchant_orders.html", include_str!("templates/merchant_orders.html")),
@@ -146,9 +157,9 @@ async fn landing(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMa
     page("landing.html", lang, chosen, minijinja::context! { demo => state.web.demo.clone() })
 }
 
-async fn payment_code_js() -> Response {
+async fn script(source: &'static str) -> Response {
     let headers = [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")];
-    (headers, include_str!("payment-code.js")).into_response()
+    (headers, source).into_response()
 }
 
 pub async fn css() -> Response {

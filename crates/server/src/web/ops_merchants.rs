@@ -48,8 +48,11 @@ fn setup_of(f: &HashMap<String, String>) -> MerchantSetup {
     let field = |name: &str| f.get(name).map(|v| v.trim().to_string()).unwrap_or_default();
     MerchantSetup {
         mchid: None,
-        kind: if field("kind") == "service_provider" { "service_provider".into() } else { "direct".into() },
-        parent_mchid: None,
+        kind: match field("kind").as_str() {
+            kind @ ("service_provider" | "sub_merchant") => kind.into(),
+            _ => "direct".into(),
+        },
+        parent_mchid: Some(field("parent_mchid")).filter(|p| !p.is_empty()),
         name: field("name"),
         mcc: field("mcc"),
         country: field("country").to_ascii_uppercase(),

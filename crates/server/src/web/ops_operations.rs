@@ -1,5 +1,5 @@
 //! The operator console's operations, `/ops/operations`: the platform's signing keys (operator: rotate
-//! the certificate), a notification's replay (operator), a day's settlement run (finance, money moves)
+//! the certificate, retire an old one once merchants have switched), a notification's replay (operator), a day's settlement run (finance, money moves)
 //! and, in sandboxes, the manual clock (operator). Each form asks for a reason and a ticked
 //! confirmation; the key rotation commits with its audit row, the jobs write theirs before they start
 //! (as the operator API does).
@@ -93,6 +93,11 @@ async fn run(
                 .rotate_platform_certificate(row)
                 .await
                 .map(|keys| format!("{} {}", t["ops_rotated"], keys.certificates.last().map_or("", |k| k.serial.as_str())))
+        }
+        "retire" => {
+            let serial = field("serial");
+            let row = audit.effect(&actor, "platform_keys.retire", &format!("platform_key:{serial}"), "", &reason);
+            state.platform.merchants.retire_platform_key(&serial, Some(row)).await.map(|_| format!("{} {serial}", t["ops_retired"]))
         }
         "replay" => match audit.record(&actor, "notifications.replay", &format!("notification:{}", field("id")), "", &reason).await {
             Ok(()) => state.platform.outbox.replay(&field("id")).await.map(|_| t["ops_replayed"].clone()),

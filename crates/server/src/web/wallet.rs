@@ -37,6 +37,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(super::wallet_money::routes())
         .merge(super::wallet_social::routes())
         .merge(super::wallet_account::routes())
+        .merge(super::wallet_giving::routes())
 }
 
 pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -196,12 +197,17 @@ pub(super) fn error_page(e: PlatformError) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], e.to_string()).into_response()
 }
 
+/// The answer to a form whose CSRF token does not check out.
+pub(super) fn forged() -> Response {
+    (StatusCode::FORBIDDEN, "this form expired or did not come from this site: reload the page").into_response()
+}
+
 /// A signed-in form's fields once its CSRF token checks out; else the answer to give.
 pub(super) async fn checked(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(PersonId, HashMap<String, String>), Response> {
     let Some((person, token)) = session(state, headers).await else { return Err(redirect("/wallet/sign-in")) };
     let f = form(body);
     if f.get("csrf") != Some(&csrf(state, &token)) {
-        return Err((StatusCode::FORBIDDEN, "this form expired or did not come from this site: reload the page").into_response());
+        return Err(forged());
     }
     Ok((person, f))
 }

@@ -1,4 +1,5 @@
-//! The web wallet's paying pages: scan (paste what the camera read) → the preview (merchant, amount or
+//! The web wallet's paying pages: scan (the live camera where the browser reads codes itself, a photo
+//! or screenshot uploaded, which on a phone opens its camera, or the text pasted) → the preview (merchant, amount or
 //! "enter amount", the price when the currency differs, locked in a quote) → pay with the PIN; and the
 //! person's payment code for a cashier to scan (drawn inline, never in a URL: it pays).
 
@@ -6,7 +7,7 @@ use super::wallet::{checked, error_page, failed, session, to_sign_in};
 use super::{Lang, page};
 use crate::AppState;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -19,6 +20,8 @@ use std::sync::Arc;
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/wallet/scan", get(scan_form).post(scan))
+        // The picture and the form's token, nothing more.
+        .route("/wallet/scan/image", post(scan_image).layer(DefaultBodyLimit::max(super::qr_image::IMAGE_BYTES_MAX + 64 * 1024)))
         .route("/wallet/pay", post(pay))
         .route("/wallet/payment-code", get(payment_code))
 }
@@ -80,14 +83,48 @@ async fn scan(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, 
         Ok(ok) => ok,
         Err(response) => return response,
     };
-    let (lang, _) = Lang::of(&uri, &headers);
     let payload = f.get("payload").map(|p| p.trim().to_string()).unwrap_or_default();
-    let token = super::wallet::cookie(&headers, "qb_wallet").unwrap_or_default().to_string();
-    let csrf = super::wallet::csrf(&state, &token);
+    show_preview(&state, &uri, &headers, person, payload).await
+}
+
+/// An uploaded picture of a code (multipart: `csrf`, then `image`): its code read, then as [`scan`].
+async fn scan_image(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, mut parts: Multipart) -> Response {
+    let Some((person, token)) = session(&state, &headers).await else { return to_sign_in(&uri, &headers) };
+    let (mut csrf, mut image) = (None, None);
+    while let Ok(Some(part)) = parts.next_field().await {
+        match part.name() {
+            Some("csrf") => csrf = part.text().await.ok(),
+            Some("image") => image = part.bytes().await.ok(),
+            _ => {}
+        }
+    }
+    if csrf.as_deref() != Some(super::wallet::csrf(&state, &token).as_str()) {
+        return super::wallet::forged();
+    }
+    let Some(image) = image.filter(|i| !i.is_empty()) else {
+        return scan_refused(&state, &uri, &headers, &token, "choose a picture of the code".into());
+    };
+    match tokio::task::spawn_blocking(move || super::qr_image::read(&image)).await {
+        Ok(Ok(payload)) => show_preview(&state, &uri, &headers, person, payload).await,
+        Ok(Err(unreadable)) => scan_refused(&state, &uri, &headers, &token, unreadable.message().into()),
+        Err(e) => error_page(PlatformError::Internal(format!("reading a picture: {e}"))),
+    }
+}
+
+fn scan_refused(state: &AppState, uri: &Uri, headers: &HeaderMap, token: &str, error: String) -> Response {
+    let (lang, _) = Lang::of(uri, headers);
+    page("wallet_scan.html", lang, false, minijinja::context! { error => error, csrf => super::wallet::csrf(state, token) })
+}
+
+/// The preview of what a scanned text pays, or why it cannot be paid.
+async fn show_preview(state: &AppState, uri: &Uri, headers: &HeaderMap, person: PersonId, payload: String) -> Response {
+    let (lang, _) = Lang::of(uri, headers);
+    let token = super::wallet::cookie(headers, "qb_wallet").unwrap_or_default().to_string();
+    let csrf = super::wallet::csrf(state, &token);
     let result = if payload.is_empty() || payload.chars().count() > platform::networks::CODE_CHARS_MAX {
         Err(PlatformError::invalid("payload", "paste the text of a QR code"))
     } else {
-        preview(&state, person, &payload).await
+        preview(state, person, &payload).await
     };
     match result {
         Ok(preview) => page(
