@@ -43,6 +43,7 @@ pub mod ids;
 pub mod ledger_admin;
 pub mod merchants;
 pub mod networks;
+pub mod official_accounts;
 pub mod operators;
 pub mod outbox;
 pub mod p2p;
@@ -203,6 +204,7 @@ pub struct Platform {
     pub sanctions: Arc<risk::Sanctions>,
     pub privacy: privacy::Privacy,
     pub charity: Arc<charity::Charities>,
+    pub official_accounts: Arc<official_accounts::OfficialAccounts>,
     pub idempotency: Arc<idempotency::Idempotency>,
     /// The operator's raw ledger access.
     pub ledger: ledger_admin::LedgerAdmin,
@@ -226,6 +228,7 @@ impl Platform {
         let payments =
             Arc::new(payments::Payments::new(core.clone(), people.clone(), wallet.clone(), merchants.clone(), outbox.clone(), fx.clone()));
         let charity = Arc::new(charity::Charities::new(core.clone(), people.clone(), merchants.clone()));
+        let official_accounts = Arc::new(official_accounts::OfficialAccounts::new(core.clone(), merchants.clone()));
         let settlement = Arc::new(settlement::Settlements::new(core.clone(), merchants.clone(), payments.clone(), charity.clone()));
         let audit = Arc::new(audit::Audit::new(core.clone()));
         let sanctions = Arc::new(risk::Sanctions::new(core.clone(), audit.clone()));
@@ -259,6 +262,7 @@ impl Platform {
             sanctions,
             privacy,
             charity,
+            official_accounts,
             idempotency,
             ledger,
             core,

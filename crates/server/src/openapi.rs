@@ -358,6 +358,7 @@ fn charity_paths() -> Value {
     let operator =
         |summary: &str| json!({"summary": summary, "security": [{"operator": []}], "responses": {"200": ok("OK"), "201": ok("Created")}});
     let mchid = json!([{"name": "mchid", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    let appid = json!([{"name": "appid", "in": "path", "required": true, "schema": {"type": "string"}}]);
     let with = |mut o: Value, params: Value| {
         o["parameters"] = params;
         o
@@ -376,6 +377,20 @@ fn charity_paths() -> Value {
         "/api/v1/donations/{id}/receipt": {"get": with_id(op("A donation's receipt: charity and registration, donor, amount, date, receipt number", true, None, false))},
         "/api/v1/charities/{mchid}/receipts": {"get": with(op("My year's gifts to a charity: totals and every receipt", true, None, false),
             json!([{"name": "mchid", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "year", "in": "query", "required": true, "schema": {"type": "integer"}}]))},
+        "/api/v1/official-accounts": {"get": with(op("Official accounts by id or the start of their name", true, None, false),
+            json!([{"name": "q", "in": "query", "required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 64}}]))},
+        "/api/v1/official-accounts/{appid}": {"get": with(op("An official account: its owner, the charity badge, followers, the link its QR code carries", true, None, false), appid.clone())},
+        "/api/v1/official-accounts/{appid}/follow": {
+            "post": with(op("Follow an account (again: nothing changes)", true, None, false), appid.clone()),
+            "delete": with(op("Unfollow", true, None, false), appid.clone())
+        },
+        "/api/v1/official-accounts/{appid}/mute": {"put": with(op("Mute or unmute an account (its messages still arrive)", true,
+            Some(body(&["muted"], json!({"muted": {"type": "boolean"}}))), false), appid.clone())},
+        "/api/v1/official-accounts/{appid}/read": {"post": with(op("Mark an account's messages read, up to up_to (default: all)", true,
+            Some(body(&[], json!({"up_to": {"type": "string", "pattern": "^[0-9]+$"}}))), false), appid)},
+        "/api/v1/follows": {"get": op("The accounts I follow, with my openid at each and the unread count", true, None, false)},
+        "/api/v1/inbox": {"get": with(op("My inbox: the messages of the accounts I follow since I followed them, newest first, and the unread count", true, None, false),
+            json!([{"name": "before", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]+$"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}]))},
         "/admin/api/charities": {"post": operator("Register a merchant as a charity: {mchid, charity_number, jurisdiction, fee_bps?} (no fee by default)")},
         "/admin/api/charities/{mchid}": {"get": with(operator("A charity's registration"), mchid.clone())},
         "/admin/api/charities/{mchid}/state": {"put": with(operator("Suspend a charity (it takes no donations) or make it active: {state}"), mchid)},

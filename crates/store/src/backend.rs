@@ -60,6 +60,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "operators", include_str!("../migrations/0009_operators.sql")),
     (10, "risk_reviews", include_str!("../migrations/0010_risk_reviews.sql")),
     (11, "charity", include_str!("../migrations/0011_charity.sql")),
+    (12, "official_accounts", include_str!("../migrations/0012_official_accounts.sql")),
 ];
 
 pub(crate) fn latest_version() -> i64 {

@@ -22,6 +22,7 @@ mod hostile;
 mod merchant;
 mod merchant_sdk;
 mod networks;
+mod official_accounts;
 mod openapi;
 mod operator;
 mod ops_console;

@@ -21,6 +21,7 @@ mod global_merchants;
 mod global_micropay;
 mod global_settlements;
 mod global_statements;
+mod official_accounts;
 mod orders;
 mod partner;
 mod refunds;
@@ -63,6 +64,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/v3/qianbao/campaigns/{id}", get(campaigns::campaign))
         .route("/v3/qianbao/campaigns/{id}/donations", get(campaigns::donations))
         .route("/v3/qianbao/donations/{id}/refund", post(campaigns::refund))
+        .route("/v3/qianbao/official-accounts/{appid}/messages", post(official_accounts::publish))
         .route("/v3/pay/partner/transactions/jsapi", post(|s, m, u, h, b| partner::prepay(s, m, u, h, b, TradeType::Jsapi)))
         .route("/v3/pay/partner/transactions/app", post(|s, m, u, h, b| partner::prepay(s, m, u, h, b, TradeType::App)))
         .route("/v3/pay/partner/transactions/h5", post(|s, m, u, h, b| partner::prepay(s, m, u, h, b, TradeType::H5)))

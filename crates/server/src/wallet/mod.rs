@@ -14,6 +14,7 @@ mod history;
 mod idempotency;
 mod merchant_payments;
 mod money;
+mod official_accounts;
 mod people;
 mod qr;
 mod red_packets;
@@ -52,6 +53,9 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::required));
     // Other writes: a key is optional.
     let writes = Router::new()
+        .route("/api/v1/official-accounts/{appid}/follow", post(official_accounts::follow).delete(official_accounts::unfollow))
+        .route("/api/v1/official-accounts/{appid}/mute", axum::routing::put(official_accounts::mute))
+        .route("/api/v1/official-accounts/{appid}/read", post(official_accounts::read))
         .route("/api/v1/people", post(people::register))
         .route("/api/v1/sessions", post(people::sign_in))
         .route("/api/v1/sessions/current", axum::routing::delete(people::sign_out))
@@ -89,6 +93,10 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/statements/{month}", get(history::statement))
         .route("/api/v1/fx/quotes/{id}", get(fx::quote_of))
         .route("/api/v1/network-payments/{id}", get(scans::payment))
+        .route("/api/v1/official-accounts", get(official_accounts::search))
+        .route("/api/v1/official-accounts/{appid}", get(official_accounts::account))
+        .route("/api/v1/follows", get(official_accounts::follows))
+        .route("/api/v1/inbox", get(official_accounts::inbox))
         .route("/api/v1/donations", get(charity::donations))
         .route("/api/v1/donations/{id}/receipt", get(charity::receipt))
         .route("/api/v1/charities/{mchid}/receipts", get(charity::year_summary))

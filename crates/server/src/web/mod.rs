@@ -16,6 +16,7 @@ mod ops_reviews;
 mod qr_image;
 mod wallet;
 mod wallet_account;
+mod wallet_accounts;
 mod wallet_giving;
 mod wallet_money;
 mod wallet_pay;
@@ -94,6 +95,8 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("wallet_red_packets.html", include_str!("templates/wallet_red_packets.html")),
             ("wallet_red_packet.html", include_str!("templates/wallet_red_packet.html")),
             ("wallet_campaigns.html", include_str!("templates/wallet_campaigns.html")),
+            ("wallet_inbox.html", include_str!("templates/wallet_inbox.html")),
+            ("wallet_account.html", include_str!("templates/wallet_account.html")),
             ("wallet_campaign.html", include_str!("templates/wallet_campaign.html")),
             ("wallet_receipt.html", include_str!("templates/wallet_receipt.html")),
             ("merchant_campaigns.html", include_str!("templates/merchant_campaigns.html")),

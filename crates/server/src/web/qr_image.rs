@@ -60,7 +60,19 @@ fn bounded(width: usize, height: usize) -> Result<(), Unreadable> {
     }
 }
 
+/// A PNG's size from its header (IHDR is the first chunk: width and height at bytes 16 to 24), read
+/// before the decoder runs.
+fn png_size(bytes: &[u8]) -> Result<(usize, usize), Unreadable> {
+    let field = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    match (bytes.get(12..16), field(16), field(20)) {
+        (Some(b"IHDR"), Some(w), Some(h)) => Ok((w, h)),
+        _ => Err(Unreadable::NotAPicture),
+    }
+}
+
 fn png_grey(bytes: &[u8]) -> Result<Grey, Unreadable> {
+    let (claimed_w, claimed_h) = png_size(bytes)?;
+    bounded(claimed_w, claimed_h)?;
     let mut decoder = png::Decoder::new(bytes);
     // Palette and low bit depths to 8-bit samples, 16-bit to 8: every frame then has 1 to 4 bytes a pixel.
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);

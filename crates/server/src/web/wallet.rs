@@ -38,6 +38,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(super::wallet_social::routes())
         .merge(super::wallet_account::routes())
         .merge(super::wallet_giving::routes())
+        .merge(super::wallet_accounts::routes())
 }
 
 pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -280,7 +281,7 @@ async fn home_context(state: &AppState, person: PersonId, token: &str, uri: &Uri
             currency => b.currency.code(), available => b.available, incoming_pending => b.incoming_pending,
         }).collect::<Vec<_>>(),
         friends => accepted, incoming => incoming, history => history, notice => done, error => error,
-        csrf => csrf(state, token), key => wxpay::random_alphanumeric(24),
+        csrf => csrf(state, token), key => wxpay::random_alphanumeric(24), unread => p.official_accounts.unread(person).await?,
     })
 }
 

@@ -169,7 +169,10 @@ async fn pay_scanned(state: &AppState, person: PersonId, f: &HashMap<String, Str
         let order = p.payments.resolve_order(person, reference).await?;
         let paid = p.payments.pay_order(person, order, how, key.as_deref()).await?;
         let merchant = p.merchants.merchant(&paid.mchid).await?.merchant.name.clone();
+        // Opt-in, never automatic: the merchant's official accounts, offered to follow.
+        let follow = p.official_accounts.accounts_of(paid.merchant_id).await?;
         return Ok(minijinja::context! {
+            follow => follow,
             merchant => merchant, amount => platform::wallet::decimal(paid.total_minor, paid.currency), currency => paid.currency.code(),
             pay_amount => paid.exchange.as_ref().map(|e| platform::wallet::decimal(e.total_minor, e.currency)),
             pay_currency => paid.exchange.as_ref().map(|e| e.currency.code()), state => paid.trade_state.as_str(),
