@@ -31,6 +31,8 @@ pub struct DonationsBench {
 }
 
 const MCHID: &str = "1900009901";
+/// 10,000 money movements at once within 2 s: the bar issue 15 set for a red packet's claim storm.
+const STORM_GOAL_S: f64 = 2.0;
 const APPID: &str = "wxd678efh567hg6799";
 
 pub fn run(args: &DonationsBench) -> Result<(), String> {
@@ -86,7 +88,7 @@ async fn bench(port: u16, args: &DonationsBench) -> Result<(), String> {
     let n = args.donors;
     let total_fen = n as i64 * args.gift_fen;
     let cap_fen = ((total_fen as f64 * args.cap_share) as i64).max(1);
-    let sponsor = person(port, 900_000, true).await?;
+    let sponsor = sponsor(&mut http, &ops, port, cap_fen).await?;
     let pledge = format!(r#"{{"currency":"CNY","cap":"{}","per_donor_max":"{}","pin":"135790"}}"#, yuan(cap_fen), yuan(args.gift_fen));
     let (status, body) = http
         .call("POST", &format!("/api/v1/campaigns/{campaign}/matches"), Some(&sponsor.token), Some(&key()), &pledge)
@@ -109,15 +111,38 @@ async fn bench(port: u16, args: &DonationsBench) -> Result<(), String> {
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0)
     );
+    // A fresh connection: the setup's has idled through the storm.
+    let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
     let exact = check(&mut http, &ops, &campaign, n, total_fen, cap_fen).await?;
-    use crate::report::Report;
+    use crate::report::{Better, Report};
     let mut report = Report::new("donations to one campaign");
-    report.figure("donations", rate, "donations/s").figure("p99", percentile(&latencies, 0.99), "ms");
+    report
+        .figure("donations", rate, "donations/s")
+        .figure("p99", percentile(&latencies, 0.99), "ms")
+        .figure("storm", elapsed, "s")
+        .compare("storm", "the claim storm's goal for 10,000 at once", STORM_GOAL_S, Better::Lower, 1.0);
     report.finish();
     if !exact {
         return Err("the totals are not exact: see above".into());
     }
     Ok(())
+}
+
+/// The sponsor: a verified company wallet (KYC tier 2, so the cap fits its limits) holding the cap.
+async fn sponsor(http: &mut Http, ops: &str, port: u16, cap_fen: i64) -> Result<Person, String> {
+    let sponsor = person(port, 900_000, false).await?;
+    admin(http, ops, "POST", &format!("/admin/api/people/{}/kyc", sponsor.id), r#"{"tier":2}"#).await?;
+    let (_, card) = http
+        .call("POST", "/api/v1/cards", Some(&sponsor.token), None, r#"{"number":"4242424242424242","exp_month":12,"exp_year":2099}"#)
+        .await
+        .map_err(|e| e.to_string())?;
+    let card = field(&card, "id")?;
+    let top_up = format!(r#"{{"card_id":"{card}","amount":"{}","currency":"CNY","pin":"135790"}}"#, yuan(cap_fen));
+    let (status, body) = http.call("POST", "/api/v1/top-ups", Some(&sponsor.token), Some(&key()), &top_up).await.map_err(|e| e.to_string())?;
+    if status != 201 {
+        return Err(format!("the sponsor's top-up: {status} {body}"));
+    }
+    Ok(sponsor)
 }
 
 /// Every donor connects, then all give at once: (seconds, latencies, donations booked).

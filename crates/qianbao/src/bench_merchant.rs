@@ -190,7 +190,7 @@ pub(crate) async fn sign_in_operator(http: &mut Http) -> Result<String, String> 
     };
     admin(http, TOKEN, "POST", "/admin/api/bootstrap", &format!(r#"{{"username":"bench-admin","password":"{PASSWORD}"}}"#)).await?;
     let first = sign_in(http, "bench-admin").await?;
-    let ops = format!(r#"{{"username":"bench-ops","password":"{PASSWORD}","roles":["operator","finance"]}}"#);
+    let ops = format!(r#"{{"username":"bench-ops","password":"{PASSWORD}","roles":["operator","finance","risk"]}}"#);
     admin(http, &first, "POST", "/admin/api/operators", &ops).await?;
     sign_in(http, "bench-ops").await
 }
