@@ -138,7 +138,8 @@ async fn sponsor(http: &mut Http, ops: &str, port: u16, cap_fen: i64) -> Result<
         .map_err(|e| e.to_string())?;
     let card = field(&card, "id")?;
     let top_up = format!(r#"{{"card_id":"{card}","amount":"{}","currency":"CNY","pin":"135790"}}"#, yuan(cap_fen));
-    let (status, body) = http.call("POST", "/api/v1/top-ups", Some(&sponsor.token), Some(&key()), &top_up).await.map_err(|e| e.to_string())?;
+    let (status, body) =
+        http.call("POST", "/api/v1/top-ups", Some(&sponsor.token), Some(&key()), &top_up).await.map_err(|e| e.to_string())?;
     if status != 201 {
         return Err(format!("the sponsor's top-up: {status} {body}"));
     }

@@ -210,7 +210,28 @@ fn an_operator_onboards_a_service_providers_sub_merchant_after_confirming(env: E
     );
 }
 
+fn an_operator_registers_a_charity_after_ticking_the_confirmation(env: Env) {
+    let server = env.serve_with(&[], WALLET_ENV);
+    let port = server.port;
+    operators(port);
+    let m = crate::support::merchant::TestMerchant::onboard_in(port, 0, "direct", "HK", "HKD");
+    let ops = Ops::sign_in(port, "ops", OPERATOR_PASSWORD).unwrap();
+    let fields = [("mchid", m.mchid.as_str()), ("charity_number", "91/12345"), ("jurisdiction", "HK"), ("reason", "registry checked")];
+    let unticked = ops.post("/ops/merchants", "/ops/charities", &fields);
+    assert!(unticked.body.contains(r#"id="charity-error""#), "{}", unticked.body);
+    assert_eq!(get(port, &format!("/admin/api/charities/{}", m.mchid)).status, 404, "nothing registered");
+    let made = ops.post("/ops/merchants", "/ops/charities", &[fields.as_slice(), &[("confirm", "yes")]].concat());
+    assert!(made.body.contains(r#"id="charity-made""#) && made.body.contains("12345 (HK)"), "{}", made.body);
+    let charity = get(port, &format!("/admin/api/charities/{}", m.mchid)).json();
+    assert_eq!((charity["charity_number"].as_str(), charity["fee_bps"].as_i64()), (Some("91/12345"), Some(0)), "{charity}");
+    let entry = get(port, "/admin/api/audit?limit=1").json()[0].clone();
+    assert_eq!((entry["action"].as_str(), entry["reason"].as_str()), (Some("charities.register"), Some("registry checked")));
+    let twice = ops.post("/ops/merchants", "/ops/charities", &[fields.as_slice(), &[("confirm", "yes")]].concat());
+    assert!(twice.body.contains(r#"id="charity-error""#), "registered once: {}", twice.body);
+}
+
 both_backends!(
+    an_operator_registers_a_charity_after_ticking_the_confirmation,
     an_operator_retires_the_old_platform_certificate_after_a_rotation,
     an_operator_onboards_a_service_providers_sub_merchant_after_confirming,
     an_operator_rotates_the_platform_certificate_and_moves_the_sandbox_clock_after_confirming,

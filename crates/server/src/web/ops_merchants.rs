@@ -2,6 +2,8 @@
 //! or a service provider after a confirmation page (its APIv3 key shown once, screening's verdict with
 //! it), and `/ops/kyc` (risk) is the queue of people waiting for their identity to be verified, each a
 //! link to the person's page where risk sets the tier after confirming. Reading the queue is audited.
+//! The same page registers a merchant as a charity (its registration: the badge people see), with a
+//! reason and a ticked confirmation, audited in the same commit.
 
 use super::ops::{failed, holds, posted, reason_of, role_missing, session, to_sign_in};
 use super::wallet::csrf;
@@ -22,7 +24,10 @@ use std::sync::Arc;
 const KYC_QUEUE_SHOWN: i64 = 50;
 
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/ops/merchants", get(merchants).post(onboard)).route("/ops/kyc", get(kyc_queue))
+    Router::new()
+        .route("/ops/merchants", get(merchants).post(onboard))
+        .route("/ops/charities", axum::routing::post(register_charity))
+        .route("/ops/kyc", get(kyc_queue))
 }
 
 async fn merchants(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
@@ -97,6 +102,42 @@ async fn onboard(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMa
     };
     let made = minijinja::context! { mchid => merchant.mchid, name => merchant.name, apiv3_key => apiv3_key, hits => hits.len() };
     merchants_page(&state, lang, chosen, &user, &token, minijinja::context! { made => made, form => HashMap::<&str, &str>::new() })
+}
+
+async fn register_charity(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let (lang, chosen) = Lang::of(&uri, &headers);
+    let Some((user, token, f)) = posted(&state, &headers, &body).await else { return to_sign_in() };
+    if !holds(&user, &[Role::Operator]) {
+        return role_missing(lang, chosen, &user, csrf(&state, &token), &[Role::Operator]);
+    }
+    let empty = HashMap::<&str, &str>::new();
+    let refuse = |error: String| {
+        merchants_page(&state, lang, chosen, &user, &token, minijinja::context! { charity_error => error, form => empty.clone() })
+    };
+    let t = lang.messages();
+    let Some(reason) = reason_of(&f) else { return refuse(t["ops_reason_needed"].clone()) };
+    if f.get("confirm").map(String::as_str) != Some("yes") {
+        return refuse(t["ops_tick_confirm"].clone());
+    }
+    let field = |name: &str| f.get(name).map(|v| v.trim().to_string()).unwrap_or_default();
+    let fee = match field("fee_bps").as_str() {
+        "" => None,
+        bps => match bps.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => return refuse(PlatformError::invalid("fee_bps", "0 to 1000 basis points").to_string()),
+        },
+    };
+    let (mchid, number, jurisdiction) = (field("mchid"), field("charity_number"), field("jurisdiction"));
+    let detail = format!("{jurisdiction} {number}");
+    let audit = state.platform.audit.effect(&user.actor(), "charities.register", &format!("merchant:{mchid}"), &detail, &reason);
+    match state.platform.charity.register(&mchid, &number, &jurisdiction, fee, Some(audit)).await {
+        Ok(c) => {
+            let made = minijinja::context! { name => c.name, number => c.charity_number, jurisdiction => c.jurisdiction };
+            merchants_page(&state, lang, chosen, &user, &token, minijinja::context! { charity_made => made, form => empty.clone() })
+        }
+        Err(e) if !e.is_internal() => refuse(e.to_string()),
+        Err(e) => failed(e),
+    }
 }
 
 async fn kyc_queue(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
