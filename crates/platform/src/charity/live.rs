@@ -6,7 +6,7 @@
 //! What a watcher is sent is always the totals as committed, never a sum kept beside them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use tokio::sync::watch;
 
 /// The longest a change committed on another instance waits to be seen.
@@ -15,13 +15,12 @@ pub const LIVE_CHECK_MS: u64 = 1_000;
 pub const WATCHED_MAX: usize = 10_000;
 
 pub struct Live {
-    _core: Arc<crate::core::Core>,
     watched: Mutex<HashMap<i64, watch::Sender<u64>>>,
 }
 
 impl Live {
-    pub(crate) fn new(core: Arc<crate::core::Core>) -> Live {
-        Live { _core: core, watched: Mutex::new(HashMap::new()) }
+    pub(crate) fn new() -> Live {
+        Live { watched: Mutex::new(HashMap::new()) }
     }
 
     /// A receiver that changes whenever this instance commits a change to the campaign's totals;

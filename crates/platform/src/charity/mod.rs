@@ -110,6 +110,11 @@ pub struct CampaignView {
     pub currency: Currency,
     pub goal: String,
     pub min_amount: String,
+    /// The goal and smallest gift in minor units (for wires that carry integers).
+    #[serde(skip)]
+    pub goal_minor: i64,
+    #[serde(skip)]
+    pub min_minor: i64,
     pub starts_at_ms: i64,
     pub ends_at_ms: i64,
     pub open: bool,
@@ -134,6 +139,9 @@ pub struct TotalsView {
     pub raised: String,
     pub matched: String,
     pub total: String,
+    /// The same three in minor units.
+    #[serde(skip)]
+    pub minor: CampaignTotals,
     pub donations: i64,
     pub donors: i64,
     /// Of the goal, in hundredths of a percent (10000 is the goal reached).
@@ -203,6 +211,10 @@ pub struct DonationView {
     pub donor: String,
     pub amount: String,
     pub matched: String,
+    #[serde(skip)]
+    pub amount_minor: i64,
+    #[serde(skip)]
+    pub matched_minor: i64,
     pub currency: Currency,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -227,6 +239,8 @@ impl Donation {
             donor,
             amount: crate::wallet::decimal(self.amount_minor, self.currency),
             matched: crate::wallet::decimal(self.matched_minor, self.currency),
+            amount_minor: self.amount_minor,
+            matched_minor: self.matched_minor,
             currency: self.currency,
             message: self.message.clone(),
             state: self.state,
@@ -244,8 +258,7 @@ pub struct Charities {
 
 impl Charities {
     pub(crate) fn new(core: Arc<Core>, people: Arc<People>, merchants: Arc<Merchants>) -> Charities {
-        let live = live::Live::new(core.clone());
-        Charities { core, people, merchants, live }
+        Charities { core, people, merchants, live: live::Live::new() }
     }
 
     /// An operator registers a merchant as a charity (its registration, with the audit row): fee

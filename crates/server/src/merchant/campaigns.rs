@@ -50,19 +50,19 @@ fn time_ms(field: &'static str, text: &str) -> Result<i64, WxError> {
 
 /// A campaign on this wire: amounts in minor units, times RFC 3339.
 fn wire(c: &CampaignView) -> Value {
-    let minor = |decimal: &str| platform::wallet::parse_amount("amount", decimal, c.currency).map(|m| m.minor()).unwrap_or(0);
+    let t = &c.totals.minor;
     let rfc = |ms: i64| wxpay::time::format_rfc3339(ms / 1000);
     json!({
         "campaign_id": c.id.to_string(),
         "out_campaign_no": c.out_campaign_no,
         "title": c.title,
         "story": c.story,
-        "amount": {"goal": minor(&c.goal), "min_amount": minor(&c.min_amount), "currency": c.currency.code()},
+        "amount": {"goal": c.goal_minor, "min_amount": c.min_minor, "currency": c.currency.code()},
         "start_time": rfc(c.starts_at_ms),
         "end_time": rfc(c.ends_at_ms),
         "open": c.open,
         "totals": {
-            "raised": minor(&c.totals.raised), "matched": minor(&c.totals.matched), "total": minor(&c.totals.total),
+            "raised": t.raised_minor, "matched": t.matched_minor, "total": t.raised_minor + t.matched_minor,
             "donations": c.totals.donations, "donors": c.totals.donors, "progress_bps": c.totals.progress_bps,
         },
     })
@@ -126,10 +126,9 @@ pub(super) async fn donations(
     let data: Vec<Value> = list
         .iter()
         .map(|d| {
-            let minor = |decimal: &str| platform::wallet::parse_amount("amount", decimal, d.currency).map(|m| m.minor()).unwrap_or(0);
             json!({
                 "donation_id": d.id.to_string(), "receipt_no": d.receipt_no, "donor": d.donor,
-                "amount": {"total": minor(&d.amount), "matched": minor(&d.matched), "currency": d.currency.code()},
+                "amount": {"total": d.amount_minor, "matched": d.matched_minor, "currency": d.currency.code()},
                 "message": d.message, "state": d.state.as_str(), "create_time": wxpay::time::format_rfc3339(d.created_at_ms / 1000),
             })
         })
