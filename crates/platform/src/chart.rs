@@ -96,6 +96,18 @@ pub mod transfer {
     pub const DONATION_REFUND: u16 = 74;
     /// A refunded gift's match, back to the pledge's escrow.
     pub const MATCH_REFUND: u16 = 75;
+    /// A gift in another currency: the donor's wallet into the FX position of their currency, then the
+    /// FX position of the campaign's currency to the charity (and back the same way on a refund).
+    pub const DONATION_FX_IN: u16 = 76;
+    pub const DONATION_FX_OUT: u16 = 77;
+    /// A gift straight from a card: the card rail into the donor's wallet, the gift's first link.
+    pub const DONATION_CARD_FUND: u16 = 78;
+    /// A card gift's refund on to the card: the donor's wallet to the card rail.
+    pub const DONATION_TO_CARD: u16 = 79;
+    /// A card gift the issuer took back (a chargeback): the charity's receivable to the card rail.
+    pub const DONATION_CHARGEBACK: u16 = 80;
+    /// A card refund the issuer refused, kept on the donor's balance: the card rail to the wallet.
+    pub const DONATION_CARD_REFUSED: u16 = 81;
     pub const SETTLEMENT_FEE: u16 = 40;
     pub const SETTLEMENT_PAYOUT: u16 = 41;
     /// A limit period funded at KYC version 0: `+ tier` (the tiers' differences, in turn).

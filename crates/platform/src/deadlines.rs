@@ -25,6 +25,10 @@ pub struct DeadlineReport {
     pub reviews_expired: usize,
     /// Matches of ended campaigns whose unmatched rest went back to the sponsor.
     pub matches_returned: usize,
+    /// Monthly donations charged (or their failure recorded) on their day.
+    pub recurring_donations_charged: usize,
+    /// Card gifts' refunds the issuer was not told of (interrupted), told now.
+    pub donation_card_refunds_finished: usize,
 }
 
 /// Top-ups and withdrawals the rail has answered (or that were interrupted), card payments interrupted
@@ -54,5 +58,7 @@ pub(crate) async fn run(p: &Platform) -> Result<DeadlineReport> {
         card_refunds_finished: p.payments.finish_interrupted_card_refunds().await?,
         reviews_expired: p.reviews.sweep().await?,
         matches_returned: p.charity.return_unmatched(PLEDGES_RETURNED_MAX).await?,
+        recurring_donations_charged: p.charity.charge_due_recurring().await?,
+        donation_card_refunds_finished: p.charity.finish_interrupted_card_refunds().await?,
     })
 }

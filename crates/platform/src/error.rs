@@ -78,6 +78,16 @@ text_enum! {
         CampaignNoUsed => "CAMPAIGN_NO_USED",
         /// The campaign has a sponsor's match already.
         MatchPledged => "MATCH_PLEDGED",
+        /// The gift was refunded already (it cannot also be charged back).
+        DonationRefunded => "DONATION_REFUNDED",
+        /// The monthly donation was stopped (or lapsed, or its campaign ended).
+        RecurringStopped => "RECURRING_STOPPED",
+        /// The charity withdrew the Inspired Gift, or it is another item's number.
+        GiftWithdrawn => "GIFT_WITHDRAWN",
+        /// The charity already used this `out_item_no` for another item.
+        GiftItemNoUsed => "GIFT_ITEM_NO_USED",
+        /// The gift card was thanked for already.
+        GiftThanked => "GIFT_THANKED",
     }
 }
 

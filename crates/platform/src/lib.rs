@@ -227,7 +227,14 @@ impl Platform {
         let outbox = Arc::new(outbox::Outbox::new(core.clone(), merchants.clone()));
         let payments =
             Arc::new(payments::Payments::new(core.clone(), people.clone(), wallet.clone(), merchants.clone(), outbox.clone(), fx.clone()));
-        let charity = Arc::new(charity::Charities::new(core.clone(), people.clone(), merchants.clone()));
+        let charity = Arc::new(charity::Charities::new(charity::Parts {
+            core: core.clone(),
+            people: people.clone(),
+            merchants: merchants.clone(),
+            wallet: wallet.clone(),
+            social: social.clone(),
+            payments: payments.clone(),
+        }));
         let official_accounts = Arc::new(official_accounts::OfficialAccounts::new(core.clone(), merchants.clone()));
         let settlement = Arc::new(settlement::Settlements::new(core.clone(), merchants.clone(), payments.clone(), charity.clone()));
         let audit = Arc::new(audit::Audit::new(core.clone()));

@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod operator;
 mod pay_page;
 pub mod qr;
+pub mod receipt_pdf;
 pub mod server_metrics;
 pub mod wallet;
 pub mod web;

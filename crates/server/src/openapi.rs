@@ -222,6 +222,7 @@ fn base_document() -> Value {
                 "post": op("Link a card (Luhn-checked; Visa, Mastercard, UnionPay, AmEx, JCB)", true,
                     Some(body(&["number", "exp_month", "exp_year"], json!({"number": {"type": "string"}, "exp_month": {"type": "integer"}, "exp_year": {"type": "integer"}}))), false)
             },
+            "/api/v1/cards/{id}": {"delete": with_id(op("Remove a linked card: never charged again (a monthly donation it paid lapses)", true, None, false))},
             "/api/v1/top-ups": {"post": op("Top up from a linked card", true,
                 Some(body(&["card_id", "amount", "currency"], json!({"card_id": id, "amount": amount, "currency": currency, "pin": pin}))), true)},
             "/api/v1/top-ups/{id}": {"get": with_id(op("A top-up's state", true, None, false))},
@@ -352,6 +353,7 @@ fn merchant_paths() -> Value {
 /// Currency exchange: the wallet's quotes and conversions, the operator's rates, markups and reports.
 /// Campaigns and donations (the charity's own side is on the merchant API: `/v3/qianbao/campaigns`).
 fn charity_paths() -> Value {
+    let id = json!({"type": "string", "pattern": "^[0-9]+$"});
     let currency = json!({"type": "string", "pattern": "^[A-Z]{3}$"});
     let amount = json!({"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$"});
     let pin = json!({"type": "string", "pattern": "^[0-9]{6}$"});
@@ -368,9 +370,21 @@ fn charity_paths() -> Value {
     json!({
         "/api/v1/campaigns/{id}": {"get": with_id(op("A campaign: its charity's badge, goal, totals and match (public)", false, None, false))},
         "/api/v1/campaigns/{id}/live": {"get": live},
-        "/api/v1/campaigns/{id}/donations": {"post": with_id(op("Give to a campaign from my balance (its currency, at least its minimum)", true,
+        "/api/v1/campaigns/{id}/donations": {"post": with_id(op("Give to a campaign (its currency, at least its minimum) from my balance, another balance through FX (balance_currency, quote_id) or straight from a linked card (card_id)", true,
             Some(body(&["amount", "currency"], json!({"amount": amount, "currency": currency, "anonymous": {"type": "boolean"},
-                "message": {"type": "string", "maxLength": 200}, "pin": pin}))), true))},
+                "message": {"type": "string", "maxLength": 200}, "pin": pin, "card_id": id, "balance_currency": currency, "quote_id": id}))), true))},
+        "/api/v1/campaigns/{id}/recurring-donations": {"post": with_id(op("Give every month (the PIN is the mandate): the first gift now, then on the same day each month from the card or the balance", true,
+            Some(body(&["amount", "currency", "pin"], json!({"amount": amount, "currency": currency, "card_id": id, "anonymous": {"type": "boolean"}, "pin": pin}))), true))},
+        "/api/v1/recurring-donations": {"get": op("My monthly donations: state, charges, the next charge, the last failure", true, None, false)},
+        "/api/v1/recurring-donations/{id}": {"delete": with_id(op("Stop a monthly donation (never charged again)", true, None, false))},
+        "/api/v1/campaigns/{id}/gifts": {"get": with_id(op("A campaign's Inspired Gifts on offer, with their prices (public)", false, None, false))},
+        "/api/v1/gifts": {"post": op("Give an Inspired Gift in a friend's name: a donation of its price; the friend receives a gift card", true,
+            Some(body(&["item_id", "friend_id"], json!({"item_id": id, "friend_id": id, "note": {"type": "string", "maxLength": 200}, "pin": pin, "card_id": id, "balance_currency": currency}))), true)},
+        "/api/v1/gift-cards": {"get": op("The gift cards I received or sent, newest first", true, None, false)},
+        "/api/v1/gift-cards/{id}/thanks": {"post": with_id(op("Thank the giver of a gift card I received (once)", true,
+            Some(body(&["message"], json!({"message": {"type": "string", "maxLength": 200}}))), false))},
+        "/api/v1/donations/{id}/receipt.pdf": {"get": with_id(json!({"summary": "A donation's receipt as a PDF", "security": [{"bearer": []}],
+            "responses": {"200": {"description": "the receipt", "content": {"application/pdf": {}}}}}))},
         "/api/v1/campaigns/{id}/matches": {"post": with_id(op("Pledge to match a campaign's donations 1:1 up to a cap and a per-donor limit (the cap leaves my balance now)", true,
             Some(body(&["currency", "cap", "per_donor_max"], json!({"currency": currency, "cap": amount, "per_donor_max": amount, "pin": pin}))), true))},
         "/api/v1/donations": {"get": op("My donations, newest first", true, None, false)},
@@ -394,7 +408,8 @@ fn charity_paths() -> Value {
         "/admin/api/charities": {"post": operator("Register a merchant as a charity: {mchid, charity_number, jurisdiction, fee_bps?} (no fee by default)")},
         "/admin/api/charities/{mchid}": {"get": with(operator("A charity's registration"), mchid.clone())},
         "/admin/api/charities/{mchid}/state": {"put": with(operator("Suspend a charity (it takes no donations) or make it active: {state}"), mchid)},
-        "/admin/api/campaigns/{id}/reconciliation": {"get": with_id(operator("A campaign's totals beside the ledger: the match's escrow, the charity's receivable"))}
+        "/admin/api/campaigns/{id}/reconciliation": {"get": with_id(operator("A campaign's totals beside the ledger: the match's escrow, the charity's receivable"))},
+        "/admin/api/donations/{id}/chargeback": {"post": with_id(operator("Record a card gift's chargeback by its issuer: the gift and its match reversed, once: {reason}"))}
     })
 }
 

@@ -61,6 +61,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "risk_reviews", include_str!("../migrations/0010_risk_reviews.sql")),
     (11, "charity", include_str!("../migrations/0011_charity.sql")),
     (12, "official_accounts", include_str!("../migrations/0012_official_accounts.sql")),
+    (13, "giving", include_str!("../migrations/0013_giving.sql")),
 ];
 
 pub(crate) fn latest_version() -> i64 {

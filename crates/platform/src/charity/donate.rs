@@ -1,95 +1,221 @@
-//! A person gives to a campaign from their balance, and a charity refunds a gift.
+//! A person gives to a campaign, from a balance (in the campaign's currency or through FX) or straight
+//! from a linked card.
 //!
 //! One commit: the donation's row (its guard: a retried request stops there and answers the donation it
-//! made), the campaign's totals (a guard that holds only while the campaign is open), the match it draws
-//! (two guards: the donor's per-donor limit and the pledge's cap), the money (the gift behind the
-//! donor's limits, then the match from the escrow, linked) and the donor counted once.
+//! made), the campaign's totals (a guard that holds only while the campaign is open), what the gift is
+//! for (a monthly donation's charge, an Inspired Gift's count and card), the quote it used, the card
+//! charge it ends, the match it draws (two guards: the donor's per-donor limit and the pledge's cap),
+//! the money (the gift behind the donor's limits, then the match from the escrow, linked), the
+//! exchange's record and the donor counted once.
 //!
 //! Many donations in one committer batch all pass the cap's guard while the pledge has room for each;
 //! only the few that would cross it fail it, and are asked again with what is left (the last one
 //! matched in part, the rest not at all). So a storm of donations is not a fight over the pledge's row.
 
+use super::funding::{Authority, CHARITY_MCC};
 use super::{Charities, CharityState, Donation, DonationState, DonationView, Pledge, store};
 use crate::core::{Commit, Committed};
-use crate::people::Direction;
-use crate::wallet::{parse_amount, parse_currency};
+use crate::payments::{Funding, PayOrder, PaymentPlan};
+use crate::wallet::{CardCharge, parse_amount, parse_currency};
 use crate::{Conflict, MerchantId, PersonId, PlatformError, Result, chart};
-use ledger::{NewTransfer, TransferFlags};
+use ::store::Effect;
 
 /// Times a donation is asked again when its match lost a race for the pledge's last room.
 const MATCH_RETRIES_MAX: usize = 8;
-/// How long a charity may refund a donation.
-pub const REFUND_DAYS_MAX: i64 = 90;
 
 /// What a donor asks.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Donate<'a> {
+    /// In the campaign's currency (`currency` must be it).
     pub amount: &'a str,
     pub currency: &'a str,
     pub anonymous: bool,
     pub message: Option<&'a str>,
     pub pin: Option<&'a str>,
+    /// Give straight from this linked card instead of the balance.
+    pub card: Option<i64>,
+    /// Pay from this balance (or charge the card in it), converted when it is not the campaign's; by
+    /// default the donor's home currency.
+    pub balance_currency: Option<&'a str>,
+    /// The quote (from `POST /fx/quotes`) whose price to pay at.
+    pub quote: Option<i64>,
 }
 
-/// The guards' places in a donation's commit.
-const GUARD_ROW: usize = 0;
-const GUARD_OPEN: usize = 1;
+/// What a gift is beyond a one-off: a monthly donation's charge, an Inspired Gift for a friend. Each
+/// adds guards and effects to the donation's commit.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Purpose {
+    pub recurring: Option<super::recurring::Charge>,
+    pub gift: Option<super::gifts::GiftCard>,
+}
+
+/// Why a guard of a donation's commit is there: what its failure means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    Row,
+    Open,
+    Recurring,
+    Item,
+    Quote,
+    Charge,
+    Match,
+}
 
 impl Charities {
     /// Give to a campaign. The same key is the same donation, however late it is retried.
     pub async fn donate(&self, person: PersonId, campaign_id: i64, ask: Donate<'_>, key: Option<&str>) -> Result<DonationView> {
-        let mut donation = self.parse_donation(person, campaign_id, &ask, key).await?;
+        let id = self.core.request_id("donation", person, key);
+        self.give(person, campaign_id, &ask, id, Authority::Pin(ask.pin), Purpose::default()).await
+    }
+
+    /// Make donation `id`: checked, judged, planned, charged (a card), committed with what it is for.
+    pub(super) async fn give(
+        &self,
+        person: PersonId,
+        campaign_id: i64,
+        ask: &Donate<'_>,
+        id: i64,
+        by: Authority<'_>,
+        purpose: Purpose,
+    ) -> Result<DonationView> {
+        let (mut donation, country) = self.parse_donation(person, campaign_id, ask, id).await?;
+        donation.recurring_id = purpose.recurring.as_ref().map(|r| r.id);
+        donation.gift_item_id = purpose.gift.as_ref().map(|g| g.item_id);
         if let Some(existing) = self.existing_donation(person, &donation).await? {
             return Ok(existing);
         }
+        let how = PayOrder { pin: by.pin(), card: ask.card, balance_currency: ask.balance_currency, quote: ask.quote };
+        let plan = self.plan_gift(&donation, &country, &how).await?;
+        donation.paid_currency = plan.pay.currency();
+        donation.paid_minor = plan.pay.minor();
         let judged = crate::risk::Attempt {
             merchant: Some(donation.charity.get()),
-            ..crate::risk::Attempt::of(crate::risk::engine::Kind::Payment, person, donation.currency.numeric(), donation.amount_minor)
+            card: ask.card,
+            cross_border: plan.cross_border,
+            ..crate::risk::Attempt::of(crate::risk::engine::Kind::Payment, person, plan.pay.currency().numeric(), plan.pay.minor())
         };
-        self.people.assess(&judged, ask.pin).await?;
-        self.people.authorize_payment(person, donation.amount_minor, ask.pin).await?;
-        let pledge = self.pledge_of(campaign_id).await?;
+        self.people.assess(&judged, by.pin()).await?;
+        if let (None, Authority::Pin(pin)) = (ask.card, by) {
+            self.people.authorize_payment(person, plan.pay.minor(), pin).await?;
+        }
+        // The limits are checked before a card is charged.
+        self.gift_chain(&donation, &plan).await?;
+        let charge = match ask.card {
+            None => None,
+            Some(card) => Some(self.charge_card(&donation, &plan, card, by).await?),
+        };
+        if let Some(c) = &charge {
+            (donation.funding, donation.card_id, donation.card_reference) = (Funding::Card, ask.card, Some(c.reference.clone()));
+        }
+        let outcome = self.commit_with_match(&donation, &plan, charge.as_ref(), &purpose).await;
+        if let (Err(_), Some(c)) = (&outcome, &charge) {
+            self.wallet.give_back(c.op, &c.reference).await?;
+        }
+        if outcome.is_ok() {
+            self.people.risk.record(&judged, false);
+            self.live.changed(campaign_id);
+        }
+        outcome
+    }
+
+    /// Commit the donation with the match the pledge has room for, asked again when the match lost a
+    /// race for the pledge's last room.
+    async fn commit_with_match(
+        &self,
+        d: &Donation,
+        plan: &PaymentPlan,
+        charge: Option<&CardCharge>,
+        purpose: &Purpose,
+    ) -> Result<DonationView> {
+        let pledge = self.pledge_of(d.campaign_id).await?;
+        let mut d = d.clone();
         for _ in 0..=MATCH_RETRIES_MAX {
-            let matched = match &pledge {
-                Some(p) => self.match_room(p, person, donation.amount_minor).await?,
+            d.matched_minor = match &pledge {
+                Some(p) => self.match_room(p, d.donor, d.amount_minor).await?,
                 None => 0,
             };
-            donation.matched_minor = matched;
-            match self.commit_donation(&donation, pledge.as_ref()).await? {
-                Some(view) => {
-                    self.people.risk.record(&judged, false);
-                    self.live.changed(campaign_id);
-                    return Ok(view);
-                }
-                None => continue, // the match lost a race for the pledge's room: ask again
+            if let Some(view) = self.commit_donation(&d, plan, pledge.as_ref(), charge, purpose).await? {
+                return Ok(view);
             }
         }
         Err(PlatformError::Unavailable)
     }
 
     /// `Some` when committed (or found committed); `None` when the match's guards lost a race.
-    async fn commit_donation(&self, d: &Donation, pledge: Option<&Pledge>) -> Result<Option<DonationView>> {
-        let gift = transfer(d.id, chart::transfer::DONATION, chart::wallet(d.donor, d.currency), d, d.amount_minor)?;
-        let mut chain = self.people.limited(d.donor, Direction::Out, d.currency, d.amount_minor, None, gift).await?;
-        let mut guards = store::donation_guards(d);
-        if let (Some(p), true) = (pledge, d.matched_minor > 0) {
-            guards.push(store::donor_match_guard(p.id, d.donor, d.matched_minor, p.per_donor_max_minor));
-            guards.push(store::pledge_guard(p.id, d.matched_minor));
-            chain = chain.then(transfer(d.id, chart::transfer::DONATION_MATCH, p.escrow(), d, d.matched_minor)?);
+    async fn commit_donation(
+        &self,
+        d: &Donation,
+        plan: &PaymentPlan,
+        pledge: Option<&Pledge>,
+        charge: Option<&CardCharge>,
+        purpose: &Purpose,
+    ) -> Result<Option<DonationView>> {
+        let mut chain = self.gift_chain(d, plan).await?;
+        if let Some(c) = charge {
+            chain = chain.funded_by(c.funding);
         }
-        let commit = Commit { guards, transfers: chain.chain.clone(), effects: vec![store::donor_effect(d)] };
+        let [row, open] = store::donation_guards(d);
+        let mut guards: Vec<(Guard, Effect)> = vec![(Guard::Row, row), (Guard::Open, open)];
+        let mut effects = vec![store::donor_effect(d)];
+        if let Some(r) = &purpose.recurring {
+            guards.push((Guard::Recurring, store::recurring_charged(r)));
+        }
+        if let Some(g) = &purpose.gift {
+            guards.push((Guard::Item, store::item_sold(g.item_id)));
+            effects.push(store::insert_gift_card(d, g));
+        }
+        if let Some((q, _)) = plan.quote {
+            guards.push((Guard::Quote, crate::fx::use_quote(q, d.donor, d.id, d.created_at_ms)));
+        }
+        if let Some(c) = charge {
+            guards.push((Guard::Charge, c.guard(d.created_at_ms)));
+        }
+        if let (Some(p), true) = (pledge, d.matched_minor > 0) {
+            guards.push((Guard::Match, store::donor_match_guard(p.id, d.donor, d.matched_minor, p.per_donor_max_minor)));
+            guards.push((Guard::Match, store::pledge_guard(p.id, d.matched_minor)));
+            let receivable = chart::merchant_receivable(d.charity, d.currency);
+            let kind = chart::transfer::DONATION_MATCH;
+            chain = chain.then(super::funding::leg(d, kind, p.escrow(), receivable, d.currency, d.matched_minor)?);
+        }
+        if plan.price.is_some() || plan.cross_border {
+            effects.push(crate::fx::insert_execution(&self.execution(d, plan).await?));
+        }
+        let roles: Vec<Guard> = guards.iter().map(|(g, _)| *g).collect();
+        let commit = Commit { guards: guards.into_iter().map(|(_, e)| e).collect(), transfers: chain.chain.clone(), effects };
         match self.core.commit(commit).await? {
             Committed::Applied(results) => {
                 chain.outcome(&results)?;
                 Ok(Some(d.view(false)))
             }
-            Committed::GuardFailed(GUARD_ROW) => match self.existing_donation(d.donor, d).await? {
+            Committed::GuardFailed(i) => self.why_not_committed(d, roles[i]).await,
+        }
+    }
+
+    /// A donation's guard failed: its row (a retry: answer the donation), a race on the match (`None`:
+    /// ask again), or the reason it cannot be made.
+    async fn why_not_committed(&self, d: &Donation, guard: Guard) -> Result<Option<DonationView>> {
+        match guard {
+            Guard::Row => match self.existing_donation(d.donor, d).await? {
                 Some(view) => Ok(Some(view)),
                 None => Err(PlatformError::Internal("a donation's row guard failed with no row".into())),
             },
-            Committed::GuardFailed(GUARD_OPEN) => Err(PlatformError::conflict(Conflict::CampaignClosed, "this campaign has ended")),
-            Committed::GuardFailed(_) => Ok(None),
+            Guard::Match => Ok(None),
+            Guard::Open => Err(PlatformError::conflict(Conflict::CampaignClosed, "this campaign has ended")),
+            Guard::Recurring => {
+                Err(PlatformError::conflict(Conflict::RecurringStopped, "this monthly donation was stopped or charged meanwhile"))
+            }
+            Guard::Item => Err(PlatformError::conflict(Conflict::GiftWithdrawn, "the charity withdrew this gift")),
+            Guard::Quote => Err(PlatformError::conflict(Conflict::QuoteExpired, "the quote expired or was used: ask for a new one")),
+            Guard::Charge => Err(PlatformError::Declined("the card charge was given back: give again with a new request".into())),
         }
+    }
+
+    /// The exchange's record of a gift in another currency, or across a border, for the regulator.
+    async fn execution(&self, d: &Donation, plan: &PaymentPlan) -> Result<crate::fx::Execution> {
+        let charity = self.charity_of(d.charity).await?;
+        let total = money::Money::from_minor(d.amount_minor, d.currency).map_err(|e| PlatformError::Internal(e.to_string()))?;
+        let payee = crate::payments::Payee { order: None, country: &charity.jurisdiction, mcc: CHARITY_MCC };
+        crate::payments::payment_execution(d.id, d.donor, total, plan, payee, d.created_at_ms)
     }
 
     /// What the pledge may still match of a gift for this donor: the least of the gift, the donor's
@@ -115,7 +241,8 @@ impl Charities {
         Ok(Some(found.view(false)))
     }
 
-    async fn parse_donation(&self, person: PersonId, campaign_id: i64, ask: &Donate<'_>, key: Option<&str>) -> Result<Donation> {
+    /// The donation asked, checked against its campaign and charity, and the charity's country.
+    async fn parse_donation(&self, person: PersonId, campaign_id: i64, ask: &Donate<'_>, id: i64) -> Result<(Donation, String)> {
         let campaign = self.stored_campaign(campaign_id).await?;
         let charity = self.charity_of(campaign.charity).await?;
         if charity.state == CharityState::Suspended {
@@ -142,8 +269,8 @@ impl Charities {
         };
         let donor = self.people.person(person).await?;
         let legal_name = self.people.kyc_record(person).await?.legal_name;
-        Ok(Donation {
-            id: self.core.request_id("donation", person, key),
+        let donation = Donation {
+            id,
             campaign_id,
             charity: campaign.charity,
             donor: person,
@@ -157,7 +284,15 @@ impl Charities {
             donor_verified: donor.kyc_tier >= 2,
             state: DonationState::Donated,
             created_at_ms: now,
-        })
+            funding: Funding::Balance,
+            card_id: None,
+            card_reference: None,
+            paid_currency: currency,
+            paid_minor: amount.minor(),
+            recurring_id: None,
+            gift_item_id: None,
+        };
+        Ok((donation, charity.jurisdiction))
     }
 
     /// A person's own donation.
@@ -183,67 +318,4 @@ impl Charities {
         let found = self.core.read(move |c| store::donations_of(c, campaign_id, super::LISTED_MAX)).await?;
         Ok(found.iter().map(|d| d.view(true)).collect())
     }
-
-    /// The charity refunds a donation within [`REFUND_DAYS_MAX`]: the gift back to the donor's balance
-    /// and its match back to the pledge, with the campaign's totals, in one commit (once).
-    pub async fn refund(&self, charity: MerchantId, donation_id: i64, audit: Option<::store::Effect>) -> Result<DonationView> {
-        let d = match self.core.read(move |c| store::donation(c, donation_id)).await? {
-            Some(d) if d.charity == charity => d,
-            _ => return Err(PlatformError::NotFound("donation")),
-        };
-        if d.state == DonationState::Refunded {
-            return Ok(d.view(true));
-        }
-        let now = self.core.now_ms();
-        if now - d.created_at_ms > REFUND_DAYS_MAX * 86_400_000 {
-            return Err(PlatformError::invalid("donation", format!("a donation is refunded within {REFUND_DAYS_MAX} days")));
-        }
-        let receivable = chart::merchant_receivable(d.charity, d.currency);
-        let mut transfers = vec![NewTransfer {
-            debit_account_id: receivable,
-            credit_account_id: chart::wallet(d.donor, d.currency),
-            ..transfer(d.id, chart::transfer::DONATION_REFUND, receivable, &d, d.amount_minor)?
-        }];
-        if d.matched_minor > 0 {
-            let pledge = self
-                .pledge_of(d.campaign_id)
-                .await?
-                .ok_or_else(|| PlatformError::Internal("a matched donation without its pledge".into()))?;
-            // The match goes back to the pledge while its campaign runs; after its return, to the sponsor.
-            let back_to = if pledge.returned_at_ms.is_some() { chart::wallet(pledge.sponsor, d.currency) } else { pledge.escrow() };
-            transfers[0].flags = TransferFlags::LINKED;
-            transfers.push(NewTransfer {
-                debit_account_id: receivable,
-                credit_account_id: back_to,
-                ..transfer(d.id, chart::transfer::MATCH_REFUND, receivable, &d, d.matched_minor)?
-            });
-        }
-        let mut guards = store::refund_guards(&d, now);
-        guards.extend(audit);
-        match self.core.commit(Commit { guards, transfers, effects: Vec::new() }).await? {
-            Committed::Applied(results) => {
-                crate::core::chain_outcome(&results).map_err(|e| PlatformError::Internal(format!("ledger refused: {}", e.code())))?;
-            }
-            Committed::GuardFailed(_) => {} // refunded meanwhile: read it
-        }
-        self.live.changed(d.campaign_id);
-        let refunded = self.core.read(move |c| store::donation(c, donation_id)).await?.ok_or(PlatformError::NotFound("donation"))?;
-        Ok(refunded.view(true))
-    }
-}
-
-/// A donation's leg `kind` from `debit` to the charity's receivable (ids derived from the donation).
-fn transfer(id: i64, kind: u16, debit: u128, d: &Donation, minor: i64) -> Result<NewTransfer> {
-    Ok(NewTransfer {
-        id: chart::derived(id, kind, 0),
-        debit_account_id: debit,
-        credit_account_id: chart::merchant_receivable(d.charity, d.currency),
-        amount: chart::ledger_amount(minor, d.currency)?,
-        pending_id: 0,
-        currency: Some(d.currency),
-        code: kind,
-        flags: TransferFlags::empty(),
-        timeout_s: 0,
-        user_data: d.campaign_id as u128,
-    })
 }

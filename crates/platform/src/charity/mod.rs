@@ -18,19 +18,28 @@
 
 mod campaigns;
 mod donate;
+mod funding;
+mod gifts;
 pub mod live;
 mod matching;
 mod receipts;
+mod recurring;
+mod refunds;
 mod store;
 
 pub use campaigns::{NewCampaign, Reconciliation, totals_view};
 pub use donate::Donate;
+pub use gifts::{GiftCardView, GiftItem, NewGiftItem, SendGift};
 pub use matching::NewPledge;
 pub use receipts::{Receipt, YearSummary};
+pub use recurring::{NewRecurring, RecurringState, RecurringView};
 
 use crate::core::Core;
 use crate::merchants::Merchants;
+use crate::payments::{Funding, Payments};
 use crate::people::People;
+use crate::social::Social;
+use crate::wallet::Wallet;
 use crate::{MerchantId, PersonId, PlatformError, Result};
 use money::Currency;
 use serde::Serialize;
@@ -53,6 +62,8 @@ text_enum! {
     pub enum DonationState {
         Donated => "donated",
         Refunded => "refunded",
+        /// The card's issuer took the gift back (a chargeback): reversed with its match.
+        ChargedBack => "charged_back",
     }
 }
 
@@ -197,6 +208,16 @@ pub struct Donation {
     pub donor_verified: bool,
     pub state: DonationState,
     pub created_at_ms: i64,
+    /// The balance, or straight from a linked card (`card_id`, the charge's `card_reference`).
+    pub funding: Funding,
+    pub card_id: Option<i64>,
+    pub card_reference: Option<String>,
+    /// What the donor paid, in their own currency (the campaign's currency and amount when the same).
+    pub paid_currency: Currency,
+    pub paid_minor: i64,
+    /// The monthly donation this is a charge of, the Inspired Gift it bought.
+    pub recurring_id: Option<i64>,
+    pub gift_item_id: Option<i64>,
 }
 
 /// A donation as its donor, or its charity, sees it.
@@ -220,6 +241,21 @@ pub struct DonationView {
     pub message: Option<String>,
     pub state: DonationState,
     pub created_at_ms: i64,
+    pub funding: Funding,
+    /// What the donor paid in their own currency, when it was another than the campaign's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paid: Option<PaidView>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::ids::opt_as_string")]
+    pub recurring_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::ids::opt_as_string")]
+    pub gift_item_id: Option<i64>,
+}
+
+/// What a donor paid in their own currency for a gift in another.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaidView {
+    pub amount: String,
+    pub currency: Currency,
 }
 
 impl Donation {
@@ -245,20 +281,49 @@ impl Donation {
             message: self.message.clone(),
             state: self.state,
             created_at_ms: self.created_at_ms,
+            funding: self.funding,
+            paid: (self.paid_currency != self.currency)
+                .then(|| PaidView { amount: crate::wallet::decimal(self.paid_minor, self.paid_currency), currency: self.paid_currency }),
+            recurring_id: self.recurring_id,
+            gift_item_id: self.gift_item_id,
         }
     }
 }
 
+/// What the charity domain works with: the people who give, their wallets and cards, their friends
+/// (a gift in a friend's name), the merchants charities are, and payments' planning (which balance
+/// pays, at which price, across which border).
 pub struct Charities {
     core: Arc<Core>,
     people: Arc<People>,
     merchants: Arc<Merchants>,
+    wallet: Arc<Wallet>,
+    social: Arc<Social>,
+    payments: Arc<Payments>,
     pub live: live::Live,
 }
 
+/// The charity domain's parts (see [`Charities`]).
+pub(crate) struct Parts {
+    pub core: Arc<Core>,
+    pub people: Arc<People>,
+    pub merchants: Arc<Merchants>,
+    pub wallet: Arc<Wallet>,
+    pub social: Arc<Social>,
+    pub payments: Arc<Payments>,
+}
+
 impl Charities {
-    pub(crate) fn new(core: Arc<Core>, people: Arc<People>, merchants: Arc<Merchants>) -> Charities {
-        Charities { core, people, merchants, live: live::Live::new() }
+    pub(crate) fn new(p: Parts) -> Charities {
+        Charities {
+            core: p.core,
+            people: p.people,
+            merchants: p.merchants,
+            wallet: p.wallet,
+            social: p.social,
+            payments: p.payments,
+            live: live::Live::new(),
+        }
     }
 
     /// An operator registers a merchant as a charity (its registration, with the audit row): fee

@@ -1,8 +1,10 @@
 //! The charity domain's storage: `charities`, `campaigns`, `donations`, `campaign_donors`,
-//! `match_pledges`, `match_donors`.
+//! `match_pledges`, `match_donors`, `recurring_donations`, `gift_items`, `gift_cards`.
 
+use super::gifts::{GiftCard, GiftItem, ItemState, StoredGiftCard};
+use super::recurring::{Charge, Recurring, RecurringState};
 use super::{Campaign, CampaignTotals, Charity, CharityState, Donation, DonationState, Pledge};
-use crate::payments::DayTotal;
+use crate::payments::{DayTotal, Funding};
 use crate::{MerchantId, PersonId};
 use money::Currency;
 use store::{Conn, Effect, Result, Row, StoreError, params};
@@ -129,9 +131,9 @@ pub(crate) fn totals(c: &mut dyn Conn, id: i64) -> Result<Option<CampaignTotals>
 /// A donation's guards, in this order: its row (a retry finds it there and stops), then the campaign's
 /// totals, counted only while the campaign is open (`starts_at <= now < ends_at`) and the donor counted
 /// once (see [`donor_effect`]).
-pub(crate) fn donation_guards(d: &Donation) -> Vec<Effect> {
+pub(crate) fn donation_guards(d: &Donation) -> [Effect; 2] {
     let row = Effect {
-        sql: "INSERT INTO donations (id, campaign_id, charity_id, person_id, currency, amount, fee, matched, anonymous, message, donor_name, donor_verified, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING",
+        sql: "INSERT INTO donations (id, campaign_id, charity_id, person_id, currency, amount, fee, matched, anonymous, message, donor_name, donor_verified, state, created_at, funding, card_id, card_reference, paid_currency, paid_amount, recurring_id, gift_item_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT (id) DO NOTHING",
         params: params![
             d.id,
             d.campaign_id,
@@ -146,7 +148,14 @@ pub(crate) fn donation_guards(d: &Donation) -> Vec<Effect> {
             d.donor_name.as_str(),
             d.donor_verified,
             d.state,
-            d.created_at_ms
+            d.created_at_ms,
+            d.funding,
+            d.card_id,
+            d.card_reference.clone(),
+            d.paid_currency.numeric(),
+            d.paid_minor,
+            d.recurring_id,
+            d.gift_item_id
         ]
         .to_vec(),
     };
@@ -154,7 +163,7 @@ pub(crate) fn donation_guards(d: &Donation) -> Vec<Effect> {
         sql: "UPDATE campaigns SET raised = raised + $2, donations = donations + 1, donors = donors + (CASE WHEN EXISTS (SELECT 1 FROM campaign_donors WHERE campaign_id = $1 AND person_id = $3) THEN 0 ELSE 1 END) WHERE id = $1 AND starts_at <= $4 AND ends_at > $4",
         params: params![d.campaign_id, d.amount_minor, d.donor, d.created_at_ms].to_vec(),
     };
-    vec![row, totals]
+    [row, totals]
 }
 
 /// The donor among the campaign's donors (after the totals counted them, if new): an effect.
@@ -186,7 +195,7 @@ pub(crate) fn donor_matched(c: &mut dyn Conn, pledge: i64, donor: PersonId) -> R
     row.map_or(Ok(0), |r| r.int("asked"))
 }
 
-const DONATION: &str = "id, campaign_id, charity_id, person_id, currency, amount, fee, matched, anonymous, message, donor_name, donor_verified, state, created_at";
+const DONATION: &str = "id, campaign_id, charity_id, person_id, currency, amount, fee, matched, anonymous, message, donor_name, donor_verified, state, created_at, funding, card_id, card_reference, paid_currency, paid_amount, recurring_id, gift_item_id";
 
 fn donation_from(r: &Row) -> Result<Donation> {
     Ok(Donation {
@@ -204,6 +213,19 @@ fn donation_from(r: &Row) -> Result<Donation> {
         donor_verified: r.int("donor_verified")? != 0,
         state: DonationState::parse(&r.text("state")?).ok_or_else(|| corrupt("donation state"))?,
         created_at_ms: r.int("created_at")?,
+        funding: Funding::parse(&r.text("funding")?).ok_or_else(|| corrupt("funding"))?,
+        card_id: r.opt_int("card_id")?,
+        card_reference: r.opt_text("card_reference")?,
+        paid_currency: match r.opt_int("paid_currency")? {
+            Some(n) => Currency::from_numeric(n as u16).map_err(|_| corrupt("paid currency"))?,
+            None => currency(r)?,
+        },
+        paid_minor: match r.opt_int("paid_amount")? {
+            Some(n) => n,
+            None => r.int("amount")?,
+        },
+        recurring_id: r.opt_int("recurring_id")?,
+        gift_item_id: r.opt_int("gift_item_id")?,
     })
 }
 
@@ -231,13 +253,14 @@ pub(crate) fn donations_to(c: &mut dyn Conn, person: PersonId, charity: Merchant
     c.query(&sql, params![person, charity, start_ms, end_ms])?.iter().map(donation_from).collect()
 }
 
-/// A donation refunded, guards: once, with the campaign's totals corrected and its match (if it drew
-/// one) back in the pledge, where it may match another donor.
-pub(crate) fn refund_guards(d: &Donation, now_ms: i64) -> Vec<Effect> {
+/// A donation undone (refunded or charged back), guards: once, with the campaign's totals corrected
+/// and its match (if it drew one) back in the pledge, where it may match another donor; a refund's
+/// `channel` says where its money went.
+pub(crate) fn undo_guards(d: &Donation, state: DonationState, channel: Option<&str>, now_ms: i64) -> Vec<Effect> {
     let mut guards = vec![
         Effect {
-            sql: "UPDATE donations SET state = $2, refunded_at = $3 WHERE id = $1 AND state = $4",
-            params: params![d.id, DonationState::Refunded, now_ms, DonationState::Donated].to_vec(),
+            sql: "UPDATE donations SET state = $2, refunded_at = $3, refund_channel = $5 WHERE id = $1 AND state = $4",
+            params: params![d.id, state, now_ms, DonationState::Donated, channel.map(str::to_string)].to_vec(),
         },
         Effect {
             sql: "UPDATE campaigns SET raised = raised - $2, refunded = refunded + $2 WHERE id = $1",
@@ -251,6 +274,22 @@ pub(crate) fn refund_guards(d: &Donation, now_ms: i64) -> Vec<Effect> {
         });
     }
     guards
+}
+
+/// A card refund's end, a guard (once): the issuer took it (`card`) or it stayed on the balance.
+pub(crate) fn finish_card_refund(id: i64, channel: &str) -> Effect {
+    Effect {
+        sql: "UPDATE donations SET refund_channel = $2 WHERE id = $1 AND refund_channel = 'card_pending'",
+        params: params![id, channel.to_string()].to_vec(),
+    }
+}
+
+/// Card refunds booked before `before_ms` whose issuer was not told yet, oldest first.
+pub(crate) fn pending_card_refunds(c: &mut dyn Conn, before_ms: i64, limit: i64) -> Result<Vec<Donation>> {
+    let sql = format!(
+        "SELECT {DONATION} FROM donations WHERE refund_channel = 'card_pending' AND refunded_at < $1 ORDER BY refunded_at LIMIT $2"
+    );
+    c.query(&sql, params![before_ms, limit])?.iter().map(donation_from).collect()
 }
 
 const PLEDGE: &str = "id, campaign_id, sponsor_id, currency, cap, per_donor_max, matched, created_at, returned_at";
@@ -324,4 +363,208 @@ pub(crate) fn day_totals(c: &mut dyn Conn, start_ms: i64, end_ms: i64, time_zone
             })
         })
         .collect()
+}
+
+const RECURRING: &str =
+    "id, person_id, campaign_id, currency, amount, card_id, anonymous, state, next_at, charges, failures, last_failure, created_at";
+
+fn recurring_from(r: &Row) -> Result<Recurring> {
+    Ok(Recurring {
+        id: r.int("id")?,
+        person: PersonId::new(r.int("person_id")?),
+        campaign_id: r.int("campaign_id")?,
+        currency: currency(r)?,
+        amount_minor: r.int("amount")?,
+        card_id: r.opt_int("card_id")?,
+        anonymous: r.int("anonymous")? != 0,
+        state: RecurringState::parse(&r.text("state")?).ok_or_else(|| corrupt("recurring state"))?,
+        next_at_ms: r.int("next_at")?,
+        charges: r.int("charges")?,
+        failures: r.int("failures")?,
+        last_failure: r.opt_text("last_failure")?,
+        created_at_ms: r.int("created_at")?,
+    })
+}
+
+/// A new monthly donation, unless its donor has `active_max` active ones already (or it exists).
+pub(crate) fn insert_recurring(c: &mut dyn Conn, p: &Recurring, active_max: i64) -> Result<bool> {
+    let inserted = c.execute(
+        "INSERT INTO recurring_donations (id, person_id, campaign_id, currency, amount, card_id, anonymous, state, next_at, charges, failures, created_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0, $10 WHERE (SELECT COUNT(*) FROM recurring_donations WHERE person_id = $2 AND state = $8) < $11 ON CONFLICT (id) DO NOTHING",
+        params![
+            p.id,
+            p.person,
+            p.campaign_id,
+            p.currency.numeric(),
+            p.amount_minor,
+            p.card_id,
+            p.anonymous,
+            p.state,
+            p.next_at_ms,
+            p.created_at_ms,
+            active_max
+        ],
+    )?;
+    Ok(inserted == 1)
+}
+
+pub(crate) fn recurring(c: &mut dyn Conn, id: i64) -> Result<Option<Recurring>> {
+    let sql = format!("SELECT {RECURRING} FROM recurring_donations WHERE id = $1");
+    c.query_one(&sql, params![id])?.as_ref().map(recurring_from).transpose()
+}
+
+/// A person's monthly donations, newest first.
+pub(crate) fn recurring_by(c: &mut dyn Conn, person: PersonId, limit: i64) -> Result<Vec<Recurring>> {
+    let sql = format!("SELECT {RECURRING} FROM recurring_donations WHERE person_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2");
+    c.query(&sql, params![person, limit])?.iter().map(recurring_from).collect()
+}
+
+/// Active monthly donations due at `now_ms`, the longest waiting first.
+pub(crate) fn due_recurring(c: &mut dyn Conn, now_ms: i64, limit: i64) -> Result<Vec<Recurring>> {
+    let sql = format!("SELECT {RECURRING} FROM recurring_donations WHERE state = $1 AND next_at <= $2 ORDER BY next_at, id LIMIT $3");
+    c.query(&sql, params![RecurringState::Active, now_ms, limit])?.iter().map(recurring_from).collect()
+}
+
+/// A plan whose first gift could not be made: removed, as if never set up.
+pub(crate) fn delete_unstarted_recurring(c: &mut dyn Conn, id: i64) -> Result<bool> {
+    Ok(c.execute("DELETE FROM recurring_donations WHERE id = $1 AND charges = 0", params![id])? == 1)
+}
+
+pub(crate) fn stop_recurring(c: &mut dyn Conn, id: i64, now_ms: i64) -> Result<bool> {
+    let sql = "UPDATE recurring_donations SET state = $2, stopped_at = $3 WHERE id = $1 AND state = $4";
+    Ok(c.execute(sql, params![id, RecurringState::Stopped, now_ms, RecurringState::Active])? == 1)
+}
+
+/// Charge `n` of a plan made, a guard in its donation's commit: once, and only while it is active.
+pub(crate) fn recurring_charged(charge: &Charge) -> Effect {
+    Effect {
+        sql: "UPDATE recurring_donations SET charges = charges + 1, failures = 0, last_failure = NULL, next_at = $3 WHERE id = $1 AND charges = $2 AND state = $4",
+        params: params![charge.id, charge.n, charge.next_at_ms, RecurringState::Active].to_vec(),
+    }
+}
+
+/// Charge `n` of a plan failed: its failures, its next try, its state (lapsed, ended, still active).
+pub(crate) fn recurring_failed(
+    c: &mut dyn Conn,
+    id: i64,
+    n: i64,
+    state: RecurringState,
+    failures: i64,
+    reason: &str,
+    retry_at_ms: i64,
+) -> Result<bool> {
+    let sql = "UPDATE recurring_donations SET state = $3, failures = $4, last_failure = $5, next_at = $6 WHERE id = $1 AND charges = $2 AND state = $7";
+    Ok(c.execute(sql, params![id, n, state, failures, reason, retry_at_ms, RecurringState::Active])? == 1)
+}
+
+const GIFT_ITEM: &str = "id, charity_id, campaign_id, out_item_no, name, description, currency, price, sold, state, created_at";
+
+fn item_from(r: &Row) -> Result<GiftItem> {
+    Ok(GiftItem {
+        id: r.int("id")?,
+        charity: MerchantId::new(r.int("charity_id")?),
+        campaign_id: r.int("campaign_id")?,
+        out_item_no: r.text("out_item_no")?,
+        name: r.text("name")?,
+        description: r.text("description")?,
+        currency: currency(r)?,
+        price_minor: r.int("price")?,
+        price: crate::wallet::decimal(r.int("price")?, currency(r)?),
+        sold: r.int("sold")?,
+        state: ItemState::parse(&r.text("state")?).ok_or_else(|| corrupt("gift item state"))?,
+        created_at_ms: r.int("created_at")?,
+    })
+}
+
+/// A charity's new item; `false` when its number was used.
+pub(crate) fn insert_item(c: &mut dyn Conn, i: &GiftItem) -> Result<bool> {
+    let inserted = c.execute(
+        "INSERT INTO gift_items (id, charity_id, campaign_id, out_item_no, name, description, currency, price, sold, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10) ON CONFLICT DO NOTHING",
+        params![
+            i.id,
+            i.charity,
+            i.campaign_id,
+            i.out_item_no.as_str(),
+            i.name.as_str(),
+            i.description.as_str(),
+            i.currency.numeric(),
+            i.price_minor,
+            i.state,
+            i.created_at_ms
+        ],
+    )?;
+    Ok(inserted == 1)
+}
+
+pub(crate) fn item(c: &mut dyn Conn, id: i64) -> Result<Option<GiftItem>> {
+    c.query_one(&format!("SELECT {GIFT_ITEM} FROM gift_items WHERE id = $1"), params![id])?.as_ref().map(item_from).transpose()
+}
+
+pub(crate) fn item_by_out_no(c: &mut dyn Conn, charity: MerchantId, out_no: &str) -> Result<Option<GiftItem>> {
+    let sql = format!("SELECT {GIFT_ITEM} FROM gift_items WHERE charity_id = $1 AND out_item_no = $2");
+    c.query_one(&sql, params![charity, out_no])?.as_ref().map(item_from).transpose()
+}
+
+/// A campaign's catalogue, in the order it was published.
+pub(crate) fn items_of(c: &mut dyn Conn, campaign: i64, limit: i64) -> Result<Vec<GiftItem>> {
+    let sql = format!("SELECT {GIFT_ITEM} FROM gift_items WHERE campaign_id = $1 ORDER BY created_at, id LIMIT $2");
+    c.query(&sql, params![campaign, limit])?.iter().map(item_from).collect()
+}
+
+pub(crate) fn set_item_state(c: &mut dyn Conn, id: i64, state: ItemState) -> Result<bool> {
+    Ok(c.execute("UPDATE gift_items SET state = $2 WHERE id = $1", params![id, state])? == 1)
+}
+
+/// One more of an item given, a guard in its donation's commit (only while it is offered).
+pub(crate) fn item_sold(item: i64) -> Effect {
+    Effect { sql: "UPDATE gift_items SET sold = sold + 1 WHERE id = $1 AND state = $2", params: params![item, ItemState::Offered].to_vec() }
+}
+
+/// The friend's gift card, an effect of the gift's commit (its id is the donation's).
+pub(crate) fn insert_gift_card(d: &Donation, g: &GiftCard) -> Effect {
+    Effect {
+        sql: "INSERT INTO gift_cards (id, item_id, giver_id, recipient_id, note, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+        params: params![d.id, g.item_id, d.donor, g.recipient, g.note.clone(), d.created_at_ms].to_vec(),
+    }
+}
+
+const GIFT_CARD: &str = "g.id, g.item_id, g.giver_id, g.recipient_id, g.note, g.thanks, g.thanked_at, g.created_at, i.name, i.description, i.currency, i.price, m.name AS charity_name, gp.display_name AS giver_name, rp.display_name AS recipient_name";
+
+fn card_from(r: &Row) -> Result<StoredGiftCard> {
+    Ok(StoredGiftCard {
+        id: r.int("id")?,
+        item_id: r.int("item_id")?,
+        recipient: PersonId::new(r.int("recipient_id")?),
+        note: r.opt_text("note")?,
+        thanks: r.opt_text("thanks")?,
+        thanked_at_ms: r.opt_int("thanked_at")?,
+        created_at_ms: r.int("created_at")?,
+        item_name: r.text("name")?,
+        item_description: r.text("description")?,
+        currency: currency(r)?,
+        price_minor: r.int("price")?,
+        charity_name: r.text("charity_name")?,
+        giver_name: r.text("giver_name")?,
+        recipient_name: r.text("recipient_name")?,
+    })
+}
+
+/// The gift cards a person received or sent, newest first.
+pub(crate) fn gift_cards_of(c: &mut dyn Conn, person: PersonId, limit: i64) -> Result<Vec<StoredGiftCard>> {
+    let sql = format!(
+        "SELECT {GIFT_CARD} FROM gift_cards g JOIN gift_items i ON i.id = g.item_id JOIN merchants m ON m.id = i.charity_id JOIN people gp ON gp.id = g.giver_id JOIN people rp ON rp.id = g.recipient_id WHERE g.recipient_id = $1 OR g.giver_id = $1 ORDER BY g.created_at DESC, g.id DESC LIMIT $2"
+    );
+    c.query(&sql, params![person, limit])?.iter().map(card_from).collect()
+}
+
+pub(crate) fn gift_card(c: &mut dyn Conn, id: i64) -> Result<Option<StoredGiftCard>> {
+    let sql = format!(
+        "SELECT {GIFT_CARD} FROM gift_cards g JOIN gift_items i ON i.id = g.item_id JOIN merchants m ON m.id = i.charity_id JOIN people gp ON gp.id = g.giver_id JOIN people rp ON rp.id = g.recipient_id WHERE g.id = $1"
+    );
+    c.query_one(&sql, params![id])?.as_ref().map(card_from).transpose()
+}
+
+/// The recipient thanks the giver, once.
+pub(crate) fn thank(c: &mut dyn Conn, id: i64, recipient: PersonId, thanks: &str, now_ms: i64) -> Result<bool> {
+    let sql = "UPDATE gift_cards SET thanks = $3, thanked_at = $4 WHERE id = $1 AND recipient_id = $2 AND thanked_at IS NULL";
+    Ok(c.execute(sql, params![id, recipient, thanks, now_ms])? == 1)
 }

@@ -184,6 +184,7 @@ impl P2p {
                         pin: request.pin,
                         op: sent.id,
                         funding_kind: chart::transfer::CARD_FUND,
+                        mandated: false,
                     })
                     .await?;
                 guards.push(charge.guard(self.core.now_ms()));

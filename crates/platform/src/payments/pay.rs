@@ -324,6 +324,7 @@ fn charge_for<'a>(plan: &PaymentPlan, person: PersonId, card: i64, pin: Option<&
         pin,
         op: attempt,
         funding_kind: chart::transfer::ORDER_CARD_FUND,
+        mandated: false,
     }
 }
 

@@ -39,12 +39,14 @@ pub(crate) struct ChargeFor<'a> {
     pub op: i64,
     /// The code of the funding transfer.
     pub funding_kind: u16,
+    /// The payer's authority was checked already: a standing mandate (a monthly donation), not a PIN.
+    pub mandated: bool,
 }
 
 impl Wallet {
     /// Charge a person's card for a payment (the PIN rules apply).
     pub(crate) async fn charge_for_payment(&self, payment: ChargeFor<'_>) -> Result<CardCharge> {
-        let ChargeFor { person, card, currency, amount_minor, pin, op, funding_kind } = payment;
+        let ChargeFor { person, card, currency, amount_minor, pin, op, funding_kind, mandated } = payment;
         let token = self.card_token(person, card).await?;
         let record = Operation {
             id: op,
@@ -67,7 +69,9 @@ impl Wallet {
             }
             Some(_) => {}
             None => {
-                self.people.authorize_payment(person, amount_minor, pin).await?;
+                if !mandated {
+                    self.people.authorize_payment(person, amount_minor, pin).await?;
+                }
                 let intent = store::insert_operation(&record);
                 self.core.write(move |c| store::run(c, &intent)).await?;
             }
@@ -100,6 +104,13 @@ impl Wallet {
             }
             RailOutcome::Pending { .. } => Ok(()), // asked again by the sweep
         }
+    }
+
+    /// Give a card charge back in full (a refund the ledger already booked to the card rail), idempotent
+    /// on `key`: what the issuer answered.
+    pub(crate) async fn refund_card_charge(&self, reference: &str, key: &str) -> Result<RailOutcome> {
+        let (r, k) = (reference.to_string(), key.to_string());
+        self.rail(move |rail| rail.refund(&r, &k)).await
     }
 
     /// Card payments interrupted before their payment committed (else they would have ended with it):

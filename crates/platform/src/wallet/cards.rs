@@ -68,7 +68,16 @@ impl Wallet {
         self.core.read(move |c| store::cards(c, person)).await
     }
 
-    /// The rail token of the person's own card.
+    /// Remove a linked card: it is never charged again, and a monthly donation it paid lapses at its next
+    /// charge (its donor is told by the donation's state).
+    pub async fn remove_card(&self, person: PersonId, card: i64) -> Result<()> {
+        let now = self.core.now_ms();
+        if !self.core.write(move |c| store::remove_card(c, person, card, now)).await? {
+            return Err(PlatformError::NotFound("card"));
+        }
+        Ok(())
+    }
+
     /// The rail token of a person's card to charge, unless the card is frozen (`CARD_FROZEN`).
     pub(crate) async fn card_token(&self, person: PersonId, card: i64) -> Result<String> {
         let token = self.core.read(move |c| store::card_token(c, person, card)).await?.ok_or(PlatformError::NotFound("card"))?;

@@ -26,13 +26,24 @@ fn card_from(r: &Row) -> Result<Card> {
 }
 
 pub(crate) fn cards(c: &mut dyn Conn, person: PersonId) -> Result<Vec<Card>> {
-    let rows = c.query("SELECT id, brand, last4, exp_month, exp_year FROM cards WHERE person_id = $1 ORDER BY id", params![person])?;
+    let rows = c.query(
+        "SELECT id, brand, last4, exp_month, exp_year FROM cards WHERE person_id = $1 AND removed_at IS NULL ORDER BY id",
+        params![person],
+    )?;
     rows.iter().map(card_from).collect()
 }
 
-/// The rail token of a person's own card.
+/// The rail token of a person's own card, unless they removed it.
 pub(crate) fn card_token(c: &mut dyn Conn, person: PersonId, card: i64) -> Result<Option<String>> {
-    c.query_one("SELECT token FROM cards WHERE id = $1 AND person_id = $2", params![card, person])?.map(|r| r.text("token")).transpose()
+    let sql = "SELECT token FROM cards WHERE id = $1 AND person_id = $2 AND removed_at IS NULL";
+    c.query_one(sql, params![card, person])?.map(|r| r.text("token")).transpose()
+}
+
+/// A person removes their card: it is never charged again (records that name it keep it); `false`
+/// when they have no such card (or removed it before).
+pub(crate) fn remove_card(c: &mut dyn Conn, person: PersonId, card: i64, now_ms: i64) -> Result<bool> {
+    let sql = "UPDATE cards SET removed_at = $3 WHERE id = $1 AND person_id = $2 AND removed_at IS NULL";
+    Ok(c.execute(sql, params![card, person, now_ms])? == 1)
 }
 
 pub(crate) fn insert_bank_account(c: &mut dyn Conn, person: PersonId, a: &BankAccount, token: &str, now_ms: i64) -> Result<()> {

@@ -17,6 +17,7 @@ mod browser;
 mod charity;
 mod console;
 mod freezes;
+mod giving;
 mod global;
 mod hostile;
 mod merchant;

@@ -48,6 +48,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/admin/api/charities/{mchid}", "operator finance risk support"),
     ("PUT", "/admin/api/charities/{mchid}/state", "operator risk"),
     ("GET", "/admin/api/campaigns/{id}/reconciliation", "finance risk"),
+    ("POST", "/admin/api/donations/{id}/chargeback", "finance"),
     ("GET", "/admin/api/merchants/{mchid}", "operator finance risk support"),
     ("POST", "/admin/api/merchants/{mchid}/refunds", "finance"),
     ("POST", "/admin/api/merchants/{mchid}/keys", "operator"),

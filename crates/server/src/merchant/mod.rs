@@ -16,6 +16,7 @@ mod certificates;
 mod codepay;
 mod emv_codes;
 mod exchange_rates;
+mod gift_items;
 pub mod global;
 mod global_merchants;
 mod global_micropay;
@@ -64,6 +65,8 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/v3/qianbao/campaigns/{id}", get(campaigns::campaign))
         .route("/v3/qianbao/campaigns/{id}/donations", get(campaigns::donations))
         .route("/v3/qianbao/donations/{id}/refund", post(campaigns::refund))
+        .route("/v3/qianbao/campaigns/{id}/gift-items", post(gift_items::publish).get(gift_items::list))
+        .route("/v3/qianbao/gift-items/{id}/withdraw", post(gift_items::withdraw))
         .route("/v3/qianbao/official-accounts/{appid}/messages", post(official_accounts::publish))
         .route("/v3/pay/partner/transactions/jsapi", post(|s, m, u, h, b| partner::prepay(s, m, u, h, b, TradeType::Jsapi)))
         .route("/v3/pay/partner/transactions/app", post(|s, m, u, h, b| partner::prepay(s, m, u, h, b, TradeType::App)))

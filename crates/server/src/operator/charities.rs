@@ -1,6 +1,7 @@
 //! `/admin/api/charities`: an operator registers a merchant as a charity (its registration number and
 //! jurisdiction: the verified badge people see), sets its fee on donations (none by default), and
-//! suspends or reinstates it. Each change commits with its audit row.
+//! suspends or reinstates it; finance records a card gift's chargeback (the issuer took the money
+//! back: the gift and its match are reversed). Each change commits with its audit row.
 
 use super::{Answer, ApiError, Operator, St, audit_row, parse_json};
 use axum::Json;
@@ -47,4 +48,26 @@ pub(super) async fn set_state(op: Operator, state: St, Path(mchid): Path<String>
 /// A campaign's totals beside the ledger's balances (the match's escrow, the charity's receivable).
 pub(super) async fn reconciliation(_: Operator, state: St, Path(id): Path<String>) -> Answer<Json<platform::charity::Reconciliation>> {
     Ok(Json(state.platform.charity.reconcile(platform::ids::parse("id", &id)?).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ChargebackIn {
+    /// The issuer's dispute reference and reason, for the audit trail.
+    reason: String,
+}
+
+/// A card gift charged back by its issuer: reversed with its match, once.
+pub(super) async fn charge_back(
+    op: Operator,
+    state: St,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Answer<Json<platform::charity::DonationView>> {
+    let r: ChargebackIn = parse_json(&body)?;
+    if r.reason.trim().is_empty() || r.reason.chars().count() > 200 {
+        return Err(ApiError::bad_request("reason: the issuer's dispute reference, 1 to 200 characters"));
+    }
+    let audit = audit_row(&state, &op, "donations.charge_back", &format!("donation:{id}"), r.reason.trim());
+    Ok(Json(state.platform.charity.charge_back(platform::ids::parse("id", &id)?, audit).await?))
 }

@@ -124,6 +124,7 @@ fn table() -> Handlers {
     at(t, "GET", "/admin/api/charities/{mchid}", Roles(&[Ops, Finance, Risk, Support]), charities::charity);
     at(t, "PUT", "/admin/api/charities/{mchid}/state", Roles(&[Ops, Risk]), charities::set_state);
     at(t, "GET", "/admin/api/campaigns/{id}/reconciliation", Roles(&[Finance, Risk]), charities::reconciliation);
+    at(t, "POST", "/admin/api/donations/{id}/chargeback", Roles(&[Finance]), charities::charge_back);
     at(t, "GET", "/admin/api/merchants/{mchid}", Roles(&[Ops, Finance, Risk, Support]), merchants::merchant);
     at(t, "POST", "/admin/api/merchants/{mchid}/refunds", Roles(&[Finance]), refunds::refund);
     at(t, "POST", "/admin/api/merchants/{mchid}/keys", Roles(&[Ops]), merchants::add_key);

@@ -2,14 +2,14 @@
 //! live totals (server-sent events, no polling), giving to it, a sponsor's match, a person's donations,
 //! each donation's receipt and the yearly summary per charity.
 
-use super::{Answer, Key, Params, SignedIn, St, WalletError, id, json, parse};
+use super::{Answer, Key, Params, SignedIn, St, WalletError, id, json, parse, person_id};
 use crate::AppState;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use platform::PlatformError;
-use platform::charity::{Donate, NewPledge, live::LIVE_CHECK_MS};
+use platform::charity::{Donate, NewPledge, NewRecurring, SendGift, live::LIVE_CHECK_MS};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,6 +76,11 @@ pub(super) struct DonateIn {
     anonymous: bool,
     message: Option<String>,
     pin: Option<String>,
+    /// Give straight from this linked card.
+    card_id: Option<String>,
+    /// Pay from this balance, converted when it is not the campaign's currency.
+    balance_currency: Option<String>,
+    quote_id: Option<String>,
 }
 
 pub(super) async fn donate(
@@ -86,8 +91,16 @@ pub(super) async fn donate(
     body: axum::body::Bytes,
 ) -> Answer<Response> {
     let r: DonateIn = parse(&body)?;
-    let ask =
-        Donate { amount: &r.amount, currency: &r.currency, anonymous: r.anonymous, message: r.message.as_deref(), pin: r.pin.as_deref() };
+    let ask = Donate {
+        amount: &r.amount,
+        currency: &r.currency,
+        anonymous: r.anonymous,
+        message: r.message.as_deref(),
+        pin: r.pin.as_deref(),
+        card: r.card_id.as_deref().map(|c| id("card_id", c)).transpose()?,
+        balance_currency: r.balance_currency.as_deref(),
+        quote: r.quote_id.as_deref().map(|q| id("quote_id", q)).transpose()?,
+    };
     Ok(json(StatusCode::CREATED, &state.platform.charity.donate(me, id("id", &c)?, ask, key.as_deref()).await?))
 }
 
@@ -132,6 +145,94 @@ pub(super) async fn year_summary(
     Params(q): Params<YearQuery>,
 ) -> Answer<Response> {
     Ok(json(StatusCode::OK, &state.platform.charity.year_summary(me, &mchid, q.year).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RecurringIn {
+    amount: String,
+    currency: String,
+    card_id: Option<String>,
+    #[serde(default)]
+    anonymous: bool,
+    pin: Option<String>,
+}
+
+/// Set up a monthly donation; its first gift is made at once.
+pub(super) async fn start_recurring(
+    SignedIn(me): SignedIn,
+    state: St,
+    Key(key): Key,
+    Path(c): Path<String>,
+    body: axum::body::Bytes,
+) -> Answer<Response> {
+    let r: RecurringIn = parse(&body)?;
+    let card = r.card_id.as_deref().map(|c| id("card_id", c)).transpose()?;
+    let ask = NewRecurring { amount: &r.amount, currency: &r.currency, card, anonymous: r.anonymous, pin: r.pin.as_deref() };
+    Ok(json(StatusCode::CREATED, &state.platform.charity.start_recurring(me, id("id", &c)?, ask, key.as_deref()).await?))
+}
+
+pub(super) async fn recurring(SignedIn(me): SignedIn, state: St) -> Answer<Response> {
+    Ok(json(StatusCode::OK, &state.platform.charity.recurring_by(me).await?))
+}
+
+pub(super) async fn stop_recurring(SignedIn(me): SignedIn, state: St, Path(r): Path<String>) -> Answer<Response> {
+    Ok(json(StatusCode::OK, &state.platform.charity.stop_recurring(me, id("id", &r)?).await?))
+}
+
+/// A campaign's Inspired Gifts on offer (public).
+pub(super) async fn catalogue(state: St, Path(c): Path<String>) -> Answer<Response> {
+    let items = state.platform.charity.catalogue(id("id", &c)?, true).await?;
+    Ok(json(StatusCode::OK, &items))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GiftIn {
+    item_id: String,
+    friend_id: String,
+    note: Option<String>,
+    pin: Option<String>,
+    card_id: Option<String>,
+    balance_currency: Option<String>,
+}
+
+/// Give an Inspired Gift in a friend's name.
+pub(super) async fn send_gift(SignedIn(me): SignedIn, state: St, Key(key): Key, body: axum::body::Bytes) -> Answer<Response> {
+    let r: GiftIn = parse(&body)?;
+    let ask = SendGift {
+        item: id("item_id", &r.item_id)?,
+        friend: person_id("friend_id", &r.friend_id)?,
+        note: r.note.as_deref(),
+        pin: r.pin.as_deref(),
+        card: r.card_id.as_deref().map(|c| id("card_id", c)).transpose()?,
+        balance_currency: r.balance_currency.as_deref(),
+    };
+    Ok(json(StatusCode::CREATED, &state.platform.charity.send_gift(me, ask, key.as_deref()).await?))
+}
+
+pub(super) async fn gift_cards(SignedIn(me): SignedIn, state: St) -> Answer<Response> {
+    Ok(json(StatusCode::OK, &state.platform.charity.gift_cards(me).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ThanksIn {
+    message: String,
+}
+
+pub(super) async fn thank(SignedIn(me): SignedIn, state: St, Path(g): Path<String>, body: axum::body::Bytes) -> Answer<Response> {
+    let r: ThanksIn = parse(&body)?;
+    Ok(json(StatusCode::OK, &state.platform.charity.thank(me, id("id", &g)?, &r.message).await?))
+}
+
+/// A donation's receipt as a PDF (the same data as the JSON receipt).
+pub(super) async fn receipt_pdf(SignedIn(me): SignedIn, state: St, Path(d): Path<String>) -> Answer<Response> {
+    let receipt = state.platform.charity.receipt(me, id("id", &d)?).await?;
+    let pdf = crate::receipt_pdf::render(&receipt);
+    let name = format!("attachment; filename=\"{}.pdf\"", receipt.receipt_no);
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/pdf".to_string()), (axum::http::header::CONTENT_DISPOSITION, name)], pdf)
+        .into_response())
 }
 
 /// The live streams' slots (see [`LIVE_STREAMS_MAX`]).

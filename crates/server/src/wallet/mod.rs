@@ -50,6 +50,8 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/fx/conversions", post(fx::convert))
         .route("/api/v1/campaigns/{id}/donations", post(charity::donate))
         .route("/api/v1/campaigns/{id}/matches", post(charity::pledge))
+        .route("/api/v1/campaigns/{id}/recurring-donations", post(charity::start_recurring))
+        .route("/api/v1/gifts", post(charity::send_gift))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::required));
     // Other writes: a key is optional.
     let writes = Router::new()
@@ -67,6 +69,9 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/groups", post(social::create_group))
         .route("/api/v1/groups/{id}/members", post(social::add_members))
         .route("/api/v1/cards", post(money::add_card))
+        .route("/api/v1/cards/{id}", axum::routing::delete(money::remove_card))
+        .route("/api/v1/recurring-donations/{id}", axum::routing::delete(charity::stop_recurring))
+        .route("/api/v1/gift-cards/{id}/thanks", post(charity::thank))
         .route("/api/v1/bank-accounts", post(money::add_bank_account))
         .route("/api/v1/merchant-payments/preview", post(merchant_payments::preview))
         .route("/api/v1/payment-codes", post(merchant_payments::payment_code))
@@ -99,10 +104,14 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/inbox", get(official_accounts::inbox))
         .route("/api/v1/donations", get(charity::donations))
         .route("/api/v1/donations/{id}/receipt", get(charity::receipt))
+        .route("/api/v1/donations/{id}/receipt.pdf", get(charity::receipt_pdf))
+        .route("/api/v1/recurring-donations", get(charity::recurring))
+        .route("/api/v1/gift-cards", get(charity::gift_cards))
         .route("/api/v1/charities/{mchid}/receipts", get(charity::year_summary))
         // Public: a campaign's page and its live totals.
         .route("/api/v1/campaigns/{id}", get(charity::campaign))
-        .route("/api/v1/campaigns/{id}/live", get(charity::live));
+        .route("/api/v1/campaigns/{id}/live", get(charity::live))
+        .route("/api/v1/campaigns/{id}/gifts", get(charity::catalogue));
     money.merge(writes).merge(reads)
 }
 

@@ -3,7 +3,7 @@
 use super::{Answer, Key, SignedIn, St, id, json, parse};
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 pub(super) async fn wallet(SignedIn(me): SignedIn, state: St) -> Answer<Response> {
@@ -21,6 +21,12 @@ pub(super) struct CardIn {
 pub(super) async fn add_card(SignedIn(me): SignedIn, state: St, body: axum::body::Bytes) -> Answer<Response> {
     let r: CardIn = parse(&body)?;
     Ok(json(StatusCode::CREATED, &state.platform.wallet.add_card(me, &r.number, r.exp_month, r.exp_year).await?))
+}
+
+/// Remove a linked card: never charged again (a monthly donation it paid lapses).
+pub(super) async fn remove_card(SignedIn(me): SignedIn, state: St, Path(c): Path<String>) -> Answer<Response> {
+    state.platform.wallet.remove_card(me, id("card_id", &c)?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub(super) async fn cards(SignedIn(me): SignedIn, state: St) -> Answer<Response> {

@@ -99,6 +99,7 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("wallet_account.html", include_str!("templates/wallet_account.html")),
             ("wallet_campaign.html", include_str!("templates/wallet_campaign.html")),
             ("wallet_receipt.html", include_str!("templates/wallet_receipt.html")),
+            ("wallet_gifts.html", include_str!("templates/wallet_gifts.html")),
             ("merchant_campaigns.html", include_str!("templates/merchant_campaigns.html")),
             ("merchant_campaign.html", include_str!("templates/merchant_campaign.html")),
             ("merchant_bar.html", include_str!("templates/merchant_bar.html")),
