@@ -50,7 +50,7 @@ pub(crate) fn form(fields: &[(&str, &str)]) -> String {
 
 impl Console {
     /// Sign in through the merchant console's form; `Err` with the refused page.
-    fn sign_in(port: u16, mchid: &str, username: &str, password: &str) -> Result<Console, Response> {
+    pub(crate) fn sign_in(port: u16, mchid: &str, username: &str, password: &str) -> Result<Console, Response> {
         let fields = [("mchid", mchid), ("username", username), ("password", password)];
         sign_in_form(port, "/merchant/sign-in", ("qb_mpre", "qb_merchant"), &fields)
     }
@@ -73,7 +73,7 @@ impl Console {
     }
 }
 
-fn add_user(port: u16, mchid: &str, username: &str, role: &str) {
+pub(crate) fn add_user(port: u16, mchid: &str, username: &str, role: &str) {
     let r = post(
         port,
         &format!("/admin/api/merchants/{mchid}/users"),

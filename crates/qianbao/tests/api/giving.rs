@@ -261,6 +261,10 @@ fn an_inspired_gift_in_a_friends_name_is_a_donation_the_friend_receives_and_than
     assert_eq!((sent["received"].as_bool(), sent["thanks"].as_str()), (Some(false), Some("Thank you!")), "{sent}");
     let counts = m.call("GET", &format!("/v3/qianbao/campaigns/{id}/gift-items"), "").json();
     assert_eq!(counts["data"][0]["sold"], 1, "{counts}");
+    super::console::add_user(port, &m.mchid, "owner", "owner");
+    let console = super::console::Console::sign_in(port, &m.mchid, "owner", "console-pass-1").unwrap();
+    let page = console.get(&format!("/merchant/campaigns/{id}")).body;
+    assert!(page.contains(r#"id="gift-items""#) && page.contains("Vaccine pack"), "the charity's console counts its gifts: {page}");
     let receipt = giver.get(&format!("/api/v1/donations/{}/receipt", gift.json()["id"].as_str().unwrap())).json();
     assert_eq!(receipt["donor_name"], "Wing", "the giver's receipt");
 }
@@ -305,6 +309,10 @@ fn a_receipt_is_also_a_pdf_with_its_number(env: Env) {
     assert!(pdf.body.contains("(25.00 HKD)"), "the amount");
     let other = donor(server.port, "10.00");
     assert_eq!(other.get(&format!("/api/v1/donations/{donation}/receipt.pdf")).status, 404, "only the donor's");
+    let year = &w.get(&format!("/api/v1/donations/{donation}/receipt")).json()["date"].as_str().unwrap()[..4].to_string();
+    let summary = w.get(&format!("/api/v1/charities/{}/receipts.pdf?year={year}", m.mchid));
+    assert_eq!((summary.status, summary.header("content-type")), (200, Some("application/pdf")), "{}", summary.body);
+    assert!(summary.body.contains("(Total)") && summary.body.contains("25.00 HKD (1 gifts)"), "the year's total");
 }
 
 fn a_person_gives_with_a_card_on_the_campaign_page_and_downloads_the_receipt(env: Env) {

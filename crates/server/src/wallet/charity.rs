@@ -235,6 +235,20 @@ pub(super) async fn receipt_pdf(SignedIn(me): SignedIn, state: St, Path(d): Path
         .into_response())
 }
 
+/// A donor's year of gifts to a charity as a PDF.
+pub(super) async fn year_summary_pdf(
+    SignedIn(me): SignedIn,
+    state: St,
+    Path(mchid): Path<String>,
+    Params(q): Params<YearQuery>,
+) -> Answer<Response> {
+    let summary = state.platform.charity.year_summary(me, &mchid, q.year).await?;
+    let name = format!("attachment; filename=\"donations-{}-{}.pdf\"", mchid, q.year);
+    let pdf = crate::receipt_pdf::render_year(&summary);
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/pdf".to_string()), (axum::http::header::CONTENT_DISPOSITION, name)], pdf)
+        .into_response())
+}
+
 /// The live streams' slots (see [`LIVE_STREAMS_MAX`]).
 pub fn live_slots() -> Arc<tokio::sync::Semaphore> {
     Arc::new(tokio::sync::Semaphore::new(LIVE_STREAMS_MAX))

@@ -108,6 +108,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/recurring-donations", get(charity::recurring))
         .route("/api/v1/gift-cards", get(charity::gift_cards))
         .route("/api/v1/charities/{mchid}/receipts", get(charity::year_summary))
+        .route("/api/v1/charities/{mchid}/receipts.pdf", get(charity::year_summary_pdf))
         // Public: a campaign's page and its live totals.
         .route("/api/v1/campaigns/{id}", get(charity::campaign))
         .route("/api/v1/campaigns/{id}/live", get(charity::live))

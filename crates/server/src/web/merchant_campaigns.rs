@@ -49,10 +49,11 @@ async fn campaign(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderM
     };
     let Ok(id) = platform::ids::parse("id", &id) else { return failed(PlatformError::NotFound("campaign")) };
     let charity = &state.platform.charity;
-    let (c, gifts) = match tokio::try_join!(charity.campaign(id), charity.donations_of(user.merchant_id, id)) {
-        Ok(found) => found,
-        Err(e) => return failed(e),
-    };
+    let (c, gifts, items) =
+        match tokio::try_join!(charity.campaign(id), charity.donations_of(user.merchant_id, id), charity.catalogue(id, false)) {
+            Ok(found) => found,
+            Err(e) => return failed(e),
+        };
     let gifts: Vec<_> = gifts
         .iter()
         .map(|d| minijinja::context! { receipt_no => d.receipt_no, donor => d.donor, amount => d.amount, matched => d.matched, message => d.message, state => d.state.as_str(), at => local.time(d.created_at_ms) })
@@ -61,6 +62,7 @@ async fn campaign(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderM
         user => user, csrf => csrf(&state, &token), id => c.id.to_string(), title => c.title, currency => c.currency.code(), goal => c.goal,
         total => c.totals.total, raised => c.totals.raised, matched => c.totals.matched, donations => c.totals.donations, donors => c.totals.donors,
         progress => (c.totals.progress_bps / 100).min(100), ends => local.time(c.ends_at_ms), gifts => gifts,
+        items => items.iter().map(|i| minijinja::context! { name => i.name, price => i.price, sold => i.sold, state => i.state.as_str() }).collect::<Vec<_>>(),
     };
     page("merchant_campaign.html", lang, chosen, context)
 }
