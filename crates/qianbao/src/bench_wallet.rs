@@ -7,7 +7,9 @@
 //!   connection;
 //! - `pages`: the web wallet's pages for a signed-in person with a history, each fetched `--requests`
 //!   times in turn: server time per page (loopback round trip included) and weight (the page, its
-//!   stylesheet and script).
+//!   stylesheet and script);
+//! - `history`: a person with `--requests` items in their history, every page of it read in turn;
+//! - `idle-wallets`: `--people` wallets registered and left alone: memory and disk per idle wallet.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -21,6 +23,8 @@ pub enum Scenario {
     Transfers,
     RedPacket,
     Pages,
+    History,
+    IdleWallets,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -53,6 +57,14 @@ const PAGE_RENDER_GOAL_MS: f64 = 50.0;
 const HOME_PAGE_WEIGHT_GOAL_BYTES: f64 = 100.0 * 1024.0;
 /// History items the measured person has (their home page lists the latest).
 const PAGES_HISTORY_ITEMS: usize = 50;
+/// What issue 15 asks of a long history: a page read within this, however deep.
+const HISTORY_PAGE_GOAL_MS: f64 = 5.0;
+/// Items per history page read (the wallet's own page size is at most 100).
+const HISTORY_PAGE_ITEMS: usize = 50;
+/// What issue 15 asks of an idle wallet: at most this much of the server's memory.
+const IDLE_WALLET_MEMORY_GOAL_BYTES: f64 = 256.0;
+/// The platform's hot caches keep an entry this long (`platform::cache::TTL`): a wallet is idle after it.
+const HOT_CACHE_TTL_S: u64 = 5;
 
 /// A keep-alive HTTP/1.1 connection.
 pub(crate) struct Http {
@@ -137,6 +149,16 @@ pub(crate) fn field(body: &str, name: &str) -> Result<String, String> {
 }
 
 pub(crate) struct ServerChild(Child);
+
+impl ServerChild {
+    /// The server's resident set (`VmRSS` of its `/proc/<pid>/status`).
+    pub(crate) fn rss_bytes(&self) -> Result<u64, String> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).map_err(|e| e.to_string())?;
+        let kib =
+            status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+        kib.map(|k| k * 1024).ok_or_else(|| "no VmRSS in the server's status".to_string())
+    }
+}
 
 impl Drop for ServerChild {
     fn drop(&mut self) {
@@ -295,7 +317,7 @@ pub fn run(args: &WalletBench) -> Result<(), String> {
     crate::bench::fresh_database(&url)?;
     let data_dir = std::path::PathBuf::from("./qianbao-bench/wallet-data");
     let _ = std::fs::remove_dir_all(&data_dir);
-    let (_server, port) = start_server(&url, &data_dir, args.people)?;
+    let (server, port) = start_server(&url, &data_dir, args.people)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     say!("qianbao bench wallet: {:?} over HTTP, {} people, {}", args.scenario, args.people, url.redacted());
     runtime.block_on(async {
@@ -303,6 +325,8 @@ pub fn run(args: &WalletBench) -> Result<(), String> {
             Scenario::Transfers => transfers(port, args).await,
             Scenario::RedPacket => red_packet(port, args).await,
             Scenario::Pages => pages(port, args).await,
+            Scenario::History => history(port, args).await,
+            Scenario::IdleWallets => idle_wallets(port, &server, args, &url).await,
         }
     })
 }
@@ -529,4 +553,164 @@ async fn pages(port: u16, args: &WalletBench) -> Result<(), String> {
     report.figure("slowest_page_p99", slowest, "ms").compare("slowest_page_p99", "the goal", PAGE_RENDER_GOAL_MS, Better::Lower, 1.0);
     report.finish();
     Ok(())
+}
+
+/// `history`: one person with `--requests` items in their history (transfers to them from `--people`
+/// − 1 friends, over `--connections`), then every page of it read in turn, newest to oldest, 50 items a
+/// page with the previous page's cursor: server time per page (loopback round trip included) at every
+/// depth, against the goal of 5 ms a page.
+async fn history(port: u16, args: &WalletBench) -> Result<(), String> {
+    let started = Instant::now();
+    let receiver = person(port, 0, false).await?;
+    let senders = Arc::new(in_parallel(args.people - 1, 32, move |i| person(port, i + 1, true)).await?);
+    let (s2, r2) = (senders.clone(), receiver.clone());
+    in_parallel(senders.len(), 32, move |i| befriend(port, s2[i].clone(), r2.clone())).await?;
+    say!("setup: {} friends of one person in {:.1} s", senders.len(), started.elapsed().as_secs_f64());
+    let started = Instant::now();
+    fill_history(port, &receiver, senders, args).await?;
+    say!("filled: {} transfers to them in {:.1} s", args.requests, started.elapsed().as_secs_f64());
+    let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
+    let (mut latencies, mut items, mut cursor) = (Vec::new(), 0usize, None::<String>);
+    let mut progress = crate::bench::Progress::new(args.requests as u64, "items read");
+    loop {
+        let path = match &cursor {
+            None => format!("/api/v1/history?limit={HISTORY_PAGE_ITEMS}"),
+            Some(c) => format!("/api/v1/history?limit={HISTORY_PAGE_ITEMS}&before={c}"),
+        };
+        let t = Instant::now();
+        let (status, body) = http.call("GET", &path, Some(&receiver.token), None, "").await.map_err(|e| e.to_string())?;
+        latencies.push(t.elapsed());
+        if status != 200 {
+            return Err(format!("GET {path}: {status} {body}"));
+        }
+        let page: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+        let page = page.as_array().ok_or("a history page is a list")?;
+        items += page.len();
+        progress.update(items as u64);
+        match page.last() {
+            Some(last) if page.len() == HISTORY_PAGE_ITEMS => {
+                cursor = Some(format!("{}:{}", last["created_at_ms"], last["id"].as_str().unwrap_or_default()));
+            }
+            _ => break,
+        }
+    }
+    if items != args.requests {
+        return Err(format!("read {items} items, made {}", args.requests));
+    }
+    latencies.sort_unstable();
+    let p99 = percentile(&latencies, 0.99);
+    say!(
+        "history: {items} items in {} pages of {HISTORY_PAGE_ITEMS}; ms per page p50 {:.2} p99 {p99:.2} p100 {:.2}",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 1.0)
+    );
+    use crate::report::{Better, Report};
+    let mut report = Report::new("wallet history");
+    report.figure("history_items", items as f64, "items").figure("page_p99", p99, "ms").compare(
+        "page_p99",
+        "the goal",
+        HISTORY_PAGE_GOAL_MS,
+        Better::Lower,
+        1.0,
+    );
+    report.finish();
+    Ok(())
+}
+
+/// `args.requests` transfers of 0.01 CNY to `receiver`, spread over the senders and connections.
+async fn fill_history(port: u16, receiver: &Person, senders: Arc<Vec<Person>>, args: &WalletBench) -> Result<(), String> {
+    let (next, total) = (Arc::new(AtomicU64::new(0)), args.requests as u64);
+    let progress = crate::bench::Progress::follow(total, "transfers", next.clone());
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..args.connections {
+        let (senders, next, to) = (senders.clone(), next.clone(), receiver.id.clone());
+        set.spawn(async move {
+            let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    return Ok::<(), String>(());
+                }
+                let from = &senders[(n as usize) % senders.len()];
+                let body = format!(r#"{{"to_person_id":"{to}","amount":"0.01","currency":"CNY","pin":"135790"}}"#);
+                let (status, answer) =
+                    http.call("POST", "/api/v1/transfers", Some(&from.token), Some(&key()), &body).await.map_err(|e| e.to_string())?;
+                if status != 201 {
+                    return Err(format!("transfer: {status} {answer}"));
+                }
+            }
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        joined.map_err(|e| e.to_string())??;
+    }
+    progress.abort();
+    Ok(())
+}
+
+/// `idle-wallets`: `--people` people register (over `--connections`) and then leave their wallets
+/// alone: what each idle wallet costs the server's memory (its resident set before and after, once the
+/// hot caches' entries have aged out) and the disk (the SQLite file and its WAL), against the goal of
+/// 256 bytes of memory per idle wallet.
+async fn idle_wallets(port: u16, server: &ServerChild, args: &WalletBench, url: &store::DatabaseUrl) -> Result<(), String> {
+    // One registration first, so the measured growth is the wallets', not the first request's warm-up.
+    register(&mut Http::connect(port).await.map_err(|e| e.to_string())?, 0).await?;
+    let (rss_before, disk_before) = (server.rss_bytes()?, disk_bytes(url));
+    let (next, total) = (Arc::new(AtomicU64::new(1)), args.people as u64);
+    let progress = crate::bench::Progress::follow(total, "registrations", next.clone());
+    let started = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..args.connections {
+        let next = next.clone();
+        set.spawn(async move {
+            let mut http = Http::connect(port).await.map_err(|e| e.to_string())?;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n > total {
+                    return Ok::<(), String>(());
+                }
+                register(&mut http, n as usize).await?;
+            }
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        joined.map_err(|e| e.to_string())??;
+    }
+    progress.abort();
+    let elapsed = started.elapsed().as_secs_f64();
+    say!("registered {} wallets in {elapsed:.1} s = {:.0}/s", args.people, args.people as f64 / elapsed);
+    // Idle: past the hot caches' lifetime, nothing of these wallets is in use.
+    tokio::time::sleep(Duration::from_secs(HOT_CACHE_TTL_S + 1)).await;
+    let (rss_after, disk_after) = (server.rss_bytes()?, disk_bytes(url));
+    let memory = rss_after.saturating_sub(rss_before) as f64 / args.people as f64;
+    say!("server memory: {} MiB before, {} MiB after: {memory:.0} bytes per idle wallet", rss_before >> 20, rss_after >> 20);
+    use crate::report::{Better, Report};
+    let mut report = Report::new("idle wallets");
+    report.figure("wallets", args.people as f64, "wallets").figure("memory_per_wallet", memory, "bytes");
+    if let (Some(before), Some(after)) = (disk_before, disk_after) {
+        let disk = after.saturating_sub(before) as f64 / args.people as f64;
+        say!("disk: {} MiB before, {} MiB after: {disk:.0} bytes per wallet", before >> 20, after >> 20);
+        report.figure("disk_per_wallet", disk, "bytes");
+    }
+    report.compare("memory_per_wallet", "the goal", IDLE_WALLET_MEMORY_GOAL_BYTES, Better::Lower, 1.0);
+    report.finish();
+    Ok(())
+}
+
+/// Register wallet `n` (a phone number of its own).
+async fn register(http: &mut Http, n: usize) -> Result<(), String> {
+    let phone = format!("+861{:010}", 3_000_000_000u64 + n as u64);
+    let body = format!(r#"{{"phone":"{phone}","password":"bench password","region":"CN","display_name":"p{n}"}}"#);
+    match http.call("POST", "/api/v1/people", None, None, &body).await.map_err(|e| e.to_string())? {
+        (201, _) => Ok(()),
+        (s, b) => Err(format!("register: {s} {b}")),
+    }
+}
+
+/// The SQLite database's bytes on disk (the file and its WAL); `None` for PostgreSQL.
+fn disk_bytes(url: &store::DatabaseUrl) -> Option<u64> {
+    let store::DatabaseUrl::Sqlite(path) = url else { return None };
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    Some(size(path) + size(&path.with_extension("db-wal")))
 }

@@ -106,7 +106,12 @@ impl Charities {
     }
 
     pub(crate) async fn stored_campaign(&self, id: i64) -> Result<Campaign> {
-        self.core.read(move |c| store::campaign(c, id)).await?.ok_or(PlatformError::NotFound("campaign"))
+        if let Some(hit) = self.campaigns.get(&id) {
+            return Ok(hit);
+        }
+        let found = self.core.read(move |c| store::campaign(c, id)).await?.ok_or(PlatformError::NotFound("campaign"))?;
+        self.campaigns.put(id, found.clone());
+        Ok(found)
     }
 
     pub(crate) async fn pledge_of(&self, campaign: i64) -> Result<Option<Pledge>> {

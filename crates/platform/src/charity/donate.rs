@@ -16,6 +16,7 @@ use super::funding::{Authority, CHARITY_MCC};
 use super::{Charities, CharityState, Donation, DonationState, DonationView, Pledge, store};
 use crate::core::{Commit, Committed};
 use crate::payments::{Funding, PayOrder, PaymentPlan};
+use crate::people::LimitedPayment;
 use crate::wallet::{CardCharge, parse_amount, parse_currency};
 use crate::{Conflict, MerchantId, PersonId, PlatformError, Result, chart};
 use ::store::Effect;
@@ -99,7 +100,7 @@ impl Charities {
             self.people.authorize_payment(person, plan.pay.minor(), pin).await?;
         }
         // The limits are checked before a card is charged.
-        self.gift_chain(&donation, &plan).await?;
+        let chain = self.gift_chain(&donation, &plan).await?;
         let charge = match ask.card {
             None => None,
             Some(card) => Some(self.charge_card(&donation, &plan, card, by).await?),
@@ -107,7 +108,7 @@ impl Charities {
         if let Some(c) = &charge {
             (donation.funding, donation.card_id, donation.card_reference) = (Funding::Card, ask.card, Some(c.reference.clone()));
         }
-        let outcome = self.commit_with_match(&donation, &plan, charge.as_ref(), &purpose).await;
+        let outcome = self.commit_with_match(&donation, &plan, chain, charge.as_ref(), &purpose).await;
         if let (Err(_), Some(c)) = (&outcome, &charge) {
             self.wallet.give_back(c.op, &c.reference).await?;
         }
@@ -124,17 +125,18 @@ impl Charities {
         &self,
         d: &Donation,
         plan: &PaymentPlan,
+        chain: LimitedPayment,
         charge: Option<&CardCharge>,
         purpose: &Purpose,
     ) -> Result<DonationView> {
-        let pledge = self.pledge_of(d.campaign_id).await?;
         let mut d = d.clone();
+        let chain = match charge {
+            Some(c) => chain.funded_by(c.funding),
+            None => chain,
+        };
         for _ in 0..=MATCH_RETRIES_MAX {
-            d.matched_minor = match &pledge {
-                Some(p) => self.match_room(p, d.donor, d.amount_minor).await?,
-                None => 0,
-            };
-            if let Some(view) = self.commit_donation(&d, plan, pledge.as_ref(), charge, purpose).await? {
+            let pledge = self.match_room(&mut d).await?;
+            if let Some(view) = self.commit_donation(&d, plan, chain.clone(), pledge.as_ref(), charge, purpose).await? {
                 return Ok(view);
             }
         }
@@ -146,14 +148,11 @@ impl Charities {
         &self,
         d: &Donation,
         plan: &PaymentPlan,
+        mut chain: LimitedPayment,
         pledge: Option<&Pledge>,
         charge: Option<&CardCharge>,
         purpose: &Purpose,
     ) -> Result<Option<DonationView>> {
-        let mut chain = self.gift_chain(d, plan).await?;
-        if let Some(c) = charge {
-            chain = chain.funded_by(c.funding);
-        }
         let [row, open] = store::donation_guards(d);
         let mut guards: Vec<(Guard, Effect)> = vec![(Guard::Row, row), (Guard::Open, open)];
         let mut effects = vec![store::donor_effect(d)];
@@ -218,16 +217,28 @@ impl Charities {
         crate::payments::payment_execution(d.id, d.donor, total, plan, payee, d.created_at_ms)
     }
 
-    /// What the pledge may still match of a gift for this donor: the least of the gift, the donor's
-    /// room under the per-donor limit and the pledge's room under its cap.
-    async fn match_room(&self, p: &Pledge, donor: PersonId, amount_minor: i64) -> Result<i64> {
-        let (pledge_id, campaign) = (p.id, p.campaign_id);
-        let (drawn, pledge) =
-            self.core.read(move |c| Ok((store::donor_matched(c, pledge_id, donor)?, store::pledge_of(c, campaign)?))).await?;
-        let pledge_left = pledge.map_or(0, |now| now.cap_minor - now.matched_minor);
-        let room = amount_minor.min(p.per_donor_max_minor - drawn).min(pledge_left).max(0);
-        debug_assert!(room <= amount_minor && room <= p.cap_minor);
-        Ok(room)
+    /// The campaign's pledge as it is now (if any), with `d.matched_minor` set to what it may still
+    /// match of this gift: the least of the gift, the donor's room under the per-donor limit and the
+    /// pledge's room under its cap (one read for both).
+    async fn match_room(&self, d: &mut Donation) -> Result<Option<Pledge>> {
+        let (campaign, donor) = (d.campaign_id, d.donor);
+        let (pledge, drawn) = self
+            .core
+            .read(move |c| {
+                let pledge = store::pledge_of(c, campaign)?;
+                let drawn = match &pledge {
+                    Some(p) => store::donor_matched(c, p.id, donor)?,
+                    None => 0,
+                };
+                Ok((pledge, drawn))
+            })
+            .await?;
+        d.matched_minor = match &pledge {
+            Some(p) => d.amount_minor.min(p.per_donor_max_minor - drawn).min(p.cap_minor - p.matched_minor).max(0),
+            None => 0,
+        };
+        debug_assert!(d.matched_minor <= d.amount_minor && pledge.as_ref().is_none_or(|p| d.matched_minor <= p.cap_minor));
+        Ok(pledge)
     }
 
     /// The donation this request already made, if it did (the same person, campaign and amount), else

@@ -34,6 +34,7 @@ pub use matching::NewPledge;
 pub use receipts::{Receipt, YearSummary};
 pub use recurring::{NewRecurring, RecurringState, RecurringView};
 
+use crate::cache::TimedCache;
 use crate::core::Core;
 use crate::merchants::Merchants;
 use crate::payments::{Funding, Payments};
@@ -301,7 +302,15 @@ pub struct Charities {
     social: Arc<Social>,
     payments: Arc<Payments>,
     pub live: live::Live,
+    /// Hot reads of every donation. A campaign's row never changes after it is made (its totals live
+    /// beside it), so it is kept for [`CAMPAIGN_CACHE_TTL`]; a charity's state is seen by other
+    /// instances within [`crate::cache::TTL`] (this one forgets it at once).
+    campaigns: TimedCache<i64, Campaign>,
+    charities: TimedCache<MerchantId, Charity>,
 }
+
+/// How long a campaign's (unchanging) row is kept in memory.
+const CAMPAIGN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The charity domain's parts (see [`Charities`]).
 pub(crate) struct Parts {
@@ -323,6 +332,8 @@ impl Charities {
             social: p.social,
             payments: p.payments,
             live: live::Live::new(),
+            campaigns: TimedCache::with_ttl(CAMPAIGN_CACHE_TTL),
+            charities: TimedCache::default(),
         }
     }
 
@@ -382,6 +393,7 @@ impl Charities {
             crate::audit::with_audit(c, changed, &audit)
         });
         changed.await?;
+        self.charities.forget(&merchant);
         self.charity(mchid).await
     }
 
@@ -392,7 +404,12 @@ impl Charities {
     }
 
     pub async fn charity_of(&self, merchant: MerchantId) -> Result<Charity> {
-        self.core.read(move |c| store::charity(c, merchant)).await?.ok_or(PlatformError::NotFound("charity"))
+        if let Some(hit) = self.charities.get(&merchant) {
+            return Ok(hit);
+        }
+        let found = self.core.read(move |c| store::charity(c, merchant)).await?.ok_or(PlatformError::NotFound("charity"))?;
+        self.charities.put(merchant, found.clone());
+        Ok(found)
     }
 
     /// Donations' day totals for settlement (see `store::day_totals`).

@@ -109,6 +109,7 @@ fn direction_leg_ids(direction: Direction, payment_id: u128) -> [u128; 2] {
 }
 
 /// A payment's chain, built behind its limit legs; `outcome` reads the ledger's answer.
+#[derive(Clone)]
 pub(crate) struct LimitedPayment {
     pub chain: Vec<NewTransfer>,
     /// Where each limit leg sits in `chain`, and what its refusal means.
