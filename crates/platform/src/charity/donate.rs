@@ -153,7 +153,9 @@ impl Charities {
         charge: Option<&CardCharge>,
         purpose: &Purpose,
     ) -> Result<Option<DonationView>> {
-        let [row, open] = store::donation_guards(d);
+        // The guards hold at the commit's time, not the request's (a card charge may have taken a while).
+        let now = self.core.now_ms();
+        let [row, open] = store::donation_guards(d, now);
         let mut guards: Vec<(Guard, Effect)> = vec![(Guard::Row, row), (Guard::Open, open)];
         let mut effects = vec![store::donor_effect(d)];
         if let Some(r) = &purpose.recurring {
@@ -164,10 +166,10 @@ impl Charities {
             effects.push(store::insert_gift_card(d, g));
         }
         if let Some((q, _)) = plan.quote {
-            guards.push((Guard::Quote, crate::fx::use_quote(q, d.donor, d.id, d.created_at_ms)));
+            guards.push((Guard::Quote, crate::fx::use_quote(q, d.donor, d.id, now)));
         }
         if let Some(c) = charge {
-            guards.push((Guard::Charge, c.guard(d.created_at_ms)));
+            guards.push((Guard::Charge, c.guard(now)));
         }
         if let (Some(p), true) = (pledge, d.matched_minor > 0) {
             guards.push((Guard::Match, store::donor_match_guard(p.id, d.donor, d.matched_minor, p.per_donor_max_minor)));
@@ -199,7 +201,12 @@ impl Charities {
                 None => Err(PlatformError::Internal("a donation's row guard failed with no row".into())),
             },
             Guard::Match => Ok(None),
-            Guard::Open => Err(PlatformError::conflict(Conflict::CampaignClosed, "this campaign has ended")),
+            Guard::Open => match self.charity_fresh(d.charity).await? {
+                super::CharityState::Suspended => {
+                    Err(PlatformError::conflict(Conflict::CharitySuspended, "this charity is suspended and takes no donations"))
+                }
+                super::CharityState::Active => Err(PlatformError::conflict(Conflict::CampaignClosed, "this campaign has ended")),
+            },
             Guard::Recurring => {
                 Err(PlatformError::conflict(Conflict::RecurringStopped, "this monthly donation was stopped or charged meanwhile"))
             }

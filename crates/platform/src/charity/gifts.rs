@@ -239,6 +239,11 @@ impl Charities {
     /// Give an item in a friend's name: a donation of its price to its campaign, the friend's card and
     /// the item's count in its commit. The same key is the same gift.
     pub async fn send_gift(&self, person: PersonId, ask: SendGift<'_>, key: Option<&str>) -> Result<DonationView> {
+        let id = self.core.request_id("inspired-gift", person, key);
+        // A retry answers the gift it made, even once the item is withdrawn.
+        if let Some(made) = self.core.read(move |c| store::donation(c, id)).await?.filter(|d| d.donor == person) {
+            return Ok(made.view(false));
+        }
         let item = self.item(ask.item).await.map_err(|_| PlatformError::invalid("item_id", "no such gift"))?;
         if item.state != ItemState::Offered {
             return Err(PlatformError::conflict(Conflict::GiftWithdrawn, "the charity no longer offers this gift"));
@@ -261,7 +266,6 @@ impl Charities {
             ..Donate::default()
         };
         let card = super::gifts::GiftCard { item_id: item.id, recipient: ask.friend, note };
-        let id = self.core.request_id("inspired-gift", person, key);
         self.give(person, item.campaign_id, &donate, id, Authority::Pin(ask.pin), Purpose { recurring: None, gift: Some(card) }).await
     }
 

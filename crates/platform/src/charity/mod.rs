@@ -412,6 +412,12 @@ impl Charities {
         Ok(found)
     }
 
+    /// A charity's state as stored now (not cached), put back in the cache.
+    pub(crate) async fn charity_fresh(&self, merchant: MerchantId) -> Result<CharityState> {
+        self.charities.forget(&merchant);
+        Ok(self.charity_of(merchant).await?.state)
+    }
+
     /// Donations' day totals for settlement (see `store::day_totals`).
     pub(crate) async fn day_totals(&self, start_ms: i64, end_ms: i64, time_zone: &str) -> Result<Vec<crate::payments::DayTotal>> {
         let tz = time_zone.to_string();

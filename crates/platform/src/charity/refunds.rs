@@ -42,8 +42,9 @@ impl Charities {
         if self.core.now_ms() - d.created_at_ms > REFUND_DAYS_MAX * 86_400_000 {
             return Err(PlatformError::invalid("donation", format!("a donation is refunded within {REFUND_DAYS_MAX} days")));
         }
-        self.undo(&d, Undo::Refund, audit).await?;
-        if d.funding == Funding::Card {
+        // Only the refund that committed tells the issuer (one that lost a race to another refund, or to
+        // a chargeback, did nothing).
+        if self.undo(&d, Undo::Refund, audit).await? && d.funding == Funding::Card {
             self.finish_card_refund(&d).await?;
         }
         self.view_of(donation_id).await
@@ -79,17 +80,32 @@ impl Charities {
         Ok(d.view(true))
     }
 
+    /// Undo a gift (see [`Self::undo_once`]), once more if its pledge was returned between the read and
+    /// the commit. `true` when this call undid it (`false`: undone meanwhile).
+    async fn undo(&self, d: &Donation, how: Undo, audit: Option<::store::Effect>) -> Result<bool> {
+        for _ in 0..2 {
+            if let Some(applied) = self.undo_once(d, how, audit.clone()).await? {
+                self.live.changed(d.campaign_id);
+                return Ok(applied);
+            }
+        }
+        Err(PlatformError::Internal("a gift's pledge kept changing while it was undone".into()))
+    }
+
     /// One commit: the donation's new state (its guard: once), the totals and the pledge corrected, the
-    /// money back, the audit row.
-    async fn undo(&self, d: &Donation, how: Undo, audit: Option<::store::Effect>) -> Result<()> {
+    /// money back, the audit row. `None` when the pledge's guard failed (returned meanwhile).
+    async fn undo_once(&self, d: &Donation, how: Undo, audit: Option<::store::Effect>) -> Result<Option<bool>> {
         let mut transfers = gift_back(d, how)?;
+        let mut returned = false;
         if d.matched_minor > 0 {
             let pledge = self
                 .pledge_of(d.campaign_id)
                 .await?
                 .ok_or_else(|| PlatformError::Internal("a matched donation without its pledge".into()))?;
-            // The match goes back to the pledge while its campaign runs; after its return, to the sponsor.
-            let back_to = if pledge.returned_at_ms.is_some() { chart::wallet(pledge.sponsor, d.currency) } else { pledge.escrow() };
+            // The match goes back to the pledge while its campaign runs; after its return, to the sponsor
+            // (the pledge's guard holds the choice: a return committing meanwhile fails it).
+            returned = pledge.returned_at_ms.is_some();
+            let back_to = if returned { chart::wallet(pledge.sponsor, d.currency) } else { pledge.escrow() };
             let receivable = chart::merchant_receivable(d.charity, d.currency);
             transfers.push(leg(d, chart::transfer::MATCH_REFUND, receivable, back_to, d.currency, d.matched_minor)?);
         }
@@ -98,23 +114,24 @@ impl Charities {
             (Undo::Refund, Funding::Card) => (DonationState::Refunded, Some("card_pending")),
             (Undo::Refund, _) => (DonationState::Refunded, Some("balance")),
         };
-        let mut guards = store::undo_guards(d, state, channel, self.core.now_ms());
+        let mut guards = store::undo_guards(d, state, channel, returned, self.core.now_ms());
         guards.extend(audit);
         match self.core.commit(Commit { guards, transfers: linked(transfers), effects: Vec::new() }).await? {
             Committed::Applied(results) => {
                 crate::core::chain_outcome(&results).map_err(|e| PlatformError::Internal(format!("ledger refused: {}", e.code())))?;
+                Ok(Some(true))
             }
-            Committed::GuardFailed(_) => {} // undone meanwhile: the caller reads it
+            Committed::GuardFailed(0) => Ok(Some(false)), // undone meanwhile: the caller reads it
+            Committed::GuardFailed(_) => Ok(None),        // the pledge was returned meanwhile: ask again
         }
-        self.live.changed(d.campaign_id);
-        Ok(())
     }
 
     /// Tell the card's issuer of a refund that left for the card (idempotent by its key). If the issuer
     /// refuses, the money comes back from the card rail to the donor's balance, once.
     async fn finish_card_refund(&self, d: &Donation) -> Result<()> {
         let reference = d.card_reference.clone().ok_or_else(|| PlatformError::Internal("a card gift without its charge".into()))?;
-        let outcome = self.wallet.refund_card_charge(&reference, &format!("{}-refund", d.id)).await?;
+        // A key of its own: `{op}-refund` is the give-back of a charge whose gift never committed.
+        let outcome = self.wallet.refund_card_charge(&reference, &format!("donation-refund-{}", d.id)).await?;
         let (channel, transfers) = match outcome {
             RailOutcome::Approved { .. } | RailOutcome::Pending { .. } => ("card", Vec::new()),
             RailOutcome::Declined { reason } => {
@@ -136,10 +153,15 @@ impl Charities {
     pub(crate) async fn finish_interrupted_card_refunds(&self) -> Result<usize> {
         let before = self.core.now_ms() - CARD_REFUND_INTERRUPTED_MS;
         let pending = self.core.read(move |c| store::pending_card_refunds(c, before, CARD_REFUNDS_PER_SWEEP_MAX)).await?;
+        let mut finished = 0;
         for d in &pending {
-            self.finish_card_refund(d).await?;
+            // One refund the issuer cannot be told of now does not hold up the others: the next sweep asks again.
+            match self.finish_card_refund(d).await {
+                Ok(()) => finished += 1,
+                Err(e) => tracing::warn!(donation = d.id, error = %e, "a gift's card refund could not be finished; tried again next sweep"),
+            }
         }
-        Ok(pending.len())
+        Ok(finished)
     }
 }
 

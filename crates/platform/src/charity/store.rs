@@ -129,9 +129,9 @@ pub(crate) fn totals(c: &mut dyn Conn, id: i64) -> Result<Option<CampaignTotals>
 }
 
 /// A donation's guards, in this order: its row (a retry finds it there and stops), then the campaign's
-/// totals, counted only while the campaign is open (`starts_at <= now < ends_at`) and the donor counted
-/// once (see [`donor_effect`]).
-pub(crate) fn donation_guards(d: &Donation) -> [Effect; 2] {
+/// totals, counted only while the campaign is open at `now_ms` (`starts_at <= now < ends_at`) and its
+/// charity active (whatever a cache said), and the donor counted once (see [`donor_effect`]).
+pub(crate) fn donation_guards(d: &Donation, now_ms: i64) -> [Effect; 2] {
     let row = Effect {
         sql: "INSERT INTO donations (id, campaign_id, charity_id, person_id, currency, amount, fee, matched, anonymous, message, donor_name, donor_verified, state, created_at, funding, card_id, card_reference, paid_currency, paid_amount, recurring_id, gift_item_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT (id) DO NOTHING",
         params: params![
@@ -160,8 +160,8 @@ pub(crate) fn donation_guards(d: &Donation) -> [Effect; 2] {
         .to_vec(),
     };
     let totals = Effect {
-        sql: "UPDATE campaigns SET raised = raised + $2, donations = donations + 1, donors = donors + (CASE WHEN EXISTS (SELECT 1 FROM campaign_donors WHERE campaign_id = $1 AND person_id = $3) THEN 0 ELSE 1 END) WHERE id = $1 AND starts_at <= $4 AND ends_at > $4",
-        params: params![d.campaign_id, d.amount_minor, d.donor, d.created_at_ms].to_vec(),
+        sql: "UPDATE campaigns SET raised = raised + $2, donations = donations + 1, donors = donors + (CASE WHEN EXISTS (SELECT 1 FROM campaign_donors WHERE campaign_id = $1 AND person_id = $3) THEN 0 ELSE 1 END) WHERE id = $1 AND starts_at <= $4 AND ends_at > $4 AND EXISTS (SELECT 1 FROM charities WHERE merchant_id = $5 AND state = $6)",
+        params: params![d.campaign_id, d.amount_minor, d.donor, now_ms, d.charity, CharityState::Active].to_vec(),
     };
     [row, totals]
 }
@@ -256,7 +256,7 @@ pub(crate) fn donations_to(c: &mut dyn Conn, person: PersonId, charity: Merchant
 /// A donation undone (refunded or charged back), guards: once, with the campaign's totals corrected
 /// and its match (if it drew one) back in the pledge, where it may match another donor; a refund's
 /// `channel` says where its money went.
-pub(crate) fn undo_guards(d: &Donation, state: DonationState, channel: Option<&str>, now_ms: i64) -> Vec<Effect> {
+pub(crate) fn undo_guards(d: &Donation, state: DonationState, channel: Option<&str>, returned: bool, now_ms: i64) -> Vec<Effect> {
     let mut guards = vec![
         Effect {
             sql: "UPDATE donations SET state = $2, refunded_at = $3, refund_channel = $5 WHERE id = $1 AND state = $4",
@@ -268,10 +268,14 @@ pub(crate) fn undo_guards(d: &Donation, state: DonationState, channel: Option<&s
         },
     ];
     if d.matched_minor > 0 {
-        guards.push(Effect {
-            sql: "UPDATE match_pledges SET matched = matched - $2 WHERE campaign_id = $1 AND matched >= $2",
-            params: params![d.campaign_id, d.matched_minor].to_vec(),
-        });
+        // Only while the pledge is as its reader saw it: returned (the match goes to the sponsor) or not
+        // (back into the escrow).
+        let sql = if returned {
+            "UPDATE match_pledges SET matched = matched - $2 WHERE campaign_id = $1 AND matched >= $2 AND returned_at IS NOT NULL"
+        } else {
+            "UPDATE match_pledges SET matched = matched - $2 WHERE campaign_id = $1 AND matched >= $2 AND returned_at IS NULL"
+        };
+        guards.push(Effect { sql, params: params![d.campaign_id, d.matched_minor].to_vec() });
     }
     guards
 }
