@@ -1,7 +1,9 @@
 //! Small time-bounded caches for what nearly every request reads: a session's person and a person's row.
 //! An entry lives `TTL` at most, so a change made by another instance (a sign-out, a KYC upgrade) is seen
 //! here within that time; changes made by this instance forget the entry at once. Each cache holds at most
-//! `ENTRIES_MAX` entries and starts over when full (a burst of new sessions cannot grow it without bound).
+//! `ENTRIES_MAX` entries and starts over when full (a burst of new sessions cannot grow it without bound),
+//! and drops its expired entries whenever it has doubled since it last did (so an idle wallet costs the
+//! server no memory once its entries aged out, at an amortised constant cost per `put`).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -11,7 +13,16 @@ use std::time::{Duration, Instant};
 pub const TTL: Duration = Duration::from_secs(5);
 pub const ENTRIES_MAX: usize = 100_000;
 
-pub struct TimedCache<K, V>(Mutex<HashMap<K, (Instant, V)>>, Duration);
+/// The fewest entries at which a cache looks for expired ones to drop.
+const PURGE_AT_LEAST: usize = 1_024;
+
+pub struct TimedCache<K, V>(Mutex<Entries<K, V>>, Duration);
+
+struct Entries<K, V> {
+    map: HashMap<K, (Instant, V)>,
+    /// At this many entries, the expired ones are dropped (twice what was left the last time).
+    purge_at: usize,
+}
 
 impl<K, V> Default for TimedCache<K, V> {
     fn default() -> Self {
@@ -22,30 +33,46 @@ impl<K, V> Default for TimedCache<K, V> {
 impl<K, V> TimedCache<K, V> {
     /// A cache whose entries live `ttl` at most.
     pub fn with_ttl(ttl: Duration) -> Self {
-        TimedCache(Mutex::new(HashMap::new()), ttl)
+        TimedCache(Mutex::new(Entries { map: HashMap::new(), purge_at: PURGE_AT_LEAST }), ttl)
     }
 }
 
 impl<K: Eq + Hash, V: Clone> TimedCache<K, V> {
     pub fn get(&self, key: &K) -> Option<V> {
         let entries = self.0.lock().expect("cache lock");
-        entries.get(key).filter(|(at, _)| at.elapsed() < self.1).map(|(_, v)| v.clone())
+        entries.map.get(key).filter(|(at, _)| at.elapsed() < self.1).map(|(_, v)| v.clone())
     }
 
     pub fn put(&self, key: K, value: V) {
+        let ttl = self.1;
         let mut entries = self.0.lock().expect("cache lock");
-        if entries.len() >= ENTRIES_MAX {
-            entries.clear();
+        if entries.map.len() >= ENTRIES_MAX {
+            entries.map.clear();
         }
-        entries.insert(key, (Instant::now(), value));
+        if entries.map.len() >= entries.purge_at {
+            entries.map.retain(|_, (at, _)| at.elapsed() < ttl);
+            entries.map.shrink_to_fit();
+            entries.purge_at = (entries.map.len() * 2).max(PURGE_AT_LEAST);
+        }
+        entries.map.insert(key, (Instant::now(), value));
+        debug_assert!(entries.map.len() <= ENTRIES_MAX);
     }
 
     pub fn forget(&self, key: &K) {
-        self.0.lock().expect("cache lock").remove(key);
+        self.0.lock().expect("cache lock").map.remove(key);
     }
 
     pub fn clear(&self) {
-        self.0.lock().expect("cache lock").clear();
+        self.0.lock().expect("cache lock").map.clear();
+    }
+
+    /// Entries held now (expired ones included until they are dropped).
+    pub fn len(&self) -> usize {
+        self.0.lock().expect("cache lock").map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -63,6 +90,17 @@ mod tests {
         for i in 0..(ENTRIES_MAX as u32 + 10) {
             cache.put(i, i);
         }
-        assert!(cache.0.lock().unwrap().len() <= ENTRIES_MAX);
+        assert!(cache.len() <= ENTRIES_MAX);
+    }
+
+    #[test]
+    fn expired_entries_are_dropped_as_the_cache_grows() {
+        let cache: TimedCache<u32, u32> = TimedCache::with_ttl(Duration::from_millis(1));
+        for i in 0..PURGE_AT_LEAST as u32 {
+            cache.put(i, i);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        cache.put(u32::MAX, 0);
+        assert_eq!(cache.len(), 1, "the expired entries went when the cache reached its purge mark");
     }
 }

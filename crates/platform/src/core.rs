@@ -240,10 +240,10 @@ impl Core {
         self.blocking(move || store.transfer(id)).await?.map_err(Into::into)
     }
 
-    /// Several ledger transfers in one hop.
+    /// Several ledger transfers in one hop and one read (a history page's holds).
     pub async fn ledger_transfers(&self, ids: Vec<u128>) -> Result<Vec<Option<(Transfer, Option<PendingRecord>)>>> {
         let store = self.store.clone();
-        self.blocking(move || ids.into_iter().map(|id| store.transfer(id)).collect::<store::Result<Vec<_>>>()).await?.map_err(Into::into)
+        self.blocking(move || store.transfers(&ids)).await?.map_err(Into::into)
     }
 
     /// The id of the object a request makes: derived from who asked, what for and their idempotency key

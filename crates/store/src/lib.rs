@@ -286,6 +286,13 @@ impl Store {
         Ok(ledger.transfer(id).map(|t| (*t, ledger.pending_record(id))))
     }
 
+    /// Several transfers and their pending records in one read (PostgreSQL: one query for all of them).
+    pub fn transfers(&self, ids: &[Id]) -> Result<Vec<Option<(Transfer, Option<PendingRecord>)>>> {
+        let mut ledger = ledger::Ledger::new();
+        self.with_reader(|r| r.read_transfers(ids, &mut ledger))?;
+        Ok(ids.iter().map(|id| ledger.transfer(*id).map(|t| (*t, ledger.pending_record(*id)))).collect())
+    }
+
     pub fn failed_transfer(&self, id: Id) -> Result<Option<FailedTransfer>> {
         let mut ledger = ledger::Ledger::new();
         self.with_reader(|r| r.read_transfers(&[id], &mut ledger))?;
