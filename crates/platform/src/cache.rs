@@ -67,12 +67,9 @@ impl<K: Eq + Hash, V: Clone> TimedCache<K, V> {
     }
 
     /// Entries held now (expired ones included until they are dropped).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.0.lock().expect("cache lock").map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

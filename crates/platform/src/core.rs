@@ -241,7 +241,7 @@ impl Core {
     }
 
     /// Several ledger transfers in one hop and one read (a history page's holds).
-    pub async fn ledger_transfers(&self, ids: Vec<u128>) -> Result<Vec<Option<(Transfer, Option<PendingRecord>)>>> {
+    pub async fn ledger_transfers(&self, ids: Vec<u128>) -> Result<Vec<store::FoundTransfer>> {
         let store = self.store.clone();
         self.blocking(move || store.transfers(&ids)).await?.map_err(Into::into)
     }

@@ -196,6 +196,9 @@ impl DatabaseUrl {
     }
 }
 
+/// A transfer as the ledger holds it, with its pending record (a hold's state), if it exists.
+pub type FoundTransfer = Option<(Transfer, Option<PendingRecord>)>;
+
 /// A handle on the database: migrations, reads, verification, and the committer.
 pub struct Store {
     url: DatabaseUrl,
@@ -280,14 +283,14 @@ impl Store {
         Ok(ledger.account(id).copied())
     }
 
-    pub fn transfer(&self, id: Id) -> Result<Option<(Transfer, Option<PendingRecord>)>> {
+    pub fn transfer(&self, id: Id) -> Result<FoundTransfer> {
         let mut ledger = ledger::Ledger::new();
         self.with_reader(|r| r.read_transfers(&[id], &mut ledger))?;
         Ok(ledger.transfer(id).map(|t| (*t, ledger.pending_record(id))))
     }
 
     /// Several transfers and their pending records in one read (PostgreSQL: one query for all of them).
-    pub fn transfers(&self, ids: &[Id]) -> Result<Vec<Option<(Transfer, Option<PendingRecord>)>>> {
+    pub fn transfers(&self, ids: &[Id]) -> Result<Vec<FoundTransfer>> {
         let mut ledger = ledger::Ledger::new();
         self.with_reader(|r| r.read_transfers(ids, &mut ledger))?;
         Ok(ids.iter().map(|id| ledger.transfer(*id).map(|t| (*t, ledger.pending_record(*id)))).collect())

@@ -114,6 +114,25 @@ impl Charities {
         Ok(found)
     }
 
+    /// A campaign that takes money in `currency` now: its charity active, the campaign not ended, and
+    /// (when `started`) already open; with its charity.
+    pub(super) async fn taking_campaign(&self, id: i64, currency: &str, started: bool) -> Result<(Campaign, super::Charity, Currency)> {
+        let campaign = self.stored_campaign(id).await?;
+        let charity = self.charity_of(campaign.charity).await?;
+        if charity.state == super::CharityState::Suspended {
+            return Err(PlatformError::conflict(Conflict::CharitySuspended, "this charity is suspended and takes no donations"));
+        }
+        let now = self.core.now_ms();
+        if now >= campaign.ends_at_ms || (started && now < campaign.starts_at_ms) {
+            return Err(PlatformError::conflict(Conflict::CampaignClosed, "this campaign is not open for donations"));
+        }
+        let currency = crate::wallet::parse_currency(currency)?;
+        if currency != campaign.currency {
+            return Err(PlatformError::invalid("currency", format!("this campaign takes {}", campaign.currency)));
+        }
+        Ok((campaign, charity, currency))
+    }
+
     pub(crate) async fn pledge_of(&self, campaign: i64) -> Result<Option<Pledge>> {
         self.core.read(move |c| store::pledge_of(c, campaign)).await
     }

@@ -13,11 +13,11 @@
 //! matched in part, the rest not at all). So a storm of donations is not a fight over the pledge's row.
 
 use super::funding::{Authority, CHARITY_MCC};
-use super::{Charities, CharityState, Donation, DonationState, DonationView, Pledge, store};
+use super::{Charities, Donation, DonationState, DonationView, Pledge, store};
 use crate::core::{Commit, Committed};
 use crate::payments::{Funding, PayOrder, PaymentPlan};
 use crate::people::LimitedPayment;
-use crate::wallet::{CardCharge, parse_amount, parse_currency};
+use crate::wallet::{CardCharge, parse_amount};
 use crate::{Conflict, MerchantId, PersonId, PlatformError, Result, chart};
 use ::store::Effect;
 
@@ -261,19 +261,8 @@ impl Charities {
 
     /// The donation asked, checked against its campaign and charity, and the charity's country.
     async fn parse_donation(&self, person: PersonId, campaign_id: i64, ask: &Donate<'_>, id: i64) -> Result<(Donation, String)> {
-        let campaign = self.stored_campaign(campaign_id).await?;
-        let charity = self.charity_of(campaign.charity).await?;
-        if charity.state == CharityState::Suspended {
-            return Err(PlatformError::conflict(Conflict::CharitySuspended, "this charity is suspended and takes no donations"));
-        }
+        let (campaign, charity, currency) = self.taking_campaign(campaign_id, ask.currency, true).await?;
         let now = self.core.now_ms();
-        if now < campaign.starts_at_ms || now >= campaign.ends_at_ms {
-            return Err(PlatformError::conflict(Conflict::CampaignClosed, "this campaign is not open for donations"));
-        }
-        let currency = parse_currency(ask.currency)?;
-        if currency != campaign.currency {
-            return Err(PlatformError::invalid("currency", format!("this campaign takes {}", campaign.currency)));
-        }
         let amount = parse_amount("amount", ask.amount, currency)?;
         if amount.minor() < campaign.min_minor {
             let min = crate::wallet::decimal(campaign.min_minor, currency);

@@ -5,10 +5,10 @@
 //! money, and the escrow (which may not be overdrawn) bounds the match by the ledger itself. What is
 //! left when the campaign ends goes back to the sponsor.
 
-use super::{Charities, CharityState, Pledge, PledgeView, store};
+use super::{Charities, Pledge, PledgeView, store};
 use crate::core::{Commit, Committed};
 use crate::people::Direction;
-use crate::wallet::{decimal, parse_amount, parse_currency};
+use crate::wallet::{decimal, parse_amount};
 use crate::{Conflict, PersonId, PlatformError, Result, chart};
 use ledger::{AccountFlags, NewAccount, NewTransfer, TransferFlags};
 
@@ -25,18 +25,8 @@ pub struct NewPledge<'a> {
 impl Charities {
     /// Pledge a match of an open campaign (one per campaign). The same key is the same pledge.
     pub async fn pledge(&self, sponsor: PersonId, campaign_id: i64, ask: NewPledge<'_>, key: Option<&str>) -> Result<PledgeView> {
-        let campaign = self.stored_campaign(campaign_id).await?;
-        if self.charity_of(campaign.charity).await?.state == CharityState::Suspended {
-            return Err(PlatformError::conflict(Conflict::CharitySuspended, "this charity is suspended"));
-        }
+        let (_, _, currency) = self.taking_campaign(campaign_id, ask.currency, false).await?;
         let now = self.core.now_ms();
-        if now >= campaign.ends_at_ms {
-            return Err(PlatformError::conflict(Conflict::CampaignClosed, "this campaign has ended"));
-        }
-        let currency = parse_currency(ask.currency)?;
-        if currency != campaign.currency {
-            return Err(PlatformError::invalid("currency", format!("this campaign takes {}", campaign.currency)));
-        }
         let cap = parse_amount("cap", ask.cap, currency)?.minor();
         let per_donor_max = parse_amount("per_donor_max", ask.per_donor_max, currency)?.minor();
         if per_donor_max > cap {

@@ -9,9 +9,9 @@
 
 use super::donate::{Donate, Purpose};
 use super::funding::Authority;
-use super::{Charities, CharityState, store};
+use super::{Charities, store};
 use crate::ids::as_string;
-use crate::wallet::{decimal, parse_amount, parse_currency};
+use crate::wallet::{decimal, parse_amount};
 use crate::{Conflict, PersonId, PlatformError, Result};
 use money::Currency;
 use serde::Serialize;
@@ -153,18 +153,8 @@ impl Charities {
     }
 
     async fn parse_recurring(&self, person: PersonId, campaign_id: i64, ask: &NewRecurring<'_>, id: i64) -> Result<Recurring> {
-        let campaign = self.stored_campaign(campaign_id).await?;
-        if self.charity_of(campaign.charity).await?.state == CharityState::Suspended {
-            return Err(PlatformError::conflict(Conflict::CharitySuspended, "this charity is suspended and takes no donations"));
-        }
+        let (campaign, _, currency) = self.taking_campaign(campaign_id, ask.currency, false).await?;
         let now = self.core.now_ms();
-        if now >= campaign.ends_at_ms {
-            return Err(PlatformError::conflict(Conflict::CampaignClosed, "this campaign has ended"));
-        }
-        let currency = parse_currency(ask.currency)?;
-        if currency != campaign.currency {
-            return Err(PlatformError::invalid("currency", format!("this campaign takes {}", campaign.currency)));
-        }
         let amount = parse_amount("amount", ask.amount, currency)?.minor();
         if amount < campaign.min_minor {
             return Err(PlatformError::invalid("amount", format!("at least {} {currency}", decimal(campaign.min_minor, currency))));

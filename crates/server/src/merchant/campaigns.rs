@@ -91,7 +91,7 @@ pub(super) async fn create(
     signed_json(&state, &merchant, &headers, &wire(&campaign)).await
 }
 
-async fn own_campaign(state: &AppState, merchant: platform::MerchantId, id: &str) -> Result<CampaignView, WxError> {
+pub(super) async fn own_campaign(state: &AppState, merchant: platform::MerchantId, id: &str) -> Result<CampaignView, WxError> {
     let id = platform::ids::parse("campaign_id", id)?;
     let campaign = state.platform.charity.campaign(id).await?;
     let owner = state.platform.charity.charity_of(merchant).await.map_err(|_| PlatformError::NotFound("campaign"))?;

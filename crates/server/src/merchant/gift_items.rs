@@ -10,7 +10,6 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
-use platform::PlatformError;
 use platform::charity::{GiftItem, NewGiftItem};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -44,15 +43,9 @@ fn wire(i: &GiftItem) -> Value {
     })
 }
 
-/// The campaign, checked to be this charity's.
+/// The campaign's id, checked to be this charity's.
 async fn own_campaign(state: &AppState, merchant: platform::MerchantId, id: &str) -> Result<i64, WxError> {
-    let id = platform::ids::parse("campaign_id", id)?;
-    let campaign = state.platform.charity.campaign(id).await?;
-    let owner = state.platform.charity.charity_of(merchant).await.map_err(|_| PlatformError::NotFound("campaign"))?;
-    if campaign.charity.mchid != owner.mchid {
-        return Err(PlatformError::NotFound("campaign").into());
-    }
-    Ok(id)
+    Ok(super::campaigns::own_campaign(state, merchant, id).await?.id)
 }
 
 pub(super) async fn publish(
