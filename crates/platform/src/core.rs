@@ -76,6 +76,16 @@ pub(crate) fn resolve_pending(pairs: &[(u128, u128)], post: bool, user_data: u12
         .collect()
 }
 
+/// Link each transfer to the next (all or none); the last one's flags stay as given (it closes the
+/// chain unless it was made linked itself, which the ledger refuses as a chain left open).
+pub(crate) fn linked(mut chain: Vec<NewTransfer>) -> Vec<NewTransfer> {
+    let last = chain.len().saturating_sub(1);
+    for t in &mut chain[..last] {
+        t.flags = t.flags.union(ledger::TransferFlags::LINKED);
+    }
+    chain
+}
+
 /// The chain's outcome, or the refusal that failed it (not the `linked_event_failed` of its victims).
 pub(crate) fn chain_outcome(results: &[TransferResult]) -> std::result::Result<Chain, TransferError> {
     use ledger::Outcome;

@@ -3,7 +3,7 @@
 
 use crate::core::{Commit, Committed, Core};
 use crate::{PlatformError, Result};
-use ledger::{Account, AccountResult, NewAccount, NewTransfer, PendingRecord, Transfer, TransferFlags, TransferResult};
+use ledger::{Account, AccountResult, NewAccount, NewTransfer, PendingRecord, Transfer, TransferResult};
 use std::sync::Arc;
 
 pub struct LedgerAdmin {
@@ -24,12 +24,8 @@ impl LedgerAdmin {
     /// made one linked chain), in one commit with `conditions` (an approval's guard and its audit row:
     /// money moved by an operator is never without the record of who approved it). `None`: a guard
     /// changed no row and nothing was applied. One result per event.
-    pub async fn correct(&self, mut batch: Vec<NewTransfer>, conditions: store::Conditions) -> Result<Option<Vec<TransferResult>>> {
-        let last = batch.len().saturating_sub(1);
-        for t in &mut batch[..last] {
-            t.flags = t.flags.union(TransferFlags::LINKED);
-        }
-        let commit = Commit { guards: conditions.guards, transfers: batch, effects: conditions.effects };
+    pub async fn correct(&self, batch: Vec<NewTransfer>, conditions: store::Conditions) -> Result<Option<Vec<TransferResult>>> {
+        let commit = Commit { guards: conditions.guards, transfers: crate::core::linked(batch), effects: conditions.effects };
         Ok(match self.core.commit(commit).await? {
             Committed::Applied(results) => Some(results),
             Committed::GuardFailed(_) => None,

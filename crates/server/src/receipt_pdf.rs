@@ -165,7 +165,7 @@ fn line(c: &mut Content, x: f32, y: f32, size: f32, text: &str) {
 }
 
 /// `text` as UCS-2, big-endian.
-pub fn ucs2(text: &str) -> Vec<u8> {
+fn ucs2(text: &str) -> Vec<u8> {
     text.chars()
         .map(|ch| if ch.is_control() { ' ' } else { ch })
         .flat_map(|ch| u16::try_from(u32::from(ch)).unwrap_or(u16::from(b'?')).to_be_bytes())

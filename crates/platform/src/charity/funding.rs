@@ -98,12 +98,3 @@ pub(super) fn leg(d: &Donation, kind: u16, debit: u128, credit: u128, currency: 
         user_data: d.campaign_id as u128,
     })
 }
-
-/// Link each leg to the next (all or none), the last one closing the chain.
-pub(super) fn linked(mut legs: Vec<NewTransfer>) -> Vec<NewTransfer> {
-    let last = legs.len().saturating_sub(1);
-    for (i, t) in legs.iter_mut().enumerate() {
-        t.flags = if i < last { t.flags.union(TransferFlags::LINKED) } else { t.flags.without(TransferFlags::LINKED) };
-    }
-    legs
-}

@@ -244,7 +244,10 @@ impl Charities {
         if let Some(made) = self.core.read(move |c| store::donation(c, id)).await?.filter(|d| d.donor == person) {
             return Ok(made.view(false));
         }
-        let item = self.item(ask.item).await.map_err(|_| PlatformError::invalid("item_id", "no such gift"))?;
+        let item = self.item(ask.item).await.map_err(|e| match e {
+            PlatformError::NotFound(_) => PlatformError::invalid("item_id", "no such gift"),
+            e => e,
+        })?;
         if item.state != ItemState::Offered {
             return Err(PlatformError::conflict(Conflict::GiftWithdrawn, "the charity no longer offers this gift"));
         }

@@ -161,7 +161,10 @@ impl Charities {
         }
         if let Some(card) = ask.card {
             // A removed (or another person's) card cannot be charged: refused before anything is made.
-            self.wallet.card_token(person, card).await.map_err(|_| PlatformError::invalid("card_id", "not one of your linked cards"))?;
+            self.wallet.card_token(person, card).await.map_err(|e| match e {
+                PlatformError::NotFound(_) => PlatformError::invalid("card_id", "not one of your linked cards"),
+                e => e, // a frozen card, or the store unreachable: said as it is
+            })?;
         }
         Ok(Recurring {
             id,

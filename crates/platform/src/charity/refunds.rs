@@ -9,7 +9,7 @@
 //!
 //! A refund interrupted between the commit and the issuer is finished by the deadline sweep.
 
-use super::funding::{leg, linked, position};
+use super::funding::{leg, position};
 use super::{Charities, Donation, DonationState, DonationView, store};
 use crate::core::{Commit, Committed};
 use crate::payments::Funding;
@@ -116,7 +116,7 @@ impl Charities {
         };
         let mut guards = store::undo_guards(d, state, channel, returned, self.core.now_ms());
         guards.extend(audit);
-        match self.core.commit(Commit { guards, transfers: linked(transfers), effects: Vec::new() }).await? {
+        match self.core.commit(Commit { guards, transfers: crate::core::linked(transfers), effects: Vec::new() }).await? {
             Committed::Applied(results) => {
                 crate::core::chain_outcome(&results).map_err(|e| PlatformError::Internal(format!("ledger refused: {}", e.code())))?;
                 Ok(Some(true))
