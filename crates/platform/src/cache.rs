@@ -1,6 +1,7 @@
 //! Small time-bounded caches for what nearly every request reads: a session's person and a person's row.
-//! An entry lives `TTL` at most, so a change made by another instance (a sign-out, a KYC upgrade) is seen
-//! here within that time; changes made by this instance forget the entry at once. Each cache holds at most
+//! An entry lives `TTL` at most. Changes made by this instance forget the entry at once; on PostgreSQL,
+//! changes made by another instance (a sign-out, a KYC upgrade) are announced and forgotten here within
+//! the message's delivery (`invalidation`), and `TTL` is the bound while that channel is down. Each cache holds at most
 //! `ENTRIES_MAX` entries and starts over when full (a burst of new sessions cannot grow it without bound),
 //! and drops its expired entries whenever it has doubled since it last did (so an idle wallet costs the
 //! server no memory once its entries aged out, at an amortised constant cost per `put`).

@@ -22,6 +22,16 @@ pub(crate) struct Core {
     /// Keys every MAC and seal (PINs, openids, order tokens, sealed secrets).
     secret: Vec<u8>,
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// The hot caches' forgetting, across instances (see `invalidation`).
+    pub invalidations: crate::invalidation::Invalidations,
+    /// Stops the listener for other instances' announcements when the platform is dropped.
+    listening: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.listening.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// One committer request: business rows that must change (guards), the ledger chain, and rows written
@@ -109,7 +119,42 @@ impl Core {
         secret: Vec<u8>,
     ) -> Result<Core> {
         let reader = db.reader(READERS_MAX)?;
-        Ok(Core { db, reader, ledger, store, clock, config, secret, outbox_wake: Default::default() })
+        Ok(Core {
+            db,
+            reader,
+            ledger,
+            store,
+            clock,
+            config,
+            secret,
+            outbox_wake: Default::default(),
+            invalidations: Default::default(),
+            listening: Default::default(),
+        })
+    }
+
+    /// Listen for other instances' announcements (PostgreSQL; nothing to hear on SQLite).
+    pub fn listen(self: &Arc<Core>) {
+        let core = Arc::downgrade(self);
+        let url = self.store.url().clone();
+        store::listen::listen(&url, crate::invalidation::CHANNEL, self.listening.clone(), move |message| {
+            if let Some(core) = core.upgrade() {
+                core.invalidations.deliver(message);
+            }
+        });
+    }
+
+    /// Tell every instance, this one too, that a cached `key` of `topic` changed (`None`: all of it).
+    /// Called after the change committed, so an instance that reloads on the message reads the change.
+    /// An announcement that cannot be sent leaves other instances to the caches' TTL, the stated bound.
+    pub async fn announce(&self, topic: crate::invalidation::Topic, key: Option<&str>) {
+        if self.db.dialect() != store::Dialect::Postgres {
+            return;
+        }
+        let message = crate::invalidation::message(topic, key);
+        if let Err(e) = self.write(move |c| store::listen::notify(c, crate::invalidation::CHANNEL, &message)).await {
+            tracing::warn!(error = %e, "a cache change could not be announced: other instances see it within the cache's TTL");
+        }
     }
 
     pub fn now_ms(&self) -> i64 {

@@ -29,7 +29,7 @@
 mod macros;
 
 pub mod audit;
-mod cache;
+pub mod cache;
 pub mod charity;
 pub mod chart;
 mod core;
@@ -40,6 +40,7 @@ pub mod fx;
 pub mod history;
 pub mod idempotency;
 pub mod ids;
+mod invalidation;
 pub mod ledger_admin;
 pub mod merchants;
 pub mod networks;
@@ -216,6 +217,7 @@ impl Platform {
     pub async fn start(parts: Parts) -> Result<Platform> {
         assert!(parts.secret.len() >= 32, "the platform secret has at least 256 bits");
         let core = Arc::new(core::Core::new(parts.db, parts.committer, parts.store, parts.clock, parts.config, parts.secret)?);
+        core.listen();
         chart::create_system_accounts(&core).await?;
         let people = Arc::new(people::People::new(core.clone()));
         let social = Arc::new(social::Social::new(core.clone(), people.clone()));

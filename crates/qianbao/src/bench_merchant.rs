@@ -69,11 +69,11 @@ fn rsa_signatures_per_s(seconds: f64) -> f64 {
     threads.into_iter().map(|t| t.join().expect("a signing thread")).sum()
 }
 
-const TOKEN: &str = "bench-operator-token-0123456789";
-const MCHID: &str = "1900000109";
+pub(crate) const TOKEN: &str = "bench-operator-token-0123456789";
+pub(crate) const MCHID: &str = "1900000109";
 const HK_MCHID: &str = "1900000110";
 const HK_APPID: &str = "wxd678efh567hg6788";
-const APPID: &str = "wxd678efh567hg6787";
+pub(crate) const APPID: &str = "wxd678efh567hg6787";
 const SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
 
 /// A merchant as the bench plays it: its ids, its signing key, the platform keys it verifies with.
@@ -375,7 +375,7 @@ async fn measure(run: &Run, merchant: Arc<Merchant>, label: &str) -> Result<f64,
 }
 
 /// The merchant's check of a signed answer (what every SDK does).
-fn verify(merchant: &Merchant, headers: &[(String, String)], body: &str) -> Result<(), String> {
+pub(crate) fn verify(merchant: &Merchant, headers: &[(String, String)], body: &str) -> Result<(), String> {
     let h = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).ok_or(format!("{name} missing"));
     let key = merchant.platform.iter().find(|(s, _)| s == h("wechatpay-serial").unwrap_or("")).ok_or("unknown platform serial")?;
     let timestamp: i64 = h("wechatpay-timestamp")?.parse().map_err(|_| "bad timestamp")?;

@@ -153,10 +153,19 @@ pub(crate) struct ServerChild(Child);
 impl ServerChild {
     /// The server's resident set (`VmRSS` of its `/proc/<pid>/status`).
     pub(crate) fn rss_bytes(&self) -> Result<u64, String> {
+        self.status_bytes("VmRSS:")
+    }
+
+    /// The server's peak resident set so far (`VmHWM`).
+    pub(crate) fn peak_rss_bytes(&self) -> Result<u64, String> {
+        self.status_bytes("VmHWM:")
+    }
+
+    fn status_bytes(&self, field: &str) -> Result<u64, String> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).map_err(|e| e.to_string())?;
         let kib =
-            status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
-        kib.map(|k| k * 1024).ok_or_else(|| "no VmRSS in the server's status".to_string())
+            status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+        kib.map(|k| k * 1024).ok_or_else(|| format!("no {field} in the server's status"))
     }
 }
 

@@ -3,6 +3,7 @@
 #[macro_use]
 mod report;
 mod bench;
+mod bench_bills;
 mod bench_donations;
 mod bench_merchant;
 mod bench_risk;
@@ -84,6 +85,8 @@ enum BenchCommand {
     Merchant(bench_merchant::MerchantBench),
     /// A storm of donors on one campaign with a capped 1:1 match, checked against the ledger.
     Donations(bench_donations::DonationsBench),
+    /// A merchant's day of a million orders: its bills streamed and verified, its settlement, the server's memory.
+    Bills(bench_bills::BillsBench),
     /// The risk engine's cost per payment, against 5% of a payment at 20,000 payments/s.
     Risk(bench_risk::RiskBench),
 }
@@ -193,6 +196,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Bench { command: BenchCommand::Merchant(args) } => {
             args.output.apply();
             bench_merchant::run(&args)?
+        }
+        Command::Bench { command: BenchCommand::Bills(args) } => {
+            args.output.apply();
+            bench_bills::run(&args)?
         }
         Command::Bench { command: BenchCommand::Donations(args) } => {
             args.output.apply();

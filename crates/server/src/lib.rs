@@ -14,6 +14,7 @@
 //! its own wire format in one place and never shows internal text.
 
 #[doc(hidden)]
+pub mod bill_spool;
 pub mod fuzzing;
 pub mod http;
 pub mod merchant;

@@ -62,6 +62,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "charity", include_str!("../migrations/0011_charity.sql")),
     (12, "official_accounts", include_str!("../migrations/0012_official_accounts.sql")),
     (13, "giving", include_str!("../migrations/0013_giving.sql")),
+    (14, "bill_reads", include_str!("../migrations/0014_bill_reads.sql")),
 ];
 
 pub(crate) fn latest_version() -> i64 {

@@ -16,6 +16,7 @@ mod backend;
 mod clock;
 mod committer;
 pub mod db;
+pub mod listen;
 mod metrics;
 mod postgres_backend;
 mod sqlite_backend;

@@ -151,6 +151,24 @@ pub fn response_message(timestamp: i64, nonce: &str, body: &[u8]) -> Vec<u8> {
     m
 }
 
+/// A response's signing message (`timestamp\nnonce\nbody\n`) hashed as its body is written, for a body
+/// too large to hold in memory (a bill of a million lines): `SigningKey::sign_streamed` signs it, and the
+/// signature is the one `sign(&response_message(..))` gives for the same bytes.
+pub struct StreamedMessage(aws_lc_rs::digest::Context);
+
+impl StreamedMessage {
+    pub fn new(timestamp: i64, nonce: &str) -> StreamedMessage {
+        let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        digest.update(format!("{timestamp}\n{nonce}\n").as_bytes());
+        StreamedMessage(digest)
+    }
+
+    /// The next bytes of the body.
+    pub fn update(&mut self, body: &[u8]) {
+        self.0.update(body);
+    }
+}
+
 /// The body of a PEM block of the given label.
 pub fn pem_body(pem: &str, label: &str) -> Result<Vec<u8>, WireError> {
     let begin = format!("-----BEGIN {label}-----");
@@ -221,6 +239,17 @@ impl SigningKey {
         self.0
             .sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), message, &mut signature)
             .expect("signing with a valid key into a buffer of the modulus length succeeds");
+        signature
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-256 over a message hashed as it was written.
+    pub fn sign_streamed(&self, message: StreamedMessage) -> Vec<u8> {
+        let mut digest = message.0;
+        digest.update(b"\n");
+        let mut signature = vec![0u8; self.0.public_modulus_len()];
+        self.0
+            .sign_digest(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &digest.finish(), &mut signature)
+            .expect("signing a SHA-256 digest with a valid key into a buffer of the modulus length succeeds");
         signature
     }
 }

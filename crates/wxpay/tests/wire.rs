@@ -130,3 +130,18 @@ fn a_platform_certificate_carries_its_serial_and_key() {
     assert_eq!(parsed_serial.as_deref(), Some("5E57F09EFDC096DE15EBE81A47057A7232F1B8E1"));
     public.verify(b"m", &key.sign(b"m")).unwrap();
 }
+
+#[test]
+fn a_body_signed_as_it_streams_has_the_signature_of_the_whole_message() {
+    let key = SigningKey::from_pkcs8_pem(KEY).unwrap();
+    let body = "`2026-12-01 10:00:00,`wx1\n".repeat(1000);
+    let mut streamed = StreamedMessage::new(1_700_000_000, "nonce");
+    for chunk in body.as_bytes().chunks(777) {
+        streamed.update(chunk);
+    }
+    let whole = key.sign(&response_message(1_700_000_000, "nonce", body.as_bytes()));
+    assert_eq!(key.sign_streamed(streamed), whole);
+    let mut other = StreamedMessage::new(1_700_000_001, "nonce");
+    other.update(body.as_bytes());
+    assert_ne!(key.sign_streamed(other), whole);
+}

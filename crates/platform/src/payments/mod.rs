@@ -41,6 +41,7 @@ use crate::people::People;
 use crate::wallet::Wallet;
 use crate::{MerchantId, OrderId, PersonId, PlatformError, Result};
 use money::Currency;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 text_enum! {
@@ -344,6 +345,95 @@ impl Payments {
 
 pub(crate) use store::{BillLine, DayTotal};
 
+/// A day of paid orders for `bench bills` to read (`import_paid_day`).
+#[derive(Debug, Clone)]
+pub struct ImportedDay<'a> {
+    pub mchid: &'a str,
+    pub appid: &'a str,
+    /// The first order's row id; the day's orders take the next `orders` ids.
+    pub first_id: i64,
+    pub orders: i64,
+    pub start_ms: i64,
+    pub span_ms: i64,
+    pub total_minor: i64,
+    pub fee_minor: i64,
+    /// Every n-th order is refunded `refund_minor`.
+    pub refund_every: i64,
+    pub refund_minor: i64,
+}
+
+/// `bench bills`' fixture, on a connection of a bench database (see `store::import_paid_day`): rows only,
+/// no ledger transfers, so never on a database that holds real money.
+pub fn import_paid_day(c: &mut dyn ::store::Conn, day: &ImportedDay<'_>) -> ::store::Result<()> {
+    assert!(day.orders > 0 && day.refund_every > 0 && day.span_ms > 0 && day.first_id > 0, "a day to import: {day:?}");
+    store::import_paid_day(c, day)
+}
+
+/// Bill lines read from the store at a time: a bill of any size is written in bounded memory (a page
+/// of orders is about 1 KB a line).
+const BILL_PAGE_LINES: i64 = 2_000;
+
+/// Which of a merchant's lines a bill shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BillLines {
+    All,
+    Payments,
+    Refunds,
+}
+
+/// One side of a bill's merge (payments or refunds): the page read and where the next one starts.
+struct Side {
+    lines: VecDeque<BillLine>,
+    after: store::BillCursor,
+    done: bool,
+}
+
+/// A merchant's bill lines in time order (payments before refunds at a tie), merged from two
+/// keyset-paged reads. A past day's lines never change, so pages read at different moments agree.
+pub(crate) struct BillReader<'a> {
+    payments: &'a Payments,
+    merchant: MerchantId,
+    end_ms: i64,
+    paid: Side,
+    refunds: Side,
+}
+
+impl BillReader<'_> {
+    /// The next line, or `None` when the day is done.
+    pub(crate) async fn next(&mut self) -> Result<Option<BillLine>> {
+        self.fill(false).await?;
+        self.fill(true).await?;
+        let key = |side: &Side| side.lines.front().map(|l| (l.at_ms, l.refund));
+        let side = match (key(&self.paid), key(&self.refunds)) {
+            (None, None) => return Ok(None),
+            (Some(p), Some(r)) if r < p => &mut self.refunds,
+            (Some(_), _) => &mut self.paid,
+            (None, Some(_)) => &mut self.refunds,
+        };
+        Ok(side.lines.pop_front())
+    }
+
+    /// Read one side's next page when its last is used up.
+    async fn fill(&mut self, refunds: bool) -> Result<()> {
+        let side = if refunds { &mut self.refunds } else { &mut self.paid };
+        if side.done || !side.lines.is_empty() {
+            return Ok(());
+        }
+        let (merchant, after, end) = (self.merchant, side.after, self.end_ms);
+        let page = match refunds {
+            false => self.payments.core.read(move |c| store::bill_payments(c, merchant, after, end, BILL_PAGE_LINES)).await?,
+            true => self.payments.core.read(move |c| store::bill_refunds(c, merchant, after, end, BILL_PAGE_LINES)).await?,
+        };
+        side.done = (page.len() as i64) < BILL_PAGE_LINES;
+        if let Some(last) = page.last() {
+            debug_assert!((last.at_ms, last.row_id) > side.after, "a page moves forward");
+            side.after = (last.at_ms, last.row_id);
+        }
+        side.lines = page.into();
+        Ok(())
+    }
+}
+
 impl Payments {
     /// One day's takings per merchant and currency.
     pub(crate) async fn day_totals(&self, start_ms: i64, end_ms: i64, time_zone: &str) -> Result<Vec<DayTotal>> {
@@ -356,9 +446,16 @@ impl Payments {
         self.core.read(move |c| store::payer_regions(c, merchant, currency, start_ms, end_ms)).await
     }
 
-    /// A merchant's payments and refunds of a day, in time order.
-    pub(crate) async fn bill_lines(&self, merchant: MerchantId, start_ms: i64, end_ms: i64) -> Result<Vec<BillLine>> {
-        self.core.read(move |c| store::bill_lines(c, merchant, start_ms, end_ms)).await
+    /// A merchant's payments and refunds of `[start_ms, end_ms)`, in time order, read a page at a time.
+    pub(crate) fn bill_lines(&self, merchant: MerchantId, start_ms: i64, end_ms: i64, which: BillLines) -> BillReader<'_> {
+        let side = |wanted: bool| Side { lines: VecDeque::new(), after: (start_ms, 0), done: !wanted };
+        BillReader {
+            payments: self,
+            merchant,
+            end_ms,
+            paid: side(which != BillLines::Refunds),
+            refunds: side(which != BillLines::Payments),
+        }
     }
 
     /// Forget payment codes long expired (the deadline task).

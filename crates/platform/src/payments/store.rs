@@ -582,6 +582,8 @@ pub(crate) fn day_totals(c: &mut dyn Conn, start_ms: i64, end_ms: i64, time_zone
 pub(crate) struct BillLine {
     pub refund: bool,
     pub at_ms: i64,
+    /// The order's row id for a payment, the refund's for a refund (the page cursor's tie-break).
+    pub row_id: i64,
     pub order: Order,
     pub refund_id: String,
     pub out_refund_no: String,
@@ -590,19 +592,25 @@ pub(crate) struct BillLine {
     pub payer_refund_minor: Option<i64>,
 }
 
-/// A merchant's payments and refunds of a day, in time order (payments before refunds at a tie).
-pub(crate) fn bill_lines(c: &mut dyn Conn, merchant: MerchantId, start_ms: i64, end_ms: i64) -> Result<Vec<BillLine>> {
-    let paid = c.query(
-        &format!("SELECT {ORDER} FROM {ORDER_FROM} WHERE o.merchant_id = $1 AND o.success_at >= $2 AND o.success_at < $3 ORDER BY o.success_at, o.id"),
-        params![merchant, start_ms, end_ms],
+/// Where a page of bill lines starts: after this `(time, row id)` (keyset pagination: each page is one
+/// range read of an index, whatever the day's size).
+pub(crate) type BillCursor = (i64, i64);
+
+/// A page of a merchant's payments of `[after.0, end_ms)` after `after`, in `(success_at, id)` order.
+pub(crate) fn bill_payments(c: &mut dyn Conn, merchant: MerchantId, after: BillCursor, end_ms: i64, limit: i64) -> Result<Vec<BillLine>> {
+    let rows = c.query(
+        &format!(
+            "SELECT {ORDER} FROM {ORDER_FROM} WHERE o.merchant_id = $1 AND o.success_at IS NOT NULL AND (o.success_at, o.id) > ($2, $3) AND o.success_at < $4 ORDER BY o.success_at, o.id LIMIT $5"
+        ),
+        params![merchant, after.0, after.1, end_ms, limit],
     )?;
-    let mut lines: Vec<BillLine> = paid
-        .iter()
+    rows.iter()
         .map(|r| {
             let order = order_from(r)?;
             Ok(BillLine {
                 refund: false,
-                at_ms: order.success_at_ms.unwrap_or(0),
+                at_ms: order.success_at_ms.ok_or_else(|| corrupt("success time"))?,
+                row_id: order.id.get(),
                 order,
                 refund_id: String::new(),
                 out_refund_no: String::new(),
@@ -610,25 +618,34 @@ pub(crate) fn bill_lines(c: &mut dyn Conn, merchant: MerchantId, start_ms: i64, 
                 payer_refund_minor: None,
             })
         })
-        .collect::<Result<_>>()?;
-    let refunds = c.query(
-        "SELECT id, refund_id, out_refund_no, order_id, amount, payer_amount, created_at FROM refunds WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $3 ORDER BY created_at, id",
-        params![merchant, start_ms, end_ms],
+        .collect()
+}
+
+/// A page of a merchant's refunds of `[after.0, end_ms)` after `after`, in `(created_at, id)` order, each
+/// with its order (one join, not a read per refund).
+pub(crate) fn bill_refunds(c: &mut dyn Conn, merchant: MerchantId, after: BillCursor, end_ms: i64, limit: i64) -> Result<Vec<BillLine>> {
+    let rows = c.query(
+        &format!(
+            "SELECT {ORDER}, r.id AS refund_row, r.refund_id, r.out_refund_no, r.amount AS refund_amount, r.payer_amount AS refund_payer_amount, r.created_at AS refunded_at
+             FROM refunds r JOIN orders o ON o.id = r.order_id JOIN merchants m ON m.id = o.merchant_id LEFT JOIN merchants sp ON sp.id = o.sp_merchant_id
+             WHERE r.merchant_id = $1 AND (r.created_at, r.id) > ($2, $3) AND r.created_at < $4 ORDER BY r.created_at, r.id LIMIT $5"
+        ),
+        params![merchant, after.0, after.1, end_ms, limit],
     )?;
-    for r in &refunds {
-        let order = one_order(c, "o.id = $1", params![r.int("order_id")?])?.ok_or_else(|| corrupt("refund's order"))?;
-        lines.push(BillLine {
-            refund: true,
-            at_ms: r.int("created_at")?,
-            order,
-            refund_id: r.text("refund_id")?,
-            out_refund_no: r.text("out_refund_no")?,
-            refund_minor: r.int("amount")?,
-            payer_refund_minor: r.opt_int("payer_amount")?,
-        });
-    }
-    lines.sort_by_key(|l| (l.at_ms, l.refund));
-    Ok(lines)
+    rows.iter()
+        .map(|r| {
+            Ok(BillLine {
+                refund: true,
+                at_ms: r.int("refunded_at")?,
+                row_id: r.int("refund_row")?,
+                order: order_from(r)?,
+                refund_id: r.text("refund_id")?,
+                out_refund_no: r.text("out_refund_no")?,
+                refund_minor: r.int("refund_amount")?,
+                payer_refund_minor: r.opt_int("refund_payer_amount")?,
+            })
+        })
+        .collect()
 }
 
 /// The regions of the people who paid a merchant in a currency in `[start_ms, end_ms)`.
@@ -638,4 +655,32 @@ pub(crate) fn payer_regions(c: &mut dyn Conn, merchant: MerchantId, currency: Cu
         params![merchant, currency.numeric(), start_ms, end_ms],
     )?;
     rows.iter().map(|r| r.text("region")).collect()
+}
+
+/// `bench bills`' fixture: a merchant's day of `orders` paid orders, spread evenly over
+/// `[start_ms, start_ms + span_ms)`, each of `total_minor` CNY with `fee_minor` taken, and a refund of
+/// `refund_minor` of every `refund_every`-th, as the payment and refund paths write their rows. A few
+/// set-wise statements (a recursive series), so a million rows import in seconds. It writes rows only, no
+/// ledger transfers: it is for measuring how a day is read (bills, settlement), on a bench database.
+pub(crate) fn import_paid_day(c: &mut dyn Conn, day: &super::ImportedDay<'_>) -> Result<()> {
+    let d = day;
+    c.execute(
+        "INSERT INTO orders (id, transaction_id, merchant_id, appid, out_trade_no, trade_type, description, notify_url, currency, total, request_hash, trade_state, payer_openid_paid, funding, bank_type, fee, refunded, created_at, expires_at, success_at)
+         WITH RECURSIVE n(i) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i + 1 < CAST($1 AS BIGINT))
+         SELECT CAST($2 AS BIGINT) + i, 'bench' || CAST(CAST($2 AS BIGINT) + i AS TEXT), (SELECT id FROM merchants WHERE mchid = $3), $4, 'bench-' || CAST(i AS TEXT), 'NATIVE', 'Bench order', 'http://127.0.0.1:9/notify', 156, CAST($5 AS BIGINT), $6, 'SUCCESS', 'bench-payer', 'balance', 'OTHERS', CAST($7 AS BIGINT), 0,
+                CAST($8 AS BIGINT) + (i * CAST($9 AS BIGINT)) / CAST($1 AS BIGINT), CAST($8 AS BIGINT) + (i * CAST($9 AS BIGINT)) / CAST($1 AS BIGINT) + 7200000, CAST($8 AS BIGINT) + (i * CAST($9 AS BIGINT)) / CAST($1 AS BIGINT)
+         FROM n",
+        params![d.orders, d.first_id, d.mchid, d.appid, d.total_minor, vec![0u8; 32], d.fee_minor, d.start_ms, d.span_ms],
+    )?;
+    c.execute(
+        "INSERT INTO refunds (id, refund_id, merchant_id, order_id, out_refund_no, amount, currency, status, channel, request_hash, created_at, success_at)
+         SELECT o.id, 'benchrefund' || CAST(o.id AS TEXT), o.merchant_id, o.id, 'bench-refund-' || CAST(o.id AS TEXT), CAST($4 AS BIGINT), 156, 'SUCCESS', 'BALANCE', $5, o.success_at + 1, o.success_at + 1
+         FROM orders o WHERE o.id >= CAST($1 AS BIGINT) AND o.id < CAST($1 AS BIGINT) + CAST($2 AS BIGINT) AND (o.id - CAST($1 AS BIGINT)) % CAST($3 AS BIGINT) = 0",
+        params![d.first_id, d.orders, d.refund_every, d.refund_minor, vec![0u8; 32]],
+    )?;
+    c.execute(
+        "UPDATE orders SET refunded = CAST($4 AS BIGINT) WHERE id >= CAST($1 AS BIGINT) AND id < CAST($1 AS BIGINT) + CAST($2 AS BIGINT) AND (id - CAST($1 AS BIGINT)) % CAST($3 AS BIGINT) = 0",
+        params![d.first_id, d.orders, d.refund_every, d.refund_minor],
+    )?;
+    Ok(())
 }

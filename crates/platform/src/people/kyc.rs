@@ -95,7 +95,7 @@ impl People {
         if !accepted {
             return Err(PlatformError::conflict(Conflict::DocumentInUse, "this identity document already verifies another wallet"));
         }
-        self.forget(person);
+        self.forget_everywhere(person).await;
         Ok(self.person(person).await?.kyc_tier)
     }
 
@@ -125,7 +125,7 @@ impl People {
         if !set.await? {
             return Err(PlatformError::NotFound("person"));
         }
-        self.forget(person);
+        self.forget_everywhere(person).await;
         Ok(tier)
     }
 

@@ -13,6 +13,7 @@ pub use limits::{TierLimits, default_limits, default_limits_cross_border, defaul
 
 use crate::cache::TimedCache;
 use crate::core::Core;
+use crate::invalidation::Topic;
 use crate::{Conflict, PersonId, PlatformError, Result, crypto, ids};
 use ledger::{AccountFlags, NewAccount};
 use serde::Serialize;
@@ -82,8 +83,8 @@ const TOKEN_CHARS: usize = 67;
 pub struct People {
     core: Arc<Core>,
     /// SHA-256 of a session token → (person, expires_at_ms), briefly (see `cache`).
-    sessions: TimedCache<Vec<u8>, (PersonId, i64)>,
-    people: TimedCache<PersonId, Person>,
+    sessions: Arc<TimedCache<Vec<u8>, (PersonId, i64)>>,
+    people: Arc<TimedCache<PersonId, Person>>,
     throttle: throttle::Throttle,
     opened: limits::Opened,
     /// What an unknown phone's sign-in is checked against: a hash with the real parameters, so the two
@@ -97,15 +98,18 @@ impl People {
     pub(crate) fn new(core: Arc<Core>) -> People {
         let risk = Arc::new(crate::risk::Engine::new(core.clone()));
         let throttle = throttle::Throttle::new(core.config.sign_in_attempts_max, core.config.sign_in_window_s);
-        People {
-            core,
-            sessions: Default::default(),
-            people: Default::default(),
-            throttle,
-            opened: Default::default(),
-            dummy_hash: OnceLock::new(),
-            risk,
-        }
+        let (sessions, people) = (Arc::new(TimedCache::default()), Arc::new(TimedCache::default()));
+        let cached = sessions.clone();
+        core.invalidations.on(Topic::Session, move |key| match key {
+            Some(hash) => crypto::unhex(hash).iter().for_each(|h| cached.forget(h)),
+            None => cached.clear(),
+        });
+        let cached = people.clone();
+        core.invalidations.on(Topic::Person, move |key| match key {
+            Some(id) => id.parse().map(PersonId::new).iter().for_each(|p| cached.forget(p)),
+            None => cached.clear(),
+        });
+        People { core, sessions, people, throttle, opened: Default::default(), dummy_hash: OnceLock::new(), risk }
     }
 
     /// Register a person; their wallets (one ledger account per currency of the region) open at once.
@@ -217,7 +221,8 @@ impl People {
         let now = self.core.now_ms();
         let closed = self.core.transaction(move |c| store::close(c, person, now, now + retention_ms)).await?;
         self.sessions.clear();
-        self.forget(person);
+        self.core.announce(Topic::Session, None).await;
+        self.forget_everywhere(person).await;
         Ok(closed)
     }
 
@@ -227,6 +232,7 @@ impl People {
         let erased = self.core.write(move |c| store::erase_closed(c, now, limit)).await?;
         if erased > 0 {
             self.people.clear();
+            self.core.announce(Topic::Person, None).await;
         }
         Ok(erased)
     }
@@ -234,7 +240,10 @@ impl People {
     pub async fn sign_out(&self, token: &str) -> Result<()> {
         let hash = crypto::sha256(token.as_bytes());
         self.sessions.forget(&hash);
-        self.core.write(move |c| store::delete_session(c, hash)).await
+        let key = crypto::hex(&hash);
+        self.core.write(move |c| store::delete_session(c, hash)).await?;
+        self.core.announce(Topic::Session, Some(&key)).await;
+        Ok(())
     }
 
     /// Money may go from `sender` to `receiver` between people: the sender's region allows the
@@ -272,5 +281,11 @@ impl People {
 
     fn forget(&self, person: PersonId) {
         self.people.forget(&person);
+    }
+
+    /// Forget a person's row here and on every other instance: after a change to it committed.
+    async fn forget_everywhere(&self, person: PersonId) {
+        self.forget(person);
+        self.core.announce(Topic::Person, Some(&person.to_string())).await;
     }
 }

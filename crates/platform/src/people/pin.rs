@@ -44,7 +44,7 @@ impl People {
         }
         let mac = self.pin_mac(person, pin);
         self.core.write(move |c| store::set_pin(c, person, mac)).await?;
-        self.forget(person);
+        self.forget_everywhere(person).await;
         Ok(())
     }
 

@@ -3,8 +3,10 @@
 //! short-lived download links that carry a request.
 
 use super::{Settlements, amount, cst_day_bounds, store};
+use crate::payments::{BillLine, BillLines};
 use crate::{MerchantId, PlatformError, Result, crypto};
 use money::Currency;
+use std::io::Write as _;
 
 /// How long a bill's download link works (WeChat's: 30 s).
 pub const BILL_LINK_TTL_MS: i64 = 30_000;
@@ -50,157 +52,277 @@ fn bill_time(ms: i64) -> String {
     format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", t.year, t.month, t.day, t.hour, t.minute, t.second)
 }
 
-/// A bill cell: WeChat prefixes every value with a backtick (so spreadsheets keep long numbers as text);
-/// commas and line breaks in merchant text would break the columns, so they become spaces.
-pub(super) fn cell(text: &str) -> String {
-    format!("`{}", text.replace([',', '\n', '\r'], " "))
+/// Where a bill is written: a file, a digest, a socket; anything that takes bytes.
+pub type BillOut<'a> = &'a mut (dyn std::io::Write + Send);
+
+/// A bill's writes are gathered this much before they reach the writer (a digest, gzip, a file), which
+/// would otherwise take each cell's few bytes in a call of their own.
+pub(super) const BILL_BUFFER_BYTES: usize = 64 * 1024;
+
+pub(super) fn written(e: std::io::Error) -> PlatformError {
+    PlatformError::Internal(format!("writing a bill: {e}"))
 }
 
-fn row(cells: &[String]) -> String {
-    let mut line = cells.iter().map(|f| cell(f)).collect::<Vec<_>>().join(",");
-    line.push('\n');
-    line
+/// One bill line straight to `out` (no line is built in memory). WeChat prefixes every cell with a
+/// backtick (so spreadsheets keep long numbers as text); commas and line breaks in merchant text would
+/// break the columns, so they become spaces.
+pub(super) fn write_row(out: BillOut<'_>, cells: &[String]) -> Result<()> {
+    for (i, text) in cells.iter().enumerate() {
+        out.write_all(if i == 0 { b"`" } else { b",`" }).map_err(written)?;
+        for (j, piece) in text.split([',', '\n', '\r']).enumerate() {
+            if j > 0 {
+                out.write_all(b" ").map_err(written)?;
+            }
+            out.write_all(piece.as_bytes()).map_err(written)?;
+        }
+    }
+    out.write_all(b"\n").map_err(written)
+}
+
+pub(super) fn write_text(out: BillOut<'_>, text: &str) -> Result<()> {
+    out.write_all(text.as_bytes()).map_err(written)
 }
 
 const TRADE_HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注\n";
 const FUND_HEADER: &str =
     "记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额(元),账户结余(元),资金变更提交申请人,备注,业务凭证号\n";
 
+/// A trade bill line's cells.
+fn trade_cells(l: &BillLine, rate: &str) -> [String; 27] {
+    let (o, c) = (&l.order, l.order.currency);
+    let fee = if l.refund { 0 } else { o.fee_minor };
+    [
+        bill_time(l.at_ms),
+        o.appid.clone(),
+        o.mchid.clone(),
+        "0".into(),
+        String::new(),
+        o.transaction_id.clone(),
+        o.out_trade_no.clone(),
+        o.payer_openid_paid.clone().unwrap_or_default(),
+        o.trade_type.as_str().into(),
+        if l.refund { "REFUND".into() } else { "SUCCESS".into() },
+        o.bank_type.clone().unwrap_or_else(|| "OTHERS".into()),
+        c.code().to_string(),
+        if l.refund { amount(0, c) } else { amount(o.total_minor, c) },
+        amount(0, c),
+        if l.refund { l.refund_id.clone() } else { "0".into() },
+        if l.refund { l.out_refund_no.clone() } else { "0".into() },
+        amount(l.refund_minor, c),
+        amount(0, c),
+        if l.refund { "ORIGINAL".into() } else { String::new() },
+        if l.refund { "SUCCESS".into() } else { String::new() },
+        o.description.clone(),
+        o.attach.clone().unwrap_or_default(),
+        amount(fee, c),
+        rate.to_string(),
+        amount(o.total_minor, c),
+        amount(l.refund_minor, c),
+        String::new(),
+    ]
+}
+
+/// A fund-flow line: when, what, its reference, the signed amount and its currency.
+struct Flow {
+    at_ms: i64,
+    kind: FlowKind,
+    reference: String,
+    value: i64,
+    currency: Currency,
+}
+
+/// What moved the receivable; the order is the bill's at equal times (as WeChat's: alphabetical).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum FlowKind {
+    Fee,
+    Payment,
+    Payout,
+    Refund,
+}
+
+impl FlowKind {
+    /// (business name, business type, remark) as the bill writes them.
+    fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            FlowKind::Payment => ("交易", "交易", "payment"),
+            FlowKind::Refund => ("退款", "退款", "refund"),
+            FlowKind::Fee => ("手续费", "扣除交易手续费", "fee"),
+            FlowKind::Payout => ("结算", "提现", "payout"),
+        }
+    }
+}
+
+impl Flow {
+    fn of(l: BillLine) -> Flow {
+        match l.refund {
+            false => Flow {
+                at_ms: l.at_ms,
+                kind: FlowKind::Payment,
+                value: l.order.total_minor,
+                currency: l.order.currency,
+                reference: l.order.transaction_id,
+            },
+            true => {
+                Flow { at_ms: l.at_ms, kind: FlowKind::Refund, value: -l.refund_minor, currency: l.order.currency, reference: l.refund_id }
+            }
+        }
+    }
+}
+
+/// A fund-flow bill's running totals.
+#[derive(Default)]
+struct FundTotals {
+    lines: i64,
+    balance: i64,
+    income_n: i64,
+    income: i64,
+    expense_n: i64,
+    expense: i64,
+    currency: Option<Currency>,
+}
+
+impl FundTotals {
+    fn write(&mut self, out: BillOut<'_>, day: &str, f: &Flow) -> Result<()> {
+        self.currency.get_or_insert(f.currency);
+        add(&mut self.balance, f.value)?;
+        if f.value >= 0 {
+            self.income_n += 1;
+            add(&mut self.income, f.value)?;
+        } else {
+            self.expense_n += 1;
+            add(&mut self.expense, -f.value)?;
+        }
+        let (name, business, remark) = f.kind.names();
+        write_row(
+            out,
+            &[
+                bill_time(f.at_ms),
+                f.reference.clone(),
+                format!("{day}{:08}", self.lines).replace('-', ""),
+                name.to_string(),
+                business.to_string(),
+                if f.value >= 0 { "收入".into() } else { "支出".into() },
+                amount(f.value.abs(), f.currency),
+                amount(self.balance, f.currency),
+                "system".into(),
+                remark.to_string(),
+                f.reference.clone(),
+            ],
+        )?;
+        self.lines += 1;
+        Ok(())
+    }
+}
+
+fn cny() -> Currency {
+    Currency::from_code("CNY").expect("CNY")
+}
+
 impl Settlements {
-    /// WeChat Pay's trade bill for a merchant's day: `ALL`, `SUCCESS` (payments) or `REFUND`.
+    /// WeChat Pay's trade bill for a merchant's day: `ALL`, `SUCCESS` (payments) or `REFUND`, as text.
     pub async fn trade_bill(&self, merchant: MerchantId, day: &str, bill_type: TradeBillType) -> Result<String> {
+        let mut out = Vec::new();
+        self.write_trade_bill(merchant, day, bill_type, &mut out).await?;
+        String::from_utf8(out).map_err(|e| PlatformError::Internal(e.to_string()))
+    }
+
+    /// The trade bill, written to `out` a page of lines at a time (bounded memory for any day).
+    pub async fn write_trade_bill(&self, merchant: MerchantId, day: &str, bill_type: TradeBillType, out: BillOut<'_>) -> Result<()> {
+        let mut buffered = std::io::BufWriter::with_capacity(BILL_BUFFER_BYTES, out);
+        let out: BillOut<'_> = &mut buffered;
         let (start, end) = cst_day_bounds(day)?;
         let fee_bps = self.merchants.by_id(merchant).await?.merchant.fee_bps;
-        let lines = self.payments.bill_lines(merchant, start, end).await?;
-        let mut out = String::from(TRADE_HEADER);
-        let (mut count, mut settled, mut refunded, mut fees, mut ordered) = (0i64, 0i64, 0i64, 0i64, 0i64);
+        let which = match bill_type {
+            TradeBillType::All => BillLines::All,
+            TradeBillType::Success => BillLines::Payments,
+            TradeBillType::Refund => BillLines::Refunds,
+        };
+        let mut lines = self.payments.bill_lines(merchant, start, end, which);
+        write_text(out, TRADE_HEADER)?;
+        let (mut count, mut settled, mut refunded, mut fees) = (0i64, 0i64, 0i64, 0i64);
         let mut currency = None;
         let rate = format!("{}.{:02}%", fee_bps / 100, fee_bps % 100);
-        for l in lines.iter().filter(|l| bill_type == TradeBillType::All || (bill_type == TradeBillType::Refund) == l.refund) {
-            let (o, c) = (&l.order, l.order.currency);
-            currency.get_or_insert(c);
-            let fee = if l.refund { 0 } else { o.fee_minor };
+        while let Some(l) = lines.next().await? {
+            currency.get_or_insert(l.order.currency);
             count += 1;
             if l.refund {
                 add(&mut refunded, l.refund_minor)?;
             } else {
-                add(&mut settled, o.total_minor)?;
-                add(&mut ordered, o.total_minor)?;
-                add(&mut fees, fee)?;
+                add(&mut settled, l.order.total_minor)?;
+                add(&mut fees, l.order.fee_minor)?;
             }
-            out.push_str(&row(&[
-                bill_time(l.at_ms),
-                o.appid.clone(),
-                o.mchid.clone(),
-                "0".into(),
-                String::new(),
-                o.transaction_id.clone(),
-                o.out_trade_no.clone(),
-                o.payer_openid_paid.clone().unwrap_or_default(),
-                o.trade_type.as_str().into(),
-                if l.refund { "REFUND".into() } else { "SUCCESS".into() },
-                o.bank_type.clone().unwrap_or_else(|| "OTHERS".into()),
-                c.code().to_string(),
-                if l.refund { amount(0, c) } else { amount(o.total_minor, c) },
-                amount(0, c),
-                if l.refund { l.refund_id.clone() } else { "0".into() },
-                if l.refund { l.out_refund_no.clone() } else { "0".into() },
-                amount(l.refund_minor, c),
-                amount(0, c),
-                if l.refund { "ORIGINAL".into() } else { String::new() },
-                if l.refund { "SUCCESS".into() } else { String::new() },
-                o.description.clone(),
-                o.attach.clone().unwrap_or_default(),
-                amount(fee, c),
-                rate.clone(),
-                amount(o.total_minor, c),
-                amount(l.refund_minor, c),
-                String::new(),
-            ]));
+            write_row(out, &trade_cells(&l, &rate))?;
         }
-        let c = currency.unwrap_or_else(|| Currency::from_code("CNY").expect("CNY"));
-        out.push_str("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\n");
-        out.push_str(&row(&[
+        let c = currency.unwrap_or_else(cny);
+        write_text(out, "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\n")?;
+        // Settled and ordered totals are the same here (no coupons): both are the payments' sum.
+        let totals = [
             count.to_string(),
             amount(settled, c),
             amount(refunded, c),
             amount(0, c),
             amount(fees, c),
-            amount(ordered, c),
+            amount(settled, c),
             amount(refunded, c),
-        ]));
-        Ok(out)
+        ];
+        write_row(out, &totals)?;
+        buffered.flush().map_err(written)
     }
 
-    /// WeChat Pay's fund-flow bill for a merchant's day (its receivable), with the running balance.
+    /// WeChat Pay's fund-flow bill for a merchant's day (its receivable), with the running balance, as text.
     pub async fn fund_flow_bill(&self, merchant: MerchantId, day: &str) -> Result<String> {
+        let mut out = Vec::new();
+        self.write_fund_flow_bill(merchant, day, &mut out).await?;
+        String::from_utf8(out).map_err(|e| PlatformError::Internal(e.to_string()))
+    }
+
+    /// The fund-flow bill, written to `out`: the day's payments and refunds (paged) merged in time order
+    /// with its settlement's fees and payout (a few rows).
+    pub async fn write_fund_flow_bill(&self, merchant: MerchantId, day: &str, out: BillOut<'_>) -> Result<()> {
+        let mut buffered = std::io::BufWriter::with_capacity(BILL_BUFFER_BYTES, out);
+        let out: BillOut<'_> = &mut buffered;
         let (start, end) = cst_day_bounds(day)?;
-        // (at, kind, reference, signed amount, currency), payments and refunds from the payments domain.
-        let mut flows: Vec<(i64, &'static str, String, i64, Currency)> = self
-            .payments
-            .bill_lines(merchant, start, end)
-            .await?
-            .into_iter()
-            .map(|l| match l.refund {
-                false => (l.at_ms, "payment", l.order.transaction_id.clone(), l.order.total_minor, l.order.currency),
-                true => (l.at_ms, "refund", l.refund_id.clone(), -l.refund_minor, l.order.currency),
-            })
-            .collect();
         let d = day.to_string();
+        let mut settled: Vec<Flow> = Vec::new();
         for store::Flows { id, currency, fees, payout, created_at_ms: at } in
             self.core.read(move |c| store::of_merchant_day(c, merchant, &d)).await?
         {
             if fees > 0 {
-                flows.push((at, "fee", id.to_string(), -fees, currency));
+                settled.push(Flow { at_ms: at, kind: FlowKind::Fee, reference: id.to_string(), value: -fees, currency });
             }
             if payout > 0 {
-                flows.push((at, "payout", id.to_string(), -payout, currency));
+                settled.push(Flow { at_ms: at, kind: FlowKind::Payout, reference: id.to_string(), value: -payout, currency });
             }
         }
-        flows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        let mut out = String::from(FUND_HEADER);
-        let (mut balance, mut income_n, mut income, mut expense_n, mut expense) = (0i64, 0i64, 0i64, 0i64, 0i64);
-        let mut currency = None;
-        for (i, (at, kind, reference, value, c)) in flows.iter().enumerate() {
-            currency.get_or_insert(*c);
-            add(&mut balance, *value)?;
-            if *value >= 0 {
-                income_n += 1;
-                add(&mut income, *value)?;
-            } else {
-                expense_n += 1;
-                add(&mut expense, -value)?;
+        settled.sort_by_key(|f| (f.at_ms, f.kind));
+        let mut settled = std::collections::VecDeque::from(settled);
+        let mut lines = self.payments.bill_lines(merchant, start, end, BillLines::All);
+        write_text(out, FUND_HEADER)?;
+        let mut totals = FundTotals::default();
+        while let Some(line) = lines.next().await? {
+            let flow = Flow::of(line);
+            while settled.front().is_some_and(|s| (s.at_ms, s.kind) < (flow.at_ms, flow.kind)) {
+                let s = settled.pop_front().expect("a front");
+                totals.write(out, day, &s)?;
             }
-            let (name, business) = match *kind {
-                "payment" => ("交易", "交易"),
-                "refund" => ("退款", "退款"),
-                "fee" => ("手续费", "扣除交易手续费"),
-                _ => ("结算", "提现"),
-            };
-            out.push_str(&row(&[
-                bill_time(*at),
-                reference.clone(),
-                format!("{day}{i:08}").replace('-', ""),
-                name.to_string(),
-                business.to_string(),
-                if *value >= 0 { "收入".into() } else { "支出".into() },
-                amount(value.abs(), *c),
-                amount(balance, *c),
-                "system".into(),
-                kind.to_string(),
-                reference.clone(),
-            ]));
+            totals.write(out, day, &flow)?;
         }
-        let c = currency.unwrap_or_else(|| Currency::from_code("CNY").expect("CNY"));
-        out.push_str("资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额\n");
-        out.push_str(&row(&[
-            (income_n + expense_n).to_string(),
-            income_n.to_string(),
-            amount(income, c),
-            expense_n.to_string(),
-            amount(expense, c),
-        ]));
-        Ok(out)
+        for s in settled {
+            totals.write(out, day, &s)?;
+        }
+        let c = totals.currency.unwrap_or_else(cny);
+        write_text(out, "资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额\n")?;
+        write_row(
+            out,
+            &[
+                totals.lines.to_string(),
+                totals.income_n.to_string(),
+                amount(totals.income, c),
+                totals.expense_n.to_string(),
+                amount(totals.expense, c),
+            ],
+        )?;
+        buffered.flush().map_err(written)
     }
 
     /// A short-lived link token for a bill (WeChat's download URLs live 30 s): the request itself, with
@@ -246,11 +368,11 @@ impl Settlements {
         Ok(bill)
     }
 
-    /// The bill's text.
-    pub async fn bill(&self, bill: &BillRequest) -> Result<String> {
+    /// The bill, written to `out` (uncompressed).
+    pub async fn write_bill(&self, bill: &BillRequest, out: BillOut<'_>) -> Result<()> {
         match bill.kind {
-            BillKind::Trade => self.trade_bill(bill.merchant_id, &bill.day, bill.bill_type).await,
-            BillKind::FundFlow => self.fund_flow_bill(bill.merchant_id, &bill.day).await,
+            BillKind::Trade => self.write_trade_bill(bill.merchant_id, &bill.day, bill.bill_type, out).await,
+            BillKind::FundFlow => self.write_fund_flow_bill(bill.merchant_id, &bill.day, out).await,
         }
     }
 }
@@ -261,7 +383,9 @@ mod tests {
 
     #[test]
     fn bill_cells_start_with_a_backtick_and_never_split_columns() {
-        assert_eq!(cell("a,b\nc"), "`a b c");
+        let mut out = Vec::new();
+        write_row(&mut out, &["a,b\nc".to_string(), String::new(), "d\r".to_string()]).unwrap();
+        assert_eq!(out, "`a b c,`,`d \n".as_bytes());
         assert_eq!(bill_time(1_528_425_296_000), "2018-06-08 10:34:56");
     }
 }

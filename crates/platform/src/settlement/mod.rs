@@ -11,7 +11,7 @@ mod bills;
 mod statements;
 mod store;
 
-pub use bills::{BILL_LINK_TTL_MS, BillKind, BillRequest, TradeBillType};
+pub use bills::{BILL_LINK_TTL_MS, BillKind, BillOut, BillRequest, TradeBillType};
 pub use statements::statement_day;
 
 use crate::core::{Commit, Committed, Core};

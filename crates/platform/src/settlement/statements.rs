@@ -3,9 +3,9 @@
 //! currency and the exchange rate of each payment and refund (the refund's is the payment's: refunds
 //! go back at the original rate).
 
-use super::bills::{add, cell};
+use super::bills::{BILL_BUFFER_BYTES, BillOut, add, write_row, write_text, written};
 use super::{Settlements, amount, local_day_bounds};
-use crate::payments::{BillLine, Order};
+use crate::payments::{BillLine, BillLines, Order};
 use crate::{MerchantId, PlatformError, Result};
 use money::Currency;
 
@@ -96,46 +96,51 @@ fn statement_cells(l: &BillLine, time_zone: &str, rate_text: &str, settlement: C
 }
 
 impl Settlements {
-    /// The statement of a merchant's day (`YYYY-MM-DD` in its own time zone).
+    /// The statement of a merchant's day (`YYYY-MM-DD` in its own time zone), as text.
     pub async fn global_statement(&self, merchant: MerchantId, day: &str) -> Result<String> {
+        let mut out = Vec::new();
+        self.write_global_statement(merchant, day, &mut out).await?;
+        String::from_utf8(out).map_err(|e| PlatformError::Internal(e.to_string()))
+    }
+
+    /// The statement, written to `out` a page of lines at a time (bounded memory for any day).
+    pub async fn write_global_statement(&self, merchant: MerchantId, day: &str, out: BillOut<'_>) -> Result<()> {
+        let mut buffered = std::io::BufWriter::with_capacity(BILL_BUFFER_BYTES, out);
+        let out: BillOut<'_> = &mut buffered;
         let auth = self.merchants.by_id(merchant).await?;
         let time_zone = auth.merchant.time_zone.clone();
         let (start, end) = local_day_bounds(day, &time_zone)?;
         let fee_bps = auth.merchant.fee_bps;
         let rate_text = format!("{}.{:02}%", fee_bps / 100, fee_bps % 100);
-        let mut out = String::from(STATEMENT_HEADER);
+        write_text(out, STATEMENT_HEADER)?;
         let (mut count, mut total, mut refunded, mut fees, mut cash) = (0i64, 0i64, 0i64, 0i64, 0i64);
         let settlement = auth.merchant.settlement_currency;
         // The cash total is only a sum when the payers paid in one currency.
         let mut cash_currencies = std::collections::BTreeSet::new();
-        for l in self.payments.bill_lines(merchant, start, end).await? {
+        let mut lines = self.payments.bill_lines(merchant, start, end, BillLines::All);
+        while let Some(l) = lines.next().await? {
             let o = &l.order;
             let (payer_currency, payer_total, _) = payer_side(o);
             count += 1;
-            let fee = if l.refund { 0 } else { o.fee_minor };
             if l.refund {
                 add(&mut refunded, l.refund_minor)?;
             } else {
                 add(&mut total, o.total_minor)?;
-                add(&mut fees, fee)?;
+                add(&mut fees, o.fee_minor)?;
                 add(&mut cash, payer_total)?;
                 cash_currencies.insert(payer_currency.code());
             }
-            let cells = statement_cells(&l, &time_zone, &rate_text, settlement)?;
-            out.push_str(&cells.iter().map(|t| cell(t)).collect::<Vec<_>>().join(","));
-            out.push('\n');
+            write_row(out, &statement_cells(&l, &time_zone, &rate_text, settlement)?)?;
         }
-        out.push_str(STATEMENT_TOTALS);
+        write_text(out, STATEMENT_TOTALS)?;
         let c = settlement;
         let cash_total = match cash_currencies.iter().collect::<Vec<_>>()[..] {
             [one] => format!("{} {one}", amount(cash, money::Currency::from_code(one)?)),
             [] => String::new(),
             _ => "MULTIPLE".to_string(),
         };
-        let totals = [count.to_string(), amount(total, c), amount(refunded, c), amount(0, c), amount(fees, c), cash_total];
-        out.push_str(&totals.iter().map(|t| cell(t)).collect::<Vec<_>>().join(","));
-        out.push('\n');
-        Ok(out)
+        write_row(out, &[count.to_string(), amount(total, c), amount(refunded, c), amount(0, c), amount(fees, c), cash_total])?;
+        std::io::Write::flush(&mut buffered).map_err(written)
     }
 }
 

@@ -27,6 +27,7 @@ both_backends!(
     a_small_payment_code_charge_is_paid_at_once_without_the_pin,
     a_reversed_payment_code_order_cannot_be_paid,
     a_trade_bill_lists_the_days_payments_and_refunds_with_a_matching_hash,
+    a_day_of_many_pages_of_orders_is_billed_whole_in_time_order_with_exact_totals,
     settlement_pays_out_takings_less_fees_and_refunds_once,
     refunds_larger_than_a_days_takings_carry_into_the_next_settlement,
     a_service_provider_takes_payments_and_refunds_for_its_sub_merchant_only,
@@ -571,6 +572,66 @@ fn next_day(port: u16) -> String {
 fn download(merchant: &TestMerchant, url: &str) -> Response {
     let target = url.split_once("/v3/").map(|(_, rest)| format!("/v3/{rest}")).unwrap();
     merchant.call("GET", &target, "")
+}
+
+/// A day bigger than a bill's page (2,000 lines) on both sides: written a page at a time, merged in time
+/// order, streamed and signed as it streams, every line once and the totals exact.
+fn a_day_of_many_pages_of_orders_is_billed_whole_in_time_order_with_exact_totals(env: Env) {
+    let server = start(&env);
+    let merchant = TestMerchant::onboard(server.port, 60);
+    let (now, day) = today(server.port);
+    let start_ms = now - (now + wxpay::time::CST_OFFSET_S * 1000).rem_euclid(86_400_000);
+    let (orders, every) = (4_500, 2);
+    let url = match &env.database_url {
+        Some(u) => store::DatabaseUrl::parse(u).unwrap(),
+        None => store::DatabaseUrl::Sqlite(env.data_dir.join("qianbao.db")),
+    };
+    let imported = platform::payments::ImportedDay {
+        mchid: &merchant.mchid,
+        appid: &merchant.appid,
+        first_id: 1 << 50,
+        orders,
+        start_ms,
+        span_ms: 3_600_000,
+        total_minor: 1_000,
+        fee_minor: 6,
+        refund_every: every,
+        refund_minor: 300,
+    };
+    store::Db::open(&url, 1).unwrap().transaction(|c| platform::payments::import_paid_day(c, &imported)).unwrap();
+    next_day(server.port);
+
+    let link = merchant.call("GET", &format!("/v3/bill/tradebill?bill_date={day}&bill_type=ALL"), "");
+    assert_eq!(link.status, 200, "{}", link.body);
+    let bill = download(&merchant, link.json()["download_url"].as_str().unwrap());
+    assert_eq!(bill.status, 200);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, bill.body.as_bytes());
+    assert_eq!(Some(digest.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>().as_str()), link.json()["hash_value"].as_str());
+    let lines: Vec<&str> = bill.body.lines().collect();
+    let refunds = orders / every;
+    assert_eq!(lines.len() as i64, 1 + orders + refunds + 2);
+    let body = &lines[1..lines.len() - 2];
+    let times: Vec<&str> = body.iter().map(|l| l.split(',').next().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "lines in time order");
+    let nos: std::collections::HashSet<&str> =
+        body.iter().filter(|l| l.contains("`SUCCESS,")).map(|l| l.split(',').nth(6).unwrap()).collect();
+    assert_eq!(nos.len() as i64, orders, "every order once");
+    assert_eq!(body.iter().filter(|l| l.contains("`REFUND,")).count() as i64, refunds);
+    assert_eq!(lines[lines.len() - 1], format!("`{},`45000.00,`6750.00,`0.00,`270.00,`45000.00,`6750.00", orders + refunds));
+
+    // Settled (as the deadline sweep may have done already): the fee and the payout close the fund flow.
+    assert_eq!(post(server.port, "/admin/api/settlements/run", &format!(r#"{{"day":"{day}"}}"#)).status, 200);
+    let link = merchant.call("GET", &format!("/v3/bill/fundflowbill?bill_date={day}"), "");
+    let fund = download(&merchant, link.json()["download_url"].as_str().unwrap()).body;
+    let fund_lines: Vec<&str> = fund.lines().collect();
+    let balance = |back: usize| fund_lines[fund_lines.len() - back].split(',').nth(7).unwrap().to_string();
+    assert_eq!(fund_lines.len() as i64, 1 + orders + refunds + 2 + 2);
+    assert_eq!(
+        (balance(5), balance(4), balance(3)),
+        ("`38250.00".into(), "`37980.00".into(), "`0.00".into()),
+        "the day's takings, less the fee, less the payout"
+    );
+    assert_eq!(fund_lines[fund_lines.len() - 1], format!("`{},`{orders},`45000.00,`{},`45000.00", orders + refunds + 2, refunds + 2));
 }
 
 fn a_trade_bill_lists_the_days_payments_and_refunds_with_a_matching_hash(env: Env) {

@@ -10,6 +10,7 @@ both_backends!(
     bad_registrations_name_the_field_and_create_nothing,
     a_wrong_password_and_an_unknown_phone_look_the_same,
     a_signed_out_token_no_longer_works,
+    a_sign_out_on_one_instance_ends_the_session_on_another_within_the_caches_bound,
     payments_need_the_pin_and_five_wrong_pins_lock_them,
     cards_are_checked_and_only_the_last_four_are_shown,
     a_declined_card_tops_up_nothing,
@@ -148,6 +149,29 @@ fn a_signed_out_token_no_longer_works(env: Env) {
     assert_eq!(request(server.port, "GET", "/api/v1/me", Some("qb_forged"), None).unwrap().status, 401);
     let log = std::fs::read_to_string(env.data_dir.join(format!("server-{}.log", server.port))).unwrap();
     assert!(!log.contains(&w.token), "session tokens never appear in logs");
+}
+
+/// Two instances on one database: instance A has the session in its hot cache when the person signs out
+/// on instance B. On PostgreSQL, B's announcement makes A forget it at once (well within the cache's 5 s,
+/// which is measured from A's read just before the sign-out); on SQLite (embedded, nothing announced)
+/// A refuses it once the 5 s are over. Either way, never later than the stated bound.
+fn a_sign_out_on_one_instance_ends_the_session_on_another_within_the_caches_bound(env: Env) {
+    let (a, b) = (start(&env), start(&env));
+    let w = Wallet::register(a.port, &phone(), "Zhang");
+    assert_eq!(w.get("/api/v1/me").status, 200, "A has the session in its cache");
+    let read_at = std::time::Instant::now();
+    assert_eq!(request(b.port, "DELETE", "/api/v1/sessions/current", Some(&w.token), None).unwrap().status, 204);
+    let bound = match env.database_url {
+        Some(_) => std::time::Duration::from_secs(4),
+        None => platform::cache::TTL + std::time::Duration::from_secs(1),
+    };
+    loop {
+        if w.get("/api/v1/me").status == 401 {
+            break;
+        }
+        assert!(read_at.elapsed() < bound, "instance A still takes a session signed out on B after {:?}", read_at.elapsed());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 fn payments_need_the_pin_and_five_wrong_pins_lock_them(env: Env) {

@@ -1,11 +1,13 @@
-//! `/v3/bill/tradebill`, `/fundflowbill`, `/billdownload/file`: a day's bills, behind 30-second links.
+//! `/v3/bill/tradebill`, `/fundflowbill`, `/billdownload/file`: a day's bills, behind 30-second links,
+//! written and sent in bounded memory whatever the day's size (`bill_spool`).
 
 use super::WxError;
 use super::auth::{authenticate, query_param, sub_merchant};
-use super::signing::{signed, signed_json};
+use super::signing::{StreamedAnswer, signed_json};
 use crate::AppState;
+use crate::bill_spool::{Sha1Sink, Spool};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::Response;
 use platform::PlatformError;
 use platform::merchants::MerchantAuth;
@@ -47,20 +49,15 @@ async fn bill_link(
         gzip,
         expires_at_ms: state.platform.now_ms() + BILL_LINK_TTL_MS,
     };
-    let text = state.platform.settlement.bill(&bill).await?;
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, text.as_bytes());
+    // The hash is of the text the link will serve: written through the digest and kept nowhere.
+    let mut sha1 = Sha1Sink::new();
+    state.platform.settlement.write_bill(&bill, &mut sha1).await?;
     let url = format!(
         "{}/v3/billdownload/file?token={}",
         state.platform.config().public_url.trim_end_matches('/'),
         state.platform.settlement.bill_token(&bill)
     );
-    signed_json(
-        state,
-        merchant,
-        headers,
-        &json!({"hash_type": "SHA1", "hash_value": crate::http::hex(digest.as_ref()), "download_url": url}),
-    )
-    .await
+    signed_json(state, merchant, headers, &json!({"hash_type": "SHA1", "hash_value": sha1.hex(), "download_url": url})).await
 }
 
 pub(super) async fn trade_bill(
@@ -104,15 +101,19 @@ pub(super) async fn download_bill(
         .settlement
         .open_bill_token(token, merchant.merchant.id)
         .map_err(|e| WxError::param("token", "query", e.to_string()))?;
-    let text = state.platform.settlement.bill(&bill).await?;
-    let (content_type, body) = if bill.gzip {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        std::io::Write::write_all(&mut encoder, text.as_bytes()).map_err(|e| PlatformError::Internal(e.to_string()))?;
-        ("application/x-gzip", encoder.finish().map_err(|e| PlatformError::Internal(e.to_string()))?)
-    } else {
-        ("text/plain; charset=utf-8", text.into_bytes())
-    };
-    let mut response = signed(&state, &merchant, &headers, StatusCode::OK, body).await?;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let answer = StreamedAnswer::new(&state, &merchant, &headers).await?;
+    let mut spool = Spool::new(bill.gzip, Some(answer.message())).map_err(spool_failed)?;
+    state.platform.settlement.write_bill(&bill, &mut spool).await?;
+    let mut spooled = spool.finish().map_err(spool_failed)?;
+    let message = spooled.signed.take().expect("the spool was asked to sign");
+    let content_type = if bill.gzip { "application/x-gzip" } else { "text/plain; charset=utf-8" };
+    let len = spooled.len;
+    let mut response = answer.respond(message, spooled.into_body(), content_type);
+    response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     Ok(response)
+}
+
+/// The temporary file a bill is spooled to could not be written (a full disk, say).
+pub(super) fn spool_failed(e: std::io::Error) -> WxError {
+    PlatformError::Internal(format!("spooling a bill: {e}")).into()
 }

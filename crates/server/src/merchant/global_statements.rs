@@ -4,12 +4,14 @@
 
 use super::WxError;
 use super::auth::authenticate;
+use super::bills::spool_failed;
 use super::global::acting_from_query;
 use super::global_settlements::day_param;
-use super::signing::signed;
+use super::signing::StreamedAnswer;
 use crate::AppState;
+use crate::bill_spool::Spool;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::Response;
 use platform::settlement::local_day_bounds;
 use std::sync::Arc;
@@ -27,12 +29,14 @@ pub(super) async fn statement(
     if end > state.platform.now_ms() {
         return Err(WxError::param("date", "query", "a statement is ready once the merchant's day is over (in its time zone)"));
     }
-    let text = state.platform.settlement.global_statement(who.merchant.merchant.id, &day).await?;
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, text.as_bytes());
-    let sha1 = crate::http::hex(digest.as_ref());
-    let mut response = signed(&state, who.signer(), &headers, StatusCode::OK, text.into_bytes()).await?;
+    let answer = StreamedAnswer::new(&state, who.signer(), &headers).await?;
+    let mut spool = Spool::new(false, Some(answer.message())).map_err(spool_failed)?;
+    state.platform.settlement.write_global_statement(who.merchant.merchant.id, &day, &mut spool).await?;
+    let mut spooled = spool.finish().map_err(spool_failed)?;
+    let (message, sha1, len) = (spooled.signed.take().expect("the spool was asked to sign"), spooled.text_sha1.clone(), spooled.len);
+    let mut response = answer.respond(message, spooled.into_body(), "text/plain; charset=utf-8");
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert("Wechatpay-Statement-Sha1", HeaderValue::from_str(&sha1).expect("hex is a header value"));
     Ok(response)
 }

@@ -386,15 +386,24 @@ async fn bill_file(
     }
     let Some(day) = bill_day(&q) else { return (StatusCode::BAD_REQUEST, "day: YYYY-MM-DD").into_response() };
     let settlement = &state.platform.settlement;
-    let (csv, name) = match file {
-        BillFile::Trade => (settlement.trade_bill(user.merchant_id, &day, platform::settlement::TradeBillType::All).await, "trade"),
-        BillFile::FundFlow => (settlement.fund_flow_bill(user.merchant_id, &day).await, "fund-flow"),
+    let Ok(mut spool) = crate::bill_spool::Spool::new(false, None) else {
+        return failed(PlatformError::Internal("no spool for a bill".into()));
     };
-    match csv {
-        Ok(csv) => {
+    let (written, name) = match file {
+        BillFile::Trade => {
+            (settlement.write_trade_bill(user.merchant_id, &day, platform::settlement::TradeBillType::All, &mut spool).await, "trade")
+        }
+        BillFile::FundFlow => (settlement.write_fund_flow_bill(user.merchant_id, &day, &mut spool).await, "fund-flow"),
+    };
+    match written.and_then(|()| spool.finish().map_err(|e| PlatformError::Internal(format!("spooling a bill: {e}")))) {
+        Ok(spooled) => {
             let disposition = format!("attachment; filename=\"{}-{name}-{day}.csv\"", user.mchid);
-            let headers = [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)];
-            (headers, csv).into_response()
+            let headers = [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (header::CONTENT_DISPOSITION, disposition),
+                (header::CONTENT_LENGTH, spooled.len.to_string()),
+            ];
+            (headers, spooled.into_body()).into_response()
         }
         Err(e @ PlatformError::Invalid { .. }) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
         Err(e) => failed(e),
