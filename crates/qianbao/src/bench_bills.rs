@@ -15,7 +15,7 @@
 //! and the server's peak memory growth over all of it (`VmHWM` against `VmRSS` before), which streaming
 //! keeps to a bound whatever the day's size.
 
-use crate::bench_merchant::{APPID, MCHID, Merchant, admin, onboard, sign_in_operator, verify};
+use crate::bench_merchant::{APPID, MCHID, Merchant, admin, onboard, platform_certificates, sign_in_operator, verify};
 use crate::bench_wallet::{Http, ServerChild, start_server};
 use std::sync::Arc;
 use std::time::Instant;
@@ -119,13 +119,7 @@ async fn bench(server: &ServerChild, port: u16, url: &store::DatabaseUrl, args: 
     let ops = sign_in_operator(&mut http).await?;
     let key = wxpay::SigningKey::generate();
     onboard(&mut http, &ops, (MCHID, APPID), "CN", "CNY", &key, 60).await?;
-    let keys: serde_json::Value =
-        serde_json::from_str(&admin(&mut http, &ops, "GET", "/admin/api/platform-keys", "").await?).map_err(|e| e.to_string())?;
-    let mut platform = Vec::new();
-    for c in keys["certificates"].as_array().into_iter().flatten() {
-        let (key, _, serial) = wxpay::VerifyingKey::from_pem(c["certificate_pem"].as_str().unwrap_or("")).map_err(|e| e.to_string())?;
-        platform.push((serial.unwrap_or_default(), key));
-    }
+    let platform = platform_certificates(&mut http, &ops).await?;
     let merchant = Merchant { mchid: MCHID, appid: APPID, key: Arc::new(key), platform };
 
     let (day, start_ms) = bench_day();

@@ -195,6 +195,18 @@ pub(crate) async fn sign_in_operator(http: &mut Http) -> Result<String, String> 
     sign_in(http, "bench-ops").await
 }
 
+/// The platform certificates a merchant verifies answers with: (serial, key).
+pub(crate) async fn platform_certificates(http: &mut Http, ops: &str) -> Result<Vec<(String, wxpay::VerifyingKey)>, String> {
+    let keys: serde_json::Value =
+        serde_json::from_str(&admin(http, ops, "GET", "/admin/api/platform-keys", "").await?).map_err(|e| e.to_string())?;
+    let mut platform = Vec::new();
+    for c in keys["certificates"].as_array().into_iter().flatten() {
+        let (key, _, serial) = wxpay::VerifyingKey::from_pem(c["certificate_pem"].as_str().unwrap_or("")).map_err(|e| e.to_string())?;
+        platform.push((serial.unwrap_or_default(), key));
+    }
+    Ok(platform)
+}
+
 /// Onboard a merchant with the bench's key and app id, at `fee_bps`.
 pub(crate) async fn onboard(
     http: &mut Http,
@@ -234,13 +246,7 @@ async fn bench(port: u16, args: &MerchantBench) -> Result<(), String> {
         onboard(&mut http, &ops, (HK_MCHID, HK_APPID), "HK", "HKD", &signing_key, 60).await?;
         admin(&mut http, &ops, "PUT", "/admin/api/fx/rates", r#"{"base":"HKD","quote":"CNY","rate":"0.9200","source":"bench"}"#).await?;
     }
-    let keys: serde_json::Value =
-        serde_json::from_str(&admin(&mut http, &ops, "GET", "/admin/api/platform-keys", "").await?).map_err(|e| e.to_string())?;
-    let mut platform = Vec::new();
-    for c in keys["certificates"].as_array().into_iter().flatten() {
-        let (key, _, serial) = wxpay::VerifyingKey::from_pem(c["certificate_pem"].as_str().unwrap_or("")).map_err(|e| e.to_string())?;
-        platform.push((serial.unwrap_or_default(), key));
-    }
+    let platform = platform_certificates(&mut http, &ops).await?;
     let payers: Arc<Vec<Person>> = Arc::new(in_parallel(args.people, 32, move |i| person(port, 500_000 + i, true)).await?);
     say!("setup: {} funded payers in {:.1} s", args.people, started.elapsed().as_secs_f64());
     let run = Run { port, connections: args.connections, total: args.requests as u64, payers, notify_url, received };

@@ -79,6 +79,11 @@ pub(super) fn write_row(out: BillOut<'_>, cells: &[String]) -> Result<()> {
     out.write_all(b"\n").map_err(written)
 }
 
+/// A bill written to memory, as text (for the small days of tests and the console's previews).
+pub(super) fn text(written: Vec<u8>) -> Result<String> {
+    String::from_utf8(written).map_err(|e| PlatformError::Internal(format!("a bill is UTF-8: {e}")))
+}
+
 pub(super) fn write_text(out: BillOut<'_>, text: &str) -> Result<()> {
     out.write_all(text.as_bytes()).map_err(written)
 }
@@ -223,7 +228,7 @@ impl Settlements {
     pub async fn trade_bill(&self, merchant: MerchantId, day: &str, bill_type: TradeBillType) -> Result<String> {
         let mut out = Vec::new();
         self.write_trade_bill(merchant, day, bill_type, &mut out).await?;
-        String::from_utf8(out).map_err(|e| PlatformError::Internal(e.to_string()))
+        text(out)
     }
 
     /// The trade bill, written to `out` a page of lines at a time (bounded memory for any day).
@@ -273,7 +278,7 @@ impl Settlements {
     pub async fn fund_flow_bill(&self, merchant: MerchantId, day: &str) -> Result<String> {
         let mut out = Vec::new();
         self.write_fund_flow_bill(merchant, day, &mut out).await?;
-        String::from_utf8(out).map_err(|e| PlatformError::Internal(e.to_string()))
+        text(out)
     }
 
     /// The fund-flow bill, written to `out`: the day's payments and refunds (paged) merged in time order

@@ -3,7 +3,7 @@
 //! currency and the exchange rate of each payment and refund (the refund's is the payment's: refunds
 //! go back at the original rate).
 
-use super::bills::{BILL_BUFFER_BYTES, BillOut, add, write_row, write_text, written};
+use super::bills::{BILL_BUFFER_BYTES, BillOut, add, text, write_row, write_text, written};
 use super::{Settlements, amount, local_day_bounds};
 use crate::payments::{BillLine, BillLines, Order};
 use crate::{MerchantId, PlatformError, Result};
@@ -100,7 +100,7 @@ impl Settlements {
     pub async fn global_statement(&self, merchant: MerchantId, day: &str) -> Result<String> {
         let mut out = Vec::new();
         self.write_global_statement(merchant, day, &mut out).await?;
-        String::from_utf8(out).map_err(|e| PlatformError::Internal(e.to_string()))
+        text(out)
     }
 
     /// The statement, written to `out` a page of lines at a time (bounded memory for any day).
