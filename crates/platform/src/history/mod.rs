@@ -130,12 +130,16 @@ impl History {
             currency: query.currency.map_or(-1, |c| i64::from(c.numeric())),
         };
         let mut items = Vec::new();
-        for kind in HistoryKind::ALL.iter().copied().filter(|k| query.kind.is_none_or(|q| q == *k)) {
+        let wanted = |k: &HistoryKind| query.kind.is_none_or(|q| q == *k);
+        // Transfers both ways in one call: their states are ledger reads, made for the page's share only.
+        let transfers: Vec<HistoryKind> = [HistoryKind::TransferOut, HistoryKind::TransferIn].into_iter().filter(wanted).collect();
+        items.extend(self.p2p.history(person, &transfers, window).await?);
+        for kind in HistoryKind::ALL.iter().copied().filter(wanted) {
             items.extend(match kind {
                 HistoryKind::TopUp | HistoryKind::Withdrawal | HistoryKind::CardFunding => {
                     self.wallet.history(person, kind, window).await?
                 }
-                HistoryKind::TransferOut | HistoryKind::TransferIn => self.p2p.history(person, kind, window).await?,
+                HistoryKind::TransferOut | HistoryKind::TransferIn => Vec::new(),
                 HistoryKind::RedPacketSent | HistoryKind::RedPacketReceived => self.red_packets.history(person, kind, window).await?,
                 HistoryKind::MerchantPayment | HistoryKind::MerchantRefund => self.payments.history(person, kind, window).await?,
                 HistoryKind::NetworkPayment => self.networks.history(person, window).await?,

@@ -355,14 +355,22 @@ impl P2p {
     }
 
     /// A person's transfers of one history kind, newest first, with their ledger state.
-    pub(crate) async fn history(&self, person: PersonId, kind: HistoryKind, window: Window) -> Result<Vec<HistoryItem>> {
-        let outgoing = kind == HistoryKind::TransferOut;
-        let rows = self.core.read(move |c| store::of(c, person, outgoing, window)).await?;
-        let holds = self.core.ledger_transfers(rows.iter().map(|s| hold_id(s.id)).collect()).await?;
+    /// A page's transfers of these kinds (out, in, or both), newest first and at most the window's
+    /// limit, with their states: the ledger holds are read for the transfers the page can show only.
+    pub(crate) async fn history(&self, person: PersonId, kinds: &[HistoryKind], window: Window) -> Result<Vec<HistoryItem>> {
+        let mut rows = Vec::new();
+        for &kind in kinds {
+            let outgoing = kind == HistoryKind::TransferOut;
+            rows.extend(self.core.read(move |c| store::of(c, person, outgoing, window)).await?.into_iter().map(|s| (kind, s)));
+        }
+        rows.sort_by_key(|(_, s)| std::cmp::Reverse((s.created_at_ms, s.id)));
+        rows.truncate(usize::try_from(window.limit).unwrap_or(0));
+        let holds = self.core.ledger_transfers(rows.iter().map(|(_, s)| hold_id(s.id)).collect()).await?;
         Ok(rows
             .into_iter()
             .zip(holds)
-            .map(|(s, hold)| HistoryItem {
+            .map(|((kind, s), hold)| (kind == HistoryKind::TransferOut, kind, s, hold))
+            .map(|(outgoing, kind, s, hold)| HistoryItem {
                 kind,
                 id: s.id,
                 currency: s.currency,
