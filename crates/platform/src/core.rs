@@ -25,12 +25,12 @@ pub(crate) struct Core {
     /// The hot caches' forgetting, across instances (see `invalidation`).
     pub invalidations: crate::invalidation::Invalidations,
     /// Stops the listener for other instances' announcements when the platform is dropped.
-    listening: Arc<std::sync::atomic::AtomicBool>,
+    stop_listening: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Drop for Core {
     fn drop(&mut self) {
-        self.listening.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stop_listening.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -129,7 +129,7 @@ impl Core {
             secret,
             outbox_wake: Default::default(),
             invalidations: Default::default(),
-            listening: Default::default(),
+            stop_listening: Default::default(),
         })
     }
 
@@ -137,7 +137,7 @@ impl Core {
     pub fn listen(self: &Arc<Core>) {
         let core = Arc::downgrade(self);
         let url = self.store.url().clone();
-        store::listen::listen(&url, crate::invalidation::CHANNEL, self.listening.clone(), move |message| {
+        store::listen::listen(&url, crate::invalidation::CHANNEL, self.stop_listening.clone(), move |message| {
             if let Some(core) = core.upgrade() {
                 core.invalidations.deliver(message);
             }
