@@ -116,6 +116,11 @@ impl Picker {
     }
 }
 
+/// Fen as the wire writes yuan (`12.34`).
+pub(crate) fn yuan(fen: i64) -> String {
+    money::Money::from_minor(fen, money::Currency::from_code("CNY").expect("CNY")).expect("an amount in range").to_decimal_string()
+}
+
 pub(crate) fn fresh_database(url: &DatabaseUrl) -> Result<Store, String> {
     match url {
         DatabaseUrl::Sqlite(path) => {

@@ -15,8 +15,9 @@
 //! and the server's peak memory growth over all of it (`VmHWM` against `VmRSS` before), which streaming
 //! keeps to a bound whatever the day's size.
 
+use crate::bench::yuan;
 use crate::bench_merchant::{APPID, MCHID, Merchant, admin, onboard, platform_certificates, sign_in_operator, verify};
-use crate::bench_wallet::{Http, ServerChild, start_server};
+use crate::bench_wallet::{Http, ServerChild, fresh_server};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -41,23 +42,18 @@ const FEE_FEN: i64 = 6;
 const REFUND_FEN: i64 = 300;
 /// The first imported order's row id (far above any id the setup makes).
 const FIRST_ID: i64 = 1 << 50;
+/// The largest day the bench imports (its totals then stay far inside i64 fen).
+const ORDERS_MAX: i64 = 100_000_000;
 /// "In seconds" (issue 15): each read of the day within this.
 const READ_GOAL_S: f64 = 10.0;
 /// The server's memory for any day's bills: bounded, and well under the bill itself.
 const MEMORY_GOAL_MIB: f64 = 64.0;
 
 pub fn run(args: &BillsBench) -> Result<(), String> {
-    if args.orders <= 0 || args.refund_every <= 0 {
-        return Err("need orders >= 1, refund-every >= 1".into());
+    if !(1..=ORDERS_MAX).contains(&args.orders) || args.refund_every <= 0 {
+        return Err(format!("need 1 <= orders <= {ORDERS_MAX}, refund-every >= 1"));
     }
-    let url = match &args.database {
-        Some(u) => store::DatabaseUrl::parse(u).map_err(|e| e.to_string())?,
-        None => store::DatabaseUrl::Sqlite("./qianbao-bench/bills.db".into()),
-    };
-    crate::bench::fresh_database(&url)?;
-    let data_dir = std::path::PathBuf::from("./qianbao-bench/bills-data");
-    let _ = std::fs::remove_dir_all(&data_dir);
-    let (server, port) = start_server(&url, &data_dir, 100)?;
+    let (server, port, url) = fresh_server(args.database.as_deref(), "bills", 100)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     say!("qianbao bench bills: a merchant's day of {} orders, {}", args.orders, url.redacted());
     runtime.block_on(bench(&server, port, &url, args))
@@ -108,10 +104,6 @@ async fn bill(http: &mut Http, merchant: &Merchant, link_target: &str) -> Result
 /// The bill's summary line's cells (the last line), without their backticks.
 fn summary(text: &str) -> Vec<String> {
     text.lines().last().unwrap_or("").split(',').map(|c| c.trim_start_matches('`').to_string()).collect()
-}
-
-fn yuan(fen: i64) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
 }
 
 async fn bench(server: &ServerChild, port: u16, url: &store::DatabaseUrl, args: &BillsBench) -> Result<(), String> {

@@ -7,8 +7,9 @@
 //! match's escrow account and the charity's receivable): every donation booked once, the total exact,
 //! the match exactly at its cap (never a cent beyond), and prints whether each is exact.
 
+use crate::bench::yuan;
 use crate::bench_merchant::{Merchant, admin, onboard, sign_in_operator};
-use crate::bench_wallet::{Http, Person, field, in_parallel, key, percentile, person, start_server};
+use crate::bench_wallet::{Http, Person, field, fresh_server, in_parallel, key, percentile, person};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,21 +40,10 @@ pub fn run(args: &DonationsBench) -> Result<(), String> {
     if args.donors == 0 || args.gift_fen <= 0 || !(0.0..1.0).contains(&args.cap_share) {
         return Err("need donors >= 1, gift-fen >= 1, 0 <= cap-share < 1".into());
     }
-    let url = match &args.database {
-        Some(u) => store::DatabaseUrl::parse(u).map_err(|e| e.to_string())?,
-        None => store::DatabaseUrl::Sqlite("./qianbao-bench/donations.db".into()),
-    };
-    crate::bench::fresh_database(&url)?;
-    let data_dir = std::path::PathBuf::from("./qianbao-bench/donations-data");
-    let _ = std::fs::remove_dir_all(&data_dir);
-    let (_server, port) = start_server(&url, &data_dir, 100)?;
+    let (_server, port, url) = fresh_server(args.database.as_deref(), "donations", 100)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     say!("qianbao bench donations: {} donors at once on one campaign with a capped 1:1 match, {}", args.donors, url.redacted());
     runtime.block_on(bench(port, args))
-}
-
-fn yuan(fen: i64) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
 }
 
 /// The charity onboarded and registered, its campaign made: the campaign's id and the operator's session.

@@ -14,7 +14,7 @@
 //! prices through FX (reference rate, markup) and moves as one chain through both FX positions. The
 //! ratio of the two figures is printed (the bar: at least 90%).
 
-use crate::bench_wallet::{Http, Person, field, in_parallel, key, percentile, person, start_server};
+use crate::bench_wallet::{Http, Person, field, fresh_server, in_parallel, key, percentile, person};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -154,14 +154,7 @@ pub fn run(args: &MerchantBench) -> Result<(), String> {
     if args.people == 0 || args.connections == 0 || args.requests == 0 {
         return Err("need people >= 1, connections >= 1, requests >= 1".into());
     }
-    let url = match &args.database {
-        Some(u) => store::DatabaseUrl::parse(u).map_err(|e| e.to_string())?,
-        None => store::DatabaseUrl::Sqlite("./qianbao-bench/merchant.db".into()),
-    };
-    crate::bench::fresh_database(&url)?;
-    let data_dir = std::path::PathBuf::from("./qianbao-bench/merchant-data");
-    let _ = std::fs::remove_dir_all(&data_dir);
-    let (_server, port) = start_server(&url, &data_dir, 100)?;
+    let (_server, port, url) = fresh_server(args.database.as_deref(), "merchant", 100)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     say!("qianbao bench merchant: order + payment + notification over HTTP, {} payers, {}", args.people, url.redacted());
     runtime.block_on(bench(port, args))

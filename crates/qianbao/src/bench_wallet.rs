@@ -176,6 +176,20 @@ impl Drop for ServerChild {
     }
 }
 
+/// A bench's server on an emptied database: `database`, or a fresh SQLite file `./qianbao-bench/{name}.db`,
+/// with its data directory `./qianbao-bench/{name}-data` emptied too.
+pub(crate) fn fresh_server(database: Option<&str>, name: &str, people: usize) -> Result<(ServerChild, u16, store::DatabaseUrl), String> {
+    let url = match database {
+        Some(u) => store::DatabaseUrl::parse(u).map_err(|e| e.to_string())?,
+        None => store::DatabaseUrl::Sqlite(format!("./qianbao-bench/{name}.db").into()),
+    };
+    crate::bench::fresh_database(&url)?;
+    let data_dir = std::path::PathBuf::from(format!("./qianbao-bench/{name}-data"));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let (server, port) = start_server(&url, &data_dir, people)?;
+    Ok((server, port, url))
+}
+
 pub(crate) fn start_server(database: &store::DatabaseUrl, data_dir: &std::path::Path, people: usize) -> Result<(ServerChild, u16), String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
     let url = match database {
@@ -319,14 +333,7 @@ pub fn run(args: &WalletBench) -> Result<(), String> {
     if args.people < 2 || args.connections == 0 || args.requests == 0 {
         return Err("need people >= 2, connections >= 1, requests >= 1".into());
     }
-    let url = match &args.database {
-        Some(u) => store::DatabaseUrl::parse(u).map_err(|e| e.to_string())?,
-        None => store::DatabaseUrl::Sqlite("./qianbao-bench/wallet.db".into()),
-    };
-    crate::bench::fresh_database(&url)?;
-    let data_dir = std::path::PathBuf::from("./qianbao-bench/wallet-data");
-    let _ = std::fs::remove_dir_all(&data_dir);
-    let (server, port) = start_server(&url, &data_dir, args.people)?;
+    let (server, port, url) = fresh_server(args.database.as_deref(), "wallet", args.people)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     say!("qianbao bench wallet: {:?} over HTTP, {} people, {}", args.scenario, args.people, url.redacted());
     runtime.block_on(async {

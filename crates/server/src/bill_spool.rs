@@ -12,6 +12,11 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// The temporary file's write buffer.
 const BUFFER_BYTES: usize = 256 * 1024;
 
+/// The temporary file a bill is spooled to could not be made or written (a full disk, say).
+pub fn failed(e: std::io::Error) -> platform::PlatformError {
+    platform::PlatformError::Internal(format!("spooling a bill: {e}"))
+}
+
 /// The SHA-1 of a text written to it, and nothing kept (a bill link's `hash_value`).
 pub struct Sha1Sink(aws_lc_rs::digest::Context);
 

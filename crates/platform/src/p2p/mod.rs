@@ -369,15 +369,17 @@ impl P2p {
         Ok(rows
             .into_iter()
             .zip(holds)
-            .map(|((kind, s), hold)| (kind == HistoryKind::TransferOut, kind, s, hold))
-            .map(|(outgoing, kind, s, hold)| HistoryItem {
-                kind,
-                id: s.id,
-                currency: s.currency,
-                amount_minor: if outgoing { -s.amount_minor } else { s.amount_minor },
-                counterparty_id: Some(if outgoing { s.receiver } else { s.sender }),
-                state: hold.and_then(|(_, r)| r).map_or("unknown", |r| s.held.shown(P2pState::of(r.state)).as_str()),
-                created_at_ms: s.created_at_ms,
+            .map(|((kind, s), hold)| {
+                let outgoing = kind == HistoryKind::TransferOut;
+                HistoryItem {
+                    kind,
+                    id: s.id,
+                    currency: s.currency,
+                    amount_minor: if outgoing { -s.amount_minor } else { s.amount_minor },
+                    counterparty_id: Some(if outgoing { s.receiver } else { s.sender }),
+                    state: hold.and_then(|(_, r)| r).map_or("unknown", |r| s.held.shown(P2pState::of(r.state)).as_str()),
+                    created_at_ms: s.created_at_ms,
+                }
             })
             .collect())
     }

@@ -366,6 +366,10 @@ pub struct ImportedDay<'a> {
 /// no ledger transfers, so never on a database that holds real money.
 pub fn import_paid_day(c: &mut dyn ::store::Conn, day: &ImportedDay<'_>) -> ::store::Result<()> {
     assert!(day.orders > 0 && day.refund_every > 0 && day.span_ms > 0 && day.first_id > 0, "a day to import: {day:?}");
+    assert!(
+        (0..=day.total_minor).contains(&day.fee_minor) && (1..=day.total_minor).contains(&day.refund_minor),
+        "a fee and a refund within the order's total: {day:?}"
+    );
     store::import_paid_day(c, day)
 }
 

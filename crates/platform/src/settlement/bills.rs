@@ -79,11 +79,6 @@ pub(super) fn write_row(out: BillOut<'_>, cells: &[String]) -> Result<()> {
     out.write_all(b"\n").map_err(written)
 }
 
-/// A bill written to memory, as text (for the small days of tests and the console's previews).
-pub(super) fn text(written: Vec<u8>) -> Result<String> {
-    String::from_utf8(written).map_err(|e| PlatformError::Internal(format!("a bill is UTF-8: {e}")))
-}
-
 pub(super) fn write_text(out: BillOut<'_>, text: &str) -> Result<()> {
     out.write_all(text.as_bytes()).map_err(written)
 }
@@ -177,7 +172,6 @@ impl Flow {
 /// A fund-flow bill's running totals.
 #[derive(Default)]
 struct FundTotals {
-    lines: i64,
     balance: i64,
     income_n: i64,
     income: i64,
@@ -188,6 +182,8 @@ struct FundTotals {
 
 impl FundTotals {
     fn write(&mut self, out: BillOut<'_>, day: &str, f: &Flow) -> Result<()> {
+        // The line's number in the day, from 0: the count before this line.
+        let number = self.lines();
         self.currency.get_or_insert(f.currency);
         add(&mut self.balance, f.value)?;
         if f.value >= 0 {
@@ -203,7 +199,7 @@ impl FundTotals {
             &[
                 bill_time(f.at_ms),
                 f.reference.clone(),
-                format!("{day}{:08}", self.lines).replace('-', ""),
+                format!("{day}{number:08}").replace('-', ""),
                 name.to_string(),
                 business.to_string(),
                 if f.value >= 0 { "收入".into() } else { "支出".into() },
@@ -213,10 +209,18 @@ impl FundTotals {
                 remark.to_string(),
                 f.reference.clone(),
             ],
-        )?;
-        self.lines += 1;
-        Ok(())
+        )
     }
+
+    /// The lines written so far.
+    fn lines(&self) -> i64 {
+        self.income_n + self.expense_n
+    }
+}
+
+/// A fee rate as the bills write it: `0.60%`.
+pub(super) fn rate_text(fee_bps: i64) -> String {
+    format!("{}.{:02}%", fee_bps / 100, fee_bps % 100)
 }
 
 fn cny() -> Currency {
@@ -224,14 +228,8 @@ fn cny() -> Currency {
 }
 
 impl Settlements {
-    /// WeChat Pay's trade bill for a merchant's day: `ALL`, `SUCCESS` (payments) or `REFUND`, as text.
-    pub async fn trade_bill(&self, merchant: MerchantId, day: &str, bill_type: TradeBillType) -> Result<String> {
-        let mut out = Vec::new();
-        self.write_trade_bill(merchant, day, bill_type, &mut out).await?;
-        text(out)
-    }
-
-    /// The trade bill, written to `out` a page of lines at a time (bounded memory for any day).
+    /// WeChat Pay's trade bill for a merchant's day (`ALL`, `SUCCESS`: payments, or `REFUND`), written
+    /// to `out` a page of lines at a time (bounded memory for any day).
     pub async fn write_trade_bill(&self, merchant: MerchantId, day: &str, bill_type: TradeBillType, out: BillOut<'_>) -> Result<()> {
         let mut buffered = std::io::BufWriter::with_capacity(BILL_BUFFER_BYTES, out);
         let out: BillOut<'_> = &mut buffered;
@@ -246,7 +244,7 @@ impl Settlements {
         write_text(out, TRADE_HEADER)?;
         let (mut count, mut settled, mut refunded, mut fees) = (0i64, 0i64, 0i64, 0i64);
         let mut currency = None;
-        let rate = format!("{}.{:02}%", fee_bps / 100, fee_bps % 100);
+        let rate = rate_text(fee_bps);
         while let Some(l) = lines.next().await? {
             currency.get_or_insert(l.order.currency);
             count += 1;
@@ -274,15 +272,9 @@ impl Settlements {
         buffered.flush().map_err(written)
     }
 
-    /// WeChat Pay's fund-flow bill for a merchant's day (its receivable), with the running balance, as text.
-    pub async fn fund_flow_bill(&self, merchant: MerchantId, day: &str) -> Result<String> {
-        let mut out = Vec::new();
-        self.write_fund_flow_bill(merchant, day, &mut out).await?;
-        text(out)
-    }
-
-    /// The fund-flow bill, written to `out`: the day's payments and refunds (paged) merged in time order
-    /// with its settlement's fees and payout (a few rows).
+    /// WeChat Pay's fund-flow bill for a merchant's day (its receivable, with the running balance),
+    /// written to `out`: the day's payments and refunds (paged) merged in time order with its
+    /// settlement's fees and payout (a few rows).
     pub async fn write_fund_flow_bill(&self, merchant: MerchantId, day: &str, out: BillOut<'_>) -> Result<()> {
         let mut buffered = std::io::BufWriter::with_capacity(BILL_BUFFER_BYTES, out);
         let out: BillOut<'_> = &mut buffered;
@@ -320,7 +312,7 @@ impl Settlements {
         write_row(
             out,
             &[
-                totals.lines.to_string(),
+                totals.lines().to_string(),
                 totals.income_n.to_string(),
                 amount(totals.income, c),
                 totals.expense_n.to_string(),

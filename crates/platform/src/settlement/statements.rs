@@ -3,7 +3,7 @@
 //! currency and the exchange rate of each payment and refund (the refund's is the payment's: refunds
 //! go back at the original rate).
 
-use super::bills::{BILL_BUFFER_BYTES, BillOut, add, text, write_row, write_text, written};
+use super::bills::{BILL_BUFFER_BYTES, BillOut, add, rate_text, write_row, write_text, written};
 use super::{Settlements, amount, local_day_bounds};
 use crate::payments::{BillLine, BillLines, Order};
 use crate::{MerchantId, PlatformError, Result};
@@ -96,22 +96,15 @@ fn statement_cells(l: &BillLine, time_zone: &str, rate_text: &str, settlement: C
 }
 
 impl Settlements {
-    /// The statement of a merchant's day (`YYYY-MM-DD` in its own time zone), as text.
-    pub async fn global_statement(&self, merchant: MerchantId, day: &str) -> Result<String> {
-        let mut out = Vec::new();
-        self.write_global_statement(merchant, day, &mut out).await?;
-        text(out)
-    }
-
-    /// The statement, written to `out` a page of lines at a time (bounded memory for any day).
+    /// The statement of a merchant's day (`YYYY-MM-DD` in its own time zone), written to `out` a page of
+    /// lines at a time (bounded memory for any day).
     pub async fn write_global_statement(&self, merchant: MerchantId, day: &str, out: BillOut<'_>) -> Result<()> {
         let mut buffered = std::io::BufWriter::with_capacity(BILL_BUFFER_BYTES, out);
         let out: BillOut<'_> = &mut buffered;
         let auth = self.merchants.by_id(merchant).await?;
         let time_zone = auth.merchant.time_zone.clone();
         let (start, end) = local_day_bounds(day, &time_zone)?;
-        let fee_bps = auth.merchant.fee_bps;
-        let rate_text = format!("{}.{:02}%", fee_bps / 100, fee_bps % 100);
+        let rate = rate_text(auth.merchant.fee_bps);
         write_text(out, STATEMENT_HEADER)?;
         let (mut count, mut total, mut refunded, mut fees, mut cash) = (0i64, 0i64, 0i64, 0i64, 0i64);
         let settlement = auth.merchant.settlement_currency;
@@ -130,7 +123,7 @@ impl Settlements {
                 add(&mut cash, payer_total)?;
                 cash_currencies.insert(payer_currency.code());
             }
-            write_row(out, &statement_cells(&l, &time_zone, &rate_text, settlement)?)?;
+            write_row(out, &statement_cells(&l, &time_zone, &rate, settlement)?)?;
         }
         write_text(out, STATEMENT_TOTALS)?;
         let c = settlement;

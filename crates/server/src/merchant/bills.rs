@@ -9,7 +9,6 @@ use crate::bill_spool::{Sha1Sink, Spool};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::Response;
-use platform::PlatformError;
 use platform::merchants::MerchantAuth;
 use platform::settlement::{BILL_LINK_TTL_MS, BillKind, BillRequest, TradeBillType, cst_day_bounds};
 use serde_json::json;
@@ -113,7 +112,6 @@ pub(super) async fn download_bill(
     Ok(response)
 }
 
-/// The temporary file a bill is spooled to could not be written (a full disk, say).
 pub(super) fn spool_failed(e: std::io::Error) -> WxError {
-    PlatformError::Internal(format!("spooling a bill: {e}")).into()
+    crate::bill_spool::failed(e).into()
 }

@@ -386,8 +386,9 @@ async fn bill_file(
     }
     let Some(day) = bill_day(&q) else { return (StatusCode::BAD_REQUEST, "day: YYYY-MM-DD").into_response() };
     let settlement = &state.platform.settlement;
-    let Ok(mut spool) = crate::bill_spool::Spool::new(false, None) else {
-        return failed(PlatformError::Internal("no spool for a bill".into()));
+    let mut spool = match crate::bill_spool::Spool::new(false, None) {
+        Ok(spool) => spool,
+        Err(e) => return failed(crate::bill_spool::failed(e)),
     };
     let (written, name) = match file {
         BillFile::Trade => {
@@ -395,7 +396,7 @@ async fn bill_file(
         }
         BillFile::FundFlow => (settlement.write_fund_flow_bill(user.merchant_id, &day, &mut spool).await, "fund-flow"),
     };
-    match written.and_then(|()| spool.finish().map_err(|e| PlatformError::Internal(format!("spooling a bill: {e}")))) {
+    match written.and_then(|()| spool.finish().map_err(crate::bill_spool::failed)) {
         Ok(spooled) => {
             let disposition = format!("attachment; filename=\"{}-{name}-{day}.csv\"", user.mchid);
             let headers = [
