@@ -11,6 +11,8 @@ pub(crate) trait Backend: Send {
     /// Drop every table.
     fn reset(&mut self) -> Result<()>;
 
+    /// Opens a ledger batch's transaction, which is then the ledger's only writer until it ends (SQLite:
+    /// `BEGIN IMMEDIATE`; PostgreSQL: the `ledger_writes` row), so what it reads stays current.
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
     fn rollback(&mut self);
@@ -25,9 +27,6 @@ pub(crate) trait Backend: Send {
     /// Inside a transaction: load and lock the accounts among `ids` (sorted, unique) in id order.
     /// Returns the largest `last_ts` among them.
     fn lock_accounts(&mut self, ids: &[Id], into: &mut Ledger) -> Result<u64>;
-    /// Inside a transaction, after the locks: re-read these pending records (another instance may have
-    /// resolved one between the first read and the locks).
-    fn refresh_pending(&mut self, ids: &[Id], into: &mut Ledger) -> Result<()>;
     /// Up to `limit` pending transfers still pending whose timeout is at or before `now`.
     fn due_expiries(&mut self, now: u64, limit: usize) -> Result<Vec<Id>>;
     /// Write what a batch changed (netted: one row write per touched account).
@@ -63,6 +62,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "official_accounts", include_str!("../migrations/0012_official_accounts.sql")),
     (13, "giving", include_str!("../migrations/0013_giving.sql")),
     (14, "bill_reads", include_str!("../migrations/0014_bill_reads.sql")),
+    (15, "ledger_writes", include_str!("../migrations/0015_ledger_writes.sql")),
 ];
 
 pub(crate) fn latest_version() -> i64 {
@@ -125,5 +125,56 @@ mod tests {
             render(source, crate::Dialect::Postgres),
             "CREATE TABLE t (id BIGINT PRIMARY KEY, b BYTEA, INT64x BIGINT)  WITH (fillfactor = 50);"
         );
+    }
+}
+
+/// Accounts as the committer's own batches last wrote them (value, `last_ts`), so a batch reads no
+/// account it wrote before. Valid only while no other connection has written the ledger: each backend
+/// knows when that happened (SQLite's `PRAGMA data_version`, PostgreSQL's `ledger_writes` counter) and
+/// calls [`AccountCache::clear`]. A transaction's writes are staged and kept only once it commits.
+#[derive(Default)]
+pub(crate) struct AccountCache {
+    committed: ledger::IdMap<(Account, u64)>,
+    staged: Vec<(Account, u64)>,
+}
+
+impl AccountCache {
+    /// Accounts kept at most (about 100 bytes each); past it the cache starts over.
+    const ACCOUNTS_MAX: usize = 1 << 20;
+
+    /// At a transaction's start: nothing staged; starts over when full or when `stale`.
+    pub(crate) fn begin(&mut self, stale: bool) {
+        self.staged.clear();
+        if stale || self.committed.len() > Self::ACCOUNTS_MAX {
+            self.committed.clear();
+        }
+    }
+
+    pub(crate) fn get(&self, id: &Id) -> Option<(Account, u64)> {
+        self.committed.get(id).copied()
+    }
+
+    /// The batch's written accounts, kept once the transaction commits.
+    pub(crate) fn stage(&mut self, ledger: &Ledger, changes: &Changes, batch_ts: u64) {
+        for id in changes.accounts_created.iter().chain(&changes.accounts_updated) {
+            let account = *ledger.account(*id).expect("written accounts are in the working set");
+            self.staged.push((account, batch_ts));
+        }
+    }
+
+    pub(crate) fn committed(&mut self) {
+        for (account, last_ts) in self.staged.drain(..) {
+            self.committed.insert(account.id, (account, last_ts));
+        }
+    }
+
+    pub(crate) fn rolled_back(&mut self) {
+        self.staged.clear();
+    }
+
+    /// Trust nothing cached (a failed commit, a reset).
+    pub(crate) fn clear(&mut self) {
+        self.staged.clear();
+        self.committed.clear();
     }
 }

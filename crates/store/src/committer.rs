@@ -472,10 +472,10 @@ impl Worker {
 
     /// Read what the batch touches into the ledger (locking the accounts); returns the accounts' latest
     /// timestamp.
-    fn load(&mut self, mut transfer_ids: Vec<Id>, mut account_ids: Vec<Id>, mut pending_ids: Vec<Id>) -> Result<u64> {
-        // Ids above the journal's largest are new (ids are time-ordered): no lookup. Another writer may
-        // have committed a larger one meanwhile; the primary key then refuses our insert and the batch is
-        // retried (as a conflict) after looking again.
+    fn load(&mut self, mut transfer_ids: Vec<Id>, mut account_ids: Vec<Id>, pending_ids: Vec<Id>) -> Result<u64> {
+        // Ids above the journal's largest are new (ids are time-ordered): no lookup. The batch is the
+        // ledger's only writer while it runs (`Backend::begin`), so that largest id stays the largest; were
+        // one taken all the same, the primary key would refuse our insert and the batch be retried.
         let max_id = self.backend.max_journal_id()?;
         transfer_ids.retain(|id| *id <= max_id);
         self.backend.read_transfers(&transfer_ids, &mut self.ledger)?;
@@ -489,12 +489,7 @@ impl Worker {
         account_ids.retain(|id| *id != 0 && *id != u128::MAX);
         account_ids.sort_unstable();
         account_ids.dedup();
-        let accounts_last_ts = self.backend.lock_accounts(&account_ids, &mut self.ledger)?;
-        pending_ids.retain(|id| self.ledger.transfer(*id).is_some());
-        pending_ids.sort_unstable();
-        pending_ids.dedup();
-        self.backend.refresh_pending(&pending_ids, &mut self.ledger)?;
-        Ok(accounts_last_ts)
+        self.backend.lock_accounts(&account_ids, &mut self.ledger)
     }
 
     /// One request's transfers behind its guards: a guard that changes no row skips the request (nothing

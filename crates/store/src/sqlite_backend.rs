@@ -13,18 +13,13 @@ use std::path::Path;
 
 pub(crate) struct Sqlite {
     conn: Connection,
-    /// Accounts as last committed by this connection (value, last_ts). Valid while no other connection
-    /// has committed (`PRAGMA data_version` unchanged): then reading an account costs no B-tree search.
-    cache: ledger::IdMap<(Account, u64)>,
-    /// What this transaction wrote, moved into `cache` only once it commits.
-    staged: Vec<(Account, u64)>,
+    /// Accounts as last committed by this connection. Valid while no other connection has committed
+    /// (`PRAGMA data_version` unchanged): then reading an account costs no B-tree search.
+    cache: crate::backend::AccountCache,
     data_version: i64,
     /// Shared with the platform's connections to the same file (see `db::WriteLock`).
     write_lock: std::sync::Arc<crate::db::WriteLock>,
 }
-
-/// Accounts kept in the cache at most (about 100 bytes each); past it the cache starts over.
-const CACHE_ACCOUNTS_MAX: usize = 1 << 20;
 
 const ACCOUNT_COLUMNS: &str =
     "id, currency, code, flags, user_data, debits_pending, debits_posted, credits_pending, credits_posted, timestamp, last_ts";
@@ -141,8 +136,7 @@ impl Sqlite {
         conn.set_prepared_statement_cache_capacity(256);
         Ok(Sqlite {
             conn,
-            cache: ledger::IdMap::default(),
-            staged: Vec::new(),
+            cache: crate::backend::AccountCache::default(),
             data_version: -1,
             write_lock: crate::db::sqlite_write_lock(path),
         })
@@ -233,12 +227,9 @@ impl Backend for Sqlite {
             self.write_lock.release();
             return Err(e.into());
         }
-        self.staged.clear();
         let version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        if version != self.data_version || self.cache.len() > CACHE_ACCOUNTS_MAX {
-            self.cache.clear(); // someone else wrote: trust nothing cached
-            self.data_version = version;
-        }
+        self.cache.begin(version != self.data_version); // someone else wrote: trust nothing cached
+        self.data_version = version;
         Ok(())
     }
 
@@ -250,19 +241,16 @@ impl Backend for Sqlite {
         self.write_lock.release();
         if let Err(e) = committed {
             self.cache.clear();
-            self.staged.clear();
             return Err(e.into());
         }
-        for (account, last_ts) in self.staged.drain(..) {
-            self.cache.insert(account.id, (account, last_ts));
-        }
+        self.cache.committed();
         Ok(())
     }
 
     fn rollback(&mut self) {
         let _ = self.conn.execute_batch("ROLLBACK");
         self.write_lock.release();
-        self.staged.clear();
+        self.cache.rolled_back();
     }
 
     fn max_journal_id(&mut self) -> Result<Id> {
@@ -308,7 +296,7 @@ impl Backend for Sqlite {
         let mut last_ts = 0;
         for id in ids {
             let found = match self.cache.get(id) {
-                Some(hit) => Some(*hit),
+                Some(hit) => Some(hit),
                 None => stmt.query_row([&id_bytes(*id)[..]], account_from).optional()?,
             };
             if let Some((account, ts)) = found {
@@ -317,10 +305,6 @@ impl Backend for Sqlite {
             }
         }
         Ok(last_ts)
-    }
-
-    fn refresh_pending(&mut self, _ids: &[Id], _into: &mut Ledger) -> Result<()> {
-        Ok(()) // single writer: what was read inside this transaction is current
     }
 
     fn due_expiries(&mut self, now: u64, limit: usize) -> Result<Vec<Id>> {
@@ -332,10 +316,7 @@ impl Backend for Sqlite {
     }
 
     fn write(&mut self, ledger: &Ledger, changes: &Changes, batch_ts: u64) -> Result<()> {
-        for id in changes.accounts_created.iter().chain(&changes.accounts_updated) {
-            let account = *ledger.account(*id).expect("written accounts are in the working set");
-            self.staged.push((account, batch_ts));
-        }
+        self.cache.stage(ledger, changes, batch_ts);
         let conn = &self.conn;
         if !changes.accounts_created.is_empty() {
             insert_accounts(conn, ledger, changes, batch_ts)?;

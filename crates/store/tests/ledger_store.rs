@@ -271,10 +271,10 @@ fn two_committers_on_one_database_never_double_spend(db: TestDb) {
 
 fn migrations_are_versioned_and_applied_once(db: TestDb) {
     let store = open(&db);
-    assert_eq!(store.schema_version().unwrap(), 14);
+    assert_eq!(store.schema_version().unwrap(), 15);
     drop(store);
     let store = open(&db);
-    assert_eq!(store.schema_version().unwrap(), 14);
+    assert_eq!(store.schema_version().unwrap(), 15);
 }
 
 fn verify_finds_a_tampered_balance(db: TestDb) {
