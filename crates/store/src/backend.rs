@@ -24,7 +24,8 @@ pub(crate) trait Backend: Send {
     fn read_transfers(&mut self, ids: &[Id], into: &mut Ledger) -> Result<()>;
     /// Load the accounts among `ids` without locking.
     fn read_accounts(&mut self, ids: &[Id], into: &mut Ledger) -> Result<()>;
-    /// Inside a transaction: load and lock the accounts among `ids` (sorted, unique) in id order.
+    /// Inside a transaction (which holds the write turn, see `begin`): load the accounts among `ids`
+    /// (sorted, unique).
     /// Returns the largest `last_ts` among them.
     fn lock_accounts(&mut self, ids: &[Id], into: &mut Ledger) -> Result<u64>;
     /// Up to `limit` pending transfers still pending whose timeout is at or before `now`.

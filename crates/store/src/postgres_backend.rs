@@ -10,7 +10,7 @@ use ledger::{
     TransferFlags,
 };
 use money::Currency;
-use postgres::{Client, NoTls, Row};
+use postgres::{Client, Row};
 
 pub(crate) struct Postgres {
     client: Client,
@@ -21,6 +21,8 @@ pub(crate) struct Postgres {
     batches: Option<i64>,
     /// The count this transaction will leave once it commits.
     batches_in_transaction: Option<i64>,
+    /// Prepared once per connection: the effects and guards requests bring run at every batch.
+    statements: crate::db::PgStatements,
 }
 
 const ACCOUNT_COLUMNS: &str =
@@ -126,8 +128,8 @@ fn slices(keys: &[[u8; 16]]) -> Vec<&[u8]> {
 
 impl Postgres {
     pub(crate) fn connect(url: &str) -> Result<Postgres> {
-        let client = Client::connect(url, NoTls)?;
-        Ok(Postgres { client, cache: Default::default(), batches: None, batches_in_transaction: None })
+        let client = crate::db::pg_connect(url)?;
+        Ok(Postgres { client, cache: Default::default(), batches: None, batches_in_transaction: None, statements: Default::default() })
     }
 }
 
@@ -171,12 +173,13 @@ impl Backend for Postgres {
         }
         self.cache.clear();
         self.batches = None;
+        self.statements = Default::default();
         Ok(())
     }
 
     fn execute(&mut self, sql: &str, params: &[crate::Value]) -> Result<u64> {
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        Ok(self.client.execute(sql, &refs)?)
+        self.statements.run(&mut self.client, sql, |c, statement| c.execute(statement, &refs))
     }
 
     fn savepoint(&mut self, statement: &str) -> Result<()> {
@@ -238,12 +241,17 @@ impl Backend for Postgres {
         let keys = keys(ids);
         let keys = slices(&keys);
         let sql = format!("SELECT {TRANSFER_COLUMNS} FROM transfers t LEFT JOIN pending_transfers p ON p.id = t.id WHERE t.id = ANY($1)");
-        for row in self.client.query(&sql, &[&keys])? {
+        let rows = self.statements.run(&mut self.client, &sql, |c, statement| c.query(statement, &[&keys]))?;
+        let found = rows.len();
+        for row in rows {
             let (t, record) = transfer_from(&row)?;
             into.load_transfer(t, record);
         }
+        if found == ids.len() {
+            return Ok(()); // an id is either committed or failed, never both: no failure to look for
+        }
         let sql = "SELECT id, error, debit_account_id, credit_account_id, amount, pending_id, currency, code, flags, timeout_s, user_data, timestamp FROM failed_transfers WHERE id = ANY($1)";
-        for row in self.client.query(sql, &[&keys])? {
+        for row in self.statements.run(&mut self.client, sql, |c, statement| c.query(statement, &[&keys]))? {
             into.load_failed(failed_from(&row)?);
         }
         Ok(())
@@ -251,8 +259,9 @@ impl Backend for Postgres {
 
     fn read_accounts(&mut self, ids: &[Id], into: &mut Ledger) -> Result<()> {
         let keys = keys(ids);
+        let keys = slices(&keys);
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1)");
-        for row in self.client.query(&sql, &[&slices(&keys)])? {
+        for row in self.statements.run(&mut self.client, &sql, |c, statement| c.query(statement, &[&keys]))? {
             into.load_account(account_from(&row)?.0);
         }
         Ok(())
@@ -277,8 +286,9 @@ impl Backend for Postgres {
             return Ok(last_ts);
         }
         let keys = keys(&missed);
+        let keys = slices(&keys);
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1)");
-        for row in self.client.query(&sql, &[&slices(&keys)])? {
+        for row in self.statements.run(&mut self.client, &sql, |c, statement| c.query(statement, &[&keys]))? {
             let (account, ts) = account_from(&row)?;
             into.load_account(account);
             last_ts = last_ts.max(ts);

@@ -63,6 +63,7 @@ both_backends!(
     pending_transfers_expire_when_the_clock_passes_their_timeout,
     a_hot_account_credited_by_a_whole_batch_is_exact,
     two_committers_on_one_database_never_double_spend,
+    a_committer_sees_what_another_committed_since_its_own_last_batch,
     migrations_are_versioned_and_applied_once,
     verify_finds_a_tampered_balance,
     guards_and_effects_commit_with_their_transfers_or_not_at_all,
@@ -266,6 +267,25 @@ fn two_committers_on_one_database_never_double_spend(db: TestDb) {
         total += acc.credits_posted - acc.debits_posted;
     }
     assert_eq!(total, wallets as u64 * funds, "money was neither created nor lost");
+    assert_books_balance(&store);
+}
+
+/// A committer keeps the accounts its batches wrote in memory; another instance's batch in between must
+/// make it read them again, or it would spend a balance that is gone.
+fn a_committer_sees_what_another_committed_since_its_own_last_batch(db: TestDb) {
+    let store = open(&db);
+    setup(&store, 2, 1_000);
+    let other = Store::open(&db.url).unwrap();
+    let a = store.start_committer(fast(), Arc::new(SystemClock)).unwrap();
+    let b = other.start_committer(fast(), Arc::new(SystemClock)).unwrap();
+    let one = |c: &store::Committer, t: NewTransfer| c.submit_transfers(vec![t]).unwrap().wait_blocking().unwrap()[0];
+    assert_eq!(one(&a, transfer(10, 2, 3, 100)), Ok(Outcome::Created), "A's batch leaves wallet 2 at 900, cached");
+    assert_eq!(one(&b, transfer(11, 2, 3, 900)), Ok(Outcome::Created), "B spends the 900 left");
+    assert_eq!(one(&a, transfer(12, 2, 3, 1)), Err(TransferError::ExceedsCredits), "A knows wallet 2 is empty");
+    assert_eq!(one(&b, transfer(13, 3, 2, 50)), Ok(Outcome::Created), "B gives 50 back");
+    assert_eq!(one(&a, transfer(14, 2, 3, 50)), Ok(Outcome::Created), "A spends exactly those 50");
+    let wallet = store.account(2).unwrap().unwrap();
+    assert_eq!((wallet.debits_posted, wallet.credits_posted), (1_050, 1_050));
     assert_books_balance(&store);
 }
 
