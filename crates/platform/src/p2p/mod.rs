@@ -118,6 +118,21 @@ pub struct SendTransfer<'a> {
     pub card: Option<i64>,
 }
 
+/// A transfer as its sender or receiver sees it, its hold in `state`.
+fn shown(s: Sent, state: P2pState) -> P2pTransfer {
+    P2pTransfer {
+        id: s.id,
+        sender_id: s.sender,
+        receiver_id: s.receiver,
+        currency: s.currency,
+        amount: wallet::decimal(s.amount_minor, s.currency),
+        note: s.note,
+        state,
+        created_at_ms: s.created_at_ms,
+        expires_at_ms: s.expires_at_ms,
+    }
+}
+
 fn hold_id(id: i64) -> u128 {
     chart::derived(id, chart::transfer::P2P, 0)
 }
@@ -202,10 +217,12 @@ impl P2p {
         if let (Err(_), Some(charge)) = (&outcome, &charge) {
             self.wallet.give_back(charge.op, &charge.reference).await?;
         }
-        // Written now, the row is `sent` itself: no need to read it back.
+        // Written now, the row is `sent` itself, and its hold was made by this very commit (the row's
+        // insert is the guard that let the chain run): pending as of that commit. Neither is read back.
         if outcome? {
             self.people.risk.record(&attempt, false);
-            self.view(sent).await
+            let state = sent.held.shown(P2pState::Pending);
+            Ok(shown(sent, state))
         } else {
             self.transfer(sender, sent.id).await
         }
@@ -261,17 +278,7 @@ impl P2p {
             Some((_, Some(record))) => s.held.shown(P2pState::of(record.state)),
             _ => return Err(PlatformError::Internal(format!("transfer {} has no hold in the ledger", s.id))),
         };
-        Ok(P2pTransfer {
-            id: s.id,
-            sender_id: s.sender,
-            receiver_id: s.receiver,
-            currency: s.currency,
-            amount: wallet::decimal(s.amount_minor, s.currency),
-            note: s.note,
-            state,
-            created_at_ms: s.created_at_ms,
-            expires_at_ms: s.expires_at_ms,
-        })
+        Ok(shown(s, state))
     }
 
     /// A transfer, as its sender or receiver sees it.
