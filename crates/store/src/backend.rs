@@ -27,7 +27,7 @@ pub(crate) trait Backend: Send {
     /// Inside a transaction (which holds the write turn, see `begin`): load the accounts among `ids`
     /// (sorted, unique).
     /// Returns the largest `last_ts` among them.
-    fn lock_accounts(&mut self, ids: &[Id], into: &mut Ledger) -> Result<u64>;
+    fn read_batch_accounts(&mut self, ids: &[Id], into: &mut Ledger) -> Result<u64>;
     /// Up to `limit` pending transfers still pending whose timeout is at or before `now`.
     fn due_expiries(&mut self, now: u64, limit: usize) -> Result<Vec<Id>>;
     /// Write what a batch changed (netted: one row write per touched account).

@@ -470,7 +470,7 @@ impl Worker {
         Ok(replies)
     }
 
-    /// Read what the batch touches into the ledger (locking the accounts); returns the accounts' latest
+    /// Read what the batch touches into the ledger (inside its write turn); returns the accounts' latest
     /// timestamp.
     fn load(&mut self, mut transfer_ids: Vec<Id>, mut account_ids: Vec<Id>, pending_ids: Vec<Id>) -> Result<u64> {
         // Ids above the journal's largest are new (ids are time-ordered): no lookup. The batch is the
@@ -489,7 +489,7 @@ impl Worker {
         account_ids.retain(|id| *id != 0 && *id != u128::MAX);
         account_ids.sort_unstable();
         account_ids.dedup();
-        self.backend.lock_accounts(&account_ids, &mut self.ledger)
+        self.backend.read_batch_accounts(&account_ids, &mut self.ledger)
     }
 
     /// One request's transfers behind its guards: a guard that changes no row skips the request (nothing

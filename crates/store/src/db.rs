@@ -343,7 +343,7 @@ impl PgStatements {
     /// and each holds a plan in its PostgreSQL backend's memory.
     const STATEMENTS_MAX: usize = 128;
 
-    pub(crate) fn get(&mut self, client: &mut postgres::Client, sql: &str) -> Result<postgres::Statement> {
+    fn get(&mut self, client: &mut postgres::Client, sql: &str) -> Result<postgres::Statement> {
         if let Some(statement) = self.0.get(sql) {
             return Ok(statement.clone());
         }
@@ -451,10 +451,7 @@ impl Conn for PgConn {
 /// `tokio::task::spawn_blocking`.
 pub struct Db {
     url: DatabaseUrl,
-    idle: Mutex<Vec<Box<dyn Conn>>>,
-    returned: Condvar,
-    open: Mutex<usize>,
-    connections_max: usize,
+    pool: crate::pool::Pool<Box<dyn Conn>>,
     /// Connections refuse every write (SQLite readers: see [`Db::reader`]).
     read_only: bool,
 }
@@ -469,21 +466,12 @@ impl Db {
 
     /// A pool with its first connection open (so a bad URL fails here, not on first use).
     fn pool(url: &DatabaseUrl, connections_max: usize, read_only: bool) -> Result<Db> {
-        let db = Db {
-            url: url.clone(),
-            idle: Mutex::new(Vec::new()),
-            returned: Condvar::new(),
-            open: Mutex::new(0),
-            connections_max: connections_max.max(1),
-            read_only,
-        };
-        let conn = db.connect()?;
-        db.give_back(conn);
-        Ok(db)
+        let first = Db::connect(url, read_only)?;
+        Ok(Db { url: url.clone(), pool: crate::pool::Pool::new(first, connections_max), read_only })
     }
 
-    fn connect(&self) -> Result<Box<dyn Conn>> {
-        let conn: Box<dyn Conn> = match &self.url {
+    fn connect(url: &DatabaseUrl, read_only: bool) -> Result<Box<dyn Conn>> {
+        Ok(match url {
             DatabaseUrl::Sqlite(path) => {
                 let c = rusqlite::Connection::open(path)?;
                 c.pragma_update(None, "journal_mode", "WAL")?;
@@ -491,7 +479,7 @@ impl Db {
                 c.pragma_update(None, "foreign_keys", "ON")?;
                 c.busy_timeout(std::time::Duration::from_secs(30))?;
                 c.set_prepared_statement_cache_capacity(256);
-                if self.read_only {
+                if read_only {
                     c.pragma_update(None, "query_only", "ON")?;
                     Box::new(SqliteConn(c, None))
                 } else {
@@ -499,33 +487,7 @@ impl Db {
                 }
             }
             DatabaseUrl::Postgres(url) => Box::new(PgConn { client: pg_connect(url)?, statements: PgStatements::default() }),
-        };
-        *self.open.lock().expect("pool lock") += 1;
-        Ok(conn)
-    }
-
-    fn take(&self) -> Result<Box<dyn Conn>> {
-        let mut idle = self.idle.lock().expect("pool lock");
-        loop {
-            if let Some(conn) = idle.pop() {
-                return Ok(conn);
-            }
-            if *self.open.lock().expect("pool lock") < self.connections_max {
-                drop(idle);
-                return self.connect();
-            }
-            idle = self.returned.wait(idle).expect("pool lock");
-        }
-    }
-
-    fn give_back(&self, conn: Box<dyn Conn>) {
-        self.idle.lock().expect("pool lock").push(conn);
-        self.returned.notify_one();
-    }
-
-    fn discard(&self) {
-        *self.open.lock().expect("pool lock") -= 1;
-        self.returned.notify_one();
+        })
     }
 
     /// For SQLite, a pool of read-only connections on the same file. In WAL mode a reader never waits
@@ -546,14 +508,14 @@ impl Db {
 
     /// Run `f` on a connection outside any explicit transaction (each statement commits on its own).
     pub fn with<T>(&self, f: impl FnOnce(&mut dyn Conn) -> Result<T>) -> Result<T> {
-        let mut conn = self.take()?;
+        let mut conn = self.pool.take(|| Db::connect(&self.url, self.read_only))?;
         let result = f(conn.as_mut());
         match &result {
             // The connection may be broken (or, lost, it says so): never give one back to the pool.
-            Err(StoreError::Database(_)) if self.dialect() == Dialect::Postgres => self.discard(),
-            Err(e) if e.is_unavailable() => self.discard(),
-            _ if conn.is_broken() => self.discard(),
-            _ => self.give_back(conn),
+            Err(StoreError::Database(_)) if self.dialect() == Dialect::Postgres => self.pool.discard(),
+            Err(e) if e.is_unavailable() => self.pool.discard(),
+            _ if conn.is_broken() => self.pool.discard(),
+            _ => self.pool.give_back(conn),
         }
         result
     }

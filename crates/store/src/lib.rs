@@ -21,6 +21,7 @@ mod committer;
 pub mod db;
 pub mod listen;
 mod metrics;
+mod pool;
 mod postgres_backend;
 mod sqlite_backend;
 mod verify;
@@ -206,7 +207,7 @@ pub type FoundTransfer = Option<(Transfer, Option<PendingRecord>)>;
 /// A handle on the database: migrations, reads, verification, and the committer.
 pub struct Store {
     url: DatabaseUrl,
-    readers: Readers,
+    readers: pool::Pool<Box<dyn Backend>>,
     pub metrics: Arc<Metrics>,
     checkpointer_started: std::sync::atomic::AtomicBool,
     stop: Arc<std::sync::atomic::AtomicBool>,
@@ -241,7 +242,7 @@ impl Store {
         reader.migrate()?;
         Ok(Store {
             url: url.clone(),
-            readers: Readers::new(reader, url),
+            readers: pool::Pool::new(reader, readers_max(url)),
             metrics: Arc::new(Metrics::default()),
             checkpointer_started: std::sync::atomic::AtomicBool::new(false),
             stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
@@ -254,10 +255,10 @@ impl Store {
 
     /// Run `f` on a reading connection; one lost on the way is dropped (the next call opens another).
     fn with_reader<T>(&self, f: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Result<T> {
-        let mut reader = self.readers.take(&self.url)?;
+        let mut reader = self.readers.take(|| self.url.connect())?;
         let result = f(reader.as_mut());
         if result.as_ref().is_err_and(StoreError::is_unavailable) {
-            self.readers.lost();
+            self.readers.discard();
         } else {
             self.readers.give_back(reader);
         }
@@ -336,70 +337,16 @@ impl Store {
             r.reset()?;
             r.migrate()
         })?;
-        self.readers.forget_idle_but_one();
+        self.readers.close_idle_but(1); // the others knew the dropped tables
         Ok(())
     }
 }
 
-/// The ledger's reading connections. SQLite needs one: a read costs microseconds and runs in place. On
-/// PostgreSQL every read is a network round trip, and one connection behind a lock made concurrent
-/// requests queue for it: up to [`Readers::POSTGRES_MAX`] are opened as reads overlap.
-struct Readers {
-    idle: std::sync::Mutex<Vec<Box<dyn Backend>>>,
-    returned: std::sync::Condvar,
-    open: std::sync::atomic::AtomicUsize,
-    max: usize,
-}
-
-impl Readers {
-    /// PostgreSQL reading connections at most (each a server process).
-    const POSTGRES_MAX: usize = 8;
-
-    fn new(first: Box<dyn Backend>, url: &DatabaseUrl) -> Readers {
-        let max = if url.is_postgres() { Self::POSTGRES_MAX } else { 1 };
-        Readers {
-            idle: std::sync::Mutex::new(vec![first]),
-            returned: std::sync::Condvar::new(),
-            open: std::sync::atomic::AtomicUsize::new(1),
-            max,
-        }
-    }
-
-    fn take(&self, url: &DatabaseUrl) -> Result<Box<dyn Backend>> {
-        use std::sync::atomic::Ordering;
-        let mut idle = self.idle.lock().expect("readers lock");
-        loop {
-            if let Some(reader) = idle.pop() {
-                return Ok(reader);
-            }
-            if self.open.fetch_add(1, Ordering::SeqCst) < self.max {
-                drop(idle);
-                return url.connect().inspect_err(|_| self.lost());
-            }
-            self.open.fetch_sub(1, Ordering::SeqCst);
-            idle = self.returned.wait(idle).expect("readers lock");
-        }
-    }
-
-    fn give_back(&self, reader: Box<dyn Backend>) {
-        self.idle.lock().expect("readers lock").push(reader);
-        self.returned.notify_one();
-    }
-
-    /// A connection was dropped: its place is free.
-    fn lost(&self) {
-        self.open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        self.returned.notify_one();
-    }
-
-    /// After a reset: connections that knew the old tables are closed (one stays for the next read).
-    fn forget_idle_but_one(&self) {
-        let mut idle = self.idle.lock().expect("readers lock");
-        while idle.len() > 1 {
-            idle.pop();
-            self.open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
+/// Ledger reading connections at most. On PostgreSQL every read is a network round trip, and one
+/// connection behind a lock made concurrent requests queue for it. SQLite's reads cost microseconds and
+/// run in place: one connection (four were measured, no faster).
+fn readers_max(url: &DatabaseUrl) -> usize {
+    if url.is_postgres() { 8 } else { 1 }
 }
 
 /// u128 ids as 16 big-endian bytes: byte order is numeric order, so indexes sort ids numerically.

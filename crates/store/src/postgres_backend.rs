@@ -1,7 +1,7 @@
 //! The production store. A batch is a handful of round trips whatever its size: ids travel as arrays
-//! (`= ANY($1)`), rows are written with `INSERT ... SELECT FROM UNNEST(...)` and `UPDATE ... FROM UNNEST`, the journal's
-//! transfers with a binary `COPY`. The SQL stays portable to Postgres-compatible distributed engines
-//! (CockroachDB and YugabyteDB take `COPY ... FROM STDIN` too).
+//! (`= ANY($1)`), rows are written with `INSERT ... SELECT FROM UNNEST(...)` and `UPDATE ... FROM
+//! UNNEST`, the journal's transfers with a binary `COPY`. The SQL stays portable to Postgres-compatible
+//! distributed engines (CockroachDB and YugabyteDB take `COPY ... FROM STDIN` too).
 
 use crate::backend::{Backend, MIGRATIONS, latest_version};
 use crate::{Result, StoreError, id_bytes, id_from};
@@ -267,7 +267,7 @@ impl Backend for Postgres {
         Ok(())
     }
 
-    fn lock_accounts(&mut self, ids: &[Id], into: &mut Ledger) -> Result<u64> {
+    fn read_batch_accounts(&mut self, ids: &[Id], into: &mut Ledger) -> Result<u64> {
         debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
         // The batch holds the ledger's write turn (see `begin`): reading is locking. Accounts this
         // connection wrote last come from the cache; only the others are read.

@@ -290,7 +290,7 @@ impl Backend for Sqlite {
         Ok(())
     }
 
-    fn lock_accounts(&mut self, ids: &[Id], into: &mut Ledger) -> Result<u64> {
+    fn read_batch_accounts(&mut self, ids: &[Id], into: &mut Ledger) -> Result<u64> {
         // SQLite has one writer at a time (BEGIN IMMEDIATE holds it): reading is locking.
         let mut stmt = self.conn.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1"))?;
         let mut last_ts = 0;
