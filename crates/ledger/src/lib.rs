@@ -115,12 +115,20 @@ pub struct FailedTransfer {
     pub timestamp: u64,
 }
 
-/// How to undo one step of a linked chain that fails part-way.
+/// How to undo one step of a linked chain that fails part-way, or of a tentative request.
+#[derive(Clone, Copy)]
 enum Undo {
     Account(Id, Option<Account>),
     Transfer(Id),
     Pending(Id, Option<PendingRecord>),
+    /// A failure recorded (tentative requests only: a chain's rollback keeps its failure).
+    Failed(Id),
 }
+
+/// Where a tentative request began: the change lists' lengths (see [`Ledger::begin_tentative`]).
+#[derive(Debug, Clone, Copy)]
+#[must_use = "a tentative request is kept or undone"]
+pub struct Tentative([usize; 5]);
 
 /// The ledger's working set and its state machine.
 #[derive(Default)]
@@ -131,6 +139,8 @@ pub struct Ledger {
     failed: IdMap<FailedTransfer>,
     undo: Vec<Undo>,
     in_chain: bool,
+    /// Every step since `begin_tentative`, while a tentative request runs.
+    tentative: Option<Vec<Undo>>,
 }
 
 impl Ledger {
@@ -161,6 +171,41 @@ impl Ledger {
         self.transfers.clear();
         self.pending.clear();
         self.failed.clear();
+        self.tentative = None;
+    }
+
+    // ----- tentative requests -----
+
+    /// Apply what follows tentatively: until [`Ledger::keep_tentative`], [`Ledger::undo_tentative`]
+    /// can take it all back, recorded failures included, as if it had never run. The store applies a
+    /// request's transfers this way before the business row that guards them, so that the common case
+    /// (the transfers succeed, the guard changes its row) needs no savepoint in the database.
+    pub fn begin_tentative(&mut self, changes: &Changes) -> Tentative {
+        assert!(self.tentative.is_none() && !self.in_chain, "tentative requests do not nest");
+        self.tentative = Some(Vec::new());
+        let m = marks(changes);
+        Tentative([m[0], m[1], m[2], m[3], changes.transfers_failed.len()])
+    }
+
+    /// Keep what the tentative request applied.
+    pub fn keep_tentative(&mut self, _begun: Tentative) {
+        assert!(self.tentative.take().is_some(), "a tentative request is running");
+    }
+
+    /// Undo what the tentative request applied: the working set and `changes` are as at `begin`.
+    pub fn undo_tentative(&mut self, changes: &mut Changes, begun: Tentative) {
+        let steps = self.tentative.take().expect("a tentative request is running");
+        // Each step restores one key to its value before that step: in reverse, the earliest restore of
+        // each key comes last, whatever a chain's own rollback did in between.
+        for step in steps.into_iter().rev() {
+            self.restore(step);
+        }
+        let [a, u, t, p, f] = begun.0;
+        changes.accounts_created.truncate(a);
+        changes.accounts_updated.truncate(u);
+        changes.transfers_created.truncate(t);
+        changes.pending_changed.truncate(p);
+        changes.transfers_failed.truncate(f);
     }
 
     // ----- reading -----
@@ -228,23 +273,7 @@ impl Ledger {
 
     fn rollback(&mut self, changes: &mut Changes, mark: [usize; 4]) {
         while let Some(step) = self.undo.pop() {
-            match step {
-                Undo::Account(id, Some(previous)) => {
-                    self.accounts.insert(id, previous);
-                }
-                Undo::Account(id, None) => {
-                    self.accounts.remove(&id);
-                }
-                Undo::Transfer(id) => {
-                    self.transfers.remove(&id);
-                }
-                Undo::Pending(id, Some(previous)) => {
-                    self.pending.insert(id, previous);
-                }
-                Undo::Pending(id, None) => {
-                    self.pending.remove(&id);
-                }
-            }
+            self.restore(step);
         }
         changes.accounts_created.truncate(mark[0]);
         changes.accounts_updated.truncate(mark[1]);
@@ -253,19 +282,48 @@ impl Ledger {
         debug_assert!(self.undo.is_empty());
     }
 
+    fn restore(&mut self, step: Undo) {
+        match step {
+            Undo::Account(id, Some(previous)) => {
+                self.accounts.insert(id, previous);
+            }
+            Undo::Account(id, None) => {
+                self.accounts.remove(&id);
+            }
+            Undo::Transfer(id) => {
+                self.transfers.remove(&id);
+            }
+            Undo::Pending(id, Some(previous)) => {
+                self.pending.insert(id, previous);
+            }
+            Undo::Pending(id, None) => {
+                self.pending.remove(&id);
+            }
+            Undo::Failed(id) => {
+                self.failed.remove(&id);
+            }
+        }
+    }
+
+    /// Keep how to undo a step: for the chain running, and for the tentative request running.
+    fn log(&mut self, step: Undo) {
+        if self.in_chain {
+            self.undo.push(step);
+        }
+        if let Some(steps) = &mut self.tentative {
+            steps.push(step);
+        }
+    }
+
     fn put_account(&mut self, account: Account) {
         let previous = self.accounts.insert(account.id, account);
-        if self.in_chain {
-            self.undo.push(Undo::Account(account.id, previous));
-        }
+        self.log(Undo::Account(account.id, previous));
     }
 
     fn put_transfer(&mut self, transfer: Transfer) {
         let previous = self.transfers.insert(transfer.id, transfer);
         assert!(previous.is_none(), "a committed transfer never changes");
-        if self.in_chain {
-            self.undo.push(Undo::Transfer(transfer.id));
-        }
+        self.log(Undo::Transfer(transfer.id));
     }
 
     fn put_pending(&mut self, id: Id, record: PendingRecord, changes: &mut Changes) {
@@ -273,9 +331,7 @@ impl Ledger {
         if let Some(p) = previous {
             assert_eq!(p.state, PendingState::Pending, "a pending transfer is resolved at most once");
         }
-        if self.in_chain {
-            self.undo.push(Undo::Pending(id, previous));
-        }
+        self.log(Undo::Pending(id, previous));
         changes.pending_changed.push((id, record));
     }
 
@@ -287,6 +343,9 @@ impl Ledger {
             return;
         }
         self.failed.insert(t.id, FailedTransfer { transfer: *t, error, timestamp });
+        if let Some(steps) = &mut self.tentative {
+            steps.push(Undo::Failed(t.id));
+        }
         changes.transfers_failed.push(t.id);
     }
 

@@ -204,6 +204,50 @@ fn a_failed_id_keeps_its_first_result_even_when_it_could_now_succeed() {
     assert_eq!(w.balance(3), (0, 0, 0, 500));
 }
 
+/// Everything the working set holds, for comparing two states.
+fn state(l: &Ledger, ids: &[Id]) -> Vec<String> {
+    let mut accounts: Vec<String> = l.accounts().map(|a| format!("{a:?}")).collect();
+    accounts.sort();
+    let ids = ids.iter().map(|id| format!("{:?} {:?} {:?}", l.transfer(*id), l.pending_record(*id), l.failed(*id)));
+    accounts.into_iter().chain(ids).collect()
+}
+
+#[test]
+fn an_undone_tentative_request_leaves_no_trace_and_a_kept_one_stands() {
+    let mut w = World::new();
+    w.one(with(transfer(1, 2, 3, 500), TransferFlags::PENDING)).unwrap();
+    let ids = [1, 2, 3, 4, 5, 6, 7];
+    let (before, t) = (state(&w.ledger, &ids), w.tick(8));
+    let mut changes = Changes { transfers_created: vec![99], ..Changes::default() };
+    let changes_before = changes.clone();
+    let begun = w.ledger.begin_tentative(&changes);
+    let linked = TransferFlags::LINKED;
+    let results = w.ledger.create_transfers(
+        &[
+            transfer(2, 2, 3, 100),                               // created
+            resolve(3, 1, 500, TransferFlags::POST_PENDING),      // posts the hold
+            with(transfer(4, 2, 3, 100), linked),                 // a chain rolled back by its own failure,
+            transfer(5, 3, 2, 1_000_000),                         // which is recorded (transient)
+            with(transfer(6, 1, 2, 300), TransferFlags::PENDING), // a new hold
+            transfer(7, 2, 3, 1_000_000),                         // a recorded failure on its own
+        ],
+        t,
+        &mut changes,
+    );
+    assert_eq!(results[5], Err(TransferError::ExceedsCredits));
+    assert_ne!(state(&w.ledger, &ids), before);
+    w.ledger.undo_tentative(&mut changes, begun);
+    assert_eq!(state(&w.ledger, &ids), before, "the working set is as before the request");
+    assert_eq!(changes, changes_before, "the change lists are as before the request");
+    w.ledger.check_invariants().unwrap();
+
+    let begun = w.ledger.begin_tentative(&changes);
+    assert_eq!(w.ledger.create_transfers(&[transfer(2, 2, 3, 100)], t, &mut changes), vec![Ok(Outcome::Created)]);
+    w.ledger.keep_tentative(begun);
+    assert_eq!(w.balance(3), (0, 0, 500, 100), "a kept request stands");
+    assert_eq!(w.one(resolve(3, 1, 500, TransferFlags::POST_PENDING)), Ok(Outcome::Created), "the undone post never happened");
+}
+
 #[test]
 fn pending_reserves_then_partial_post_releases_the_rest() {
     let mut w = World::new();

@@ -1,4 +1,5 @@
-//! Small time-bounded caches for what nearly every request reads: a session's person and a person's row.
+//! Small time-bounded caches for what nearly every request reads: a session's person, a person's row, a
+//! person's PIN while it stands clean, the pairs found friends (a fact that never changes back).
 //! An entry lives `TTL` at most. Changes made by this instance forget the entry at once; on PostgreSQL,
 //! changes made by another instance (a sign-out, a KYC upgrade) are announced and forgotten here within
 //! the message's delivery (`invalidation`), and `TTL` is the bound while that channel is down. Each cache holds at most

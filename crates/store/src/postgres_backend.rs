@@ -128,7 +128,7 @@ fn slices(keys: &[[u8; 16]]) -> Vec<&[u8]> {
 
 impl Postgres {
     pub(crate) fn connect(url: &str) -> Result<Postgres> {
-        let client = crate::db::pg_connect(url)?;
+        let client = crate::db::pg_connect(url, crate::db::Planning::PerCall)?;
         Ok(Postgres { client, cache: Default::default(), batches: None, batches_in_transaction: None, statements: Default::default() })
     }
 }

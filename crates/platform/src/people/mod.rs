@@ -80,11 +80,21 @@ pub(crate) fn check_password(password: &str) -> Result<()> {
 /// Session tokens: `qb_` and 64 hex characters; only their SHA-256 is stored.
 const TOKEN_CHARS: usize = 67;
 
+/// `cached` forgets a person when any instance announces a change of their row (`Topic::Person`).
+fn forget_on_change<V: Clone + Send + 'static>(core: &Core, cached: Arc<TimedCache<PersonId, V>>) {
+    core.invalidations.on(Topic::Person, move |key| match key {
+        Some(id) => id.parse().map(PersonId::new).iter().for_each(|p| cached.forget(p)),
+        None => cached.clear(),
+    });
+}
+
 pub struct People {
     core: Arc<Core>,
     /// SHA-256 of a session token → (person, expires_at_ms), briefly (see `cache`).
     sessions: Arc<TimedCache<Vec<u8>, (PersonId, i64)>>,
     people: Arc<TimedCache<PersonId, Person>>,
+    /// A person's PIN (its HMAC) while it stands clean: no wrong try on record, not locked (see `pin`).
+    pins: Arc<TimedCache<PersonId, Vec<u8>>>,
     throttle: throttle::Throttle,
     opened: limits::Opened,
     /// What an unknown phone's sign-in is checked against: a hash with the real parameters, so the two
@@ -99,17 +109,15 @@ impl People {
         let risk = Arc::new(crate::risk::Engine::new(core.clone()));
         let throttle = throttle::Throttle::new(core.config.sign_in_attempts_max, core.config.sign_in_window_s);
         let (sessions, people) = (Arc::new(TimedCache::default()), Arc::new(TimedCache::default()));
+        let pins: Arc<TimedCache<PersonId, Vec<u8>>> = Arc::new(TimedCache::default());
         let cached = sessions.clone();
         core.invalidations.on(Topic::Session, move |key| match key {
             Some(hash) => crypto::unhex(hash).iter().for_each(|h| cached.forget(h)),
             None => cached.clear(),
         });
-        let cached = people.clone();
-        core.invalidations.on(Topic::Person, move |key| match key {
-            Some(id) => id.parse().map(PersonId::new).iter().for_each(|p| cached.forget(p)),
-            None => cached.clear(),
-        });
-        People { core, sessions, people, throttle, opened: Default::default(), dummy_hash: OnceLock::new(), risk }
+        forget_on_change(&core, people.clone());
+        forget_on_change(&core, pins.clone());
+        People { core, sessions, people, pins, throttle, opened: Default::default(), dummy_hash: OnceLock::new(), risk }
     }
 
     /// Register a person; their wallets (one ledger account per currency of the region) open at once.
@@ -232,6 +240,7 @@ impl People {
         let erased = self.core.write(move |c| store::erase_closed(c, now, limit)).await?;
         if erased > 0 {
             self.people.clear();
+            self.pins.clear();
             self.core.announce(Topic::Person, None).await;
         }
         Ok(erased)
@@ -281,6 +290,7 @@ impl People {
 
     fn forget(&self, person: PersonId) {
         self.people.forget(&person);
+        self.pins.forget(&person);
     }
 
     /// Forget a person's row here and on every other instance: after a change to it committed.

@@ -56,13 +56,7 @@ impl People {
         let lockout_ms = i64::try_from(self.core.config.pin_lockout_s * 1000).unwrap_or(i64::MAX / 2);
         // The common case without a write: the right PIN, no failures on record, not locked. A right PIN
         // is right whatever runs beside it; wrong ones are counted in a transaction, one at a time.
-        let quick = self.core.read(move |c| store::pin_state(c, person, false)).await?;
-        if let Some(state) = quick
-            && let Some(stored) = &state.mac
-            && state.failures == 0
-            && state.locked_until_ms <= now
-            && crypto::constant_time_eq(stored, &candidate)
-        {
+        if self.clean_pin(person, now).await?.is_some_and(|stored| crypto::constant_time_eq(&stored, &candidate)) {
             return Ok(());
         }
         let verdict = self
@@ -88,12 +82,33 @@ impl People {
                 Ok(Verdict::Wrong { attempts_left: u32::try_from(attempts_max - failures).unwrap_or(0) })
             })
             .await?;
+        if !matches!(verdict, Verdict::Right) {
+            // A wrong try or a lock: no instance may take the PIN as clean any more.
+            self.forget_everywhere(person).await;
+        }
         match verdict {
             Verdict::Right => Ok(()),
             Verdict::Wrong { attempts_left } => Err(PlatformError::PinWrong { attempts_left }),
             Verdict::Locked { until_ms } => Err(PlatformError::PinLocked { until_ms }),
             Verdict::NotSet => Err(PlatformError::conflict(Conflict::PinNotSet, "set a payment PIN first")),
         }
+    }
+
+    /// The person's PIN while it stands clean (set, no wrong try on record, not locked), from memory when
+    /// this instance read it within `cache::TTL`. A wrong try, a lock, a new PIN and a closed wallet
+    /// forget it here and on every instance (`forget_everywhere`), so a lock set on another instance holds
+    /// here within the message's delivery, and within the TTL while that channel is down. Only the right
+    /// PIN is ever taken on this path; a wrong one is always counted in the table.
+    async fn clean_pin(&self, person: PersonId, now_ms: i64) -> Result<Option<Vec<u8>>> {
+        if let Some(mac) = self.pins.get(&person) {
+            return Ok(Some(mac));
+        }
+        let state = self.core.read(move |c| store::pin_state(c, person, false)).await?;
+        let clean = state.and_then(|s| s.mac.filter(|_| s.failures == 0 && s.locked_until_ms <= now_ms));
+        if let Some(mac) = &clean {
+            self.pins.put(person, mac.clone());
+        }
+        Ok(clean)
     }
 
     /// Judge an attempt by the risk rules: a declined one is refused (`RISK_DECLINED`); one the rules

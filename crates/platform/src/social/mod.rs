@@ -1,8 +1,15 @@
 //! Friends (requested by one, accepted by the other) and groups (up to the configured member count).
 //! Money goes only between friends, or into a group the sender belongs to.
+//!
+//! An accepted friendship is never undone (there is no unfriending), so "these two are friends" stays
+//! true once read: each instance keeps the pairs it found friends in memory (`cache::TimedCache`, for
+//! `cache::TTL`), and a payment between friends reads no friendship row. Only the positive answer is
+//! kept; a pair not (yet) friends is read again, so an acceptance on any instance counts at once. Should
+//! friendships ever end, ending one must forget the pair on every instance (`invalidation`) first.
 
 mod store;
 
+use crate::cache::TimedCache;
 use crate::core::Core;
 use crate::people::{People, parse_name};
 use crate::{Conflict, PersonId, PlatformError, Result, ids};
@@ -38,11 +45,13 @@ pub struct Group {
 pub struct Social {
     core: Arc<Core>,
     people: Arc<People>,
+    /// Pairs (person, friend) found accepted friends: a fact that never changes (see the module's doc).
+    friends: TimedCache<(PersonId, PersonId), ()>,
 }
 
 impl Social {
     pub(crate) fn new(core: Arc<Core>, people: Arc<People>) -> Social {
-        Social { core, people }
+        Social { core, people, friends: TimedCache::default() }
     }
 
     /// Ask `other` to be friends. If they had already asked, this accepts. Two people asking each other
@@ -99,8 +108,15 @@ impl Social {
 
     /// Only friends (accepted) may be paid.
     pub async fn require_friends(&self, person: PersonId, other: PersonId) -> Result<()> {
+        if self.friends.get(&(person, other)).is_some() {
+            return Ok(());
+        }
         let yes = self.core.read(move |c| store::are_friends(c, person, &[other])).await?;
-        if yes[0] { Ok(()) } else { Err(PlatformError::Forbidden("you can only pay friends (accepted friend requests)".into())) }
+        if !yes[0] {
+            return Err(PlatformError::Forbidden("you can only pay friends (accepted friend requests)".into()));
+        }
+        self.friends.put((person, other), ());
+        Ok(())
     }
 
     /// Every one of `members` is `person`'s friend (one hop for all of them).

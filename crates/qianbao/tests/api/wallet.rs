@@ -12,6 +12,7 @@ both_backends!(
     a_signed_out_token_no_longer_works,
     a_sign_out_on_one_instance_ends_the_session_on_another_within_the_caches_bound,
     payments_need_the_pin_and_five_wrong_pins_lock_them,
+    a_pin_locked_on_one_instance_is_refused_on_another_within_the_caches_bound,
     cards_are_checked_and_only_the_last_four_are_shown,
     a_declined_card_tops_up_nothing,
     a_pending_card_charge_lands_when_the_rail_confirms,
@@ -172,6 +173,37 @@ fn a_sign_out_on_one_instance_ends_the_session_on_another_within_the_caches_boun
         assert!(read_at.elapsed() < bound, "instance A still takes a session signed out on B after {:?}", read_at.elapsed());
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// Two instances on one database: A holds Alice's PIN as clean (it just took it) when five wrong tries
+/// on B lock it. On PostgreSQL, B's announcement makes A refuse even the right PIN well within the
+/// cache's 5 s; on SQLite (nothing announced) once the 5 s are over. The probe asks for more than Alice
+/// has, so an answer past the PIN check moves nothing: it is refused by her limits instead.
+fn a_pin_locked_on_one_instance_is_refused_on_another_within_the_caches_bound(env: Env) {
+    let (a, b) = (start(&env), start(&env));
+    let (alice, bob) = alice_and_bob(&a);
+    assert_eq!(send(&alice, &bob, "1.00").status, 201, "A has taken Alice's right PIN");
+    let alice_on_b = Wallet { port: b.port, id: alice.id.clone(), token: alice.token.clone() };
+    for _ in 0..5 {
+        let wrong = alice_on_b
+            .post("/api/v1/transfers", &format!(r#"{{"to_person_id":"{}","amount":"1.00","currency":"CNY","pin":"000001"}}"#, bob.id));
+        assert!(matches!(wrong.json()["code"].as_str(), Some("PIN_WRONG" | "PIN_LOCKED")), "{}", wrong.body);
+    }
+    let locked_at = std::time::Instant::now();
+    let bound = match env.database_url {
+        Some(_) => std::time::Duration::from_secs(4),
+        None => platform::cache::TTL + std::time::Duration::from_secs(1),
+    };
+    loop {
+        let probe = send(&alice, &bob, "5000.00");
+        assert!(probe.status >= 400, "the probe never moves money: {}", probe.body);
+        if probe.json()["code"] == "PIN_LOCKED" {
+            break;
+        }
+        assert!(locked_at.elapsed() < bound, "A still takes a PIN locked on B after {:?}: {}", locked_at.elapsed(), probe.body);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(alice.available("CNY"), "999.00", "only the first transfer moved money");
 }
 
 fn payments_need_the_pin_and_five_wrong_pins_lock_them(env: Env) {
