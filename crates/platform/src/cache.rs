@@ -24,7 +24,16 @@ struct Entries<K, V> {
     map: HashMap<K, (Instant, V)>,
     /// At this many entries, the expired ones are dropped (twice what was left the last time).
     purge_at: usize,
+    /// How many times anything was forgotten (see [`TimedCache::ticket`]).
+    forgotten: u64,
 }
+
+/// Taken before a read whose answer will be cached: `put_read` keeps the answer only if nothing was
+/// forgotten since, so a read that raced a change (the change committed and forgotten while the read was
+/// in flight, the old answer arriving after) is not cached as if it were new.
+#[derive(Debug, Clone, Copy)]
+#[must_use]
+pub struct Ticket(u64);
 
 impl<K, V> Default for TimedCache<K, V> {
     fn default() -> Self {
@@ -35,7 +44,7 @@ impl<K, V> Default for TimedCache<K, V> {
 impl<K, V> TimedCache<K, V> {
     /// A cache whose entries live `ttl` at most.
     pub fn with_ttl(ttl: Duration) -> Self {
-        TimedCache(Mutex::new(Entries { map: HashMap::new(), purge_at: PURGE_AT_LEAST }), ttl)
+        TimedCache(Mutex::new(Entries { map: HashMap::new(), purge_at: PURGE_AT_LEAST, forgotten: 0 }), ttl)
     }
 }
 
@@ -45,9 +54,27 @@ impl<K: Eq + Hash, V: Clone> TimedCache<K, V> {
         entries.map.get(key).filter(|(at, _)| at.elapsed() < self.1).map(|(_, v)| v.clone())
     }
 
-    pub fn put(&self, key: K, value: V) {
-        let ttl = self.1;
+    /// The ticket for a read about to be made (see [`Ticket`]).
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.0.lock().expect("cache lock").forgotten)
+    }
+
+    /// Keep what a read taken under `ticket` found, unless something was forgotten since (a change the
+    /// read may have missed): then the next read reads again.
+    pub fn put_read(&self, ticket: Ticket, key: K, value: V) {
         let mut entries = self.0.lock().expect("cache lock");
+        if entries.forgotten == ticket.0 {
+            self.insert(&mut entries, key, value);
+        }
+    }
+
+    pub fn put(&self, key: K, value: V) {
+        let mut entries = self.0.lock().expect("cache lock");
+        self.insert(&mut entries, key, value);
+    }
+
+    fn insert(&self, entries: &mut Entries<K, V>, key: K, value: V) {
+        let ttl = self.1;
         if entries.map.len() >= ENTRIES_MAX {
             entries.map.clear();
         }
@@ -61,11 +88,15 @@ impl<K: Eq + Hash, V: Clone> TimedCache<K, V> {
     }
 
     pub fn forget(&self, key: &K) {
-        self.0.lock().expect("cache lock").map.remove(key);
+        let mut entries = self.0.lock().expect("cache lock");
+        entries.map.remove(key);
+        entries.forgotten += 1;
     }
 
     pub fn clear(&self) {
-        self.0.lock().expect("cache lock").map.clear();
+        let mut entries = self.0.lock().expect("cache lock");
+        entries.map.clear();
+        entries.forgotten += 1;
     }
 
     /// Entries held now (expired ones included until they are dropped).
@@ -90,6 +121,18 @@ mod tests {
             cache.put(i, i);
         }
         assert!(cache.len() <= ENTRIES_MAX);
+    }
+
+    #[test]
+    fn a_read_that_raced_a_forget_is_not_kept() {
+        let cache: TimedCache<u32, u32> = TimedCache::default();
+        let raced = cache.ticket();
+        cache.forget(&1); // the change lands while the read is in flight
+        cache.put_read(raced, 1, 10);
+        assert_eq!(cache.get(&1), None, "the old answer is not cached");
+        let clean = cache.ticket();
+        cache.put_read(clean, 1, 11);
+        assert_eq!(cache.get(&1), Some(11));
     }
 
     #[test]

@@ -109,8 +109,9 @@ impl Charities {
         if let Some(hit) = self.campaigns.get(&id) {
             return Ok(hit);
         }
+        let ticket = self.campaigns.ticket();
         let found = self.core.read(move |c| store::campaign(c, id)).await?.ok_or(PlatformError::NotFound("campaign"))?;
-        self.campaigns.put(id, found.clone());
+        self.campaigns.put_read(ticket, id, found.clone());
         Ok(found)
     }
 

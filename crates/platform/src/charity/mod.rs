@@ -407,8 +407,9 @@ impl Charities {
         if let Some(hit) = self.charities.get(&merchant) {
             return Ok(hit);
         }
+        let ticket = self.charities.ticket();
         let found = self.core.read(move |c| store::charity(c, merchant)).await?.ok_or(PlatformError::NotFound("charity"))?;
-        self.charities.put(merchant, found.clone());
+        self.charities.put_read(ticket, merchant, found.clone());
         Ok(found)
     }
 

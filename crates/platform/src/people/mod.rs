@@ -208,10 +208,10 @@ impl People {
         let found = match self.sessions.get(&hash) {
             Some(found) => Some(found),
             None => {
-                let key = hash.clone();
+                let (key, ticket) = (hash.clone(), self.sessions.ticket());
                 let found = self.core.read(move |c| store::session(c, key)).await?;
                 if let Some(session) = found {
-                    self.sessions.put(hash, session);
+                    self.sessions.put_read(ticket, hash, session);
                 }
                 found
             }
@@ -272,8 +272,9 @@ impl People {
         if let Some(person) = self.people.get(&id) {
             return Ok(person);
         }
+        let ticket = self.people.ticket();
         let person = self.core.read(move |c| store::by_id(c, id)).await?.ok_or(PlatformError::NotFound("person"))?;
-        self.people.put(id, person.clone());
+        self.people.put_read(ticket, id, person.clone());
         Ok(person)
     }
 

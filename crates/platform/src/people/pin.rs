@@ -103,10 +103,11 @@ impl People {
         if let Some(mac) = self.pins.get(&person) {
             return Ok(Some(mac));
         }
+        let ticket = self.pins.ticket();
         let state = self.core.read(move |c| store::pin_state(c, person, false)).await?;
         let clean = state.and_then(|s| s.mac.filter(|_| s.failures == 0 && s.locked_until_ms <= now_ms));
         if let Some(mac) = &clean {
-            self.pins.put(person, mac.clone());
+            self.pins.put_read(ticket, person, mac.clone());
         }
         Ok(clean)
     }
