@@ -358,9 +358,21 @@ impl PgStatements {
     /// and each holds a plan in its PostgreSQL backend's memory.
     const STATEMENTS_MAX: usize = 128;
 
+    /// Whether a statement is prepared afresh at each call, so that PostgreSQL plans it for that call's
+    /// parameters whatever the connection's [`Planning`] (a statement's first calls always get a custom
+    /// plan): a disjunction (an optional filter, `$2 = '' OR out_trade_no = $2`; keyset paging,
+    /// `created_at < $4 OR (created_at = $4 AND id < $5)`) is served by a different index depending on
+    /// its parameters, which one generic plan cannot be. None of the per-request hot statements has one.
+    fn planned_per_call(sql: &str) -> bool {
+        sql.contains(" OR ")
+    }
+
     fn get(&mut self, client: &mut postgres::Client, sql: &str) -> Result<postgres::Statement> {
         if let Some(statement) = self.0.get(sql) {
             return Ok(statement.clone());
+        }
+        if Self::planned_per_call(sql) {
+            return Ok(client.prepare(sql)?); // closed when dropped, after this call
         }
         if self.0.len() >= Self::STATEMENTS_MAX {
             self.0.clear();
