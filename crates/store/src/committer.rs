@@ -547,6 +547,9 @@ impl Worker {
     /// runs: if it changes no row it changed nothing, and undoing the transfers leaves nothing of the
     /// request. `None`: a transfer failed, its trace is undone, and the request takes the general path,
     /// which runs the guard first as ever, so the answer and any failure recorded are exactly the same.
+    /// This rests on a guard that changes no row having no other effect either (one `UPDATE ... WHERE`
+    /// or `INSERT ... ON CONFLICT DO NOTHING`, and no triggers in the schema): a guard with side effects
+    /// of its own would need the savepoint back.
     fn apply_behind_one_guard(
         &mut self,
         batch: &[NewTransfer],
