@@ -9,7 +9,7 @@
 //!   check), and nothing of its chain stands.
 //! - A transient failure is recorded after the rollback, so the id keeps it (transfers only).
 
-use crate::{AccountError, AccountResult, Changes, Ledger, NewAccount, NewTransfer, Outcome, TransferError, TransferResult, marks};
+use crate::{AccountError, AccountResult, Changes, Ledger, Marks, NewAccount, NewTransfer, Outcome, TransferError, TransferResult};
 use crate::{AccountFlags, TransferFlags};
 
 /// A batch of events of one kind, as `run_chains` walks it.
@@ -31,13 +31,13 @@ impl Ledger {
     pub(crate) fn run_chains<B: ChainEvents>(&mut self, events: &B, changes: &mut Changes) -> Vec<Result<Outcome, B::Error>> {
         let count = events.len();
         let mut results: Vec<Result<Outcome, B::Error>> = Vec::with_capacity(count);
-        let mut chain: Option<(usize, [usize; 4])> = None; // start index, change-list marks
+        let mut chain: Option<(usize, Marks)> = None; // start index, change-list marks
         let mut broken = false;
         for i in 0..count {
             let linked = events.linked(i);
             if linked && chain.is_none() {
                 debug_assert!(self.undo.is_empty());
-                chain = Some((i, marks(changes)));
+                chain = Some((i, Marks::of(changes)));
                 self.in_chain = true;
             }
             let open = linked && i == count - 1;

@@ -128,7 +128,7 @@ enum Undo {
 /// Where a tentative request began: the change lists' lengths (see [`Ledger::begin_tentative`]).
 #[derive(Debug, Clone, Copy)]
 #[must_use = "a tentative request is kept or undone"]
-pub struct Tentative([usize; 5]);
+pub struct Tentative(Marks);
 
 /// The ledger's working set and its state machine.
 #[derive(Default)]
@@ -183,8 +183,7 @@ impl Ledger {
     pub fn begin_tentative(&mut self, changes: &Changes) -> Tentative {
         assert!(self.tentative.is_none() && !self.in_chain, "tentative requests do not nest");
         self.tentative = Some(Vec::new());
-        let m = marks(changes);
-        Tentative([m[0], m[1], m[2], m[3], changes.transfers_failed.len()])
+        Tentative(Marks::of(changes))
     }
 
     /// Keep what the tentative request applied.
@@ -200,12 +199,7 @@ impl Ledger {
         for step in steps.into_iter().rev() {
             self.restore(step);
         }
-        let [a, u, t, p, f] = begun.0;
-        changes.accounts_created.truncate(a);
-        changes.accounts_updated.truncate(u);
-        changes.transfers_created.truncate(t);
-        changes.pending_changed.truncate(p);
-        changes.transfers_failed.truncate(f);
+        begun.0.cut(changes);
     }
 
     // ----- reading -----
@@ -271,14 +265,11 @@ impl Ledger {
 
     // ----- the state machine's bookkeeping (see `chains`, `accounts`, `transfers`) -----
 
-    fn rollback(&mut self, changes: &mut Changes, mark: [usize; 4]) {
+    fn rollback(&mut self, changes: &mut Changes, mark: Marks) {
         while let Some(step) = self.undo.pop() {
             self.restore(step);
         }
-        changes.accounts_created.truncate(mark[0]);
-        changes.accounts_updated.truncate(mark[1]);
-        changes.transfers_created.truncate(mark[2]);
-        changes.pending_changed.truncate(mark[3]);
+        mark.cut(changes);
         debug_assert!(self.undo.is_empty());
     }
 
@@ -464,7 +455,28 @@ impl Ledger {
     }
 }
 
-/// Where each change list stands, to roll a broken chain back to.
-fn marks(changes: &Changes) -> [usize; 4] {
-    [changes.accounts_created.len(), changes.accounts_updated.len(), changes.transfers_created.len(), changes.pending_changed.len()]
+/// Where each change list stands, to cut them back to: a broken chain (no failure is recorded inside a
+/// chain before its rollback, so its failure list is cut to where it stands), an undone tentative request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Marks([usize; 5]);
+
+impl Marks {
+    pub(crate) fn of(c: &Changes) -> Marks {
+        Marks([
+            c.accounts_created.len(),
+            c.accounts_updated.len(),
+            c.transfers_created.len(),
+            c.pending_changed.len(),
+            c.transfers_failed.len(),
+        ])
+    }
+
+    fn cut(self, c: &mut Changes) {
+        let [a, u, t, p, f] = self.0;
+        c.accounts_created.truncate(a);
+        c.accounts_updated.truncate(u);
+        c.transfers_created.truncate(t);
+        c.pending_changed.truncate(p);
+        c.transfers_failed.truncate(f);
+    }
 }

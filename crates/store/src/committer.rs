@@ -521,13 +521,7 @@ impl Worker {
             }
         }
         let results = self.ledger.create_transfers(batch, ts, changes);
-        for r in &results {
-            match r {
-                Ok(Outcome::Created) => stats.transfers_created += 1,
-                Ok(Outcome::Exists) => {}
-                Err(e) => stats.failures.push(e.code()),
-            }
-        }
+        stats.count(&results);
         if results.iter().all(|r| r.is_ok()) {
             for effect in &conditions.effects {
                 self.backend.execute(effect.sql, &effect.params)?;
@@ -576,7 +570,7 @@ impl Worker {
                 return Err(e);
             }
         }
-        stats.transfers_created += results.iter().filter(|r| **r == Ok(Outcome::Created)).count() as u64;
+        stats.count(&results);
         for effect in effects {
             self.backend.execute(effect.sql, &effect.params)?;
         }
@@ -603,4 +597,16 @@ struct BatchStats {
     transfers_created: u64,
     expired: u64,
     failures: Vec<&'static str>,
+}
+
+impl BatchStats {
+    fn count(&mut self, results: &[TransferResult]) {
+        for r in results {
+            match r {
+                Ok(Outcome::Created) => self.transfers_created += 1,
+                Ok(Outcome::Exists) => {}
+                Err(e) => self.failures.push(e.code()),
+            }
+        }
+    }
 }

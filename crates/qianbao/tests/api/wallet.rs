@@ -152,6 +152,15 @@ fn a_signed_out_token_no_longer_works(env: Env) {
     assert!(!log.contains(&w.token), "session tokens never appear in logs");
 }
 
+/// How soon a change on one instance holds on another: on PostgreSQL the announcement arrives well
+/// within the caches' 5 s; on SQLite (embedded, nothing announced) once the 5 s are over.
+fn caches_bound(env: &Env) -> std::time::Duration {
+    match env.database_url {
+        Some(_) => std::time::Duration::from_secs(4),
+        None => platform::cache::TTL + std::time::Duration::from_secs(1),
+    }
+}
+
 /// Two instances on one database: instance A has the session in its hot cache when the person signs out
 /// on instance B. On PostgreSQL, B's announcement makes A forget it at once (well within the cache's 5 s,
 /// which is measured from A's read just before the sign-out); on SQLite (embedded, nothing announced)
@@ -162,10 +171,7 @@ fn a_sign_out_on_one_instance_ends_the_session_on_another_within_the_caches_boun
     assert_eq!(w.get("/api/v1/me").status, 200, "A has the session in its cache");
     let read_at = std::time::Instant::now();
     assert_eq!(request(b.port, "DELETE", "/api/v1/sessions/current", Some(&w.token), None).unwrap().status, 204);
-    let bound = match env.database_url {
-        Some(_) => std::time::Duration::from_secs(4),
-        None => platform::cache::TTL + std::time::Duration::from_secs(1),
-    };
+    let bound = caches_bound(&env);
     loop {
         if w.get("/api/v1/me").status == 401 {
             break;
@@ -190,10 +196,7 @@ fn a_pin_locked_on_one_instance_is_refused_on_another_within_the_caches_bound(en
         assert!(matches!(wrong.json()["code"].as_str(), Some("PIN_WRONG" | "PIN_LOCKED")), "{}", wrong.body);
     }
     let locked_at = std::time::Instant::now();
-    let bound = match env.database_url {
-        Some(_) => std::time::Duration::from_secs(4),
-        None => platform::cache::TTL + std::time::Duration::from_secs(1),
-    };
+    let bound = caches_bound(&env);
     loop {
         let probe = send(&alice, &bob, "5000.00");
         assert!(probe.status >= 400, "the probe never moves money: {}", probe.body);
