@@ -174,6 +174,38 @@ impl Ledger {
         self.tentative = None;
     }
 
+    /// Forget the transfers, pending records and failures, keep the accounts: a store that keeps its
+    /// working set from batch to batch bounds it this way (what it forgot, it reads again when needed).
+    pub fn forget_journal(&mut self) {
+        self.transfers.clear();
+        self.pending.clear();
+        self.failed.clear();
+    }
+
+    /// How many accounts, and how many transfers and failures, the working set holds.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.accounts.len(), self.transfers.len() + self.failed.len())
+    }
+
+    /// A working set holding only what `changes` names (each account written, each transfer created,
+    /// each failure recorded, each pending transfer whose state changed): everything a store needs to
+    /// write the batch, so that it can be written on another thread while this one goes on.
+    pub fn written(&self, changes: &Changes) -> Ledger {
+        let mut out = Ledger::default();
+        for id in changes.accounts_created.iter().chain(&changes.accounts_updated) {
+            out.load_account(*self.accounts.get(id).expect("a written account is in the working set"));
+        }
+        let pending = changes.pending_changed.iter().map(|(id, _)| id);
+        for id in changes.transfers_created.iter().chain(pending) {
+            let transfer = *self.transfers.get(id).expect("a written transfer is in the working set");
+            out.load_transfer(transfer, self.pending.get(id).copied());
+        }
+        for id in &changes.transfers_failed {
+            out.load_failed(*self.failed.get(id).expect("a recorded failure is in the working set"));
+        }
+        out
+    }
+
     // ----- tentative requests -----
 
     /// Apply what follows tentatively: until [`Ledger::keep_tentative`], [`Ledger::undo_tentative`]

@@ -47,6 +47,10 @@ pub struct LedgerBench {
     /// Run `ledger verify` at the end.
     #[arg(long)]
     pub verify: bool,
+    /// Run every batch serially: state machine, SQL and fsync on one thread, none of them overlapping
+    /// (the committer's way before pipelining, for comparison).
+    #[arg(long)]
+    pub serial: bool,
     /// A `tigerbeetle` binary: run `tigerbeetle benchmark` with the same transfer and account counts
     /// after this run, and compare (uniform or zipfian, single-phase only).
     #[arg(long)]
@@ -222,17 +226,19 @@ pub fn run(args: &LedgerBench) -> Result<(), String> {
         None => DatabaseUrl::Sqlite("./qianbao-bench/bench.db".into()),
     };
     let store = fresh_database(&url)?;
-    let committer = store.start_committer(CommitterConfig::default(), Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+    let config = CommitterConfig { pipelined: !args.serial, ..CommitterConfig::default() };
+    let committer = store.start_committer(config, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
     let cny = Currency::from_code("CNY").expect("CNY");
     say!(
-        "qianbao bench ledger: {} accounts={} transfers={} distribution={:?} batch-size={} two-phase={}% in-flight={}",
+        "qianbao bench ledger: {} accounts={} transfers={} distribution={:?} batch-size={} two-phase={}% in-flight={}{}",
         url.redacted(),
         args.accounts,
         args.transfers,
         args.distribution,
         args.batch_size,
         args.two_phase_percent,
-        args.in_flight
+        args.in_flight,
+        if args.serial { " serial" } else { "" }
     );
 
     let started = Instant::now();

@@ -14,6 +14,9 @@ pub(crate) trait Backend: Send {
     /// Opens a ledger batch's transaction, which is then the ledger's only writer until it ends (SQLite:
     /// `BEGIN IMMEDIATE`; PostgreSQL: the `ledger_writes` row), so what it reads stays current.
     fn begin(&mut self) -> Result<()>;
+    /// After `begin`: no other connection has written the ledger since this connection's previous
+    /// transaction ended, so what this connection's own batches left in memory is still current.
+    fn undisturbed(&self) -> bool;
     fn commit(&mut self) -> Result<()>;
     fn rollback(&mut self);
 

@@ -54,6 +54,11 @@ pub struct Metrics {
     pub transfers_created: AtomicU64,
     pub transfers_expired: AtomicU64,
     pub batch_retries: AtomicU64,
+    /// Batches committed by the writer thread while the committer applied the next (see the committer).
+    pub batches_pipelined: AtomicU64,
+    /// Pipelined batches refused at the writer (another writer came first, or an error) and run again
+    /// serially.
+    pub batches_rerun: AtomicU64,
     /// Failures by result code.
     pub transfers_failed: Mutex<std::collections::BTreeMap<&'static str, u64>>,
     pub batch_events: Histogram,
@@ -68,6 +73,8 @@ impl Default for Metrics {
             transfers_created: AtomicU64::new(0),
             transfers_expired: AtomicU64::new(0),
             batch_retries: AtomicU64::new(0),
+            batches_pipelined: AtomicU64::new(0),
+            batches_rerun: AtomicU64::new(0),
             transfers_failed: Mutex::new(Default::default()),
             batch_events: Histogram::new(BATCH_SIZE_BOUNDS),
             commit_seconds: Histogram::new(LATENCY_BOUNDS_S),
@@ -83,6 +90,8 @@ impl Metrics {
             ("qianbao_ledger_transfers_created_total", "Transfers committed.", &self.transfers_created),
             ("qianbao_ledger_transfers_expired_total", "Pending transfers expired by timeout.", &self.transfers_expired),
             ("qianbao_ledger_batch_retries_total", "Batches retried after a transient database conflict.", &self.batch_retries),
+            ("qianbao_ledger_batches_pipelined_total", "Batches written while the next was applied.", &self.batches_pipelined),
+            ("qianbao_ledger_batches_rerun_total", "Pipelined batches refused at the writer and run again serially.", &self.batches_rerun),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));

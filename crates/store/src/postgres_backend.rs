@@ -21,6 +21,8 @@ pub(crate) struct Postgres {
     batches: Option<i64>,
     /// The count this transaction will leave once it commits.
     batches_in_transaction: Option<i64>,
+    /// The last `begin` found the count one past ours (see `Backend::undisturbed`).
+    undisturbed: bool,
     /// Prepared once per connection: the effects and guards requests bring run at every batch.
     statements: crate::db::PgStatements,
 }
@@ -129,7 +131,14 @@ fn slices(keys: &[[u8; 16]]) -> Vec<&[u8]> {
 impl Postgres {
     pub(crate) fn connect(url: &str) -> Result<Postgres> {
         let client = crate::db::pg_connect(url, crate::db::Planning::PerCall)?;
-        Ok(Postgres { client, cache: Default::default(), batches: None, batches_in_transaction: None, statements: Default::default() })
+        Ok(Postgres {
+            client,
+            cache: Default::default(),
+            batches: None,
+            batches_in_transaction: None,
+            undisturbed: false,
+            statements: Default::default(),
+        })
     }
 }
 
@@ -202,9 +211,14 @@ impl Backend for Postgres {
             return Err(bad("ledger_writes (the row migration 15 makes is missing)"));
         };
         // Another instance committed a batch since ours: what we cached may be stale.
-        self.cache.begin(self.batches != Some(count - 1));
+        self.undisturbed = self.batches == Some(count - 1);
+        self.cache.begin(!self.undisturbed);
         self.batches_in_transaction = Some(count);
         Ok(())
+    }
+
+    fn undisturbed(&self) -> bool {
+        self.undisturbed
     }
 
     fn commit(&mut self) -> Result<()> {
@@ -221,7 +235,9 @@ impl Backend for Postgres {
     fn rollback(&mut self) {
         let _ = self.client.batch_execute("ROLLBACK");
         self.cache.rolled_back();
-        self.batches_in_transaction = None;
+        // The count is back to what this transaction found, which is what its reads saw: the next
+        // batch is undisturbed if it finds the count one past that.
+        self.batches = self.batches_in_transaction.take().map(|n| n - 1);
     }
 
     fn max_journal_id(&mut self) -> Result<Id> {

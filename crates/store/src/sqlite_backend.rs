@@ -17,6 +17,8 @@ pub(crate) struct Sqlite {
     /// (`PRAGMA data_version` unchanged): then reading an account costs no B-tree search.
     cache: crate::backend::AccountCache,
     data_version: i64,
+    /// The last `begin` found `data_version` unchanged (see `Backend::undisturbed`).
+    undisturbed: bool,
     /// Shared with the platform's connections to the same file (see `db::WriteLock`).
     write_lock: std::sync::Arc<crate::db::WriteLock>,
 }
@@ -138,6 +140,7 @@ impl Sqlite {
             conn,
             cache: crate::backend::AccountCache::default(),
             data_version: -1,
+            undisturbed: false,
             write_lock: crate::db::sqlite_write_lock(path),
         })
     }
@@ -228,9 +231,14 @@ impl Backend for Sqlite {
             return Err(e.into());
         }
         let version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        self.cache.begin(version != self.data_version); // someone else wrote: trust nothing cached
+        self.undisturbed = version == self.data_version;
+        self.cache.begin(!self.undisturbed); // someone else wrote: trust nothing cached
         self.data_version = version;
         Ok(())
+    }
+
+    fn undisturbed(&self) -> bool {
+        self.undisturbed
     }
 
     fn commit(&mut self) -> Result<()> {

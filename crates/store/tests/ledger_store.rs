@@ -69,6 +69,9 @@ both_backends!(
     guards_and_effects_commit_with_their_transfers_or_not_at_all,
     a_request_whose_statement_fails_fails_alone,
     reserved_ids_in_a_failed_chain_are_never_recorded,
+    pipelined_and_serial_batches_answer_alike,
+    a_hold_expires_while_plain_batches_keep_coming,
+    a_pipelined_batch_applied_on_a_stale_balance_runs_again,
 );
 
 fn cny() -> Currency {
@@ -412,5 +415,145 @@ fn reserved_ids_in_a_failed_chain_are_never_recorded(db: TestDb) {
         }
         assert!(store.failed_transfer(reserved).unwrap().is_none());
     }
+    assert_books_balance(&store);
+}
+
+/// A second, empty database on the same backend as `db`.
+fn another(db: &TestDb, name: &str) -> TestDb {
+    match &db.url {
+        DatabaseUrl::Sqlite(_) => sqlite(name),
+        DatabaseUrl::Postgres(_) => postgres(name).expect("PostgreSQL is configured"),
+    }
+}
+
+/// A request of the mixed workload below: plain transfers, holds, posts and voids of holds made one or
+/// two requests earlier (often still in flight), retries of earlier ids, overdrafts, linked chains
+/// whose second half fails.
+fn mixed_request(round: u64, seed: &mut u64, holds: &mut Vec<Id>) -> Vec<NewTransfer> {
+    let mut next = || {
+        *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        *seed >> 33
+    };
+    let mut batch = Vec::new();
+    for i in 0..40u64 {
+        let id = u128::from(1_000_000 + round * 100 + i);
+        let (debit, credit) = (2 + u128::from(next() % 8), 2 + u128::from(next() % 8));
+        let amount = 1 + next() % 400;
+        let t = match next() % 6 {
+            0 => NewTransfer { flags: TransferFlags::PENDING, ..transfer(id, debit, credit, amount) },
+            1 if !holds.is_empty() => {
+                let pending_id = holds.remove((next() as usize) % holds.len());
+                let flags = if next() % 2 == 0 { TransferFlags::POST_PENDING } else { TransferFlags::VOID_PENDING };
+                NewTransfer {
+                    flags,
+                    pending_id,
+                    debit_account_id: 0,
+                    credit_account_id: 0,
+                    currency: None,
+                    code: 0,
+                    ..transfer(id, 0, 0, 0)
+                }
+            }
+            2 if round > 0 => transfer(u128::from(1_000_000 + (round - 1) * 100 + next() % 40), debit, credit, amount),
+            3 if i + 1 < 40 => {
+                batch.push(NewTransfer { flags: TransferFlags::LINKED, ..transfer(id, debit, credit, amount) });
+                continue;
+            }
+            _ => transfer(id, debit, credit, amount),
+        };
+        if t.flags.contains(TransferFlags::PENDING) {
+            holds.push(id);
+        }
+        batch.push(t);
+    }
+    if batch.last().is_some_and(|t| t.flags.contains(TransferFlags::LINKED)) {
+        batch.pop();
+    }
+    batch
+}
+
+/// Run the mixed workload with three requests in flight; every answer, in order, and how many batches
+/// were pipelined.
+fn run_mixed(store: &Store, pipelined: bool) -> (Vec<Vec<TransferResult>>, u64) {
+    setup(store, 8, 2_000);
+    let pipelined_before = store.metrics.batches_pipelined.load(std::sync::atomic::Ordering::Relaxed);
+    let committer = store.start_committer(CommitterConfig { pipelined, ..fast() }, Arc::new(SystemClock)).unwrap();
+    let (mut seed, mut holds) = (7u64, Vec::new());
+    let mut in_flight = std::collections::VecDeque::new();
+    let mut answers = Vec::new();
+    for round in 0..60 {
+        if in_flight.len() == 3 {
+            answers.push(in_flight.pop_front().map(|p: store::Pending<_>| p.wait_blocking().unwrap()).unwrap());
+        }
+        in_flight.push_back(committer.submit_transfers(mixed_request(round, &mut seed, &mut holds)).unwrap());
+    }
+    answers.extend(in_flight.into_iter().map(|p| p.wait_blocking().unwrap()));
+    (answers, store.metrics.batches_pipelined.load(std::sync::atomic::Ordering::Relaxed) - pipelined_before)
+}
+
+/// Pipelining changes no outcome: the same requests answer the same and leave the same balances
+/// whether each batch is applied while the one before is written, or all run one after another.
+fn pipelined_and_serial_batches_answer_alike(db: TestDb) {
+    let serial_db = another(&db, "serial");
+    let (pipelined, serial) = (open(&db), open(&serial_db));
+    let (answers, batches_pipelined) = run_mixed(&pipelined, true);
+    let (serial_answers, serial_batches_pipelined) = run_mixed(&serial, false);
+    assert_eq!(answers, serial_answers, "the same answers, request by request");
+    let balances = |store: &Store, w: Id| {
+        let a = store.account(w).unwrap().unwrap();
+        (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted)
+    };
+    for w in 2..10 {
+        assert_eq!(balances(&pipelined, w), balances(&serial, w), "wallet {w}");
+    }
+    let failures: usize = answers.iter().flatten().filter(|r| r.is_err()).count();
+    assert!(failures > 0 && failures < answers.iter().map(Vec::len).sum::<usize>() / 2, "the workload mixes successes and failures");
+    assert!(batches_pipelined > 0, "batches were pipelined");
+    assert_eq!(serial_batches_pipelined, 0);
+    assert_books_balance(&pipelined);
+    assert_books_balance(&serial);
+}
+
+/// Pipelined batches check for due expiries after each commit: a hold past its timeout expires even
+/// when the committer is never idle (its idle tick, which would find it too, is out of reach here).
+fn a_hold_expires_while_plain_batches_keep_coming(db: TestDb) {
+    let store = open(&db);
+    setup(&store, 3, 10_000);
+    let clock = Arc::new(ManualClock::new(SystemClock.now_ns() + 1_000_000_000_000));
+    let config = CommitterConfig { idle_tick_ms: 3_600_000, ..fast() };
+    let committer = store.start_committer(config, clock.clone()).unwrap();
+    let hold = NewTransfer { flags: TransferFlags::PENDING, timeout_s: 60, ..transfer(50, 2, 3, 4_000) };
+    assert_eq!(committer.submit_transfers(vec![hold]).unwrap().wait_blocking().unwrap(), vec![Ok(Outcome::Created)]);
+    clock.advance_s(61);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut id = 100;
+    while store.transfer(50).unwrap().unwrap().1.unwrap().state != PendingState::Expired {
+        assert!(std::time::Instant::now() < deadline, "the hold expired within 10 s of plain batches");
+        id += 1;
+        let results = committer.submit_transfers(vec![transfer(id, 3, 4, 1)]).unwrap().wait_blocking().unwrap();
+        assert_eq!(results, vec![Ok(Outcome::Created)]);
+    }
+    assert_eq!(store.account(2).unwrap().unwrap().debits_pending, 0);
+    assert_books_balance(&store);
+}
+
+/// A committer that keeps its working set between pipelined batches must not spend a balance another
+/// instance spent meanwhile: the batch applied on the stale balance is refused where it is written,
+/// and runs again on what the database holds.
+fn a_pipelined_batch_applied_on_a_stale_balance_runs_again(db: TestDb) {
+    // Ids above the journal's largest, so that A takes them for new without a read.
+    const NEW: Id = 1 << 40;
+    let store = open(&db);
+    setup(&store, 2, 1_000);
+    let other = Store::open(&db.url).unwrap();
+    let a = store.start_committer(fast(), Arc::new(SystemClock)).unwrap();
+    let b = other.start_committer(CommitterConfig { pipelined: false, ..fast() }, Arc::new(SystemClock)).unwrap();
+    let one = |c: &store::Committer, t: NewTransfer| c.submit_transfers(vec![t]).unwrap().wait_blocking().unwrap()[0];
+    assert_eq!(one(&a, transfer(NEW + 10, 2, 3, 100)), Ok(Outcome::Created), "A keeps wallet 2 at 900 in memory");
+    assert_eq!(one(&b, transfer(NEW + 11, 2, 3, 900)), Ok(Outcome::Created), "B spends the 900");
+    let rerun = || store.metrics.batches_rerun.load(std::sync::atomic::Ordering::Relaxed);
+    let before = rerun();
+    assert_eq!(one(&a, transfer(NEW + 12, 2, 3, 1)), Err(TransferError::ExceedsCredits), "A's batch ran again on the real balance");
+    assert_eq!(rerun(), before + 1, "the batch applied on the stale balance was refused and run again");
     assert_books_balance(&store);
 }

@@ -1,4 +1,12 @@
 //! The group committer: the ledger's only writer (see the crate docs).
+//!
+//! One thread (the committer) gathers requests into batches and applies them to the ledger's working
+//! set; a batch of plain transfers and accounts is then written and committed by a second thread (the
+//! writer, `writer.rs`) while the committer applies the next one (`pipelined.rs`). A batch whose requests
+//! bring guards or effects runs serially, all of it on the committer, inside its transaction.
+
+mod pipelined;
+mod writer;
 
 use crate::backend::Backend;
 use crate::{Clock, Metrics, Result, StoreError};
@@ -18,11 +26,20 @@ pub struct CommitterConfig {
     pub idle_tick_ms: u64,
     /// Attempts for a batch that conflicts with another instance's (PostgreSQL).
     pub conflict_retries_max: u32,
+    /// Apply a batch of plain transfers while the batch before it is written (see `pipelined.rs`);
+    /// `false` runs every batch serially (for comparison in benchmarks).
+    pub pipelined: bool,
 }
 
 impl Default for CommitterConfig {
     fn default() -> CommitterConfig {
-        CommitterConfig { queue_requests_max: 4096, expiries_per_batch_max: 1024, idle_tick_ms: 100, conflict_retries_max: 16 }
+        CommitterConfig {
+            queue_requests_max: 4096,
+            expiries_per_batch_max: 1024,
+            idle_tick_ms: 100,
+            conflict_retries_max: 16,
+            pipelined: true,
+        }
     }
 }
 
@@ -146,10 +163,23 @@ impl Committer {
         metrics: Arc<Metrics>,
     ) -> Result<Committer> {
         let (tx, rx) = mpsc::channel(config.queue_requests_max.max(1));
+        let writer = writer::Writer::start(clock.clone(), metrics.clone())?;
         std::thread::Builder::new()
             .name("ledger-committer".into())
             .spawn(move || {
-                let mut worker = Worker { backend, reconnect, broken: false, config, clock, metrics, ledger: Ledger::new(), last_ts: 0 };
+                let mut worker = Worker {
+                    backend: Some(backend),
+                    reconnect,
+                    broken: false,
+                    config,
+                    clock,
+                    metrics,
+                    ledger: Ledger::new(),
+                    last_ts: 0,
+                    writer,
+                    carried: pipelined::Carried::default(),
+                    expiries_due: false,
+                };
                 worker.run(rx)
             })
             .map_err(|e| StoreError::Database(format!("spawning the committer: {e}")))?;
@@ -228,8 +258,14 @@ fn fail(requests: Vec<Request>, e: StoreError) {
     }
 }
 
+/// The committer's connection, when it is home (not lent to the writer thread).
+fn db(backend: &mut Option<Box<dyn Backend>>) -> &mut dyn Backend {
+    backend.as_deref_mut().expect("the connection is home: the writer thread has finished with it")
+}
+
 struct Worker {
-    backend: Box<dyn Backend>,
+    /// `None` while the writer thread writes a batch with it (see `writer.rs`).
+    backend: Option<Box<dyn Backend>>,
     reconnect: Reconnect,
     /// The connection was lost: the next batch reconnects first.
     broken: bool,
@@ -238,26 +274,112 @@ struct Worker {
     metrics: Arc<Metrics>,
     ledger: Ledger,
     last_ts: u64,
+    writer: writer::Writer,
+    /// What the working set holds across pipelined batches (see `pipelined.rs`).
+    carried: pipelined::Carried,
+    /// The writer found a pending transfer past its timeout: the next batch runs serially, expiring it.
+    expiries_due: bool,
+}
+
+/// What wakes the committer.
+enum Event {
+    Request(Request),
+    /// The batch the writer thread had is committed, or refused.
+    Landed(writer::Landing),
+    /// Idle for a tick: look for pending transfers to expire.
+    Tick,
+    /// Every handle is dropped.
+    Closed,
+}
+
+/// The ids a batch refers to.
+struct Needs {
+    /// Transfers named (new ones, retries, pending transfers posted or voided), valid, sorted, unique.
+    transfer_ids: Vec<Id>,
+    account_ids: Vec<Id>,
+    pending_ids: Vec<Id>,
+}
+
+impl Needs {
+    fn of(requests: &[Request], due: &[Id]) -> Needs {
+        let mut transfer_ids: Vec<Id> = due.to_vec();
+        let mut account_ids: Vec<Id> = Vec::new();
+        let mut pending_ids: Vec<Id> = due.to_vec();
+        for request in requests {
+            match &request.op {
+                Op::Accounts(batch) => account_ids.extend(batch.iter().map(|a| a.id)),
+                Op::Transfers(batch, _) => {
+                    for t in batch {
+                        transfer_ids.push(t.id);
+                        account_ids.push(t.debit_account_id);
+                        account_ids.push(t.credit_account_id);
+                        if t.pending_id != 0 {
+                            transfer_ids.push(t.pending_id);
+                            pending_ids.push(t.pending_id);
+                        }
+                    }
+                }
+            }
+        }
+        transfer_ids.retain(valid);
+        transfer_ids.sort_unstable();
+        transfer_ids.dedup();
+        Needs { transfer_ids, account_ids, pending_ids }
+    }
+
+    /// The accounts named, with those of the pending transfers the working set holds: valid, sorted,
+    /// unique (a post or void touches the pending transfer's accounts, which the request may not name).
+    fn accounts(&self, ledger: &Ledger) -> Vec<Id> {
+        let mut ids = self.account_ids.clone();
+        for t in self.pending_ids.iter().filter_map(|id| ledger.transfer(*id)) {
+            ids.push(t.debit_account_id);
+            ids.push(t.credit_account_id);
+        }
+        ids.retain(valid);
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+/// 0 and `u128::MAX` are reserved: never an account or a transfer.
+fn valid(id: &Id) -> bool {
+    *id != 0 && *id != u128::MAX
+}
+
+/// What applying a batch to the working set gave.
+struct Applied {
+    replies: Vec<Reply>,
+    changes: Changes,
+    stats: BatchStats,
+    /// The batch's last timestamp.
+    last_ts: u64,
 }
 
 impl Worker {
     fn run(&mut self, mut rx: mpsc::Receiver<Request>) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a current-thread runtime");
-        match self.backend.max_timestamp() {
+        match db(&mut self.backend).max_timestamp() {
             Ok(ts) => self.last_ts = ts,
             Err(e) => tracing::error!(error = %e, "reading the ledger's last timestamp"),
         }
         let tick = Duration::from_millis(self.config.idle_tick_ms.max(1));
         let mut carry: Option<Request> = None;
         loop {
-            let first = match carry.take() {
-                Some(r) => Some(r),
-                None => {
-                    match runtime.block_on(async { tokio::time::timeout(tick, rx.recv()).await }) {
-                        Ok(Some(r)) => Some(r),
-                        Ok(None) => return, // every handle dropped
-                        Err(_) => None,     // idle tick: only expiries
-                    }
+            let event = match carry.take() {
+                Some(r) => Event::Request(r),
+                None => runtime.block_on(next_event(&mut rx, &mut self.writer, tick)),
+            };
+            let first = match event {
+                Event::Request(r) => Some(r),
+                Event::Landed(landing) => {
+                    self.landed(landing);
+                    continue;
+                }
+                Event::Tick => None, // only expiries
+                Event::Closed => {
+                    self.settle();
+                    return;
                 }
             };
             let mut requests: Vec<Request> = Vec::new();
@@ -291,13 +413,19 @@ impl Worker {
         }
         let mut backend = (self.reconnect)()?;
         self.last_ts = self.last_ts.max(backend.max_timestamp()?);
-        self.backend = backend;
+        self.backend = Some(backend);
         self.broken = false;
         tracing::info!("the committer is connected to the database again");
         Ok(())
     }
 
     fn process(&mut self, requests: Vec<Request>) {
+        if self.pipelinable(&requests) { self.process_pipelined(requests) } else { self.process_serially(requests) }
+    }
+
+    /// A batch in one transaction on this thread: its guards and effects run between its transfers.
+    fn process_serially(&mut self, requests: Vec<Request>) {
+        self.settle();
         if let Err(e) = self.reconnected() {
             if !requests.is_empty() {
                 tracing::warn!(error = %e, "the database is still unreachable; refusing the batch");
@@ -305,8 +433,11 @@ impl Worker {
             return fail(requests, e);
         }
         let now = self.clock.now_ns();
-        let due = match self.backend.due_expiries(now, self.config.expiries_per_batch_max) {
-            Ok(due) => due,
+        let due = match db(&mut self.backend).due_expiries(now, self.config.expiries_per_batch_max) {
+            Ok(due) => {
+                self.expiries_due = false;
+                due
+            }
             Err(e) => {
                 tracing::error!(error = %e, "looking for due pending transfers");
                 self.broken |= e.is_unavailable();
@@ -374,7 +505,7 @@ impl Worker {
                 }
                 Ok(replies) => {
                     self.metrics.batches.fetch_add(1, Ordering::Relaxed);
-                    self.metrics.batch_events.observe(requests.iter().map(|r| r.op.len()).sum::<usize>() as f64);
+                    self.metrics.batch_events.observe(events(requests));
                     self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
                     return Ok(replies);
                 }
@@ -386,58 +517,42 @@ impl Worker {
     /// One database transaction for the whole batch; nothing is answered until it has committed.
     fn attempt(&mut self, requests: &[Request], due: &[Id], now: u64) -> Result<Vec<Reply>> {
         self.ledger.clear();
-        let mut transfer_ids: Vec<Id> = due.to_vec();
-        let mut account_ids: Vec<Id> = Vec::new();
-        let mut pending_ids: Vec<Id> = due.to_vec();
-        for request in requests {
-            match &request.op {
-                Op::Accounts(batch) => account_ids.extend(batch.iter().map(|a| a.id)),
-                Op::Transfers(batch, _) => {
-                    for t in batch {
-                        transfer_ids.push(t.id);
-                        account_ids.push(t.debit_account_id);
-                        account_ids.push(t.credit_account_id);
-                        if t.pending_id != 0 {
-                            transfer_ids.push(t.pending_id);
-                            pending_ids.push(t.pending_id);
-                        }
-                    }
-                }
-            }
-        }
-        let valid = |id: &Id| *id != 0 && *id != u128::MAX;
-        transfer_ids.retain(valid);
-        transfer_ids.sort_unstable();
-        transfer_ids.dedup();
-
-        self.backend.begin()?;
-        let result = self.attempt_in_transaction(requests, due, now, transfer_ids, account_ids, pending_ids);
+        self.carried.active = false;
+        let needs = Needs::of(requests, due);
+        db(&mut self.backend).begin()?;
+        let result = self.attempt_in_transaction(requests, due, now, &needs);
+        let db = db(&mut self.backend);
         match result {
             Ok(replies) => {
-                self.backend.commit()?;
+                db.commit()?;
                 Ok(replies)
             }
             Err(e) => {
-                self.backend.rollback();
+                db.rollback();
                 Err(e)
             }
         }
     }
 
-    fn attempt_in_transaction(
-        &mut self,
-        requests: &[Request],
-        due: &[Id],
-        now: u64,
-        transfer_ids: Vec<Id>,
-        account_ids: Vec<Id>,
-        pending_ids: Vec<Id>,
-    ) -> Result<Vec<Reply>> {
-        let accounts_last_ts = self.load(transfer_ids, account_ids, pending_ids)?;
+    fn attempt_in_transaction(&mut self, requests: &[Request], due: &[Id], now: u64, needs: &Needs) -> Result<Vec<Reply>> {
+        let accounts_last_ts = self.load(needs)?;
         // Every event of this batch is later than anything it depends on: the journal replays in
         // timestamp order even when several instances write to one database.
         let first_ts = now.max(self.last_ts + 1).max(accounts_last_ts + 1);
-        assert!(first_ts > self.last_ts && first_ts > accounts_last_ts);
+        assert!(first_ts > accounts_last_ts);
+        let Applied { replies, changes, stats, last_ts } = self.apply(requests, due, first_ts)?;
+        if !changes.is_empty() {
+            db(&mut self.backend).write(&self.ledger, &changes, last_ts)?;
+        }
+        self.last_ts = last_ts;
+        self.record(stats);
+        Ok(replies)
+    }
+
+    /// Apply a batch to the working set: the due expiries, then each request in turn, the batch's event
+    /// `i` at `first_ts + i`. Only requests' guards and effects run statements.
+    fn apply(&mut self, requests: &[Request], due: &[Id], first_ts: u64) -> Result<Applied> {
+        assert!(first_ts > self.last_ts, "the ledger's clock never goes back");
         let mut ts = first_ts;
         let mut changes = Changes::default();
         let mut stats = BatchStats::default();
@@ -461,37 +576,21 @@ impl Worker {
             replies.push(reply);
         }
         changes.finish();
-        let last_ts = ts.saturating_sub(1).max(first_ts);
-        if !changes.is_empty() {
-            self.backend.write(&self.ledger, &changes, last_ts)?;
-        }
-        assert!(last_ts >= self.last_ts, "the ledger's clock never goes back");
-        self.last_ts = last_ts;
-        self.record(stats);
         assert_eq!(replies.len(), requests.len(), "every request is answered");
-        Ok(replies)
+        Ok(Applied { replies, changes, stats, last_ts: ts.saturating_sub(1).max(first_ts) })
     }
 
     /// Read what the batch touches into the ledger (inside its write turn); returns the accounts' latest
     /// timestamp.
-    fn load(&mut self, mut transfer_ids: Vec<Id>, mut account_ids: Vec<Id>, pending_ids: Vec<Id>) -> Result<u64> {
+    fn load(&mut self, needs: &Needs) -> Result<u64> {
         // Ids above the journal's largest are new (ids are time-ordered): no lookup. The batch is the
         // ledger's only writer while it runs (`Backend::begin`), so that largest id stays the largest; were
         // one taken all the same, the primary key would refuse our insert and the batch be retried.
-        let max_id = self.backend.max_journal_id()?;
-        transfer_ids.retain(|id| *id <= max_id);
-        self.backend.read_transfers(&transfer_ids, &mut self.ledger)?;
-        // A post or void touches the pending transfer's accounts, which the request may not name.
-        for id in pending_ids.iter() {
-            if let Some(t) = self.ledger.transfer(*id) {
-                account_ids.push(t.debit_account_id);
-                account_ids.push(t.credit_account_id);
-            }
-        }
-        account_ids.retain(|id| *id != 0 && *id != u128::MAX);
-        account_ids.sort_unstable();
-        account_ids.dedup();
-        self.backend.read_batch_accounts(&account_ids, &mut self.ledger)
+        let db = db(&mut self.backend);
+        let max_id = db.max_journal_id()?;
+        let old: Vec<Id> = needs.transfer_ids.iter().copied().filter(|id| *id <= max_id).collect();
+        db.read_transfers(&old, &mut self.ledger)?;
+        db.read_batch_accounts(&needs.accounts(&self.ledger), &mut self.ledger)
     }
 
     /// One request's transfers behind its guards: a guard that changes no row skips the request (nothing
@@ -511,11 +610,11 @@ impl Worker {
         }
         let guarded = !conditions.guards.is_empty();
         if guarded {
-            self.backend.savepoint("SAVEPOINT guarded")?;
+            db(&mut self.backend).savepoint("SAVEPOINT guarded")?;
             for (i, guard) in conditions.guards.iter().enumerate() {
-                if self.backend.execute(guard.sql, &guard.params)? == 0 {
-                    self.backend.savepoint("ROLLBACK TO SAVEPOINT guarded")?;
-                    self.backend.savepoint("RELEASE SAVEPOINT guarded")?;
+                if db(&mut self.backend).execute(guard.sql, &guard.params)? == 0 {
+                    db(&mut self.backend).savepoint("ROLLBACK TO SAVEPOINT guarded")?;
+                    db(&mut self.backend).savepoint("RELEASE SAVEPOINT guarded")?;
                     return Ok(Reply::GuardFailed(i));
                 }
             }
@@ -524,13 +623,13 @@ impl Worker {
         stats.count(&results);
         if results.iter().all(|r| r.is_ok()) {
             for effect in &conditions.effects {
-                self.backend.execute(effect.sql, &effect.params)?;
+                db(&mut self.backend).execute(effect.sql, &effect.params)?;
             }
         } else if guarded {
-            self.backend.savepoint("ROLLBACK TO SAVEPOINT guarded")?;
+            db(&mut self.backend).savepoint("ROLLBACK TO SAVEPOINT guarded")?;
         }
         if guarded {
-            self.backend.savepoint("RELEASE SAVEPOINT guarded")?;
+            db(&mut self.backend).savepoint("RELEASE SAVEPOINT guarded")?;
         }
         Ok(Reply::Transfers(results))
     }
@@ -559,7 +658,7 @@ impl Worker {
             self.ledger.undo_tentative(changes, begun);
             return Ok(None);
         }
-        match self.backend.execute(guard.sql, &guard.params) {
+        match db(&mut self.backend).execute(guard.sql, &guard.params) {
             Ok(0) => {
                 self.ledger.undo_tentative(changes, begun);
                 return Ok(Some(Reply::GuardFailed(0)));
@@ -572,22 +671,44 @@ impl Worker {
         }
         stats.count(&results);
         for effect in effects {
-            self.backend.execute(effect.sql, &effect.params)?;
+            db(&mut self.backend).execute(effect.sql, &effect.params)?;
         }
         Ok(Some(Reply::Transfers(results)))
     }
 
     fn record(&self, stats: BatchStats) {
-        self.metrics.accounts_created.fetch_add(stats.accounts_created, Ordering::Relaxed);
-        self.metrics.transfers_created.fetch_add(stats.transfers_created, Ordering::Relaxed);
-        self.metrics.transfers_expired.fetch_add(stats.expired, Ordering::Relaxed);
-        if !stats.failures.is_empty() {
-            let mut by_code = self.metrics.transfers_failed.lock().expect("metrics lock");
-            for code in stats.failures {
-                *by_code.entry(code).or_default() += 1;
-            }
+        record(&self.metrics, stats)
+    }
+}
+
+/// The next thing to do: a request (first, so a busy committer keeps batching), the writer's batch
+/// landing, or a tick when idle.
+async fn next_event(rx: &mut mpsc::Receiver<Request>, writer: &mut writer::Writer, tick: Duration) -> Event {
+    let in_flight = writer.in_flight();
+    tokio::select! {
+        biased;
+        r = rx.recv() => r.map_or(Event::Closed, Event::Request),
+        Some(landing) = writer.landing(), if in_flight => Event::Landed(landing),
+        _ = tokio::time::sleep(tick) => Event::Tick,
+    }
+}
+
+/// What one batch did, into the metrics.
+fn record(metrics: &Metrics, stats: BatchStats) {
+    metrics.accounts_created.fetch_add(stats.accounts_created, Ordering::Relaxed);
+    metrics.transfers_created.fetch_add(stats.transfers_created, Ordering::Relaxed);
+    metrics.transfers_expired.fetch_add(stats.expired, Ordering::Relaxed);
+    if !stats.failures.is_empty() {
+        let mut by_code = metrics.transfers_failed.lock().expect("metrics lock");
+        for code in stats.failures {
+            *by_code.entry(code).or_default() += 1;
         }
     }
+}
+
+/// A batch's count of events, for the metrics.
+fn events(requests: &[Request]) -> f64 {
+    requests.iter().map(|r| r.op.len()).sum::<usize>() as f64
 }
 
 /// What one batch did, for the metrics.
