@@ -64,6 +64,26 @@ pub(crate) enum Chain {
 
 /// Post (in full) or void pending transfers as one linked chain: each `(id, pending_id)` pair is one
 /// resolution, in the order given (a hold's limit legs, then the hold, then what follows it).
+/// Await every future, concurrently, in order (a small `join_all` without a dependency).
+pub(crate) async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut set: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    out.into_iter().map(|o| o.expect("every future finished")).collect()
+}
+
 pub(crate) fn resolve_pending(pairs: &[(u128, u128)], post: bool, user_data: u128) -> Vec<NewTransfer> {
     let (flags, amount) =
         if post { (ledger::TransferFlags::POST_PENDING, ledger::AMOUNT_ALL) } else { (ledger::TransferFlags::VOID_PENDING, 0) };
@@ -250,7 +270,8 @@ impl Core {
     }
 
     /// Have the ledger expire every pending transfer due now, and wait until it has. (The committer does
-    /// this with every batch and on its idle tick; an empty batch is a batch.)
+    /// this with every serial batch, after each pipelined batch commits, and on its idle tick; an empty
+    /// batch always runs serially, for this.)
     pub async fn expire_due(&self) -> Result<()> {
         self.transfers(Vec::new()).await.map(|_| ())
     }

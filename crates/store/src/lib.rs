@@ -8,6 +8,13 @@
 //! transaction, commits, and only then answers every waiter. Light load gives small batches (latency),
 //! heavy load large ones (throughput).
 //!
+//! A batch of plain transfers and accounts (no guards, no effects) is *pipelined*: a second thread writes
+//! and fsyncs it while the committer applies the next batch on the working set the batches before left in
+//! memory, so the state machine and the database use the two cores at once. The next batch is handed over
+//! only once the one before has committed; a batch that finds another writer came between (the working
+//! set it was applied on is stale) is refused where it is written and runs again serially, as does any
+//! batch applied on it. A batch with guards or effects runs serially: its statements decide its transfers.
+//!
 //! On PostgreSQL a batch first takes the ledger's write turn: it adds one to the single `ledger_writes`
 //! row, whose lock it holds until it commits. So several `qianbao` processes on one database write the
 //! ledger one batch at a time, never double-spend and never deadlock on balance rows, and each batch reads

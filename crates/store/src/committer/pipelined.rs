@@ -58,12 +58,15 @@ impl Carried {
 }
 
 impl Worker {
-    /// A batch may be pipelined: plain transfers and accounts only, and no expiry waiting.
+    /// A batch may be pipelined: plain transfers and accounts only, and no expiry waiting. An empty
+    /// request asks for a batch for its expiries alone (what is due now, not at the writer's last
+    /// commit, which is what a pipelined batch goes by): it runs serially.
     pub(super) fn pipelinable(&self, requests: &[Request]) -> bool {
         self.config.pipelined
             && !requests.is_empty()
             && !self.expiries_due
             && !self.broken
+            && requests.iter().all(|r| r.op.len() > 0)
             && requests.iter().all(|r| match &r.op {
                 super::Op::Accounts(_) => true,
                 super::Op::Transfers(_, c) => c.guards.is_empty() && c.effects.is_empty(),
