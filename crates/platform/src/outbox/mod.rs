@@ -120,7 +120,7 @@ impl Outbox {
             Ok::<_, PlatformError>(leased.then(|| Notification { attempts: n.attempts + 1, ..n }))
         });
         let mut out = Vec::new();
-        for n in join_all(leases).await {
+        for n in crate::core::join_all(leases).await {
             out.extend(n?);
         }
         Ok(out)
@@ -178,24 +178,4 @@ impl Outbox {
     pub async fn merchant(&self, mchid: &str) -> Result<Arc<crate::merchants::MerchantAuth>> {
         self.merchants.merchant(mchid).await
     }
-}
-
-/// Await every future, concurrently, in order (a small `join_all` without a dependency).
-async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut set: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in set.iter_mut().enumerate() {
-            if out[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => out[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
-    })
-    .await;
-    out.into_iter().map(|o| o.expect("every future finished")).collect()
 }

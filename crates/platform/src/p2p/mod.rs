@@ -365,10 +365,14 @@ impl P2p {
     /// A page's transfers of these kinds (out, in, or both), newest first and at most the window's
     /// limit, with their states: the ledger holds are read for the transfers the page can show only.
     pub(crate) async fn history(&self, person: PersonId, kinds: &[HistoryKind], window: Window) -> Result<Vec<HistoryItem>> {
-        let mut rows = Vec::new();
-        for &kind in kinds {
+        let reads = kinds.iter().map(|&kind| async move {
             let outgoing = kind == HistoryKind::TransferOut;
-            rows.extend(self.core.read(move |c| store::of(c, person, outgoing, window)).await?.into_iter().map(|s| (kind, s)));
+            self.core.read(move |c| store::of(c, person, outgoing, window)).await.map(|rows| (kind, rows))
+        });
+        let mut rows = Vec::new();
+        for read in crate::core::join_all(reads).await {
+            let (kind, sent) = read?;
+            rows.extend(sent.into_iter().map(|s| (kind, s)));
         }
         rows.sort_by_key(|(_, s)| std::cmp::Reverse((s.created_at_ms, s.id)));
         rows.truncate(usize::try_from(window.limit).unwrap_or(0));
