@@ -67,6 +67,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "giving", include_str!("../migrations/0013_giving.sql")),
     (14, "bill_reads", include_str!("../migrations/0014_bill_reads.sql")),
     (15, "ledger_writes", include_str!("../migrations/0015_ledger_writes.sql")),
+    (16, "history_reads", include_str!("../migrations/0016_history_reads.sql")),
 ];
 
 pub(crate) fn latest_version() -> i64 {

@@ -294,10 +294,10 @@ fn a_committer_sees_what_another_committed_since_its_own_last_batch(db: TestDb) 
 
 fn migrations_are_versioned_and_applied_once(db: TestDb) {
     let store = open(&db);
-    assert_eq!(store.schema_version().unwrap(), 15);
+    assert_eq!(store.schema_version().unwrap(), 16);
     drop(store);
     let store = open(&db);
-    assert_eq!(store.schema_version().unwrap(), 15);
+    assert_eq!(store.schema_version().unwrap(), 16);
 }
 
 fn verify_finds_a_tampered_balance(db: TestDb) {

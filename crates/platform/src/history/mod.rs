@@ -67,13 +67,13 @@ impl Serialize for HistoryItem {
     }
 }
 
-/// What a page of history asks each domain, per kind: items created in `[from_ms, to_ms]`, in `currency`
+/// What a page of history asks each domain, per kind: items created at or after `from_ms`, in `currency`
 /// if given, strictly before `before` in the newest-first order `(created_at_ms, id)`, at most `limit`.
 /// The newest `limit` of every kind's newest `limit` are the page.
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
     pub from_ms: i64,
-    pub to_ms: i64,
+    /// Strictly before this `(created_at_ms, id)`: the page's keyset bound and the window's end in one.
     pub before: (i64, i64),
     pub limit: i64,
     /// A currency's numeric code, or -1 for every currency.
@@ -125,10 +125,12 @@ impl History {
     /// A page of a person's history, newest first.
     pub async fn page(&self, person: PersonId, query: HistoryQuery) -> Result<Vec<HistoryItem>> {
         let limit = query.limit.clamp(1, HISTORY_PAGE_MAX);
+        // "At or before `to_ms`" is "before (to_ms, the largest id)": one bound, the keyset's, which each
+        // read takes as its index range's end (with two, SQLite ranged on the looser one).
+        let to = (query.to_ms.unwrap_or(i64::MAX), i64::MAX);
         let window = Window {
             from_ms: query.from_ms.unwrap_or(0),
-            to_ms: query.to_ms.unwrap_or(i64::MAX),
-            before: query.before.unwrap_or((i64::MAX, i64::MAX)),
+            before: query.before.unwrap_or((i64::MAX, i64::MAX)).min(to),
             limit: limit as i64,
             currency: query.currency.map_or(-1, |c| i64::from(c.numeric())),
         };

@@ -113,8 +113,8 @@ pub(crate) fn succeeded_between(c: &mut dyn Conn, network: &str, from_ms: i64, t
 /// A person's payments to partner networks' merchants in a history window, newest first.
 pub(crate) fn paid_by(c: &mut dyn Conn, person: PersonId, w: crate::history::Window) -> Result<Vec<NetworkPayment>> {
     c.query(
-        &format!("SELECT {COLUMNS} FROM network_payments WHERE person_id = $1 AND direction = $2 AND created_at >= $3 AND created_at <= $4 AND (created_at < $5 OR (created_at = $5 AND id < $6)) AND ($7 < 0 OR payer_currency = $7) ORDER BY created_at DESC, id DESC LIMIT $8"),
-        params![person, Direction::Out, w.from_ms, w.to_ms, w.before.0, w.before.1, w.currency, w.limit],
+        &format!("SELECT {COLUMNS} FROM network_payments WHERE person_id = $1 AND direction = $2 AND created_at >= $3 AND (created_at, id) < ($4, $5) AND ($6 < 0 OR payer_currency = $6) ORDER BY created_at DESC, id DESC LIMIT $7"),
+        params![person, Direction::Out, w.from_ms, w.before.0, w.before.1, w.currency, w.limit],
     )?
     .iter()
     .map(from_row)

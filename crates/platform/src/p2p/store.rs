@@ -48,11 +48,11 @@ pub(crate) fn by_id(c: &mut dyn Conn, id: i64) -> Result<Option<Sent>> {
 /// A person's transfers sent (`outgoing`) or received in a history window, newest first.
 pub(crate) fn of(c: &mut dyn Conn, person: PersonId, outgoing: bool, w: Window) -> Result<Vec<Sent>> {
     let sql = if outgoing {
-        "SELECT id, sender_id, receiver_id, currency, amount, note, created_at, expires_at, held FROM p2p_transfers WHERE sender_id = $1 AND created_at >= $2 AND created_at <= $3 AND (created_at < $4 OR (created_at = $4 AND id < $5)) AND ($6 < 0 OR currency = $6) ORDER BY created_at DESC, id DESC LIMIT $7"
+        "SELECT id, sender_id, receiver_id, currency, amount, note, created_at, expires_at, held FROM p2p_transfers WHERE sender_id = $1 AND created_at >= $2 AND (created_at, id) < ($3, $4) AND ($5 < 0 OR currency = $5) ORDER BY created_at DESC, id DESC LIMIT $6"
     } else {
-        "SELECT id, sender_id, receiver_id, currency, amount, note, created_at, expires_at, held FROM p2p_transfers WHERE receiver_id = $1 AND created_at >= $2 AND created_at <= $3 AND (created_at < $4 OR (created_at = $4 AND id < $5)) AND ($6 < 0 OR currency = $6) ORDER BY created_at DESC, id DESC LIMIT $7"
+        "SELECT id, sender_id, receiver_id, currency, amount, note, created_at, expires_at, held FROM p2p_transfers WHERE receiver_id = $1 AND created_at >= $2 AND (created_at, id) < ($3, $4) AND ($5 < 0 OR currency = $5) ORDER BY created_at DESC, id DESC LIMIT $6"
     };
-    let rows = c.query(sql, params![person, w.from_ms, w.to_ms, w.before.0, w.before.1, w.currency, w.limit])?;
+    let rows = c.query(sql, params![person, w.from_ms, w.before.0, w.before.1, w.currency, w.limit])?;
     rows.iter().map(sent_from).collect()
 }
 

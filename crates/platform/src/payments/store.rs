@@ -316,8 +316,8 @@ pub(crate) fn code_owner(c: &mut dyn Conn, order: OrderId) -> Result<Option<Pers
 /// Orders a person paid in a history window, newest first.
 pub(crate) fn paid_by(c: &mut dyn Conn, person: PersonId, w: Window) -> Result<Vec<Order>> {
     let rows = c.query(
-        &format!("SELECT {ORDER} FROM {ORDER_FROM} WHERE o.payer_id = $1 AND o.success_at >= $2 AND o.success_at <= $3 AND (o.success_at < $4 OR (o.success_at = $4 AND o.id < $5)) AND ($6 < 0 OR o.currency = $6) ORDER BY o.success_at DESC, o.id DESC LIMIT $7"),
-        params![person, w.from_ms, w.to_ms, w.before.0, w.before.1, w.currency, w.limit],
+        &format!("SELECT {ORDER} FROM {ORDER_FROM} WHERE o.payer_id = $1 AND o.success_at >= $2 AND (o.success_at, o.id) < ($3, $4) AND ($5 < 0 OR o.currency = $5) ORDER BY o.success_at DESC, o.id DESC LIMIT $6"),
+        params![person, w.from_ms, w.before.0, w.before.1, w.currency, w.limit],
     )?;
     rows.iter().map(order_from).collect()
 }
@@ -325,8 +325,8 @@ pub(crate) fn paid_by(c: &mut dyn Conn, person: PersonId, w: Window) -> Result<V
 /// Refunds to a person in a history window, newest first: (id, currency, amount, created_at).
 pub(crate) fn refunds_to(c: &mut dyn Conn, person: PersonId, w: Window) -> Result<Vec<(i64, Currency, i64, i64)>> {
     let rows = c.query(
-        "SELECT r.id, r.currency, r.amount, r.created_at FROM refunds r JOIN orders o ON o.id = r.order_id WHERE o.payer_id = $1 AND r.created_at >= $2 AND r.created_at <= $3 AND (r.created_at < $4 OR (r.created_at = $4 AND r.id < $5)) AND ($6 < 0 OR r.currency = $6) ORDER BY r.created_at DESC, r.id DESC LIMIT $7",
-        params![person, w.from_ms, w.to_ms, w.before.0, w.before.1, w.currency, w.limit],
+        "SELECT r.id, r.currency, r.amount, r.created_at FROM refunds r JOIN orders o ON o.id = r.order_id WHERE o.payer_id = $1 AND r.created_at >= $2 AND (r.created_at, r.id) < ($3, $4) AND ($5 < 0 OR r.currency = $5) ORDER BY r.created_at DESC, r.id DESC LIMIT $6",
+        params![person, w.from_ms, w.before.0, w.before.1, w.currency, w.limit],
     )?;
     rows.iter()
         .map(|r| {

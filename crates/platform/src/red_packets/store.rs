@@ -159,8 +159,8 @@ pub(crate) fn run(c: &mut dyn Conn, effect: &Effect) -> Result<u64> {
 /// Packets a person sent in a history window, newest first, with how many shares were claimed.
 pub(crate) fn sent(c: &mut dyn Conn, person: PersonId, w: Window) -> Result<Vec<(Packet, i64)>> {
     let rows = c.query(
-        "SELECT p.id, p.sender_id, p.split, p.receiver_id, p.group_id, p.currency, p.total, p.shares, p.title, p.cover, p.state, p.created_at, p.expires_at, (SELECT COUNT(*) FROM red_packet_shares s WHERE s.packet_id = p.id AND s.paid = 1) AS claimed FROM red_packets p WHERE p.sender_id = $1 AND p.created_at >= $2 AND p.created_at <= $3 AND (p.created_at < $4 OR (p.created_at = $4 AND p.id < $5)) AND ($6 < 0 OR p.currency = $6) ORDER BY p.created_at DESC, p.id DESC LIMIT $7",
-        params![person, w.from_ms, w.to_ms, w.before.0, w.before.1, w.currency, w.limit],
+        "SELECT p.id, p.sender_id, p.split, p.receiver_id, p.group_id, p.currency, p.total, p.shares, p.title, p.cover, p.state, p.created_at, p.expires_at, (SELECT COUNT(*) FROM red_packet_shares s WHERE s.packet_id = p.id AND s.paid = 1) AS claimed FROM red_packets p WHERE p.sender_id = $1 AND p.created_at >= $2 AND (p.created_at, p.id) < ($3, $4) AND ($5 < 0 OR p.currency = $5) ORDER BY p.created_at DESC, p.id DESC LIMIT $6",
+        params![person, w.from_ms, w.before.0, w.before.1, w.currency, w.limit],
     )?;
     rows.iter().map(|r| Ok((packet_from(r)?, r.int("claimed")?))).collect()
 }
@@ -177,8 +177,8 @@ pub(crate) struct Received {
 /// Shares a person received in a history window, newest first.
 pub(crate) fn received(c: &mut dyn Conn, person: PersonId, w: Window) -> Result<Vec<Received>> {
     let rows = c.query(
-        "SELECT s.packet_id, p.sender_id, p.currency, s.amount, s.claimed_at FROM red_packet_shares s JOIN red_packets p ON p.id = s.packet_id WHERE s.claimed_by = $1 AND s.paid = 1 AND s.claimed_at >= $2 AND s.claimed_at <= $3 AND (s.claimed_at < $4 OR (s.claimed_at = $4 AND s.packet_id < $5)) AND ($6 < 0 OR p.currency = $6) ORDER BY s.claimed_at DESC, s.packet_id DESC LIMIT $7",
-        params![person, w.from_ms, w.to_ms, w.before.0, w.before.1, w.currency, w.limit],
+        "SELECT s.packet_id, p.sender_id, p.currency, s.amount, s.claimed_at FROM red_packet_shares s JOIN red_packets p ON p.id = s.packet_id WHERE s.claimed_by = $1 AND s.paid = 1 AND s.claimed_at >= $2 AND (s.claimed_at, s.packet_id) < ($3, $4) AND ($5 < 0 OR p.currency = $5) ORDER BY s.claimed_at DESC, s.packet_id DESC LIMIT $6",
+        params![person, w.from_ms, w.before.0, w.before.1, w.currency, w.limit],
     )?;
     rows.iter()
         .map(|r| {

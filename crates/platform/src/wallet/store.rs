@@ -147,8 +147,8 @@ pub(crate) fn pending_operations(c: &mut dyn Conn, kind: RailKind, limit: i64) -
 /// A person's rail operations of a kind in a history window, newest first.
 pub(crate) fn operations_of(c: &mut dyn Conn, person: PersonId, kind: RailKind, w: Window) -> Result<Vec<Operation>> {
     let rows = c.query(
-        &format!("SELECT {OPERATION} FROM rail_operations WHERE person_id = $1 AND kind = $2 AND created_at >= $3 AND created_at <= $4 AND (created_at < $5 OR (created_at = $5 AND id < $6)) AND ($7 < 0 OR currency = $7) ORDER BY created_at DESC, id DESC LIMIT $8"),
-        params![person, kind, w.from_ms, w.to_ms, w.before.0, w.before.1, w.currency, w.limit],
+        &format!("SELECT {OPERATION} FROM rail_operations WHERE person_id = $1 AND kind = $2 AND created_at >= $3 AND (created_at, id) < ($4, $5) AND ($6 < 0 OR currency = $6) ORDER BY created_at DESC, id DESC LIMIT $7"),
+        params![person, kind, w.from_ms, w.before.0, w.before.1, w.currency, w.limit],
     )?;
     rows.iter().map(operation_from).collect()
 }

@@ -9,7 +9,7 @@ use platform::payments::NewRefund;
 use platform::red_packets::{SendRedPacket, Split};
 use platform::{PersonId, chart};
 
-both_backends!(history_and_settlement_agree_with_the_ledger);
+both_backends!(history_and_settlement_agree_with_the_ledger, a_history_window_holds_its_ends_and_nothing_past_them);
 
 /// Whether an item's amount is on the wallet: not a declined or returned transfer, a failed or
 /// given-back card charge, nor money sent to this person not accepted yet (money held on its way out
@@ -107,4 +107,24 @@ async fn history_and_settlement_agree_with_the_ledger(h: &Harness) {
     let again = h.platform.ledger.account(chart::merchant_receivable(merchant.merchant.id, cny)).await.unwrap();
     assert_eq!(again.debits_posted, receivable.debits_posted, "paid out once");
     h.verify();
+}
+
+/// A window holds what happened from its start to its end, both included, and nothing past either;
+/// its pages, each before the last one's cursor, give the window's items newest first, each once.
+async fn a_history_window_holds_its_ends_and_nothing_past_them(h: &Harness) {
+    let (alice, bob) = (h.funded("100.00").await, h.funded("100.00").await);
+    h.befriend(alice, bob).await;
+    let mut sent = Vec::new();
+    for _ in 0..5 {
+        h.advance_s(1).await;
+        sent.push(send(h, alice, bob, "1.00").await);
+    }
+    let all = h.platform.history.page(alice, HistoryQuery { limit: 100, ..Default::default() }).await.unwrap();
+    let at = |id: i64| all.iter().find(|i| i.id == id).unwrap().created_at_ms;
+    let window = |before| HistoryQuery { from_ms: Some(at(sent[1])), to_ms: Some(at(sent[3])), before, limit: 2, ..Default::default() };
+    let first = h.platform.history.page(alice, window(None)).await.unwrap();
+    assert_eq!(first.iter().map(|i| i.id).collect::<Vec<_>>(), vec![sent[3], sent[2]], "the window's end is in it, what came after is not");
+    let cursor = first.last().map(|i| (i.created_at_ms, i.id));
+    let second = h.platform.history.page(alice, window(cursor)).await.unwrap();
+    assert_eq!(second.iter().map(|i| i.id).collect::<Vec<_>>(), vec![sent[1]], "the window's start is in it, the top-up before it is not");
 }
