@@ -62,8 +62,6 @@ pub(crate) enum Chain {
     Repeated,
 }
 
-/// Post (in full) or void pending transfers as one linked chain: each `(id, pending_id)` pair is one
-/// resolution, in the order given (a hold's limit legs, then the hold, then what follows it).
 /// Await every future, concurrently, in order (a small `join_all` without a dependency).
 pub(crate) async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let mut set: Vec<_> = futures.into_iter().map(Box::pin).collect();
@@ -84,6 +82,8 @@ pub(crate) async fn join_all<F: std::future::Future>(futures: impl IntoIterator<
     out.into_iter().map(|o| o.expect("every future finished")).collect()
 }
 
+/// Post (in full) or void pending transfers as one linked chain: each `(id, pending_id)` pair is one
+/// resolution, in the order given (a hold's limit legs, then the hold, then what follows it).
 pub(crate) fn resolve_pending(pairs: &[(u128, u128)], post: bool, user_data: u128) -> Vec<NewTransfer> {
     let (flags, amount) =
         if post { (ledger::TransferFlags::POST_PENDING, ledger::AMOUNT_ALL) } else { (ledger::TransferFlags::VOID_PENDING, 0) };

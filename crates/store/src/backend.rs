@@ -135,7 +135,7 @@ mod tests {
 
 /// Accounts as the committer's own batches last wrote them (value, `last_ts`), so a batch reads no
 /// account it wrote before. Valid only while no other connection has written the ledger: each backend
-/// knows when that happened (SQLite's `PRAGMA data_version`, PostgreSQL's `ledger_writes` counter) and
+/// knows when that happened (the `ledger_writes` counter, which every batch's transaction moves by one) and
 /// calls [`AccountCache::clear`]. A transaction's writes are staged and kept only once it commits.
 #[derive(Default)]
 pub(crate) struct AccountCache {

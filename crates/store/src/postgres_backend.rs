@@ -201,7 +201,16 @@ impl Backend for Postgres {
     /// accounts are read without `FOR UPDATE` and pending records need no second read: the batch is the
     /// only writer of the ledger while it runs. Measured against the row locks it replaces: see the README.
     fn begin(&mut self) -> Result<()> {
-        let messages = self.client.simple_query("BEGIN; UPDATE ledger_writes SET batches = batches + 1 WHERE id = 1 RETURNING batches")?;
+        let messages =
+            match self.client.simple_query("BEGIN; UPDATE ledger_writes SET batches = batches + 1 WHERE id = 1 RETURNING batches") {
+                Ok(messages) => messages,
+                Err(e) => {
+                    // The UPDATE failed (a lock or statement timeout, a read-only server): leave no aborted
+                    // transaction behind, or every later batch would fail on it.
+                    let _ = self.client.batch_execute("ROLLBACK");
+                    return Err(e.into());
+                }
+            };
         let count = messages.iter().find_map(|m| match m {
             postgres::SimpleQueryMessage::Row(row) => row.get(0).and_then(|v| v.parse::<i64>().ok()),
             _ => None,

@@ -13,11 +13,15 @@ use std::path::Path;
 
 pub(crate) struct Sqlite {
     conn: Connection,
-    /// Accounts as last committed by this connection. Valid while no other connection has committed
-    /// (`PRAGMA data_version` unchanged): then reading an account costs no B-tree search.
+    /// Accounts as last committed by this connection. Valid while no other connection has written the
+    /// ledger (the `ledger_writes` count moved only by this connection's batches): then reading an account
+    /// costs no B-tree search.
     cache: crate::backend::AccountCache,
-    data_version: i64,
-    /// The last `begin` found `data_version` unchanged (see `Backend::undisturbed`).
+    /// `ledger_writes.batches` as this connection's last transaction left it.
+    batches: Option<i64>,
+    /// The count this transaction will leave once it commits.
+    batches_in_transaction: Option<i64>,
+    /// The last `begin` found the count one past ours (see `Backend::undisturbed`).
     undisturbed: bool,
     /// Shared with the platform's connections to the same file (see `db::WriteLock`).
     write_lock: std::sync::Arc<crate::db::WriteLock>,
@@ -139,7 +143,8 @@ impl Sqlite {
         Ok(Sqlite {
             conn,
             cache: crate::backend::AccountCache::default(),
-            data_version: -1,
+            batches: None,
+            batches_in_transaction: None,
             undisturbed: false,
             write_lock: crate::db::sqlite_write_lock(path),
         })
@@ -230,10 +235,21 @@ impl Backend for Sqlite {
             self.write_lock.release();
             return Err(e.into());
         }
-        let version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        self.undisturbed = version == self.data_version;
+        // Counted, as on PostgreSQL: `PRAGMA data_version` would tell of any other connection's commit to
+        // the file, the platform's business rows included, and so distrust the cache at nearly every batch.
+        let counted =
+            self.conn.query_row("UPDATE ledger_writes SET batches = batches + 1 WHERE id = 1 RETURNING batches", [], |r| r.get(0));
+        let count: i64 = match counted {
+            Ok(count) => count,
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.write_lock.release();
+                return Err(e.into());
+            }
+        };
+        self.undisturbed = self.batches == Some(count - 1);
         self.cache.begin(!self.undisturbed); // someone else wrote: trust nothing cached
-        self.data_version = version;
+        self.batches_in_transaction = Some(count);
         Ok(())
     }
 
@@ -249,9 +265,12 @@ impl Backend for Sqlite {
         self.write_lock.release();
         if let Err(e) = committed {
             self.cache.clear();
+            self.batches = None;
+            self.batches_in_transaction = None;
             return Err(e.into());
         }
         self.cache.committed();
+        self.batches = self.batches_in_transaction.take();
         Ok(())
     }
 
@@ -259,6 +278,8 @@ impl Backend for Sqlite {
         let _ = self.conn.execute_batch("ROLLBACK");
         self.write_lock.release();
         self.cache.rolled_back();
+        // The count is back to what this transaction found (see the PostgreSQL backend).
+        self.batches = self.batches_in_transaction.take().map(|n| n - 1);
     }
 
     fn max_journal_id(&mut self) -> Result<Id> {

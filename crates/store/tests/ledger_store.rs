@@ -72,6 +72,7 @@ both_backends!(
     pipelined_and_serial_batches_answer_alike,
     a_hold_expires_while_plain_batches_keep_coming,
     a_pipelined_batch_applied_on_a_stale_balance_runs_again,
+    business_rows_written_between_batches_leave_the_working_set_trusted,
 );
 
 fn cny() -> Currency {
@@ -556,4 +557,24 @@ fn a_pipelined_batch_applied_on_a_stale_balance_runs_again(db: TestDb) {
     assert_eq!(one(&a, transfer(NEW + 12, 2, 3, 1)), Err(TransferError::ExceedsCredits), "A's batch ran again on the real balance");
     assert_eq!(rerun(), before + 1, "the batch applied on the stale balance was refused and run again");
     assert_books_balance(&store);
+}
+
+/// Only the ledger's writers disturb a committer: rows the platform writes to the same database on its
+/// own connections between two batches (orders, notifications) leave the working set trusted, so no
+/// batch is refused for them and run again.
+fn business_rows_written_between_batches_leave_the_working_set_trusted(db: TestDb) {
+    const NEW: Id = 1 << 40;
+    let store = open(&db);
+    setup(&store, 2, 1_000);
+    let committer = store.start_committer(fast(), Arc::new(SystemClock)).unwrap();
+    let rows = store::Db::open(&db.url, 1).unwrap();
+    rows.with(|c| c.execute("CREATE TABLE probe_rows (n BIGINT NOT NULL)", &[])).unwrap();
+    for n in 0..5 {
+        let results = committer.submit_transfers(vec![transfer(NEW + n, 2, 3, 1)]).unwrap().wait_blocking().unwrap();
+        assert_eq!(results, vec![Ok(Outcome::Created)]);
+        rows.with(|c| c.execute("INSERT INTO probe_rows (n) VALUES ($1)", &[store::Value::Int(n as i64)])).unwrap();
+    }
+    assert_eq!(store.metrics.batches_rerun.load(std::sync::atomic::Ordering::Relaxed), 0, "no batch was refused");
+    assert!(store.metrics.batches_pipelined.load(std::sync::atomic::Ordering::Relaxed) >= 5);
+    assert_eq!(store.account(3).unwrap().unwrap().credits_posted, 1_000 + 5);
 }

@@ -10,7 +10,7 @@
 //! known to be new, and every account or transfer the working set holds is as the batches before left
 //! it; anything else is read, once the writer has landed, so the read sees every batch before.
 
-use super::{Applied, Needs, Request, Worker, answer, db, writer};
+use super::{Applied, Needs, Request, Worker, db, writer};
 use crate::Result;
 use crate::backend::Backend;
 use ledger::{Id, Ledger};
@@ -80,6 +80,7 @@ impl Worker {
             Ok(ts) => ts,
             Err(e) => {
                 tracing::warn!(error = %e, "reading a batch's working set; running it serially");
+                self.broken |= e.is_unavailable();
                 self.drop_carried();
                 return self.process_serially(requests);
             }
@@ -94,20 +95,14 @@ impl Worker {
             return self.process_serially(requests);
         }
         self.last_ts = last_ts;
-        let requested_max = requests.iter().filter_map(|r| match &r.op {
-            super::Op::Transfers(batch, _) => batch.iter().map(|t| t.id).max(),
-            super::Op::Accounts(_) => None,
-        });
-        self.carried.journal_max = requested_max.fold(self.carried.journal_max, Id::max);
-        if changes.is_empty() {
-            // Nothing to write (every transfer a retry or refused on its own fields), and everything
-            // before it is durable: answer now.
-            self.record(stats);
-            answer(requests, replies);
-        } else {
-            let backend = self.backend.take().expect("the connection is home after settling");
-            self.writer.send(writer::Job { backend, written, changes, batch_ts: last_ts, requests, replies, stats, started });
-        }
+        // Only what entered the journal: an id refused on its own fields (`u128::MAX`, say) is not in it,
+        // and counting it would make every later id look old.
+        let journaled = changes.transfers_created.iter().chain(&changes.transfers_failed).copied();
+        self.carried.journal_max = journaled.fold(self.carried.journal_max, Id::max);
+        // Even a batch with nothing to write (every transfer a retry) goes to the writer: its answers
+        // stand only if no other writer came between (an account's flags may have changed).
+        let backend = self.backend.take().expect("the connection is home after settling");
+        self.writer.send(writer::Job { backend, written, changes, batch_ts: last_ts, requests, replies, stats, started });
         self.bound_carried();
     }
 

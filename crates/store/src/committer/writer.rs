@@ -115,12 +115,17 @@ fn write(job: Job, clock: &dyn Clock, metrics: &Metrics) -> Landing {
     Landing { backend, refused, expiries_due }
 }
 
-/// `Ok(false)`: another writer came first, nothing written.
+/// `Ok(true)`: committed (or nothing to write). `Ok(false)`: another writer came first, nothing written.
 fn commit(backend: &mut dyn Backend, written: &Ledger, changes: &Changes, batch_ts: u64) -> Result<bool> {
     backend.begin()?;
     if !backend.undisturbed() {
         backend.rollback();
         return Ok(false);
+    }
+    if changes.is_empty() {
+        // Nothing to write, and everything its answers rest on is durable (the batches before it are).
+        backend.rollback();
+        return Ok(true);
     }
     if let Err(e) = backend.write(written, changes, batch_ts) {
         backend.rollback();
