@@ -269,9 +269,9 @@ impl Core {
         Ok(matches!(self.commit(Commit { guards, effects, transfers: Vec::new() }).await?, Committed::Applied(_)))
     }
 
-    /// Have the ledger expire every pending transfer due now, and wait until it has. (The committer does
-    /// this with every serial batch, after each pipelined batch commits, and on its idle tick; an empty
-    /// batch always runs serially, for this.)
+    /// Have the ledger expire every pending transfer due now, and wait until it has. (Every batch sees
+    /// what is due by its time expired first, and the idle tick expires it too; an empty batch always
+    /// runs serially, which looks for what is due now.)
     pub async fn expire_due(&self) -> Result<()> {
         self.transfers(Vec::new()).await.map(|_| ())
     }

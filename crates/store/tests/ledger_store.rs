@@ -73,6 +73,7 @@ both_backends!(
     a_hold_expires_while_plain_batches_keep_coming,
     a_pipelined_batch_applied_on_a_stale_balance_runs_again,
     business_rows_written_between_batches_leave_the_working_set_trusted,
+    money_held_past_its_timeout_is_free_for_the_next_batch,
 );
 
 fn cny() -> Currency {
@@ -577,4 +578,23 @@ fn business_rows_written_between_batches_leave_the_working_set_trusted(db: TestD
     assert_eq!(store.metrics.batches_rerun.load(std::sync::atomic::Ordering::Relaxed), 0, "no batch was refused");
     assert!(store.metrics.batches_pipelined.load(std::sync::atomic::Ordering::Relaxed) >= 5);
     assert_eq!(store.account(3).unwrap().unwrap().credits_posted, 1_000 + 5);
+}
+
+/// A batch's transfers see every hold due by their time already expired, pipelined or not: the wallet
+/// whose money a timed-out hold reserved can spend it in the very next batch (and the id of a transfer
+/// refused for lack of it would keep that refusal forever).
+fn money_held_past_its_timeout_is_free_for_the_next_batch(db: TestDb) {
+    const NEW: Id = 1 << 40;
+    let store = open(&db);
+    setup(&store, 2, 1_000);
+    let clock = Arc::new(ManualClock::new(SystemClock.now_ns() + 1_000_000_000_000));
+    let committer = store.start_committer(CommitterConfig { idle_tick_ms: 3_600_000, ..fast() }, clock.clone()).unwrap();
+    let one = |t: NewTransfer| committer.submit_transfers(vec![t]).unwrap().wait_blocking().unwrap()[0];
+    assert_eq!(one(transfer(NEW, 3, 2, 1)), Ok(Outcome::Created), "a plain batch first: the committer is pipelining");
+    let hold = NewTransfer { flags: TransferFlags::PENDING, timeout_s: 60, ..transfer(NEW + 1, 2, 3, 1_001) };
+    assert_eq!(one(hold), Ok(Outcome::Created));
+    clock.advance_s(61);
+    assert_eq!(one(transfer(NEW + 2, 2, 3, 1_001)), Ok(Outcome::Created), "the hold expired before this batch");
+    assert_eq!(store.transfer(NEW + 1).unwrap().unwrap().1.unwrap().state, PendingState::Expired);
+    assert_books_balance(&store);
 }

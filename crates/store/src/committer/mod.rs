@@ -178,7 +178,7 @@ impl Committer {
                     last_ts: 0,
                     writer,
                     carried: pipelined::Carried::default(),
-                    expiries_due: false,
+                    expiries_clear_until: 0,
                 };
                 worker.run(rx)
             })
@@ -277,8 +277,9 @@ struct Worker {
     writer: writer::Writer,
     /// What the working set holds across pipelined batches (see `pipelined.rs`).
     carried: pipelined::Carried,
-    /// The writer found a pending transfer past its timeout: the next batch runs serially, expiring it.
-    expiries_due: bool,
+    /// No pending transfer in the database was due before this, when last looked at (see
+    /// `pipelined.rs`): a pipelined batch must end before it.
+    expiries_clear_until: u64,
 }
 
 /// What wakes the committer.
@@ -434,10 +435,7 @@ impl Worker {
         }
         let now = self.clock.now_ns();
         let due = match db(&mut self.backend).due_expiries(now, self.config.expiries_per_batch_max) {
-            Ok(due) => {
-                self.expiries_due = false;
-                due
-            }
+            Ok(due) => due,
             Err(e) => {
                 tracing::error!(error = %e, "looking for due pending transfers");
                 self.broken |= e.is_unavailable();

@@ -9,6 +9,13 @@
 //! stale working set is refused and run again. Within that, every transfer id above `journal_max` is
 //! known to be new, and every account or transfer the working set holds is as the batches before left
 //! it; anything else is read, once the writer has landed, so the read sees every batch before.
+//!
+//! A serial batch first expires the pending transfers due at its time. A pipelined batch cannot read the
+//! database for them, so it runs only when none can be due by its end: none in the working set (checked
+//! in memory), and none in the database before `expiries_clear_until`, which each check (after every
+//! pipelined commit, or here when it has passed) sets [`EXPIRY_HORIZON_NS`] ahead. A transfer made
+//! pending after a check cannot fall due before that horizon, as no timeout is shorter than a second.
+//! Otherwise the batch runs serially, and what is due expires before its transfers, as ever.
 
 use super::{Applied, Needs, Request, Worker, db, writer};
 use crate::Result;
@@ -21,6 +28,17 @@ use std::time::Instant;
 const JOURNAL_CARRIED_MAX: usize = 1 << 16;
 /// Accounts the working set keeps across batches (about 100 MB); past it the working set starts over.
 const ACCOUNTS_CARRIED_MAX: usize = 1 << 20;
+/// How far ahead a check for due pending transfers looks: less than the shortest timeout (1 s).
+pub(super) const EXPIRY_HORIZON_NS: u64 = 500_000_000;
+
+/// After a check at `now`: the time before which nothing in the database falls due (0 if something
+/// does, or the check failed).
+pub(super) fn clear_until(db: &mut dyn Backend, now: u64) -> u64 {
+    match db.due_expiries(now + EXPIRY_HORIZON_NS, 1) {
+        Ok(due) if due.is_empty() => now + EXPIRY_HORIZON_NS,
+        _ => 0,
+    }
+}
 
 /// What the working set holds across pipelined batches.
 #[derive(Debug, Default)]
@@ -58,13 +76,13 @@ impl Carried {
 }
 
 impl Worker {
-    /// A batch may be pipelined: plain transfers and accounts only, and no expiry waiting. An empty
+    /// A batch may be pipelined: plain transfers and accounts only (expiries are checked once its
+    /// timestamps are known, see `expiries_clear`). An empty
     /// request asks for a batch for its expiries alone (what is due now, not at the writer's last
     /// commit, which is what a pipelined batch goes by): it runs serially.
     pub(super) fn pipelinable(&self, requests: &[Request]) -> bool {
         self.config.pipelined
             && !requests.is_empty()
-            && !self.expiries_due
             && !self.broken
             && requests.iter().all(|r| r.op.len() > 0)
             && requests.iter().all(|r| match &r.op {
@@ -86,6 +104,12 @@ impl Worker {
             }
         };
         let first_ts = self.clock.now_ns().max(self.last_ts + 1).max(read_ts + 1);
+        let end_ts = first_ts + requests.iter().map(|r| r.op.len() as u64).sum::<u64>();
+        if !self.expiries_clear(end_ts) || !self.carried.active {
+            // Something may fall due by the batch's end (or a refused batch ran again meanwhile): serially,
+            // what is due expires first.
+            return self.process_serially(requests);
+        }
         let Applied { replies, changes, stats, last_ts } =
             self.apply(&requests, &[], first_ts).expect("a batch without guards or effects runs no statement");
         let written = self.ledger.written(&changes);
@@ -122,6 +146,22 @@ impl Worker {
         read
     }
 
+    /// Whether no pending transfer can be due by `end_ts`: none in the working set, none in the database
+    /// before the horizon (looked at again, once the writer has landed, when it has passed).
+    fn expiries_clear(&mut self, end_ts: u64) -> bool {
+        if !self.ledger.due_expiries(end_ts).is_empty() {
+            return false;
+        }
+        if end_ts < self.expiries_clear_until {
+            return true;
+        }
+        self.settle();
+        if end_ts >= self.expiries_clear_until && self.backend.is_some() && !self.broken {
+            self.expiries_clear_until = clear_until(db(&mut self.backend), self.clock.now_ns());
+        }
+        end_ts < self.expiries_clear_until
+    }
+
     /// Wait for the batch in flight; a refused one runs again serially.
     pub(super) fn settle(&mut self) {
         if let Some(landing) = self.writer.wait() {
@@ -130,9 +170,9 @@ impl Worker {
     }
 
     pub(super) fn landed(&mut self, landing: writer::Landing) {
-        let writer::Landing { backend, refused, expiries_due } = landing;
+        let writer::Landing { backend, refused, clear_until } = landing;
         self.backend = Some(backend);
-        self.expiries_due |= expiries_due;
+        self.expiries_clear_until = clear_until;
         if let Some((requests, error)) = refused {
             self.metrics.batches_rerun.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.drop_carried();
@@ -156,7 +196,9 @@ impl Worker {
     fn bound_carried(&mut self) {
         let (accounts, journal) = self.ledger.sizes();
         if journal > JOURNAL_CARRIED_MAX {
+            // The batch in flight may hold pending transfers the last check did not see: look again.
             self.ledger.forget_journal();
+            self.expiries_clear_until = 0;
         }
         if accounts > ACCOUNTS_CARRIED_MAX {
             self.carried.active = false; // the next batch starts afresh

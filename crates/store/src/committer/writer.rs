@@ -37,8 +37,9 @@ pub(super) struct Landing {
     /// back unanswered, with the error that stopped it, or none when another writer had committed to the
     /// ledger since this connection's last batch (the working set the batch was applied on was stale).
     pub refused: Option<(Vec<Request>, Option<StoreError>)>,
-    /// A pending transfer is past its timeout (checked after the commit): the next batch expires it.
-    pub expiries_due: bool,
+    /// No pending transfer in the database is due before this (checked after the commit; 0 when one
+    /// is, or the check failed).
+    pub clear_until: u64,
 }
 
 /// The committer's handle on its writer thread: one job in flight at most.
@@ -109,10 +110,9 @@ fn write(job: Job, clock: &dyn Clock, metrics: &Metrics) -> Landing {
         Ok(false) => Some((requests, None)),
         Err(e) => Some((requests, Some(e))),
     };
-    // A read error here is the next batch's to meet: it runs serially and reads again. A refused batch
-    // runs serially anyway.
-    let expiries_due = refused.is_none() && !matches!(backend.due_expiries(clock.now_ns(), 1), Ok(due) if due.is_empty());
-    Landing { backend, refused, expiries_due }
+    // A read error here is the next batch's to meet. A refused batch runs serially anyway.
+    let clear_until = if refused.is_none() { super::pipelined::clear_until(&mut *backend, clock.now_ns()) } else { 0 };
+    Landing { backend, refused, clear_until }
 }
 
 /// `Ok(true)`: committed (or nothing to write). `Ok(false)`: another writer came first, nothing written.
