@@ -134,25 +134,39 @@ mod tests {
 }
 
 /// Accounts as the committer's own batches last wrote them (value, `last_ts`), so a batch reads no
-/// account it wrote before. Valid only while no other connection has written the ledger: each backend
-/// knows when that happened (the `ledger_writes` counter, which every batch's transaction moves by one) and
-/// calls [`AccountCache::clear`]. A transaction's writes are staged and kept only once it commits.
+/// account it wrote before. Valid only while no other connection has written the ledger, which the cache
+/// tells from the `ledger_writes` count every batch's transaction moves by one: a count one past the one
+/// this connection's last transaction left means nobody came between. A transaction's writes are staged
+/// and kept only once it commits.
 #[derive(Default)]
 pub(crate) struct AccountCache {
     committed: ledger::IdMap<(Account, u64)>,
     staged: Vec<(Account, u64)>,
+    /// The count as this connection's last transaction left it (`None`: unknown, trust nothing).
+    batches: Option<i64>,
+    /// The count the running transaction leaves once it commits.
+    batches_in_transaction: Option<i64>,
+    /// The running transaction found the count one past ours (see `Backend::undisturbed`).
+    undisturbed: bool,
 }
 
 impl AccountCache {
     /// Accounts kept at most (about 100 bytes each); past it the cache starts over.
     const ACCOUNTS_MAX: usize = 1 << 20;
 
-    /// At a transaction's start: nothing staged; starts over when full or when `stale`.
-    pub(crate) fn begin(&mut self, stale: bool) {
+    /// At a transaction's start, which moved the count to `count`: nothing staged; starts over when full
+    /// or when another writer came between.
+    pub(crate) fn begin(&mut self, count: i64) {
+        self.undisturbed = self.batches == Some(count - 1);
+        self.batches_in_transaction = Some(count);
         self.staged.clear();
-        if stale || self.committed.len() > Self::ACCOUNTS_MAX {
+        if !self.undisturbed || self.committed.len() > Self::ACCOUNTS_MAX {
             self.committed.clear();
         }
+    }
+
+    pub(crate) fn undisturbed(&self) -> bool {
+        self.undisturbed
     }
 
     pub(crate) fn get(&self, id: &Id) -> Option<(Account, u64)> {
@@ -171,15 +185,21 @@ impl AccountCache {
         for (account, last_ts) in self.staged.drain(..) {
             self.committed.insert(account.id, (account, last_ts));
         }
+        self.batches = self.batches_in_transaction.take();
     }
 
+    /// The count is back to what the transaction found, which is what its reads saw: the next one is
+    /// undisturbed if it finds the count one past that.
     pub(crate) fn rolled_back(&mut self) {
         self.staged.clear();
+        self.batches = self.batches_in_transaction.take().map(|n| n - 1);
     }
 
     /// Trust nothing cached (a failed commit, a reset).
     pub(crate) fn clear(&mut self) {
         self.staged.clear();
         self.committed.clear();
+        self.batches = None;
+        self.batches_in_transaction = None;
     }
 }

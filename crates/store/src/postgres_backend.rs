@@ -17,12 +17,6 @@ pub(crate) struct Postgres {
     /// Accounts as this connection's batches last wrote them: valid while `ledger_writes` moves by one
     /// per batch of ours (no other instance wrote between them).
     cache: crate::backend::AccountCache,
-    /// `ledger_writes.batches` as this connection's last committed batch left it.
-    batches: Option<i64>,
-    /// The count this transaction will leave once it commits.
-    batches_in_transaction: Option<i64>,
-    /// The last `begin` found the count one past ours (see `Backend::undisturbed`).
-    undisturbed: bool,
     /// Prepared once per connection: the effects and guards requests bring run at every batch.
     statements: crate::db::PgStatements,
 }
@@ -131,14 +125,7 @@ fn slices(keys: &[[u8; 16]]) -> Vec<&[u8]> {
 impl Postgres {
     pub(crate) fn connect(url: &str) -> Result<Postgres> {
         let client = crate::db::pg_connect(url, crate::db::Planning::PerCall)?;
-        Ok(Postgres {
-            client,
-            cache: Default::default(),
-            batches: None,
-            batches_in_transaction: None,
-            undisturbed: false,
-            statements: Default::default(),
-        })
+        Ok(Postgres { client, cache: Default::default(), statements: Default::default() })
     }
 }
 
@@ -181,7 +168,6 @@ impl Backend for Postgres {
             self.client.batch_execute(&format!("DROP TABLE IF EXISTS \"{}\" CASCADE", table.replace('"', "\"\"")))?;
         }
         self.cache.clear();
-        self.batches = None;
         self.statements = Default::default();
         Ok(())
     }
@@ -220,33 +206,26 @@ impl Backend for Postgres {
             return Err(bad("ledger_writes (the row migration 15 makes is missing)"));
         };
         // Another instance committed a batch since ours: what we cached may be stale.
-        self.undisturbed = self.batches == Some(count - 1);
-        self.cache.begin(!self.undisturbed);
-        self.batches_in_transaction = Some(count);
+        self.cache.begin(count);
         Ok(())
     }
 
     fn undisturbed(&self) -> bool {
-        self.undisturbed
+        self.cache.undisturbed()
     }
 
     fn commit(&mut self) -> Result<()> {
         if let Err(e) = self.client.batch_execute("COMMIT") {
             self.cache.clear();
-            self.batches = None;
             return Err(e.into());
         }
         self.cache.committed();
-        self.batches = self.batches_in_transaction.take();
         Ok(())
     }
 
     fn rollback(&mut self) {
         let _ = self.client.batch_execute("ROLLBACK");
         self.cache.rolled_back();
-        // The count is back to what this transaction found, which is what its reads saw: the next
-        // batch is undisturbed if it finds the count one past that.
-        self.batches = self.batches_in_transaction.take().map(|n| n - 1);
     }
 
     fn max_journal_id(&mut self) -> Result<Id> {

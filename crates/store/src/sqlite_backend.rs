@@ -17,12 +17,6 @@ pub(crate) struct Sqlite {
     /// ledger (the `ledger_writes` count moved only by this connection's batches): then reading an account
     /// costs no B-tree search.
     cache: crate::backend::AccountCache,
-    /// `ledger_writes.batches` as this connection's last transaction left it.
-    batches: Option<i64>,
-    /// The count this transaction will leave once it commits.
-    batches_in_transaction: Option<i64>,
-    /// The last `begin` found the count one past ours (see `Backend::undisturbed`).
-    undisturbed: bool,
     /// Shared with the platform's connections to the same file (see `db::WriteLock`).
     write_lock: std::sync::Arc<crate::db::WriteLock>,
 }
@@ -140,14 +134,7 @@ impl Sqlite {
         conn.pragma_update(None, "wal_autocheckpoint", 262_144)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.set_prepared_statement_cache_capacity(256);
-        Ok(Sqlite {
-            conn,
-            cache: crate::backend::AccountCache::default(),
-            batches: None,
-            batches_in_transaction: None,
-            undisturbed: false,
-            write_lock: crate::db::sqlite_write_lock(path),
-        })
+        Ok(Sqlite { conn, cache: crate::backend::AccountCache::default(), write_lock: crate::db::sqlite_write_lock(path) })
     }
 }
 
@@ -247,14 +234,12 @@ impl Backend for Sqlite {
                 return Err(e.into());
             }
         };
-        self.undisturbed = self.batches == Some(count - 1);
-        self.cache.begin(!self.undisturbed); // someone else wrote: trust nothing cached
-        self.batches_in_transaction = Some(count);
+        self.cache.begin(count);
         Ok(())
     }
 
     fn undisturbed(&self) -> bool {
-        self.undisturbed
+        self.cache.undisturbed()
     }
 
     fn commit(&mut self) -> Result<()> {
@@ -265,12 +250,9 @@ impl Backend for Sqlite {
         self.write_lock.release();
         if let Err(e) = committed {
             self.cache.clear();
-            self.batches = None;
-            self.batches_in_transaction = None;
             return Err(e.into());
         }
         self.cache.committed();
-        self.batches = self.batches_in_transaction.take();
         Ok(())
     }
 
@@ -278,8 +260,6 @@ impl Backend for Sqlite {
         let _ = self.conn.execute_batch("ROLLBACK");
         self.write_lock.release();
         self.cache.rolled_back();
-        // The count is back to what this transaction found (see the PostgreSQL backend).
-        self.batches = self.batches_in_transaction.take().map(|n| n - 1);
     }
 
     fn max_journal_id(&mut self) -> Result<Id> {

@@ -156,7 +156,8 @@ impl Worker {
             return true;
         }
         self.settle();
-        if end_ts >= self.expiries_clear_until && self.backend.is_some() && !self.broken {
+        if end_ts >= self.expiries_clear_until {
+            // A failed look (a lost connection too) answers 0: the batch runs serially, which reconnects.
             self.expiries_clear_until = clear_until(db(&mut self.backend), self.clock.now_ns());
         }
         end_ts < self.expiries_clear_until
